@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Server } from 'socket.io';
+import type { CoordinatorConfig } from './config.ts';
+import { defaultTaskSpec } from './default-task.ts';
+import { asPollenError, HTTP_STATUS } from './errors.ts';
+import { initTf } from './ml/tf.ts';
+import { Engine, type PollenServer } from './rounds/engine.ts';
+import { apiRoutes } from './routes/api.ts';
+import { SqliteStore } from './store/sqlite.ts';
+import type { Store } from './store/types.ts';
+import { loadTaskFile } from './task-file.ts';
+
+export interface Coordinator {
+  readonly app: FastifyInstance;
+  readonly io: PollenServer;
+  readonly engine: Engine;
+  readonly store: Store;
+}
+
+/** Slack above the largest update frame for the Socket.io envelope and metadata. */
+const ENVELOPE_BYTES = 64 * 1024;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
+};
+
+/**
+ * Build the coordinator without listening: the store, the engine with its tasks, the HTTP
+ * routes and the Socket.io server. Tests call this and `app.listen({ port: 0 })`.
+ */
+export async function buildCoordinator(config: CoordinatorConfig): Promise<Coordinator> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: 1024 * 1024,
+  });
+  await initTf();
+  const store = new SqliteStore(config.dataDir);
+  const engine = new Engine(store, app.log);
+  try {
+    await engine.start();
+    const spec = config.taskFile ? await loadTaskFile(config.taskFile) : await defaultTaskSpec();
+    if (!store.getTask(spec.id)) await engine.createTask(spec);
+  } catch (err) {
+    await engine.close();
+    store.close();
+    throw err;
+  }
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    return payload;
+  });
+
+  app.setErrorHandler((err: Error, _req, reply) => {
+    const fastifyCode = (err as { code?: string }).code;
+    const statusCode = (err as { statusCode?: number }).statusCode;
+    if (fastifyCode?.startsWith('FST_') && statusCode && statusCode < 500) {
+      const code = statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_ARGUMENT';
+      return reply.status(statusCode).send({ ok: false, code, message: err.message });
+    }
+    const e = asPollenError(err);
+    if (e.code === 'INTERNAL') app.log.error({ err }, 'request failed');
+    return reply.status(HTTP_STATUS[e.code]).send({ ok: false, code: e.code, message: e.message });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ ok: false, code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}` }),
+  );
+
+  app.get('/healthz', async () => ({
+    ok: true,
+    uptimeS: Math.round(process.uptime()),
+    tasks: store.listTasks().length,
+    connected: engine.population.counts().total,
+  }));
+  await app.register(apiRoutes, { engine });
+
+  if (config.webRoot && existsSync(config.webRoot)) {
+    await app.register(fastifyStatic, { root: config.webRoot, prefix: '/', index: ['index.html'] });
+    app.get('/dashboard', (_req, reply) => reply.sendFile('dashboard.html'));
+  } else {
+    app.get('/', async (_req, reply) =>
+      reply
+        .status(503)
+        .type('text/plain')
+        .send('The web client is not built: run `pnpm build` (or `npm start`, which builds it).'),
+    );
+  }
+
+  const io: PollenServer = new Server(app.server, {
+    transports: ['websocket'],
+    serveClient: false,
+    maxHttpBufferSize: engine.maxPayloadBytes() + ENVELOPE_BYTES,
+    pingInterval: 10_000,
+    pingTimeout: 10_000,
+  });
+  engine.attach(io);
+
+  app.addHook('preClose', async () => {
+    io.disconnectSockets(true);
+    await engine.close();
+  });
+  app.addHook('onClose', async () => {
+    await new Promise<void>((resolve) => io.close(() => resolve()));
+    store.close();
+  });
+  return { app, io, engine, store };
+}

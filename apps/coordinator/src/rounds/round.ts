@@ -1,0 +1,170 @@
+import { type Backend, type ClientMetrics, PollenError, WeightedAccumulator } from '@pollen/fl-core';
+import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
+
+export type CloseReason = 'all-accounted' | 'target-reached' | 'deadline' | 'stopped';
+
+export interface AcceptedUpdate {
+  readonly clientId: string;
+  readonly delta: Float32Array;
+  readonly numExamples: number;
+  readonly backend: Backend;
+  readonly metrics: ClientMetrics;
+  readonly bytes: number;
+}
+
+/**
+ * One round in flight: who was selected, who reported or dropped, and the running weighted
+ * sum of the accepted updates. It closes once, when every selected client is accounted
+ * for, when the target number of reports is reached, or at the deadline.
+ */
+export class Round {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly baseVersion: number;
+  readonly startedAt = Date.now();
+  readonly deadline: number;
+  readonly target: number;
+  readonly closed: Promise<CloseReason>;
+  private readonly selected: Set<string>;
+  private readonly reported = new Set<string>();
+  private readonly dropped = new Set<string>();
+  private readonly accumulator: WeightedAccumulator;
+  private readonly metrics: ClientRoundMetrics[] = [];
+  private readonly backendCounts: Partial<Record<Backend, number>> = {};
+  private rejectedCount = 0;
+  private bytesUp = 0;
+  private closeReason: CloseReason | null = null;
+  private resolveClosed!: (reason: CloseReason) => void;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(options: {
+    taskId: string;
+    roundId: number;
+    baseVersion: number;
+    dimension: number;
+    selected: readonly string[];
+    target: number;
+    deadlineMs: number;
+  }) {
+    this.taskId = options.taskId;
+    this.roundId = options.roundId;
+    this.baseVersion = options.baseVersion;
+    this.selected = new Set(options.selected);
+    this.target = options.target;
+    this.deadline = this.startedAt + options.deadlineMs;
+    this.accumulator = new WeightedAccumulator(options.dimension);
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    this.timer = setTimeout(() => this.close('deadline'), options.deadlineMs);
+    this.timer.unref?.();
+  }
+
+  get isOpen(): boolean {
+    return this.closeReason === null;
+  }
+
+  get reason(): CloseReason | null {
+    return this.closeReason;
+  }
+
+  get selectedCount(): number {
+    return this.selected.size;
+  }
+
+  get reportedCount(): number {
+    return this.reported.size;
+  }
+
+  get droppedCount(): number {
+    return this.dropped.size;
+  }
+
+  get rejected(): number {
+    return this.rejectedCount;
+  }
+
+  isSelected(clientId: string): boolean {
+    return this.selected.has(clientId);
+  }
+
+  /** Throw the error a message from this client for this round deserves, if any. */
+  checkMembership(clientId: string): void {
+    if (!this.selected.has(clientId)) {
+      throw new PollenError('NOT_IN_ROUND', `client is not in round ${this.roundId}`);
+    }
+    if (this.reported.has(clientId)) {
+      throw new PollenError('REPLAY', `client already reported for round ${this.roundId}`);
+    }
+    if (!this.isOpen) throw new PollenError('ROUND_CLOSED', `round ${this.roundId} is closed`);
+    if (this.dropped.has(clientId)) {
+      throw new PollenError('ROUND_CLOSED', `client withdrew from round ${this.roundId}`);
+    }
+  }
+
+  /** Fold in a validated update. */
+  accept(update: AcceptedUpdate): void {
+    this.checkMembership(update.clientId);
+    this.accumulator.add(update.delta, update.numExamples);
+    this.reported.add(update.clientId);
+    this.bytesUp += update.bytes;
+    this.backendCounts[update.backend] = (this.backendCounts[update.backend] ?? 0) + 1;
+    this.metrics.push({ ...update.metrics, numExamples: update.numExamples, backend: update.backend });
+    if (this.reported.size >= this.target) this.close('target-reached');
+    else this.closeIfAccounted();
+  }
+
+  /** Count a refused message from a selected client. */
+  noteRejected(): void {
+    this.rejectedCount++;
+  }
+
+  /** A selected client vanished or withdrew. */
+  drop(clientId: string): void {
+    if (!this.isOpen || !this.selected.has(clientId) || this.reported.has(clientId)) return;
+    this.dropped.add(clientId);
+    this.closeIfAccounted();
+  }
+
+  private closeIfAccounted(): void {
+    if (this.reported.size + this.dropped.size >= this.selected.size) this.close('all-accounted');
+  }
+
+  close(reason: CloseReason): void {
+    if (this.closeReason !== null) return;
+    this.closeReason = reason;
+    clearTimeout(this.timer);
+    this.resolveClosed(reason);
+  }
+
+  /** The weighted mean of the accepted updates. */
+  meanUpdate(): Float32Array {
+    return this.accumulator.mean();
+  }
+
+  /** The round's record as it stands. */
+  record(fields: Partial<RoundRecord> = {}): RoundRecord {
+    return {
+      taskId: this.taskId,
+      roundId: this.roundId,
+      status: 'open',
+      baseVersion: this.baseVersion,
+      newVersion: null,
+      selected: this.selected.size,
+      reported: this.reported.size,
+      dropped: this.selected.size - this.reported.size,
+      rejected: this.rejectedCount,
+      deadlineHit: this.closeReason === 'deadline',
+      startedAt: this.startedAt,
+      endedAt: null,
+      accuracy: null,
+      loss: null,
+      bytesUp: this.bytesUp,
+      bytesDown: 0,
+      backends: { ...this.backendCounts },
+      clientMetrics: [...this.metrics],
+      reason: null,
+      ...fields,
+    };
+  }
+}

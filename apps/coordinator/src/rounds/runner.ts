@@ -1,0 +1,193 @@
+import { randomInt } from 'node:crypto';
+import { encodeDense } from '@pollen/compression';
+import { add, hashSeed, type Rng, type RoundStartMessage, seededRng, shuffle } from '@pollen/fl-core';
+import type { FastifyBaseLogger } from 'fastify';
+import type { TaskModel } from '../ml/evaluator.ts';
+import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
+import type { Contributor, Population } from './population.ts';
+import { Round } from './round.ts';
+
+export interface RunnerDeps {
+  readonly store: Store;
+  readonly population: Population;
+  readonly log: FastifyBaseLogger;
+  readonly model: TaskModel;
+  /** Called with every round record that closed (committed or abandoned). */
+  readonly onRound: (record: RoundRecord) => void;
+}
+
+const IDLE_POLL_MS = 1000;
+
+/**
+ * Drives one task's rounds, one after another: wait for enough eligible clients, select a
+ * cohort, broadcast the global model, collect updates until the target, the last selected
+ * client or the deadline, then commit the FedAvg step or abandon the round.
+ */
+export class TaskRunner {
+  readonly taskId: string;
+  private readonly deps: RunnerDeps;
+  private readonly rng: Rng = seededRng(randomInt(2 ** 32));
+  private stopped = false;
+  private current: Round | null = null;
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly onChange = (): void => this.wake?.();
+
+  constructor(taskId: string, deps: RunnerDeps) {
+    this.taskId = taskId;
+    this.deps = deps;
+  }
+
+  /** The round in flight, if any. */
+  get round(): Round | null {
+    return this.current;
+  }
+
+  start(): void {
+    this.deps.population.on('change', this.onChange);
+    this.loopDone = this.loop();
+  }
+
+  /** Stop selecting; a round in flight is abandoned. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.deps.population.off('change', this.onChange);
+    this.current?.close('stopped');
+    this.wake?.();
+    await this.loopDone;
+  }
+
+  /** Re-check the task now (after a status change, say). */
+  poke(): void {
+    this.wake?.();
+  }
+
+  private waitForChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
+  }
+
+  private async loop(): Promise<void> {
+    const { store, population, log } = this.deps;
+    while (!this.stopped) {
+      const task = store.getTask(this.taskId);
+      if (task?.status !== 'running') {
+        await this.waitForChange(IDLE_POLL_MS);
+        continue;
+      }
+      const { maxRounds, minClients } = task.spec.rounds;
+      if (maxRounds > 0 && task.currentVersion >= maxRounds) {
+        store.setTaskStatus(this.taskId, 'completed');
+        log.info({ task: this.taskId, version: task.currentVersion }, 'task completed');
+        continue;
+      }
+      const candidates = population.available(this.taskId);
+      if (candidates.length < minClients) {
+        await this.waitForChange(IDLE_POLL_MS);
+        continue;
+      }
+      try {
+        await this.runRound(task, candidates);
+      } catch (err) {
+        log.error({ err, task: this.taskId }, 'round failed');
+        await this.waitForChange(IDLE_POLL_MS);
+      }
+    }
+  }
+
+  private async runRound(task: StoredTask, candidates: Contributor[]): Promise<void> {
+    const { store, population, model } = this.deps;
+    const { spec } = task;
+    const base = store.getVersion(spec.id, task.currentVersion);
+    if (!base) throw new Error(`version ${task.currentVersion} of ${spec.id} is missing`);
+    const count = Math.min(candidates.length, Math.ceil(spec.rounds.cohortSize * spec.rounds.overSelection));
+    const cohort = shuffle([...candidates], this.rng).slice(0, count);
+    const round = new Round({
+      taskId: spec.id,
+      roundId: store.nextRoundId(spec.id),
+      baseVersion: base.version,
+      dimension: base.weights.length,
+      selected: cohort.map((c) => c.clientId),
+      target: spec.rounds.cohortSize,
+      deadlineMs: spec.rounds.deadlineMs,
+    });
+    const log = this.deps.log.child({ task: spec.id, round: round.roundId });
+    store.openRound(round.record());
+    this.current = round;
+
+    const weights = encodeDense(base.weights, spec.codec, {
+      round: round.roundId,
+      taskTag: hashSeed(spec.id),
+    });
+    const start: RoundStartMessage = {
+      taskId: spec.id,
+      roundId: round.roundId,
+      modelVersion: base.version,
+      deadline: round.deadline,
+      training: spec.training,
+      codec: spec.codec,
+      weights,
+    };
+    for (const c of cohort) {
+      c.activeRound = round.roundId;
+      c.send('round:start', start);
+    }
+    population.touch();
+    log.info({ selected: cohort.length, available: candidates.length }, 'round started');
+
+    const reason = await round.closed;
+    this.current = null;
+    for (const c of cohort) {
+      const live = population.byClientId(c.clientId) ?? c;
+      if (live.activeRound === round.roundId) live.activeRound = null;
+    }
+
+    const bytesDown = weights.byteLength * cohort.length;
+    const endedAt = Date.now();
+    let record: RoundRecord;
+    if (reason !== 'stopped' && round.reportedCount >= spec.rounds.minReports) {
+      const next = add(base.weights, round.meanUpdate());
+      const evaluation = await model.evaluate(next);
+      record = round.record({
+        status: 'committed',
+        newVersion: base.version + 1,
+        endedAt,
+        bytesDown,
+        accuracy: evaluation.accuracy,
+        loss: evaluation.loss,
+      });
+      store.commitRound(record, next);
+      log.info(
+        { reported: record.reported, reason, accuracy: evaluation.accuracy, version: record.newVersion },
+        'round committed',
+      );
+    } else {
+      const why =
+        reason === 'stopped'
+          ? 'coordinator stopped'
+          : `${round.reportedCount} of ${spec.rounds.minReports} required reports by ${reason}`;
+      record = round.record({ status: 'abandoned', endedAt, bytesDown, reason: why });
+      store.abandonRound(record);
+      log.warn({ reported: record.reported, reason }, 'round abandoned');
+    }
+    for (const c of cohort) {
+      (population.byClientId(c.clientId) ?? c).send('round:end', {
+        taskId: spec.id,
+        roundId: round.roundId,
+        status: record.status,
+        modelVersion: record.newVersion ?? base.version,
+      });
+    }
+    population.touch();
+    this.deps.onRound(record);
+  }
+}

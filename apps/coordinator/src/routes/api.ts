@@ -1,0 +1,108 @@
+import { encodeExamples } from '@pollen/compression';
+import { expectInt, expectString, PollenError, TASK_ID_PATTERN } from '@pollen/fl-core';
+import type { FastifyInstance } from 'fastify';
+import { shardExamples } from '../data/mnist.ts';
+import type { Engine } from '../rounds/engine.ts';
+import { CLIENT_ID_PATTERN } from '../rounds/messages.ts';
+import type { StoredTask } from '../store/types.ts';
+
+function taskId(params: unknown): string {
+  return expectString('id', (params as { id?: unknown }).id, 63, TASK_ID_PATTERN, 'NOT_FOUND');
+}
+
+function optionalInt(name: string, value: unknown, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
+  return expectInt(name, n, min, max);
+}
+
+function summary(engine: Engine, task: StoredTask): Record<string, unknown> {
+  const { spec } = task;
+  return {
+    id: spec.id,
+    name: spec.name,
+    description: spec.description,
+    owner: spec.owner,
+    status: task.status,
+    createdAt: task.createdAt,
+    currentVersion: task.currentVersion,
+    population: engine.population.counts(spec.id),
+    round: engine.runner(spec.id)?.round?.roundId ?? null,
+  };
+}
+
+/** Read-only task API: tasks, rounds, versions, the model as tfjs artifacts, demo shards. */
+export async function apiRoutes(app: FastifyInstance, opts: { engine: Engine }): Promise<void> {
+  const { engine } = opts;
+  const { store } = engine;
+  const getTask = (params: unknown): StoredTask => {
+    const id = taskId(params);
+    const task = store.getTask(id);
+    if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${id}"`);
+    return task;
+  };
+  const versionOf = (task: StoredTask, query: unknown): number =>
+    optionalInt('version', (query as { version?: unknown }).version, 0, task.currentVersion) ??
+    task.currentVersion;
+
+  app.get('/api/tasks', async () => store.listTasks().map((task) => summary(engine, task)));
+
+  app.get('/api/tasks/:id', async (req) => {
+    const task = getTask(req.params);
+    return { ...summary(engine, task), spec: task.spec, weightSpec: task.weightSpec };
+  });
+
+  app.get('/api/tasks/:id/rounds', async (req) => {
+    const task = getTask(req.params);
+    const query = req.query as { after?: unknown; limit?: unknown };
+    return store.listRounds(task.spec.id, {
+      after: optionalInt('after', query.after, 0, 0xffffffff),
+      limit: optionalInt('limit', query.limit, 1, 1000) ?? 1000,
+    });
+  });
+
+  app.get('/api/tasks/:id/versions', async (req) => store.listVersions(getTask(req.params).spec.id));
+
+  // tfjs resolves weight paths against the model URL's folder, so
+  // /api/tasks/:id/model finds its weights at /api/tasks/:id/model/weights.bin.
+  app.get('/api/tasks/:id/model', async (req) => {
+    const task = getTask(req.params);
+    const version = versionOf(task, req.query);
+    return {
+      format: 'layers-model',
+      generatedBy: 'Pollen',
+      convertedBy: null,
+      modelTopology: task.spec.modelTopology,
+      weightsManifest: [
+        {
+          paths: [`model/weights.bin?version=${version}`],
+          weights: task.weightSpec.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })),
+        },
+      ],
+      userDefinedMetadata: { taskId: task.spec.id, version },
+    };
+  });
+
+  app.get('/api/tasks/:id/model/weights.bin', async (req, reply) => {
+    const task = getTask(req.params);
+    const model = store.getVersion(task.spec.id, versionOf(task, req.query));
+    if (!model) throw new PollenError('NOT_FOUND', 'no such model version');
+    reply.type('application/octet-stream');
+    return Buffer.from(model.weights.buffer, model.weights.byteOffset, model.weights.byteLength);
+  });
+
+  app.get('/api/tasks/:id/shard/:clientId', async (req, reply) => {
+    const task = getTask(req.params);
+    const clientId = expectString(
+      'clientId',
+      (req.params as { clientId?: unknown }).clientId,
+      64,
+      CLIENT_ID_PATTERN,
+      'INVALID_ARGUMENT',
+    );
+    const shard = store.shardFor(clientId, task.spec.id, task.spec.dataset.numShards);
+    const bytes = encodeExamples(shardExamples(task.spec.dataset, shard));
+    reply.type('application/octet-stream').header('x-pollen-shard', String(shard));
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  });
+}

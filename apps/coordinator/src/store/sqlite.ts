@@ -1,0 +1,266 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PollenError, type TaskSpec, type TaskStatus, type WeightSpec } from '@pollen/fl-core';
+import Database from 'better-sqlite3';
+import type { Evaluated, ModelVersion, RoundRecord, Store, StoredTask } from './types.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS tasks (
+  id TEXT PRIMARY KEY,
+  spec TEXT NOT NULL,
+  weight_spec TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  current_version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS model_versions (
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  version INTEGER NOT NULL,
+  round_id INTEGER,
+  created_at INTEGER NOT NULL,
+  weights BLOB NOT NULL,
+  accuracy REAL,
+  loss REAL,
+  PRIMARY KEY (task_id, version)
+);
+CREATE TABLE IF NOT EXISTS rounds (
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  round_id INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (task_id, round_id)
+);
+CREATE TABLE IF NOT EXISTS clients (
+  client_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  shard INTEGER NOT NULL,
+  first_seen INTEGER NOT NULL,
+  PRIMARY KEY (client_id, task_id)
+);
+`;
+
+interface TaskRow {
+  id: string;
+  spec: string;
+  weight_spec: string;
+  status: TaskStatus;
+  created_at: number;
+  current_version: number;
+}
+
+interface VersionRow {
+  task_id: string;
+  version: number;
+  round_id: number | null;
+  created_at: number;
+  weights?: Buffer;
+  accuracy: number | null;
+  loss: number | null;
+}
+
+function toTask(row: TaskRow): StoredTask {
+  return {
+    spec: JSON.parse(row.spec) as TaskSpec,
+    weightSpec: JSON.parse(row.weight_spec) as WeightSpec,
+    status: row.status,
+    createdAt: row.created_at,
+    currentVersion: row.current_version,
+  };
+}
+
+function toBlob(weights: Float32Array): Buffer {
+  return Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
+}
+
+function fromBlob(blob: Buffer): Float32Array {
+  // Copy into a fresh, aligned buffer: SQLite's Buffer may sit at any offset.
+  const out = new Float32Array(blob.byteLength / 4);
+  new Uint8Array(out.buffer).set(blob);
+  return out;
+}
+
+/**
+ * The embedded default store: one SQLite file in the data directory, WAL mode, every
+ * multi-row change in one transaction.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(join(dataDir, 'pollen.sqlite'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+  }
+
+  createTask(spec: TaskSpec, weightSpec: WeightSpec, initial: Float32Array, metrics: Evaluated): StoredTask {
+    const now = Date.now();
+    this.db.transaction(() => {
+      if (this.db.prepare('SELECT 1 FROM tasks WHERE id = ?').get(spec.id)) {
+        throw new PollenError('INVALID_TASK', `task "${spec.id}" already exists`);
+      }
+      this.db
+        .prepare(
+          'INSERT INTO tasks (id, spec, weight_spec, status, created_at, current_version) VALUES (?, ?, ?, ?, ?, 0)',
+        )
+        .run(spec.id, JSON.stringify(spec), JSON.stringify(weightSpec), 'running', now);
+      this.db
+        .prepare(
+          'INSERT INTO model_versions (task_id, version, round_id, created_at, weights, accuracy, loss) VALUES (?, 0, NULL, ?, ?, ?, ?)',
+        )
+        .run(spec.id, now, toBlob(initial), metrics.accuracy, metrics.loss);
+    })();
+    return this.getTask(spec.id)!;
+  }
+
+  getTask(taskId: string): StoredTask | undefined {
+    const row = this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(taskId) as TaskRow | undefined;
+    return row ? toTask(row) : undefined;
+  }
+
+  listTasks(): StoredTask[] {
+    return (this.db.prepare('SELECT * FROM tasks ORDER BY created_at, id').all() as TaskRow[]).map(toTask);
+  }
+
+  setTaskStatus(taskId: string, status: TaskStatus): void {
+    const result = this.db.prepare('UPDATE tasks SET status = ? WHERE id = ?').run(status, taskId);
+    if (result.changes === 0) throw new PollenError('UNKNOWN_TASK', `no task "${taskId}"`);
+  }
+
+  getVersion(taskId: string, version: number): ModelVersion | undefined {
+    const row = this.db
+      .prepare('SELECT * FROM model_versions WHERE task_id = ? AND version = ?')
+      .get(taskId, version) as VersionRow | undefined;
+    if (!row) return undefined;
+    return {
+      taskId: row.task_id,
+      version: row.version,
+      roundId: row.round_id,
+      createdAt: row.created_at,
+      weights: fromBlob(row.weights!),
+      accuracy: row.accuracy,
+      loss: row.loss,
+    };
+  }
+
+  listVersions(taskId: string): Omit<ModelVersion, 'weights'>[] {
+    const rows = this.db
+      .prepare(
+        'SELECT task_id, version, round_id, created_at, accuracy, loss FROM model_versions WHERE task_id = ? ORDER BY version',
+      )
+      .all(taskId) as VersionRow[];
+    return rows.map((row) => ({
+      taskId: row.task_id,
+      version: row.version,
+      roundId: row.round_id,
+      createdAt: row.created_at,
+      accuracy: row.accuracy,
+      loss: row.loss,
+    }));
+  }
+
+  openRound(record: RoundRecord): void {
+    this.db
+      .prepare('INSERT INTO rounds (task_id, round_id, status, record) VALUES (?, ?, ?, ?)')
+      .run(record.taskId, record.roundId, 'open', JSON.stringify(record));
+  }
+
+  commitRound(record: RoundRecord, weights: Float32Array): void {
+    if (record.newVersion === null)
+      throw new PollenError('INTERNAL', 'a committed round needs a new version');
+    this.db.transaction(() => {
+      const task = this.db.prepare('SELECT current_version FROM tasks WHERE id = ?').get(record.taskId) as
+        | { current_version: number }
+        | undefined;
+      if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${record.taskId}"`);
+      if (task.current_version !== record.newVersion! - 1) {
+        throw new PollenError(
+          'STALE_MODEL',
+          `round ${record.roundId} builds version ${record.newVersion} on ${task.current_version}`,
+        );
+      }
+      this.db
+        .prepare(
+          'INSERT INTO model_versions (task_id, version, round_id, created_at, weights, accuracy, loss) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          record.taskId,
+          record.newVersion,
+          record.roundId,
+          record.endedAt ?? Date.now(),
+          toBlob(weights),
+          record.accuracy,
+          record.loss,
+        );
+      this.updateRound(record);
+      this.db
+        .prepare('UPDATE tasks SET current_version = ? WHERE id = ?')
+        .run(record.newVersion, record.taskId);
+    })();
+  }
+
+  abandonRound(record: RoundRecord): void {
+    this.updateRound(record);
+  }
+
+  private updateRound(record: RoundRecord): void {
+    const result = this.db
+      .prepare(
+        "UPDATE rounds SET status = ?, record = ? WHERE task_id = ? AND round_id = ? AND status = 'open'",
+      )
+      .run(record.status, JSON.stringify(record), record.taskId, record.roundId);
+    if (result.changes !== 1) {
+      throw new PollenError('ROUND_CLOSED', `round ${record.roundId} of "${record.taskId}" is not open`);
+    }
+  }
+
+  abandonOpenRounds(reason: string): number {
+    const rows = this.db.prepare("SELECT record FROM rounds WHERE status = 'open'").all() as {
+      record: string;
+    }[];
+    this.db.transaction(() => {
+      for (const row of rows) {
+        const record = JSON.parse(row.record) as RoundRecord;
+        this.updateRound({ ...record, status: 'abandoned', endedAt: Date.now(), reason });
+      }
+    })();
+    return rows.length;
+  }
+
+  listRounds(taskId: string, options: { after?: number; limit?: number } = {}): RoundRecord[] {
+    const rows = this.db
+      .prepare('SELECT record FROM rounds WHERE task_id = ? AND round_id > ? ORDER BY round_id LIMIT ?')
+      .all(taskId, options.after ?? -1, options.limit ?? 1000) as { record: string }[];
+    return rows.map((row) => JSON.parse(row.record) as RoundRecord);
+  }
+
+  nextRoundId(taskId: string): number {
+    const row = this.db.prepare('SELECT MAX(round_id) AS last FROM rounds WHERE task_id = ?').get(taskId) as {
+      last: number | null;
+    };
+    return (row.last ?? 0) + 1;
+  }
+
+  shardFor(clientId: string, taskId: string, numShards: number): number {
+    return this.db.transaction(() => {
+      const row = this.db
+        .prepare('SELECT shard FROM clients WHERE client_id = ? AND task_id = ?')
+        .get(clientId, taskId) as { shard: number } | undefined;
+      if (row) return row.shard % numShards;
+      const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM clients WHERE task_id = ?').get(taskId) as {
+        n: number;
+      };
+      const shard = n % numShards;
+      this.db
+        .prepare('INSERT INTO clients (client_id, task_id, shard, first_seen) VALUES (?, ?, ?, ?)')
+        .run(clientId, taskId, shard, Date.now());
+      return shard;
+    })();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

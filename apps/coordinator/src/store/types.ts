@@ -1,0 +1,92 @@
+import type { Backend, TaskSpec, TaskStatus, WeightSpec } from '@pollen/fl-core';
+
+/** A stored task: its spec, the weight layout and where it stands. */
+export interface StoredTask {
+  readonly spec: TaskSpec;
+  readonly weightSpec: WeightSpec;
+  readonly status: TaskStatus;
+  readonly createdAt: number;
+  readonly currentVersion: number;
+}
+
+export type RoundStatus = 'open' | 'committed' | 'abandoned';
+
+/** One client's local metrics for a round, kept so the dashboard can show the spread. */
+export interface ClientRoundMetrics {
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly trainMs: number;
+  readonly numExamples: number;
+  readonly backend: Backend;
+}
+
+/** What happened in one round. */
+export interface RoundRecord {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly status: RoundStatus;
+  readonly baseVersion: number;
+  /** The version this round committed, or null when it did not. */
+  readonly newVersion: number | null;
+  readonly selected: number;
+  readonly reported: number;
+  readonly dropped: number;
+  readonly rejected: number;
+  readonly deadlineHit: boolean;
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly accuracy: number | null;
+  readonly loss: number | null;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly backends: Partial<Record<Backend, number>>;
+  readonly clientMetrics: readonly ClientRoundMetrics[];
+  readonly reason: string | null;
+}
+
+/** A committed global model. */
+export interface ModelVersion {
+  readonly taskId: string;
+  readonly version: number;
+  readonly roundId: number | null;
+  readonly createdAt: number;
+  readonly weights: Float32Array;
+  readonly accuracy: number | null;
+  readonly loss: number | null;
+}
+
+/**
+ * Durable state of the coordinator. Every method is atomic: a crash between two calls
+ * leaves the state of the last one that returned.
+ */
+export interface Store {
+  createTask(
+    spec: TaskSpec,
+    weightSpec: WeightSpec,
+    initial: Float32Array,
+    initialMetrics: Evaluated,
+  ): StoredTask;
+  getTask(taskId: string): StoredTask | undefined;
+  listTasks(): StoredTask[];
+  setTaskStatus(taskId: string, status: TaskStatus): void;
+  getVersion(taskId: string, version: number): ModelVersion | undefined;
+  listVersions(taskId: string): Omit<ModelVersion, 'weights'>[];
+  /** Record a round as open before any client is told of it. */
+  openRound(record: RoundRecord): void;
+  /** Commit a round: the new model version, the round record and the task's current version, in one transaction. */
+  commitRound(record: RoundRecord, weights: Float32Array): void;
+  /** Close a round without a new model. */
+  abandonRound(record: RoundRecord): void;
+  /** Rounds left open by a crash are abandoned on start; returns how many. */
+  abandonOpenRounds(reason: string): number;
+  listRounds(taskId: string, options?: { after?: number; limit?: number }): RoundRecord[];
+  nextRoundId(taskId: string): number;
+  /** The demo shard of a client for a task, assigned round-robin on first sight and kept. */
+  shardFor(clientId: string, taskId: string, numShards: number): number;
+  close(): void;
+}
+
+export interface Evaluated {
+  readonly accuracy: number | null;
+  readonly loss: number | null;
+}

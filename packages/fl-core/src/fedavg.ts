@@ -1,0 +1,75 @@
+import { PollenError } from './errors.ts';
+import { assertLength, expectPositive } from './validate.ts';
+
+/** One client's contribution: its vector and its weight (usually its example count). */
+export interface WeightedVector {
+  readonly vector: Float32Array;
+  readonly weight: number;
+}
+
+/**
+ * Weighted average of vectors, FedAvg's aggregation step (McMahan et al. 2017,
+ * "Communication-Efficient Learning of Deep Networks from Decentralized Data"):
+ * sum_k (n_k / n) * v_k. Accumulates in float64 so the order of arrival does not change
+ * the result beyond float32 rounding.
+ */
+export function weightedAverage(inputs: readonly WeightedVector[]): Float32Array {
+  const first = inputs[0];
+  if (!first) throw new PollenError('INVALID_ARGUMENT', '"inputs" expected at least one vector, got 0');
+  const d = first.vector.length;
+  const acc = new Float64Array(d);
+  let total = 0;
+  for (const { vector, weight } of inputs) {
+    assertLength('vector', vector, d);
+    expectPositive('weight', weight);
+    total += weight;
+    for (let i = 0; i < d; i++) acc[i] = acc[i]! + weight * vector[i]!;
+  }
+  const out = new Float32Array(d);
+  for (let i = 0; i < d; i++) out[i] = acc[i]! / total;
+  return out;
+}
+
+/**
+ * A running weighted sum, so the coordinator folds each update in as it arrives and keeps
+ * O(d) memory however many clients report.
+ */
+export class WeightedAccumulator {
+  readonly dimension: number;
+  private readonly sum: Float64Array;
+  private totalWeight = 0;
+  private contributions = 0;
+
+  constructor(dimension: number) {
+    this.dimension = dimension;
+    this.sum = new Float64Array(dimension);
+  }
+
+  /** Fold in one vector with its weight. */
+  add(vector: Float32Array, weight: number): void {
+    assertLength('vector', vector, this.dimension);
+    expectPositive('weight', weight);
+    const sum = this.sum;
+    for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + weight * vector[i]!;
+    this.totalWeight += weight;
+    this.contributions++;
+  }
+
+  /** Number of vectors folded in so far. */
+  get count(): number {
+    return this.contributions;
+  }
+
+  /** Sum of the weights folded in so far. */
+  get weight(): number {
+    return this.totalWeight;
+  }
+
+  /** The weighted mean of everything folded in. */
+  mean(): Float32Array {
+    if (this.contributions === 0) throw new PollenError('INVALID_ARGUMENT', 'no vectors were accumulated');
+    const out = new Float32Array(this.dimension);
+    for (let i = 0; i < out.length; i++) out[i] = this.sum[i]! / this.totalWeight;
+    return out;
+  }
+}

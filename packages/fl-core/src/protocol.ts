@@ -1,0 +1,109 @@
+import type { PollenErrorCode } from './errors.ts';
+import type { TrainingSpec } from './task.ts';
+
+/**
+ * The typed Socket.io protocol between the coordinator and contributors, imported by both
+ * apps: `Server<ClientToServerEvents, ServerToClientEvents>` and
+ * `Socket<ServerToClientEvents, ClientToServerEvents>`.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** Compute backends a contributor may train on, best first. */
+export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+/** Binary payloads arrive as Buffer (a Uint8Array) in Node and as ArrayBuffer in browsers. */
+export type Binary = Uint8Array | ArrayBuffer;
+
+/** View any binary payload as bytes without copying. */
+export function toBytes(data: Binary): Uint8Array {
+  return data instanceof Uint8Array ? data : new Uint8Array(data);
+}
+
+/** Every acknowledgement: success with data, or a stable error code. */
+export type Ack<T extends object = Record<never, never>> =
+  | ({ readonly ok: true } & T)
+  | { readonly ok: false; readonly code: PollenErrorCode; readonly message: string };
+
+export interface HelloMessage {
+  readonly protocolVersion: number;
+  readonly clientId: string;
+  readonly taskId: string;
+  readonly backend: Backend;
+  readonly numExamples: number;
+  /** Visible, or opted in to train in the background. */
+  readonly eligible: boolean;
+}
+
+export interface HelloReply {
+  readonly taskId: string;
+  readonly modelVersion: number;
+  /** Where to fetch this client's demo shard (binary), relative to the coordinator. */
+  readonly shardUrl: string;
+}
+
+export interface EligibilityMessage {
+  readonly eligible: boolean;
+  readonly numExamples: number;
+}
+
+export interface RoundStartMessage {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly modelVersion: number;
+  /** Epoch milliseconds after which the update is no longer accepted. */
+  readonly deadline: number;
+  readonly training: TrainingSpec;
+  readonly codec: 'f32' | 'f16';
+  /** The global model as a dense frame (see @pollen/compression). */
+  readonly weights: Binary;
+}
+
+export interface ClientMetrics {
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly trainMs: number;
+}
+
+export interface UpdateMessage {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly modelVersion: number;
+  readonly numExamples: number;
+  readonly backend: Backend;
+  readonly metrics: ClientMetrics;
+  /** w_local - w_global as a dense frame. */
+  readonly update: Binary;
+}
+
+export interface WithdrawMessage {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly reason: string;
+}
+
+export interface RoundEndMessage {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly status: 'committed' | 'abandoned';
+  readonly modelVersion: number;
+}
+
+export interface ErrorMessage {
+  readonly code: PollenErrorCode;
+  readonly message: string;
+}
+
+export interface ClientToServerEvents {
+  hello: (msg: HelloMessage, ack: (reply: Ack<HelloReply>) => void) => void;
+  eligibility: (msg: EligibilityMessage, ack: (reply: Ack) => void) => void;
+  update: (msg: UpdateMessage, ack: (reply: Ack<{ readonly roundId: number }>) => void) => void;
+  withdraw: (msg: WithdrawMessage, ack: (reply: Ack) => void) => void;
+}
+
+export interface ServerToClientEvents {
+  'round:start': (msg: RoundStartMessage) => void;
+  'round:end': (msg: RoundEndMessage) => void;
+  'pollen:error': (msg: ErrorMessage) => void;
+}
