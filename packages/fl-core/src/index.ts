@@ -46,3 +46,43 @@ export {
 } from './validate.ts';
 export type { WeightEntry, WeightSpec } from './vector.ts';
 export { add, axpy, flatten, l2norm, scale, shapeSize, specSize, subtract, unflatten } from './vector.ts';
+export type {
+  AdaptiveClipParams,
+  AdaptiveClipSettings,
+  ClipNormStep,
+  ClipResult,
+  ClipSettings,
+  DistributedNoiseParams,
+  DistributedPrivacySettings,
+  LedgerEntry,
+  LocalNoiseParams,
+  LocalPrivacySettings,
+  NoPrivacySettings,
+  PrivacyLedgerJson,
+  PrivacyLedgerOptions,
+  PrivacyMode,
+  PrivacySettings,
+  PrivacySpent,
+  RdpConversion,
+  SubsampledGaussian,
+} from './privacy/index.ts';
+export {
+  adaptiveNoiseMultiplier,
+  addGaussianNoise,
+  analyticGaussianSigma,
+  classicGaussianSigma,
+  clipBit,
+  clipToNorm,
+  computeRdp,
+  DEFAULT_ORDERS,
+  defaultBitNoiseStd,
+  distributedNoiseStd,
+  epsilonFor,
+  localNoiseStd,
+  nextClipNorm,
+  PRIVACY_MODES,
+  PrivacyLedger,
+  rdpOfSubsampledGaussian,
+  rdpToEpsilon,
+  validatePrivacySettings,
+} from './privacy/index.ts';
