@@ -1,0 +1,278 @@
+import { decodeDense, decodeExamples, encodeDense } from '@pollen/compression';
+import {
+  type Ack,
+  type Backend,
+  type ClientToServerEvents,
+  PROTOCOL_VERSION,
+  type RoundStartMessage,
+  type ServerToClientEvents,
+  toBytes,
+} from '@pollen/fl-core';
+import { io, type Socket } from 'socket.io-client';
+import type { WorkerReply, WorkerRequest } from '../worker/messages.ts';
+import { type ClientEvents, type ClientStatus, Emitter } from './events.ts';
+import * as storage from './storage.ts';
+
+export interface ClientOptions {
+  /** The coordinator's origin, e.g. https://pollen.example.org; defaults to this page's. */
+  readonly url?: string;
+  /** The task to contribute to. */
+  readonly task: string;
+  /** Force a backend instead of the best available (webgpu, webgl, wasm, cpu). */
+  readonly backend?: Backend;
+  /** Load this device's demo shard of the task's dataset when it holds no examples. */
+  readonly demoData?: boolean;
+  /** Keep training while the tab is hidden. */
+  readonly background?: boolean;
+}
+
+interface TaskInfo {
+  readonly modelTopology: Record<string, unknown>;
+  readonly inputShape: number[];
+  readonly numClasses: number;
+}
+
+/**
+ * A contributor: keeps its examples in IndexedDB, trains in a Web Worker, and takes part in
+ * the coordinator's rounds over Socket.io.
+ */
+export class PollenClient extends Emitter<ClientEvents> {
+  readonly options: Required<Omit<ClientOptions, 'backend'>> & { backend: Backend | null };
+  private worker: Worker | null = null;
+  private socket: Socket<ServerToClientEvents, ClientToServerEvents> | null = null;
+  private backendName: Backend | null = null;
+  private task: TaskInfo | null = null;
+  private id = '';
+  private trainSeq = 0;
+  private state: ClientStatus = 'idle';
+  private pending = new Map<number, { resolve: (r: WorkerReply) => void; roundId: number }>();
+
+  constructor(options: ClientOptions) {
+    super();
+    this.options = {
+      url: options.url ?? globalThis.location?.origin ?? '',
+      task: options.task,
+      backend: options.backend ?? null,
+      demoData: options.demoData ?? true,
+      background: options.background ?? false,
+    };
+  }
+
+  get status(): ClientStatus {
+    return this.state;
+  }
+
+  get backend(): Backend | null {
+    return this.backendName;
+  }
+
+  get clientId(): string {
+    return this.id;
+  }
+
+  private setStatus(status: ClientStatus, detail = ''): void {
+    this.state = status;
+    this.emit('status', { status, detail });
+  }
+
+  /** Examples this device holds for the task. */
+  countExamples(): Promise<number> {
+    return storage.countExamples(this.options.task);
+  }
+
+  /** Add labelled examples (0..255 pixels) to this device's store. */
+  async addExamples(examples: readonly { x: Uint8Array; y: number }[], source: 'drawn' | 'host' = 'host'): Promise<void> {
+    const now = Date.now();
+    await storage.addExamples(examples.map((e, i) => ({ taskId: this.options.task, x: e.x, y: e.y, source, addedAt: now + i })));
+    await this.reportEligibility();
+  }
+
+  /** Remove every example of the task from this device. */
+  async clearExamples(): Promise<void> {
+    await storage.clearExamples(this.options.task);
+    await this.reportEligibility();
+  }
+
+  /** Choose a backend, load data, connect and take part in rounds until stopped. */
+  async start(): Promise<void> {
+    if (this.socket) return;
+    this.setStatus('starting', 'preparing the training worker');
+    this.id = await storage.clientId();
+    const base = this.options.url.replace(/\/$/, '');
+    const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}`);
+    if (!res.ok) throw new Error(`task "${this.options.task}" is not available (${res.status})`);
+    const task = (await res.json()) as { spec: TaskInfo };
+    this.task = { modelTopology: task.spec.modelTopology, inputShape: task.spec.inputShape, numClasses: task.spec.numClasses };
+    await this.startWorker();
+    if (this.options.demoData && (await this.countExamples()) === 0) await this.loadDemoShard(base);
+
+    this.setStatus('connecting', base);
+    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(base, {
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 10_000,
+    });
+    this.socket = socket;
+    socket.on('connect', () => void this.hello());
+    socket.on('disconnect', (reason) => {
+      if (this.state !== 'stopped') this.setStatus('connecting', `disconnected (${reason}), reconnecting`);
+    });
+    socket.on('round:start', (msg) => void this.onRound(msg));
+    socket.on('round:end', (msg) => {
+      this.emit('roundEnd', { roundId: msg.roundId, status: msg.status, modelVersion: msg.modelVersion });
+    });
+    socket.on('pollen:error', (err) => this.emit('error', err));
+    if (typeof document !== 'undefined') {
+      document.addEventListener('visibilitychange', () => void this.reportEligibility());
+    }
+  }
+
+  /** Leave: disconnect and stop training. Local examples stay until cleared. */
+  stop(): void {
+    this.socket?.disconnect();
+    this.socket = null;
+    this.worker?.terminate();
+    this.worker = null;
+    this.backendName = null;
+    for (const p of this.pending.values()) p.resolve({ type: 'error', id: null, message: 'stopped' });
+    this.pending.clear();
+    this.setStatus('stopped', 'not contributing');
+  }
+
+  private eligible(): boolean {
+    return this.options.background || typeof document === 'undefined' || document.visibilityState === 'visible';
+  }
+
+  private async hello(): Promise<void> {
+    const socket = this.socket;
+    if (!socket || !this.backendName) return;
+    const reply = await socket.emitWithAck('hello', {
+      protocolVersion: PROTOCOL_VERSION,
+      clientId: this.id,
+      taskId: this.options.task,
+      backend: this.backendName,
+      numExamples: await this.countExamples(),
+      eligible: this.eligible(),
+    });
+    if (!reply.ok) {
+      this.emit('error', { code: reply.code, message: reply.message });
+      return;
+    }
+    this.setStatus('waiting', `connected; model version ${reply.modelVersion}`);
+  }
+
+  private async reportEligibility(): Promise<void> {
+    const socket = this.socket;
+    if (!socket?.connected) return;
+    const reply: Ack = await socket.emitWithAck('eligibility', {
+      eligible: this.eligible(),
+      numExamples: await this.countExamples(),
+    });
+    if (!reply.ok) this.emit('error', { code: reply.code, message: reply.message });
+  }
+
+  private async loadDemoShard(base: string): Promise<void> {
+    const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}/shard/${this.id}`);
+    if (!res.ok) throw new Error(`could not load the demo data (${res.status})`);
+    const batch = decodeExamples(new Uint8Array(await res.arrayBuffer()));
+    const now = Date.now();
+    const examples: storage.StoredExample[] = [];
+    for (let i = 0; i < batch.count; i++) {
+      examples.push({
+        taskId: this.options.task,
+        x: batch.pixels.slice(i * batch.features, (i + 1) * batch.features),
+        y: batch.labels[i]!,
+        source: 'demo',
+        addedAt: now,
+      });
+    }
+    await storage.addExamples(examples);
+  }
+
+  private startWorker(): Promise<void> {
+    const worker = new Worker(new URL('../worker/trainer.worker.ts', import.meta.url), { type: 'module' });
+    this.worker = worker;
+    return new Promise((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+        const reply = event.data;
+        if (reply.type === 'ready') {
+          this.backendName = reply.backend;
+          this.emit('backend', { backend: reply.backend, skipped: reply.skipped });
+          resolve();
+        } else if (reply.type === 'progress') {
+          this.emit('progress', { ...reply, roundId: this.pending.get(reply.id)?.roundId ?? 0 });
+        } else if (reply.type === 'error' && reply.id === null) {
+          reject(new Error(reply.message));
+        } else if (reply.id !== null) {
+          const p = this.pending.get(reply.id);
+          this.pending.delete(reply.id);
+          p?.resolve(reply);
+        }
+      };
+      worker.onerror = (event) => reject(new Error(event.message));
+      worker.postMessage({ type: 'init', preferred: this.options.backend } satisfies WorkerRequest);
+    });
+  }
+
+  private train(roundId: number, msg: RoundStartMessage, weights: Float32Array): Promise<WorkerReply> {
+    const id = ++this.trainSeq;
+    const task = this.task!;
+    return new Promise((resolve) => {
+      this.pending.set(id, { resolve, roundId });
+      this.worker!.postMessage(
+        {
+          type: 'train',
+          id,
+          taskId: msg.taskId,
+          modelTopology: task.modelTopology,
+          inputShape: task.inputShape,
+          numClasses: task.numClasses,
+          training: msg.training,
+          weights: weights.buffer as ArrayBuffer,
+        } satisfies WorkerRequest,
+        [weights.buffer as ArrayBuffer],
+      );
+    });
+  }
+
+  private async onRound(msg: RoundStartMessage): Promise<void> {
+    const socket = this.socket;
+    if (!socket || !this.worker) return;
+    this.emit('selected', { taskId: msg.taskId, roundId: msg.roundId, modelVersion: msg.modelVersion, deadline: msg.deadline });
+    this.setStatus('training', `round ${msg.roundId}`);
+    try {
+      const { vector } = decodeDense(toBytes(msg.weights));
+      const reply = await this.train(msg.roundId, msg, vector);
+      if (reply.type !== 'result') throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
+      this.setStatus('uploading', `round ${msg.roundId}`);
+      const frame = encodeDense(new Float32Array(reply.delta), msg.codec, { round: msg.roundId });
+      const ack = await socket.emitWithAck('update', {
+        taskId: msg.taskId,
+        roundId: msg.roundId,
+        modelVersion: msg.modelVersion,
+        numExamples: reply.numExamples,
+        backend: this.backendName!,
+        metrics: reply.metrics,
+        update: frame,
+      });
+      if (!ack.ok) {
+        this.emit('error', { code: ack.code, message: ack.message });
+      } else {
+        this.emit('uploaded', { roundId: msg.roundId, bytes: frame.byteLength, numExamples: reply.numExamples, ...reply.metrics });
+      }
+    } catch (err) {
+      this.emit('error', { code: 'CLIENT_ERROR', message: (err as Error).message });
+      if (socket.connected) {
+        await socket.emitWithAck('withdraw', { taskId: msg.taskId, roundId: msg.roundId, reason: (err as Error).message });
+      }
+    } finally {
+      if (this.state !== 'stopped') this.setStatus('waiting', `round ${msg.roundId} done`);
+    }
+  }
+}
+
+/** Create a Pollen client for a task; call `start()` once the visitor has agreed to contribute. */
+export function createClient(options: ClientOptions): PollenClient {
+  return new PollenClient(options);
+}

@@ -1,0 +1,42 @@
+import type { Backend } from '@pollen/fl-core';
+
+/** What a Pollen client tells the page embedding it. */
+export interface ClientEvents {
+  /** The training backend was chosen (and why better ones were skipped). */
+  backend: { backend: Backend; skipped: readonly { backend: Backend; reason: string }[] };
+  /** Connection and participation state changed. */
+  status: { status: ClientStatus; detail: string };
+  /** This device was selected for a round. */
+  selected: { taskId: string; roundId: number; modelVersion: number; deadline: number };
+  /** Local training progress. */
+  progress: { roundId: number; epoch: number; epochs: number; batch: number; batches: number; loss: number };
+  /** The update of a round was accepted by the coordinator. */
+  uploaded: { roundId: number; bytes: number; numExamples: number; loss: number; accuracy: number; trainMs: number };
+  /** A round this device took part in ended. */
+  roundEnd: { roundId: number; status: 'committed' | 'abandoned'; modelVersion: number };
+  /** Something went wrong; `code` is a stable Pollen error code when the coordinator sent one. */
+  error: { code: string; message: string };
+}
+
+export type ClientStatus = 'idle' | 'starting' | 'connecting' | 'waiting' | 'training' | 'uploading' | 'stopped';
+
+type Listener<T> = (payload: T) => void;
+
+/** A tiny typed event emitter (no DOM EventTarget, so it also works in workers). */
+export class Emitter<E extends object> {
+  private readonly listeners = new Map<keyof E, Set<Listener<never>>>();
+
+  on<K extends keyof E>(event: K, listener: Listener<E[K]>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener as Listener<never>);
+    return () => set.delete(listener as Listener<never>);
+  }
+
+  protected emit<K extends keyof E>(event: K, payload: E[K]): void {
+    for (const listener of this.listeners.get(event) ?? []) (listener as Listener<E[K]>)(payload);
+  }
+}

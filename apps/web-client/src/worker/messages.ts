@@ -1,0 +1,58 @@
+import type { Backend, ClientMetrics, TrainingSpec } from '@pollen/fl-core';
+
+/** Messages between the page and the training worker. */
+
+export interface InitRequest {
+  readonly type: 'init';
+  /** Force one backend (tests, or a user's choice); otherwise the best that works. */
+  readonly preferred: Backend | null;
+}
+
+export interface TrainRequest {
+  readonly type: 'train';
+  readonly id: number;
+  readonly taskId: string;
+  readonly modelTopology: Record<string, unknown>;
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  readonly training: TrainingSpec;
+  /** The global model, float32, transferred. */
+  readonly weights: ArrayBuffer;
+}
+
+export type WorkerRequest = InitRequest | TrainRequest;
+
+export interface ReadyReply {
+  readonly type: 'ready';
+  readonly backend: Backend;
+  /** Why each better backend was not used. */
+  readonly skipped: readonly { readonly backend: Backend; readonly reason: string }[];
+}
+
+export interface ProgressReply {
+  readonly type: 'progress';
+  readonly id: number;
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly batch: number;
+  readonly batches: number;
+  readonly loss: number;
+}
+
+export interface ResultReply {
+  readonly type: 'result';
+  readonly id: number;
+  /** w_local - w_global, float32, transferred. */
+  readonly delta: ArrayBuffer;
+  readonly numExamples: number;
+  readonly metrics: ClientMetrics;
+  readonly numTensors: number;
+}
+
+export interface ErrorReply {
+  readonly type: 'error';
+  readonly id: number | null;
+  readonly message: string;
+}
+
+export type WorkerReply = ReadyReply | ProgressReply | ResultReply | ErrorReply;

@@ -1,0 +1,18 @@
+import type { Browser, BrowserContext, Page } from '@playwright/test';
+
+/** Open the contributor page in a fresh context (a separate device), consent and start. */
+export async function openContributor(
+  browser: Browser,
+  url: string,
+  query = 'backend=wasm',
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
+  await page.goto(`${url}/?${query}`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  await page.locator('#consent').check();
+  await page.locator('#start').click();
+  await page.locator('body[data-status="waiting"]').waitFor({ timeout: 60_000 });
+  return { context, page };
+}

@@ -1,0 +1,84 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const COORDINATOR_DIR = resolve(import.meta.dirname, '../apps/coordinator');
+
+export interface RunningCoordinator {
+  readonly url: string;
+  readonly dataDir: string;
+  /** Stop the process (SIGTERM, then SIGKILL after a grace period). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Everything the process printed, for failure messages. */
+  output(): string;
+}
+
+export interface CoordinatorOptions {
+  /** Task JSON (fields override the default MNIST task). */
+  readonly task?: Record<string, unknown>;
+  /** Reuse a data directory (to test restarts). */
+  readonly dataDir?: string;
+  readonly port?: number;
+}
+
+/** Start a real coordinator process on 127.0.0.1 and wait until it listens. */
+export async function startCoordinator(options: CoordinatorOptions = {}): Promise<RunningCoordinator> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'pollen-e2e-'));
+  const args = ['--import', 'tsx', 'src/main.ts', '--host', '127.0.0.1', '--port', String(options.port ?? 0)];
+  args.push('--data-dir', dataDir, '--log-level', 'info');
+  if (options.task) {
+    const file = join(dataDir, 'task.json');
+    writeFileSync(file, JSON.stringify(options.task));
+    args.push('--task', file);
+  }
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: COORDINATOR_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    log += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    log += d.toString();
+  });
+  const url = await new Promise<string>((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`coordinator did not start in 90 s:\n${log}`)), 90_000);
+    const onData = (): void => {
+      const match = /POLLEN_LISTENING (\S+)/.exec(log);
+      if (match) {
+        clearTimeout(timer);
+        resolvePromise(match[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`coordinator exited with ${code}:\n${log}`));
+    });
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    url,
+    dataDir,
+    output: () => log,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** Remove a temporary data directory. */
+export function removeDataDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Fetch JSON from the coordinator's API. */
+export async function api<T>(base: string, path: string): Promise<T> {
+  const res = await fetch(`${base}${path}`);
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
