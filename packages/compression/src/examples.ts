@@ -13,6 +13,7 @@ import { CodecError } from './errors.ts';
 const MAGIC = 0x454e4c50; // 'PLNE' as little-endian u32
 const HEADER = 16;
 
+/** Labelled uint8 examples: `count` rows of `features` pixels, and one label per row. */
 export interface ExampleBatch {
   readonly count: number;
   readonly features: number;

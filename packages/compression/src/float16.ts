@@ -44,3 +44,18 @@ export function fromHalfBits(bits: number): number {
 
 /** Largest finite binary16 value. */
 export const HALF_MAX = 65504;
+
+/**
+ * float32 value -> binary16 bits, saturating: finite values beyond +-65504 become +-65504
+ * instead of infinity (a weight or update that overflows half precision should arrive as
+ * the largest half, not poison the model). NaN and infinities convert as in `toHalfBits`.
+ */
+export function toHalfBitsSaturating(value: number): number {
+  return toHalfBits(
+    value > HALF_MAX && value !== Number.POSITIVE_INFINITY
+      ? HALF_MAX
+      : value < -HALF_MAX && value !== Number.NEGATIVE_INFINITY
+        ? -HALF_MAX
+        : value,
+  );
+}

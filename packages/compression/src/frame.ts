@@ -1,13 +1,13 @@
 import { CodecError } from './errors.ts';
-import { fromHalfBits, toHalfBits } from './float16.ts';
+import { fromHalfBits, toHalfBitsSaturating } from './float16.ts';
 
 /**
  * Pollen's versioned binary frame for model vectors. Little endian, 32-byte header:
  *
  *   0  magic   'PLNF'
  *   4  u8      format version (1)
- *   5  u8      codec (1 dense float32, 2 dense float16)
- *   6  u16     flags (0)
+ *   5  u8      codec (1 dense float32, 2 dense float16; 3-11 in frame-codec.ts)
+ *   6  u16     flags (0; reserved)
  *   8  u32     dimension of the vector
  *  12  u32     number of values in the body
  *  16  u32     round id (0 when not tied to a round)
@@ -16,23 +16,34 @@ import { fromHalfBits, toHalfBits } from './float16.ts';
  *  28  u32     body length in bytes
  *  32  body
  *
+ * `encodeDense`/`decodeDense` handle the dense float codecs only; `encodeFrame`/`decodeFrame`
+ * (frame-codec.ts) handle every codec, dense ones included, in the same header.
+ *
  * Decoders check every header field against the frame's length and the caller's limits
  * before allocating anything.
  */
+/** Bytes before the body of every frame. */
 export const FRAME_HEADER_BYTES = 32;
+/** The format version this package writes and reads. */
 export const FRAME_VERSION = 1;
-const MAGIC = 0x464e4c50; // 'PLNF' read as little-endian u32
+/** 'PLNF' read as a little-endian u32. */
+export const FRAME_MAGIC = 0x464e4c50;
+const MAGIC = FRAME_MAGIC;
 
+/** Codec ids of the dense float codecs (all codec ids: FRAME_CODECS in frame-codec.ts). */
 export const CODECS = { f32: 1, f16: 2 } as const;
+/** A dense float codec. */
 export type DenseCodec = keyof typeof CODECS;
 
 const BYTES_PER_VALUE: Record<number, number> = { 1: 4, 2: 2 };
 
+/** What a frame says about where it belongs: its round and task (both u32, default 0). */
 export interface FrameMeta {
   readonly round?: number;
   readonly taskTag?: number;
 }
 
+/** What a decoder accepts: give the expected dimension, or at least an upper bound. */
 export interface DecodeLimits {
   /** The dimension the caller expects; a frame of any other dimension is refused. */
   readonly dimension?: number;
@@ -40,6 +51,7 @@ export interface DecodeLimits {
   readonly maxDimension?: number;
 }
 
+/** A decoded dense frame. */
 export interface DecodedFrame {
   readonly codec: DenseCodec;
   readonly round: number;
@@ -68,7 +80,7 @@ export function encodeDense(vector: Float32Array, codec: DenseCodec, meta: Frame
     new Float32Array(out.buffer, FRAME_HEADER_BYTES, vector.length).set(vector);
   } else {
     const halves = new Uint16Array(out.buffer, FRAME_HEADER_BYTES, vector.length);
-    for (let i = 0; i < vector.length; i++) halves[i] = toHalfBits(vector[i]!);
+    for (let i = 0; i < vector.length; i++) halves[i] = toHalfBitsSaturating(vector[i]!);
   }
   return out;
 }
