@@ -56,7 +56,8 @@ export function decodeExamples(bytes: Uint8Array, maxBytes = 64 * 1024 * 1024): 
       `examples of ${bytes.byteLength} bytes do not hold ${count} x ${features}`,
     );
   }
-  const pixels = bytes.slice(HEADER, HEADER + count * features);
-  const labels = bytes.slice(HEADER + count * features);
+  // Copies (Node's Buffer#slice would alias the input).
+  const pixels = Uint8Array.prototype.slice.call(bytes, HEADER, HEADER + count * features);
+  const labels = Uint8Array.prototype.slice.call(bytes, HEADER + count * features);
   return { count, features, pixels, labels };
 }

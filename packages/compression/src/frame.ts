@@ -123,7 +123,9 @@ export function decodeDense(bytes: Uint8Array, limits: DecodeLimits = {}): Decod
   const bodyOffset = bytes.byteOffset + FRAME_HEADER_BYTES;
   if (width === 4) {
     // Typed arrays use the platform's byte order, little endian on every platform Pollen runs on.
-    const aligned = bodyOffset % 4 === 0 ? bytes.buffer : bytes.slice(FRAME_HEADER_BYTES).buffer;
+    // Node's Buffer#slice is a view, not a copy: copy through Uint8Array's own slice to realign.
+    const aligned =
+      bodyOffset % 4 === 0 ? bytes.buffer : Uint8Array.prototype.slice.call(bytes, FRAME_HEADER_BYTES).buffer;
     vector.set(new Float32Array(aligned, aligned === bytes.buffer ? bodyOffset : 0, dimension));
   } else {
     for (let i = 0; i < dimension; i++)

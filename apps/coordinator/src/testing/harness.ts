@@ -1,0 +1,130 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeDense, encodeDense } from '@pollen/compression';
+import {
+  type Ack,
+  type ClientToServerEvents,
+  PROTOCOL_VERSION,
+  type RoundStartMessage,
+  type ServerToClientEvents,
+  toBytes,
+} from '@pollen/fl-core';
+import { io, type Socket } from 'socket.io-client';
+import { buildCoordinator, type Coordinator } from '../app.ts';
+import type { CoordinatorConfig } from '../config.ts';
+import { resolveTaskInput } from '../task-file.ts';
+
+export interface TestCoordinator extends Coordinator {
+  readonly url: string;
+  readonly dataDir: string;
+  close(): Promise<void>;
+}
+
+/** A real coordinator on 127.0.0.1 with a temporary data directory and a tiny MLP task. */
+export async function startTestCoordinator(
+  task: Record<string, unknown> = {},
+  dataDir = mkdtempSync(join(tmpdir(), 'pollen-test-')),
+): Promise<TestCoordinator> {
+  const { writeFileSync } = await import('node:fs');
+  const spec = await resolveTaskInput({ id: 'tiny', model: { kind: 'mlp', hidden: [8] }, ...task });
+  const taskFile = join(dataDir, 'task.json');
+  writeFileSync(taskFile, JSON.stringify(spec));
+  const config: CoordinatorConfig = {
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    webRoot: null,
+    taskFile,
+    logLevel: 'silent',
+  };
+  const coordinator = await buildCoordinator(config);
+  const url = await coordinator.app.listen({ host: '127.0.0.1', port: 0 });
+  return { ...coordinator, url, dataDir, close: () => coordinator.app.close() };
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/**
+ * A contributor speaking the real protocol from Node: it trains nothing, it answers each
+ * round with whatever `respond` computes from the global weights.
+ */
+export class NodeContributor {
+  readonly socket: TestSocket;
+  readonly rounds: RoundStartMessage[] = [];
+  readonly acks: Ack<{ roundId?: number }>[] = [];
+  private waiters: ((msg: RoundStartMessage) => void)[] = [];
+
+  constructor(
+    url: string,
+    readonly clientId: string,
+    private readonly respond?: (global: Float32Array, msg: RoundStartMessage) => Float32Array | null,
+  ) {
+    this.socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    this.socket.on('round:start', (msg) => void this.onRound(msg));
+  }
+
+  async hello(taskId = 'tiny', numExamples = 10): Promise<Ack> {
+    if (!this.socket.connected) await new Promise<void>((r) => this.socket.once('connect', () => r()));
+    return this.socket.emitWithAck('hello', {
+      protocolVersion: PROTOCOL_VERSION,
+      clientId: this.clientId,
+      taskId,
+      backend: 'cpu',
+      numExamples,
+      eligible: true,
+    });
+  }
+
+  /** Resolve with the next round this client is selected for. */
+  nextRound(): Promise<RoundStartMessage> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private async onRound(msg: RoundStartMessage): Promise<void> {
+    this.rounds.push(msg);
+    for (const w of this.waiters.splice(0)) w(msg);
+    if (!this.respond) return;
+    const global = decodeDense(toBytes(msg.weights)).vector;
+    const delta = this.respond(global, msg);
+    if (!delta) return;
+    try {
+      this.acks.push(await this.send(msg, delta));
+    } catch {
+      // The socket closed before the coordinator answered: the test ended or dropped us on purpose.
+    }
+  }
+
+  send(msg: RoundStartMessage, delta: Float32Array | Uint8Array, fields: Record<string, unknown> = {}): Promise<Ack> {
+    const update = delta instanceof Float32Array ? encodeDense(delta, 'f32') : delta;
+    return this.socket.emitWithAck('update', {
+      taskId: msg.taskId,
+      roundId: msg.roundId,
+      modelVersion: msg.modelVersion,
+      numExamples: 10,
+      backend: 'cpu',
+      metrics: { loss: 1, accuracy: 0.5, trainMs: 1 },
+      update,
+      ...fields,
+    } as never);
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}
+
+/** Poll until `fn` returns a truthy value or the time is up. */
+export async function waitFor<T>(fn: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = fn();
+    if (value) return value;
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
