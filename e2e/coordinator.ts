@@ -32,7 +32,10 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     writeFileSync(file, JSON.stringify(options.task));
     args.push('--task', file);
   }
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: COORDINATOR_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: COORDINATOR_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   child.stdout!.on('data', (d: Buffer) => {
     log += d.toString();

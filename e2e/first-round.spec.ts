@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
-import { api, removeDataDir, startCoordinator } from './coordinator.ts';
 import { openContributor } from './contributors.ts';
+import { api, removeDataDir, startCoordinator } from './coordinator.ts';
 
 interface Round {
   roundId: number;
@@ -15,12 +15,20 @@ test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 10 round
     task: {
       id: 'mnist-e2e',
       dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 5, seed: 7 },
-      rounds: { cohortSize: 5, minReports: 4, minClients: 5, overSelection: 1, deadlineMs: 60_000, maxRounds: 10 },
+      rounds: {
+        cohortSize: 5,
+        minReports: 4,
+        minClients: 5,
+        overSelection: 1,
+        deadlineMs: 60_000,
+        maxRounds: 10,
+      },
     },
   });
   try {
     const tabs = [];
-    for (let i = 0; i < 5; i++) tabs.push(await openContributor(browser, coordinator.url, 'task=mnist-e2e&backend=wasm'));
+    for (let i = 0; i < 5; i++)
+      tabs.push(await openContributor(browser, coordinator.url, 'task=mnist-e2e&backend=wasm'));
     await expect
       .poll(async () => (await api<{ status: string }>(coordinator.url, '/api/tasks/mnist-e2e')).status, {
         timeout: 5 * 60_000,

@@ -8,7 +8,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PNPM_VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).packageManager.split('@')[1];
+const PNPM_VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).packageManager.split(
+  '@',
+)[1];
 const CHROMIUM = process.env.POLLEN_CHROMIUM ?? '/usr/bin/chromium';
 
 function say(message) {
@@ -48,12 +50,16 @@ function install() {
 function ensureChromium() {
   if (existsSync(CHROMIUM)) return;
   if (process.getuid?.() !== 0) {
-    say(`${CHROMIUM} is missing: install Debian's chromium (sudo apt-get install -y chromium) or set POLLEN_CHROMIUM`);
+    say(
+      `${CHROMIUM} is missing: install Debian's chromium (sudo apt-get install -y chromium) or set POLLEN_CHROMIUM`,
+    );
     process.exit(1);
   }
   say("installing Debian's chromium for the browser tests");
   must('apt-get', ['update', '-qq']);
-  must('apt-get', ['install', '-y', '-qq', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  must('apt-get', ['install', '-y', '-qq', 'chromium'], {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 }
 
 function readJson(path) {

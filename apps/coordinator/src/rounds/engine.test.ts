@@ -1,6 +1,12 @@
 import { specSize } from '@pollen/fl-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NodeContributor, removeDir, startTestCoordinator, type TestCoordinator, waitFor } from '../testing/harness.ts';
+import {
+  NodeContributor,
+  removeDir,
+  startTestCoordinator,
+  type TestCoordinator,
+  waitFor,
+} from '../testing/harness.ts';
 
 let coordinator: TestCoordinator | undefined;
 const clients: NodeContributor[] = [];
@@ -14,14 +20,25 @@ afterEach(async () => {
   }
 });
 
-function contributor(id: string, respond?: ConstructorParameters<typeof NodeContributor>[2]): NodeContributor {
+function contributor(
+  id: string,
+  respond?: ConstructorParameters<typeof NodeContributor>[2],
+): NodeContributor {
   const c = new NodeContributor(coordinator!.url, id, respond);
   clients.push(c);
   return c;
 }
 
 const rounds = (minClients: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  rounds: { cohortSize: minClients, minReports: 1, minClients, overSelection: 1, deadlineMs: 20_000, maxRounds: 0, ...extra },
+  rounds: {
+    cohortSize: minClients,
+    minReports: 1,
+    minClients,
+    overSelection: 1,
+    deadlineMs: 20_000,
+    maxRounds: 0,
+    ...extra,
+  },
 });
 
 describe('round engine', () => {
@@ -32,9 +49,15 @@ describe('round engine', () => {
     const b = contributor('client-bbbb', () => new Float32Array(d).fill(4));
     expect((await a.hello('tiny', 10)).ok).toBe(true);
     // b reports 30 examples: the mean is (10 * 1 + 30 * 4) / 40 = 3.25.
-    b.send = ((orig) => (msg, delta, fields = {}) => orig(msg, delta, { numExamples: 30, ...fields }))(b.send.bind(b));
+    b.send = (
+      (orig) =>
+      (msg, delta, fields = {}) =>
+        orig(msg, delta, { numExamples: 30, ...fields })
+    )(b.send.bind(b));
     expect((await b.hello('tiny', 30)).ok).toBe(true);
-    const record = await waitFor(() => coordinator!.store.listRounds('tiny').find((r) => r.status === 'committed'));
+    const record = await waitFor(() =>
+      coordinator!.store.listRounds('tiny').find((r) => r.status === 'committed'),
+    );
     expect(record.reported).toBe(2);
     expect(record.newVersion).toBe(1);
     const v0 = coordinator.store.getVersion('tiny', 0)!.weights;
@@ -58,7 +81,10 @@ describe('round engine', () => {
     await bad.hello();
     const msg = await roundStart;
 
-    const codes = async (c: NodeContributor, ...args: Parameters<NodeContributor['send']>): Promise<string> => {
+    const codes = async (
+      c: NodeContributor,
+      ...args: Parameters<NodeContributor['send']>
+    ): Promise<string> => {
       const ack = await c.send(...args);
       return ack.ok ? 'ok' : ack.code;
     };
@@ -75,14 +101,19 @@ describe('round engine', () => {
     expect(await codes(bad, msg, new Float32Array(d), { modelVersion: 5 })).toBe('STALE_MODEL');
     expect(await codes(bad, msg, new Float32Array(d), { roundId: 99 })).toBe('ROUND_CLOSED');
     expect(await codes(bad, msg, new Float32Array(d), { numExamples: -3 })).toBe('INVALID_MESSAGE');
-    expect(await codes(bad, msg, new Float32Array(d), { metrics: { loss: Number.NaN } })).toBe('INVALID_MESSAGE');
+    expect(await codes(bad, msg, new Float32Array(d), { metrics: { loss: Number.NaN } })).toBe(
+      'INVALID_MESSAGE',
+    );
     expect(await codes(bad, msg, new Float32Array(d), { update: 'not binary' })).toBe('INVALID_MESSAGE');
     expect(await codes(outsider, msg, new Float32Array(d))).toBe('NOT_IN_ROUND');
     expect(await codes(good, msg, new Float32Array(d).fill(0.5))).toBe('ok');
     expect(await codes(good, msg, new Float32Array(d).fill(0.5))).toBe('REPLAY');
 
     // Only one valid report of the two required: the round is abandoned at its deadline.
-    const record = await waitFor(() => coordinator!.store.listRounds('tiny').find((r) => r.status !== 'open'), 10_000);
+    const record = await waitFor(
+      () => coordinator!.store.listRounds('tiny').find((r) => r.status !== 'open'),
+      10_000,
+    );
     expect(record.status).toBe('abandoned');
     expect(record.deadlineHit).toBe(true);
     // Counted: the six refused after the envelope named this round (size, NaN, inf, frame, norm, version).
@@ -101,20 +132,39 @@ describe('round engine', () => {
     const fresh = contributor('client-dddd');
     await new Promise<void>((r) => fresh.socket.once('connect', () => r()));
     const send = (event: string, payload: unknown): Promise<{ ok: boolean; code?: string }> =>
-      (fresh.socket as unknown as { emitWithAck: (e: string, p: unknown) => Promise<{ ok: boolean; code?: string }> }).emitWithAck(
-        event,
-        payload,
-      );
+      (
+        fresh.socket as unknown as {
+          emitWithAck: (e: string, p: unknown) => Promise<{ ok: boolean; code?: string }>;
+        }
+      ).emitWithAck(event, payload);
     expect((await send('update', { taskId: 'tiny' })).code).toBe('INVALID_MESSAGE');
     expect((await send('hello', null)).code).toBe('INVALID_MESSAGE');
-    expect((await send('hello', { protocolVersion: 1, clientId: 'x', taskId: 'tiny' })).code).toBe('INVALID_MESSAGE');
+    expect((await send('hello', { protocolVersion: 1, clientId: 'x', taskId: 'tiny' })).code).toBe(
+      'INVALID_MESSAGE',
+    );
     expect(
-      (await send('hello', { protocolVersion: 1, clientId: 'client-dddd', taskId: 'nope', backend: 'cpu', numExamples: 1, eligible: true }))
-        .code,
+      (
+        await send('hello', {
+          protocolVersion: 1,
+          clientId: 'client-dddd',
+          taskId: 'nope',
+          backend: 'cpu',
+          numExamples: 1,
+          eligible: true,
+        })
+      ).code,
     ).toBe('UNKNOWN_TASK');
     expect(
-      (await send('hello', { protocolVersion: 1, clientId: 'client-dddd', taskId: 'tiny', backend: 'tpu', numExamples: 1, eligible: true }))
-        .code,
+      (
+        await send('hello', {
+          protocolVersion: 1,
+          clientId: 'client-dddd',
+          taskId: 'tiny',
+          backend: 'tpu',
+          numExamples: 1,
+          eligible: true,
+        })
+      ).code,
     ).toBe('INVALID_MESSAGE');
     expect((await send('eligibility', { eligible: 'yes', numExamples: 1 })).code).toBe('INVALID_MESSAGE');
     expect(coordinator.engine.population.counts().total).toBe(1);
@@ -142,7 +192,8 @@ describe('round engine', () => {
     const silent = contributor('client-mute');
     await silent.hello();
     const second = await waitFor(
-      () => coordinator!.store.listRounds('tiny').find((r) => r.roundId > first.roundId && r.status !== 'open'),
+      () =>
+        coordinator!.store.listRounds('tiny').find((r) => r.roundId > first.roundId && r.status !== 'open'),
       10_000,
     );
     expect(second.deadlineHit).toBe(true);

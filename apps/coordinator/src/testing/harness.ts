@@ -99,7 +99,11 @@ export class NodeContributor {
     }
   }
 
-  send(msg: RoundStartMessage, delta: Float32Array | Uint8Array, fields: Record<string, unknown> = {}): Promise<Ack> {
+  send(
+    msg: RoundStartMessage,
+    delta: Float32Array | Uint8Array,
+    fields: Record<string, unknown> = {},
+  ): Promise<Ack> {
     const update = delta instanceof Float32Array ? encodeDense(delta, 'f32') : delta;
     return this.socket.emitWithAck('update', {
       taskId: msg.taskId,

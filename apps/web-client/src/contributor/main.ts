@@ -6,10 +6,17 @@ const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) 
 
 const params = new URLSearchParams(location.search);
 const requested = params.get('backend');
-const backend = (BACKENDS as readonly string[]).includes(requested ?? '') ? (requested as Backend) : undefined;
+const backend = (BACKENDS as readonly string[]).includes(requested ?? '')
+  ? (requested as Backend)
+  : undefined;
 
 async function main(): Promise<void> {
-  const tasks = (await (await fetch('/api/tasks')).json()) as { id: string; name: string; description: string; owner: string }[];
+  const tasks = (await (await fetch('/api/tasks')).json()) as {
+    id: string;
+    name: string;
+    description: string;
+    owner: string;
+  }[];
   const task = tasks.find((t) => t.id === params.get('task')) ?? tasks[0];
   if (!task) {
     $('status').textContent = 'The coordinator has no task to contribute to.';
@@ -19,7 +26,11 @@ async function main(): Promise<void> {
   $('task-description').textContent = task.description;
   $('task-owner').textContent = task.owner;
 
-  const client = createClient({ task: task.id, backend, background: $<HTMLInputElement>('background').checked });
+  const client = createClient({
+    task: task.id,
+    backend,
+    background: $<HTMLInputElement>('background').checked,
+  });
   const consent = $<HTMLInputElement>('consent');
   const start = $<HTMLButtonElement>('start');
   const stop = $<HTMLButtonElement>('stop');
@@ -71,13 +82,15 @@ async function main(): Promise<void> {
   client.on('progress', (p) => {
     progress.max = p.epochs * p.batches;
     progress.value = p.epoch * p.batches + p.batch;
-    $('progress-text').textContent = `Round ${p.roundId}: epoch ${p.epoch + 1}/${p.epochs}, batch ${p.batch}/${p.batches}, loss ${p.loss.toFixed(4)}`;
+    $('progress-text').textContent =
+      `Round ${p.roundId}: epoch ${p.epoch + 1}/${p.epochs}, batch ${p.batch}/${p.batches}, loss ${p.loss.toFixed(4)}`;
   });
   client.on('uploaded', (u) => {
     bytesSent += u.bytes;
     rounds++;
     document.body.dataset.uploads = String(rounds);
-    $('sent').textContent = `${(bytesSent / 1024).toFixed(1)} KiB in ${rounds} round${rounds === 1 ? '' : 's'}`;
+    $('sent').textContent =
+      `${(bytesSent / 1024).toFixed(1)} KiB in ${rounds} round${rounds === 1 ? '' : 's'}`;
     const item = document.createElement('li');
     item.textContent = `Round ${u.roundId}: trained on ${u.numExamples} examples in ${(u.trainMs / 1000).toFixed(1)} s, local accuracy ${(u.accuracy * 100).toFixed(1)}%, sent ${(u.bytes / 1024).toFixed(1)} KiB`;
     $('history').prepend(item);

@@ -39,7 +39,10 @@ function drawChart(rounds: RoundRow[]): void {
         height: 260,
         scales: { x: { time: false }, y: { range: [0, 1] } },
         axes: [{ label: 'round' }, { label: 'accuracy' }],
-        series: [{ label: 'round' }, { label: 'held-out accuracy', stroke: '#c77d00', width: 2, points: { show: true } }],
+        series: [
+          { label: 'round' },
+          { label: 'held-out accuracy', stroke: '#c77d00', width: 2, points: { show: true } },
+        ],
       },
       data,
       el,

@@ -81,9 +81,14 @@ export class PollenClient extends Emitter<ClientEvents> {
   }
 
   /** Add labelled examples (0..255 pixels) to this device's store. */
-  async addExamples(examples: readonly { x: Uint8Array; y: number }[], source: 'drawn' | 'host' = 'host'): Promise<void> {
+  async addExamples(
+    examples: readonly { x: Uint8Array; y: number }[],
+    source: 'drawn' | 'host' = 'host',
+  ): Promise<void> {
     const now = Date.now();
-    await storage.addExamples(examples.map((e, i) => ({ taskId: this.options.task, x: e.x, y: e.y, source, addedAt: now + i })));
+    await storage.addExamples(
+      examples.map((e, i) => ({ taskId: this.options.task, x: e.x, y: e.y, source, addedAt: now + i })),
+    );
     await this.reportEligibility();
   }
 
@@ -102,7 +107,11 @@ export class PollenClient extends Emitter<ClientEvents> {
     const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}`);
     if (!res.ok) throw new Error(`task "${this.options.task}" is not available (${res.status})`);
     const task = (await res.json()) as { spec: TaskInfo };
-    this.task = { modelTopology: task.spec.modelTopology, inputShape: task.spec.inputShape, numClasses: task.spec.numClasses };
+    this.task = {
+      modelTopology: task.spec.modelTopology,
+      inputShape: task.spec.inputShape,
+      numClasses: task.spec.numClasses,
+    };
     await this.startWorker();
     if (this.options.demoData && (await this.countExamples()) === 0) await this.loadDemoShard(base);
 
@@ -141,7 +150,9 @@ export class PollenClient extends Emitter<ClientEvents> {
   }
 
   private eligible(): boolean {
-    return this.options.background || typeof document === 'undefined' || document.visibilityState === 'visible';
+    return (
+      this.options.background || typeof document === 'undefined' || document.visibilityState === 'visible'
+    );
   }
 
   private async hello(): Promise<void> {
@@ -239,12 +250,18 @@ export class PollenClient extends Emitter<ClientEvents> {
   private async onRound(msg: RoundStartMessage): Promise<void> {
     const socket = this.socket;
     if (!socket || !this.worker) return;
-    this.emit('selected', { taskId: msg.taskId, roundId: msg.roundId, modelVersion: msg.modelVersion, deadline: msg.deadline });
+    this.emit('selected', {
+      taskId: msg.taskId,
+      roundId: msg.roundId,
+      modelVersion: msg.modelVersion,
+      deadline: msg.deadline,
+    });
     this.setStatus('training', `round ${msg.roundId}`);
     try {
       const { vector } = decodeDense(toBytes(msg.weights));
       const reply = await this.train(msg.roundId, msg, vector);
-      if (reply.type !== 'result') throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
+      if (reply.type !== 'result')
+        throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
       this.setStatus('uploading', `round ${msg.roundId}`);
       const frame = encodeDense(new Float32Array(reply.delta), msg.codec, { round: msg.roundId });
       const ack = await socket.emitWithAck('update', {
@@ -259,12 +276,21 @@ export class PollenClient extends Emitter<ClientEvents> {
       if (!ack.ok) {
         this.emit('error', { code: ack.code, message: ack.message });
       } else {
-        this.emit('uploaded', { roundId: msg.roundId, bytes: frame.byteLength, numExamples: reply.numExamples, ...reply.metrics });
+        this.emit('uploaded', {
+          roundId: msg.roundId,
+          bytes: frame.byteLength,
+          numExamples: reply.numExamples,
+          ...reply.metrics,
+        });
       }
     } catch (err) {
       this.emit('error', { code: 'CLIENT_ERROR', message: (err as Error).message });
       if (socket.connected) {
-        await socket.emitWithAck('withdraw', { taskId: msg.taskId, roundId: msg.roundId, reason: (err as Error).message });
+        await socket.emitWithAck('withdraw', {
+          taskId: msg.taskId,
+          roundId: msg.roundId,
+          reason: (err as Error).message,
+        });
       }
     } finally {
       if (this.state !== 'stopped') this.setStatus('waiting', `round ${msg.roundId} done`);

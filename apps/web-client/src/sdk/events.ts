@@ -11,14 +11,28 @@ export interface ClientEvents {
   /** Local training progress. */
   progress: { roundId: number; epoch: number; epochs: number; batch: number; batches: number; loss: number };
   /** The update of a round was accepted by the coordinator. */
-  uploaded: { roundId: number; bytes: number; numExamples: number; loss: number; accuracy: number; trainMs: number };
+  uploaded: {
+    roundId: number;
+    bytes: number;
+    numExamples: number;
+    loss: number;
+    accuracy: number;
+    trainMs: number;
+  };
   /** A round this device took part in ended. */
   roundEnd: { roundId: number; status: 'committed' | 'abandoned'; modelVersion: number };
   /** Something went wrong; `code` is a stable Pollen error code when the coordinator sent one. */
   error: { code: string; message: string };
 }
 
-export type ClientStatus = 'idle' | 'starting' | 'connecting' | 'waiting' | 'training' | 'uploading' | 'stopped';
+export type ClientStatus =
+  | 'idle'
+  | 'starting'
+  | 'connecting'
+  | 'waiting'
+  | 'training'
+  | 'uploading'
+  | 'stopped';
 
 type Listener<T> = (payload: T) => void;
 

@@ -1,3 +1,3 @@
-export { createClient, PollenClient } from './client.ts';
 export type { ClientOptions } from './client.ts';
+export { createClient, PollenClient } from './client.ts';
 export type { ClientEvents, ClientStatus } from './events.ts';

@@ -1,6 +1,7 @@
 /// <reference lib="webworker" />
-import * as tf from '@tensorflow/tfjs';
+
 import type { Backend } from '@pollen/fl-core';
+import * as tf from '@tensorflow/tfjs';
 import { loadExamples } from '../sdk/storage.ts';
 import { chooseBackend } from './backends.ts';
 import type { TrainRequest, WorkerReply, WorkerRequest } from './messages.ts';
@@ -60,7 +61,8 @@ async function train(req: TrainRequest): Promise<void> {
     offset += size;
     return t;
   });
-  if (offset !== global.length) throw new Error(`model has ${offset} weights, the round sent ${global.length}`);
+  if (offset !== global.length)
+    throw new Error(`model has ${offset} weights, the round sent ${global.length}`);
   m.setWeights(tensors);
   tf.dispose(tensors);
 
@@ -83,7 +85,15 @@ async function train(req: TrainRequest): Promise<void> {
         const now = performance.now();
         if (now - lastPost < 100 && batch !== batches - 1) return;
         lastPost = now;
-        post({ type: 'progress', id: req.id, epoch, epochs, batch: batch + 1, batches, loss: logs?.loss ?? 0 });
+        post({
+          type: 'progress',
+          id: req.id,
+          epoch,
+          epochs,
+          batch: batch + 1,
+          batches,
+          loss: logs?.loss ?? 0,
+        });
       },
     },
   });
@@ -107,7 +117,11 @@ async function train(req: TrainRequest): Promise<void> {
       id: req.id,
       delta: delta.buffer,
       numExamples: count,
-      metrics: { loss: last('loss'), accuracy: Math.min(1, Math.max(0, last('acc') || last('accuracy'))), trainMs: performance.now() - started },
+      metrics: {
+        loss: last('loss'),
+        accuracy: Math.min(1, Math.max(0, last('acc') || last('accuracy'))),
+        trainMs: performance.now() - started,
+      },
       numTensors: tf.memory().numTensors,
     },
     [delta.buffer],
@@ -126,6 +140,10 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
       await train(req);
     }
   } catch (err) {
-    post({ type: 'error', id: req.type === 'train' ? req.id : null, message: (err as Error).message || String(err) });
+    post({
+      type: 'error',
+      id: req.type === 'train' ? req.id : null,
+      message: (err as Error).message || String(err),
+    });
   }
 };

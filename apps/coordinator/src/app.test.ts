@@ -1,0 +1,125 @@
+import { specSize } from '@pollen/fl-core';
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  NodeContributor,
+  removeDir,
+  startTestCoordinator,
+  type TestCoordinator,
+  waitFor,
+} from './testing/harness.ts';
+
+let coordinator: TestCoordinator | undefined;
+const dirs: string[] = [];
+
+afterEach(async () => {
+  await coordinator?.close();
+  coordinator = undefined;
+  for (const dir of dirs.splice(0)) removeDir(dir);
+});
+
+const task = {
+  rounds: { cohortSize: 1, minReports: 1, minClients: 1, overSelection: 1, deadlineMs: 10_000, maxRounds: 3 },
+};
+
+async function get(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${coordinator!.url}${path}`);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('coordinator', () => {
+  it('keeps every committed version and round across a restart, and resumes after them', async () => {
+    coordinator = await startTestCoordinator(task);
+    const { dataDir } = coordinator;
+    dirs.push(dataDir);
+    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const client = new NodeContributor(coordinator.url, 'client-rest', () => new Float32Array(d).fill(0.01));
+    await client.hello();
+    await waitFor(() => coordinator!.store.getTask('tiny')!.status === 'completed', 20_000);
+    client.close();
+    const versionsBefore = coordinator.store.listVersions('tiny');
+    const roundsBefore = coordinator.store.listRounds('tiny');
+    const weightsBefore = coordinator.store.getVersion('tiny', 3)!.weights;
+    expect(versionsBefore.map((v) => v.version)).toEqual([0, 1, 2, 3]);
+    await coordinator.close();
+
+    coordinator = await startTestCoordinator(task, dataDir);
+    expect(coordinator.store.listVersions('tiny')).toEqual(versionsBefore);
+    expect(coordinator.store.listRounds('tiny')).toEqual(roundsBefore);
+    expect(coordinator.store.getVersion('tiny', 3)!.weights).toEqual(weightsBefore);
+    expect(coordinator.store.getTask('tiny')!.currentVersion).toBe(3);
+    expect(coordinator.store.nextRoundId('tiny')).toBe(roundsBefore.length + 1);
+  });
+
+  it('abandons a round in flight when stopped, without applying it', async () => {
+    coordinator = await startTestCoordinator({ rounds: { ...task.rounds, maxRounds: 0 } });
+    const { dataDir } = coordinator;
+    dirs.push(dataDir);
+    const { store } = coordinator;
+    const silent = new NodeContributor(coordinator.url, 'client-mute');
+    const started = silent.nextRound();
+    await silent.hello();
+    const msg = await started;
+    expect(store.listRounds('tiny')[0]!.status).toBe('open');
+    await coordinator.close();
+    silent.close();
+    coordinator = await startTestCoordinator(task, dataDir);
+    const [round] = coordinator.store.listRounds('tiny');
+    expect(round!.roundId).toBe(msg.roundId);
+    expect(round!.status).toBe('abandoned');
+    expect(coordinator.store.getTask('tiny')!.currentVersion).toBe(0);
+  });
+
+  it('serves the global model as tfjs artifacts that tf.loadLayersModel loads', async () => {
+    coordinator = await startTestCoordinator(task);
+    dirs.push(coordinator.dataDir);
+    await tf.setBackend('cpu');
+    const model = await tf.loadLayersModel(`${coordinator.url}/api/tasks/tiny/model`);
+    const loaded = await Promise.all(model.getWeights().map((w) => w.data()));
+    const stored = coordinator.store.getVersion('tiny', 0)!.weights;
+    expect(loaded.reduce((n, w) => n + w.length, 0)).toBe(stored.length);
+    expect(Array.from(loaded[0]!.slice(0, 5))).toEqual(Array.from(stored.slice(0, 5)));
+    const out = model.predict(tf.zeros([1, 784])) as tf.Tensor;
+    expect(out.shape).toEqual([1, 10]);
+    model.dispose();
+  });
+
+  it('answers the task API and refuses bad paths and parameters with stable codes', async () => {
+    coordinator = await startTestCoordinator(task);
+    dirs.push(coordinator.dataDir);
+    expect((await get('/healthz')).body.ok).toBe(true);
+    const list = await get('/api/tasks');
+    expect((list.body as unknown as { id: string }[])[0]!.id).toBe('tiny');
+    const one = await get('/api/tasks/tiny');
+    expect(one.body.currentVersion).toBe(0);
+    expect((await get('/api/tasks/tiny/rounds')).body).toEqual([]);
+    expect(await get('/api/tasks/nope')).toMatchObject({
+      status: 404,
+      body: { ok: false, code: 'UNKNOWN_TASK' },
+    });
+    expect(await get('/api/tasks/NOT..valid')).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+    expect(await get('/api/tasks/tiny/model?version=9')).toMatchObject({
+      status: 400,
+      body: { code: 'INVALID_ARGUMENT' },
+    });
+    expect(await get('/api/tasks/tiny/model?version=-1')).toMatchObject({
+      status: 400,
+      body: { code: 'INVALID_ARGUMENT' },
+    });
+    expect(await get('/api/tasks/tiny/rounds?limit=abc')).toMatchObject({
+      status: 400,
+      body: { code: 'INVALID_ARGUMENT' },
+    });
+    expect(await get('/api/tasks/tiny/shard/x')).toMatchObject({
+      status: 400,
+      body: { code: 'INVALID_ARGUMENT' },
+    });
+    expect(await get('/no/such/route')).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+    const res = await fetch(`${coordinator.url}/api/tasks/tiny/shard/client-shard1`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    // The same client id gets the same shard every time.
+    const again = await fetch(`${coordinator.url}/api/tasks/tiny/shard/client-shard1`);
+    expect(again.headers.get('x-pollen-shard')).toBe(res.headers.get('x-pollen-shard'));
+  });
+});
