@@ -25,7 +25,9 @@ describe('FedAvg', () => {
         fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: 1, maxLength: 8 }),
         (v, weights) => {
           const out = weightedAverage(weights.map((weight) => ({ vector: v, weight })));
-          v.forEach((x, i) => expect(out[i]).toBeCloseTo(x, 1));
+          v.forEach((x, i) => {
+            expect(out[i]).toBeCloseTo(x, 1);
+          });
         },
       ),
     );
