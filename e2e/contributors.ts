@@ -13,6 +13,9 @@ export async function openContributor(
   await page.locator('body[data-ready="true"]').waitFor();
   await page.locator('#consent').check();
   await page.locator('#start').click();
-  await page.locator('body[data-status="waiting"]').waitFor({ timeout: 60_000 });
+  // Connected: waiting for a round, or already in one.
+  await page
+    .locator('body[data-status="waiting"], body[data-status="training"], body[data-status="uploading"]')
+    .waitFor({ timeout: 60_000 });
   return { context, page };
 }

@@ -78,10 +78,16 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
     tasks: store.listTasks().length,
     connected: engine.population.counts().total,
   }));
-  await app.register(apiRoutes, { engine });
+  // Per-request logs only at warn and above: contributors poll, operators refresh.
+  await app.register(apiRoutes, { engine, logLevel: 'warn' });
 
   if (config.webRoot && existsSync(config.webRoot)) {
-    await app.register(fastifyStatic, { root: config.webRoot, prefix: '/', index: ['index.html'] });
+    await app.register(fastifyStatic, {
+      root: config.webRoot,
+      prefix: '/',
+      index: ['index.html'],
+      logLevel: 'warn',
+    });
     app.get('/dashboard', (_req, reply) => reply.sendFile('dashboard.html'));
   } else {
     app.get('/', async (_req, reply) =>
