@@ -21,6 +21,9 @@ export type PollenErrorCode =
   | 'NOT_FOUND'
   | 'UNAUTHORIZED'
   | 'RATE_LIMITED'
+  | 'SECAGG_ABORTED'
+  | 'SECAGG_REFUSED'
+  | 'SECAGG_STAGE'
   | 'INTERNAL';
 
 /** The one error class Pollen throws on purpose; `code` is stable, `message` is for people. */

@@ -4,49 +4,6 @@ export type { WeightedVector } from './fedavg.ts';
 export { WeightedAccumulator, weightedAverage } from './fedavg.ts';
 export { partition, partitionDirichlet, partitionIid, partitionPathological } from './partition.ts';
 export type {
-  Ack,
-  Backend,
-  Binary,
-  ClientMetrics,
-  ClientToServerEvents,
-  EligibilityMessage,
-  ErrorMessage,
-  HelloMessage,
-  HelloReply,
-  RoundEndMessage,
-  RoundStartMessage,
-  ServerToClientEvents,
-  UpdateMessage,
-  WithdrawMessage,
-} from './protocol.ts';
-export { BACKENDS, PROTOCOL_VERSION, toBytes } from './protocol.ts';
-export type { Rng } from './rng.ts';
-export { gamma, gaussian, hashSeed, seededRng, shuffle } from './rng.ts';
-export type {
-  DatasetSpec,
-  PartitionSpec,
-  RoundSpec,
-  TaskRecord,
-  TaskSpec,
-  TaskStatus,
-  TrainingSpec,
-} from './task.ts';
-export { TASK_ID_PATTERN, validateTaskSpec } from './task.ts';
-export {
-  assertFinite,
-  assertLength,
-  expectInRange,
-  expectInt,
-  expectNonNegative,
-  expectObject,
-  expectOneOf,
-  expectPositive,
-  expectString,
-  firstNonFinite,
-} from './validate.ts';
-export type { WeightEntry, WeightSpec } from './vector.ts';
-export { add, axpy, flatten, l2norm, scale, shapeSize, specSize, subtract, unflatten } from './vector.ts';
-export type {
   AdaptiveClipParams,
   AdaptiveClipSettings,
   ClipNormStep,
@@ -86,6 +43,55 @@ export {
   rdpToEpsilon,
   validatePrivacySettings,
 } from './privacy/index.ts';
+export type {
+  Ack,
+  Backend,
+  Binary,
+  ClientMetrics,
+  ClientToServerEvents,
+  EligibilityMessage,
+  ErrorMessage,
+  HelloMessage,
+  HelloReply,
+  RoundEndMessage,
+  RoundStartMessage,
+  ServerToClientEvents,
+  UpdateMessage,
+  WithdrawMessage,
+} from './protocol.ts';
+export { BACKENDS, PROTOCOL_VERSION, toBytes } from './protocol.ts';
+export type { Rng } from './rng.ts';
+export { gamma, gaussian, hashSeed, seededRng, shuffle } from './rng.ts';
+export type {
+  AdvertiseMessage,
+  DeliveryMessage,
+  EncryptedShares,
+  KeysMessage,
+  MaskedInputMessage,
+  NeighbourKeys,
+  RandomBytes,
+  RevealedShare,
+  SecAggDropouts,
+  SecAggParams,
+  SecAggParamsInput,
+  SecAggResult,
+  SecAggSimulation,
+  SecAggSimulationResult,
+  SecAggStage,
+  SharesMessage,
+  UnmaskRequest,
+  UnmaskResponse,
+} from './secagg/index.ts';
+export {
+  chachaRandomBytes,
+  defaultSecAggNeighbours,
+  defaultSecAggThreshold,
+  NeighbourGraph,
+  SecAggClient,
+  SecAggServer,
+  secAggParams,
+  simulateSecAgg,
+} from './secagg/index.ts';
 export type {
   AdaptiveName,
   AdaptiveOptions,
@@ -141,3 +147,27 @@ export {
   validateProximalMu,
   validateStrategyConfig,
 } from './strategies/index.ts';
+export type {
+  DatasetSpec,
+  PartitionSpec,
+  RoundSpec,
+  TaskRecord,
+  TaskSpec,
+  TaskStatus,
+  TrainingSpec,
+} from './task.ts';
+export { TASK_ID_PATTERN, validateTaskSpec } from './task.ts';
+export {
+  assertFinite,
+  assertLength,
+  expectInRange,
+  expectInt,
+  expectNonNegative,
+  expectObject,
+  expectOneOf,
+  expectPositive,
+  expectString,
+  firstNonFinite,
+} from './validate.ts';
+export type { WeightEntry, WeightSpec } from './vector.ts';
+export { add, axpy, flatten, l2norm, scale, shapeSize, specSize, subtract, unflatten } from './vector.ts';

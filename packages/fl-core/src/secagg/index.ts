@@ -1,0 +1,62 @@
+export type { SecAggStage } from './client.ts';
+export { SecAggClient } from './client.ts';
+export { NeighbourGraph } from './graph.ts';
+export type { KeyPair } from './keys.ts';
+export {
+  agree,
+  generateKeyPair,
+  KEY_BYTES,
+  openShares,
+  pairMaskSeed,
+  pairShareKey,
+  publicKeyOf,
+  sealShares,
+  TAG_BYTES,
+} from './keys.ts';
+export type {
+  AdvertiseMessage,
+  DeliveryMessage,
+  EncryptedShares,
+  KeysMessage,
+  MaskedInputMessage,
+  NeighbourKeys,
+  RevealedShare,
+  SharesMessage,
+  UnmaskRequest,
+  UnmaskResponse,
+} from './messages.ts';
+export {
+  CIPHERTEXT_BYTES,
+  parseAdvertise,
+  parseDelivery,
+  parseKeys,
+  parseMaskedInput,
+  parseShares,
+  parseUnmaskRequest,
+  parseUnmaskResponse,
+  SHARES_PLAINTEXT_BYTES,
+} from './messages.ts';
+export type { SecAggParams, SecAggParamsInput } from './params.ts';
+export {
+  defaultSecAggNeighbours,
+  defaultSecAggThreshold,
+  MAX_CLIENTS,
+  MAX_DIMENSION,
+  secAggParams,
+} from './params.ts';
+export { addMask, expandMask, SEED_BYTES } from './prg.ts';
+export type { RandomBytes } from './random.ts';
+export { chachaRandomBytes, takeBytes } from './random.ts';
+export type { SecAggResult } from './server.ts';
+export { SecAggServer } from './server.ts';
+export type { ShamirShare } from './shamir.ts';
+export {
+  decodeShareValue,
+  SECRET_BYTES,
+  SHAMIR_PRIME,
+  SHARE_BYTES,
+  shamirCombine,
+  shamirSplit,
+} from './shamir.ts';
+export type { SecAggDropouts, SecAggSimulation, SecAggSimulationResult } from './simulate.ts';
+export { simulateSecAgg } from './simulate.ts';
