@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const COORDINATOR_DIR = resolve(import.meta.dirname, '../apps/coordinator');
+/** The operator token of every coordinator the specs start. */
+export const OPERATOR_TOKEN = 'e2e-operator-token-0123456789abcdef';
 
 export interface RunningCoordinator {
   readonly url: string;
@@ -26,7 +28,7 @@ export interface CoordinatorOptions {
 export async function startCoordinator(options: CoordinatorOptions = {}): Promise<RunningCoordinator> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'pollen-e2e-'));
   const args = ['--import', 'tsx', 'src/main.ts', '--host', '127.0.0.1', '--port', String(options.port ?? 0)];
-  args.push('--data-dir', dataDir, '--log-level', 'info');
+  args.push('--data-dir', dataDir, '--log-level', 'info', '--operator-token', OPERATOR_TOKEN);
   if (options.task) {
     const file = join(dataDir, 'task.json');
     writeFileSync(file, JSON.stringify(options.task));
@@ -79,9 +81,9 @@ export function removeDataDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Fetch JSON from the coordinator's API. */
+/** Fetch JSON from the coordinator's API as the operator. */
 export async function api<T>(base: string, path: string): Promise<T> {
-  const res = await fetch(`${base}${path}`);
+  const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }

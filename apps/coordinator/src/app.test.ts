@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   NodeContributor,
+  OPERATOR_HEADERS,
   removeDir,
   startTestCoordinator,
   type TestCoordinator,
@@ -23,7 +24,7 @@ const task = {
 };
 
 async function get(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${coordinator!.url}${path}`);
+  const res = await fetch(`${coordinator!.url}${path}`, { headers: OPERATOR_HEADERS });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -74,7 +75,9 @@ describe('coordinator', () => {
     coordinator = await startTestCoordinator(task);
     dirs.push(coordinator.dataDir);
     await tf.setBackend('cpu');
-    const model = await tf.loadLayersModel(`${coordinator.url}/api/tasks/tiny/model`);
+    const model = await tf.loadLayersModel(`${coordinator.url}/api/tasks/tiny/model`, {
+      requestInit: { headers: OPERATOR_HEADERS },
+    });
     const loaded = await Promise.all(model.getWeights().map((w) => w.data()));
     const stored = coordinator.store.getVersion('tiny', 0)!.weights;
     expect(loaded.reduce((n, w) => n + w.length, 0)).toBe(stored.length);

@@ -2,12 +2,15 @@ import { existsSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
+import { operatorGuard } from './auth.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { defaultTaskSpec } from './default-task.ts';
 import { asPollenError, HTTP_STATUS } from './errors.ts';
+import { createMetrics } from './metrics.ts';
 import { initTf } from './ml/tf.ts';
 import { Engine, type PollenServer } from './rounds/engine.ts';
 import { apiRoutes } from './routes/api.ts';
+import { operatorRoutes } from './routes/operator.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import { loadTaskFile } from './task-file.ts';
@@ -66,6 +69,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
     }
     const e = asPollenError(err);
     if (e.code === 'INTERNAL') app.log.error({ err }, 'request failed');
+    if (e.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="pollen"');
     return reply.status(HTTP_STATUS[e.code]).send({ ok: false, code: e.code, message: e.message });
   });
   app.setNotFoundHandler((req, reply) =>
@@ -79,7 +83,9 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
     connected: engine.population.counts().total,
   }));
   // Per-request logs only at warn and above: contributors poll, operators refresh.
-  await app.register(apiRoutes, { engine, logLevel: 'warn' });
+  const guard = operatorGuard(config.operatorTokens);
+  await app.register(apiRoutes, { engine, guard, logLevel: 'warn' });
+  await app.register(operatorRoutes, { engine, guard, metrics: createMetrics(engine) });
 
   if (config.webRoot && existsSync(config.webRoot)) {
     await app.register(fastifyStatic, {

@@ -13,6 +13,8 @@ export interface CoordinatorConfig {
   /** A JSON file describing the task to create when the store does not have it yet. */
   readonly taskFile: string | null;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Bearer tokens that open the operator API; none configured means no operator access. */
+  readonly operatorTokens: readonly string[];
 }
 
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web-client/dist', import.meta.url));
@@ -23,11 +25,13 @@ const USAGE = `pollen-coordinator [options]
   --data-dir DIR     where the embedded store lives (POLLEN_DATA_DIR, default .data)
   --task FILE        task JSON to create if absent (POLLEN_TASK, default: the MNIST task)
   --web-root DIR     built web client to serve (POLLEN_WEB_ROOT)
-  --log-level LEVEL  fatal|error|warn|info|debug|trace|silent (POLLEN_LOG_LEVEL, default info)`;
+  --log-level LEVEL  fatal|error|warn|info|debug|trace|silent (POLLEN_LOG_LEVEL, default info)
+  --operator-token T operator bearer token, repeatable (POLLEN_OPERATOR_TOKENS, comma-separated);
+                     without one, a random token is made and kept in DATA_DIR/operator-token`;
 
 /** Read the configuration from command-line flags, then environment variables, then defaults. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorConfig {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -38,6 +42,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
         task: { type: 'string' },
         'web-root': { type: 'string' },
         'log-level': { type: 'string' },
+        'operator-token': { type: 'string', multiple: true },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -49,12 +54,20 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
   const str = (flag: string, name: string): string | undefined =>
     (values[flag] as string | undefined) ?? env[name];
   const port = Number(str('port', 'POLLEN_PORT') ?? 8080);
+  const tokens =
+    (values['operator-token'] as string[] | undefined) ?? (env.POLLEN_OPERATOR_TOKENS ?? '').split(',');
+  const operatorTokens = tokens.map((t) => t.trim()).filter((t) => t.length > 0);
+  for (const token of operatorTokens) {
+    if (token.length < 16)
+      throw new PollenError('INVALID_ARGUMENT', 'operator tokens need at least 16 characters');
+  }
   return {
     host: str('host', 'POLLEN_HOST') ?? '127.0.0.1',
     port: expectInt('port', port, 0, 65535),
     dataDir: resolve(str('data-dir', 'POLLEN_DATA_DIR') ?? '.data'),
     taskFile: str('task', 'POLLEN_TASK') ?? null,
     webRoot: resolve(str('web-root', 'POLLEN_WEB_ROOT') ?? DEFAULT_WEB_ROOT),
+    operatorTokens,
     logLevel: expectOneOf('log-level', str('log-level', 'POLLEN_LOG_LEVEL') ?? 'info', [
       'fatal',
       'error',

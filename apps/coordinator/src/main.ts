@@ -1,5 +1,6 @@
 import { PollenError } from '@pollen/fl-core';
 import { buildCoordinator } from './app.ts';
+import { dataDirToken } from './auth.ts';
 import { loadConfig } from './config.ts';
 
 async function main(): Promise<void> {
@@ -10,12 +11,22 @@ async function main(): Promise<void> {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(err instanceof PollenError ? 2 : 1);
   }
+  let generatedToken: string | null = null;
+  if (config.operatorTokens.length === 0) {
+    generatedToken = dataDirToken(config.dataDir);
+    config = { ...config, operatorTokens: [generatedToken] };
+  }
   const { app } = await buildCoordinator(config);
   const address = await app.listen({ host: config.host, port: config.port });
   app.log.info(
     { address, dataDir: config.dataDir },
     `Pollen is up: contributor page ${address}/, dashboard ${address}/dashboard`,
   );
+  if (generatedToken) {
+    process.stdout.write(
+      `Operator token (dashboard, operator API): ${generatedToken}\n  kept in ${config.dataDir}/operator-token\n`,
+    );
+  }
   // A line tests and scripts can wait for, whatever the log level.
   process.stdout.write(`POLLEN_LISTENING ${address}\n`);
 

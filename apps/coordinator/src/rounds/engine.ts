@@ -6,6 +6,7 @@ import {
   firstNonFinite,
   l2norm,
   PollenError,
+  type PollenErrorCode,
   type ServerToClientEvents,
   specSize,
   type TaskSpec,
@@ -18,6 +19,7 @@ import { weightSpecOf } from '../ml/tf.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
 import { parseEligibility, parseHello, parseUpdate, parseWithdraw } from './messages.ts';
 import { type Contributor, Population } from './population.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { TaskRunner } from './runner.ts';
 
 export type PollenServer = Server<ClientToServerEvents, ServerToClientEvents>;
@@ -28,31 +30,19 @@ export function maxUpdateBytes(task: StoredTask): number {
   return FRAME_HEADER_BYTES + specSize(task.weightSpec) * 4;
 }
 
-/** Run `fn` and answer the acknowledgement with its result or its error code. */
-function respond<T extends object>(
-  ack: unknown,
-  socket: PollenSocket,
-  log: FastifyBaseLogger,
-  fn: () => T,
-): void {
-  let reply: Ack<T>;
-  try {
-    reply = { ok: true, ...fn() };
-  } catch (err) {
-    const e = toPollenError(err instanceof CodecError ? new PollenError(err.code, err.message) : err);
-    if (e.code === 'INTERNAL') log.error({ err }, 'message handler failed');
-    reply = { ok: false, code: e.code, message: e.message };
-  }
-  if (typeof ack === 'function') ack(reply);
-  else if (!reply.ok) socket.emit('pollen:error', { code: reply.code, message: reply.message });
-}
+/** Messages per second a contributor socket may send, and the burst it may save up. */
+const MESSAGES_PER_SECOND = 5;
+const MESSAGE_BURST = 20;
+/** A socket refused this many times in a row for flooding is disconnected. */
+const FLOOD_DISCONNECT = 50;
 
 /**
  * The coordinator's core: the connected population, one runner per task, and the
  * contributor protocol. Transport-facing checks happen here, before any decoding.
  */
-export class Engine extends EventEmitter<{ round: [RoundRecord] }> {
+export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [PollenErrorCode] }> {
   readonly population = new Population();
+  private readonly limiter = new RateLimiter(MESSAGES_PER_SECOND, MESSAGE_BURST);
   private readonly runners = new Map<string, TaskRunner>();
   private readonly models = new Map<string, TaskModel>();
 
@@ -100,6 +90,44 @@ export class Engine extends EventEmitter<{ round: [RoundRecord] }> {
     runner.start();
   }
 
+  /**
+   * Operator control. `running` resumes selection; `paused` lets a round in flight finish
+   * and selects no more; `stopped` abandons the round in flight. A completed task stays
+   * completed.
+   */
+  setStatus(taskId: string, status: 'running' | 'paused' | 'stopped'): StoredTask {
+    const task = this.store.getTask(taskId);
+    if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${taskId}"`);
+    if (task.status === 'completed' && status === 'running') {
+      throw new PollenError(
+        'TASK_NOT_RUNNING',
+        `task "${taskId}" completed its ${task.spec.rounds.maxRounds} rounds`,
+      );
+    }
+    this.store.setTaskStatus(taskId, status);
+    const runner = this.runners.get(taskId);
+    if (status === 'stopped') runner?.round?.close('stopped');
+    runner?.poke();
+    this.log.info({ task: taskId, status }, 'task status changed by operator');
+    return this.store.getTask(taskId)!;
+  }
+
+  /** Change a task's training and round settings; the model and the data stay as they are. */
+  configure(taskId: string, spec: TaskSpec): StoredTask {
+    const task = this.store.getTask(taskId);
+    if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${taskId}"`);
+    if (spec.id !== taskId) throw new PollenError('INVALID_TASK', 'a task id cannot change');
+    if (JSON.stringify(spec.modelTopology) !== JSON.stringify(task.spec.modelTopology)) {
+      throw new PollenError('INVALID_TASK', "a task's model cannot change; create a new task");
+    }
+    if (JSON.stringify(spec.dataset) !== JSON.stringify(task.spec.dataset)) {
+      throw new PollenError('INVALID_TASK', "a task's dataset partition cannot change; create a new task");
+    }
+    this.store.updateTaskSpec(spec);
+    this.runners.get(taskId)?.poke();
+    return this.store.getTask(taskId)!;
+  }
+
   /** The largest update any task accepts, for the transport's buffer limit. */
   maxPayloadBytes(): number {
     let max = 0;
@@ -118,6 +146,27 @@ export class Engine extends EventEmitter<{ round: [RoundRecord] }> {
 
   private onConnection(socket: PollenSocket): void {
     const log = this.log.child({ socket: socket.id });
+    let floods = 0;
+    // Every message: rate limit first, then the handler; the answer is the result or an error code.
+    const respond = <T extends object>(ack: unknown, fn: () => T): void => {
+      let reply: Ack<T>;
+      try {
+        this.limiter.take(socket.id);
+        floods = 0;
+        reply = { ok: true, ...fn() };
+      } catch (err) {
+        const e = toPollenError(err instanceof CodecError ? new PollenError(err.code, err.message) : err);
+        if (e.code === 'INTERNAL') log.error({ err }, 'message handler failed');
+        if (e.code === 'RATE_LIMITED' && ++floods >= FLOOD_DISCONNECT) {
+          log.warn('disconnecting a flooding socket');
+          socket.disconnect(true);
+        }
+        this.emit('rejected', e.code);
+        reply = { ok: false, code: e.code, message: e.message };
+      }
+      if (typeof ack === 'function') ack(reply);
+      else if (!reply.ok) socket.emit('pollen:error', { code: reply.code, message: reply.message });
+    };
     const contributor = (): Contributor => {
       const c = this.population.bySocketId(socket.id);
       if (!c) throw new PollenError('INVALID_MESSAGE', 'say hello first');
@@ -125,7 +174,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord] }> {
     };
 
     socket.on('hello', (msg, ack) =>
-      respond(ack, socket, log, () => {
+      respond(ack, () => {
         if (this.population.bySocketId(socket.id))
           throw new PollenError('INVALID_MESSAGE', 'hello was already said');
         const hello = parseHello(msg);
@@ -159,7 +208,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord] }> {
     );
 
     socket.on('eligibility', (msg, ack) =>
-      respond(ack, socket, log, () => {
+      respond(ack, () => {
         const c = contributor();
         const update = parseEligibility(msg);
         c.eligible = update.eligible;
@@ -171,7 +220,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord] }> {
     );
 
     socket.on('update', (msg, ack) =>
-      respond(ack, socket, log, () => {
+      respond(ack, () => {
         const c = contributor();
         const task = this.store.getTask(c.taskId)!;
         const update = parseUpdate(msg, maxUpdateBytes(task));
@@ -215,7 +264,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord] }> {
     );
 
     socket.on('withdraw', (msg, ack) =>
-      respond(ack, socket, log, () => {
+      respond(ack, () => {
         const c = contributor();
         const withdraw = parseWithdraw(msg);
         const round = this.runners.get(c.taskId)?.round;
@@ -230,6 +279,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord] }> {
     );
 
     socket.on('disconnect', () => {
+      this.limiter.forget(socket.id);
       const c = this.population.leave(socket.id);
       if (c && c.activeRound !== null) this.runners.get(c.taskId)?.round?.drop(c.clientId);
     });

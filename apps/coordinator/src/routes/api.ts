@@ -1,6 +1,6 @@
 import { encodeExamples } from '@pollen/compression';
 import { expectInt, expectString, PollenError, TASK_ID_PATTERN } from '@pollen/fl-core';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { shardExamples } from '../data/mnist.ts';
 import type { Engine } from '../rounds/engine.ts';
 import { CLIENT_ID_PATTERN } from '../rounds/messages.ts';
@@ -31,9 +31,14 @@ function summary(engine: Engine, task: StoredTask): Record<string, unknown> {
   };
 }
 
-/** Read-only task API: tasks, rounds, versions, the model as tfjs artifacts, demo shards. */
-export async function apiRoutes(app: FastifyInstance, opts: { engine: Engine }): Promise<void> {
-  const { engine } = opts;
+/** Read-only task API: tasks and demo shards for everyone; rounds, versions and the model for operators. */
+export async function apiRoutes(
+  app: FastifyInstance,
+  opts: { engine: Engine; guard: (req: FastifyRequest) => Promise<void> },
+): Promise<void> {
+  const { engine, guard } = opts;
+  // Contributors need a task's spec and their shard; rounds, versions and the model are the operator's.
+  const operator = { onRequest: guard };
   const { store } = engine;
   const getTask = (params: unknown): StoredTask => {
     const id = taskId(params);
@@ -52,7 +57,7 @@ export async function apiRoutes(app: FastifyInstance, opts: { engine: Engine }):
     return { ...summary(engine, task), spec: task.spec, weightSpec: task.weightSpec };
   });
 
-  app.get('/api/tasks/:id/rounds', async (req) => {
+  app.get('/api/tasks/:id/rounds', operator, async (req) => {
     const task = getTask(req.params);
     const query = req.query as { after?: unknown; limit?: unknown };
     return store.listRounds(task.spec.id, {
@@ -61,11 +66,13 @@ export async function apiRoutes(app: FastifyInstance, opts: { engine: Engine }):
     });
   });
 
-  app.get('/api/tasks/:id/versions', async (req) => store.listVersions(getTask(req.params).spec.id));
+  app.get('/api/tasks/:id/versions', operator, async (req) =>
+    store.listVersions(getTask(req.params).spec.id),
+  );
 
   // tfjs resolves weight paths against the model URL's folder, so
   // /api/tasks/:id/model finds its weights at /api/tasks/:id/model/weights.bin.
-  app.get('/api/tasks/:id/model', async (req) => {
+  app.get('/api/tasks/:id/model', operator, async (req) => {
     const task = getTask(req.params);
     const version = versionOf(task, req.query);
     return {
@@ -83,7 +90,7 @@ export async function apiRoutes(app: FastifyInstance, opts: { engine: Engine }):
     };
   });
 
-  app.get('/api/tasks/:id/model/weights.bin', async (req, reply) => {
+  app.get('/api/tasks/:id/model/weights.bin', operator, async (req, reply) => {
     const task = getTask(req.params);
     const model = store.getVersion(task.spec.id, versionOf(task, req.query));
     if (!model) throw new PollenError('NOT_FOUND', 'no such model version');

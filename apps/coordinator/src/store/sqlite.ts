@@ -260,6 +260,13 @@ export class SqliteStore implements Store {
     })();
   }
 
+  updateTaskSpec(spec: TaskSpec): void {
+    const result = this.db
+      .prepare('UPDATE tasks SET spec = ? WHERE id = ?')
+      .run(JSON.stringify(spec), spec.id);
+    if (result.changes === 0) throw new PollenError('UNKNOWN_TASK', `no task "${spec.id}"`);
+  }
+
   close(): void {
     this.db.close();
   }

@@ -69,6 +69,8 @@ export interface Store {
   getTask(taskId: string): StoredTask | undefined;
   listTasks(): StoredTask[];
   setTaskStatus(taskId: string, status: TaskStatus): void;
+  /** Replace a task's spec (same id and weight layout; the caller validates). */
+  updateTaskSpec(spec: TaskSpec): void;
   getVersion(taskId: string, version: number): ModelVersion | undefined;
   listVersions(taskId: string): Omit<ModelVersion, 'weights'>[];
   /** Record a round as open before any client is told of it. */

@@ -15,6 +15,12 @@ import { buildCoordinator, type Coordinator } from '../app.ts';
 import type { CoordinatorConfig } from '../config.ts';
 import { resolveTaskInput } from '../task-file.ts';
 
+/** The operator token every test coordinator accepts. */
+export const TEST_OPERATOR_TOKEN = 'test-operator-token-0123456789';
+
+/** Headers that authenticate as the test operator. */
+export const OPERATOR_HEADERS = { authorization: `Bearer ${TEST_OPERATOR_TOKEN}` };
+
 export interface TestCoordinator extends Coordinator {
   readonly url: string;
   readonly dataDir: string;
@@ -37,6 +43,7 @@ export async function startTestCoordinator(
     webRoot: null,
     taskFile,
     logLevel: 'silent',
+    operatorTokens: [TEST_OPERATOR_TOKEN],
   };
   const coordinator = await buildCoordinator(config);
   const url = await coordinator.app.listen({ host: '127.0.0.1', port: 0 });

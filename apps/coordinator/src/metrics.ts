@@ -1,0 +1,87 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Engine } from './rounds/engine.ts';
+
+/**
+ * Prometheus metrics of one coordinator, in a registry of its own (so several coordinators
+ * in one process, as in tests, do not collide).
+ */
+export function createMetrics(engine: Engine): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pollen_' });
+
+  new Gauge({
+    name: 'pollen_connected_clients',
+    help: 'Contributors connected, by task and training backend',
+    labelNames: ['task', 'backend'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const task of engine.store.listTasks()) {
+        const { byBackend } = engine.population.counts(task.spec.id);
+        for (const [backend, n] of Object.entries(byBackend))
+          this.set({ task: task.spec.id, backend }, n ?? 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'pollen_rounds_in_flight',
+    help: 'Rounds currently collecting updates',
+    labelNames: ['task'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const task of engine.store.listTasks()) {
+        this.set({ task: task.spec.id }, engine.runner(task.spec.id)?.round ? 1 : 0);
+      }
+    },
+  });
+  const rounds = new Counter({
+    name: 'pollen_rounds_total',
+    help: 'Rounds closed, by outcome (committed or abandoned)',
+    labelNames: ['task', 'status'],
+    registers: [registry],
+  });
+  const survivors = new Histogram({
+    name: 'pollen_round_survivors',
+    help: 'Accepted updates per closed round',
+    labelNames: ['task'],
+    buckets: [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: 'pollen_round_dropped_clients_total',
+    help: 'Selected clients that did not report',
+    labelNames: ['task'],
+    registers: [registry],
+  });
+  const bytes = new Counter({
+    name: 'pollen_update_bytes_total',
+    help: 'Model bytes sent to clients (down) and received from them (up)',
+    labelNames: ['task', 'direction'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'pollen_round_duration_seconds',
+    help: 'Wall time from selection to commit or abandonment',
+    labelNames: ['task', 'status'],
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: 'pollen_rejected_messages_total',
+    help: 'Contributor messages refused, by error code',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+
+  engine.on('round', (r) => {
+    rounds.inc({ task: r.taskId, status: r.status });
+    survivors.observe({ task: r.taskId }, r.reported);
+    dropped.inc({ task: r.taskId }, r.dropped);
+    bytes.inc({ task: r.taskId, direction: 'up' }, r.bytesUp);
+    bytes.inc({ task: r.taskId, direction: 'down' }, r.bytesDown);
+    if (r.endedAt) duration.observe({ task: r.taskId, status: r.status }, (r.endedAt - r.startedAt) / 1000);
+  });
+  engine.on('rejected', (code) => rejected.inc({ code }));
+  return registry;
+}

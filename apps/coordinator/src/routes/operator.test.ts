@@ -1,0 +1,156 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  NodeContributor,
+  OPERATOR_HEADERS,
+  removeDir,
+  startTestCoordinator,
+  type TestCoordinator,
+  waitFor,
+} from '../testing/harness.ts';
+
+let coordinator: TestCoordinator | undefined;
+
+afterEach(async () => {
+  await coordinator?.close();
+  if (coordinator) removeDir(coordinator.dataDir);
+  coordinator = undefined;
+});
+
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = OPERATOR_HEADERS,
+): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
+  const res = await fetch(`${coordinator!.url}${path}`, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // metrics are text
+  }
+  return { status: res.status, body: parsed, text };
+}
+
+const quiet = { rounds: { cohortSize: 1, minReports: 1, minClients: 1, overSelection: 1, deadlineMs: 5000 } };
+
+describe('operator API', () => {
+  it('refuses every operator route without a token or with a wrong one, and keeps data hidden', async () => {
+    coordinator = await startTestCoordinator(quiet);
+    const routes: [string, string][] = [
+      ['GET', '/api/tasks/tiny/rounds'],
+      ['GET', '/api/tasks/tiny/versions'],
+      ['GET', '/api/tasks/tiny/model'],
+      ['GET', '/api/tasks/tiny/model/weights.bin'],
+      ['GET', '/metrics'],
+      ['POST', '/api/tasks'],
+      ['PATCH', '/api/tasks/tiny'],
+      ['POST', '/api/tasks/tiny/start'],
+      ['POST', '/api/tasks/tiny/pause'],
+      ['POST', '/api/tasks/tiny/stop'],
+    ];
+    const bad: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer wrong-token-wrong-token' },
+      { authorization: 'Basic abc' },
+      { authorization: 'Bearer ' },
+    ];
+    for (const [method, path] of routes) {
+      for (const headers of bad) {
+        const res = await call(method, path, method === 'GET' ? undefined : {}, headers);
+        expect(res.status, `${method} ${path}`).toBe(401);
+        expect(res.body.code).toBe('UNAUTHORIZED');
+      }
+    }
+    // Nothing changed and public routes still answer.
+    expect(coordinator.store.getTask('tiny')!.status).toBe('running');
+    expect((await call('GET', '/api/tasks', undefined, {})).status).toBe(200);
+  });
+
+  it('pauses, resumes and stops a task; a paused task selects no one', async () => {
+    coordinator = await startTestCoordinator(quiet);
+    expect((await call('POST', '/api/tasks/tiny/pause')).body.status).toBe('paused');
+    const client = new NodeContributor(coordinator.url, 'client-paus', (g) => new Float32Array(g.length));
+    await client.hello();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(client.rounds).toHaveLength(0);
+    expect((await call('POST', '/api/tasks/tiny/start')).body.status).toBe('running');
+    await waitFor(() => client.rounds.length > 0, 10_000);
+    const stopped = await call('POST', '/api/tasks/tiny/stop');
+    expect(stopped.body.status).toBe('stopped');
+    expect((await call('POST', '/api/tasks/nope/start')).body.code).toBe('UNKNOWN_TASK');
+    client.close();
+  });
+
+  it('creates and configures tasks, refusing bad ones with INVALID_TASK', async () => {
+    coordinator = await startTestCoordinator(quiet);
+    const created = await call('POST', '/api/tasks', { id: 'second', model: { kind: 'mlp', hidden: [4] } });
+    expect(created.status).toBe(201);
+    expect((await call('GET', '/api/tasks', undefined, {})).body).toHaveLength(2);
+    expect((await call('POST', '/api/tasks', { id: 'second' })).body.code).toBe('INVALID_TASK');
+    expect((await call('POST', '/api/tasks', { id: 'x', training: { epochs: -1 } })).body.code).toBe(
+      'INVALID_TASK',
+    );
+    expect((await call('POST', '/api/tasks', [1, 2])).body.code).toBe('INVALID_TASK');
+    const res = await fetch(`${coordinator.url}/api/tasks`, {
+      method: 'POST',
+      headers: { ...OPERATOR_HEADERS, 'content-type': 'application/json' },
+      body: '{not json',
+    });
+    expect(res.status).toBe(400);
+    const configured = await call('PATCH', '/api/tasks/second', {
+      training: { learningRate: 0.05 },
+      rounds: { deadlineMs: 9000 },
+    });
+    expect(configured.status).toBe(200);
+    expect(coordinator.store.getTask('second')!.spec.training.learningRate).toBe(0.05);
+    expect(coordinator.store.getTask('second')!.spec.training.epochs).toBe(1);
+    expect((await call('PATCH', '/api/tasks/second', { modelTopology: {} })).body.code).toBe('INVALID_TASK');
+    expect((await call('PATCH', '/api/tasks/second', { rounds: { minReports: 0 } })).body.code).toBe(
+      'INVALID_TASK',
+    );
+  });
+
+  it('serves Prometheus metrics and the OpenAPI document', async () => {
+    coordinator = await startTestCoordinator(quiet);
+    const client = new NodeContributor(coordinator.url, 'client-metr', (g) =>
+      new Float32Array(g.length).fill(0.01),
+    );
+    await client.hello();
+    await waitFor(() => coordinator!.store.listRounds('tiny').some((r) => r.status === 'committed'), 10_000);
+    const metrics = await call('GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toMatch(/pollen_connected_clients\{task="tiny",backend="cpu"\} 1/);
+    expect(metrics.text).toMatch(/pollen_rounds_total\{task="tiny",status="committed"\} \d+/);
+    expect(metrics.text).toMatch(/pollen_update_bytes_total\{task="tiny",direction="up"\} \d+/);
+    const openapi = await call('GET', '/api/openapi.json', undefined, {});
+    expect(openapi.body.openapi).toBe('3.1.0');
+    client.close();
+  });
+});
+
+describe('contributor rate limiting', () => {
+  it('answers a flood with RATE_LIMITED, then disconnects it, and keeps serving others', async () => {
+    coordinator = await startTestCoordinator(quiet);
+    const flooder = new NodeContributor(coordinator.url, 'client-flood');
+    await flooder.hello();
+    const codes: string[] = [];
+    for (let i = 0; i < 120 && flooder.socket.connected; i++) {
+      const ack = await flooder.socket
+        .timeout(2000)
+        .emitWithAck('eligibility', { eligible: true, numExamples: 1 })
+        .catch(() => ({ ok: false as const, code: 'DISCONNECTED', message: '' }));
+      codes.push(ack.ok ? 'ok' : ack.code);
+    }
+    expect(codes).toContain('RATE_LIMITED');
+    await waitFor(() => !flooder.socket.connected, 5000);
+    const honest = new NodeContributor(coordinator.url, 'client-hone');
+    expect((await honest.hello()).ok).toBe(true);
+    honest.close();
+  });
+});
