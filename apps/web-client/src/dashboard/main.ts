@@ -25,6 +25,24 @@ interface RoundRow {
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const POLL_MS = 2000;
+const TOKEN_KEY = 'pollen-operator-token';
+
+class Unauthorized extends Error {}
+
+/** Operator requests carry the token kept for this tab's session only. */
+async function operatorFetch<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const token = sessionStorage.getItem(TOKEN_KEY) ?? '';
+  const res = await fetch(path, { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } });
+  if (res.status === 401) throw new Unauthorized('the operator token was refused');
+  if (!res.ok) throw new Error(`${path}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
+function showLogin(message = ''): void {
+  $('login').hidden = false;
+  $('login-error').textContent = message;
+  document.body.dataset.auth = 'required';
+}
 
 let chart: uPlot | null = null;
 
@@ -89,8 +107,10 @@ function drawTable(rounds: RoundRow[]): void {
 async function refresh(taskId: string): Promise<void> {
   const [task, rounds] = await Promise.all([
     fetch(`/api/tasks/${taskId}`).then((r) => r.json() as Promise<TaskSummary>),
-    fetch(`/api/tasks/${taskId}/rounds`).then((r) => r.json() as Promise<RoundRow[]>),
+    operatorFetch<RoundRow[]>(`/api/tasks/${taskId}/rounds`),
   ]);
+  $('login').hidden = true;
+  document.body.dataset.auth = 'ok';
   $('tile-status').textContent = task.status;
   $('tile-version').textContent = String(task.currentVersion);
   const backends = Object.entries(task.population.byBackend)
@@ -109,9 +129,32 @@ async function main(): Promise<void> {
   for (const t of tasks) select.append(new Option(t.name, t.id));
   const params = new URLSearchParams(location.search);
   if (params.get('task')) select.value = params.get('task')!;
+  $<HTMLFormElement>('login-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $<HTMLInputElement>('token').value.trim());
+    $<HTMLInputElement>('token').value = '';
+    void refresh(select.value).catch((err: unknown) => showLogin((err as Error).message));
+  });
+  $('signout').addEventListener('click', () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    location.reload();
+  });
+  for (const [id, action] of [
+    ['pause', 'pause'],
+    ['resume', 'start'],
+  ] as const) {
+    $(id).addEventListener('click', () => {
+      void operatorFetch(`/api/tasks/${select.value}/${action}`, { method: 'POST' })
+        .then(() => refresh(select.value))
+        .catch((err: unknown) => showLogin((err as Error).message));
+    });
+  }
   const tick = async (): Promise<void> => {
     try {
-      if (select.value) await refresh(select.value);
+      if (select.value && sessionStorage.getItem(TOKEN_KEY)) await refresh(select.value);
+      else showLogin();
+    } catch (err) {
+      if (err instanceof Unauthorized) showLogin(err.message);
     } finally {
       setTimeout(tick, POLL_MS);
     }
