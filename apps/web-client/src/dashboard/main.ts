@@ -85,7 +85,7 @@ function drawTable(rounds: RoundRow[]): void {
           r.status,
           String(r.selected),
           String(r.reported),
-          String(r.dropped),
+          r.status === 'open' ? '-' : String(r.dropped),
           r.accuracy === null ? '-' : r.accuracy.toFixed(4),
           r.loss === null ? '-' : r.loss.toFixed(4),
           Object.entries(r.backends)
