@@ -76,7 +76,9 @@ function start() {
   mustPnpm(['build']);
   const extra = process.argv.slice(3);
   say('starting Pollen on http://localhost:8080 (contributor page /, dashboard /dashboard)');
-  process.exit(pnpm(['--filter', '@pollen/coordinator', 'start', '--', ...extra]));
+  // The store and the operator token live in .data at the top of the checkout unless told otherwise.
+  const env = { ...process.env, POLLEN_DATA_DIR: process.env.POLLEN_DATA_DIR ?? join(ROOT, '.data') };
+  process.exit(pnpm(['--filter', '@pollen/coordinator', 'start', '--', ...extra], { env }));
 }
 
 function test() {
