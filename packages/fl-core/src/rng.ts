@@ -1,30 +1,18 @@
+import { sfc32 } from '@pollen/compression';
 import { expectInt } from './validate.ts';
 
 /** A source of uniform numbers in [0, 1). Algorithms take one so every run can be replayed. */
 export type Rng = () => number;
 
 /**
- * A small seeded generator (sfc32, from PractRand by Chris Doty-Humphrey): fast, passes
- * BigCrush, 128 bits of state. For simulations and sampling, not for cryptography: key
- * material comes from a CSPRNG in the apps.
+ * A small seeded generator (sfc32, from PractRand): fast, passes BigCrush, 128 bits of
+ * state. The one implementation lives in @pollen/compression, so a seed gives the same
+ * stream in both packages. For simulations and sampling, not for cryptography: key material
+ * comes from a CSPRNG in the apps.
  */
 export function seededRng(seed: number): Rng {
   expectInt('seed', seed, 0, 0xffffffff);
-  let a = 0x9e3779b9;
-  let b = 0x243f6a88;
-  let c = 0xb7e15162;
-  let d = seed >>> 0;
-  const next = (): number => {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
-  for (let i = 0; i < 12; i++) next();
-  return next;
+  return sfc32(seed);
 }
 
 /** A standard normal draw (Box-Muller; the second value is discarded to keep the Rng stateless). */
