@@ -76,6 +76,26 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   };
 }
 
+/**
+ * Run `fn` against a fresh coordinator; print the coordinator's log tail if it fails, and
+ * always stop the process and remove its data directory.
+ */
+export async function withCoordinator(
+  options: CoordinatorOptions,
+  fn: (coordinator: RunningCoordinator) => Promise<void>,
+): Promise<void> {
+  const coordinator = await startCoordinator(options);
+  try {
+    await fn(coordinator);
+  } catch (err) {
+    console.error(coordinator.output().slice(-4000));
+    throw err;
+  } finally {
+    await coordinator.stop();
+    removeDataDir(coordinator.dataDir);
+  }
+}
+
 /** Remove a temporary data directory. */
 export function removeDataDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { openContributor } from './contributors.ts';
-import { api, removeDataDir, startCoordinator } from './coordinator.ts';
+import { api, withCoordinator } from './coordinator.ts';
 
 interface Round {
   roundId: number;
@@ -11,44 +11,40 @@ interface Round {
 }
 
 test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 10 rounds', async ({ browser }) => {
-  const coordinator = await startCoordinator({
-    task: {
-      id: 'mnist-e2e',
-      dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 5, seed: 7 },
-      rounds: {
-        cohortSize: 5,
-        minReports: 4,
-        minClients: 5,
-        overSelection: 1,
-        deadlineMs: 60_000,
-        maxRounds: 10,
+  await withCoordinator(
+    {
+      task: {
+        id: 'mnist-e2e',
+        dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 5, seed: 7 },
+        rounds: {
+          cohortSize: 5,
+          minReports: 4,
+          minClients: 5,
+          overSelection: 1,
+          deadlineMs: 60_000,
+          maxRounds: 10,
+        },
       },
     },
-  });
-  try {
-    const tabs = [];
-    for (let i = 0; i < 5; i++)
-      tabs.push(await openContributor(browser, coordinator.url, 'task=mnist-e2e&backend=wasm'));
-    await expect
-      .poll(async () => (await api<{ status: string }>(coordinator.url, '/api/tasks/mnist-e2e')).status, {
-        timeout: 5 * 60_000,
-        intervals: [2000],
-      })
-      .toBe('completed');
-    const rounds = await api<Round[]>(coordinator.url, '/api/tasks/mnist-e2e/rounds');
-    const committed = rounds.filter((r) => r.status === 'committed');
-    expect(committed).toHaveLength(10);
-    const last = committed.at(-1)!;
-    console.log(`held-out accuracy by round: ${committed.map((r) => r.accuracy!.toFixed(3)).join(' ')}`);
-    expect(last.accuracy).toBeGreaterThanOrEqual(0.85);
-    expect(last.backends.wasm).toBeGreaterThanOrEqual(4);
-    await tabs[0]!.page.screenshot({ path: test.info().outputPath('contributor.png') });
-    for (const tab of tabs) await tab.context.close();
-  } catch (err) {
-    console.error(coordinator.output().slice(-4000));
-    throw err;
-  } finally {
-    await coordinator.stop();
-    removeDataDir(coordinator.dataDir);
-  }
+    async (coordinator) => {
+      const tabs = [];
+      for (let i = 0; i < 5; i++)
+        tabs.push(await openContributor(browser, coordinator.url, 'task=mnist-e2e&backend=wasm'));
+      await expect
+        .poll(async () => (await api<{ status: string }>(coordinator.url, '/api/tasks/mnist-e2e')).status, {
+          timeout: 5 * 60_000,
+          intervals: [2000],
+        })
+        .toBe('completed');
+      const rounds = await api<Round[]>(coordinator.url, '/api/tasks/mnist-e2e/rounds');
+      const committed = rounds.filter((r) => r.status === 'committed');
+      expect(committed).toHaveLength(10);
+      const last = committed.at(-1)!;
+      console.log(`held-out accuracy by round: ${committed.map((r) => r.accuracy!.toFixed(3)).join(' ')}`);
+      expect(last.accuracy).toBeGreaterThanOrEqual(0.85);
+      expect(last.backends.wasm).toBeGreaterThanOrEqual(4);
+      await tabs[0]!.page.screenshot({ path: test.info().outputPath('contributor.png') });
+      for (const tab of tabs) await tab.context.close();
+    },
+  );
 });

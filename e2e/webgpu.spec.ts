@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
 import { openContributor } from './contributors.ts';
-import { api, removeDataDir, startCoordinator } from './coordinator.ts';
+import { api, withCoordinator } from './coordinator.ts';
 
 // WebGPU is exposed by headless Chromium through SwiftShader once unsafe WebGPU is enabled.
 test.use({
@@ -14,47 +14,46 @@ test.use({
 test('a tab forced onto WebGPU trains through a full round and the coordinator records the backend', async ({
   browser,
 }) => {
-  const coordinator = await startCoordinator({
-    task: {
-      id: 'mnist-webgpu',
-      model: { kind: 'mlp', hidden: [16] },
-      dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 40, seed: 3 },
-      rounds: {
-        cohortSize: 1,
-        minReports: 1,
-        minClients: 1,
-        overSelection: 1,
-        deadlineMs: 120_000,
-        maxRounds: 1,
+  await withCoordinator(
+    {
+      task: {
+        id: 'mnist-webgpu',
+        model: { kind: 'mlp', hidden: [16] },
+        dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 40, seed: 3 },
+        rounds: {
+          cohortSize: 1,
+          minReports: 1,
+          minClients: 1,
+          overSelection: 1,
+          deadlineMs: 120_000,
+          maxRounds: 1,
+        },
       },
     },
-  });
-  try {
-    const { page, context } = await openContributor(
-      browser,
-      coordinator.url,
-      'task=mnist-webgpu&backend=webgpu',
-    );
-    await expect(page.locator('body')).toHaveAttribute('data-backend', 'webgpu');
-    await expect
-      .poll(async () => (await api<{ status: string }>(coordinator.url, '/api/tasks/mnist-webgpu')).status, {
-        timeout: 180_000,
-        intervals: [1000],
-      })
-      .toBe('completed');
-    const [round] = await api<{ status: string; backends: Record<string, number> }[]>(
-      coordinator.url,
-      '/api/tasks/mnist-webgpu/rounds',
-    );
-    expect(round!.status).toBe('committed');
-    expect(round!.backends).toEqual({ webgpu: 1 });
-    await page.screenshot({ path: test.info().outputPath('webgpu-contributor.png') });
-    await context.close();
-  } catch (err) {
-    console.error(coordinator.output().slice(-4000));
-    throw err;
-  } finally {
-    await coordinator.stop();
-    removeDataDir(coordinator.dataDir);
-  }
+    async (coordinator) => {
+      const { page, context } = await openContributor(
+        browser,
+        coordinator.url,
+        'task=mnist-webgpu&backend=webgpu',
+      );
+      await expect(page.locator('body')).toHaveAttribute('data-backend', 'webgpu');
+      await expect
+        .poll(
+          async () => (await api<{ status: string }>(coordinator.url, '/api/tasks/mnist-webgpu')).status,
+          {
+            timeout: 180_000,
+            intervals: [1000],
+          },
+        )
+        .toBe('completed');
+      const [round] = await api<{ status: string; backends: Record<string, number> }[]>(
+        coordinator.url,
+        '/api/tasks/mnist-webgpu/rounds',
+      );
+      expect(round!.status).toBe('committed');
+      expect(round!.backends).toEqual({ webgpu: 1 });
+      await page.screenshot({ path: test.info().outputPath('webgpu-contributor.png') });
+      await context.close();
+    },
+  );
 });
