@@ -7,7 +7,8 @@ import type { TrainingSpec } from './task.ts';
  * `Socket<ServerToClientEvents, ClientToServerEvents>`.
  */
 
-export const PROTOCOL_VERSION = 1;
+/** 2: rounds carry the task's local strategy (FedProx, SCAFFOLD) and updates SCAFFOLD's Delta c_i. */
+export const PROTOCOL_VERSION = 2;
 
 /** Compute backends a contributor may train on, best first. */
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -48,6 +49,21 @@ export interface EligibilityMessage {
   readonly numExamples: number;
 }
 
+/** What a selected client's local training does beyond plain FedAvg, for the task's strategy. */
+export interface LocalStrategy {
+  /**
+   * FedProx's mu (Li et al. 2020): the local loss gains mu/2 * ||w - w_global||^2, which keeps
+   * local models near the global one. 0: no proximal term.
+   */
+  readonly proximalMu: number;
+  /**
+   * SCAFFOLD (Karimireddy et al. 2020): every local SGD step is corrected by c - c_i, where c
+   * comes with the round (`RoundStartMessage.control`) and c_i is kept on the device, and the
+   * update carries Delta c_i (`UpdateMessage.controlDelta`).
+   */
+  readonly scaffold: boolean;
+}
+
 export interface RoundStartMessage {
   readonly taskId: string;
   readonly roundId: number;
@@ -58,6 +74,10 @@ export interface RoundStartMessage {
   readonly codec: 'f32' | 'f16';
   /** The global model as a dense frame (see @pollen/compression). */
   readonly weights: Binary;
+  /** The task's local strategy; the coordinator always sends it, absent reads as plain FedAvg. */
+  readonly strategy?: LocalStrategy;
+  /** SCAFFOLD's server control variate c as a dense frame; present exactly when `strategy.scaffold`. */
+  readonly control?: Binary;
 }
 
 export interface ClientMetrics {
@@ -75,6 +95,11 @@ export interface UpdateMessage {
   readonly metrics: ClientMetrics;
   /** w_local - w_global as a dense frame. */
   readonly update: Binary;
+  /**
+   * SCAFFOLD's Delta c_i = c_i+ - c_i as a dense frame of the model's dimension: required when
+   * the round's strategy has `scaffold`, refused otherwise.
+   */
+  readonly controlDelta?: Binary;
 }
 
 export interface WithdrawMessage {

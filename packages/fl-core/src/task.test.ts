@@ -60,4 +60,30 @@ describe('task spec validation', () => {
     expect(result).toMatch(/^INVALID_TASK: /);
     expect(result).toMatch(message);
   });
+
+  it('fills a FedAvg strategy by default and keeps a given one, checked', () => {
+    expect(validateTaskSpec(valid).strategy).toMatchObject({ name: 'fedavg', serverLr: 1, mu: 0 });
+    const spec = validateTaskSpec({ ...valid, strategy: { name: 'fedadam', serverLr: 0.02, mu: 0.1 } });
+    expect(spec.strategy).toMatchObject({ name: 'fedadam', serverLr: 0.02, beta1: 0.9, mu: 0.1 });
+    // A validated spec is valid input: stored tasks and operator edits go through validation again.
+    expect(validateTaskSpec(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
+  });
+
+  it.each([
+    ['an unknown strategy', { name: 'fedsgd' }, /"strategy.name"/],
+    ['a negative mu', { mu: -0.01 }, /"strategy.mu" expected non-negative/],
+    ['a trimmed-mean beta of 0.5', { robust: { kind: 'trimmed-mean', beta: 0.5 } }, /"strategy.robust.beta"/],
+    ['Krum with a quorum below 2f + 3', { robust: { kind: 'krum', f: 2 } }, /rounds.minReports is 5/],
+    ['SCAFFOLD with robust aggregation', { scaffold: true, robust: { kind: 'median' } }, /SCAFFOLD/],
+  ])('refuses %s with INVALID_TASK', (_name, strategy, message) => {
+    const result = codeOf({ ...valid, strategy });
+    expect(result).toMatch(/^INVALID_TASK: /);
+    expect(result).toMatch(message);
+  });
+
+  it('refuses SCAFFOLD with a local Adam optimizer', () => {
+    expect(
+      codeOf({ ...valid, training: { ...valid.training, optimizer: 'adam' }, strategy: { scaffold: true } }),
+    ).toMatch(/^INVALID_TASK: .*"sgd"/);
+  });
 });

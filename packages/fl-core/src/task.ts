@@ -1,4 +1,6 @@
 import { PollenError } from './errors.ts';
+import type { StrategyConfig } from './strategies/config.ts';
+import { checkCompatibility } from './strategies/config.ts';
 import { expectInRange, expectInt, expectObject, expectOneOf, expectString } from './validate.ts';
 import type { WeightSpec } from './vector.ts';
 
@@ -58,6 +60,12 @@ export interface TaskSpec {
   readonly codec: 'f32' | 'f16';
   /** Updates whose L2 norm exceeds this are refused with NORM_TOO_LARGE. */
   readonly maxUpdateNorm: number;
+  /**
+   * How a round's updates become the next model: the server optimizer (FedAvg by default),
+   * FedProx's mu and SCAFFOLD for the clients' training, a robust aggregation rule, staleness
+   * weights. Optional in a task description; always filled in once validated.
+   */
+  readonly strategy: StrategyConfig;
 }
 
 /** A task as stored: its spec plus the weight layout derived from the topology. */
@@ -152,6 +160,16 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   }
   const maxUpdateNorm = expectInRange('maxUpdateNorm', obj.maxUpdateNorm ?? 1000, 1e-6, 1e9, 'INVALID_TASK');
   const codec = expectOneOf('codec', obj.codec ?? 'f32', ['f32', 'f16'], 'INVALID_TASK');
+  const strategy = checkCompatibility({
+    strategy: obj.strategy,
+    // Secure aggregation is not part of a task yet: every update reaches the coordinator in
+    // the clear, so robust rules are allowed.
+    secureAggregation: false,
+    // Pollen's web client keeps its state (client id, examples, SCAFFOLD's c_i) in IndexedDB.
+    persistentClientState: true,
+    minReports: rounds.minReports,
+    localOptimizer: training.optimizer,
+  });
   return {
     id,
     name,
@@ -165,5 +183,6 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     rounds,
     codec,
     maxUpdateNorm,
+    strategy,
   };
 }

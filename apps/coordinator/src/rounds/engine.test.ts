@@ -1,4 +1,4 @@
-import { specSize } from '@pollen/fl-core';
+import { PROTOCOL_VERSION, specSize } from '@pollen/fl-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   NodeContributor,
@@ -139,13 +139,13 @@ describe('round engine', () => {
       ).emitWithAck(event, payload);
     expect((await send('update', { taskId: 'tiny' })).code).toBe('INVALID_MESSAGE');
     expect((await send('hello', null)).code).toBe('INVALID_MESSAGE');
-    expect((await send('hello', { protocolVersion: 1, clientId: 'x', taskId: 'tiny' })).code).toBe(
-      'INVALID_MESSAGE',
-    );
+    expect(
+      (await send('hello', { protocolVersion: PROTOCOL_VERSION, clientId: 'x', taskId: 'tiny' })).code,
+    ).toBe('INVALID_MESSAGE');
     expect(
       (
         await send('hello', {
-          protocolVersion: 1,
+          protocolVersion: PROTOCOL_VERSION,
           clientId: 'client-dddd',
           taskId: 'nope',
           backend: 'cpu',
@@ -157,7 +157,7 @@ describe('round engine', () => {
     expect(
       (
         await send('hello', {
-          protocolVersion: 1,
+          protocolVersion: PROTOCOL_VERSION,
           clientId: 'client-dddd',
           taskId: 'tiny',
           backend: 'tpu',

@@ -25,9 +25,9 @@ import { TaskRunner } from './runner.ts';
 export type PollenServer = Server<ClientToServerEvents, ServerToClientEvents>;
 type PollenSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
-/** Largest frame a task's update may take: a dense float32 vector and its header. */
+/** Largest payload a task's update may take: a dense float32 frame, two under SCAFFOLD (Delta c_i). */
 export function maxUpdateBytes(task: StoredTask): number {
-  return FRAME_HEADER_BYTES + specSize(task.weightSpec) * 4;
+  return (FRAME_HEADER_BYTES + specSize(task.weightSpec) * 4) * (task.spec.strategy.scaffold ? 2 : 1);
 }
 
 /** Messages per second a contributor socket may send, and the burst it may save up. */
@@ -254,6 +254,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
             backend: update.backend,
             metrics: update.metrics,
             bytes: update.update.byteLength,
+            controlDelta: update.controlDelta,
           });
         } catch (err) {
           round.noteRejected();

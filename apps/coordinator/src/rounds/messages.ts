@@ -1,3 +1,4 @@
+import { decodeDense } from '@pollen/compression';
 import {
   BACKENDS,
   type ClientMetrics,
@@ -7,6 +8,7 @@ import {
   expectObject,
   expectOneOf,
   expectString,
+  firstNonFinite,
   type HelloMessage,
   PollenError,
   PROTOCOL_VERSION,
@@ -61,21 +63,29 @@ function parseMetrics(input: unknown): ClientMetrics {
   };
 }
 
-/** Check an update's envelope; the payload itself is checked against the round before decoding. */
-export function parseUpdate(input: unknown, maxPayloadBytes: number): UpdateMessage & { update: Uint8Array } {
+function binary(name: string, payload: unknown): Uint8Array {
+  if (payload instanceof Uint8Array) return payload;
+  if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
+  throw new PollenError('INVALID_MESSAGE', `"${name}" expected binary payload`);
+}
+
+/** A parsed update: the envelope checked, the frames still to decode against the round. */
+export type ParsedUpdate = UpdateMessage & { update: Uint8Array; controlDelta?: Uint8Array };
+
+/**
+ * Check an update's envelope; the payload itself is checked against the round before decoding.
+ * `maxPayloadBytes` bounds the update frame and SCAFFOLD's Delta c_i frame together.
+ */
+export function parseUpdate(input: unknown, maxPayloadBytes: number): ParsedUpdate {
   const msg = expectObject('update', input, 'INVALID_MESSAGE');
-  const payload = msg.update;
-  let bytes: Uint8Array;
-  if (payload instanceof Uint8Array) bytes = payload;
-  else if (payload instanceof ArrayBuffer) bytes = new Uint8Array(payload);
-  else throw new PollenError('INVALID_MESSAGE', '"update" expected binary payload');
-  if (bytes.byteLength > maxPayloadBytes) {
-    throw new PollenError(
-      'PAYLOAD_TOO_LARGE',
-      `update of ${bytes.byteLength} bytes exceeds ${maxPayloadBytes}`,
-    );
+  const bytes = binary('update', msg.update);
+  const control = msg.controlDelta === undefined ? undefined : binary('controlDelta', msg.controlDelta);
+  const total = bytes.byteLength + (control?.byteLength ?? 0);
+  if (total > maxPayloadBytes) {
+    throw new PollenError('PAYLOAD_TOO_LARGE', `update of ${total} bytes exceeds ${maxPayloadBytes}`);
   }
   return {
+    ...(control ? { controlDelta: control } : {}),
     taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
     roundId: expectInt('roundId', msg.roundId, 1, MAX_ROUND, 'INVALID_MESSAGE'),
     modelVersion: expectInt('modelVersion', msg.modelVersion, 0, MAX_ROUND, 'INVALID_MESSAGE'),
@@ -84,6 +94,27 @@ export function parseUpdate(input: unknown, maxPayloadBytes: number): UpdateMess
     metrics: parseMetrics(msg.metrics),
     update: bytes,
   };
+}
+
+/**
+ * Decode SCAFFOLD's Delta c_i frame of an update for a round whose strategy has (or lacks)
+ * SCAFFOLD: required and of the model's dimension and finite when it has, refused when it lacks.
+ * Codes: INVALID_MESSAGE (missing or unexpected), BAD_FRAME, SHAPE_MISMATCH, NON_FINITE.
+ */
+export function decodeControlDelta(
+  frame: Uint8Array | undefined,
+  dimension: number,
+  scaffold: boolean,
+): Float32Array | null {
+  if (!scaffold) {
+    if (frame) throw new PollenError('INVALID_MESSAGE', '"controlDelta" is only sent for SCAFFOLD tasks');
+    return null;
+  }
+  if (!frame) throw new PollenError('INVALID_MESSAGE', '"controlDelta" is required: the task uses SCAFFOLD');
+  const { vector } = decodeDense(frame, { dimension });
+  const bad = firstNonFinite(vector);
+  if (bad >= 0) throw new PollenError('NON_FINITE', `"controlDelta" has a non-finite value at index ${bad}`);
+  return vector;
 }
 
 export function parseWithdraw(input: unknown): WithdrawMessage {

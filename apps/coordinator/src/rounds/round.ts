@@ -1,5 +1,14 @@
-import { type Backend, type ClientMetrics, PollenError, WeightedAccumulator } from '@pollen/fl-core';
+import {
+  type Backend,
+  type ClientMetrics,
+  PollenError,
+  type RobustConfig,
+  robustAggregate,
+  WeightedAccumulator,
+  type WeightedVector,
+} from '@pollen/fl-core';
 import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
+import { decodeControlDelta } from './messages.ts';
 
 export type CloseReason = 'all-accounted' | 'target-reached' | 'deadline' | 'stopped';
 
@@ -10,12 +19,26 @@ export interface AcceptedUpdate {
   readonly backend: Backend;
   readonly metrics: ClientMetrics;
   readonly bytes: number;
+  /** SCAFFOLD's Delta c_i frame as received, decoded and checked by `accept`. */
+  readonly controlDelta?: Uint8Array;
+}
+
+/** A closed round's aggregate, ready for the server strategy. */
+export interface RoundAggregate {
+  /** The aggregated model delta: the example-weighted mean, or the robust rule's result. */
+  readonly delta: Float32Array;
+  /** SCAFFOLD: the plain mean of the clients' Delta c_i. */
+  readonly meanControlDelta?: Float32Array;
+  /** Krum / Multi-Krum: how many updates were kept. */
+  readonly kept?: number;
 }
 
 /**
- * One round in flight: who was selected, who reported or dropped, and the running weighted
- * sum of the accepted updates. It closes once, when every selected client is accounted
- * for, when the target number of reports is reached, or at the deadline.
+ * One round in flight: who was selected, who reported or dropped, and what they sent. Under
+ * FedAvg's mean that is a running weighted sum, O(d) however many report; a robust rule needs
+ * every update, so only then are the vectors kept. Under SCAFFOLD a second running sum holds
+ * the Delta c_i. It closes once, when every selected client is accounted for, when the target
+ * number of reports is reached, or at the deadline.
  */
 export class Round {
   readonly taskId: string;
@@ -28,7 +51,15 @@ export class Round {
   private readonly selected: Set<string>;
   private readonly reported = new Set<string>();
   private readonly dropped = new Set<string>();
-  private readonly accumulator: WeightedAccumulator;
+  private readonly dimension: number;
+  private readonly robust: RobustConfig;
+  private readonly scaffold: boolean;
+  /** The running weighted sum of deltas (robust kind 'none') ... */
+  private readonly accumulator: WeightedAccumulator | null;
+  /** ... or every delta, for a robust rule. */
+  private readonly updates: WeightedVector[] | null;
+  /** SCAFFOLD: the running unweighted sum of Delta c_i. */
+  private readonly controls: WeightedAccumulator | null;
   private readonly metrics: ClientRoundMetrics[] = [];
   private readonly backendCounts: Partial<Record<Backend, number>> = {};
   private rejectedCount = 0;
@@ -45,6 +76,10 @@ export class Round {
     selected: readonly string[];
     target: number;
     deadlineMs: number;
+    /** How deltas are combined (default: FedAvg's weighted mean). */
+    robust?: RobustConfig;
+    /** Whether updates carry SCAFFOLD's Delta c_i (default false). */
+    scaffold?: boolean;
   }) {
     this.taskId = options.taskId;
     this.roundId = options.roundId;
@@ -52,7 +87,13 @@ export class Round {
     this.selected = new Set(options.selected);
     this.target = options.target;
     this.deadline = this.startedAt + options.deadlineMs;
-    this.accumulator = new WeightedAccumulator(options.dimension);
+    this.dimension = options.dimension;
+    this.robust = options.robust ?? { kind: 'none' };
+    this.scaffold = options.scaffold ?? false;
+    const keep = this.robust.kind !== 'none';
+    this.accumulator = keep ? null : new WeightedAccumulator(options.dimension);
+    this.updates = keep ? [] : null;
+    this.controls = this.scaffold ? new WeightedAccumulator(options.dimension) : null;
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -102,12 +143,16 @@ export class Round {
     }
   }
 
-  /** Fold in a validated update. */
+  /** Fold in a validated update; its Delta c_i frame is decoded and checked here, first. */
   accept(update: AcceptedUpdate): void {
     this.checkMembership(update.clientId);
-    this.accumulator.add(update.delta, update.numExamples);
+    const control = decodeControlDelta(update.controlDelta, this.dimension, this.scaffold);
+    if (this.accumulator) this.accumulator.add(update.delta, update.numExamples);
+    else this.updates!.push({ vector: update.delta, weight: update.numExamples });
+    // Algorithm 1 of Karimireddy et al. averages Delta c_i uniformly over the reporting clients.
+    if (control) this.controls!.add(control, 1);
     this.reported.add(update.clientId);
-    this.bytesUp += update.bytes;
+    this.bytesUp += update.bytes + (update.controlDelta?.byteLength ?? 0);
     this.backendCounts[update.backend] = (this.backendCounts[update.backend] ?? 0) + 1;
     this.metrics.push({ ...update.metrics, numExamples: update.numExamples, backend: update.backend });
     if (this.reported.size >= this.target) this.close('target-reached');
@@ -137,9 +182,13 @@ export class Round {
     this.resolveClosed(reason);
   }
 
-  /** The weighted mean of the accepted updates. */
-  meanUpdate(): Float32Array {
-    return this.accumulator.mean();
+  /** Combine what the accepted updates sent; needs at least one (and 2f + 3 for Krum). */
+  aggregate(): RoundAggregate {
+    const meanControlDelta = this.controls?.mean();
+    const control = meanControlDelta ? { meanControlDelta } : {};
+    if (this.accumulator) return { delta: this.accumulator.mean(), ...control };
+    const { delta, selected } = robustAggregate(this.robust, this.updates!);
+    return { delta, ...control, ...(selected ? { kept: selected.length } : {}) };
   }
 
   /** The round's record as it stands. */

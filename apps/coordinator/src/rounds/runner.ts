@@ -1,6 +1,14 @@
 import { randomInt } from 'node:crypto';
 import { encodeDense } from '@pollen/compression';
-import { add, hashSeed, type Rng, type RoundStartMessage, seededRng, shuffle } from '@pollen/fl-core';
+import {
+  createServerStrategy,
+  hashSeed,
+  type Rng,
+  type RoundStartMessage,
+  type ServerStrategy,
+  seededRng,
+  shuffle,
+} from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { TaskModel } from '../ml/evaluator.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
@@ -20,8 +28,10 @@ const IDLE_POLL_MS = 1000;
 
 /**
  * Drives one task's rounds, one after another: wait for enough eligible clients, select a
- * cohort, broadcast the global model, collect updates until the target, the last selected
- * client or the deadline, then commit the FedAvg step or abandon the round.
+ * cohort, broadcast the global model (and SCAFFOLD's c), collect updates until the target, the
+ * last selected client or the deadline, then aggregate them (mean or robust rule), apply the
+ * task's server strategy and commit the new version with the strategy's state, or abandon the
+ * round.
  */
 export class TaskRunner {
   readonly taskId: string;
@@ -32,6 +42,9 @@ export class TaskRunner {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly onChange = (): void => this.wake?.();
+  /** The task's server strategy, in the state of the last committed version. */
+  private server: ServerStrategy | null = null;
+  private serverKey = '';
 
   constructor(taskId: string, deps: RunnerDeps) {
     this.taskId = taskId;
@@ -104,11 +117,49 @@ export class TaskRunner {
     }
   }
 
+  /**
+   * The task's server strategy: built on first use from the state committed with the current
+   * version (so a restart resumes FedAdam's moments and SCAFFOLD's c exactly), and rebuilt the
+   * same way when an operator changed the task's strategy config. A state that no longer fits
+   * (another optimizer, SCAFFOLD switched) is dropped and the strategy starts afresh.
+   */
+  private serverFor(task: StoredTask, dimension: number): ServerStrategy {
+    const { spec } = task;
+    const key = JSON.stringify(spec.strategy);
+    if (this.server && key === this.serverKey && this.server.dimension === dimension) return this.server;
+    const log = this.deps.log.child({ task: spec.id });
+    const server = createServerStrategy(spec.strategy, dimension);
+    const saved = this.deps.store.getStrategyState(spec.id);
+    if (
+      saved &&
+      saved.config.name === spec.strategy.name &&
+      saved.config.scaffold === spec.strategy.scaffold
+    ) {
+      try {
+        server.restore(saved.state);
+        if (saved.version !== task.currentVersion) {
+          log.warn({ stateVersion: saved.version, version: task.currentVersion }, 'strategy state is older');
+        }
+      } catch (err) {
+        log.warn({ err }, 'stored strategy state does not fit the task; starting it afresh');
+      }
+    } else if (saved) {
+      log.warn({ from: saved.config.name, to: spec.strategy.name }, 'strategy changed; starting it afresh');
+    }
+    this.server = server;
+    this.serverKey = key;
+    return server;
+  }
+
   private async runRound(task: StoredTask, candidates: Contributor[]): Promise<void> {
     const { store, population, model } = this.deps;
     const { spec } = task;
+    const { strategy } = spec;
     const base = store.getVersion(spec.id, task.currentVersion);
     if (!base) throw new Error(`version ${task.currentVersion} of ${spec.id} is missing`);
+    const server = this.serverFor(task, base.weights.length);
+    // SCAFFOLD's N in c += (|S| / N) * mean Delta c_i: the task's clients connected now.
+    const populationSize = population.counts(spec.id).total;
     const count = Math.min(candidates.length, Math.ceil(spec.rounds.cohortSize * spec.rounds.overSelection));
     const cohort = shuffle([...candidates], this.rng).slice(0, count);
     const round = new Round({
@@ -119,15 +170,17 @@ export class TaskRunner {
       selected: cohort.map((c) => c.clientId),
       target: spec.rounds.cohortSize,
       deadlineMs: spec.rounds.deadlineMs,
+      robust: strategy.robust,
+      scaffold: strategy.scaffold,
     });
     const log = this.deps.log.child({ task: spec.id, round: round.roundId });
     store.openRound(round.record());
     this.current = round;
 
-    const weights = encodeDense(base.weights, spec.codec, {
-      round: round.roundId,
-      taskTag: hashSeed(spec.id),
-    });
+    const meta = { round: round.roundId, taskTag: hashSeed(spec.id) };
+    const weights = encodeDense(base.weights, spec.codec, meta);
+    const c = server.control();
+    const control = c ? encodeDense(c, spec.codec, meta) : null;
     const start: RoundStartMessage = {
       taskId: spec.id,
       roundId: round.roundId,
@@ -136,6 +189,8 @@ export class TaskRunner {
       training: spec.training,
       codec: spec.codec,
       weights,
+      strategy: { proximalMu: strategy.mu, scaffold: strategy.scaffold },
+      ...(control ? { control } : {}),
     };
     for (const c of cohort) {
       c.activeRound = round.roundId;
@@ -151,30 +206,56 @@ export class TaskRunner {
       if (live.activeRound === round.roundId) live.activeRound = null;
     }
 
-    const bytesDown = weights.byteLength * cohort.length;
+    const bytesDown = (weights.byteLength + (control?.byteLength ?? 0)) * cohort.length;
     const endedAt = Date.now();
-    let record: RoundRecord;
+    let record: RoundRecord | null = null;
+    let why = '';
     if (reason !== 'stopped' && round.reportedCount >= spec.rounds.minReports) {
-      const next = add(base.weights, round.meanUpdate());
-      const evaluation = await model.evaluate(next);
-      record = round.record({
-        status: 'committed',
-        newVersion: base.version + 1,
-        endedAt,
-        bytesDown,
-        accuracy: evaluation.accuracy,
-        loss: evaluation.loss,
-      });
-      store.commitRound(record, next);
-      log.info(
-        { reported: record.reported, reason, accuracy: evaluation.accuracy, version: record.newVersion },
-        'round committed',
-      );
+      const before = server.state();
+      try {
+        const aggregate = round.aggregate();
+        const fraction = round.reportedCount / Math.max(populationSize, round.reportedCount);
+        const next = server.apply(
+          base.weights,
+          aggregate.delta,
+          aggregate.meanControlDelta ? { meanDelta: aggregate.meanControlDelta, fraction } : undefined,
+        );
+        const evaluation = await model.evaluate(next);
+        const committed = round.record({
+          status: 'committed',
+          newVersion: base.version + 1,
+          endedAt,
+          bytesDown,
+          accuracy: evaluation.accuracy,
+          loss: evaluation.loss,
+        });
+        // The strategy's new state commits with the version it produced, or neither does.
+        store.commitRound(committed, next, { config: strategy, state: server.state() });
+        record = committed;
+        log.info(
+          {
+            reported: record.reported,
+            reason,
+            accuracy: evaluation.accuracy,
+            version: record.newVersion,
+            strategy: strategy.name,
+            ...(aggregate.kept !== undefined ? { kept: aggregate.kept } : {}),
+          },
+          'round committed',
+        );
+      } catch (err) {
+        // Back to the last committed state, so the failed step is never half-applied.
+        server.restore(before);
+        log.error({ err }, 'aggregation failed');
+        why = `aggregation failed: ${(err as Error).message}`;
+      }
     } else {
-      const why =
+      why =
         reason === 'stopped'
           ? 'coordinator stopped'
           : `${round.reportedCount} of ${spec.rounds.minReports} required reports by ${reason}`;
+    }
+    if (!record) {
       record = round.record({ status: 'abandoned', endedAt, bytesDown, reason: why });
       store.abandonRound(record);
       log.warn({ reported: record.reported, reason }, 'round abandoned');

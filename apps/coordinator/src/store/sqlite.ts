@@ -1,8 +1,24 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PollenError, type TaskSpec, type TaskStatus, type WeightSpec } from '@pollen/fl-core';
+import {
+  PollenError,
+  type StrategyConfig,
+  type StrategyState,
+  type TaskSpec,
+  type TaskStatus,
+  validateStrategyConfig,
+  type WeightSpec,
+} from '@pollen/fl-core';
 import Database from 'better-sqlite3';
-import type { Evaluated, ModelVersion, RoundRecord, Store, StoredTask } from './types.ts';
+import { decodeStrategyState, encodeStrategyState } from './strategy-state.ts';
+import type {
+  Evaluated,
+  ModelVersion,
+  RoundRecord,
+  Store,
+  StoredStrategyState,
+  StoredTask,
+} from './types.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tasks (
@@ -29,6 +45,12 @@ CREATE TABLE IF NOT EXISTS rounds (
   status TEXT NOT NULL,
   record TEXT NOT NULL,
   PRIMARY KEY (task_id, round_id)
+);
+CREATE TABLE IF NOT EXISTS strategy_state (
+  task_id TEXT PRIMARY KEY REFERENCES tasks(id),
+  version INTEGER NOT NULL,
+  config TEXT NOT NULL,
+  state BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS clients (
   client_id TEXT NOT NULL,
@@ -59,8 +81,10 @@ interface VersionRow {
 }
 
 function toTask(row: TaskRow): StoredTask {
+  const spec = JSON.parse(row.spec) as TaskSpec;
   return {
-    spec: JSON.parse(row.spec) as TaskSpec,
+    // Tasks stored before strategies existed ran FedAvg.
+    spec: spec.strategy ? spec : { ...spec, strategy: validateStrategyConfig(undefined) },
     weightSpec: JSON.parse(row.weight_spec) as WeightSpec,
     status: row.status,
     createdAt: row.created_at,
@@ -167,7 +191,11 @@ export class SqliteStore implements Store {
       .run(record.taskId, record.roundId, 'open', JSON.stringify(record));
   }
 
-  commitRound(record: RoundRecord, weights: Float32Array): void {
+  commitRound(
+    record: RoundRecord,
+    weights: Float32Array,
+    strategy?: { readonly config: StrategyConfig; readonly state: StrategyState },
+  ): void {
     if (record.newVersion === null)
       throw new PollenError('INTERNAL', 'a committed round needs a new version');
     this.db.transaction(() => {
@@ -198,7 +226,31 @@ export class SqliteStore implements Store {
       this.db
         .prepare('UPDATE tasks SET current_version = ? WHERE id = ?')
         .run(record.newVersion, record.taskId);
+      if (strategy) {
+        this.db
+          .prepare(
+            'INSERT OR REPLACE INTO strategy_state (task_id, version, config, state) VALUES (?, ?, ?, ?)',
+          )
+          .run(
+            record.taskId,
+            record.newVersion,
+            JSON.stringify(strategy.config),
+            encodeStrategyState(strategy.state),
+          );
+      }
     })();
+  }
+
+  getStrategyState(taskId: string): StoredStrategyState | undefined {
+    const row = this.db
+      .prepare('SELECT version, config, state FROM strategy_state WHERE task_id = ?')
+      .get(taskId) as { version: number; config: string; state: Buffer } | undefined;
+    if (!row) return undefined;
+    return {
+      version: row.version,
+      config: JSON.parse(row.config) as StrategyConfig,
+      state: decodeStrategyState(row.state),
+    };
   }
 
   abandonRound(record: RoundRecord): void {

@@ -1,4 +1,11 @@
-import type { Backend, TaskSpec, TaskStatus, WeightSpec } from '@pollen/fl-core';
+import type {
+  Backend,
+  StrategyConfig,
+  StrategyState,
+  TaskSpec,
+  TaskStatus,
+  WeightSpec,
+} from '@pollen/fl-core';
 
 /** A stored task: its spec, the weight layout and where it stands. */
 export interface StoredTask {
@@ -55,6 +62,15 @@ export interface ModelVersion {
   readonly loss: number | null;
 }
 
+/** A task's server strategy state (optimizer moments, SCAFFOLD's c) as committed with a version. */
+export interface StoredStrategyState {
+  /** The model version it was committed with. */
+  readonly version: number;
+  /** The strategy config that produced it: a task whose config changed may not fit it. */
+  readonly config: StrategyConfig;
+  readonly state: StrategyState;
+}
+
 /**
  * Durable state of the coordinator. Every method is atomic: a crash between two calls
  * leaves the state of the last one that returned.
@@ -75,8 +91,17 @@ export interface Store {
   listVersions(taskId: string): Omit<ModelVersion, 'weights'>[];
   /** Record a round as open before any client is told of it. */
   openRound(record: RoundRecord): void;
-  /** Commit a round: the new model version, the round record and the task's current version, in one transaction. */
-  commitRound(record: RoundRecord, weights: Float32Array): void;
+  /**
+   * Commit a round: the new model version, the round record, the task's current version and,
+   * when given, the strategy state that goes with the new version, in one transaction.
+   */
+  commitRound(
+    record: RoundRecord,
+    weights: Float32Array,
+    strategy?: { readonly config: StrategyConfig; readonly state: StrategyState },
+  ): void;
+  /** The strategy state committed last for a task, if any round committed one. */
+  getStrategyState(taskId: string): StoredStrategyState | undefined;
   /** Close a round without a new model. */
   abandonRound(record: RoundRecord): void;
   /** Rounds left open by a crash are abandoned on start; returns how many. */

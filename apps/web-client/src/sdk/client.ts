@@ -46,6 +46,8 @@ export class PollenClient extends Emitter<ClientEvents> {
   private trainSeq = 0;
   private state: ClientStatus = 'idle';
   private pending = new Map<number, { resolve: (r: WorkerReply) => void; roundId: number }>();
+  /** SCAFFOLD: c_i+ of rounds this device reported in, kept once the round commits. */
+  private pendingControls = new Map<number, Float32Array>();
 
   constructor(options: ClientOptions) {
     super();
@@ -92,9 +94,10 @@ export class PollenClient extends Emitter<ClientEvents> {
     await this.reportEligibility();
   }
 
-  /** Remove every example of the task from this device. */
+  /** Remove every example of the task from this device, and what was learnt from them (c_i). */
   async clearExamples(): Promise<void> {
     await storage.clearExamples(this.options.task);
+    await storage.clearControl(this.options.task);
     await this.reportEligibility();
   }
 
@@ -129,6 +132,7 @@ export class PollenClient extends Emitter<ClientEvents> {
     });
     socket.on('round:start', (msg) => void this.onRound(msg));
     socket.on('round:end', (msg) => {
+      void this.settleControl(msg.roundId, msg.status === 'committed');
       this.emit('roundEnd', { roundId: msg.roundId, status: msg.status, modelVersion: msg.modelVersion });
     });
     socket.on('pollen:error', (err) => this.emit('error', err));
@@ -226,9 +230,42 @@ export class PollenClient extends Emitter<ClientEvents> {
     });
   }
 
-  private train(roundId: number, msg: RoundStartMessage, weights: Float32Array): Promise<WorkerReply> {
+  /**
+   * SCAFFOLD: keep c_i+ only when the round it was computed in committed, since only then did
+   * the server's c take in this device's Delta c_i (Karimireddy et al. 2020, Algorithm 1).
+   */
+  private async settleControl(roundId: number, committed: boolean): Promise<void> {
+    const ci = this.pendingControls.get(roundId);
+    if (!ci) return;
+    this.pendingControls.delete(roundId);
+    if (!committed) return;
+    try {
+      await storage.saveControl(this.options.task, ci, roundId);
+    } catch (err) {
+      this.emit('error', {
+        code: 'CLIENT_ERROR',
+        message: `could not keep SCAFFOLD state: ${(err as Error).message}`,
+      });
+    }
+  }
+
+  private async train(roundId: number, msg: RoundStartMessage, weights: Float32Array): Promise<WorkerReply> {
     const id = ++this.trainSeq;
     const task = this.task!;
+    const strategy = msg.strategy ?? { proximalMu: 0, scaffold: false };
+    let control: Float32Array | null = null;
+    let clientControl: Float32Array | null = null;
+    if (strategy.scaffold) {
+      if (!msg.control) throw new Error('the round uses SCAFFOLD but sent no control variate');
+      control = decodeDense(toBytes(msg.control), { dimension: weights.length }).vector;
+      clientControl = await storage.loadControl(msg.taskId, weights.length);
+      // Copies: the buffers are transferred to the worker, and the stored one must stay usable.
+      control = control.slice();
+      clientControl = clientControl?.slice() ?? null;
+    }
+    const transfer = [weights.buffer, control?.buffer, clientControl?.buffer].filter(
+      (b): b is ArrayBuffer => b instanceof ArrayBuffer,
+    );
     return new Promise((resolve) => {
       this.pending.set(id, { resolve, roundId });
       this.worker!.postMessage(
@@ -241,8 +278,11 @@ export class PollenClient extends Emitter<ClientEvents> {
           numClasses: task.numClasses,
           training: msg.training,
           weights: weights.buffer as ArrayBuffer,
+          strategy: { proximalMu: strategy.proximalMu, scaffold: strategy.scaffold },
+          control: (control?.buffer as ArrayBuffer | undefined) ?? null,
+          clientControl: (clientControl?.buffer as ArrayBuffer | undefined) ?? null,
         } satisfies WorkerRequest,
-        [weights.buffer as ArrayBuffer],
+        transfer,
       );
     });
   }
@@ -264,6 +304,9 @@ export class PollenClient extends Emitter<ClientEvents> {
         throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
       this.setStatus('uploading', `round ${msg.roundId}`);
       const frame = encodeDense(new Float32Array(reply.delta), msg.codec, { round: msg.roundId });
+      const controlFrame = reply.controlDelta
+        ? encodeDense(new Float32Array(reply.controlDelta), msg.codec, { round: msg.roundId })
+        : null;
       const ack = await socket.emitWithAck('update', {
         taskId: msg.taskId,
         roundId: msg.roundId,
@@ -272,13 +315,15 @@ export class PollenClient extends Emitter<ClientEvents> {
         backend: this.backendName!,
         metrics: reply.metrics,
         update: frame,
+        ...(controlFrame ? { controlDelta: controlFrame } : {}),
       });
       if (!ack.ok) {
         this.emit('error', { code: ack.code, message: ack.message });
       } else {
+        if (reply.clientControl) this.pendingControls.set(msg.roundId, new Float32Array(reply.clientControl));
         this.emit('uploaded', {
           roundId: msg.roundId,
-          bytes: frame.byteLength,
+          bytes: frame.byteLength + (controlFrame?.byteLength ?? 0),
           numExamples: reply.numExamples,
           ...reply.metrics,
         });

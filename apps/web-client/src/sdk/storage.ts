@@ -10,22 +10,44 @@ export interface StoredExample {
   readonly addedAt: number;
 }
 
+/** SCAFFOLD's client control variate c_i for one task, kept across rounds and reloads. */
+export interface StoredControl {
+  readonly taskId: string;
+  readonly values: Float32Array;
+  /** The round whose commit made it current. */
+  readonly roundId: number;
+  readonly updatedAt: number;
+}
+
 interface PollenDb extends DBSchema {
   meta: { key: string; value: unknown };
   examples: { key: number; value: StoredExample; indexes: { taskId: string } };
+  /** Since version 2, keyed by task id. */
+  controls: { key: string; value: StoredControl };
 }
 
 const DB_NAME = 'pollen';
-const DB_VERSION = 1;
+/** 1: meta and examples. 2: SCAFFOLD control variates. */
+const DB_VERSION = 2;
 
 let dbPromise: Promise<IDBPDatabase<PollenDb>> | undefined;
 
 /** The device's Pollen database (shared by the page and the training worker). */
 export function openStore(): Promise<IDBPDatabase<PollenDb>> {
   dbPromise ??= openDB<PollenDb>(DB_NAME, DB_VERSION, {
-    upgrade(db) {
-      db.createObjectStore('meta');
-      db.createObjectStore('examples', { autoIncrement: true }).createIndex('taskId', 'taskId');
+    // Each step takes a database from one version to the next, so a device that kept version 1
+    // (its client id and examples) keeps them and only gains what is new.
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1) {
+        db.createObjectStore('meta');
+        db.createObjectStore('examples', { autoIncrement: true }).createIndex('taskId', 'taskId');
+      }
+      if (oldVersion < 2) db.createObjectStore('controls');
+    },
+    // A newer page elsewhere wants to upgrade: step aside rather than block it; reopen on next use.
+    blocking(_current, _blocked, event) {
+      (event.target as IDBDatabase).close();
+      dbPromise = undefined;
     },
   });
   return dbPromise;
@@ -69,4 +91,24 @@ export async function clearExamples(taskId: string): Promise<void> {
     cursor = await cursor.continue();
   }
   await tx.done;
+}
+
+/** This device's SCAFFOLD c_i for a task, or null when it has none of that dimension yet. */
+export async function loadControl(taskId: string, dimension: number): Promise<Float32Array | null> {
+  const db = await openStore();
+  const stored = await db.get('controls', taskId);
+  // A different dimension means a different model: that c_i no longer applies.
+  return stored && stored.values.length === dimension ? stored.values : null;
+}
+
+/** Keep c_i+ once the round that produced it committed. */
+export async function saveControl(taskId: string, values: Float32Array, roundId: number): Promise<void> {
+  const db = await openStore();
+  await db.put('controls', { taskId, values, roundId, updatedAt: Date.now() }, taskId);
+}
+
+/** Forget a task's c_i (with its examples, when the visitor deletes their data). */
+export async function clearControl(taskId: string): Promise<void> {
+  const db = await openStore();
+  await db.delete('controls', taskId);
 }

@@ -1,4 +1,4 @@
-import type { Backend, ClientMetrics, TrainingSpec } from '@pollen/fl-core';
+import type { Backend, ClientMetrics, LocalStrategy, TrainingSpec } from '@pollen/fl-core';
 
 /** Messages between the page and the training worker. */
 
@@ -18,6 +18,12 @@ export interface TrainRequest {
   readonly training: TrainingSpec;
   /** The global model, float32, transferred. */
   readonly weights: ArrayBuffer;
+  /** FedProx's mu and whether SCAFFOLD is on, as the round said. */
+  readonly strategy: LocalStrategy;
+  /** SCAFFOLD: the server's c, float32, transferred; null otherwise. */
+  readonly control: ArrayBuffer | null;
+  /** SCAFFOLD: this device's c_i from IndexedDB, float32, transferred; null for zeros. */
+  readonly clientControl: ArrayBuffer | null;
 }
 
 export type WorkerRequest = InitRequest | TrainRequest;
@@ -47,6 +53,10 @@ export interface ResultReply {
   readonly numExamples: number;
   readonly metrics: ClientMetrics;
   readonly numTensors: number;
+  /** SCAFFOLD: c_i+, to keep once the round commits; null otherwise. */
+  readonly clientControl: ArrayBuffer | null;
+  /** SCAFFOLD: Delta c_i = c_i+ - c_i, to send with the update; null otherwise. */
+  readonly controlDelta: ArrayBuffer | null;
 }
 
 export interface ErrorReply {

@@ -4,7 +4,14 @@ import * as tf from '@tensorflow/tfjs';
 import { loadExamples } from '../sdk/storage.ts';
 import { chooseBackend } from './backends.ts';
 import type { TrainRequest, WorkerReply, WorkerRequest } from './messages.ts';
-import { buildModel, type LocalData, toTensors, trainLocal } from './train.ts';
+import {
+  buildModel,
+  type LocalData,
+  type LocalStrategyInput,
+  type Progress,
+  toTensors,
+  trainLocal,
+} from './train.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -44,16 +51,43 @@ async function dataFor(req: TrainRequest): Promise<LocalData> {
   return data;
 }
 
+/** FedProx's mu and SCAFFOLD's c and c_i for `trainLocal`, from the request. */
+function strategyFor(req: TrainRequest, dimension: number): LocalStrategyInput {
+  const { proximalMu, scaffold } = req.strategy;
+  if (!scaffold) return { proximalMu };
+  if (!req.control) throw new Error('the round uses SCAFFOLD but sent no control variate');
+  const c = new Float32Array(req.control);
+  // No stored c_i (first round, or storage cleared): start from zeros, as Algorithm 1 does.
+  const ci = req.clientControl ? new Float32Array(req.clientControl) : new Float32Array(dimension);
+  if (c.length !== dimension || ci.length !== dimension) {
+    throw new Error(`control variates of ${c.length} and ${ci.length} values for a model of ${dimension}`);
+  }
+  return { proximalMu, scaffold: { c, ci } };
+}
+
 async function train(req: TrainRequest): Promise<void> {
   const m = await modelFor(req);
   const local = await dataFor(req);
+  const global = new Float32Array(req.weights);
   let lastPost = 0;
-  const result = await trainLocal(m, local, new Float32Array(req.weights), req.training, (p) => {
+  const onProgress = (p: Progress): void => {
     const now = performance.now();
     if (now - lastPost < 100 && !(p.batch === p.batches && p.epoch === p.epochs - 1)) return;
     lastPost = now;
     post({ type: 'progress', id: req.id, ...p });
-  });
+  };
+  const result = await trainLocal(
+    m,
+    local,
+    global,
+    req.training,
+    onProgress,
+    strategyFor(req, global.length),
+  );
+  const transfer = [result.delta.buffer as ArrayBuffer];
+  if (result.scaffold) {
+    transfer.push(result.scaffold.ci.buffer as ArrayBuffer, result.scaffold.deltaC.buffer as ArrayBuffer);
+  }
   post(
     {
       type: 'result',
@@ -62,8 +96,10 @@ async function train(req: TrainRequest): Promise<void> {
       numExamples: result.numExamples,
       metrics: result.metrics,
       numTensors: tf.memory().numTensors,
+      clientControl: (result.scaffold?.ci.buffer as ArrayBuffer | undefined) ?? null,
+      controlDelta: (result.scaffold?.deltaC.buffer as ArrayBuffer | undefined) ?? null,
     },
-    [result.delta.buffer as ArrayBuffer],
+    transfer,
   );
 }
 

@@ -83,6 +83,27 @@ describe('validateStrategyConfig', () => {
     });
   });
 
+  it('takes a checked config back as input and returns it unchanged (stored tasks validate again)', () => {
+    const blocks: unknown[] = [
+      undefined,
+      { name: 'fedavgm', momentum: 0.5 },
+      { name: 'fedadam', serverLr: 0.03, mu: 0.01 },
+      { name: 'fedyogi' },
+      { name: 'fedadagrad', tau: 0.01 },
+      { scaffold: true, serverLr: 0.5 },
+      { robust: { kind: 'trimmed-mean', beta: 0.2 } },
+      { robust: { kind: 'multi-krum', f: 2, m: 4 } },
+      { robust: { kind: 'norm-bound', bound: 3 } },
+      { staleness: { exponent: 1, maxStaleness: 3 } },
+    ];
+    for (const block of blocks) {
+      const checked = validateStrategyConfig(block);
+      expect(validateStrategyConfig(JSON.parse(JSON.stringify(checked)))).toEqual(checked);
+    }
+    // Zero is the only value an inapplicable parameter may carry.
+    expect(validateStrategyConfig({ name: 'fedadam', momentum: 0 }).momentum).toBe(0);
+  });
+
   it('refuses an unknown strategy', () => {
     refused(
       () => validateStrategyConfig({ name: 'fedsgd' }),

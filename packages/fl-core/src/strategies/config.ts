@@ -69,7 +69,9 @@ function rejectUnknownKeys(path: string, obj: Record<string, unknown>, allowed: 
 }
 
 // A setting the chosen algorithm ignores is refused rather than dropped: a typo'd or misplaced
-// parameter must not silently turn one algorithm into another.
+// parameter must not silently turn one algorithm into another. Exactly 0 is let through: it is
+// what a checked config records for a parameter its algorithm lacks, so a checked config (as
+// stored with a task) validates again to itself.
 function rejectInapplicable<K extends string>(
   path: string,
   obj: Record<string, unknown>,
@@ -77,7 +79,7 @@ function rejectInapplicable<K extends string>(
   chosen: K,
 ): void {
   for (const [key, owners] of Object.entries(params)) {
-    if (obj[key] !== undefined && !owners.includes(chosen)) {
+    if (obj[key] !== undefined && obj[key] !== 0 && !owners.includes(chosen)) {
       throw new PollenError(
         CODE,
         `"${path}.${key}" does not apply to ${JSON.stringify(chosen)} (only to ${owners.join(', ')})`,
@@ -130,7 +132,7 @@ function validateStaleness(value: unknown): StalenessConfig {
 
 /**
  * Check an untrusted strategy block of a task and fill in defaults. `undefined` (or null) means all
- * defaults (FedAvg). Refuses with INVALID_TASK, naming the field: an unknown strategy or robust
+ * defaults (FedAvg). Idempotent: a checked config is valid input and comes back equal. Refuses with INVALID_TASK, naming the field: an unknown strategy or robust
  * rule, an unknown key, a parameter the chosen algorithm does not have, NaN or an infinite or
  * out-of-range number anywhere (negative mu, robust.beta outside [0, 0.5), ...).
  */

@@ -29,6 +29,8 @@ export {
   scaffoldServerControl,
   scaffoldServerUpdate,
 } from './scaffold.ts';
+export type { ControlStep, ServerStrategy } from './server.ts';
+export { CONTROL_STATE_KEY, createServerStrategy } from './server.ts';
 export type { FedAvgMOptions, FedAvgOptions } from './server-sgd.ts';
 export { createFedAvg, createFedAvgM } from './server-sgd.ts';
 export type { StalenessConfig } from './staleness.ts';
