@@ -150,6 +150,8 @@ export class PollenClient extends Emitter<ClientEvents> {
     this.backendName = null;
     for (const p of this.pending.values()) p.resolve({ type: 'error', id: null, message: 'stopped' });
     this.pending.clear();
+    // Rounds whose end this client will not hear of: their c_i+ must not be kept.
+    this.pendingControls.clear();
     this.setStatus('stopped', 'not contributing');
   }
 
