@@ -3,6 +3,7 @@ import { type PollenError, type RoundStartMessage, specSize, toBytes } from '@po
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   NodeContributor,
+  OPERATOR_HEADERS,
   removeDir,
   startTestCoordinator,
   type TestCoordinator,
@@ -133,6 +134,41 @@ describe('task creation', () => {
     )) as PollenError | null;
     expect(err?.code).toBe('INVALID_TASK');
     expect(err?.message).toMatch(message);
+  });
+});
+
+describe('task creation over the operator API', () => {
+  it('refuses a bad strategy with INVALID_TASK and checks a PATCH against the strategy', async () => {
+    await start({ rounds: rounds(1) });
+    const post = async (path: string, body: unknown, method = 'POST'): Promise<Record<string, unknown>> => {
+      const res = await fetch(`${coordinator!.url}${path}`, {
+        method,
+        headers: { ...OPERATOR_HEADERS, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { ...((await res.json()) as Record<string, unknown>), http: res.status };
+    };
+    const task = (strategy: unknown): Record<string, unknown> => ({
+      id: 'krum-task',
+      model: { kind: 'mlp', hidden: [4] },
+      rounds: rounds(5),
+      strategy,
+    });
+    expect(await post('/api/tasks', task({ robust: { kind: 'trimmed-mean', beta: 0.6 } }))).toMatchObject({
+      http: 400,
+      code: 'INVALID_TASK',
+    });
+    expect(await post('/api/tasks', task({ name: 'fedsgd' }))).toMatchObject({ code: 'INVALID_TASK' });
+    expect((await post('/api/tasks', task({ robust: { kind: 'krum', f: 1 } }))).http).toBe(201);
+    expect(coordinator!.store.getTask('krum-task')!.spec.strategy.robust).toEqual({ kind: 'krum', f: 1 });
+    // Krum with f = 1 needs 5 reports a round: a PATCH lowering the quorum is refused.
+    expect(await post('/api/tasks/krum-task', { rounds: { minReports: 4 } }, 'PATCH')).toMatchObject({
+      code: 'INVALID_TASK',
+      message: expect.stringMatching(/at least 5 reports/),
+    });
+    expect((await post('/api/tasks/krum-task', { training: { learningRate: 0.05 } }, 'PATCH')).http).toBe(
+      200,
+    );
   });
 });
 
