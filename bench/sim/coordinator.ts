@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BenchError } from '../lib/errors.ts';
+
+const COORDINATOR_DIR = resolve(import.meta.dirname, '../../apps/coordinator');
+/** Keep the tail of the coordinator's output for error messages, not all of it. */
+const MAX_LOG_CHARS = 64 * 1024;
+const START_TIMEOUT_MS = 90_000;
+
+/** A coordinator process started for one simulation or benchmark row. */
+export interface CoordinatorProcess {
+  readonly url: string;
+  readonly dataDir: string;
+  /** The operator bearer token this process was started with. */
+  readonly token: string;
+  /** GET JSON from the API, as the operator. */
+  get<T>(path: string): Promise<T>;
+  /** The last lines the process printed. */
+  output(): string;
+  /** SIGTERM, SIGKILL after a grace period, then remove the temporary data directory. */
+  stop(): Promise<void>;
+}
+
+export interface CoordinatorOptions {
+  /** Task JSON: fields that override the default MNIST task (README "Configuration"). */
+  readonly task: Record<string, unknown>;
+  readonly logLevel?: 'fatal' | 'error' | 'warn' | 'info';
+}
+
+/**
+ * Start a real coordinator process (`node --import tsx src/main.ts`) on 127.0.0.1 with a
+ * fresh temporary data directory, and wait for its POLLEN_LISTENING line.
+ */
+export async function startCoordinator(options: CoordinatorOptions): Promise<CoordinatorProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pollen-sim-'));
+  const taskFile = join(dataDir, 'task.json');
+  writeFileSync(taskFile, JSON.stringify(options.task));
+  const token = randomBytes(24).toString('hex');
+  const args = ['--import', 'tsx', 'src/main.ts', '--host', '127.0.0.1', '--port', '0'];
+  args.push('--data-dir', dataDir, '--task', taskFile, '--log-level', options.logLevel ?? 'warn');
+  args.push('--operator-token', token);
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: COORDINATOR_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const append = (d: Buffer): void => {
+    log += d.toString();
+    if (log.length > 2 * MAX_LOG_CHARS) log = log.slice(-MAX_LOG_CHARS);
+  };
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // A harness that dies (an uncaught error, Ctrl-C) must not leave a coordinator behind.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  const remove = (): void => rmSync(dataDir, { recursive: true, force: true });
+
+  let url: string;
+  try {
+    url = await new Promise<string>((resolveUrl, reject) => {
+      const timer = setTimeout(
+        () => reject(new BenchError('COORDINATOR_FAILED', `the coordinator did not start in 90 s:\n${log}`)),
+        START_TIMEOUT_MS,
+      );
+      child.stdout!.on('data', () => {
+        const match = /POLLEN_LISTENING (\S+)/.exec(log);
+        if (match) {
+          clearTimeout(timer);
+          resolveUrl(match[1]!);
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(
+          new BenchError('COORDINATOR_FAILED', `the coordinator exited with ${code}:\n${log.slice(-4000)}`),
+        );
+      });
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    remove();
+    throw err;
+  }
+  if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) {
+    child.kill('SIGKILL');
+    remove();
+    throw new BenchError('COORDINATOR_FAILED', `the coordinator listens on ${url}, not on 127.0.0.1`);
+  }
+
+  return {
+    url,
+    dataDir,
+    token,
+    get: <T>(path: string) => api<T>(url, path, token),
+    output: () => log.slice(-MAX_LOG_CHARS),
+    async stop() {
+      process.off('exit', killOnExit);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      remove();
+    },
+  };
+}
+
+/** GET JSON from the coordinator's API (operator routes need the bearer token). */
+export async function api<T>(base: string, path: string, token?: string): Promise<T> {
+  const res = await fetch(`${base}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  if (!res.ok) throw new BenchError('COORDINATOR_FAILED', `GET ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}

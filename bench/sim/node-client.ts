@@ -1,0 +1,233 @@
+import { decodeDense, decodeExamples, encodeDense } from '@pollen/compression';
+import {
+  type Backend,
+  type ClientToServerEvents,
+  PROTOCOL_VERSION,
+  type RoundStartMessage,
+  type ServerToClientEvents,
+  toBytes,
+} from '@pollen/fl-core';
+import * as tf from '@tensorflow/tfjs';
+import { io, type Socket } from 'socket.io-client';
+import { buildModel, type LocalData, toTensors, trainLocal } from '../../apps/web-client/src/worker/train.ts';
+import { BenchError } from '../lib/errors.ts';
+import { sleep } from '../lib/stats.ts';
+import type { Behaviour } from './behaviour.ts';
+
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** What a Node client needs of the task (from GET /api/tasks/:id). */
+export interface TaskInfo {
+  readonly id: string;
+  readonly modelTopology: Record<string, unknown>;
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+}
+
+/** Counters a client keeps, summed into the simulation report. */
+export interface ClientStats {
+  rounds: number;
+  uploads: number;
+  refused: number;
+  dropouts: number;
+  reconnects: number;
+  bytesUp: number;
+  bytesDown: number;
+  trainMs: number;
+  errors: number;
+}
+
+/**
+ * One simulated device in Node: the contributor protocol over Socket.io (websocket
+ * transport, the typed events of fl-core), local training with the browser worker's own
+ * `trainLocal` on the demo shard the coordinator serves for this client id (FedProx and
+ * SCAFFOLD included, c_i kept until its round commits, as the SDK does), and the same dense
+ * codec as the SDK. With `train: false` it answers rounds with a zero update at once,
+ * which is how the capacity benchmark loads the coordinator without training.
+ */
+export class NodeClient {
+  readonly stats: ClientStats = {
+    rounds: 0,
+    uploads: 0,
+    refused: 0,
+    dropouts: 0,
+    reconnects: 0,
+    bytesUp: 0,
+    bytesDown: 0,
+    trainMs: 0,
+    errors: 0,
+  };
+  /** The last unexpected failure of a round, for the report. */
+  lastError: string | null = null;
+  private socket: ClientSocket | null = null;
+  private model: tf.LayersModel | null = null;
+  private data: LocalData | null = null;
+  private numExamples = 0;
+  /** SCAFFOLD's c_i, kept like the browser keeps it in IndexedDB; replaced when a round commits. */
+  private control: Float32Array | null = null;
+  private readonly pendingControls = new Map<number, Float32Array>();
+  private closed = false;
+  private away = false;
+  private readonly backend: Backend = 'wasm';
+
+  constructor(
+    private readonly url: string,
+    private readonly task: TaskInfo,
+    readonly clientId: string,
+    private readonly behaviour: Behaviour | null,
+    private readonly train = true,
+  ) {}
+
+  /** Fetch this client's demo shard, build the model and join the population. */
+  async start(): Promise<void> {
+    const res = await fetch(`${this.url}/api/tasks/${this.task.id}/shard/${this.clientId}`);
+    if (!res.ok) throw new BenchError('CLIENT_FAILED', `shard of ${this.clientId}: ${res.status}`);
+    const batch = decodeExamples(new Uint8Array(await res.arrayBuffer()));
+    this.numExamples = batch.count;
+    if (this.train) {
+      this.data = toTensors(batch.pixels, batch.labels, this.task.inputShape, this.task.numClasses);
+      this.model = await buildModel(this.task.modelTopology);
+    }
+    await this.connect();
+  }
+
+  /** Whether the client is connected and said hello. */
+  get connected(): boolean {
+    return this.socket?.connected === true && !this.away;
+  }
+
+  private async connect(): Promise<void> {
+    const socket: ClientSocket = io(this.url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      timeout: 20_000,
+    });
+    this.socket = socket;
+    socket.on('round:start', (msg) => {
+      if (this.socket !== socket) return;
+      this.onRound(msg).catch((err: unknown) => {
+        this.stats.errors++;
+        this.lastError = (err as Error).message;
+      });
+    });
+    socket.on('round:end', (msg) => {
+      const ci = this.pendingControls.get(msg.roundId);
+      this.pendingControls.delete(msg.roundId);
+      if (ci && msg.status === 'committed') this.control = ci;
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', (err) =>
+        reject(new BenchError('CLIENT_FAILED', `${this.clientId} could not connect: ${err.message}`)),
+      );
+    });
+    const reply = await socket.timeout(20_000).emitWithAck('hello', {
+      protocolVersion: PROTOCOL_VERSION,
+      clientId: this.clientId,
+      taskId: this.task.id,
+      backend: this.backend,
+      numExamples: this.numExamples,
+      eligible: true,
+    });
+    if (!reply.ok)
+      throw new BenchError('CLIENT_FAILED', `hello of ${this.clientId}: ${reply.code} ${reply.message}`);
+  }
+
+  /** Leave (the connection closes as a tab's would) and come back with the same id after `ms`. */
+  async leaveFor(ms: number): Promise<void> {
+    if (this.closed || this.away) return;
+    this.away = true;
+    this.socket?.disconnect();
+    this.socket = null;
+    await sleep(ms);
+    this.away = false;
+    if (this.closed) return;
+    this.stats.reconnects++;
+    await this.connect();
+  }
+
+  private async onRound(msg: RoundStartMessage): Promise<void> {
+    this.stats.rounds++;
+    const weights = toBytes(msg.weights);
+    this.stats.bytesDown += weights.byteLength;
+    const plan = this.behaviour?.planRound(this.clientId, msg.roundId) ?? { dropout: null, delayMs: 0 };
+    if (plan.dropout) {
+      this.stats.dropouts++;
+      await sleep(plan.delayMs);
+      if (plan.dropout === 'vanish') void this.leaveFor(this.behaviour!.pause(1000, 3000));
+      else if (plan.dropout === 'withdraw' && this.socket?.connected) {
+        await this.socket.emitWithAck('withdraw', {
+          taskId: msg.taskId,
+          roundId: msg.roundId,
+          reason: 'simulated drop-out',
+        });
+      }
+      // 'silent': stay connected and never answer; the round's deadline deals with it.
+      return;
+    }
+    const { vector } = decodeDense(weights);
+    const strategy = msg.strategy ?? { proximalMu: 0, scaffold: false };
+    let scaffold: { c: Float32Array; ci: Float32Array } | undefined;
+    if (strategy.scaffold) {
+      if (!msg.control)
+        throw new BenchError('CLIENT_FAILED', 'a SCAFFOLD round came without its control variate');
+      const control = toBytes(msg.control);
+      this.stats.bytesDown += control.byteLength;
+      const c = decodeDense(control, { dimension: vector.length }).vector;
+      scaffold = { c, ci: this.control ?? new Float32Array(vector.length) };
+    }
+    let delta: Float32Array;
+    let controlDelta: Float32Array | null = null;
+    let nextControl: Float32Array | null = null;
+    let metrics = { loss: 0, accuracy: 0, trainMs: 0 };
+    if (this.train) {
+      const result = await trainLocal(this.model!, this.data!, vector, msg.training, undefined, {
+        proximalMu: strategy.proximalMu,
+        scaffold,
+      });
+      delta = result.delta;
+      metrics = result.metrics;
+      controlDelta = result.scaffold?.deltaC ?? null;
+      nextControl = result.scaffold?.ci ?? null;
+      this.stats.trainMs += metrics.trainMs;
+    } else {
+      delta = new Float32Array(vector.length);
+      if (scaffold) controlDelta = new Float32Array(vector.length);
+    }
+    await sleep(plan.delayMs);
+    const socket = this.socket;
+    if (!socket?.connected || this.closed) return;
+    const frame = encodeDense(delta, msg.codec, { round: msg.roundId });
+    const controlFrame = controlDelta ? encodeDense(controlDelta, msg.codec, { round: msg.roundId }) : null;
+    const ack = await socket.timeout(60_000).emitWithAck('update', {
+      taskId: msg.taskId,
+      roundId: msg.roundId,
+      modelVersion: msg.modelVersion,
+      numExamples: this.numExamples,
+      backend: this.backend,
+      metrics,
+      update: frame,
+      ...(controlFrame ? { controlDelta: controlFrame } : {}),
+    });
+    if (ack.ok) {
+      this.stats.uploads++;
+      this.stats.bytesUp += frame.byteLength + (controlFrame?.byteLength ?? 0);
+      if (nextControl) this.pendingControls.set(msg.roundId, nextControl);
+    } else {
+      // ROUND_CLOSED is expected: over-selected clients that finish after the target are refused.
+      this.stats.refused++;
+    }
+  }
+
+  /** Disconnect for good and free the model and data. */
+  close(): void {
+    this.closed = true;
+    this.socket?.disconnect();
+    this.socket = null;
+    this.model?.dispose();
+    this.model = null;
+    if (this.data) tf.dispose([this.data.xs, this.data.ys]);
+    this.data = null;
+  }
+}

@@ -1,0 +1,321 @@
+import { parseArgs } from 'node:util';
+import type { PartitionSpec, StrategyConfig } from '@pollen/fl-core';
+import { BenchError } from '../lib/errors.ts';
+import { parseStrategy } from './strategy-option.ts';
+
+/** How a selected client that drops out leaves its round. */
+export type DropoutMode = 'vanish' | 'withdraw' | 'silent';
+
+export type ModelChoice =
+  | { readonly kind: 'mlp'; readonly hidden: readonly number[] }
+  | { readonly kind: 'cnn' };
+
+/** Everything one `pnpm sim` run is configured with, validated. */
+export interface SimOptions {
+  readonly mode: 'node' | 'browser';
+  readonly clients: number;
+  /** Committed rounds to run; the coordinator completes the task after them. */
+  readonly rounds: number;
+  /** Clients the coordinator aims to aggregate per round (resolved from a fraction or a count). */
+  readonly cohortSize: number;
+  readonly overSelection: number;
+  readonly minReports: number;
+  readonly partition: PartitionSpec;
+  /** Shards the training split is cut into (one per client by default). */
+  readonly shards: number;
+  readonly dropout: number;
+  readonly dropoutMode: DropoutMode;
+  readonly churn: number;
+  /** Added delay before each upload: log-normal with this median and 95th percentile, or none. */
+  readonly latency: { readonly medianMs: number; readonly p95Ms: number } | null;
+  readonly model: ModelChoice;
+  readonly backend: 'wasm' | 'webgl' | 'webgpu';
+  readonly codec: 'f32' | 'f16';
+  /** The task's strategy block, validated by fl-core (FedAvg by default). */
+  readonly strategy: StrategyConfig;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly optimizer: 'sgd' | 'adam';
+  readonly deadlineMs: number;
+  readonly seed: number;
+  /** Stop as soon as a committed round reaches this held-out accuracy. */
+  readonly target: number | null;
+  readonly timeoutMs: number;
+  /** Where report.json and plot.html go; null: bench/results/sim/<run name>. */
+  readonly outDir: string | null;
+  /** Tabs (or Node clients) started at once. */
+  readonly startConcurrency: number;
+  readonly quiet: boolean;
+}
+
+/**
+ * Defaults, tuned for the issue's reference run (`--browser --clients 20 --rounds 15`,
+ * Dirichlet(0.5), MLP) on a 2-core machine; see the README's Benchmarks section.
+ */
+export const SIM_DEFAULTS = {
+  clients: 10,
+  rounds: 10,
+  cohort: '1.0',
+  overSelection: 1.3,
+  partition: 'dirichlet:0.5',
+  model: 'mlp:128',
+  backend: 'wasm',
+  codec: 'f32',
+  epochs: 3,
+  batchSize: 16,
+  learningRate: 0.2,
+  optimizer: 'sgd',
+  deadlineS: 60,
+  seed: 1,
+  timeoutS: 900,
+} as const;
+
+export const MAX_NODE_CLIENTS = 1000;
+export const MAX_BROWSER_CLIENTS = 64;
+const MAX_ROUNDS = 1000;
+
+/**
+ * Options whose feature is not in the coordinator yet, with the issue that wires it. The
+ * simulation refuses them rather than pretend: a run that silently ignored `--secagg` would
+ * report figures for something it did not do.
+ */
+const NOT_WIRED: Record<string, { readonly feature: string; readonly issue: number }> = {
+  secagg: { feature: 'secure aggregation (SecAgg+) in the round engine', issue: 5 },
+  dp: { feature: 'differential privacy (clipping, noise, accounting) in the round engine', issue: 4 },
+  'clip-norm': {
+    feature: 'differential privacy (clipping, noise, accounting) in the round engine',
+    issue: 4,
+  },
+  noise: { feature: 'differential privacy (clipping, noise, accounting) in the round engine', issue: 4 },
+  async: { feature: 'buffered asynchronous aggregation (FedBuff) and overlapping rounds', issue: 7 },
+};
+
+const USAGE = `pnpm sim (--node | --browser) [N] [options]
+  --clients N            simulated devices (default ${SIM_DEFAULTS.clients}; --node N / --browser N also work)
+  --rounds R             committed rounds to run (default ${SIM_DEFAULTS.rounds})
+  --cohort C             per round: a fraction of the clients (0.5, 1.0, 25%) or a count (10)
+  --over-selection X     select ceil(cohort * X) to absorb drop-outs (default ${SIM_DEFAULTS.overSelection})
+  --min-reports M        fewer reports abandon the round (default half the cohort)
+  --partition P          iid | dirichlet:ALPHA | shards:K (default ${SIM_DEFAULTS.partition})
+  --shards S             shards the training split is cut into (default: one per client)
+  --dropout P            a selected client drops out of its round with probability P
+  --dropout-mode M       vanish (connection closes, then comes back) | withdraw | silent (node only)
+  --churn P              after each round every client leaves with probability P and returns 1-5 s later
+  --latency MED,P95      added delay before upload, log-normal, in seconds (e.g. 1,10)
+  --model M              mlp:128 | mlp:256,64 | cnn (browser --backend webgl/webgpu only)
+  --backend B            wasm | webgl | webgpu (browser; default wasm; webgpu adds --enable-unsafe-webgpu)
+  --compression C        f32 | f16 (sparse and quantized uploads wait on issue 6)
+  --strategy S           fedavg | fedavgm | fedadam | fedyogi | fedadagrad, + fedprox:MU, + scaffold,
+                         + median | trimmed-mean:B | krum:F | multi-krum:F | norm-bound:N, or JSON
+  --epochs E --batch B --lr LR --optimizer sgd|adam   local training (defaults ${SIM_DEFAULTS.epochs}, ${SIM_DEFAULTS.batchSize}, ${SIM_DEFAULTS.learningRate}, ${SIM_DEFAULTS.optimizer})
+  --deadline S           round deadline in seconds (default ${SIM_DEFAULTS.deadlineS})
+  --target A             stop once the held-out accuracy reaches A
+  --timeout S            give up after S seconds (default ${SIM_DEFAULTS.timeoutS})
+  --seed N               seed of partitions, drop-outs, churn and latency (default ${SIM_DEFAULTS.seed})
+  --out DIR              where report.json and plot.html go (default bench/results/sim/<run>)
+  --quiet                no progress lines on stderr`;
+
+function invalid(message: string): never {
+  throw new BenchError('INVALID_OPTION', `${message}\n\n${USAGE}`);
+}
+
+function num(flag: string, text: string | undefined, min: number, max: number, integer = false): number {
+  const value = Number(text);
+  const ok =
+    text !== undefined && text.trim() !== '' && Number.isFinite(value) && value >= min && value <= max;
+  if (!ok || (integer && !Number.isInteger(value))) {
+    invalid(`"--${flag}" expected ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${text}`);
+  }
+  return value;
+}
+
+export function parsePartition(text: string): PartitionSpec {
+  if (text === 'iid') return { kind: 'iid' };
+  const [kind, arg] = text.split(':');
+  if (kind === 'dirichlet') return { kind, alpha: num('partition dirichlet:ALPHA', arg, 1e-3, 1e3) };
+  if (kind === 'shards') return { kind, shardsPerClient: num('partition shards:K', arg, 1, 10, true) };
+  return invalid(`"--partition" expected iid, dirichlet:ALPHA or shards:K, got ${text}`);
+}
+
+export function parseModel(text: string): ModelChoice {
+  if (text === 'cnn') return { kind: 'cnn' };
+  const [kind, arg] = text.split(':');
+  if (kind !== 'mlp') invalid(`"--model" expected mlp:UNITS[,UNITS...] or cnn, got ${text}`);
+  const hidden = (arg ?? '128').split(',').map((u) => num('model mlp:UNITS', u, 1, 4096, true));
+  if (hidden.length > 8) invalid('"--model" expected at most 8 hidden layers');
+  return { kind: 'mlp', hidden };
+}
+
+/** A cohort given as a fraction (has a dot or a %) or a count, resolved against the population. */
+export function parseCohort(text: string, clients: number): number {
+  const percent = text.endsWith('%');
+  if (percent || text.includes('.')) {
+    const fraction = percent ? num('cohort', text.slice(0, -1), 0, 100) / 100 : num('cohort', text, 0, 1);
+    if (fraction <= 0) invalid(`"--cohort" expected a fraction above 0, got ${text}`);
+    return Math.max(1, Math.min(clients, Math.round(fraction * clients)));
+  }
+  return num('cohort', text, 1, clients, true);
+}
+
+export function parseLatency(text: string): { medianMs: number; p95Ms: number } {
+  const [med, p95] = text.split(',');
+  const medianMs = num('latency MEDIAN', med, 0.001, 3600) * 1000;
+  const p95Ms = num('latency P95', p95 ?? String(medianMs / 1000), 0.001, 3600) * 1000;
+  if (p95Ms < medianMs)
+    invalid(`"--latency" expected the 95th percentile at or above the median, got ${text}`);
+  return { medianMs, p95Ms };
+}
+
+/** `--browser 20` and `--node=5` are shorthands for the mode plus `--clients N`. */
+function expandModeCounts(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = /^--(browser|node)=(\d+)$/.exec(arg);
+    if (eq) {
+      out.push(`--${eq[1]}`, '--clients', eq[2]!);
+    } else if ((arg === '--browser' || arg === '--node') && /^\d+$/.test(argv[i + 1] ?? '')) {
+      out.push(arg, '--clients', argv[++i]!);
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** Parse and validate `pnpm sim` arguments; refuses unknown, malformed and not-yet-wired options. */
+export function parseSimArgs(argv: readonly string[]): SimOptions {
+  const args = expandModeCounts(argv.filter((a) => a !== '--'));
+  for (const arg of args) {
+    const name = /^--([a-z-]+)/.exec(arg)?.[1];
+    const missing = name ? NOT_WIRED[name] : undefined;
+    if (name && missing) {
+      throw new BenchError(
+        'NOT_WIRED',
+        `--${name} needs ${missing.feature}, which the coordinator does not have yet (issue ${missing.issue}). ` +
+          'pnpm sim refuses it rather than run without it.',
+      );
+    }
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        node: { type: 'boolean' },
+        browser: { type: 'boolean' },
+        clients: { type: 'string' },
+        rounds: { type: 'string' },
+        cohort: { type: 'string' },
+        'over-selection': { type: 'string' },
+        'min-reports': { type: 'string' },
+        partition: { type: 'string' },
+        shards: { type: 'string' },
+        dropout: { type: 'string' },
+        'dropout-mode': { type: 'string' },
+        churn: { type: 'string' },
+        latency: { type: 'string' },
+        model: { type: 'string' },
+        backend: { type: 'string' },
+        compression: { type: 'string' },
+        strategy: { type: 'string' },
+        epochs: { type: 'string' },
+        batch: { type: 'string' },
+        lr: { type: 'string' },
+        optimizer: { type: 'string' },
+        deadline: { type: 'string' },
+        target: { type: 'string' },
+        timeout: { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        concurrency: { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+    }));
+  } catch (err) {
+    return invalid((err as Error).message);
+  }
+  if (values.help) throw new BenchError('INVALID_OPTION', USAGE);
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  if (values.node === values.browser) invalid('choose one of --node and --browser');
+  const mode = values.browser ? 'browser' : 'node';
+
+  const maxClients = mode === 'node' ? MAX_NODE_CLIENTS : MAX_BROWSER_CLIENTS;
+  const clients = num('clients', str('clients') ?? String(SIM_DEFAULTS.clients), 1, maxClients, true);
+  const cohortSize = parseCohort(str('cohort') ?? SIM_DEFAULTS.cohort, clients);
+
+  const compression = str('compression') ?? SIM_DEFAULTS.codec;
+  if (compression !== 'f32' && compression !== 'f16') {
+    throw new BenchError(
+      'NOT_WIRED',
+      `--compression ${compression}: the coordinator takes dense f32 and f16 uploads only; top-k, ` +
+        'quantized and shared-coordinate uploads wait on issue 6.',
+    );
+  }
+  const strategy = parseStrategy(str('strategy') ?? 'fedavg');
+
+  const backend = str('backend') ?? SIM_DEFAULTS.backend;
+  if (backend !== 'wasm' && backend !== 'webgl' && backend !== 'webgpu') {
+    invalid(`"--backend" expected wasm, webgl or webgpu, got ${backend}`);
+  }
+  if (mode === 'node' && str('backend') !== undefined && backend !== 'wasm') {
+    invalid('"--backend" applies to --browser; Node clients train on tfjs-backend-wasm');
+  }
+  const model = parseModel(str('model') ?? SIM_DEFAULTS.model);
+  if (model.kind === 'cnn' && (mode === 'node' || backend === 'wasm')) {
+    invalid(
+      '"--model cnn" needs --browser with --backend webgl or webgpu: tfjs-backend-wasm has no Conv2D gradient',
+    );
+  }
+
+  const dropoutMode = str('dropout-mode') ?? 'vanish';
+  if (dropoutMode !== 'vanish' && dropoutMode !== 'withdraw' && dropoutMode !== 'silent') {
+    invalid(`"--dropout-mode" expected vanish, withdraw or silent, got ${dropoutMode}`);
+  }
+  if (mode === 'browser' && dropoutMode === 'silent') {
+    invalid('"--dropout-mode silent" is for --node: a tab cannot be told to go quiet without leaving');
+  }
+  const optimizer = str('optimizer') ?? SIM_DEFAULTS.optimizer;
+  if (optimizer !== 'sgd' && optimizer !== 'adam')
+    invalid(`"--optimizer" expected sgd or adam, got ${optimizer}`);
+
+  const target = str('target');
+  return {
+    mode,
+    clients,
+    rounds: num('rounds', str('rounds') ?? String(SIM_DEFAULTS.rounds), 1, MAX_ROUNDS, true),
+    cohortSize,
+    overSelection: num('over-selection', str('over-selection') ?? String(SIM_DEFAULTS.overSelection), 1, 10),
+    minReports: num(
+      'min-reports',
+      str('min-reports') ?? String(Math.ceil(cohortSize / 2)),
+      1,
+      cohortSize,
+      true,
+    ),
+    partition: parsePartition(str('partition') ?? SIM_DEFAULTS.partition),
+    shards: num('shards', str('shards') ?? String(clients), 1, 8000, true),
+    dropout: num('dropout', str('dropout') ?? '0', 0, 0.95),
+    dropoutMode,
+    churn: num('churn', str('churn') ?? '0', 0, 0.95),
+    latency: str('latency') ? parseLatency(str('latency')!) : null,
+    model,
+    backend,
+    codec: compression,
+    strategy,
+    epochs: num('epochs', str('epochs') ?? String(SIM_DEFAULTS.epochs), 1, 100, true),
+    batchSize: num('batch', str('batch') ?? String(SIM_DEFAULTS.batchSize), 1, 4096, true),
+    learningRate: num('lr', str('lr') ?? String(SIM_DEFAULTS.learningRate), 1e-6, 10),
+    optimizer,
+    deadlineMs: num('deadline', str('deadline') ?? String(SIM_DEFAULTS.deadlineS), 1, 3600) * 1000,
+    seed: num('seed', str('seed') ?? String(SIM_DEFAULTS.seed), 0, 0xffffffff, true),
+    target: target === undefined ? null : num('target', target, 0, 1),
+    timeoutMs: num('timeout', str('timeout') ?? String(SIM_DEFAULTS.timeoutS), 5, 6 * 3600) * 1000,
+    outDir: str('out') ?? null,
+    startConcurrency: num('concurrency', str('concurrency') ?? (mode === 'node' ? '8' : '4'), 1, 64, true),
+    quiet: values.quiet === true,
+  };
+}

@@ -1,0 +1,117 @@
+import { cpus } from 'node:os';
+import type { SimOptions } from './options.ts';
+
+/** A round record as the coordinator's API returns it (the fields the report uses). */
+export interface ApiRound {
+  readonly roundId: number;
+  readonly status: 'open' | 'committed' | 'abandoned';
+  readonly newVersion: number | null;
+  readonly selected: number;
+  readonly reported: number;
+  readonly dropped: number;
+  readonly rejected: number;
+  readonly deadlineHit: boolean;
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly accuracy: number | null;
+  readonly loss: number | null;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly backends: Record<string, number>;
+  readonly reason: string | null;
+  /** Present once differential privacy is wired (issue 4). */
+  readonly epsilon?: number | null;
+}
+
+/** One round of the report. */
+export interface ReportRound {
+  readonly round: number;
+  readonly status: 'committed' | 'abandoned';
+  readonly version: number | null;
+  readonly selected: number;
+  readonly reported: number;
+  readonly dropped: number;
+  readonly rejected: number;
+  readonly deadlineHit: boolean;
+  readonly accuracy: number | null;
+  readonly loss: number | null;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  /** Seconds from the round's start to its close. */
+  readonly wallS: number;
+  /** Seconds from the first round's start to this round's close. */
+  readonly elapsedS: number;
+  /** Privacy spent so far; null until the coordinator accounts for it (issue 4). */
+  readonly epsilon: number | null;
+  readonly backends: Record<string, number>;
+  readonly reason: string | null;
+}
+
+/** The one-line summary `pnpm sim` prints last. */
+export interface SimSummary {
+  readonly sim: 'node' | 'browser';
+  readonly clients: number;
+  readonly rounds: number;
+  readonly committed: number;
+  readonly abandoned: number;
+  readonly accuracy: number | null;
+  readonly bestAccuracy: number | null;
+  /** First round whose held-out accuracy reached --target, if one was given and reached. */
+  readonly roundToTarget: number | null;
+  readonly secondsToTarget: number | null;
+  /** Seconds from the start of the command to the end of the last round. */
+  readonly wallS: number;
+  /** Seconds spent starting the coordinator and the clients, before the first round. */
+  readonly setupS: number;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly epsilon: number | null;
+  readonly ok: boolean;
+  readonly stopped: 'completed' | 'target' | 'timeout' | 'error';
+  readonly report: string;
+  readonly plot: string;
+}
+
+export interface SimReport {
+  readonly generatedAt: string;
+  readonly command: string;
+  readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly node: string };
+  readonly options: SimOptions;
+  readonly task: Record<string, unknown>;
+  readonly initialAccuracy: number | null;
+  readonly rounds: readonly ReportRound[];
+  readonly population: Record<string, number | string>;
+  readonly error: string | null;
+  readonly summary: SimSummary;
+}
+
+/** Turn the coordinator's closed round records into report rows, times relative to the first round. */
+export function reportRounds(records: readonly ApiRound[]): ReportRound[] {
+  const closed = records.filter((r) => r.status !== 'open').sort((a, b) => a.roundId - b.roundId);
+  const t0 = closed[0]?.startedAt ?? 0;
+  return closed.map((r) => ({
+    round: r.roundId,
+    status: r.status as 'committed' | 'abandoned',
+    version: r.newVersion,
+    selected: r.selected,
+    reported: r.reported,
+    dropped: r.dropped,
+    rejected: r.rejected,
+    deadlineHit: r.deadlineHit,
+    accuracy: r.accuracy,
+    loss: r.loss,
+    bytesUp: r.bytesUp,
+    bytesDown: r.bytesDown,
+    wallS: ((r.endedAt ?? r.startedAt) - r.startedAt) / 1000,
+    elapsedS: ((r.endedAt ?? r.startedAt) - t0) / 1000,
+    epsilon: r.epsilon ?? null,
+    backends: r.backends,
+    reason: r.reason,
+  }));
+}
+
+/** Describe this machine, for reports and benchmark tables. */
+export function machine(): SimReport['machine'] {
+  const list = cpus();
+  return { cpus: list.length, cpuModel: list[0]?.model.trim() ?? 'unknown', node: process.version };
+}

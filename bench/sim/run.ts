@@ -1,0 +1,214 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { BenchError } from '../lib/errors.ts';
+import { sleep } from '../lib/stats.ts';
+import { Behaviour } from './behaviour.ts';
+import { startBrowserPopulation } from './browser.ts';
+import { type CoordinatorProcess, startCoordinator } from './coordinator.ts';
+import { startNodePopulation } from './node-population.ts';
+import type { SimOptions } from './options.ts';
+import { plotHtml } from './plot.ts';
+import type { Population } from './population.ts';
+import { type ApiRound, machine, reportRounds, type SimReport, type SimSummary } from './report.ts';
+import { SIM_TASK_ID, simTask } from './task.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const WEB_DIST = join(ROOT, 'apps/web-client/dist/index.html');
+const POLL_MS = 1000;
+
+/** The contributor page is served from the built web client: build it once if it is missing. */
+function ensureWebClient(log: (line: string) => void): void {
+  if (existsSync(WEB_DIST)) return;
+  log('apps/web-client/dist is missing: building the web client (pnpm build)');
+  const result = spawnSync('pnpm', ['--filter', '@pollen/web-client', 'build'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (result.status !== 0 || !existsSync(WEB_DIST)) {
+    throw new BenchError('BROWSER_FAILED', 'building the web client failed; run `pnpm build` and retry');
+  }
+}
+
+function defaultOutDir(o: SimOptions): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return join(ROOT, 'bench/results/sim', `${o.mode}-${o.clients}c-${stamp}`);
+}
+
+interface Progress {
+  readonly rounds: ApiRound[];
+  readonly stopped: SimSummary['stopped'];
+}
+
+/** Follow the task until it completes, reaches the target or runs out of time. */
+async function follow(
+  o: SimOptions,
+  coordinator: CoordinatorProcess,
+  population: Population,
+  started: number,
+  log: (line: string) => void,
+): Promise<Progress> {
+  const seen = new Set<number>();
+  for (;;) {
+    const [task, rounds] = await Promise.all([
+      coordinator.get<{ status: string }>(`/api/tasks/${SIM_TASK_ID}`),
+      coordinator.get<ApiRound[]>(`/api/tasks/${SIM_TASK_ID}/rounds?limit=1000`),
+    ]);
+    let reached = false;
+    for (const r of [...rounds].sort((a, b) => a.roundId - b.roundId)) {
+      if (r.status === 'open' || seen.has(r.roundId)) continue;
+      seen.add(r.roundId);
+      const wall = (((r.endedAt ?? r.startedAt) - r.startedAt) / 1000).toFixed(1);
+      log(
+        `round ${r.roundId} ${r.status}: ${r.reported}/${r.selected} reported, ${r.dropped} dropped, ` +
+          `accuracy ${r.accuracy?.toFixed(4) ?? '-'}, ${wall} s` +
+          (r.reason ? ` (${r.reason})` : '') +
+          `; ${population.connected()}/${population.size} connected`,
+      );
+      if (o.churn > 0) population.churn();
+      if (o.target !== null && r.status === 'committed' && (r.accuracy ?? 0) >= o.target) reached = true;
+    }
+    if (reached) return { rounds, stopped: 'target' };
+    if (task.status === 'completed') return { rounds, stopped: 'completed' };
+    if (Date.now() - started > o.timeoutMs) return { rounds, stopped: 'timeout' };
+    await sleep(POLL_MS);
+  }
+}
+
+function summarise(
+  o: SimOptions,
+  rounds: SimReport['rounds'],
+  started: number,
+  firstRoundAt: number | null,
+  lastRoundAt: number | null,
+  stopped: SimSummary['stopped'],
+  paths: { report: string; plot: string },
+): SimSummary {
+  const committed = rounds.filter((r) => r.status === 'committed');
+  const accuracies = committed.map((r) => r.accuracy ?? 0);
+  const hit = o.target === null ? undefined : committed.find((r) => (r.accuracy ?? 0) >= o.target!);
+  const epsilons = rounds.map((r) => r.epsilon).filter((e): e is number => e !== null);
+  const accuracy = committed.at(-1)?.accuracy ?? null;
+  return {
+    sim: o.mode,
+    clients: o.clients,
+    rounds: o.rounds,
+    committed: committed.length,
+    abandoned: rounds.length - committed.length,
+    accuracy,
+    bestAccuracy: accuracies.length ? Math.max(...accuracies) : null,
+    roundToTarget: hit?.version ?? null,
+    secondsToTarget: hit ? hit.elapsedS : null,
+    wallS: ((lastRoundAt ?? Date.now()) - started) / 1000,
+    setupS: ((firstRoundAt ?? Date.now()) - started) / 1000,
+    bytesUp: rounds.reduce((n, r) => n + r.bytesUp, 0),
+    bytesDown: rounds.reduce((n, r) => n + r.bytesDown, 0),
+    epsilon: epsilons.at(-1) ?? null,
+    ok:
+      stopped === 'target' ||
+      (stopped === 'completed' && committed.length >= o.rounds && (o.target === null || hit !== undefined)),
+    stopped,
+    report: paths.report,
+    plot: paths.plot,
+  };
+}
+
+/**
+ * Run one simulation: a fresh coordinator process on 127.0.0.1 with a temporary data
+ * directory, a population of Node clients or Chromium tabs, until the task completes its
+ * rounds, reaches the target or times out. Writes report.json and plot.html and returns the
+ * report; a failure still writes a report (with `error`), and the summary says `ok: false`.
+ */
+export async function runSim(
+  o: SimOptions,
+  options: { command: string; log?: (line: string) => void },
+): Promise<SimReport> {
+  const log = options.log ?? (() => undefined);
+  const started = Date.now();
+  // pnpm runs the script in bench/; paths the user gave or reads are relative to where they typed.
+  const cwd = process.env.INIT_CWD ?? process.cwd();
+  const outDir = resolve(cwd, o.outDir ?? defaultOutDir(o));
+  const paths = {
+    report: relative(cwd, join(outDir, 'report.json')),
+    plot: relative(cwd, join(outDir, 'plot.html')),
+  };
+  const task = simTask(o);
+  const behaviour = new Behaviour(o);
+  let coordinator: CoordinatorProcess | null = null;
+  let population: Population | null = null;
+  let progress: Progress = { rounds: [], stopped: 'error' };
+  let initialAccuracy: number | null = null;
+  let error: string | null = null;
+  let populationStats: Record<string, number | string> = {};
+  try {
+    if (o.mode === 'browser') ensureWebClient(log);
+    coordinator = await startCoordinator({ task });
+    log(`coordinator at ${coordinator.url}`);
+    const versions = await coordinator.get<{ version: number; accuracy: number | null }[]>(
+      `/api/tasks/${SIM_TASK_ID}/versions`,
+    );
+    initialAccuracy = versions.find((v) => v.version === 0)?.accuracy ?? null;
+    population =
+      o.mode === 'node'
+        ? await startNodePopulation({
+            url: coordinator.url,
+            taskId: SIM_TASK_ID,
+            count: o.clients,
+            concurrency: o.startConcurrency,
+            behaviour,
+          })
+        : await startBrowserPopulation({
+            url: coordinator.url,
+            taskId: SIM_TASK_ID,
+            count: o.clients,
+            backend: o.backend,
+            concurrency: o.startConcurrency,
+            behaviour,
+            latency: o.latency !== null,
+            log,
+          });
+    log(`${population.size} ${o.mode} clients started in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    progress = await follow(o, coordinator, population, started, log);
+    progress = {
+      ...progress,
+      rounds: await coordinator.get<ApiRound[]>(`/api/tasks/${SIM_TASK_ID}/rounds?limit=1000`),
+    };
+  } catch (err) {
+    error = (err as Error).message;
+    if (coordinator) error += `\n--- coordinator output (tail) ---\n${coordinator.output().slice(-3000)}`;
+    if (coordinator && progress.rounds.length === 0) {
+      progress = {
+        rounds: await coordinator
+          .get<ApiRound[]>(`/api/tasks/${SIM_TASK_ID}/rounds?limit=1000`)
+          .catch(() => []),
+        stopped: 'error',
+      };
+    }
+  } finally {
+    populationStats = population?.stats() ?? {};
+    await population?.close().catch(() => undefined);
+    await coordinator?.stop().catch(() => undefined);
+  }
+
+  const closed = progress.rounds.filter((r) => r.status !== 'open');
+  const firstRoundAt = closed.length ? Math.min(...closed.map((r) => r.startedAt)) : null;
+  const lastRoundAt = closed.length ? Math.max(...closed.map((r) => r.endedAt ?? r.startedAt)) : null;
+  const rounds = reportRounds(progress.rounds);
+  const summary = summarise(o, rounds, started, firstRoundAt, lastRoundAt, progress.stopped, paths);
+  const report: SimReport = {
+    generatedAt: new Date(started).toISOString(),
+    command: options.command,
+    machine: machine(),
+    options: o,
+    task,
+    initialAccuracy,
+    rounds,
+    population: { ...populationStats, ...behaviour.injected },
+    error,
+    summary,
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(outDir, 'plot.html'), plotHtml(report));
+  return report;
+}
