@@ -63,6 +63,8 @@ export type {
 export { BACKENDS, PROTOCOL_VERSION, toBytes } from './protocol.ts';
 export type { Rng } from './rng.ts';
 export { gamma, gaussian, hashSeed, seededRng, shuffle } from './rng.ts';
+export type { SamplingSpec } from './sampling.ts';
+export { poissonCohort, suggestedRetryMs } from './sampling.ts';
 export type {
   AdvertiseMessage,
   DeliveryMessage,
