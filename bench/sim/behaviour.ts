@@ -21,7 +21,7 @@ export interface RoundPlan {
 export class Behaviour {
   private readonly churnRng: Rng;
   /** Counters of what was injected, for the report. */
-  readonly injected = { dropouts: 0, churned: 0, delayedUploads: 0, delayMsTotal: 0 };
+  readonly injected = { dropouts: 0, delayedUploads: 0, delayMsTotal: 0 };
 
   constructor(private readonly options: SimOptions) {
     this.churnRng = seededRng(hashSeed(`churn:${options.seed}`));
@@ -64,7 +64,6 @@ export class Behaviour {
   /** After a round: does this client leave, and for how long (1 to 5 s)? */
   churnAfterRound(): number | null {
     if (this.options.churn <= 0 || this.churnRng() >= this.options.churn) return null;
-    this.injected.churned++;
     return 1000 + 4000 * this.churnRng();
   }
 

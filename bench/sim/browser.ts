@@ -42,28 +42,22 @@ const START_TIMEOUT_MS = 90_000;
 /**
  * Reports the contributor page's status (body[data-status] and the status line, which names
  * the round) to the harness, so it can tell when a tab was selected without polling 20 tabs.
+ * A string, not a function: the page must not see the helpers the TypeScript loader adds.
  */
-function watchStatus(): void {
+const WATCH_STATUS = `(() => {
   let last = '';
-  const report = (): void => {
-    const status = document.body?.dataset.status ?? '';
-    const detail = document.getElementById('status')?.textContent ?? '';
-    const key = `${status}|${detail}`;
+  const report = () => {
+    const status = document.body ? document.body.dataset.status || '' : '';
+    const line = document.getElementById('status');
+    const detail = line ? line.textContent || '' : '';
+    const key = status + '|' + detail;
     if (status && key !== last) {
       last = key;
-      (window as unknown as { __pollenSimStatus: (s: string, d: string) => void }).__pollenSimStatus(
-        status,
-        detail,
-      );
+      window.__pollenSimStatus(status, detail);
     }
   };
-  new MutationObserver(report).observe(document, {
-    subtree: true,
-    attributes: true,
-    childList: true,
-    characterData: true,
-  });
-}
+  new MutationObserver(report).observe(document, { subtree: true, attributes: true, childList: true, characterData: true });
+})();`;
 
 /**
  * Socket.io sends an event with a binary attachment as a text frame `45<n>-<ack>["update",...]`
@@ -71,7 +65,7 @@ function watchStatus(): void {
  * header adds latency to the upload only; engine.io's ping/pong (frames '2', '3') pass at
  * once, so the held connection is not timed out.
  */
-function delayUploads(ws: WebSocketRoute, delayFor: (roundId: number) => number): void {
+function delayUploads(ws: WebSocketRoute, delayFor: (roundId: number) => number | null): void {
   const server = ws.connectToServer();
   let chain = Promise.resolve();
   ws.onMessage((message) => {
@@ -79,13 +73,15 @@ function delayUploads(ws: WebSocketRoute, delayFor: (roundId: number) => number)
       server.send(message);
       return;
     }
-    let delay = 0;
+    let delay: number | null = 0;
     if (typeof message === 'string' && /^45\d+-\d*\["update"/.test(message)) {
       const roundId = Number(/"roundId":(\d+)/.exec(message)?.[1] ?? 0);
       delay = delayFor(roundId);
     }
+    // null: this update belongs to a drop-out; hold it (and what follows) until the tab closes.
     chain = chain.then(async () => {
-      if (delay > 0) await sleep(delay);
+      if (delay === null) await new Promise<never>(() => undefined);
+      if (delay !== null && delay > 0) await sleep(delay);
       server.send(message);
     });
   });
@@ -180,10 +176,13 @@ export async function startBrowserPopulation(options: {
       await context.exposeBinding('__pollenSimStatus', (_source, status: string, detail: string) =>
         onStatus(tab, status, detail),
       );
-      await context.addInitScript(watchStatus);
+      await context.addInitScript(WATCH_STATUS);
       if (options.latency) {
         await context.routeWebSocket(/\/socket\.io\//, (ws) =>
-          delayUploads(ws, (roundId) => behaviour.planRound(`tab-${index}`, roundId).delayMs),
+          delayUploads(ws, (roundId) => {
+            const plan = behaviour.planRound(`tab-${index}`, roundId);
+            return plan.dropout ? null : plan.delayMs;
+          }),
         );
       }
       tabs.push(tab);

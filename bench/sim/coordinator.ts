@@ -18,6 +18,8 @@ export interface CoordinatorProcess {
   readonly token: string;
   /** GET JSON from the API, as the operator. */
   get<T>(path: string): Promise<T>;
+  /** Send JSON to the operator API (PATCH a task, POST an action). */
+  send<T>(method: 'POST' | 'PATCH', path: string, body?: unknown): Promise<T>;
   /** The last lines the process printed. */
   output(): string;
   /** SIGTERM, SIGKILL after a grace period, then remove the temporary data directory. */
@@ -99,6 +101,16 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     dataDir,
     token,
     get: <T>(path: string) => api<T>(url, path, token),
+    async send<T>(method: 'POST' | 'PATCH', path: string, body?: unknown): Promise<T> {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body ?? {}),
+      });
+      if (!res.ok)
+        throw new BenchError('COORDINATOR_FAILED', `${method} ${path}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    },
     output: () => log.slice(-MAX_LOG_CHARS),
     async stop() {
       process.off('exit', killOnExit);

@@ -16,6 +16,9 @@ import type { Behaviour } from './behaviour.ts';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
+/** Examples a load-generating client (`train: false`) says it holds. */
+const LOAD_CLIENT_EXAMPLES = 100;
+
 /** What a Node client needs of the task (from GET /api/tasks/:id). */
 export interface TaskInfo {
   readonly id: string;
@@ -57,6 +60,8 @@ export class NodeClient {
     trainMs: 0,
     errors: 0,
   };
+  /** Milliseconds the last hello took to be acknowledged. */
+  helloMs = 0;
   /** The last unexpected failure of a round, for the report. */
   lastError: string | null = null;
   private socket: ClientSocket | null = null;
@@ -80,13 +85,16 @@ export class NodeClient {
 
   /** Fetch this client's demo shard, build the model and join the population. */
   async start(): Promise<void> {
-    const res = await fetch(`${this.url}/api/tasks/${this.task.id}/shard/${this.clientId}`);
-    if (!res.ok) throw new BenchError('CLIENT_FAILED', `shard of ${this.clientId}: ${res.status}`);
-    const batch = decodeExamples(new Uint8Array(await res.arrayBuffer()));
-    this.numExamples = batch.count;
     if (this.train) {
+      const res = await fetch(`${this.url}/api/tasks/${this.task.id}/shard/${this.clientId}`);
+      if (!res.ok) throw new BenchError('CLIENT_FAILED', `shard of ${this.clientId}: ${res.status}`);
+      const batch = decodeExamples(new Uint8Array(await res.arrayBuffer()));
+      this.numExamples = batch.count;
       this.data = toTensors(batch.pixels, batch.labels, this.task.inputShape, this.task.numClasses);
       this.model = await buildModel(this.task.modelTopology);
+    } else {
+      // A load generator: no data, no model; it claims examples so it is eligible.
+      this.numExamples = LOAD_CLIENT_EXAMPLES;
     }
     await this.connect();
   }
@@ -122,6 +130,7 @@ export class NodeClient {
         reject(new BenchError('CLIENT_FAILED', `${this.clientId} could not connect: ${err.message}`)),
       );
     });
+    const helloStart = performance.now();
     const reply = await socket.timeout(20_000).emitWithAck('hello', {
       protocolVersion: PROTOCOL_VERSION,
       clientId: this.clientId,
@@ -130,6 +139,7 @@ export class NodeClient {
       numExamples: this.numExamples,
       eligible: true,
     });
+    this.helloMs = performance.now() - helloStart;
     if (!reply.ok)
       throw new BenchError('CLIENT_FAILED', `hello of ${this.clientId}: ${reply.code} ${reply.message}`);
   }

@@ -1,4 +1,4 @@
-import { initTf } from '../lib/tf.ts';
+import { initTf } from '../../apps/coordinator/src/ml/tf.ts';
 import type { Behaviour } from './behaviour.ts';
 import { api } from './coordinator.ts';
 import { NodeClient, type TaskInfo } from './node-client.ts';

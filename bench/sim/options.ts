@@ -255,7 +255,6 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
         'quantized and shared-coordinate uploads wait on issue 6.',
     );
   }
-  const strategy = parseStrategy(str('strategy') ?? 'fedavg');
 
   const backend = str('backend') ?? SIM_DEFAULTS.backend;
   if (backend !== 'wasm' && backend !== 'webgl' && backend !== 'webgpu') {
@@ -283,6 +282,14 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     invalid(`"--optimizer" expected sgd or adam, got ${optimizer}`);
 
   const target = str('target');
+  const minReports = num(
+    'min-reports',
+    str('min-reports') ?? String(Math.ceil(cohortSize / 2)),
+    1,
+    cohortSize,
+    true,
+  );
+  const strategy = parseStrategy(str('strategy') ?? 'fedavg', { minReports, optimizer });
   return {
     mode,
     clients,

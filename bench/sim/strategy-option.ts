@@ -1,4 +1,4 @@
-import { ROBUST_KINDS, STRATEGY_NAMES, type StrategyConfig, validateStrategyConfig } from '@pollen/fl-core';
+import { checkCompatibility, ROBUST_KINDS, STRATEGY_NAMES, type StrategyConfig } from '@pollen/fl-core';
 import { BenchError } from '../lib/errors.ts';
 
 /** The parameter each robust rule takes after a colon (`trimmed-mean:0.1`, `krum:1`). */
@@ -13,10 +13,14 @@ const ROBUST_PARAM: Record<string, string> = {
  * `--strategy`: a task's strategy block (README "Aggregation strategies"), as JSON
  * (`{"name":"fedavgm","momentum":0.9}`) or as parts joined by `+`: a server optimizer
  * (`fedadam`), `fedprox:MU`, `scaffold`, a robust rule (`median`, `trimmed-mean:0.1`,
- * `krum:1`, `multi-krum:1`, `norm-bound:5`). Checked with fl-core's own validation, so a
- * configuration the coordinator would refuse is refused here with its message.
+ * `krum:1`, `multi-krum:1`, `norm-bound:5`). Checked as the coordinator checks a task (fl-core's
+ * `checkCompatibility`, with the round quorum and the local optimizer), so a configuration
+ * it would refuse is refused here, with its message, before anything starts.
  */
-export function parseStrategy(text: string): StrategyConfig {
+export function parseStrategy(
+  text: string,
+  task: { readonly minReports: number; readonly optimizer: 'sgd' | 'adam' },
+): StrategyConfig {
   let block: Record<string, unknown> = {};
   if (text.trim().startsWith('{')) {
     try {
@@ -43,7 +47,15 @@ export function parseStrategy(text: string): StrategyConfig {
     }
   }
   try {
-    return validateStrategyConfig(block);
+    return checkCompatibility({
+      strategy: block,
+      // As the coordinator's task validation has it: no secure aggregation in a task yet, and
+      // clients keep state (c_i) across rounds.
+      secureAggregation: false,
+      persistentClientState: true,
+      minReports: task.minReports,
+      localOptimizer: task.optimizer,
+    });
   } catch (err) {
     throw new BenchError('INVALID_OPTION', `"--strategy ${text}": ${(err as Error).message}`);
   }

@@ -1,0 +1,69 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runBench, SUITES } from './lib/run-bench.ts';
+import { parseSimArgs } from './sim/options.ts';
+import { runSim } from './sim/run.ts';
+
+// The smoke variant of `pnpm sim` and `pnpm bench`: real coordinator processes, real Node
+// clients, a real Chromium tab, tiny sizes. The full runs are not part of the test suite.
+
+const out = mkdtempSync(join(tmpdir(), 'pollen-bench-smoke-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('pnpm sim', () => {
+  it('runs 3 Node clients for 2 rounds against a coordinator process and writes its report', async () => {
+    const options = parseSimArgs(
+      [
+        '--node',
+        '3',
+        '--rounds',
+        '2',
+        '--partition',
+        'iid',
+        '--epochs',
+        '1',
+        '--batch',
+        '32',
+        '--lr',
+        '0.1',
+      ].concat(['--quiet', '--out', join(out, 'sim')]),
+    );
+    const report = await runSim(options, { command: 'smoke' });
+    expect(report.error).toBeNull();
+    expect(report.summary).toMatchObject({
+      sim: 'node',
+      clients: 3,
+      committed: 2,
+      ok: true,
+      stopped: 'completed',
+    });
+    expect(report.rounds.map((r) => r.reported)).toEqual([3, 3]);
+    expect(report.summary.accuracy).toBeGreaterThan(0.6);
+    expect(report.summary.bytesUp).toBeGreaterThan(0);
+    expect(report.population.uploads).toBe(6);
+    const saved = JSON.parse(readFileSync(join(out, 'sim', 'report.json'), 'utf8'));
+    expect(saved.summary).toEqual(report.summary);
+    expect(readFileSync(join(out, 'sim', 'plot.html'), 'utf8')).toContain('<svg');
+  }, 120_000);
+});
+
+describe('pnpm bench', () => {
+  it('runs every suite at tiny sizes and writes the table', async () => {
+    const results = await runBench(
+      { tiny: true, runs: 1, only: [], outDir: join(out, 'bench'), log: () => undefined },
+      'smoke',
+    );
+    expect(results.failures).toEqual([]);
+    for (const suite of SUITES) expect(results.rows.some((r) => r.suite === suite.id)).toBe(true);
+    for (const row of results.rows) {
+      if (row.value === null) expect(row.waitsOn?.issue).toBeGreaterThan(0);
+      else expect(Number.isFinite(row.value)).toBe(true);
+    }
+    expect(existsSync(join(out, 'bench', 'latest.json'))).toBe(true);
+    const table = readFileSync(join(out, 'bench', 'latest.md'), 'utf8');
+    expect(table).toContain('| suite | figure | value | baseline | ratio | notes |');
+    expect(table).toContain('waits on issue 7');
+  }, 180_000);
+});

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import type { BenchError } from '../lib/errors.ts';
+import { Behaviour } from './behaviour.ts';
+import { parseCohort, parseLatency, parsePartition, parseSimArgs } from './options.ts';
+
+describe('pnpm sim options', () => {
+  it('takes the issue reference command: --browser --clients 20 --rounds 15 on Dirichlet(0.5) and an MLP', () => {
+    const o = parseSimArgs(['--browser', '--clients', '20', '--rounds', '15']);
+    expect(o).toMatchObject({ mode: 'browser', clients: 20, rounds: 15, backend: 'wasm', cohortSize: 20 });
+    expect(o.partition).toEqual({ kind: 'dirichlet', alpha: 0.5 });
+    expect(o.model).toEqual({ kind: 'mlp', hidden: [128] });
+    expect(parseSimArgs(['--browser', '20'])).toMatchObject({ mode: 'browser', clients: 20 });
+    expect(parseSimArgs(['--node=7'])).toMatchObject({ mode: 'node', clients: 7 });
+  });
+
+  it('reads cohorts as fractions or counts, partitions and latency', () => {
+    expect(parseCohort('0.5', 20)).toBe(10);
+    expect(parseCohort('25%', 20)).toBe(5);
+    expect(parseCohort('3', 20)).toBe(3);
+    expect(parseCohort('0.01', 20)).toBe(1);
+    expect(parsePartition('shards:2')).toEqual({ kind: 'shards', shardsPerClient: 2 });
+    expect(parsePartition('iid')).toEqual({ kind: 'iid' });
+    expect(parseLatency('1,10')).toEqual({ medianMs: 1000, p95Ms: 10_000 });
+    expect(() => parseLatency('10,1')).toThrow(/95th percentile/);
+    expect(() => parseCohort('30', 20)).toThrow(/"--cohort" expected an integer in \[1, 20\]/);
+  });
+
+  it('refuses what the coordinator cannot do yet, naming the issue', () => {
+    const refused = (args: string[]): BenchError => {
+      try {
+        parseSimArgs(args);
+      } catch (err) {
+        return err as BenchError;
+      }
+      throw new Error(`accepted ${args.join(' ')}`);
+    };
+    expect(refused(['--node', '--secagg'])).toMatchObject({
+      code: 'NOT_WIRED',
+      message: expect.stringMatching(/issue 5/),
+    });
+    expect(refused(['--node', '--dp'])).toMatchObject({
+      code: 'NOT_WIRED',
+      message: expect.stringMatching(/issue 4/),
+    });
+    expect(refused(['--node', '--compression', 'topk:0.01'])).toMatchObject({
+      code: 'NOT_WIRED',
+      message: expect.stringMatching(/issue 6/),
+    });
+    expect(refused(['--node', '--async'])).toMatchObject({
+      code: 'NOT_WIRED',
+      message: expect.stringMatching(/issue 7/),
+    });
+    expect(refused(['--node', '--strategy', 'krum:1+scaffold'])).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(refused(['--node', '--model', 'cnn'])).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(refused(['--node', '--browser'])).toMatchObject({ code: 'INVALID_OPTION' });
+  });
+
+  it('accepts what is wired: f16 uploads and the strategies of issue 3', () => {
+    const o = parseSimArgs(['--node', '--compression', 'f16', '--strategy', 'fedadam+fedprox:0.01']);
+    expect(o.codec).toBe('f16');
+    expect(o.strategy).toMatchObject({ name: 'fedadam', mu: 0.01 });
+  });
+});
+
+describe('simulated misbehaviour', () => {
+  it('is reproducible from the seed and keeps the configured rates', () => {
+    const options = parseSimArgs(['--node', '--dropout', '0.2', '--latency', '1,10', '--seed', '3']);
+    const a = new Behaviour(options);
+    const b = new Behaviour(options);
+    const plans = Array.from({ length: 2000 }, (_, i) => a.planRound(`c${i % 50}`, i));
+    expect(plans).toEqual(Array.from({ length: 2000 }, (_, i) => b.planRound(`c${i % 50}`, i)));
+    expect(a.planRound('c0', 0)).toBe(plans[0]);
+    const dropped = plans.filter((p) => p.dropout).length / plans.length;
+    expect(dropped).toBeGreaterThan(0.16);
+    expect(dropped).toBeLessThan(0.24);
+    const delays = plans
+      .filter((p) => !p.dropout)
+      .map((p) => p.delayMs)
+      .sort((x, y) => x - y);
+    const at = (q: number): number => delays[Math.floor(q * (delays.length - 1))]!;
+    expect(at(0.5)).toBeGreaterThan(850);
+    expect(at(0.5)).toBeLessThan(1150);
+    expect(at(0.95)).toBeGreaterThan(7000);
+    expect(at(0.95)).toBeLessThan(14_000);
+  });
+});
