@@ -55,6 +55,7 @@ export type {
   HelloReply,
   LocalStrategy,
   RoundEndMessage,
+  RoundSkippedMessage,
   RoundStartMessage,
   ServerToClientEvents,
   UpdateMessage,

@@ -115,6 +115,13 @@ export interface RoundEndMessage {
   readonly modelVersion: number;
 }
 
+/** Pace steering: this client was not selected; checking in again sooner is pointless. */
+export interface RoundSkippedMessage {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly retryAfterMs: number;
+}
+
 export interface ErrorMessage {
   readonly code: PollenErrorCode;
   readonly message: string;
@@ -130,5 +137,6 @@ export interface ClientToServerEvents {
 export interface ServerToClientEvents {
   'round:start': (msg: RoundStartMessage) => void;
   'round:end': (msg: RoundEndMessage) => void;
+  'round:skipped': (msg: RoundSkippedMessage) => void;
   'pollen:error': (msg: ErrorMessage) => void;
 }

@@ -26,7 +26,14 @@ export interface RoundSpec {
   readonly minReports: number;
   /** A round starts only when at least this many eligible clients are available. */
   readonly minClients: number;
-  /** Selected clients = ceil(cohortSize * overSelection), to absorb drop-outs. */
+  /**
+   * Poisson sampling rate q: each eligible client is selected with probability
+   * q * overSelection, then the cohort is clamped to [minClients, ceil(cohortSize * overSelection)].
+   * Default 1 (everyone available, up to the cap: right for demos and tests); a large
+   * population sets 0.001 to 0.01.
+   */
+  readonly samplingRate: number;
+  /** Selection is inflated by this factor to absorb drop-outs. */
   readonly overSelection: number;
   /** Milliseconds from round start until the round closes with what it has. */
   readonly deadlineMs: number;
@@ -142,6 +149,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     cohortSize: expectInt('rounds.cohortSize', rd.cohortSize, 1, 100_000, 'INVALID_TASK'),
     minReports: expectInt('rounds.minReports', rd.minReports, 1, 100_000, 'INVALID_TASK'),
     minClients: expectInt('rounds.minClients', rd.minClients ?? rd.minReports, 1, 100_000, 'INVALID_TASK'),
+    samplingRate: expectInRange('rounds.samplingRate', rd.samplingRate ?? 1, 1e-6, 1, 'INVALID_TASK'),
     overSelection: expectInRange('rounds.overSelection', rd.overSelection ?? 1.3, 1, 10, 'INVALID_TASK'),
     deadlineMs: expectInt('rounds.deadlineMs', rd.deadlineMs, 100, 86_400_000, 'INVALID_TASK'),
     maxRounds: expectInt('rounds.maxRounds', rd.maxRounds ?? 0, 0, 10_000_000, 'INVALID_TASK'),

@@ -13,7 +13,10 @@ export interface Contributor {
   /** The round this contributor is working on, if any. */
   activeRound: number | null;
   /** Send an event to this contributor's socket. */
-  readonly send: (event: 'round:start' | 'round:end' | 'pollen:error', payload: unknown) => void;
+  readonly send: (
+    event: 'round:start' | 'round:end' | 'round:skipped' | 'pollen:error',
+    payload: unknown,
+  ) => void;
   /** Disconnect this contributor's socket. */
   readonly disconnect: () => void;
 }

@@ -192,6 +192,9 @@ export class Round {
   }
 
   /** The round's record as it stands. */
+  /** How the cohort was drawn, kept in every record of the round. */
+  sampling: Pick<RoundRecord, 'eligible' | 'sampling'> = {};
+
   record(fields: Partial<RoundRecord> = {}): RoundRecord {
     return {
       taskId: this.taskId,
@@ -213,6 +216,7 @@ export class Round {
       backends: { ...this.backendCounts },
       clientMetrics: [...this.metrics],
       reason: null,
+      ...this.sampling,
       ...fields,
     };
   }

@@ -3,11 +3,12 @@ import { encodeDense } from '@pollen/compression';
 import {
   createServerStrategy,
   hashSeed,
+  poissonCohort,
   type Rng,
   type RoundStartMessage,
   type ServerStrategy,
   seededRng,
-  shuffle,
+  suggestedRetryMs,
 } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { TaskModel } from '../ml/evaluator.ts';
@@ -160,8 +161,17 @@ export class TaskRunner {
     const server = this.serverFor(task, base.weights.length);
     // SCAFFOLD's N in c += (|S| / N) * mean Delta c_i: the task's clients connected now.
     const populationSize = population.counts(spec.id).total;
-    const count = Math.min(candidates.length, Math.ceil(spec.rounds.cohortSize * spec.rounds.overSelection));
-    const cohort = shuffle([...candidates], this.rng).slice(0, count);
+    const { rounds } = spec;
+    const { cohort, clamped, rate } = poissonCohort(
+      candidates,
+      {
+        rate: rounds.samplingRate,
+        overSelection: rounds.overSelection,
+        minCohort: rounds.minClients,
+        maxCohort: Math.max(rounds.minClients, Math.ceil(rounds.cohortSize * rounds.overSelection)),
+      },
+      this.rng,
+    );
     const round = new Round({
       taskId: spec.id,
       roundId: store.nextRoundId(spec.id),
@@ -174,6 +184,7 @@ export class TaskRunner {
       scaffold: strategy.scaffold,
     });
     const log = this.deps.log.child({ task: spec.id, round: round.roundId });
+    round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
     store.openRound(round.record());
     this.current = round;
 
@@ -197,7 +208,23 @@ export class TaskRunner {
       c.send('round:start', start);
     }
     population.touch();
-    log.info({ selected: cohort.length, available: candidates.length }, 'round started');
+    // Pace steering: everyone left out hears when it is worth checking in again.
+    const chosen = new Set(cohort);
+    for (const c of candidates) {
+      if (chosen.has(c)) continue;
+      const retryAfterMs = suggestedRetryMs(
+        {
+          populationSize: candidates.length,
+          cohortSize: Math.max(1, cohort.length),
+          roundMs: rounds.deadlineMs,
+          minMs: 1000,
+          maxMs: 3_600_000,
+        },
+        this.rng,
+      );
+      c.send('round:skipped', { taskId: spec.id, roundId: round.roundId, retryAfterMs });
+    }
+    log.info({ selected: cohort.length, available: candidates.length, rate, clamped }, 'round started');
 
     const reason = await round.closed;
     this.current = null;

@@ -36,6 +36,10 @@ export interface RoundRecord {
   /** The version this round committed, or null when it did not. */
   readonly newVersion: number | null;
   readonly selected: number;
+  /** Eligible, idle clients when the cohort was drawn. */
+  readonly eligible?: number;
+  /** The Poisson rate used (q * overSelection) and whether the cohort was clamped to its bounds. */
+  readonly sampling?: { readonly rate: number; readonly clamped: 'none' | 'min' | 'max' };
   readonly reported: number;
   readonly dropped: number;
   readonly rejected: number;
