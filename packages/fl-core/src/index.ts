@@ -2,6 +2,17 @@ export type { PollenErrorCode } from './errors.ts';
 export { PollenError, toPollenError } from './errors.ts';
 export type { WeightedVector } from './fedavg.ts';
 export { WeightedAccumulator, weightedAverage } from './fedavg.ts';
+export type {
+  OperatorAction,
+  OperatorClientMetrics,
+  OperatorClientToServerEvents,
+  OperatorRound,
+  OperatorServerToClientEvents,
+  OperatorSnapshot,
+  OperatorTask,
+  PopulationCounts,
+} from './operator-protocol.ts';
+export { OPERATOR_ACTIONS, OPERATOR_NAMESPACE } from './operator-protocol.ts';
 export { partition, partitionDirichlet, partitionIid, partitionPathological } from './partition.ts';
 export type {
   AdaptiveClipParams,
@@ -21,12 +32,15 @@ export type {
   PrivacySettings,
   PrivacySpent,
   RdpConversion,
+  RoundNoise,
   SubsampledGaussian,
 } from './privacy/index.ts';
 export {
   adaptiveNoiseMultiplier,
   addGaussianNoise,
   analyticGaussianSigma,
+  bitNoiseStdFor,
+  checkPrivacyCompatibility,
   classicGaussianSigma,
   clipBit,
   clipToNorm,
@@ -35,12 +49,15 @@ export {
   defaultBitNoiseStd,
   distributedNoiseStd,
   epsilonFor,
+  initialClipNorm,
   localNoiseStd,
   nextClipNorm,
+  noisedNormBound,
   PRIVACY_MODES,
   PrivacyLedger,
   rdpOfSubsampledGaussian,
   rdpToEpsilon,
+  roundNoise,
   validatePrivacySettings,
 } from './privacy/index.ts';
 export type {

@@ -1,4 +1,5 @@
 import type { PollenErrorCode } from './errors.ts';
+import type { PrivacyMode } from './privacy/settings.ts';
 import type { TrainingSpec } from './task.ts';
 
 /**
@@ -7,8 +8,12 @@ import type { TrainingSpec } from './task.ts';
  * `Socket<ServerToClientEvents, ClientToServerEvents>`.
  */
 
-/** 2: rounds carry the task's local strategy (FedProx, SCAFFOLD) and updates SCAFFOLD's Delta c_i. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: rounds carry the task's local strategy (FedProx, SCAFFOLD) and updates SCAFFOLD's Delta c_i.
+ * 3: rounds carry the privacy block (clip norm, noise, clipping bit) and updates the clipping
+ * bit; a version-2 client would send unclipped, un-noised updates to a private task.
+ */
+export const PROTOCOL_VERSION = 3;
 
 /** Compute backends a contributor may train on, best first. */
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -64,6 +69,27 @@ export interface LocalStrategy {
   readonly scaffold: boolean;
 }
 
+/**
+ * What a selected client must do to its update before sending it, for the task's privacy
+ * settings: clip the whole delta to L2 norm `clipNorm`, add N(0, noiseStd^2) to every
+ * coordinate, and send the clipping bit when `clipBit` is set.
+ */
+export interface RoundPrivacy {
+  readonly mode: PrivacyMode;
+  /** C for this round: fixed, or where adaptive clipping has moved it. */
+  readonly clipNorm: number;
+  /** Std of the Gaussian noise each client adds: z*C/sqrt(minReports) ('distributed'), from epsilonPerReport ('local'), 0 ('off'). */
+  readonly noiseStd: number;
+  /** Adaptive clipping: send `UpdateMessage.clipBit`, 1 when the update's norm was at or below C. */
+  readonly clipBit: boolean;
+  /** The delta of the task's guarantee; null in mode 'off'. */
+  readonly delta: number | null;
+  /** The task's epsilon before this round; null in mode 'off'. */
+  readonly epsilonBefore: number | null;
+  /** The task's epsilon once this round commits; null in mode 'off'. */
+  readonly epsilonAfter: number | null;
+}
+
 export interface RoundStartMessage {
   readonly taskId: string;
   readonly roundId: number;
@@ -78,6 +104,8 @@ export interface RoundStartMessage {
   readonly strategy?: LocalStrategy;
   /** SCAFFOLD's server control variate c as a dense frame; present exactly when `strategy.scaffold`. */
   readonly control?: Binary;
+  /** Present when the task clips updates (with or without noise); absent: send the raw delta. */
+  readonly privacy?: RoundPrivacy;
 }
 
 export interface ClientMetrics {
@@ -100,6 +128,11 @@ export interface UpdateMessage {
    * the round's strategy has `scaffold`, refused otherwise.
    */
   readonly controlDelta?: Binary;
+  /**
+   * Adaptive clipping (Andrew et al. 2021): 1 when the update's L2 norm before clipping was at or
+   * below the round's C, else 0. Required when the round's `privacy.clipBit` is set, refused otherwise.
+   */
+  readonly clipBit?: 0 | 1;
 }
 
 export interface WithdrawMessage {

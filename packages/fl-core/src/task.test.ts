@@ -86,4 +86,50 @@ describe('task spec validation', () => {
       codeOf({ ...valid, training: { ...valid.training, optimizer: 'adam' }, strategy: { scaffold: true } }),
     ).toMatch(/^INVALID_TASK: .*"sgd"/);
   });
+  describe('privacy', () => {
+    const distributed = {
+      mode: 'distributed',
+      noiseMultiplier: 1,
+      clipNorm: 0.5,
+      delta: 1e-5,
+      epsilonBudget: 8,
+    };
+
+    it('is off unless asked for, and a given block is kept, normalized and re-validatable', () => {
+      expect(validateTaskSpec(valid).privacy).toEqual({ mode: 'off' });
+      const spec = validateTaskSpec({ ...valid, privacy: { ...distributed, epsilonPerReport: 3 } });
+      expect(spec.privacy).toEqual(distributed);
+      expect(validateTaskSpec(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
+      const local = { mode: 'local', clipNorm: 1, epsilonPerReport: 2, delta: 1e-6, epsilonBudget: 10 };
+      expect(
+        validateTaskSpec({ ...valid, privacy: local, strategy: { robust: { kind: 'median' } } }).privacy,
+      ).toEqual(local);
+    });
+
+    it.each([
+      ['a negative z', { ...distributed, noiseMultiplier: -1 }, /"privacy.noiseMultiplier"/],
+      ['a NaN z', { ...distributed, noiseMultiplier: Number.NaN }, /"privacy.noiseMultiplier"/],
+      ['delta of 1', { ...distributed, delta: 1 }, /"privacy.delta"/],
+      ['delta above 1', { ...distributed, delta: 2 }, /"privacy.delta"/],
+      ['a zero budget', { ...distributed, epsilonBudget: 0 }, /"privacy.epsilonBudget"/],
+      ['a negative budget', { ...distributed, epsilonBudget: -3 }, /"privacy.epsilonBudget"/],
+      ['a NaN clip norm', { ...distributed, clipNorm: Number.NaN }, /"privacy.clipNorm"/],
+      ['an unknown mode', { ...distributed, mode: 'central' }, /"privacy.mode"/],
+      ['no clip norm', { ...distributed, clipNorm: undefined }, /clipNorm/],
+      ['a block that is not an object', 'on', /"privacy" expected object/],
+    ])('refuses %s with INVALID_TASK', (_name, privacy, message) => {
+      const result = codeOf({ ...valid, privacy });
+      expect(result).toMatch(/^INVALID_TASK: /);
+      expect(result).toMatch(message);
+    });
+
+    it('refuses strategies that would break the guarantee', () => {
+      expect(codeOf({ ...valid, privacy: distributed, strategy: { scaffold: true } })).toMatch(
+        /^INVALID_TASK: SCAFFOLD/,
+      );
+      expect(
+        codeOf({ ...valid, privacy: distributed, strategy: { robust: { kind: 'trimmed-mean', beta: 0.1 } } }),
+      ).toMatch(/^INVALID_TASK: distributed noise/);
+    });
+  });
 });

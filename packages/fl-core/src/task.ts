@@ -1,4 +1,7 @@
 import { PollenError } from './errors.ts';
+import { checkPrivacyCompatibility } from './privacy/round.ts';
+import type { PrivacySettings } from './privacy/settings.ts';
+import { validatePrivacySettings } from './privacy/settings.ts';
 import type { StrategyConfig } from './strategies/config.ts';
 import { checkCompatibility } from './strategies/config.ts';
 import { expectInRange, expectInt, expectObject, expectOneOf, expectString } from './validate.ts';
@@ -73,6 +76,12 @@ export interface TaskSpec {
    * weights. Optional in a task description; always filled in once validated.
    */
   readonly strategy: StrategyConfig;
+  /**
+   * Differential privacy: clipping, who adds Gaussian noise ('distributed' or 'local') and the
+   * epsilon budget the coordinator accounts against. Optional in a task description
+   * ({ mode: 'off' } when absent); always filled in once validated.
+   */
+  readonly privacy: PrivacySettings;
 }
 
 /** A task as stored: its spec plus the weight layout derived from the topology. */
@@ -83,7 +92,12 @@ export interface TaskRecord {
   readonly createdAt: number;
 }
 
-export type TaskStatus = 'running' | 'paused' | 'stopped' | 'completed';
+/**
+ * Where a task stands. 'completed': it committed `rounds.maxRounds` rounds. 'budget-exhausted':
+ * its next round would have taken the privacy ledger past `privacy.epsilonBudget`, so it
+ * selects no more.
+ */
+export type TaskStatus = 'running' | 'paused' | 'stopped' | 'completed' | 'budget-exhausted';
 
 export const TASK_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -178,6 +192,9 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     minReports: rounds.minReports,
     localOptimizer: training.optimizer,
   });
+  const privacy: PrivacySettings =
+    obj.privacy === undefined ? { mode: 'off' } : validatePrivacySettings(obj.privacy);
+  checkPrivacyCompatibility(privacy, strategy);
   return {
     id,
     name,
@@ -192,5 +209,6 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     codec,
     maxUpdateNorm,
     strategy,
+    privacy,
   };
 }

@@ -20,6 +20,14 @@ export {
   distributedNoiseStd,
   localNoiseStd,
 } from './noise.ts';
+export type { RoundNoise } from './round.ts';
+export {
+  bitNoiseStdFor,
+  checkPrivacyCompatibility,
+  initialClipNorm,
+  noisedNormBound,
+  roundNoise,
+} from './round.ts';
 export type {
   AdaptiveClipSettings,
   ClipSettings,
