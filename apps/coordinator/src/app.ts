@@ -11,6 +11,7 @@ import { initTf } from './ml/tf.ts';
 import { Engine, type PollenServer } from './rounds/engine.ts';
 import { apiRoutes } from './routes/api.ts';
 import { operatorRoutes } from './routes/operator.ts';
+import { operatorSocket } from './routes/operator-socket.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import { loadTaskFile } from './task-file.ts';
@@ -112,6 +113,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
     pingTimeout: 10_000,
   });
   engine.attach(io);
+  operatorSocket(app, io, engine, config.operatorTokens);
 
   app.addHook('preClose', async () => {
     io.disconnectSockets(true);

@@ -35,6 +35,11 @@ const MESSAGES_PER_SECOND = 5;
 const MESSAGE_BURST = 20;
 /** A socket refused this many times in a row for flooding is disconnected. */
 const FLOOD_DISCONNECT = 50;
+/**
+ * How long a selected client whose connection broke keeps its place in the round: a tab keeps
+ * training through a network drop, reconnects with the same client id and uploads.
+ */
+export const RECONNECT_GRACE_MS = 10_000;
 
 /**
  * The coordinator's core: the connected population, one runner per task, and the
@@ -45,6 +50,8 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
   private readonly limiter = new RateLimiter(MESSAGES_PER_SECOND, MESSAGE_BURST);
   private readonly runners = new Map<string, TaskRunner>();
   private readonly models = new Map<string, TaskModel>();
+  /** Selected clients whose connection broke, by client id: the drop that follows unless they return. */
+  private readonly awaited = new Map<string, NodeJS.Timeout>();
 
   constructor(
     readonly store: Store,
@@ -192,6 +199,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
           send: (event, payload) => socket.emit(event, payload as never),
           disconnect: () => socket.disconnect(true),
         });
+        this.resume(hello.clientId);
         if (replaced) {
           replaced.send('pollen:error', {
             code: 'DUPLICATE_CLIENT',
@@ -279,15 +287,48 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
       }),
     );
 
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
       this.limiter.forget(socket.id);
       const c = this.population.leave(socket.id);
-      if (c && c.activeRound !== null) this.runners.get(c.taskId)?.round?.drop(c.clientId);
+      if (!c || c.activeRound === null) return;
+      // A client that left on purpose is dropped at once; a broken connection gets a grace period.
+      if (reason === 'client namespace disconnect') this.runners.get(c.taskId)?.round?.drop(c.clientId);
+      else this.awaitReturn(c);
     });
+  }
+
+  /** Drop a selected client from its round unless it says hello again within the grace period. */
+  private awaitReturn(c: Contributor): void {
+    clearTimeout(this.awaited.get(c.clientId));
+    const roundId = c.activeRound;
+    const timer = setTimeout(() => {
+      this.awaited.delete(c.clientId);
+      if (this.population.byClientId(c.clientId)) return;
+      const round = this.runners.get(c.taskId)?.round;
+      if (round?.roundId === roundId) round.drop(c.clientId);
+    }, RECONNECT_GRACE_MS);
+    timer.unref();
+    this.awaited.set(c.clientId, timer);
+  }
+
+  /** A client that came back within its grace period is in its round again. */
+  private resume(clientId: string): void {
+    const timer = this.awaited.get(clientId);
+    if (!timer) return;
+    clearTimeout(timer);
+    this.awaited.delete(clientId);
+    const c = this.population.byClientId(clientId);
+    const round = c && this.runners.get(c.taskId)?.round;
+    if (c && round?.isOpen && round.isSelected(clientId) && c.activeRound === null) {
+      c.activeRound = round.roundId;
+      this.population.touch();
+    }
   }
 
   /** Stop every runner (rounds in flight are abandoned) and release the models. */
   async close(): Promise<void> {
+    for (const timer of this.awaited.values()) clearTimeout(timer);
+    this.awaited.clear();
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
     this.runners.clear();
     for (const model of this.models.values()) model.dispose();

@@ -1,0 +1,90 @@
+import { specSize } from '@pollen/fl-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  NodeContributor,
+  removeDir,
+  startTestCoordinator,
+  type TestCoordinator,
+  waitFor,
+} from '../testing/harness.ts';
+import { RECONNECT_GRACE_MS } from './engine.ts';
+
+let coordinator: TestCoordinator | undefined;
+const clients: NodeContributor[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  if (coordinator) {
+    await coordinator.close();
+    removeDir(coordinator.dataDir);
+    coordinator = undefined;
+  }
+});
+
+function contributor(id: string): NodeContributor {
+  const c = new NodeContributor(coordinator!.url, id);
+  clients.push(c);
+  return c;
+}
+
+/** Break the connection the way a network drop does: no goodbye, the transport just closes. */
+function breakConnection(c: NodeContributor): void {
+  c.socket.io.engine.close();
+}
+
+const task = {
+  rounds: { cohortSize: 1, minReports: 1, minClients: 1, overSelection: 1, deadlineMs: 30_000, maxRounds: 0 },
+};
+
+describe('a selected client that loses its connection', () => {
+  it('keeps its place in the round when it comes back with the same client id, and its update counts', async () => {
+    coordinator = await startTestCoordinator(task);
+    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const first = contributor('client-flaky');
+    const started = first.nextRound();
+    await first.hello();
+    const msg = await started;
+    breakConnection(first);
+    await waitFor(() => coordinator!.engine.population.counts().total === 0);
+
+    const again = contributor('client-flaky');
+    expect((await again.hello()).ok).toBe(true);
+    expect(coordinator.engine.population.byClientId('client-flaky')?.activeRound).toBe(msg.roundId);
+    expect((await again.send(msg, new Float32Array(d).fill(0.01))).ok).toBe(true);
+    const record = await waitFor(() =>
+      coordinator!.store.listRounds('tiny').find((r) => r.status !== 'open'),
+    );
+    expect(record).toMatchObject({ status: 'committed', reported: 1, dropped: 0 });
+  });
+
+  it('is dropped once the grace period passes without it, and the round closes then', async () => {
+    coordinator = await startTestCoordinator(task);
+    const gone = contributor('client-gone');
+    const started = gone.nextRound();
+    await gone.hello();
+    await started;
+    const t0 = Date.now();
+    breakConnection(gone);
+    const record = await waitFor(
+      () => coordinator!.store.listRounds('tiny').find((r) => r.status !== 'open'),
+      RECONNECT_GRACE_MS + 5000,
+    );
+    expect(record).toMatchObject({ status: 'abandoned', reported: 0, dropped: 1, deadlineHit: false });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(RECONNECT_GRACE_MS - 100);
+  });
+
+  it('is dropped at once when it leaves on purpose', async () => {
+    coordinator = await startTestCoordinator(task);
+    const leaver = contributor('client-bye');
+    const started = leaver.nextRound();
+    await leaver.hello();
+    await started;
+    const t0 = Date.now();
+    leaver.close();
+    const record = await waitFor(() =>
+      coordinator!.store.listRounds('tiny').find((r) => r.status !== 'open'),
+    );
+    expect(record).toMatchObject({ status: 'abandoned', dropped: 1 });
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+});

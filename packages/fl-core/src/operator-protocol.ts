@@ -1,0 +1,88 @@
+import type { Ack, Backend, ClientMetrics } from './protocol.ts';
+import type { TaskStatus } from './task.ts';
+
+/**
+ * The typed Socket.io protocol between the coordinator and operator dashboards, on the
+ * namespace `/operator`. A dashboard connects with `auth: { token }` (an operator token, the
+ * same ones the REST API takes as `Authorization: Bearer`); any other connection is refused
+ * before it can subscribe or control anything.
+ */
+export const OPERATOR_NAMESPACE = '/operator';
+
+/** Connected contributors of a task. */
+export interface PopulationCounts {
+  readonly total: number;
+  /** Eligible, holding examples and in no round: who the next round can select. */
+  readonly available: number;
+  readonly byBackend: Partial<Record<Backend, number>>;
+}
+
+/** A task as an operator watches it. */
+export interface OperatorTask {
+  readonly id: string;
+  readonly name: string;
+  readonly status: TaskStatus;
+  readonly currentVersion: number;
+  /** Parameters of the model: a dense float32 update is 4 bytes each. */
+  readonly dimension: number;
+  readonly population: PopulationCounts;
+  /** The round in flight, if any. */
+  readonly round: number | null;
+}
+
+/** One selected client's local metrics in a round. */
+export interface OperatorClientMetrics extends ClientMetrics {
+  readonly numExamples: number;
+  readonly backend: Backend;
+}
+
+/** A round as the coordinator records it (open while in flight, then committed or abandoned). */
+export interface OperatorRound {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly status: 'open' | 'committed' | 'abandoned';
+  readonly baseVersion: number;
+  readonly newVersion: number | null;
+  readonly selected: number;
+  readonly reported: number;
+  readonly dropped: number;
+  readonly rejected: number;
+  readonly deadlineHit: boolean;
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  /** Held-out accuracy and loss of the model the round committed. */
+  readonly accuracy: number | null;
+  readonly loss: number | null;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly backends: Partial<Record<Backend, number>>;
+  readonly clientMetrics: readonly OperatorClientMetrics[];
+  readonly reason: string | null;
+}
+
+/** What a dashboard gets when it subscribes to a task: the task and its latest rounds. */
+export interface OperatorSnapshot {
+  readonly task: OperatorTask;
+  readonly rounds: readonly OperatorRound[];
+}
+
+/** Task controls an operator has on the namespace. */
+export const OPERATOR_ACTIONS = ['start', 'pause'] as const;
+export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
+
+export interface OperatorClientToServerEvents {
+  /** Watch a task: the reply is its snapshot; `round` and `task` events follow. */
+  subscribe: (msg: { readonly taskId: string }, ack: (reply: Ack<OperatorSnapshot>) => void) => void;
+  /** Resume (`start`) or pause a task. */
+  control: (
+    msg: { readonly taskId: string; readonly action: OperatorAction },
+    ack: (reply: Ack<{ readonly task: OperatorTask }>) => void,
+  ) => void;
+}
+
+export interface OperatorServerToClientEvents {
+  /** A round of a watched task opened, progressed or closed. */
+  round: (round: OperatorRound) => void;
+  /** A watched task's status, version or population changed. */
+  task: (task: OperatorTask) => void;
+}
