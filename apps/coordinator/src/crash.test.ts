@@ -1,58 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from './store/sqlite.ts';
 import { NodeContributor, removeDir, waitFor } from './testing/harness.ts';
+import { launchCoordinator } from './testing/process.ts';
 
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const dirs: string[] = [];
 
 afterEach(() => {
   for (const dir of dirs.splice(0)) removeDir(dir);
 });
-
-/** Start the real coordinator process and return its URL and a way to kill it. */
-async function launch(
-  dataDir: string,
-  taskFile: string,
-): Promise<{ url: string; kill: () => Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      MAIN,
-      '--port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--task',
-      taskFile,
-      '--log-level',
-      'warn',
-    ],
-    { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const url = await waitFor(() => /POLLEN_LISTENING (\S+)/.exec(out)?.[1], 60_000);
-  return {
-    url,
-    kill: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
-  };
-}
 
 describe('a coordinator killed mid-round', () => {
   it('loses no committed round and applies the interrupted one never', async () => {
@@ -67,7 +25,7 @@ describe('a coordinator killed mid-round', () => {
         rounds: { cohortSize: 1, minReports: 1, minClients: 1, overSelection: 1, deadlineMs: 60_000 },
       }),
     );
-    const first = await launch(dataDir, taskFile);
+    const first = await launchCoordinator(dataDir, taskFile);
     let rounds = 0;
     // Answer two rounds, then stay silent in the third so it is open when the process dies.
     const client = new NodeContributor(first.url, 'client-crash', (global) => {
@@ -84,7 +42,7 @@ describe('a coordinator killed mid-round', () => {
     expect(store.listRounds('tiny').map((r) => r.status)).toEqual(['committed', 'committed', 'open']);
     store.close();
 
-    const second = await launch(dataDir, taskFile);
+    const second = await launchCoordinator(dataDir, taskFile);
     const after = new SqliteStore(dataDir);
     expect(after.listRounds('tiny').map((r) => r.status)).toEqual(['committed', 'committed', 'abandoned']);
     expect(after.getTask('tiny')!.currentVersion).toBe(2);

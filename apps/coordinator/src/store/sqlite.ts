@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -198,6 +199,7 @@ export class SqliteStore implements Store {
   ): void {
     if (record.newVersion === null)
       throw new PollenError('INTERNAL', 'a committed round needs a new version');
+    const blob = toBlob(weights);
     this.db.transaction(() => {
       const task = this.db.prepare('SELECT current_version FROM tasks WHERE id = ?').get(record.taskId) as
         | { current_version: number }
@@ -218,11 +220,12 @@ export class SqliteStore implements Store {
           record.newVersion,
           record.roundId,
           record.endedAt ?? Date.now(),
-          toBlob(weights),
+          blob,
           record.accuracy,
           record.loss,
         );
-      this.updateRound(record);
+      // The record carries a digest of the committed weights, so any later read can be checked.
+      this.updateRound({ ...record, checksum: createHash('sha256').update(blob).digest('hex') });
       this.db
         .prepare('UPDATE tasks SET current_version = ? WHERE id = ?')
         .run(record.newVersion, record.taskId);

@@ -53,6 +53,8 @@ export interface RoundRecord {
   readonly backends: Partial<Record<Backend, number>>;
   readonly clientMetrics: readonly ClientRoundMetrics[];
   readonly reason: string | null;
+  /** SHA-256 (hex) of the committed weights as stored (little-endian float32), for committed rounds. */
+  readonly checksum?: string;
 }
 
 /** A committed global model. */

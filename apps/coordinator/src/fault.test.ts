@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seededRng } from '@pollen/fl-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from './store/sqlite.ts';
+import { NodeContributor, removeDir, waitFor } from './testing/harness.ts';
+import { launchCoordinator } from './testing/process.ts';
+
+const KILLS = 20;
+const dirs: string[] = [];
+
+afterEach(() => {
+  for (const dir of dirs.splice(0)) removeDir(dir);
+});
+
+describe('a coordinator killed at random points, 20 times', () => {
+  it('keeps a history with no gap and no duplicate, every version matching its checksum, and trains on', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pollen-fault-'));
+    dirs.push(dataDir);
+    const taskFile = join(dataDir, 'task.json');
+    writeFileSync(
+      taskFile,
+      JSON.stringify({
+        id: 'tiny',
+        model: { kind: 'mlp', hidden: [8] },
+        rounds: { cohortSize: 3, minReports: 2, minClients: 3, overSelection: 1, deadlineMs: 2000 },
+      }),
+    );
+    const rng = seededRng(2026);
+    for (let kill = 0; kill < KILLS; kill++) {
+      const coordinator = await launchCoordinator(dataDir, taskFile);
+      // Three clients; answers come after a random delay so kills land in every phase of a round.
+      const clients = [0, 1, 2].map(
+        (i) =>
+          new NodeContributor(coordinator.url, `client-f${kill}x${i}`, (global) => {
+            const delta = new Float32Array(global.length).fill(0.001 * (i + 1));
+            return delta;
+          }),
+      );
+      await Promise.all(clients.map((c) => c.hello()));
+      await new Promise((r) => setTimeout(r, Math.floor(rng() * 1500)));
+      await coordinator.kill();
+      for (const c of clients) c.close();
+    }
+
+    // One last clean run must make progress past everything committed so far.
+    const check = new SqliteStore(dataDir);
+    const committedBefore = check.getTask('tiny')!.currentVersion;
+    check.close();
+    const last = await launchCoordinator(dataDir, taskFile);
+    const clients = [0, 1, 2].map(
+      (i) => new NodeContributor(last.url, `client-end${i}`, (g) => new Float32Array(g.length).fill(0.001)),
+    );
+    await Promise.all(clients.map((c) => c.hello()));
+    const store = new SqliteStore(dataDir);
+    await waitFor(() => store.getTask('tiny')!.currentVersion > committedBefore, 20_000);
+    for (const c of clients) c.close();
+    await last.kill();
+
+    const versions = store.listVersions('tiny').map((v) => v.version);
+    expect(versions).toEqual(Array.from({ length: versions.length }, (_, i) => i));
+    const rounds = store.listRounds('tiny');
+    const roundIds = rounds.map((r) => r.roundId);
+    expect(new Set(roundIds).size).toBe(roundIds.length);
+    expect(roundIds).toEqual(Array.from({ length: roundIds.length }, (_, i) => i + 1));
+    const committed = rounds.filter((r) => r.status === 'committed');
+    // Each committed round made exactly the next version, once.
+    expect(committed.map((r) => r.newVersion)).toEqual(versions.slice(1));
+    for (const r of committed) {
+      const v = store.getVersion('tiny', r.newVersion!)!;
+      const digest = createHash('sha256').update(Buffer.from(v.weights.buffer)).digest('hex');
+      expect(digest, `version ${r.newVersion}`).toBe(r.checksum);
+    }
+    // Kills landed both between and inside rounds.
+    expect(committed.length).toBeGreaterThanOrEqual(3);
+    expect(rounds.some((r) => r.status === 'abandoned')).toBe(true);
+    // Everything else was abandoned (or left open by the final kill), never applied.
+    expect(rounds.filter((r) => r.status !== 'committed').every((r) => r.newVersion === null)).toBe(true);
+    store.close();
+  }, 300_000);
+});

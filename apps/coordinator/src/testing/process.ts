@@ -1,0 +1,53 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './harness.ts';
+
+const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+
+export interface CoordinatorProcess {
+  readonly url: string;
+  /** SIGKILL: no shutdown hook runs, exactly like a crash. */
+  kill(): Promise<void>;
+  output(): string;
+}
+
+/** Start the real coordinator process (tsx) and wait until it listens. */
+export async function launchCoordinator(dataDir: string, taskFile: string): Promise<CoordinatorProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      MAIN,
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--task',
+      taskFile,
+      '--log-level',
+      'warn',
+    ],
+    { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await waitFor(() => /POLLEN_LISTENING (\S+)/.exec(out)?.[1], 60_000).catch((err: Error) => {
+    child.kill('SIGKILL');
+    throw new Error(`${err.message}: ${out}`);
+  });
+  return {
+    url,
+    output: () => out,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
