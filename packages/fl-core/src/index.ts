@@ -72,6 +72,7 @@ export type {
   HelloReply,
   LocalStrategy,
   RoundEndMessage,
+  RoundPrivacy,
   RoundSkippedMessage,
   RoundStartMessage,
   ServerToClientEvents,

@@ -111,6 +111,10 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
         `task "${taskId}" completed its ${task.spec.rounds.maxRounds} rounds`,
       );
     }
+    if (task.status === 'budget-exhausted' && status === 'running') {
+      const why = this.store.getPrivacy(taskId)?.exhausted ?? 'its privacy budget is spent';
+      throw new PollenError('TASK_NOT_RUNNING', `task "${taskId}" stopped on its privacy budget: ${why}`);
+    }
     this.store.setTaskStatus(taskId, status);
     const runner = this.runners.get(taskId);
     if (status === 'stopped') runner?.round?.close('stopped');
@@ -249,11 +253,10 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
           const bad = firstNonFinite(vector);
           if (bad >= 0) throw new PollenError('NON_FINITE', `update has a non-finite value at index ${bad}`);
           const norm = l2norm(vector);
-          if (norm > task.spec.maxUpdateNorm) {
-            throw new PollenError(
-              'NORM_TOO_LARGE',
-              `update norm ${norm.toFixed(3)} exceeds ${task.spec.maxUpdateNorm}`,
-            );
+          // A task that clips bounds the norm by C plus the noise allowance instead (privacy.ts).
+          const maxNorm = round.privacy?.maxNorm ?? task.spec.maxUpdateNorm;
+          if (norm > maxNorm) {
+            throw new PollenError('NORM_TOO_LARGE', `update norm ${norm.toFixed(3)} exceeds ${maxNorm}`);
           }
           round.accept({
             clientId: c.clientId,
@@ -263,6 +266,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
             metrics: update.metrics,
             bytes: update.update.byteLength,
             controlDelta: update.controlDelta,
+            clipBit: update.clipBit,
           });
         } catch (err) {
           round.noteRejected();

@@ -86,6 +86,7 @@ export function parseUpdate(input: unknown, maxPayloadBytes: number): ParsedUpda
   }
   return {
     ...(control ? { controlDelta: control } : {}),
+    ...(msg.clipBit === undefined ? {} : { clipBit: parseClipBit(msg.clipBit) }),
     taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
     roundId: expectInt('roundId', msg.roundId, 1, MAX_ROUND, 'INVALID_MESSAGE'),
     modelVersion: expectInt('modelVersion', msg.modelVersion, 0, MAX_ROUND, 'INVALID_MESSAGE'),
@@ -115,6 +116,26 @@ export function decodeControlDelta(
   const bad = firstNonFinite(vector);
   if (bad >= 0) throw new PollenError('NON_FINITE', `"controlDelta" has a non-finite value at index ${bad}`);
   return vector;
+}
+
+function parseClipBit(value: unknown): 0 | 1 {
+  if (value === 0 || value === 1) return value;
+  const shown = typeof value === 'number' || typeof value === 'boolean' ? String(value) : typeof value;
+  throw new PollenError('INVALID_MESSAGE', `"clipBit" expected 0 or 1, got ${shown}`);
+}
+
+/**
+ * Check adaptive clipping's bit of an update against its round: required when the round asked
+ * for it, refused when it did not (INVALID_MESSAGE), so a count of bits is a count of reports.
+ */
+export function checkClipBit(bit: 0 | 1 | undefined, expected: boolean): 0 | 1 | undefined {
+  if (expected && bit === undefined) {
+    throw new PollenError('INVALID_MESSAGE', '"clipBit" is required: the round uses adaptive clipping');
+  }
+  if (!expected && bit !== undefined) {
+    throw new PollenError('INVALID_MESSAGE', '"clipBit" is only sent in rounds with adaptive clipping');
+  }
+  return bit;
 }
 
 export function parseWithdraw(input: unknown): WithdrawMessage {

@@ -8,7 +8,8 @@ import {
   type WeightedVector,
 } from '@pollen/fl-core';
 import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
-import { decodeControlDelta } from './messages.ts';
+import { checkClipBit, decodeControlDelta } from './messages.ts';
+import { type PrivacyPlan, privacyRecord } from './privacy.ts';
 
 export type CloseReason = 'all-accounted' | 'target-reached' | 'deadline' | 'stopped';
 
@@ -21,6 +22,8 @@ export interface AcceptedUpdate {
   readonly bytes: number;
   /** SCAFFOLD's Delta c_i frame as received, decoded and checked by `accept`. */
   readonly controlDelta?: Uint8Array;
+  /** Adaptive clipping's bit, checked by `accept` against the round's privacy plan. */
+  readonly clipBit?: 0 | 1;
 }
 
 /** A closed round's aggregate, ready for the server strategy. */
@@ -54,6 +57,8 @@ export class Round {
   private readonly dimension: number;
   private readonly robust: RobustConfig;
   private readonly scaffold: boolean;
+  /** The round's clipping and noise; null when the task does not clip. */
+  readonly privacy: PrivacyPlan | null;
   /** The running weighted sum of deltas (robust kind 'none') ... */
   private readonly accumulator: WeightedAccumulator | null;
   /** ... or every delta, for a robust rule. */
@@ -64,6 +69,7 @@ export class Round {
   private readonly backendCounts: Partial<Record<Backend, number>> = {};
   private rejectedCount = 0;
   private bytesUp = 0;
+  private clipBits = 0;
   private closeReason: CloseReason | null = null;
   private resolveClosed!: (reason: CloseReason) => void;
   private readonly timer: NodeJS.Timeout;
@@ -80,6 +86,8 @@ export class Round {
     robust?: RobustConfig;
     /** Whether updates carry SCAFFOLD's Delta c_i (default false). */
     scaffold?: boolean;
+    /** The round's clipping and noise, for a task that clips (default: none). */
+    privacy?: PrivacyPlan | null;
   }) {
     this.taskId = options.taskId;
     this.roundId = options.roundId;
@@ -90,6 +98,7 @@ export class Round {
     this.dimension = options.dimension;
     this.robust = options.robust ?? { kind: 'none' };
     this.scaffold = options.scaffold ?? false;
+    this.privacy = options.privacy ?? null;
     const keep = this.robust.kind !== 'none';
     this.accumulator = keep ? null : new WeightedAccumulator(options.dimension);
     this.updates = keep ? [] : null;
@@ -147,8 +156,13 @@ export class Round {
   accept(update: AcceptedUpdate): void {
     this.checkMembership(update.clientId);
     const control = decodeControlDelta(update.controlDelta, this.dimension, this.scaffold);
-    if (this.accumulator) this.accumulator.add(update.delta, update.numExamples);
-    else this.updates!.push({ vector: update.delta, weight: update.numExamples });
+    const bit = checkClipBit(update.clipBit, this.privacy?.message.clipBit ?? false);
+    // Under DP every clipped report counts once: an example count is the client's own claim,
+    // and weighting by it would let one client's contribution exceed the clip norm.
+    const weight = this.privacy?.private ? 1 : update.numExamples;
+    if (this.accumulator) this.accumulator.add(update.delta, weight);
+    else this.updates!.push({ vector: update.delta, weight });
+    this.clipBits += bit ?? 0;
     // Algorithm 1 of Karimireddy et al. averages Delta c_i uniformly over the reporting clients.
     if (control) this.controls!.add(control, 1);
     this.reported.add(update.clientId);
@@ -157,6 +171,11 @@ export class Round {
     this.metrics.push({ ...update.metrics, numExamples: update.numExamples, backend: update.backend });
     if (this.reported.size >= this.target) this.close('target-reached');
     else this.closeIfAccounted();
+  }
+
+  /** Adaptive clipping: how many accepted reports said their norm was at or below C. */
+  get clipBitSum(): number {
+    return this.clipBits;
   }
 
   /** Count a refused message from a selected client. */
@@ -186,9 +205,22 @@ export class Round {
   aggregate(): RoundAggregate {
     const meanControlDelta = this.controls?.mean();
     const control = meanControlDelta ? { meanControlDelta } : {};
-    if (this.accumulator) return { delta: this.accumulator.mean(), ...control };
+    if (this.accumulator) return { delta: this.mean(this.accumulator), ...control };
     const { delta, selected } = robustAggregate(this.robust, this.updates!);
     return { delta, ...control, ...(selected ? { kept: selected.length } : {}) };
+  }
+
+  /**
+   * The mean of the accumulated deltas; under DP the noised sum over the public expected
+   * count of reports instead of the count that came (McMahan et al. 2018, "Learning
+   * Differentially Private Recurrent Language Models", the fixed-denominator estimator).
+   */
+  private mean(accumulator: WeightedAccumulator): Float32Array {
+    const mean = accumulator.mean();
+    if (!this.privacy?.private) return mean;
+    const factor = accumulator.count / this.privacy.expectedReports;
+    for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! * factor;
+    return mean;
   }
 
   /** The round's record as it stands. */
@@ -214,9 +246,11 @@ export class Round {
       bytesUp: this.bytesUp,
       bytesDown: 0,
       backends: { ...this.backendCounts },
-      clientMetrics: [...this.metrics],
+      // Under DP the clients' own loss and accuracy are not noised: kept out of the record.
+      clientMetrics: this.privacy?.private ? [] : [...this.metrics],
       reason: null,
       ...this.sampling,
+      ...(this.privacy ? { privacy: privacyRecord(this.privacy, this.privacy.message.epsilonBefore) } : {}),
       ...fields,
     };
   }

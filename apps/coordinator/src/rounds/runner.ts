@@ -14,6 +14,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { TaskModel } from '../ml/evaluator.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
 import type { Contributor, Population } from './population.ts';
+import { budgetExhaustedReason, commitPrivacy, cryptoRng, planPrivacy } from './privacy.ts';
 import { Round } from './round.ts';
 
 export interface RunnerDeps {
@@ -109,6 +110,7 @@ export class TaskRunner {
         await this.waitForChange(IDLE_POLL_MS);
         continue;
       }
+      if (this.budgetSpent(task, candidates.length)) continue;
       try {
         await this.runRound(task, candidates);
       } catch (err) {
@@ -116,6 +118,19 @@ export class TaskRunner {
         await this.waitForChange(IDLE_POLL_MS);
       }
     }
+  }
+
+  /**
+   * Before selecting: stop the task with status 'budget-exhausted' when one more round, at the
+   * largest q its cohort could be charged, would take its epsilon past the budget.
+   */
+  private budgetSpent(task: StoredTask, eligible: number): boolean {
+    const { store, log } = this.deps;
+    const reason = budgetExhaustedReason(task.spec, store.getPrivacy(task.spec.id), eligible);
+    if (reason === null) return false;
+    store.exhaustBudget(task.spec.id, reason);
+    log.warn({ task: task.spec.id, reason }, 'privacy budget exhausted; no more rounds');
+    return true;
   }
 
   /**
@@ -172,6 +187,14 @@ export class TaskRunner {
       },
       this.rng,
     );
+    const privacy = planPrivacy(
+      spec,
+      store.getPrivacy(spec.id),
+      { rate, clamped },
+      cohort.length,
+      candidates.length,
+      base.weights.length,
+    );
     const round = new Round({
       taskId: spec.id,
       roundId: store.nextRoundId(spec.id),
@@ -182,6 +205,7 @@ export class TaskRunner {
       deadlineMs: spec.rounds.deadlineMs,
       robust: strategy.robust,
       scaffold: strategy.scaffold,
+      privacy,
     });
     const log = this.deps.log.child({ task: spec.id, round: round.roundId });
     round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
@@ -202,6 +226,7 @@ export class TaskRunner {
       weights,
       strategy: { proximalMu: strategy.mu, scaffold: strategy.scaffold },
       ...(control ? { control } : {}),
+      ...(privacy ? { privacy: privacy.message } : {}),
     };
     for (const c of cohort) {
       c.activeRound = round.roundId;
@@ -248,6 +273,10 @@ export class TaskRunner {
           aggregate.meanControlDelta ? { meanDelta: aggregate.meanControlDelta, fraction } : undefined,
         );
         const evaluation = await model.evaluate(next);
+        // The ledger and the adaptive clip norm commit with the version they paid for.
+        const spent = privacy
+          ? commitPrivacy(spec, store.getPrivacy(spec.id), privacy, round.clipBitSum, cryptoRng())
+          : null;
         const committed = round.record({
           status: 'committed',
           newVersion: base.version + 1,
@@ -255,9 +284,10 @@ export class TaskRunner {
           bytesDown,
           accuracy: evaluation.accuracy,
           loss: evaluation.loss,
+          ...(spent ? { privacy: spent.record } : {}),
         });
         // The strategy's new state commits with the version it produced, or neither does.
-        store.commitRound(committed, next, { config: strategy, state: server.state() });
+        store.commitRound(committed, next, { config: strategy, state: server.state() }, spent?.state);
         record = committed;
         log.info(
           {
@@ -266,6 +296,7 @@ export class TaskRunner {
             accuracy: evaluation.accuracy,
             version: record.newVersion,
             strategy: strategy.name,
+            ...(spent ? { epsilon: spent.record.epsilon, clipNorm: spent.state.clipNorm } : {}),
             ...(aggregate.kept !== undefined ? { kept: aggregate.kept } : {}),
           },
           'round committed',

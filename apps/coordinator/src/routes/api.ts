@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { shardExamples } from '../data/mnist.ts';
 import type { Engine } from '../rounds/engine.ts';
 import { CLIENT_ID_PATTERN } from '../rounds/messages.ts';
+import { currentClipNorm, loadLedger } from '../rounds/privacy.ts';
 import type { StoredTask } from '../store/types.ts';
 
 function taskId(params: unknown): string {
@@ -64,6 +65,33 @@ export async function apiRoutes(
       after: optionalInt('after', query.after, 0, 0xffffffff),
       limit: optionalInt('limit', query.limit, 1, 1000) ?? 1000,
     });
+  });
+
+  // The privacy ledger as committed: epsilon spent at the task's delta, the rounds charged, the
+  // next round's clip norm, and why the task stopped if its budget did.
+  app.get('/api/tasks/:id/privacy', operator, async (req) => {
+    const task = getTask(req.params);
+    const settings = task.spec.privacy;
+    const stored = store.getPrivacy(task.spec.id);
+    const ledger = loadLedger(settings, stored);
+    const spent = ledger?.spent();
+    const budget = settings.mode === 'off' ? null : settings.epsilonBudget;
+    return {
+      taskId: task.spec.id,
+      status: task.status,
+      mode: settings.mode,
+      settings,
+      delta: ledger?.delta ?? null,
+      epsilon: spent ? spent.epsilon : null,
+      order: spent && Number.isFinite(spent.order) ? spent.order : null,
+      epsilonBudget: budget,
+      remaining: budget !== null && spent ? Math.max(0, budget - spent.epsilon) : null,
+      rounds: ledger?.steps ?? 0,
+      version: stored?.version ?? null,
+      clipNorm: currentClipNorm(settings, stored),
+      exhausted: stored?.exhausted ?? null,
+      entries: ledger?.entries ?? [],
+    };
   });
 
   app.get('/api/tasks/:id/versions', operator, async (req) =>

@@ -113,6 +113,15 @@ export const OPENAPI = {
         responses: { '200': json('Rounds'), ...errors },
       },
     },
+    '/api/tasks/{id}/privacy': {
+      get: {
+        summary:
+          'Privacy ledger: epsilon spent at delta, budget and what remains, rounds charged, the next clip norm, why the task stopped',
+        security: operator,
+        parameters: [taskId],
+        responses: { '200': json('Privacy ledger'), ...errors },
+      },
+    },
     '/api/tasks/{id}/versions': {
       get: {
         summary: 'Committed model versions',

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   PollenError,
+  type PrivacyLedgerJson,
   type StrategyConfig,
   type StrategyState,
   type TaskSpec,
@@ -15,8 +16,10 @@ import { decodeStrategyState, encodeStrategyState } from './strategy-state.ts';
 import type {
   Evaluated,
   ModelVersion,
+  PrivacyState,
   RoundRecord,
   Store,
+  StoredPrivacy,
   StoredStrategyState,
   StoredTask,
 } from './types.ts';
@@ -53,6 +56,13 @@ CREATE TABLE IF NOT EXISTS strategy_state (
   config TEXT NOT NULL,
   state BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS privacy_ledger (
+  task_id TEXT PRIMARY KEY REFERENCES tasks(id),
+  version INTEGER NOT NULL,
+  ledger TEXT,
+  clip_norm REAL,
+  exhausted TEXT
+);
 CREATE TABLE IF NOT EXISTS clients (
   client_id TEXT NOT NULL,
   task_id TEXT NOT NULL,
@@ -84,8 +94,12 @@ interface VersionRow {
 function toTask(row: TaskRow): StoredTask {
   const spec = JSON.parse(row.spec) as TaskSpec;
   return {
-    // Tasks stored before strategies existed ran FedAvg.
-    spec: spec.strategy ? spec : { ...spec, strategy: validateStrategyConfig(undefined) },
+    // Tasks stored before strategies existed ran FedAvg; before privacy, without it.
+    spec: {
+      ...spec,
+      strategy: spec.strategy ?? validateStrategyConfig(undefined),
+      privacy: spec.privacy ?? { mode: 'off' },
+    },
     weightSpec: JSON.parse(row.weight_spec) as WeightSpec,
     status: row.status,
     createdAt: row.created_at,
@@ -196,6 +210,7 @@ export class SqliteStore implements Store {
     record: RoundRecord,
     weights: Float32Array,
     strategy?: { readonly config: StrategyConfig; readonly state: StrategyState },
+    privacy?: PrivacyState,
   ): void {
     if (record.newVersion === null)
       throw new PollenError('INTERNAL', 'a committed round needs a new version');
@@ -241,6 +256,48 @@ export class SqliteStore implements Store {
             encodeStrategyState(strategy.state),
           );
       }
+      if (privacy) {
+        this.db
+          .prepare(
+            'INSERT OR REPLACE INTO privacy_ledger (task_id, version, ledger, clip_norm, exhausted) VALUES (?, ?, ?, ?, NULL)',
+          )
+          .run(
+            record.taskId,
+            record.newVersion,
+            privacy.ledger === null ? null : JSON.stringify(privacy.ledger),
+            privacy.clipNorm,
+          );
+      }
+    })();
+  }
+
+  getPrivacy(taskId: string): StoredPrivacy | undefined {
+    const row = this.db
+      .prepare('SELECT version, ledger, clip_norm, exhausted FROM privacy_ledger WHERE task_id = ?')
+      .get(taskId) as
+      | { version: number; ledger: string | null; clip_norm: number | null; exhausted: string | null }
+      | undefined;
+    if (!row) return undefined;
+    return {
+      version: row.version,
+      ledger: row.ledger === null ? null : (JSON.parse(row.ledger) as PrivacyLedgerJson),
+      clipNorm: row.clip_norm,
+      exhausted: row.exhausted,
+    };
+  }
+
+  exhaustBudget(taskId: string, reason: string): void {
+    this.db.transaction(() => {
+      const task = this.db.prepare('SELECT current_version FROM tasks WHERE id = ?').get(taskId) as
+        | { current_version: number }
+        | undefined;
+      if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${taskId}"`);
+      this.db.prepare("UPDATE tasks SET status = 'budget-exhausted' WHERE id = ?").run(taskId);
+      this.db
+        .prepare(
+          'INSERT INTO privacy_ledger (task_id, version, ledger, clip_norm, exhausted) VALUES (?, ?, NULL, NULL, ?) ON CONFLICT (task_id) DO UPDATE SET exhausted = excluded.exhausted',
+        )
+        .run(taskId, task.current_version, reason);
     })();
   }
 

@@ -1,5 +1,7 @@
 import type {
   Backend,
+  PrivacyLedgerJson,
+  PrivacyMode,
   StrategyConfig,
   StrategyState,
   TaskSpec,
@@ -40,6 +42,8 @@ export interface RoundRecord {
   readonly eligible?: number;
   /** The Poisson rate used (q * overSelection) and whether the cohort was clamped to its bounds. */
   readonly sampling?: { readonly rate: number; readonly clamped: 'none' | 'min' | 'max' };
+  /** The round's differential privacy, for tasks that clip; absent otherwise. */
+  readonly privacy?: RoundPrivacyRecord;
   readonly reported: number;
   readonly dropped: number;
   readonly rejected: number;
@@ -55,6 +59,37 @@ export interface RoundRecord {
   readonly reason: string | null;
   /** SHA-256 (hex) of the committed weights as stored (little-endian float32), for committed rounds. */
   readonly checksum?: string;
+}
+
+/** A round's differential privacy: what its clients did and what it cost. */
+export interface RoundPrivacyRecord {
+  readonly mode: PrivacyMode;
+  /** C the round's clients clipped to. */
+  readonly clipNorm: number;
+  /** Std of the Gaussian noise each client added per coordinate. */
+  readonly noiseStd: number;
+  /** q and z charged to the ledger if the round commits (0 and 0 in mode 'off'). */
+  readonly samplingRate: number;
+  readonly noiseMultiplier: number;
+  readonly delta: number | null;
+  /** The task's epsilon once this round closed: after it, if it committed; unchanged otherwise. */
+  readonly epsilon: number | null;
+  /** Adaptive clipping: the noised fraction of clients at or below C, and the C it led to. */
+  readonly clipBits?: { readonly noisedFraction: number; readonly nextClipNorm: number };
+}
+
+/** What a commit writes of a task's privacy: the ledger (null in mode 'off') and the next round's C. */
+export interface PrivacyState {
+  readonly ledger: PrivacyLedgerJson | null;
+  readonly clipNorm: number | null;
+}
+
+/** A task's privacy as stored. */
+export interface StoredPrivacy extends PrivacyState {
+  /** The model version it was committed with. */
+  readonly version: number;
+  /** Why the task stopped on its budget, or null. */
+  readonly exhausted: string | null;
 }
 
 /** A committed global model. */
@@ -99,13 +134,19 @@ export interface Store {
   openRound(record: RoundRecord): void;
   /**
    * Commit a round: the new model version, the round record, the task's current version and,
-   * when given, the strategy state that goes with the new version, in one transaction.
+   * when given, the strategy state and the privacy ledger that go with the new version, in one
+   * transaction.
    */
   commitRound(
     record: RoundRecord,
     weights: Float32Array,
     strategy?: { readonly config: StrategyConfig; readonly state: StrategyState },
+    privacy?: PrivacyState,
   ): void;
+  /** The privacy ledger and adaptive clip norm committed last for a task, if any. */
+  getPrivacy(taskId: string): StoredPrivacy | undefined;
+  /** Stop a task on its privacy budget: status 'budget-exhausted' and the reason, together. */
+  exhaustBudget(taskId: string, reason: string): void;
   /** The strategy state committed last for a task, if any round committed one. */
   getStrategyState(taskId: string): StoredStrategyState | undefined;
   /** Close a round without a new model. */
