@@ -1,6 +1,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import '../styles.css';
+import { EpsilonChart, type PrivacyRound, type PrivacySpec } from './privacy-chart.ts';
 
 interface TaskSummary {
   id: string;
@@ -8,9 +9,10 @@ interface TaskSummary {
   status: string;
   currentVersion: number;
   population: { total: number; byBackend: Record<string, number> };
+  spec?: { privacy?: PrivacySpec };
 }
 
-interface RoundRow {
+interface RoundRow extends PrivacyRound {
   roundId: number;
   status: string;
   selected: number;
@@ -45,6 +47,7 @@ function showLogin(message = ''): void {
 }
 
 let chart: uPlot | null = null;
+let epsilonChart: EpsilonChart | null = null;
 
 function drawChart(rounds: RoundRow[]): void {
   const committed = rounds.filter((r) => r.status === 'committed' && r.accuracy !== null);
@@ -120,6 +123,8 @@ async function refresh(taskId: string): Promise<void> {
   const last = rounds.filter((r) => r.status === 'committed').at(-1);
   $('tile-accuracy').textContent = last?.accuracy != null ? last.accuracy.toFixed(4) : '-';
   drawChart(rounds);
+  epsilonChart ??= new EpsilonChart($('epsilon-chart'), $('epsilon-note'), $('tile-epsilon'));
+  epsilonChart.draw(rounds, task.spec?.privacy);
   drawTable(rounds);
 }
 
@@ -162,6 +167,7 @@ async function main(): Promise<void> {
   select.addEventListener('change', () => {
     chart?.destroy();
     chart = null;
+    epsilonChart?.destroy();
     void refresh(select.value);
   });
   await tick();

@@ -1,0 +1,83 @@
+import uPlot from 'uplot';
+
+/** What the epsilon chart reads from a round record. */
+export interface PrivacyRound {
+  roundId: number;
+  status: string;
+  privacy?: { epsilon: number | null; delta: number | null; clipNorm: number } | null;
+}
+
+/** The task's privacy settings, as GET /api/tasks/:id returns them in its spec. */
+export interface PrivacySpec {
+  mode: 'off' | 'distributed' | 'local';
+  epsilonBudget?: number;
+  delta?: number;
+}
+
+const HEIGHT = 220;
+
+/**
+ * Epsilon spent over rounds, from the committed round records (each carries the task's epsilon
+ * after it), with the budget as a flat line. A task without differential privacy shows a line
+ * of text instead.
+ */
+export class EpsilonChart {
+  private chart: uPlot | null = null;
+
+  constructor(
+    private readonly el: HTMLElement,
+    private readonly note: HTMLElement,
+    private readonly tile: HTMLElement,
+  ) {}
+
+  draw(rounds: readonly PrivacyRound[], spec: PrivacySpec | undefined): void {
+    const points = rounds.filter((r) => r.status === 'committed' && r.privacy?.epsilon != null);
+    const epsilon = points.at(-1)?.privacy?.epsilon ?? null;
+    if (!spec || spec.mode === 'off') {
+      this.note.textContent = 'This task trains without differential privacy: no epsilon is accounted.';
+      this.tile.textContent = 'off';
+      this.el.hidden = true;
+      return;
+    }
+    const budget = spec.epsilonBudget ?? null;
+    this.note.textContent = `Mode ${spec.mode}, delta = ${spec.delta}; the task stops selecting rounds before epsilon would pass its budget${budget === null ? '' : ` of ${budget}`}.`;
+    this.tile.textContent = `${epsilon === null ? '0' : epsilon.toFixed(2)}${budget === null ? '' : ` / ${budget}`}`;
+    this.el.hidden = false;
+    const xs = points.map((r) => r.roundId);
+    const data: uPlot.AlignedData = [
+      xs,
+      points.map((r) => r.privacy!.epsilon!),
+      xs.map(() => budget ?? Number.NaN),
+    ];
+    if (this.chart) {
+      this.chart.setData(data);
+      return;
+    }
+    this.chart = new uPlot(
+      {
+        width: this.el.clientWidth || 600,
+        height: HEIGHT,
+        scales: {
+          x: { time: false },
+          y: { range: (_u, _min, max) => [0, Math.max(max, budget ?? 0) * 1.05 || 1] },
+        },
+        axes: [{ label: 'round' }, { label: 'epsilon' }],
+        series: [
+          { label: 'round' },
+          { label: 'epsilon spent', stroke: '#6b4fbb', width: 2, points: { show: true } },
+          { label: 'budget', stroke: '#b03030', width: 1, dash: [6, 4], points: { show: false } },
+        ],
+      },
+      data,
+      this.el,
+    );
+    window.addEventListener('resize', () =>
+      this.chart?.setSize({ width: this.el.clientWidth, height: HEIGHT }),
+    );
+  }
+
+  destroy(): void {
+    this.chart?.destroy();
+    this.chart = null;
+  }
+}
