@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     const started = Date.now();
     for (let i = 0; i < clients; i++) {
       sockets.push(connect(`load-${String(i).padStart(8, '0')}`));
-      if (i % 250 === 249) await new Promise((r) => setTimeout(r, 50));
+      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 100));
     }
     const healthz = async (): Promise<number> =>
       ((await (await fetch(`${coordinator.url}/healthz`)).json()) as { connected: number }).connected;
