@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { aggregationSuite } from '../rows/aggregation.ts';
 import { asyncSuite } from '../rows/async.ts';
@@ -37,6 +38,8 @@ export interface BenchResults {
   readonly command: string;
   readonly durationS: number;
   readonly machine: ReturnType<typeof describeMachine>;
+  /** The 1-minute load average, sampled every 5 s through the run: other work on the machine skews timings. */
+  readonly loadAverage: { readonly mean: number; readonly max: number };
   readonly options: { readonly tiny: boolean; readonly runs: number; readonly only: readonly string[] };
   readonly rows: readonly BenchRow[];
   readonly failures: readonly { readonly suite: string; readonly error: string }[];
@@ -45,6 +48,9 @@ export interface BenchResults {
 /** Run the suites, write latest.json and latest.md to `outDir`, and return the results. */
 export async function runBench(options: BenchOptions, command: string): Promise<BenchResults> {
   const started = Date.now();
+  const load: number[] = [loadavg()[0]!];
+  const sampler = setInterval(() => load.push(loadavg()[0]!), 5000);
+  sampler.unref();
   const rows: BenchRow[] = [];
   const failures: { suite: string; error: string }[] = [];
   const suites = options.only.length ? SUITES.filter((s) => options.only.includes(s.id)) : SUITES;
@@ -59,12 +65,17 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     }
     options.log(`${suite.id} took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
+  clearInterval(sampler);
   const machine = describeMachine();
   const results: BenchResults = {
     generatedAt: new Date(started).toISOString(),
     command,
     durationS: (Date.now() - started) / 1000,
     machine,
+    loadAverage: {
+      mean: Number((load.reduce((a, b) => a + b, 0) / load.length).toFixed(2)),
+      max: Number(Math.max(...load).toFixed(2)),
+    },
     options: { tiny: options.tiny, runs: options.runs, only: options.only },
     rows,
     failures,
@@ -77,6 +88,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     command,
     runs: options.runs,
     durationS: results.durationS,
+    loadAverage: results.loadAverage,
   });
   const failed = failures.map((f) => `\n**${f.suite} failed**: ${f.error.split('\n')[0]}\n`).join('');
   writeFileSync(join(options.outDir, 'latest.md'), `# Pollen benchmarks\n\n${table}${failed}`);

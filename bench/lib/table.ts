@@ -24,13 +24,21 @@ function notes(row: BenchRow): string {
 /** The results as a Markdown table (the README's Benchmarks section carries a copy). */
 export function markdownTable(
   rows: readonly BenchRow[],
-  meta: { date: string; machine: Machine; command: string; runs: number; durationS: number },
+  meta: {
+    date: string;
+    machine: Machine;
+    command: string;
+    runs: number;
+    durationS: number;
+    loadAverage: { mean: number; max: number };
+  },
 ): string {
   const m = meta.machine;
   const lines = [
     `Measured ${meta.date} with \`${meta.command}\` in ${duration(meta.durationS)} on ${m.cpus} cores ` +
       `(${m.cpuModel}), ${m.memoryGiB} GiB, GPU ${m.gpu}, Node ${m.node}` +
-      `${m.chromium ? `, ${m.chromium}` : ''}. Each figure is the median of ${meta.runs} runs unless the row says ` +
+      `${m.chromium ? `, ${m.chromium}` : ''}; 1-minute load average ${meta.loadAverage.mean} on average, ` +
+      `${meta.loadAverage.max} at most (other work shared the machine when it is above 2). Each figure is the median of ${meta.runs} runs unless the row says ` +
       'otherwise; each ratio is against the baseline measured in the same run.',
     '',
     '| suite | figure | value | baseline | ratio | notes |',

@@ -9,6 +9,7 @@ import {
 } from '@pollen/fl-core';
 import * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
+import { privatize } from '../../apps/web-client/src/sdk/privacy.ts';
 import { buildModel, type LocalData, toTensors, trainLocal } from '../../apps/web-client/src/worker/train.ts';
 import { BenchError } from '../lib/errors.ts';
 import { sleep } from '../lib/stats.ts';
@@ -44,8 +45,8 @@ export interface ClientStats {
  * One simulated device in Node: the contributor protocol over Socket.io (websocket
  * transport, the typed events of fl-core), local training with the browser worker's own
  * `trainLocal` on the demo shard the coordinator serves for this client id (FedProx and
- * SCAFFOLD included, c_i kept until its round commits, as the SDK does), and the same dense
- * codec as the SDK. With `train: false` it answers rounds with a zero update at once,
+ * SCAFFOLD included, c_i kept until its round commits, as the SDK does), the round's privacy
+ * block applied with the SDK's `privatize`, and the same dense codec as the SDK. With `train: false` it answers rounds with a zero update at once,
  * which is how the capacity benchmark loads the coordinator without training.
  */
 export class NodeClient {
@@ -205,6 +206,14 @@ export class NodeClient {
       delta = new Float32Array(vector.length);
       if (scaffold) controlDelta = new Float32Array(vector.length);
     }
+    // The round's privacy block: clip, add this client's noise, and the clipping bit, with the
+    // browser SDK's own code (CSPRNG noise).
+    let clipBit: 0 | 1 | undefined;
+    if (msg.privacy) {
+      const sent = privatize(delta, msg.privacy);
+      delta = sent.update;
+      clipBit = sent.clipBit;
+    }
     await sleep(plan.delayMs);
     const socket = this.socket;
     if (!socket?.connected || this.closed) return;
@@ -219,6 +228,7 @@ export class NodeClient {
       metrics,
       update: frame,
       ...(controlFrame ? { controlDelta: controlFrame } : {}),
+      ...(clipBit !== undefined ? { clipBit } : {}),
     });
     if (ack.ok) {
       this.stats.uploads++;

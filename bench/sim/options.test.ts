@@ -38,9 +38,10 @@ describe('pnpm sim options', () => {
       code: 'NOT_WIRED',
       message: expect.stringMatching(/issue 5/),
     });
-    expect(refused(['--node', '--dp'])).toMatchObject({
-      code: 'NOT_WIRED',
-      message: expect.stringMatching(/issue 4/),
+    expect(refused(['--node', '--dp', 'distributed:0'])).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(refused(['--node', '--dp', 'distributed:1', '--strategy', 'scaffold'])).toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringMatching(/SCAFFOLD/),
     });
     expect(refused(['--node', '--compression', 'topk:0.01'])).toMatchObject({
       code: 'NOT_WIRED',
@@ -55,10 +56,27 @@ describe('pnpm sim options', () => {
     expect(refused(['--node', '--browser'])).toMatchObject({ code: 'INVALID_OPTION' });
   });
 
-  it('accepts what is wired: f16 uploads and the strategies of issue 3', () => {
+  it('accepts what is wired: f16 uploads, the strategies of issue 3, the privacy of issue 4', () => {
     const o = parseSimArgs(['--node', '--compression', 'f16', '--strategy', 'fedadam+fedprox:0.01']);
     expect(o.codec).toBe('f16');
     expect(o.strategy).toMatchObject({ name: 'fedadam', mu: 0.01 });
+    expect(o.privacy).toEqual({ mode: 'off' });
+    const dp = parseSimArgs([
+      '--node',
+      '--dp',
+      'distributed:0.8',
+      '--clip-norm',
+      '2',
+      '--epsilon-budget',
+      '20',
+    ]);
+    expect(dp.privacy).toEqual({
+      mode: 'distributed',
+      noiseMultiplier: 0.8,
+      clipNorm: 2,
+      delta: 1e-5,
+      epsilonBudget: 20,
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
-import type { PartitionSpec, StrategyConfig } from '@pollen/fl-core';
+import type { PartitionSpec, PrivacySettings, StrategyConfig } from '@pollen/fl-core';
 import { BenchError } from '../lib/errors.ts';
+import { DP_DEFAULTS, parsePrivacy } from './privacy-option.ts';
 import { parseStrategy } from './strategy-option.ts';
 
 /** How a selected client that drops out leaves its round. */
@@ -33,6 +34,8 @@ export interface SimOptions {
   readonly codec: 'f32' | 'f16';
   /** The task's strategy block, validated by fl-core (FedAvg by default). */
   readonly strategy: StrategyConfig;
+  /** The task's privacy block, validated by fl-core (mode 'off' by default). */
+  readonly privacy: PrivacySettings;
   readonly epochs: number;
   readonly batchSize: number;
   readonly learningRate: number;
@@ -82,12 +85,6 @@ const MAX_ROUNDS = 1000;
  */
 const NOT_WIRED: Record<string, { readonly feature: string; readonly issue: number }> = {
   secagg: { feature: 'secure aggregation (SecAgg+) in the round engine', issue: 5 },
-  dp: { feature: 'differential privacy (clipping, noise, accounting) in the round engine', issue: 4 },
-  'clip-norm': {
-    feature: 'differential privacy (clipping, noise, accounting) in the round engine',
-    issue: 4,
-  },
-  noise: { feature: 'differential privacy (clipping, noise, accounting) in the round engine', issue: 4 },
   async: { feature: 'buffered asynchronous aggregation (FedBuff) and overlapping rounds', issue: 7 },
 };
 
@@ -108,6 +105,8 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --compression C        f32 | f16 (sparse and quantized uploads wait on issue 6)
   --strategy S           fedavg | fedavgm | fedadam | fedyogi | fedadagrad, + fedprox:MU, + scaffold,
                          + median | trimmed-mean:B | krum:F | multi-krum:F | norm-bound:N, or JSON
+  --dp P                 distributed:Z | local:EPSILON | clip:C | a JSON privacy block
+  --clip-norm C --dp-delta D --epsilon-budget E   for the --dp shorthands (defaults ${DP_DEFAULTS.clipNorm}, ${DP_DEFAULTS.delta}, ${DP_DEFAULTS.epsilonBudget})
   --epochs E --batch B --lr LR --optimizer sgd|adam   local training (defaults ${SIM_DEFAULTS.epochs}, ${SIM_DEFAULTS.batchSize}, ${SIM_DEFAULTS.learningRate}, ${SIM_DEFAULTS.optimizer})
   --deadline S           round deadline in seconds (default ${SIM_DEFAULTS.deadlineS})
   --target A             stop once the held-out accuracy reaches A
@@ -221,6 +220,10 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
         backend: { type: 'string' },
         compression: { type: 'string' },
         strategy: { type: 'string' },
+        dp: { type: 'string' },
+        'clip-norm': { type: 'string' },
+        'dp-delta': { type: 'string' },
+        'epsilon-budget': { type: 'string' },
         epochs: { type: 'string' },
         batch: { type: 'string' },
         lr: { type: 'string' },
@@ -290,6 +293,17 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     true,
   );
   const strategy = parseStrategy(str('strategy') ?? 'fedavg', { minReports, optimizer });
+  const optional = (flag: string, min: number, max: number): number | undefined =>
+    str(flag) === undefined ? undefined : num(flag, str(flag), min, max);
+  const privacy = parsePrivacy(
+    str('dp'),
+    {
+      clipNorm: optional('clip-norm', 1e-6, 1e6),
+      delta: optional('dp-delta', 1e-12, 0.999),
+      epsilonBudget: optional('epsilon-budget', 1e-6, 1e9),
+    },
+    strategy,
+  );
   return {
     mode,
     clients,
@@ -313,6 +327,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     backend,
     codec: compression,
     strategy,
+    privacy,
     epochs: num('epochs', str('epochs') ?? String(SIM_DEFAULTS.epochs), 1, 100, true),
     batchSize: num('batch', str('batch') ?? String(SIM_DEFAULTS.batchSize), 1, 4096, true),
     learningRate: num('lr', str('lr') ?? String(SIM_DEFAULTS.learningRate), 1e-6, 10),

@@ -19,8 +19,13 @@ export interface ApiRound {
   readonly bytesDown: number;
   readonly backends: Record<string, number>;
   readonly reason: string | null;
-  /** Present once differential privacy is wired (issue 4). */
-  readonly epsilon?: number | null;
+  /** The round's differential privacy, for tasks that clip. */
+  readonly privacy?: {
+    readonly mode: string;
+    readonly clipNorm: number;
+    readonly noiseStd: number;
+    readonly epsilon: number | null;
+  };
 }
 
 /** One round of the report. */
@@ -41,8 +46,11 @@ export interface ReportRound {
   readonly wallS: number;
   /** Seconds from the first round's start to this round's close. */
   readonly elapsedS: number;
-  /** Privacy spent so far; null until the coordinator accounts for it (issue 4). */
+  /** The task's epsilon once this round closed; null without differential privacy. */
   readonly epsilon: number | null;
+  /** C the clients clipped to and the noise std each added; null when the task does not clip. */
+  readonly clipNorm: number | null;
+  readonly noiseStd: number | null;
   readonly backends: Record<string, number>;
   readonly reason: string | null;
 }
@@ -67,7 +75,7 @@ export interface SimSummary {
   readonly bytesDown: number;
   readonly epsilon: number | null;
   readonly ok: boolean;
-  readonly stopped: 'completed' | 'target' | 'timeout' | 'error';
+  readonly stopped: 'completed' | 'target' | 'budget-exhausted' | 'stopped' | 'timeout' | 'error';
   readonly report: string;
   readonly plot: string;
 }
@@ -104,7 +112,9 @@ export function reportRounds(records: readonly ApiRound[]): ReportRound[] {
     bytesDown: r.bytesDown,
     wallS: ((r.endedAt ?? r.startedAt) - r.startedAt) / 1000,
     elapsedS: ((r.endedAt ?? r.startedAt) - t0) / 1000,
-    epsilon: r.epsilon ?? null,
+    epsilon: r.privacy?.epsilon ?? null,
+    clipNorm: r.privacy?.clipNorm ?? null,
+    noiseStd: r.privacy?.noiseStd ?? null,
     backends: r.backends,
     reason: r.reason,
   }));

@@ -70,6 +70,9 @@ async function follow(
     }
     if (reached) return { rounds, stopped: 'target' };
     if (task.status === 'completed') return { rounds, stopped: 'completed' };
+    // The privacy budget ran out, or an operator stopped the task: no more rounds will come.
+    if (task.status === 'budget-exhausted' || task.status === 'stopped')
+      return { rounds, stopped: task.status };
     if (Date.now() - started > o.timeoutMs) return { rounds, stopped: 'timeout' };
     await sleep(POLL_MS);
   }

@@ -32,6 +32,7 @@ export function simTask(o: SimOptions): Record<string, unknown> {
     },
     codec: o.codec,
     strategy: o.strategy,
+    privacy: o.privacy,
     maxUpdateNorm: 1000,
   };
 }
