@@ -1,6 +1,9 @@
 import { BACKENDS, type Backend } from '@pollen/fl-core';
-import { createClient } from '../sdk/index.ts';
+import { type ClientStatus, createClient } from '../sdk/index.ts';
 import '../styles.css';
+import { setUpDrawing } from './drawing.ts';
+import { kib, plural } from './format.ts';
+import { HistoryList } from './history.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -9,6 +12,18 @@ const requested = params.get('backend');
 const backend = (BACKENDS as readonly string[]).includes(requested ?? '')
   ? (requested as Backend)
   : undefined;
+
+/** What each state means, for a visitor. */
+const STATUS_TEXT: Record<ClientStatus, string> = {
+  idle: 'Not contributing',
+  standby: 'On standby',
+  starting: 'Starting',
+  connecting: 'Connecting',
+  waiting: 'Waiting to be picked for a round',
+  training: 'Training',
+  uploading: 'Sending the update',
+  stopped: 'Paused',
+};
 
 async function main(): Promise<void> {
   const tasks = (await (await fetch('/api/tasks')).json()) as {
@@ -26,32 +41,45 @@ async function main(): Promise<void> {
   $('task-description').textContent = task.description;
   $('task-owner').textContent = task.owner;
 
-  const client = createClient({
-    task: task.id,
-    backend,
-    background: $<HTMLInputElement>('background').checked,
-  });
   const consent = $<HTMLInputElement>('consent');
+  const background = $<HTMLInputElement>('background');
   const start = $<HTMLButtonElement>('start');
   const stop = $<HTMLButtonElement>('stop');
+  const leave = $<HTMLButtonElement>('leave');
   const progress = $<HTMLProgressElement>('progress');
+  const client = createClient({ task: task.id, backend, background: background.checked });
+  const history = new HistoryList($<HTMLOListElement>('history'), $('history-empty'));
   let bytesSent = 0;
-  let rounds = 0;
+  let uploads = 0;
 
   const refreshCount = async (): Promise<void> => {
-    $('examples').textContent = String(await client.countExamples());
+    const counts = await client.exampleCounts();
+    const total = counts.demo + counts.drawn + counts.host;
+    $('examples').textContent = String(total);
+    document.body.dataset.examples = String(total);
+    const parts = [
+      counts.demo && `${counts.demo} from the demo shard`,
+      counts.drawn && `${counts.drawn} drawn here`,
+      counts.host && `${counts.host} added by this site`,
+    ].filter(Boolean);
+    $('examples-detail').textContent = parts.length ? `(${parts.join(', ')})` : '';
   };
   await refreshCount();
+  for (const entry of (await client.history()).slice(-50)) history.show(entry);
 
-  const syncStart = (): void => {
-    start.disabled = !consent.checked || client.status !== 'idle';
+  const active = (): boolean => !['idle', 'stopped'].includes(client.status);
+  const syncButtons = (): void => {
+    start.disabled = !consent.checked || active();
+    start.textContent = client.status === 'stopped' ? 'Resume' : 'Start contributing';
+    stop.disabled = !active();
+    leave.disabled = !active() && !consent.checked;
   };
-  consent.addEventListener('change', syncStart);
-  syncStart();
+  consent.addEventListener('change', syncButtons);
+  syncButtons();
+  background.addEventListener('change', () => client.setBackground(background.checked));
   start.addEventListener('click', async () => {
+    if (!consent.checked) return;
     start.disabled = true;
-    consent.disabled = true;
-    stop.disabled = false;
     try {
       await client.start();
       await refreshCount();
@@ -59,18 +87,30 @@ async function main(): Promise<void> {
       $('status').textContent = `Could not start: ${(err as Error).message}`;
     }
   });
-  stop.addEventListener('click', () => {
+  stop.addEventListener('click', () => client.stop());
+  leave.addEventListener('click', () => {
     client.stop();
-    stop.disabled = true;
+    consent.checked = false;
+    $('status').textContent = 'You left. Your examples stay in this browser until you delete them.';
+    syncButtons();
   });
   $('clear').addEventListener('click', async () => {
     await client.clearExamples();
+    await client.clearHistory();
+    history.clear();
     await refreshCount();
   });
+  setUpDrawing(client, refreshCount);
 
   client.on('status', ({ status, detail }) => {
-    $('status').textContent = detail ? `${status}: ${detail}` : status;
+    $('status').textContent = detail ? `${STATUS_TEXT[status]}: ${detail}` : STATUS_TEXT[status];
     document.body.dataset.status = status;
+    const note = $('lock-note');
+    note.hidden = status !== 'standby';
+    note.textContent =
+      'Another tab of this browser is already contributing, with the same examples and device id. ' +
+      'This tab waits and takes over if that one stops or closes.';
+    syncButtons();
   });
   client.on('backend', ({ backend: chosen, skipped }) => {
     $('backend').textContent = chosen;
@@ -79,27 +119,33 @@ async function main(): Promise<void> {
       ? `Skipped: ${skipped.map((s) => `${s.backend} (${s.reason})`).join('; ')}`
       : `${chosen} is the best backend this browser offers.`;
   });
+  client.on('selected', ({ roundId }) => {
+    progress.value = 0;
+    $('progress-text').textContent = `Picked for round ${roundId}: loading the model.`;
+  });
   client.on('progress', (p) => {
     progress.max = p.epochs * p.batches;
     progress.value = p.epoch * p.batches + p.batch;
     $('progress-text').textContent =
-      `Round ${p.roundId}: epoch ${p.epoch + 1}/${p.epochs}, batch ${p.batch}/${p.batches}, loss ${p.loss.toFixed(4)}`;
+      `Round ${p.roundId}: epoch ${p.epoch + 1} of ${p.epochs}, batch ${p.batch} of ${p.batches}, loss ${p.loss.toFixed(4)}`;
   });
   client.on('uploaded', (u) => {
     bytesSent += u.bytes;
-    rounds++;
-    document.body.dataset.uploads = String(rounds);
-    $('sent').textContent =
-      `${(bytesSent / 1024).toFixed(1)} KiB in ${rounds} round${rounds === 1 ? '' : 's'}`;
-    const item = document.createElement('li');
-    item.textContent = `Round ${u.roundId}: trained on ${u.numExamples} examples in ${(u.trainMs / 1000).toFixed(1)} s, local accuracy ${(u.accuracy * 100).toFixed(1)}%, sent ${(u.bytes / 1024).toFixed(1)} KiB`;
-    $('history').prepend(item);
+    uploads++;
+    document.body.dataset.uploads = String(uploads);
+    $('sent').textContent = `${kib(bytesSent)} in ${plural(uploads, 'round')} since this page opened`;
+    if (u.epsilon != null) {
+      $('epsilon').textContent =
+        `the task's privacy loss is epsilon = ${u.epsilon.toFixed(2)} after this round`;
+      $('epsilon').classList.remove('muted');
+    }
   });
-  client.on('roundEnd', (r) => {
-    const item = document.createElement('li');
-    item.className = r.status;
-    item.textContent = `Round ${r.roundId} ${r.status}; model version ${r.modelVersion}`;
-    $('history').prepend(item);
+  client.on('history', (entry) => history.show(entry));
+  client.on('memory', (m) => {
+    document.body.dataset.tensors = String(m.numTensors);
+    document.body.dataset.tensorBytes = String(m.numBytes);
+    $('memory').textContent =
+      `Training worker: ${m.numTensors} tensors, ${kib(m.numBytes)} after round ${m.roundId}.`;
   });
   client.on('error', (e) => {
     $('progress-text').textContent = `Error ${e.code}: ${e.message}`;

@@ -12,6 +12,18 @@ import { io, type Socket } from 'socket.io-client';
 import type { WorkerReply, WorkerRequest } from '../worker/messages.ts';
 import { type ClientEvents, type ClientStatus, Emitter } from './events.ts';
 import * as storage from './storage.ts';
+import { acquireTrainerLock, type ReleaseLock } from './trainer-lock.ts';
+
+type PollenSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** A promise with its resolver, for a moment other code waits for. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
 
 export interface ClientOptions {
   /** The coordinator's origin, e.g. https://pollen.example.org; defaults to this page's. */
@@ -48,6 +60,15 @@ export class PollenClient extends Emitter<ClientEvents> {
   private pending = new Map<number, { resolve: (r: WorkerReply) => void; roundId: number }>();
   /** SCAFFOLD: c_i+ of rounds this device reported in, kept once the round commits. */
   private pendingControls = new Map<number, Float32Array>();
+  /** Set from start() until stop(): aborting it ends a start still waiting or loading. */
+  private session: AbortController | null = null;
+  private releaseLock: ReleaseLock | null = null;
+  private background: boolean;
+  /** Resolved once the coordinator acknowledged this connection's hello; renewed on each disconnect. */
+  private introduced = deferred();
+  /** The worker changed backend during a round: rejoin once the round's upload is done. */
+  private rejoinPending = false;
+  private readonly onVisibility = (): void => void this.reportEligibility();
 
   constructor(options: ClientOptions) {
     super();
@@ -58,6 +79,22 @@ export class PollenClient extends Emitter<ClientEvents> {
       demoData: options.demoData ?? true,
       background: options.background ?? false,
     };
+    this.background = this.options.background;
+    // The page's history of rounds joined survives reloads: keep it next to the examples.
+    this.on('uploaded', (u) =>
+      this.remember(u.roundId, () => ({
+        roundId: u.roundId,
+        at: Date.now(),
+        bytes: u.bytes,
+        numExamples: u.numExamples,
+        loss: u.loss,
+        accuracy: u.accuracy,
+        trainMs: u.trainMs,
+        epsilon: u.epsilon ?? null,
+        outcome: null,
+      })),
+    );
+    this.on('roundEnd', (r) => this.remember(r.roundId, (e) => e && { ...e, outcome: r.status }));
   }
 
   get status(): ClientStatus {
@@ -75,6 +112,48 @@ export class PollenClient extends Emitter<ClientEvents> {
   private setStatus(status: ClientStatus, detail = ''): void {
     this.state = status;
     this.emit('status', { status, detail });
+    if (status === 'waiting' && this.rejoinPending) queueMicrotask(() => this.rejoin());
+  }
+
+  /** Train while this tab is hidden (true), or tell the coordinator it is ineligible then (false). */
+  setBackground(background: boolean): void {
+    this.background = background;
+    void this.reportEligibility();
+  }
+
+  /** Examples this device holds for the task, by source: the demo shard, drawn, added by the host page. */
+  exampleCounts(): Promise<Record<'demo' | 'drawn' | 'host', number>> {
+    return storage.countBySource(this.options.task);
+  }
+
+  /** The rounds this device joined for the task, oldest first (kept across reloads). */
+  history(): Promise<storage.HistoryEntry[]> {
+    return storage.loadHistory(this.options.task);
+  }
+
+  /** Forget the rounds this device joined for the task. */
+  clearHistory(): Promise<void> {
+    return storage.clearHistory(this.options.task);
+  }
+
+  private remember(
+    roundId: number,
+    change: (previous: storage.HistoryEntry | undefined) => storage.HistoryEntry | undefined,
+  ): void {
+    let saved: storage.HistoryEntry | undefined;
+    storage
+      .recordHistory(this.options.task, roundId, (previous) => {
+        saved = change(previous);
+        return saved;
+      })
+      .then(
+        () => saved && this.emit('history', saved),
+        (err: unknown) =>
+          this.emit('error', {
+            code: 'CLIENT_ERROR',
+            message: `could not keep the history: ${(err as Error).message}`,
+          }),
+      );
   }
 
   /** Examples this device holds for the task. */
@@ -101,9 +180,31 @@ export class PollenClient extends Emitter<ClientEvents> {
     await this.reportEligibility();
   }
 
-  /** Choose a backend, load data, connect and take part in rounds until stopped. */
+  /**
+   * Take part in rounds until stopped: wait for this browser's trainer lock (one tab trains at
+   * a time; the others report `standby`), choose a backend, load the demo shard if asked,
+   * connect and say hello, again after every reconnection, with the same client id.
+   */
   async start(): Promise<void> {
-    if (this.socket) return;
+    if (this.socket || this.session) return;
+    const session = new AbortController();
+    this.session = session;
+    try {
+      this.releaseLock = await acquireTrainerLock(session.signal, () =>
+        this.setStatus(
+          'standby',
+          'another tab of this browser is contributing; this one takes over when it stops',
+        ),
+      );
+      await this.begin(session.signal);
+    } catch (err) {
+      if (session.signal.aborted) return;
+      this.stop();
+      throw err;
+    }
+  }
+
+  private async begin(signal: AbortSignal): Promise<void> {
     this.setStatus('starting', 'preparing the training worker');
     this.id = await storage.clientId();
     const base = this.options.url.replace(/\/$/, '');
@@ -115,19 +216,23 @@ export class PollenClient extends Emitter<ClientEvents> {
       inputShape: task.spec.inputShape,
       numClasses: task.spec.numClasses,
     };
+    if (signal.aborted) return;
     await this.startWorker();
-    if (this.options.demoData && (await this.countExamples()) === 0) await this.loadDemoShard(base);
+    if (this.options.demoData && (await this.exampleCounts()).demo === 0) await this.loadDemoShard(base);
+    if (signal.aborted) return;
 
     this.setStatus('connecting', base);
-    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(base, {
+    const socket: PollenSocket = io(base, {
       transports: ['websocket'],
       reconnection: true,
       reconnectionDelay: 500,
       reconnectionDelayMax: 10_000,
     });
     this.socket = socket;
+    this.holdUntilIntroduced(socket);
     socket.on('connect', () => void this.hello());
     socket.on('disconnect', (reason) => {
+      this.introduced = deferred();
       if (this.state !== 'stopped') this.setStatus('connecting', `disconnected (${reason}), reconnecting`);
     });
     socket.on('round:start', (msg) => void this.onRound(msg));
@@ -136,13 +241,39 @@ export class PollenClient extends Emitter<ClientEvents> {
       this.emit('roundEnd', { roundId: msg.roundId, status: msg.status, modelVersion: msg.modelVersion });
     });
     socket.on('pollen:error', (err) => this.emit('error', err));
-    if (typeof document !== 'undefined') {
-      document.addEventListener('visibilitychange', () => void this.reportEligibility());
-    }
+    if (typeof document !== 'undefined') document.addEventListener('visibilitychange', this.onVisibility);
+  }
+
+  /**
+   * Hold back every message but `hello` until the coordinator acknowledged the hello of the
+   * current connection. Socket.io sends what was emitted while disconnected before its
+   * 'connect' listeners run, so an update finished during a network drop would reach the
+   * coordinator ahead of the hello, from a socket it does not know yet, and be refused.
+   */
+  private holdUntilIntroduced(socket: PollenSocket): void {
+    const send = socket.emitWithAck.bind(socket) as (event: string, ...args: unknown[]) => Promise<unknown>;
+    socket.emitWithAck = (async (event: string, ...args: unknown[]) => {
+      if (event !== 'hello') await this.introduced.promise;
+      return send(event, ...args);
+    }) as PollenSocket['emitWithAck'];
+  }
+
+  /**
+   * The worker fell back to another backend: say hello again on a fresh connection, so the
+   * coordinator counts this device under the backend it trains on now. An upload in flight
+   * goes first.
+   */
+  private rejoin(): void {
+    this.rejoinPending = this.state === 'training' || this.state === 'uploading';
+    if (this.rejoinPending || !this.socket?.connected) return;
+    this.socket.disconnect().connect();
   }
 
   /** Leave: disconnect and stop training. Local examples stay until cleared. */
   stop(): void {
+    this.session?.abort();
+    this.session = null;
+    if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', this.onVisibility);
     this.socket?.disconnect();
     this.socket = null;
     this.worker?.terminate();
@@ -152,13 +283,15 @@ export class PollenClient extends Emitter<ClientEvents> {
     this.pending.clear();
     // Rounds whose end this client will not hear of: their c_i+ must not be kept.
     this.pendingControls.clear();
+    this.rejoinPending = false;
     this.setStatus('stopped', 'not contributing');
+    // Last, so a tab waiting for the lock connects only once this one has left.
+    this.releaseLock?.();
+    this.releaseLock = null;
   }
 
   private eligible(): boolean {
-    return (
-      this.options.background || typeof document === 'undefined' || document.visibilityState === 'visible'
-    );
+    return this.background || typeof document === 'undefined' || document.visibilityState === 'visible';
   }
 
   private async hello(): Promise<void> {
@@ -176,6 +309,7 @@ export class PollenClient extends Emitter<ClientEvents> {
       this.emit('error', { code: reply.code, message: reply.message });
       return;
     }
+    this.introduced.resolve();
     this.setStatus('waiting', `connected; model version ${reply.modelVersion}`);
   }
 
@@ -216,12 +350,22 @@ export class PollenClient extends Emitter<ClientEvents> {
         if (reply.type === 'ready') {
           this.backendName = reply.backend;
           this.emit('backend', { backend: reply.backend, skipped: reply.skipped });
+          if (reply.recovery) this.rejoin();
           resolve();
         } else if (reply.type === 'progress') {
           this.emit('progress', { ...reply, roundId: this.pending.get(reply.id)?.roundId ?? 0 });
         } else if (reply.type === 'error' && reply.id === null) {
+          // Before `ready` the worker could not start; after it, a fallback found no backend left.
+          if (this.backendName) this.emit('error', { code: 'CLIENT_ERROR', message: reply.message });
           reject(new Error(reply.message));
         } else if (reply.id !== null) {
+          if (reply.type === 'result') {
+            this.emit('memory', {
+              roundId: this.pending.get(reply.id)?.roundId ?? 0,
+              numTensors: reply.numTensors,
+              numBytes: reply.numBytes,
+            });
+          }
           const p = this.pending.get(reply.id);
           this.pending.delete(reply.id);
           p?.resolve(reply);

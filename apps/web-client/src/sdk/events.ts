@@ -1,4 +1,5 @@
 import type { Backend } from '@pollen/fl-core';
+import type { HistoryEntry } from './storage.ts';
 
 /** What a Pollen client tells the page embedding it. */
 export interface ClientEvents {
@@ -18,7 +19,16 @@ export interface ClientEvents {
     loss: number;
     accuracy: number;
     trainMs: number;
+    /** The task's epsilon once this round commits, when the coordinator reports one (private tasks). */
+    epsilon?: number | null;
   };
+  /**
+   * The training worker's tfjs memory after a round: it stays flat across rounds (the model
+   * and the data tensors are reused, everything else is disposed).
+   */
+  memory: { roundId: number; numTensors: number; numBytes: number };
+  /** A round joined was added to, or updated in, this device's history (kept in IndexedDB). */
+  history: HistoryEntry;
   /** A round this device took part in ended. */
   roundEnd: { roundId: number; status: 'committed' | 'abandoned'; modelVersion: number };
   /** Something went wrong; `code` is a stable Pollen error code when the coordinator sent one. */
@@ -27,6 +37,8 @@ export interface ClientEvents {
 
 export type ClientStatus =
   | 'idle'
+  /** Another tab of this browser holds the trainer lock; this one takes over when it stops. */
+  | 'standby'
   | 'starting'
   | 'connecting'
   | 'waiting'

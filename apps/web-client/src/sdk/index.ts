@@ -1,3 +1,9 @@
+/**
+ * The Pollen client SDK: embed it in any page to let visitors contribute their device's
+ * compute to a federated task. See "Embedding Pollen" in the README.
+ */
 export type { ClientOptions } from './client.ts';
 export { createClient, PollenClient } from './client.ts';
 export type { ClientEvents, ClientStatus } from './events.ts';
+export type { HistoryEntry, StoredExample } from './storage.ts';
+export { TRAINER_LOCK } from './trainer-lock.ts';

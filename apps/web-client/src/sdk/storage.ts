@@ -112,3 +112,65 @@ export async function clearControl(taskId: string): Promise<void> {
   const db = await openStore();
   await db.delete('controls', taskId);
 }
+
+/** Examples of a task on this device, by where they came from. */
+export async function countBySource(taskId: string): Promise<Record<StoredExample['source'], number>> {
+  const db = await openStore();
+  const counts = { demo: 0, drawn: 0, host: 0 };
+  let cursor = await db.transaction('examples').store.index('taskId').openCursor(taskId);
+  while (cursor) {
+    counts[cursor.value.source]++;
+    cursor = await cursor.continue();
+  }
+  return counts;
+}
+
+/** A round this device took part in, as the contributor page lists it. */
+export interface HistoryEntry {
+  readonly roundId: number;
+  /** When the update was accepted (epoch milliseconds). */
+  readonly at: number;
+  readonly bytes: number;
+  readonly numExamples: number;
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly trainMs: number;
+  readonly epsilon: number | null;
+  /** How the round ended, once this device heard. */
+  readonly outcome: 'committed' | 'abandoned' | null;
+}
+
+/** Rounds kept in a task's history: enough to scroll through, bounded so it cannot grow forever. */
+const HISTORY_LIMIT = 200;
+const historyKey = (taskId: string): string => `history:${taskId}`;
+
+/** The rounds this device joined for a task, oldest first. */
+export async function loadHistory(taskId: string): Promise<HistoryEntry[]> {
+  const db = await openStore();
+  const stored = await db.get('meta', historyKey(taskId));
+  return Array.isArray(stored) ? (stored as HistoryEntry[]) : [];
+}
+
+/** Add a round, or change the one with the same id (its outcome arrives later), in one transaction. */
+export async function recordHistory(
+  taskId: string,
+  roundId: number,
+  change: (previous: HistoryEntry | undefined) => HistoryEntry | undefined,
+): Promise<void> {
+  const db = await openStore();
+  const tx = db.transaction('meta', 'readwrite');
+  const stored = await tx.store.get(historyKey(taskId));
+  const entries = Array.isArray(stored) ? (stored as HistoryEntry[]) : [];
+  const i = entries.findIndex((e) => e.roundId === roundId);
+  const next = change(i >= 0 ? entries[i] : undefined);
+  if (next && i >= 0) entries[i] = next;
+  else if (next) entries.push(next);
+  await tx.store.put(entries.slice(-HISTORY_LIMIT), historyKey(taskId));
+  await tx.done;
+}
+
+/** Forget the rounds this device joined for a task. */
+export async function clearHistory(taskId: string): Promise<void> {
+  const db = await openStore();
+  await db.delete('meta', historyKey(taskId));
+}

@@ -35,12 +35,8 @@ async function smokeTest(): Promise<void> {
   if (values[0] !== 7) throw new Error(`a 2x2 product came out as ${values[0]}`);
 }
 
-/**
- * Pick the best backend that works, in the order WebGPU, WebGL, WASM, CPU, recording why
- * each better one was skipped. With `preferred`, only that one is tried (then CPU).
- */
-export async function chooseBackend(preferred: Backend | null): Promise<BackendChoice> {
-  const order: Backend[] = preferred ? [preferred, 'cpu'] : [...BACKENDS];
+/** Try each backend in order; the first that initialises and computes wins. */
+async function firstWorking(order: readonly Backend[]): Promise<BackendChoice> {
   const skipped: { backend: Backend; reason: string }[] = [];
   for (const backend of order) {
     const reason = unavailable(backend);
@@ -60,5 +56,44 @@ export async function chooseBackend(preferred: Backend | null): Promise<BackendC
   }
   throw new Error(
     `no tfjs backend works here: ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}`,
+  );
+}
+
+/**
+ * Pick the best backend that works, in the order WebGPU, WebGL, WASM, CPU, recording why
+ * each better one was skipped. With `preferred`, only that one is tried (then CPU).
+ */
+export function chooseBackend(preferred: Backend | null): Promise<BackendChoice> {
+  return firstWorking(preferred ? [preferred, 'cpu'] : BACKENDS);
+}
+
+/**
+ * After `lost` failed (a lost GPU device, a training error that names it): drop it from
+ * tfjs for good and take the best backend below it in the chain.
+ */
+export async function fallBackFrom(lost: Backend, reason: string): Promise<BackendChoice> {
+  try {
+    tf.removeBackend(lost);
+  } catch {
+    // A backend whose device is gone may fail to dispose; it is unregistered all the same.
+  }
+  const below = BACKENDS.slice(BACKENDS.indexOf(lost) + 1);
+  const choice = await firstWorking(below);
+  return { backend: choice.backend, skipped: [{ backend: lost, reason }, ...choice.skipped] };
+}
+
+/** Whether an error means the backend itself broke, rather than the data or the model. */
+export function isBackendFailure(err: unknown, backend: Backend): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return new RegExp(`\\b${backend}\\b|device (is |was )?lost|context lost|GPU`, 'i').test(message);
+}
+
+/** Call `onLost` if the WebGPU device of the current backend is lost (driver reset, GPU removed). */
+export function watchGpuDevice(onLost: (reason: string) => void): void {
+  const device = (
+    tf.backend() as unknown as { device?: { lost?: Promise<{ reason?: string; message?: string }> } }
+  ).device;
+  void device?.lost?.then((info) =>
+    onLost(`the GPU device was lost (${info.reason || 'unknown'}: ${info.message || 'no detail'})`),
   );
 }

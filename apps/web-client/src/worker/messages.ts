@@ -33,6 +33,8 @@ export interface ReadyReply {
   readonly backend: Backend;
   /** Why each better backend was not used. */
   readonly skipped: readonly { readonly backend: Backend; readonly reason: string }[];
+  /** A later `ready`: the backend broke and the worker fell back to this one. */
+  readonly recovery: boolean;
 }
 
 export interface ProgressReply {
@@ -53,6 +55,8 @@ export interface ResultReply {
   readonly numExamples: number;
   readonly metrics: ClientMetrics;
   readonly numTensors: number;
+  /** Bytes held by those tensors. */
+  readonly numBytes: number;
   /** SCAFFOLD: c_i+, to keep once the round commits; null otherwise. */
   readonly clientControl: ArrayBuffer | null;
   /** SCAFFOLD: Delta c_i = c_i+ - c_i, to send with the update; null otherwise. */

@@ -2,7 +2,7 @@
 import type { Backend } from '@pollen/fl-core';
 import * as tf from '@tensorflow/tfjs';
 import { loadExamples } from '../sdk/storage.ts';
-import { chooseBackend } from './backends.ts';
+import { chooseBackend, fallBackFrom, isBackendFailure, watchGpuDevice } from './backends.ts';
 import type { TrainRequest, WorkerReply, WorkerRequest } from './messages.ts';
 import {
   buildModel,
@@ -96,6 +96,7 @@ async function train(req: TrainRequest): Promise<void> {
       numExamples: result.numExamples,
       metrics: result.metrics,
       numTensors: tf.memory().numTensors,
+      numBytes: tf.memory().numBytes,
       clientControl: (result.scaffold?.ci.buffer as ArrayBuffer | undefined) ?? null,
       controlDelta: (result.scaffold?.deltaC.buffer as ArrayBuffer | undefined) ?? null,
     },
@@ -103,22 +104,78 @@ async function train(req: TrainRequest): Promise<void> {
   );
 }
 
+let recovering: Promise<void> | null = null;
+
+/**
+ * The backend broke (a lost GPU device, a training error that names it): forget what lived on
+ * it, take the next backend down the chain and tell the page, which rejoins the coordinator
+ * with it. Concurrent failures share one recovery.
+ */
+function recover(reason: string): Promise<void> {
+  recovering ??= (async () => {
+    const lost = backend!;
+    backend = null;
+    try {
+      model?.dispose();
+      if (data) tf.dispose([data.xs, data.ys]);
+    } catch {
+      // Their memory went with the device.
+    }
+    model = null;
+    modelKey = '';
+    data = null;
+    const choice = await fallBackFrom(lost, reason);
+    select(choice.backend);
+    post({ type: 'ready', backend: choice.backend, skipped: choice.skipped, recovery: true });
+  })().finally(() => {
+    recovering = null;
+  });
+  return recovering;
+}
+
+/** Use a backend, and watch its GPU device when it has one. */
+function select(chosen: Backend): void {
+  backend = chosen;
+  if (chosen === 'webgpu') {
+    watchGpuDevice((reason) => {
+      if (backend === 'webgpu') void recover(reason).catch(fail(null));
+    });
+  }
+}
+
+const fail =
+  (id: number | null) =>
+  (err: unknown): void => {
+    post({ type: 'error', id, message: (err as Error).message || String(err) });
+  };
+
+/** Train; if the backend itself failed, fall back once and train the same round again. */
+async function trainWithFallback(req: TrainRequest): Promise<void> {
+  await recovering;
+  if (!backend) throw new Error('the worker was not initialised');
+  const used = backend;
+  try {
+    await train(req);
+  } catch (err) {
+    if (!isBackendFailure(err, used)) throw err;
+    if (backend === used) await recover(`training failed on ${used}: ${(err as Error).message}`);
+    else await recovering;
+    if (!backend) throw new Error(`${used} failed and no backend is left to fall back to`);
+    await train(req);
+  }
+}
+
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const req = event.data;
   try {
     if (req.type === 'init') {
       const choice = await chooseBackend(req.preferred);
-      backend = choice.backend;
-      post({ type: 'ready', backend, skipped: choice.skipped });
+      select(choice.backend);
+      post({ type: 'ready', backend: choice.backend, skipped: choice.skipped, recovery: false });
     } else if (req.type === 'train') {
-      if (!backend) throw new Error('the worker was not initialised');
-      await train(req);
+      await trainWithFallback(req);
     }
   } catch (err) {
-    post({
-      type: 'error',
-      id: req.type === 'train' ? req.id : null,
-      message: (err as Error).message || String(err),
-    });
+    fail(req.type === 'train' ? req.id : null)(err);
   }
 };

@@ -1,0 +1,42 @@
+import type { HistoryEntry } from '../sdk/index.ts';
+import { kib, percent, plural } from './format.ts';
+
+/** The list of rounds this device joined, newest first, one item per round. */
+export class HistoryList {
+  private readonly items = new Map<number, HTMLLIElement>();
+
+  constructor(
+    private readonly list: HTMLOListElement,
+    private readonly empty: HTMLElement,
+  ) {}
+
+  /** Add a round, or update it in place when its outcome arrives. */
+  show(entry: HistoryEntry): void {
+    let item = this.items.get(entry.roundId);
+    if (!item) {
+      item = document.createElement('li');
+      this.items.set(entry.roundId, item);
+      const newer = [...this.items.keys()].filter((id) => id > entry.roundId).sort((a, b) => a - b)[0];
+      this.list.insertBefore(
+        item,
+        newer === undefined ? this.list.firstChild : this.items.get(newer)!.nextSibling,
+      );
+    }
+    item.dataset.round = String(entry.roundId);
+    item.className = entry.outcome ?? 'pending';
+    const when = new Date(entry.at).toLocaleTimeString();
+    const outcome = entry.outcome ?? 'waiting for the round to close';
+    const epsilon = entry.epsilon === null ? '' : `, task epsilon ${entry.epsilon.toFixed(2)}`;
+    item.textContent =
+      `Round ${entry.roundId} (${when}): ${outcome}. Trained on ${plural(entry.numExamples, 'example')} ` +
+      `in ${entry.trainMs < 1000 ? `${Math.round(entry.trainMs)} ms` : `${(entry.trainMs / 1000).toFixed(1)} s`}, local accuracy ${percent(entry.accuracy)}, ` +
+      `sent ${kib(entry.bytes)}${epsilon}.`;
+    this.empty.hidden = true;
+  }
+
+  clear(): void {
+    this.list.replaceChildren();
+    this.items.clear();
+    this.empty.hidden = false;
+  }
+}

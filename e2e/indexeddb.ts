@@ -1,0 +1,39 @@
+/// <reference lib="dom" />
+// These functions run in Chromium through page.evaluate, hence the DOM types.
+
+/** An example as the contributor's IndexedDB keeps it, without its pixels. */
+export interface StoredExampleSummary {
+  readonly y: number;
+  readonly source: string;
+  readonly pixels: number;
+  readonly ink: number;
+}
+
+/** The examples of a task in the page's Pollen database (the SDK's store, read with the raw API). */
+export function readExamples(taskId: string): Promise<StoredExampleSummary[]> {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open('pollen');
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const db = req.result;
+      if (!db.objectStoreNames.contains('examples')) {
+        db.close();
+        resolve([]);
+        return;
+      }
+      const all = db.transaction('examples').objectStore('examples').index('taskId').getAll(taskId);
+      all.onerror = () => reject(all.error);
+      all.onsuccess = () => {
+        db.close();
+        resolve(
+          (all.result as { y: number; source: string; x: Uint8Array }[]).map((e) => ({
+            y: e.y,
+            source: e.source,
+            pixels: e.x.length,
+            ink: e.x.reduce((a, b) => a + b, 0),
+          })),
+        );
+      };
+    };
+  });
+}
