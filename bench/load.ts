@@ -29,6 +29,9 @@ import { startCoordinator } from './sim/coordinator.ts';
  */
 type LoadSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
+/** An acknowledgement lost because the socket closed (a simulated drop-out) is expected. */
+const ignoreClosed = (): void => {};
+
 const { values } = parseArgs({
   options: {
     clients: { type: 'string', default: '10000' },
@@ -93,14 +96,16 @@ async function main(): Promise<void> {
         reconnection: false,
       });
       socket.on('connect', () => {
-        void socket.emitWithAck('hello', {
-          protocolVersion: PROTOCOL_VERSION,
-          clientId: id,
-          taskId: 'load',
-          backend: 'cpu',
-          numExamples: 100,
-          eligible: true,
-        });
+        socket
+          .emitWithAck('hello', {
+            protocolVersion: PROTOCOL_VERSION,
+            clientId: id,
+            taskId: 'load',
+            backend: 'cpu',
+            numExamples: 100,
+            eligible: true,
+          })
+          .catch(ignoreClosed);
       });
       socket.on('round:start', (msg: RoundStartMessage) => {
         if (rng() < dropout) {
@@ -116,15 +121,17 @@ async function main(): Promise<void> {
         setTimeout(
           () => {
             answered++;
-            void socket.emitWithAck('update', {
-              taskId: msg.taskId,
-              roundId: msg.roundId,
-              modelVersion: msg.modelVersion,
-              numExamples: 100,
-              backend: 'cpu',
-              metrics: { loss: 1, accuracy: 0.1, trainMs: 1 },
-              update,
-            });
+            socket
+              .emitWithAck('update', {
+                taskId: msg.taskId,
+                roundId: msg.roundId,
+                modelVersion: msg.modelVersion,
+                numExamples: 100,
+                backend: 'cpu',
+                metrics: { loss: 1, accuracy: 0.1, trainMs: 1 },
+                update,
+              })
+              .catch(ignoreClosed);
           },
           200 + rng() * 3000,
         );
