@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { openContributor } from './contributors.ts';
-import { OPERATOR_TOKEN, withCoordinator } from './coordinator.ts';
+import { api, OPERATOR_TOKEN, withCoordinator } from './coordinator.ts';
 
 test('the dashboard shows nothing without the operator token, and live rounds with it', async ({
   browser,
@@ -24,21 +24,54 @@ test('the dashboard shows nothing without the operator token, and live rounds wi
     async (coordinator) => {
       const operator = await browser.newContext();
       const dashboard = await operator.newPage();
+      dashboard.on('pageerror', (err) => console.error(`[dashboard error] ${err.message}`));
       await dashboard.goto(`${coordinator.url}/dashboard?task=mnist-dash`);
       await expect(dashboard.locator('body')).toHaveAttribute('data-auth', 'required');
       await dashboard.locator('#token').fill('not-the-operator-token');
       await dashboard.locator('#login-form button').click();
       await expect(dashboard.locator('#login-error')).toContainText('refused');
       await expect(dashboard.locator('#rounds tr')).toHaveCount(0);
+      await expect(dashboard.locator('#tile-status')).toHaveText('-');
 
       await dashboard.locator('#token').fill(OPERATOR_TOKEN);
       await dashboard.locator('#login-form button').click();
       await expect(dashboard.locator('body')).toHaveAttribute('data-auth', 'ok');
+      await expect(dashboard.locator('body')).toHaveAttribute('data-live', 'true');
+      await expect(dashboard.locator('#tile-status')).toHaveText('running');
+      await expect(dashboard.locator('#accuracy-chart')).toHaveAttribute('data-points', '0');
+      // Marks this document: a reload would lose it.
+      await dashboard.evaluate(() => {
+        (window as unknown as { sameDocument: boolean }).sameDocument = true;
+      });
 
-      // A contributor trains; the dashboard shows the committed rounds without a reload.
+      // A contributor trains; the dashboard shows the committed round and its accuracy point live.
       const tab = await openContributor(browser, coordinator.url, 'task=mnist-dash&backend=wasm');
-      await expect(dashboard.locator('#rounds tr td.committed').first()).toBeVisible({ timeout: 90_000 });
+      await expect(dashboard.locator('#tile-connected')).toHaveText('1', { timeout: 30_000 });
+      await expect(dashboard.locator('#tile-backends')).toContainText('wasm 1');
+      await expect(dashboard.locator('#rounds tr[data-round="1"] td.committed')).toBeVisible({
+        timeout: 90_000,
+      });
+      await expect(dashboard.locator('#accuracy-chart')).not.toHaveAttribute('data-points', '0');
+      const [first] = await api<{ accuracy: number }[]>(coordinator.url, '/api/tasks/mnist-dash/rounds');
+      await expect(dashboard.locator('#rounds tr[data-round="1"] td').nth(6)).toHaveText(
+        first!.accuracy.toFixed(4),
+      );
       await expect(dashboard.locator('#tile-accuracy')).not.toHaveText('-');
+      await expect(dashboard.locator('#clients-chart')).not.toHaveAttribute('data-points', '0');
+      await expect(dashboard.locator('#timeline-chart')).not.toHaveAttribute('data-points', '0');
+      await expect(dashboard.locator('#tile-ratio')).toContainText('smaller than dense float32');
+      expect(
+        await dashboard.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument),
+      ).toBe(true);
+
+      // Task control over the namespace: pause, then start again.
+      await dashboard.locator('#pause').click();
+      await expect(dashboard.locator('#tile-status')).toHaveText('paused');
+      expect((await api<{ status: string }>(coordinator.url, '/api/tasks/mnist-dash')).status).toBe('paused');
+      await dashboard.locator('#resume').click();
+      await expect(dashboard.locator('#tile-status')).not.toHaveText('paused');
+      await expect(dashboard.locator('#rounds tr td.committed')).toHaveCount(3, { timeout: 90_000 });
+      await expect(dashboard.locator('#accuracy-chart')).toHaveAttribute('data-points', '3');
       await dashboard.screenshot({ path: test.info().outputPath('dashboard.png'), fullPage: true });
       await tab.context.close();
       await operator.close();

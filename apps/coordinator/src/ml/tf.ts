@@ -78,10 +78,12 @@ export async function evaluate(
       const probs = model.predict(x) as tf.Tensor2D;
       const hits = probs.argMax(-1).equal(labels).sum();
       const y = tf.oneHot(labels, numClasses);
+      // The fourth argument is label smoothing: 0, so the reduction really is SUM.
       const loss = tf.losses.softmaxCrossEntropy(
         y,
         tf.log(probs.clipByValue(1e-7, 1)),
         undefined,
+        0,
         tf.Reduction.SUM,
       );
       return [hits, loss];

@@ -1,0 +1,236 @@
+import { BACKENDS, type OperatorRound } from '@pollen/fl-core';
+import uPlot from 'uplot';
+import { denseBytes, fiveNumbers } from './stats.ts';
+
+const HEIGHT = 220;
+const COLORS = {
+  accent: '#c77d00',
+  good: '#1a7f37',
+  bad: '#cf222e',
+  blue: '#0969da',
+  grey: '#8c959f',
+  purple: '#8250df',
+};
+const BACKEND_COLORS: Record<string, string> = {
+  webgpu: COLORS.purple,
+  webgl: COLORS.blue,
+  wasm: COLORS.accent,
+  cpu: COLORS.grey,
+};
+
+/** A population sample: who was connected at a moment. */
+export interface PopulationSample {
+  readonly t: number;
+  readonly total: number;
+  readonly available: number;
+  readonly byBackend: Partial<Record<string, number>>;
+}
+
+/** What the charts draw. */
+export interface ChartState {
+  readonly rounds: readonly OperatorRound[];
+  readonly population: readonly PopulationSample[];
+  readonly dimension: number;
+}
+
+type Series = (number | null)[];
+
+const bars = uPlot.paths.bars!({ size: [0.7, 28], align: 0 });
+
+interface Chart {
+  readonly el: HTMLElement;
+  readonly plot: uPlot;
+  data(state: ChartState): uPlot.AlignedData;
+  /** Points drawn, kept on the element as `data-points` for people and tests. */
+  points(state: ChartState): number;
+}
+
+function make(
+  el: HTMLElement,
+  options: Omit<uPlot.Options, 'width' | 'height'>,
+  data: (state: ChartState) => uPlot.AlignedData,
+  points: (state: ChartState) => number,
+): Chart {
+  const plot = new uPlot(
+    { width: el.clientWidth || 480, height: HEIGHT, ...options },
+    [[], ...options.series.slice(1).map(() => [])] as uPlot.AlignedData,
+    el,
+  );
+  return { el, plot, data, points };
+}
+
+const closed = (s: ChartState): OperatorRound[] => s.rounds.filter((r) => r.status === 'committed');
+const ids = (rs: readonly OperatorRound[]): number[] => rs.map((r) => r.roundId);
+/** Rounds are whole numbers: no ticks between them. */
+const roundAxis: uPlot.Axis = {
+  label: 'round',
+  incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
+};
+const line = (label: string, stroke: string, scale?: string): uPlot.Series => ({
+  label,
+  stroke,
+  width: 2,
+  points: { show: true, size: 5 },
+  ...(scale ? { scale } : {}),
+});
+
+/** Every chart of the dashboard, keyed by the id of the element it lives in. */
+export function createCharts(root: Document): { update(state: ChartState): void; resize(): void } {
+  const el = (id: string): HTMLElement => root.getElementById(id)!;
+  const charts: Chart[] = [
+    make(
+      el('population-chart'),
+      {
+        scales: { x: { time: true } },
+        axes: [{}, { label: 'devices' }],
+        series: [
+          {},
+          line('connected', COLORS.good),
+          line('available', COLORS.grey),
+          ...BACKENDS.map((b) => ({ label: b, stroke: BACKEND_COLORS[b], width: 1, dash: [4, 3] })),
+        ],
+      },
+      (s) => [
+        s.population.map((p) => p.t / 1000),
+        s.population.map((p) => p.total),
+        s.population.map((p) => p.available),
+        ...BACKENDS.map((b) => s.population.map((p) => p.byBackend[b] ?? 0)),
+      ],
+      (s) => s.population.length,
+    ),
+    make(
+      el('timeline-chart'),
+      {
+        // Half a round of room on each side, so the first and last bars are whole.
+        scales: { x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] } },
+        axes: [roundAxis, { label: 'clients' }],
+        series: [
+          {},
+          {
+            label: 'selected (red: dropped)',
+            fill: '#f3b8bb',
+            stroke: COLORS.bad,
+            paths: bars,
+            points: { show: false },
+          },
+          { label: 'reported', fill: '#9fd8ad', stroke: COLORS.good, paths: bars, points: { show: false } },
+          {
+            label: 'deadline hit',
+            stroke: COLORS.bad,
+            paths: () => null,
+            points: { show: true, size: 9, fill: COLORS.bad },
+          },
+        ],
+      },
+      (s) => [
+        ids(s.rounds),
+        s.rounds.map((r) => r.selected),
+        s.rounds.map((r) => r.reported),
+        s.rounds.map((r) => (r.deadlineHit ? r.selected + 0.5 : null)) as Series,
+      ],
+      (s) => s.rounds.length,
+    ),
+    make(
+      el('accuracy-chart'),
+      {
+        scales: { x: { time: false }, y: { range: [0, 1] }, loss: { auto: true } },
+        axes: [
+          roundAxis,
+          { label: 'accuracy' },
+          { scale: 'loss', side: 1, label: 'loss', grid: { show: false } },
+        ],
+        series: [{}, line('held-out accuracy', COLORS.accent), line('held-out loss', COLORS.blue, 'loss')],
+      },
+      (s) => {
+        const rs = closed(s);
+        return [ids(rs), rs.map((r) => r.accuracy), rs.map((r) => r.loss)];
+      },
+      (s) => closed(s).filter((r) => r.accuracy !== null).length,
+    ),
+    make(
+      el('time-chart'),
+      {
+        scales: { x: { time: true }, y: { range: [0, 1] }, loss: { auto: true } },
+        axes: [{}, { label: 'accuracy' }, { scale: 'loss', side: 1, label: 'loss', grid: { show: false } }],
+        series: [{}, line('held-out accuracy', COLORS.accent), line('held-out loss', COLORS.blue, 'loss')],
+      },
+      (s) => {
+        const rs = closed(s).filter((r) => r.endedAt !== null);
+        return [rs.map((r) => r.endedAt! / 1000), rs.map((r) => r.accuracy), rs.map((r) => r.loss)];
+      },
+      (s) => closed(s).length,
+    ),
+    make(
+      el('bytes-chart'),
+      {
+        scales: { x: { time: false }, ratio: { auto: true } },
+        axes: [
+          roundAxis,
+          { label: 'KiB', size: 60 },
+          { scale: 'ratio', side: 1, label: 'dense / sent', grid: { show: false } },
+        ],
+        series: [
+          {},
+          line('uploaded KiB', COLORS.good),
+          line('downloaded KiB', COLORS.blue),
+          { ...line('compression ratio', COLORS.accent, 'ratio'), dash: [5, 4] },
+        ],
+      },
+      (s) => {
+        const rs = s.rounds.filter((r) => r.status !== 'open');
+        return [
+          ids(rs),
+          rs.map((r) => r.bytesUp / 1024),
+          rs.map((r) => r.bytesDown / 1024),
+          rs.map((r) =>
+            r.bytesUp > 0 ? (r.reported * denseBytes(s.dimension)) / r.bytesUp : null,
+          ) as Series,
+        ];
+      },
+      (s) => s.rounds.filter((r) => r.status !== 'open').length,
+    ),
+    make(
+      el('clients-chart'),
+      {
+        scales: { x: { time: false }, y: { range: [0, 1] } },
+        axes: [roundAxis, { label: 'local accuracy' }],
+        bands: [
+          { series: [5, 1], fill: 'rgba(199, 125, 0, 0.12)' },
+          { series: [4, 2], fill: 'rgba(199, 125, 0, 0.3)' },
+        ],
+        series: [
+          {},
+          { label: 'min', stroke: 'rgba(199, 125, 0, 0.4)', width: 1 },
+          { label: 'q1', stroke: 'rgba(199, 125, 0, 0.6)', width: 1 },
+          line('median', COLORS.accent),
+          { label: 'q3', stroke: 'rgba(199, 125, 0, 0.6)', width: 1 },
+          { label: 'max', stroke: 'rgba(199, 125, 0, 0.4)', width: 1 },
+        ],
+      },
+      (s) => {
+        const rs = closed(s).filter((r) => r.clientMetrics.length > 0);
+        const five = rs.map((r) => fiveNumbers(r.clientMetrics.map((m) => m.accuracy))!);
+        return [
+          ids(rs),
+          five.map((f) => f.min),
+          five.map((f) => f.q1),
+          five.map((f) => f.median),
+          five.map((f) => f.q3),
+          five.map((f) => f.max),
+        ];
+      },
+      (s) => closed(s).filter((r) => r.clientMetrics.length > 0).length,
+    ),
+  ];
+  return {
+    update(state) {
+      for (const c of charts) {
+        c.plot.setData(c.data(state));
+        c.el.dataset.points = String(c.points(state));
+      }
+    },
+    resize() {
+      for (const c of charts) c.plot.setSize({ width: c.el.clientWidth, height: HEIGHT });
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import type { OperatorRound } from '@pollen/fl-core';
+import { describe, expect, it } from 'vitest';
+import { compressionRatio, fiveNumbers, formatBytes, quantile, totals } from './stats.ts';
+
+const round = (fields: Partial<OperatorRound>): OperatorRound => ({
+  taskId: 't',
+  roundId: 1,
+  status: 'committed',
+  baseVersion: 0,
+  newVersion: 1,
+  selected: 2,
+  reported: 2,
+  dropped: 0,
+  rejected: 0,
+  deadlineHit: false,
+  startedAt: 0,
+  endedAt: 1,
+  accuracy: 0.5,
+  loss: 1,
+  bytesUp: 0,
+  bytesDown: 0,
+  backends: {},
+  clientMetrics: [],
+  reason: null,
+  ...fields,
+});
+
+describe('dashboard statistics', () => {
+  it('quantiles interpolate like R type 7 (Hyndman and Fan 1996)', () => {
+    // R: quantile(c(1, 2, 3, 4), c(0, .25, .5, .75, 1)) gives 1, 1.75, 2.5, 3.25, 4.
+    expect([0, 0.25, 0.5, 0.75, 1].map((q) => quantile([1, 2, 3, 4], q))).toEqual([1, 1.75, 2.5, 3.25, 4]);
+    expect(quantile([7], 0.3)).toBe(7);
+    expect(() => quantile([], 0.5)).toThrow(/at least one value/);
+    expect(() => quantile([1], 1.5)).toThrow(/"q" expected a number in \[0, 1\], got 1.5/);
+  });
+
+  it('five numbers are ordered and bound the sample', () => {
+    for (const values of [[0.5], [0.9, 0.1], [0.3, 0.3, 0.3], [0.2, 0.8, 0.4, 0.6, 1, 0]]) {
+      const f = fiveNumbers(values)!;
+      expect(f.min).toBeLessThanOrEqual(f.q1);
+      expect(f.q1).toBeLessThanOrEqual(f.median);
+      expect(f.median).toBeLessThanOrEqual(f.q3);
+      expect(f.q3).toBeLessThanOrEqual(f.max);
+      expect(f.min).toBe(Math.min(...values));
+      expect(f.max).toBe(Math.max(...values));
+    }
+    expect(fiveNumbers([0.2, 0.8, 0.4, 0.6, 1, 0])!.median).toBeCloseTo(0.5);
+    expect(fiveNumbers([])).toBeNull();
+  });
+
+  it('compares the bytes sent with dense float32 updates of every reported client', () => {
+    const rounds = [round({ reported: 2, bytesUp: 400 }), round({ reported: 1, bytesUp: 200 })];
+    // 3 updates of 100 parameters, 1,200 dense bytes, sent as 600: half the size.
+    expect(compressionRatio(rounds, 100)).toBe(2);
+    expect(compressionRatio([round({ reported: 0, bytesUp: 0 })], 100)).toBeNull();
+  });
+
+  it('adds up rounds for the tiles and prints bytes in binary units', () => {
+    const t = totals([
+      round({ bytesUp: 10, bytesDown: 20 }),
+      round({ status: 'abandoned', deadlineHit: true, bytesUp: 1, bytesDown: 2 }),
+    ]);
+    expect(t).toEqual({ committed: 1, abandoned: 1, bytesUp: 11, bytesDown: 22, deadlineHits: 1 });
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(3 * 1024 * 1024)).toBe('3.0 MiB');
+  });
+});

@@ -1,0 +1,81 @@
+import type { OperatorRound } from '@pollen/fl-core';
+
+/** Bytes of a dense float32 update of `dimension` parameters: what an uncompressed upload would take. */
+export function denseBytes(dimension: number): number {
+  return 4 * dimension;
+}
+
+/**
+ * How many times smaller the uploads were than dense float32 updates (the `bytesUp` of the
+ * rounds against `reported` x 4 x dimension), or null when nothing was uploaded.
+ */
+export function compressionRatio(rounds: readonly OperatorRound[], dimension: number): number | null {
+  let sent = 0;
+  let dense = 0;
+  for (const r of rounds) {
+    sent += r.bytesUp;
+    dense += r.reported * denseBytes(dimension);
+  }
+  return sent > 0 ? dense / sent : null;
+}
+
+/** The q-quantile of sorted values, interpolating linearly between neighbours (type 7, R's default). */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) throw new RangeError('"sorted" expected at least one value, got none');
+  if (!(q >= 0 && q <= 1)) throw new RangeError(`"q" expected a number in [0, 1], got ${q}`);
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+/** Minimum, quartiles and maximum of a sample. */
+export interface FiveNumbers {
+  readonly min: number;
+  readonly q1: number;
+  readonly median: number;
+  readonly q3: number;
+  readonly max: number;
+}
+
+export function fiveNumbers(values: readonly number[]): FiveNumbers | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  return {
+    min: s[0]!,
+    q1: quantile(s, 0.25),
+    median: quantile(s, 0.5),
+    q3: quantile(s, 0.75),
+    max: s[s.length - 1]!,
+  };
+}
+
+/** Totals over rounds, for the tiles. */
+export function totals(rounds: readonly OperatorRound[]): {
+  committed: number;
+  abandoned: number;
+  bytesUp: number;
+  bytesDown: number;
+  deadlineHits: number;
+} {
+  const t = { committed: 0, abandoned: 0, bytesUp: 0, bytesDown: 0, deadlineHits: 0 };
+  for (const r of rounds) {
+    if (r.status === 'committed') t.committed++;
+    if (r.status === 'abandoned') t.abandoned++;
+    if (r.deadlineHit) t.deadlineHits++;
+    t.bytesUp += r.bytesUp;
+    t.bytesDown += r.bytesDown;
+  }
+  return t;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
