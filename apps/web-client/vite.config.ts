@@ -11,6 +11,7 @@ export default defineConfig({
       input: {
         index: resolve(import.meta.dirname, 'index.html'),
         dashboard: resolve(import.meta.dirname, 'dashboard.html'),
+        'sdk-example': resolve(import.meta.dirname, 'sdk-example.html'),
       },
     },
   },

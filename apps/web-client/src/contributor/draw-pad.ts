@@ -1,4 +1,4 @@
-import { type InkImage, inkFromRgba } from './digit.ts';
+import { type InkImage, inkFromRgba } from '../sdk/digit.ts';
 
 /**
  * A canvas to draw a digit on with a mouse, a pen or a finger (pointer events). Strokes are

@@ -1,5 +1,5 @@
+import { SIDE, toMnist } from '../sdk/digit.ts';
 import type { PollenClient } from '../sdk/index.ts';
-import { SIDE, toMnist } from './digit.ts';
 import { DrawPad } from './draw-pad.ts';
 
 /** Paint a 28x28 example (0..255 ink) onto a canvas, dark on light like the drawing. */

@@ -1,6 +1,9 @@
 import type { HistoryEntry } from '../sdk/index.ts';
 import { kib, percent, plural } from './format.ts';
 
+/** Rounds the page lists; the SDK keeps more in IndexedDB. */
+const SHOWN = 100;
+
 /** The list of rounds this device joined, newest first, one item per round. */
 export class HistoryList {
   private readonly items = new Map<number, HTMLLIElement>();
@@ -32,6 +35,11 @@ export class HistoryList {
       `in ${entry.trainMs < 1000 ? `${Math.round(entry.trainMs)} ms` : `${(entry.trainMs / 1000).toFixed(1)} s`}, local accuracy ${percent(entry.accuracy)}, ` +
       `sent ${kib(entry.bytes)}${epsilon}.`;
     this.empty.hidden = true;
+    if (this.items.size > SHOWN) {
+      const oldest = Math.min(...this.items.keys());
+      this.items.get(oldest)!.remove();
+      this.items.delete(oldest);
+    }
   }
 
   clear(): void {

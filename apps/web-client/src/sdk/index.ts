@@ -4,6 +4,8 @@
  */
 export type { ClientOptions } from './client.ts';
 export { createClient, PollenClient } from './client.ts';
+export type { InkImage } from './digit.ts';
+export { inkFromRgba, toMnist } from './digit.ts';
 export type { ClientEvents, ClientStatus } from './events.ts';
 export type { HistoryEntry, StoredExample } from './storage.ts';
 export { TRAINER_LOCK } from './trainer-lock.ts';
