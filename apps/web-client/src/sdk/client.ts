@@ -11,6 +11,7 @@ import {
 import { io, type Socket } from 'socket.io-client';
 import type { WorkerReply, WorkerRequest } from '../worker/messages.ts';
 import { type ClientEvents, type ClientStatus, Emitter } from './events.ts';
+import { privatize, uploadPrivacy } from './privacy.ts';
 import * as storage from './storage.ts';
 import { acquireTrainerLock, type ReleaseLock } from './trainer-lock.ts';
 
@@ -449,7 +450,10 @@ export class PollenClient extends Emitter<ClientEvents> {
       if (reply.type !== 'result')
         throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
       this.setStatus('uploading', `round ${msg.roundId}`);
-      const frame = encodeDense(new Float32Array(reply.delta), msg.codec, { round: msg.roundId });
+      // The task's privacy, on this device: clip to C, add noise, and the adaptive-clipping bit.
+      const sent = msg.privacy ? privatize(new Float32Array(reply.delta), msg.privacy) : null;
+      const delta = sent?.update ?? new Float32Array(reply.delta);
+      const frame = encodeDense(delta, msg.codec, { round: msg.roundId });
       const controlFrame = reply.controlDelta
         ? encodeDense(new Float32Array(reply.controlDelta), msg.codec, { round: msg.roundId })
         : null;
@@ -462,6 +466,7 @@ export class PollenClient extends Emitter<ClientEvents> {
         metrics: reply.metrics,
         update: frame,
         ...(controlFrame ? { controlDelta: controlFrame } : {}),
+        ...(sent?.clipBit !== undefined ? { clipBit: sent.clipBit } : {}),
       });
       if (!ack.ok) {
         this.emit('error', { code: ack.code, message: ack.message });
@@ -472,6 +477,8 @@ export class PollenClient extends Emitter<ClientEvents> {
           bytes: frame.byteLength + (controlFrame?.byteLength ?? 0),
           numExamples: reply.numExamples,
           ...reply.metrics,
+          epsilon: msg.privacy?.epsilonAfter ?? null,
+          privacy: msg.privacy && sent ? uploadPrivacy(msg.privacy, sent) : null,
         });
       }
     } catch (err) {

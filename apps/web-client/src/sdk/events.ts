@@ -1,4 +1,5 @@
 import type { Backend } from '@pollen/fl-core';
+import type { UploadPrivacy } from './privacy.ts';
 import type { HistoryEntry } from './storage.ts';
 
 /** What a Pollen client tells the page embedding it. */
@@ -21,6 +22,11 @@ export interface ClientEvents {
     trainMs: number;
     /** The task's epsilon once this round commits, when the coordinator reports one (private tasks). */
     epsilon?: number | null;
+    /**
+     * What the task's privacy did to this update: C and whether it clipped, the noise std, the
+     * epsilon this round adds and the task's total at delta; null when the task does not clip.
+     */
+    privacy?: UploadPrivacy | null;
   };
   /**
    * The training worker's tfjs memory after a round: it stays flat across rounds (the model
