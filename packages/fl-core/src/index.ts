@@ -7,6 +7,7 @@ export type {
   OperatorClientMetrics,
   OperatorClientToServerEvents,
   OperatorRound,
+  OperatorRoundPrivacy,
   OperatorServerToClientEvents,
   OperatorSnapshot,
   OperatorTask,

@@ -1,3 +1,4 @@
+import type { PrivacyMode } from './privacy/settings.ts';
 import type { Ack, Backend, ClientMetrics } from './protocol.ts';
 import type { TaskStatus } from './task.ts';
 
@@ -36,6 +37,23 @@ export interface OperatorClientMetrics extends ClientMetrics {
   readonly backend: Backend;
 }
 
+/** A round's differential privacy, for tasks that clip: what its clients did and what it cost. */
+export interface OperatorRoundPrivacy {
+  readonly mode: PrivacyMode;
+  /** C the round's clients clipped to. */
+  readonly clipNorm: number;
+  /** Std of the Gaussian noise each client added per coordinate. */
+  readonly noiseStd: number;
+  /** q and z charged to the ledger if the round commits (0 and 0 in mode 'off'). */
+  readonly samplingRate: number;
+  readonly noiseMultiplier: number;
+  readonly delta: number | null;
+  /** The task's epsilon once this round closed: after it, if it committed; unchanged otherwise. */
+  readonly epsilon: number | null;
+  /** Adaptive clipping: the noised fraction of clients at or below C, and the C it led to. */
+  readonly clipBits?: { readonly noisedFraction: number; readonly nextClipNorm: number };
+}
+
 /** A round as the coordinator records it (open while in flight, then committed or abandoned). */
 export interface OperatorRound {
   readonly taskId: string;
@@ -58,6 +76,8 @@ export interface OperatorRound {
   readonly backends: Partial<Record<Backend, number>>;
   readonly clientMetrics: readonly OperatorClientMetrics[];
   readonly reason: string | null;
+  /** The round's clipping, noise and the task's epsilon after it; absent for a task that does not clip. */
+  readonly privacy?: OperatorRoundPrivacy;
 }
 
 /** What a dashboard gets when it subscribes to a task: the task and its latest rounds. */

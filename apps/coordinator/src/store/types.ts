@@ -1,7 +1,7 @@
 import type {
   Backend,
+  OperatorRoundPrivacy,
   PrivacyLedgerJson,
-  PrivacyMode,
   StrategyConfig,
   StrategyState,
   TaskSpec,
@@ -61,22 +61,8 @@ export interface RoundRecord {
   readonly checksum?: string;
 }
 
-/** A round's differential privacy: what its clients did and what it cost. */
-export interface RoundPrivacyRecord {
-  readonly mode: PrivacyMode;
-  /** C the round's clients clipped to. */
-  readonly clipNorm: number;
-  /** Std of the Gaussian noise each client added per coordinate. */
-  readonly noiseStd: number;
-  /** q and z charged to the ledger if the round commits (0 and 0 in mode 'off'). */
-  readonly samplingRate: number;
-  readonly noiseMultiplier: number;
-  readonly delta: number | null;
-  /** The task's epsilon once this round closed: after it, if it committed; unchanged otherwise. */
-  readonly epsilon: number | null;
-  /** Adaptive clipping: the noised fraction of clients at or below C, and the C it led to. */
-  readonly clipBits?: { readonly noisedFraction: number; readonly nextClipNorm: number };
-}
+/** A round's differential privacy, as the operator protocol types it. */
+export type RoundPrivacyRecord = OperatorRoundPrivacy;
 
 /** What a commit writes of a task's privacy: the ledger (null in mode 'off') and the next round's C. */
 export interface PrivacyState {

@@ -3,6 +3,7 @@ import 'uplot/dist/uPlot.min.css';
 import '../styles.css';
 import { createCharts, type PopulationSample } from './charts.ts';
 import { LiveFeed } from './live.ts';
+import { EpsilonChart, type PrivacySpec } from './privacy-chart.ts';
 import { drawRounds } from './rounds-table.ts';
 import { compressionRatio, formatBytes, totals } from './stats.ts';
 
@@ -16,7 +17,15 @@ const state = {
   task: null as OperatorTask | null,
   rounds: new Map<number, OperatorRound>(),
   population: [] as PopulationSample[],
+  /** The watched task's privacy settings, from its public spec (GET /api/tasks/:id). */
+  privacy: undefined as PrivacySpec | undefined,
 };
+
+async function loadPrivacy(taskId: string): Promise<PrivacySpec | undefined> {
+  const res = await fetch(`/api/tasks/${encodeURIComponent(taskId)}`);
+  if (!res.ok) return undefined;
+  return ((await res.json()) as { spec?: { privacy?: PrivacySpec } }).spec?.privacy;
+}
 
 function sortedRounds(): OperatorRound[] {
   return [...state.rounds.values()].sort((a, b) => a.roundId - b.roundId);
@@ -60,6 +69,7 @@ async function main(): Promise<void> {
   if (wanted && tasks.some((t) => t.id === wanted)) select.value = wanted;
 
   const charts = createCharts(document);
+  const epsilon = new EpsilonChart($('epsilon-chart'), $('epsilon-note'), $('tile-epsilon'));
   window.addEventListener('resize', () => charts.resize());
   let pending = false;
   // Many events can arrive at once (a snapshot, a burst of pushes): draw once per frame.
@@ -71,6 +81,7 @@ async function main(): Promise<void> {
       const rounds = sortedRounds();
       drawTiles(rounds);
       charts.update({ rounds, population: state.population, dimension: state.task?.dimension ?? 0 });
+      epsilon.draw(rounds, state.privacy);
       drawRounds($('rounds'), rounds);
     });
   };
@@ -86,7 +97,15 @@ async function main(): Promise<void> {
       snapshot: ({ task, rounds }) => {
         $('login').hidden = true;
         document.body.dataset.auth = 'ok';
-        if (state.task?.id !== task.id) state.population = [];
+        if (state.task?.id !== task.id) {
+          state.population = [];
+          state.privacy = undefined;
+          void loadPrivacy(task.id).then((privacy) => {
+            if (state.task?.id !== task.id) return;
+            state.privacy = privacy;
+            redraw();
+          });
+        }
         state.task = task;
         state.rounds = new Map(rounds.map((r) => [r.roundId, r]));
         sample(task);

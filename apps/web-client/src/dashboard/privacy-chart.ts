@@ -1,11 +1,5 @@
+import type { OperatorRound } from '@pollen/fl-core';
 import uPlot from 'uplot';
-
-/** What the epsilon chart reads from a round record. */
-export interface PrivacyRound {
-  roundId: number;
-  status: string;
-  privacy?: { epsilon: number | null; delta: number | null; clipNorm: number } | null;
-}
 
 /** The task's privacy settings, as GET /api/tasks/:id returns them in its spec. */
 export interface PrivacySpec {
@@ -23,6 +17,8 @@ const HEIGHT = 220;
  */
 export class EpsilonChart {
   private chart: uPlot | null = null;
+  /** The y range: epsilon's, stretched to show the budget once half of it is spent. */
+  private top = 1;
 
   constructor(
     private readonly el: HTMLElement,
@@ -30,7 +26,7 @@ export class EpsilonChart {
     private readonly tile: HTMLElement,
   ) {}
 
-  draw(rounds: readonly PrivacyRound[], spec: PrivacySpec | undefined): void {
+  draw(rounds: readonly OperatorRound[], spec: PrivacySpec | undefined): void {
     const points = rounds.filter((r) => r.status === 'committed' && r.privacy?.epsilon != null);
     const epsilon = points.at(-1)?.privacy?.epsilon ?? null;
     if (!spec || spec.mode === 'off') {
@@ -42,7 +38,10 @@ export class EpsilonChart {
     const budget = spec.epsilonBudget ?? null;
     this.note.textContent = `Mode ${spec.mode}, delta = ${spec.delta}; the task stops selecting rounds before epsilon would pass its budget${budget === null ? '' : ` of ${budget}`}.`;
     this.tile.textContent = `${epsilon === null ? '0' : epsilon.toFixed(2)}${budget === null ? '' : ` / ${budget}`}`;
+    this.el.dataset.points = String(points.length);
     this.el.hidden = false;
+    const spent = Math.max(0, ...points.map((r) => r.privacy!.epsilon!));
+    this.top = Math.max(spent * 1.15, budget !== null && budget <= 2 * spent ? budget * 1.05 : 0) || 1;
     const xs = points.map((r) => r.roundId);
     const data: uPlot.AlignedData = [
       xs,
@@ -59,9 +58,10 @@ export class EpsilonChart {
         height: HEIGHT,
         scales: {
           x: { time: false },
-          y: { range: (_u, _min, max) => [0, Math.max(max, budget ?? 0) * 1.05 || 1] },
+          y: { range: () => [0, this.top] },
         },
-        axes: [{ label: 'round' }, { label: 'epsilon' }],
+        // Rounds are whole numbers: no ticks between them.
+        axes: [{ label: 'round', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, { label: 'epsilon' }],
         series: [
           { label: 'round' },
           { label: 'epsilon spent', stroke: '#6b4fbb', width: 2, points: { show: true } },
@@ -74,10 +74,5 @@ export class EpsilonChart {
     window.addEventListener('resize', () =>
       this.chart?.setSize({ width: this.el.clientWidth, height: HEIGHT }),
     );
-  }
-
-  destroy(): void {
-    this.chart?.destroy();
-    this.chart = null;
   }
 }
