@@ -1,5 +1,14 @@
 import { gaussian, hashSeed, type Rng, seededRng } from '@pollen/fl-core';
+import { RECONNECT_GRACE_MS } from '../../apps/coordinator/src/rounds/engine.ts';
 import type { DropoutMode, SimOptions } from './options.ts';
+
+/**
+ * A client that vanished stays away longer than the coordinator's reconnect grace period, so
+ * the coordinator drops it from its round. A page reopened sooner is resumed into a round it
+ * no longer knows about and holds that round to its deadline (see the README, Benchmarks).
+ */
+export const AWAY_MIN_MS = RECONNECT_GRACE_MS + 1000;
+export const AWAY_MAX_MS = RECONNECT_GRACE_MS + 5000;
 
 /** z of the 95th percentile of the standard normal. */
 const Z95 = 1.6448536269514722;
@@ -61,14 +70,14 @@ export class Behaviour {
     return delay;
   }
 
-  /** After a round: does this client leave, and for how long (1 to 5 s)? */
+  /** After a round: does this client leave, and for how long? */
   churnAfterRound(): number | null {
     if (this.options.churn <= 0 || this.churnRng() >= this.options.churn) return null;
-    return 1000 + 4000 * this.churnRng();
+    return this.awayMs();
   }
 
-  /** A pause in [lo, hi) ms from the churn stream (how long a vanished client stays away). */
-  pause(lo: number, hi: number): number {
-    return lo + (hi - lo) * this.churnRng();
+  /** How long a client that left stays away: past the coordinator's grace period, by 1 to 5 s. */
+  awayMs(): number {
+    return AWAY_MIN_MS + (AWAY_MAX_MS - AWAY_MIN_MS) * this.churnRng();
   }
 }

@@ -164,9 +164,8 @@ export async function startBrowserPopulation(options: {
     const plan = behaviour.planRound(`tab-${tab.index}`, roundId);
     if (!plan.dropout) return;
     counters.closedForDropout++;
-    track(
-      sleep(plan.delayMs).then(() => leaveFor(tab, behaviour.pause(1000, 3000), plan.dropout === 'withdraw')),
-    );
+    // At once: a tab trains its shard in about a second, and a later close could miss the round.
+    track(leaveFor(tab, behaviour.awayMs(), plan.dropout === 'withdraw'));
   };
 
   try {

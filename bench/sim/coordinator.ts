@@ -125,9 +125,29 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   };
 }
 
-/** GET JSON from the coordinator's API (operator routes need the bearer token). */
+/** The message of a failed fetch with its cause (undici says only "fetch failed"). */
+function describe(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause ? `${(err as Error).message} (${cause.code ?? cause.message})` : (err as Error).message;
+}
+
+/**
+ * GET JSON from the coordinator's API (operator routes need the bearer token). A request that
+ * fails on the network (a pooled connection the server just closed, say) is tried again, up
+ * to 4 times over about 3 s.
+ */
 export async function api<T>(base: string, path: string, token?: string): Promise<T> {
-  const res = await fetch(`${base}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  const init = token ? { headers: { authorization: `Bearer ${token}` } } : {};
+  let res: Response | undefined;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await fetch(`${base}${path}`, init);
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw new BenchError('COORDINATOR_FAILED', `GET ${path}: ${describe(err)}`);
+      await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+    }
+  }
   if (!res.ok) throw new BenchError('COORDINATOR_FAILED', `GET ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }

@@ -145,12 +145,17 @@ export class NodeClient {
       throw new BenchError('CLIENT_FAILED', `hello of ${this.clientId}: ${reply.code} ${reply.message}`);
   }
 
-  /** Leave (the connection closes as a tab's would) and come back with the same id after `ms`. */
+  /**
+   * Vanish (the connection breaks, as a closed tab's does: no goodbye, so the coordinator
+   * gives it its reconnect grace period) and come back with the same id after `ms`.
+   */
   async leaveFor(ms: number): Promise<void> {
     if (this.closed || this.away) return;
     this.away = true;
-    this.socket?.disconnect();
+    const socket = this.socket;
     this.socket = null;
+    socket?.io.engine?.close();
+    socket?.disconnect();
     await sleep(ms);
     this.away = false;
     if (this.closed) return;
@@ -166,7 +171,7 @@ export class NodeClient {
     if (plan.dropout) {
       this.stats.dropouts++;
       await sleep(plan.delayMs);
-      if (plan.dropout === 'vanish') void this.leaveFor(this.behaviour!.pause(1000, 3000));
+      if (plan.dropout === 'vanish') void this.leaveFor(this.behaviour!.awayMs());
       else if (plan.dropout === 'withdraw' && this.socket?.connected) {
         await this.socket.emitWithAck('withdraw', {
           taskId: msg.taskId,

@@ -90,9 +90,11 @@ export function lineChart(options: {
 /** The simulation's HTML page: accuracy against rounds and against time, and the round table. */
 export function plotHtml(report: SimReport): string {
   const committed = report.rounds.filter((r) => r.status === 'committed' && r.accuracy !== null);
-  const start = report.initialAccuracy === null ? [] : [{ x: 0, y: report.initialAccuracy }];
-  const byRound = [...start, ...committed.map((r) => ({ x: r.version ?? r.round, y: r.accuracy! }))];
-  const byTime = [...start, ...committed.map((r) => ({ x: Number(r.elapsedS.toFixed(1)), y: r.accuracy! }))];
+  const byRound = committed.map((r) => ({ x: r.version ?? r.round, y: r.accuracy! }));
+  const byTime = committed.map((r) => ({ x: Number(r.elapsedS.toFixed(1)), y: r.accuracy! }));
+  // Zoom on the committed rounds (the untrained model's accuracy is in the text above).
+  const lowest = Math.min(1, ...committed.map((r) => r.accuracy!));
+  const yMin = Math.max(0, Math.floor((lowest - 0.02) * 20) / 20);
   const target = report.options.target;
   const s = report.summary;
   const rows = report.rounds
@@ -113,9 +115,9 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-
 </head><body>
 <h1>${escapeXml(title)}</h1>
 <p>${escapeXml(report.command)} &middot; ${escapeXml(report.generatedAt)} &middot; ${report.machine.cpus} cores (${escapeXml(report.machine.cpuModel)}), Node ${escapeXml(report.machine.node)}</p>
-<p>Final held-out accuracy <b>${s.accuracy?.toFixed(4) ?? 'n/a'}</b> after ${s.committed} committed rounds (${s.abandoned} abandoned) in ${s.wallS.toFixed(1)} s (setup ${s.setupS.toFixed(1)} s); stopped: ${s.stopped}.</p>
-<figure>${lineChart({ title: 'Held-out accuracy by round', xLabel: 'model version (committed rounds)', yLabel: 'accuracy', points: byRound, target })}</figure>
-<figure>${lineChart({ title: 'Held-out accuracy over time', xLabel: 'seconds since the first round started', yLabel: 'accuracy', points: byTime, target })}</figure>
+<p>Held-out accuracy of the untrained model ${report.initialAccuracy?.toFixed(4) ?? 'n/a'}; final <b>${s.accuracy?.toFixed(4) ?? 'n/a'}</b> after ${s.committed} committed rounds (${s.abandoned} abandoned) in ${s.wallS.toFixed(1)} s (setup ${s.setupS.toFixed(1)} s); stopped: ${s.stopped}.</p>
+<figure>${lineChart({ title: 'Held-out accuracy by round', xLabel: 'model version (committed rounds)', yLabel: 'accuracy', points: byRound, yMin, target })}</figure>
+<figure>${lineChart({ title: 'Held-out accuracy over time', xLabel: 'seconds since the first round started', yLabel: 'accuracy', points: byTime, yMin, target })}</figure>
 <h2>Rounds</h2>
 <table><thead><tr><th>round</th><th>status</th><th>selected</th><th>reported</th><th>dropped</th><th>accuracy</th><th>loss</th><th>MB up</th><th>MB down</th><th>wall s</th><th>epsilon</th></tr></thead>
 <tbody>
