@@ -24,7 +24,10 @@ describe('bench:strategies', () => {
       'multi-Krum + 20% Byzantine',
     ]);
     expect(byzantine[3]!.strategy).toEqual({ robust: { kind: 'multi-krum', f: 3 } });
+    expect(plan(parseOptions(['--rounds', '0'])).race).toEqual([]);
+    expect(plan(parseOptions(['--byzantine-rounds', '0'])).byzantine).toEqual([]);
     expect(() => parseOptions(['--rounds', '-1'])).toThrow(/--rounds/);
+    expect(() => parseOptions(['--byzantine-split', 'zipf'])).toThrow(/--byzantine-split/);
     expect(() => parseOptions(['--nope', '1'])).toThrow(/Unknown option/);
   });
 

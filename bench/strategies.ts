@@ -14,7 +14,7 @@ import { type Federation, type RunResult, type RunSpec, simulate } from './strat
 const USAGE = `tsx bench/strategies.ts [options]
   --clients N            simulated clients, one pathological shard each (default 100)
   --fraction Q           clients per round as a fraction (default 0.1)
-  --rounds N             round cap of the strategy runs (default 300)
+  --rounds N             round cap of the strategy runs (default 300; 0 skips them)
   --target A             held-out accuracy the strategy runs race to (default 0.9)
   --byzantine-rounds N   rounds of each Byzantine run (default 100; 0 skips them)
   --byzantine-split S    shards (the pathological split) or iid (default iid)
@@ -128,12 +128,20 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
 /** The runs of one benchmark: the strategy race, then the Byzantine comparison. */
 export function plan(options: BenchOptions): { race: RunSpec[]; byzantine: RunSpec[] } {
   const { rounds: maxRounds, target } = options;
-  const race: RunSpec[] = [
-    { label: 'FedAvg', strategy: {}, maxRounds, target },
-    { label: 'FedProx', strategy: { mu: options.mu }, maxRounds, target },
-    { label: 'SCAFFOLD', strategy: { scaffold: true, serverLr: options.scaffoldLr }, maxRounds, target },
-    { label: 'FedAdam', strategy: { name: 'fedadam', serverLr: options.adamLr }, maxRounds, target },
-  ];
+  const race: RunSpec[] =
+    maxRounds > 0
+      ? [
+          { label: 'FedAvg', strategy: {}, maxRounds, target },
+          { label: 'FedProx', strategy: { mu: options.mu }, maxRounds, target },
+          {
+            label: 'SCAFFOLD',
+            strategy: { scaffold: true, serverLr: options.scaffoldLr },
+            maxRounds,
+            target,
+          },
+          { label: 'FedAdam', strategy: { name: 'fedadam', serverLr: options.adamLr }, maxRounds, target },
+        ]
+      : [];
   const perRound = Math.max(1, Math.round(options.federation.clients * options.federation.fraction));
   // Tolerate up to 30% of a cohort: a fifth of the population is Byzantine, and random cohorts
   // may draw more than their share. Krum needs n > 2f + 2.
@@ -258,6 +266,7 @@ export async function main(argv: readonly string[]): Promise<string> {
         date: new Date().toISOString(),
         federation: options.federation,
         byzantineFederation: options.byzantineFederation,
+        byzantineSampling: options.byzantineSampling,
         target: options.target,
         race: raceResults,
         byzantine: byzantineResults,
