@@ -47,6 +47,12 @@ export interface HelloReply {
   readonly modelVersion: number;
   /** Where to fetch this client's demo shard (binary), relative to the coordinator. */
   readonly shardUrl: string;
+  /**
+   * The round this client id is still counted in: it came back within the grace period after
+   * its connection broke. A client that is not training that round (a reload, another tab)
+   * withdraws from it, so the round need not wait for its deadline.
+   */
+  readonly activeRound?: number | null;
 }
 
 export interface EligibilityMessage {

@@ -215,6 +215,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
           taskId: task.spec.id,
           modelVersion: task.currentVersion,
           shardUrl: `/api/tasks/${task.spec.id}/shard/${hello.clientId}`,
+          activeRound: this.population.byClientId(hello.clientId)?.activeRound ?? null,
         };
       }),
     );

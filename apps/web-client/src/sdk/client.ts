@@ -70,6 +70,10 @@ export class PollenClient extends Emitter<ClientEvents> {
   /** The worker changed backend during a round: rejoin once the round's upload is done. */
   private rejoinPending = false;
   private readonly onVisibility = (): void => void this.reportEligibility();
+  /** Leaving the page leaves the coordinator at once, rather than after its reconnection grace. */
+  private readonly onPageHide = (): void => this.stop();
+  /** Rounds this page was selected for and has not heard the end of. */
+  private readonly handling = new Set<number>();
 
   constructor(options: ClientOptions) {
     super();
@@ -96,6 +100,15 @@ export class PollenClient extends Emitter<ClientEvents> {
       })),
     );
     this.on('roundEnd', (r) => this.remember(r.roundId, (e) => e && { ...e, outcome: r.status }));
+    this.on('selected', (r) => {
+      // Rounds do not overlap: one whose end this page missed (a reconnection) is over too.
+      for (const id of this.handling) if (id < r.roundId) this.handling.delete(id);
+      this.handling.add(r.roundId);
+    });
+    this.on('roundEnd', (r) => {
+      this.handling.delete(r.roundId);
+      if (this.rejoinPending) this.rejoin();
+    });
   }
 
   get status(): ClientStatus {
@@ -243,6 +256,7 @@ export class PollenClient extends Emitter<ClientEvents> {
     });
     socket.on('pollen:error', (err) => this.emit('error', err));
     if (typeof document !== 'undefined') document.addEventListener('visibilitychange', this.onVisibility);
+    globalThis.addEventListener?.('pagehide', this.onPageHide);
   }
 
   /**
@@ -261,11 +275,11 @@ export class PollenClient extends Emitter<ClientEvents> {
 
   /**
    * The worker fell back to another backend: say hello again on a fresh connection, so the
-   * coordinator counts this device under the backend it trains on now. An upload in flight
-   * goes first.
+   * coordinator counts this device under the backend it trains on now. A round in flight ends
+   * first (its upload, then the coordinator's word on it).
    */
   private rejoin(): void {
-    this.rejoinPending = this.state === 'training' || this.state === 'uploading';
+    this.rejoinPending = this.handling.size > 0 || this.state === 'training' || this.state === 'uploading';
     if (this.rejoinPending || !this.socket?.connected) return;
     this.socket.disconnect().connect();
   }
@@ -275,6 +289,8 @@ export class PollenClient extends Emitter<ClientEvents> {
     this.session?.abort();
     this.session = null;
     if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', this.onVisibility);
+    globalThis.removeEventListener?.('pagehide', this.onPageHide);
+    this.handling.clear();
     this.socket?.disconnect();
     this.socket = null;
     this.worker?.terminate();
@@ -311,6 +327,15 @@ export class PollenClient extends Emitter<ClientEvents> {
       return;
     }
     this.introduced.resolve();
+    // Still counted in a round this page is not training (a reload, another tab of a closed one):
+    // leave it now rather than hold the round until its deadline.
+    if (reply.activeRound != null && !this.handling.has(reply.activeRound)) {
+      void socket.emitWithAck('withdraw', {
+        taskId: this.options.task,
+        roundId: reply.activeRound,
+        reason: 'this page is not training that round',
+      });
+    }
     this.setStatus('waiting', `connected; model version ${reply.modelVersion}`);
   }
 

@@ -124,6 +124,13 @@ function recover(reason: string): Promise<void> {
     model = null;
     modelKey = '';
     data = null;
+    // Forget the bookkeeping of every tensor that lived on the lost backend, so tf.memory()
+    // counts only live ones; the other backends start afresh when chosen.
+    try {
+      tf.engine().reset();
+    } catch {
+      // Disposing a backend whose device is gone may throw; its state is dropped all the same.
+    }
     const choice = await fallBackFrom(lost, reason);
     select(choice.backend);
     post({ type: 'ready', backend: choice.backend, skipped: choice.skipped, recovery: true });
