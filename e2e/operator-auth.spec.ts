@@ -18,7 +18,8 @@ test('a wrong or missing operator token sees no dashboard data and controls noth
       (await api<{ status: string }>(url, `/api/tasks/${TASK.id}`)).status;
 
     // REST: no token and a wrong one are both refused, for reading and for control.
-    for (const headers of [{}, { authorization: 'Bearer not-the-operator-token' }]) {
+    const refused: Record<string, string>[] = [{}, { authorization: 'Bearer not-the-operator-token' }];
+    for (const headers of refused) {
       expect((await fetch(`${url}/api/tasks/${TASK.id}/rounds`, { headers })).status).toBe(401);
       expect((await fetch(`${url}/metrics`, { headers })).status).toBe(401);
       for (const action of ['pause', 'stop']) {
