@@ -138,6 +138,8 @@ async function main(): Promise<void> {
       $('epsilon').textContent =
         `the task's privacy loss is epsilon = ${u.epsilon.toFixed(2)} after this round`;
       $('epsilon').classList.remove('muted');
+    } else {
+      $('epsilon').textContent = 'this task adds no differential-privacy noise, so it accounts no epsilon';
     }
   });
   client.on('history', (entry) => history.show(entry));

@@ -102,7 +102,10 @@ export function createCharts(root: Document): { update(state: ChartState): void;
       el('timeline-chart'),
       {
         // Half a round of room on each side, so the first and last bars are whole.
-        scales: { x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] } },
+        scales: {
+          x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] },
+          y: { range: (_u, _min, max) => [0, Math.max(1, max) + 0.5] },
+        },
         axes: [roundAxis, { label: 'clients' }],
         series: [
           {},
