@@ -149,3 +149,33 @@ test('the page fits a phone', async ({ browser }) => {
   await page.screenshot({ path: test.info().outputPath('contributor-phone-full.png'), fullPage: true });
   await context.close();
 });
+
+/** Make the page look hidden or visible to its scripts, as switching tabs or apps does. */
+function setVisibility(state: 'hidden' | 'visible'): void {
+  Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
+  document.dispatchEvent(new Event('visibilitychange'));
+}
+
+test('a hidden tab stops training unless the visitor opted in to background training', async ({ page }) => {
+  await openPage(page);
+  await page.locator('#consent').check();
+  await page.locator('#start').click();
+  await uploaded(page);
+  const uploads = (): Promise<number> => page.evaluate(() => Number(document.body.dataset.uploads ?? 0));
+
+  await page.evaluate(setVisibility, 'hidden');
+  // A round in flight may still finish; after that, nothing.
+  await page.waitForTimeout(1000);
+  const hidden = await uploads();
+  await page.waitForTimeout(3000);
+  expect(await uploads()).toBe(hidden);
+
+  await page.evaluate(setVisibility, 'visible');
+  await page.waitForFunction((n) => Number(document.body.dataset.uploads ?? 0) > n, hidden);
+
+  await page.locator('#background').check();
+  await page.evaluate(setVisibility, 'hidden');
+  const before = await uploads();
+  await page.waitForFunction((n) => Number(document.body.dataset.uploads ?? 0) >= n + 2, before);
+  await page.locator('#stop').click();
+});
