@@ -1,7 +1,34 @@
-/// <reference lib="dom" />
-// The page functions below run in Chromium, hence the DOM types.
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
 import { api, removeDataDir, startCoordinator } from './coordinator.ts';
+
+// The page functions below run in Chromium. The specs' tsconfig has Node's types only (the DOM
+// lib would retype fetch for every spec), so the few IndexedDB shapes they use are declared here.
+interface IdbRequest<T> {
+  readonly result: T;
+  readonly error: unknown;
+  onsuccess: (() => void) | null;
+  onerror: (() => void) | null;
+}
+interface IdbStore {
+  put(value: unknown, key: string): void;
+  get(key: string): IdbRequest<Record<string, unknown> | string | undefined>;
+  createIndex(name: string, keyPath: string): void;
+}
+interface IdbDatabase {
+  readonly version: number;
+  createObjectStore(name: string, options?: { autoIncrement: boolean }): IdbStore;
+  transaction(
+    names: string | string[],
+    mode?: 'readonly' | 'readwrite',
+  ): {
+    objectStore(name: string): IdbStore;
+    oncomplete: (() => void) | null;
+  };
+  close(): void;
+}
+declare const indexedDB: {
+  open(name: string, version?: number): IdbRequest<IdbDatabase> & { onupgradeneeded: (() => void) | null };
+};
 
 interface Round {
   status: string;
@@ -53,12 +80,13 @@ function readStored(taskId: string): Promise<Stored> {
       const id = tx.objectStore('meta').get('clientId');
       const control = tx.objectStore('controls').get(taskId);
       tx.oncomplete = () => {
-        const values = control.result?.values as Float32Array | undefined;
+        const stored = control.result as { values: Float32Array; roundId: number } | undefined;
+        const values = stored?.values;
         resolve({
           version: db.version,
           clientId: id.result,
           length: values?.length ?? null,
-          roundId: control.result?.roundId ?? null,
+          roundId: stored?.roundId ?? null,
           finite: values ? values.every(Number.isFinite) && values.some((v) => v !== 0) : false,
         });
         db.close();
