@@ -6,6 +6,7 @@ import {
   clipToNorm,
   epsilonFor,
   hashSeed,
+  PrivacyLedger,
   type RoundStartMessage,
   seededRng,
   specSize,
@@ -20,6 +21,7 @@ import {
   type TestCoordinator,
   waitFor,
 } from '../testing/harness.ts';
+import { chargedSamplingRate, loadLedger, predictedSamplingRate } from './privacy.ts';
 
 let coordinator: TestCoordinator | undefined;
 const clients: NodeContributor[] = [];
@@ -315,5 +317,33 @@ describe('privacy settings over the operator API', () => {
     expect(error.code).toBe('INVALID_TASK');
     expect(error.message).toMatch(message);
     expect(coordinator.store.getTask('private')).toBeUndefined();
+  });
+});
+
+describe('what a round is charged', () => {
+  const spec = { samplingRate: 0.01, overSelection: 1.3, minClients: 20 } as const;
+  const rounds = { cohortSize: 100, minReports: 10, deadlineMs: 1000, maxRounds: 0, ...spec };
+
+  it('predicts the largest q a cohort can be charged, and charges no more', () => {
+    // 10,000 eligible: the Poisson rate 0.013; 1,000 eligible: the top-up to 20 forces 0.02.
+    expect(predictedSamplingRate(rounds, 10_000)).toBeCloseTo(0.013, 12);
+    expect(predictedSamplingRate(rounds, 1000)).toBeCloseTo(0.02, 12);
+    expect(predictedSamplingRate(rounds, 10)).toBe(1);
+    expect(chargedSamplingRate({ rate: 0.013, clamped: 'none' }, 150, 10_000)).toBe(0.013);
+    expect(chargedSamplingRate({ rate: 0.013, clamped: 'max' }, 130, 20_000)).toBe(0.013);
+    expect(chargedSamplingRate({ rate: 0.013, clamped: 'min' }, 20, 1000)).toBeCloseTo(0.02, 12);
+  });
+
+  it('refuses a stored ledger it cannot read rather than start again from zero', () => {
+    const settings = { ...distributed, mode: 'distributed' as const };
+    const ledger = new PrivacyLedger({ delta: 1e-6 });
+    ledger.record(0.1, 1, 5);
+    const stored = { version: 5, ledger: ledger.toJSON(), clipNorm: 1, exhausted: null };
+    expect(() => loadLedger(settings, stored)).toThrow(/delta = 0.000001, the task's delta is 0.00001/);
+    expect(() =>
+      loadLedger(settings, { ...stored, ledger: { ...ledger.toJSON(), version: 2 } as never }),
+    ).toThrow();
+    expect(loadLedger(settings, { ...stored, ledger: null })!.steps).toBe(0);
+    expect(loadLedger({ mode: 'off' }, stored)).toBeNull();
   });
 });

@@ -3,6 +3,7 @@ import {
   initialClipNorm,
   nextClipNorm,
   noisedNormBound,
+  PollenError,
   PrivacyLedger,
   type PrivacySettings,
   type Rng,
@@ -58,13 +59,17 @@ export function loadLedger(
   stored: StoredPrivacy | undefined,
 ): PrivacyLedger | null {
   if (settings.mode === 'off') return null;
-  if (stored?.ledger) {
-    const ledger = PrivacyLedger.fromJSON(stored.ledger);
-    // A ledger kept at another delta cannot be read at this one; the settings cannot change,
-    // so this only guards against a hand-edited store.
-    if (ledger.delta === settings.delta) return ledger;
+  if (!stored?.ledger) return new PrivacyLedger({ delta: settings.delta });
+  // A malformed ledger throws in fromJSON and one kept at another delta is refused here: the
+  // round fails and the task makes no progress, rather than start again from epsilon 0.
+  const ledger = PrivacyLedger.fromJSON(stored.ledger);
+  if (ledger.delta !== settings.delta) {
+    throw new PollenError(
+      'INTERNAL',
+      `the stored privacy ledger is kept at delta = ${ledger.delta}, the task's delta is ${settings.delta}`,
+    );
   }
-  return new PrivacyLedger({ delta: settings.delta });
+  return ledger;
 }
 
 /**
