@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
 import { operatorGuard } from './auth.ts';
 import type { CoordinatorConfig } from './config.ts';
+import { useMnistCache } from './data/mnist.ts';
 import { defaultTaskSpec } from './default-task.ts';
 import { asPollenError, HTTP_STATUS } from './errors.ts';
 import { createMetrics } from './metrics.ts';
@@ -44,6 +45,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
     bodyLimit: 1024 * 1024,
   });
   await initTf();
+  useMnistCache(config.dataDir);
   const store = new SqliteStore(config.dataDir);
   const engine = new Engine(store, app.log);
   try {
