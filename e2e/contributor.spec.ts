@@ -151,7 +151,7 @@ test('the page fits a phone', async ({ browser }) => {
 });
 
 /** Make the page look hidden or visible to its scripts, as switching tabs or apps does. */
-function setVisibility(state: 'hidden' | 'visible'): void {
+function setVisibility(state: string): void {
   Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
   document.dispatchEvent(new Event('visibilitychange'));
 }

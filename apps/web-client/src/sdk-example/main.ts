@@ -48,7 +48,9 @@ function preview(examples: readonly { x: Uint8Array }[]): void {
         const c = document.createElement('canvas');
         c.width = c.height = 28;
         const image = new ImageData(28, 28);
-        x.forEach((v, i) => image.data.set([31, 35, 40, v], i * 4));
+        x.forEach((v, i) => {
+          image.data.set([31, 35, 40, v], i * 4);
+        });
         c.getContext('2d')!.putImageData(image, 0, 0);
         return c;
       }),
