@@ -1,10 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from './store/sqlite.ts';
 import { NodeContributor, removeDir, waitFor } from './testing/harness.ts';
-import { launchCoordinator } from './testing/process.ts';
+import { launchCoordinator, tinyTaskDir } from './testing/process.ts';
 
 const dirs: string[] = [];
 
@@ -14,17 +11,14 @@ afterEach(() => {
 
 describe('a coordinator killed mid-round', () => {
   it('loses no committed round and applies the interrupted one never', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'pollen-crash-'));
+    const { dataDir, taskFile } = tinyTaskDir('pollen-crash-', {
+      cohortSize: 1,
+      minReports: 1,
+      minClients: 1,
+      overSelection: 1,
+      deadlineMs: 60_000,
+    });
     dirs.push(dataDir);
-    const taskFile = join(dataDir, 'task.json');
-    writeFileSync(
-      taskFile,
-      JSON.stringify({
-        id: 'tiny',
-        model: { kind: 'mlp', hidden: [8] },
-        rounds: { cohortSize: 1, minReports: 1, minClients: 1, overSelection: 1, deadlineMs: 60_000 },
-      }),
-    );
     const first = await launchCoordinator(dataDir, taskFile);
     let rounds = 0;
     // Answer two rounds, then stay silent in the third so it is open when the process dies.

@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { seededRng } from '@pollen/fl-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from './store/sqlite.ts';
 import { NodeContributor, removeDir, waitFor } from './testing/harness.ts';
-import { launchCoordinator } from './testing/process.ts';
+import { launchCoordinator, tinyTaskDir } from './testing/process.ts';
 
 const KILLS = 20;
 const dirs: string[] = [];
@@ -17,17 +14,14 @@ afterEach(() => {
 
 describe('a coordinator killed at random points, 20 times', () => {
   it('keeps a history with no gap and no duplicate, every version matching its checksum, and trains on', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'pollen-fault-'));
+    const { dataDir, taskFile } = tinyTaskDir('pollen-fault-', {
+      cohortSize: 3,
+      minReports: 2,
+      minClients: 3,
+      overSelection: 1,
+      deadlineMs: 2000,
+    });
     dirs.push(dataDir);
-    const taskFile = join(dataDir, 'task.json');
-    writeFileSync(
-      taskFile,
-      JSON.stringify({
-        id: 'tiny',
-        model: { kind: 'mlp', hidden: [8] },
-        rounds: { cohortSize: 3, minReports: 2, minClients: 3, overSelection: 1, deadlineMs: 2000 },
-      }),
-    );
     const rng = seededRng(2026);
     for (let kill = 0; kill < KILLS; kill++) {
       const coordinator = await launchCoordinator(dataDir, taskFile);

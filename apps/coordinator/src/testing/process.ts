@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './harness.ts';
 
@@ -50,4 +53,18 @@ export async function launchCoordinator(dataDir: string, taskFile: string): Prom
       await exited;
     },
   };
+}
+
+/**
+ * A temporary data directory holding a task file for the tiny MLP task with these round
+ * settings; returns both paths. The caller removes the directory.
+ */
+export function tinyTaskDir(
+  prefix: string,
+  rounds: Record<string, unknown>,
+): { dataDir: string; taskFile: string } {
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
+  const taskFile = join(dataDir, 'task.json');
+  writeFileSync(taskFile, JSON.stringify({ id: 'tiny', model: { kind: 'mlp', hidden: [8] }, rounds }));
+  return { dataDir, taskFile };
 }
