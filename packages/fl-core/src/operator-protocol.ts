@@ -54,7 +54,10 @@ export interface OperatorRoundPrivacy {
   readonly clipBits?: { readonly noisedFraction: number; readonly nextClipNorm: number };
 }
 
-/** A round as the coordinator records it (open while in flight, then committed or abandoned). */
+/**
+ * A round as the coordinator records it (open while in flight, then committed or abandoned):
+ * the one type of a round record, stored by the coordinator and pushed to dashboards.
+ */
 export interface OperatorRound {
   readonly taskId: string;
   readonly roundId: number;
@@ -62,6 +65,10 @@ export interface OperatorRound {
   readonly baseVersion: number;
   readonly newVersion: number | null;
   readonly selected: number;
+  /** Eligible, idle clients when the cohort was drawn. */
+  readonly eligible?: number;
+  /** The Poisson rate used (q * overSelection) and whether the cohort was clamped to its bounds. */
+  readonly sampling?: { readonly rate: number; readonly clamped: 'none' | 'min' | 'max' };
   readonly reported: number;
   readonly dropped: number;
   readonly rejected: number;
@@ -78,6 +85,8 @@ export interface OperatorRound {
   readonly reason: string | null;
   /** The round's clipping, noise and the task's epsilon after it; absent for a task that does not clip. */
   readonly privacy?: OperatorRoundPrivacy;
+  /** SHA-256 (hex) of the committed weights as stored (little-endian float32), for committed rounds. */
+  readonly checksum?: string;
 }
 
 /** What a dashboard gets when it subscribes to a task: the task and its latest rounds. */

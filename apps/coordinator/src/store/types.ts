@@ -1,5 +1,6 @@
 import type {
-  Backend,
+  OperatorClientMetrics,
+  OperatorRound,
   OperatorRoundPrivacy,
   PrivacyLedgerJson,
   StrategyConfig,
@@ -18,48 +19,11 @@ export interface StoredTask {
   readonly currentVersion: number;
 }
 
-export type RoundStatus = 'open' | 'committed' | 'abandoned';
-
+/** A round record, typed once in the operator protocol and stored as it is pushed. */
+export type RoundRecord = OperatorRound;
+export type RoundStatus = OperatorRound['status'];
 /** One client's local metrics for a round, kept so the dashboard can show the spread. */
-export interface ClientRoundMetrics {
-  readonly loss: number;
-  readonly accuracy: number;
-  readonly trainMs: number;
-  readonly numExamples: number;
-  readonly backend: Backend;
-}
-
-/** What happened in one round. */
-export interface RoundRecord {
-  readonly taskId: string;
-  readonly roundId: number;
-  readonly status: RoundStatus;
-  readonly baseVersion: number;
-  /** The version this round committed, or null when it did not. */
-  readonly newVersion: number | null;
-  readonly selected: number;
-  /** Eligible, idle clients when the cohort was drawn. */
-  readonly eligible?: number;
-  /** The Poisson rate used (q * overSelection) and whether the cohort was clamped to its bounds. */
-  readonly sampling?: { readonly rate: number; readonly clamped: 'none' | 'min' | 'max' };
-  /** The round's differential privacy, for tasks that clip; absent otherwise. */
-  readonly privacy?: RoundPrivacyRecord;
-  readonly reported: number;
-  readonly dropped: number;
-  readonly rejected: number;
-  readonly deadlineHit: boolean;
-  readonly startedAt: number;
-  readonly endedAt: number | null;
-  readonly accuracy: number | null;
-  readonly loss: number | null;
-  readonly bytesUp: number;
-  readonly bytesDown: number;
-  readonly backends: Partial<Record<Backend, number>>;
-  readonly clientMetrics: readonly ClientRoundMetrics[];
-  readonly reason: string | null;
-  /** SHA-256 (hex) of the committed weights as stored (little-endian float32), for committed rounds. */
-  readonly checksum?: string;
-}
+export type ClientRoundMetrics = OperatorClientMetrics;
 
 /** A round's differential privacy, as the operator protocol types it. */
 export type RoundPrivacyRecord = OperatorRoundPrivacy;
