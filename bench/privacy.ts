@@ -24,6 +24,7 @@ import {
   setFlatWeights,
   trainLocal,
 } from '../apps/web-client/src/worker/train.ts';
+import { numberFlag } from './lib/flags.ts';
 import { loadMnist, mlpTopology, tensorsOf } from './lib/mnist.ts';
 import { RESULTS_DIR } from './lib/paths.ts';
 import { checkStrategy, type Federation } from './strategies-sim.ts';
@@ -81,15 +82,6 @@ export interface PrivacyRun {
   readonly seconds: number;
 }
 
-function number(values: Record<string, string | undefined>, name: string, fallback: number): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0)
-    throw new Error(`--${name} expected a non-negative number, got ${raw}`);
-  return value;
-}
-
 /** Read the command line; throws with the usage on a bad flag. */
 export function parseOptions(argv: readonly string[]): PrivacyBenchOptions {
   const flags = ['clients', 'q', 'quorum', 'rounds', 'z', 'clip', 'delta', 'server-lr'];
@@ -105,9 +97,9 @@ export function parseOptions(argv: readonly string[]): PrivacyBenchOptions {
     throw new Error(`${(err as Error).message}\n${USAGE}`);
   }
   const training: TrainingSpec = {
-    epochs: number(values, 'epochs', 2),
-    batchSize: number(values, 'batch', 5),
-    learningRate: number(values, 'lr', 0.1),
+    epochs: numberFlag(values, 'epochs', 2),
+    batchSize: numberFlag(values, 'batch', 5),
+    learningRate: numberFlag(values, 'lr', 0.1),
     optimizer: 'sgd',
   };
   const noiseMultipliers = (values.z ?? '0,0.5,1').split(',').map((z) => {
@@ -118,19 +110,19 @@ export function parseOptions(argv: readonly string[]): PrivacyBenchOptions {
   });
   return {
     federation: {
-      clients: number(values, 'clients', 800),
+      clients: numberFlag(values, 'clients', 800),
       partition: 'iid',
-      fraction: number(values, 'q', 0.1),
-      hidden: [number(values, 'hidden', 64)],
+      fraction: numberFlag(values, 'q', 0.1),
+      hidden: [numberFlag(values, 'hidden', 64)],
       training,
-      seed: number(values, 'seed', 1),
+      seed: numberFlag(values, 'seed', 1),
     },
-    quorum: number(values, 'quorum', 0.75),
-    rounds: number(values, 'rounds', 100),
+    quorum: numberFlag(values, 'quorum', 0.75),
+    rounds: numberFlag(values, 'rounds', 100),
     noiseMultipliers,
-    clipNorm: number(values, 'clip', 0.5),
-    delta: number(values, 'delta', 1e-5),
-    serverLr: number(values, 'server-lr', 1),
+    clipNorm: numberFlag(values, 'clip', 0.5),
+    delta: numberFlag(values, 'delta', 1e-5),
+    serverLr: numberFlag(values, 'server-lr', 1),
     out: resolve(values.out ?? resolve(RESULTS_DIR, 'privacy.json')),
   };
 }

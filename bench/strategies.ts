@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { TrainingSpec } from '@pollen/fl-core';
+import { numberFlag } from './lib/flags.ts';
 import { type Federation, type RunResult, type RunSpec, simulate } from './strategies-sim.ts';
 
 // pnpm bench:strategies: FedAvg, FedProx, SCAFFOLD and FedAdam on McMahan's pathological
@@ -46,15 +47,6 @@ export interface BenchOptions {
   readonly out: string;
 }
 
-function number(values: Record<string, string | undefined>, name: string, fallback: number): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0)
-    throw new Error(`--${name} expected a non-negative number, got ${raw}`);
-  return value;
-}
-
 /** Read the command line; throws with the usage on a bad flag. */
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const flags = [
@@ -88,18 +80,18 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     throw new Error(`${(err as Error).message}\n${USAGE}`);
   }
   const training: TrainingSpec = {
-    epochs: number(values, 'epochs', 5),
-    batchSize: number(values, 'batch', 10),
-    learningRate: number(values, 'lr', 0.1),
+    epochs: numberFlag(values, 'epochs', 5),
+    batchSize: numberFlag(values, 'batch', 10),
+    learningRate: numberFlag(values, 'lr', 0.1),
     optimizer: 'sgd',
   };
   const federation: Federation = {
-    clients: number(values, 'clients', 100),
+    clients: numberFlag(values, 'clients', 100),
     partition: 'shards',
-    fraction: number(values, 'fraction', 0.1),
-    hidden: [number(values, 'hidden', 128)],
+    fraction: numberFlag(values, 'fraction', 0.1),
+    hidden: [numberFlag(values, 'hidden', 128)],
     training,
-    seed: number(values, 'seed', 1),
+    seed: numberFlag(values, 'seed', 1),
   };
   const split = values['byzantine-split'] ?? 'iid';
   if (split !== 'shards' && split !== 'iid') {
@@ -113,13 +105,13 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     federation,
     byzantineFederation: { ...federation, partition: split },
     byzantineSampling: sampling,
-    rounds: number(values, 'rounds', 300),
-    target: number(values, 'target', 0.9),
-    byzantineRounds: number(values, 'byzantine-rounds', 100),
-    mu: number(values, 'mu', 0.01),
-    adamLr: number(values, 'adam-lr', 0.01),
-    scaffoldLr: number(values, 'scaffold-lr', 1),
-    jobs: Math.max(1, number(values, 'jobs', 2)),
+    rounds: numberFlag(values, 'rounds', 300),
+    target: numberFlag(values, 'target', 0.9),
+    byzantineRounds: numberFlag(values, 'byzantine-rounds', 100),
+    mu: numberFlag(values, 'mu', 0.01),
+    adamLr: numberFlag(values, 'adam-lr', 0.01),
+    scaffoldLr: numberFlag(values, 'scaffold-lr', 1),
+    jobs: Math.max(1, numberFlag(values, 'jobs', 2)),
     only: values.only ? values.only.split(',') : null,
     out: resolve(values.out ?? fileURLToPath(new URL('./results/strategies.json', import.meta.url))),
   };
