@@ -1,3 +1,8 @@
+import {
+  type CompressionSettings,
+  checkCompressionCompatibility,
+  validateCompression,
+} from './compression.ts';
 import { PollenError } from './errors.ts';
 import { checkPrivacyCompatibility } from './privacy/round.ts';
 import type { PrivacySettings } from './privacy/settings.ts';
@@ -82,6 +87,12 @@ export interface TaskSpec {
    * ({ mode: 'off' } when absent); always filled in once validated.
    */
   readonly privacy: PrivacySettings;
+  /**
+   * How uploads are compressed: top-k, random-k or a shared coordinate set, bits per value,
+   * error feedback (compression.ts). Optional in a task description ({ kind: 'none' } when
+   * absent); always filled in once validated.
+   */
+  readonly compression: CompressionSettings;
 }
 
 /** A task as stored: its spec plus the weight layout derived from the topology. */
@@ -195,6 +206,8 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   const privacy: PrivacySettings =
     obj.privacy === undefined ? { mode: 'off' } : validatePrivacySettings(obj.privacy);
   checkPrivacyCompatibility(privacy, strategy);
+  const compression = validateCompression(obj.compression);
+  checkCompressionCompatibility(compression, strategy, privacy);
   return {
     id,
     name,
@@ -210,5 +223,6 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     maxUpdateNorm,
     strategy,
     privacy,
+    compression,
   };
 }

@@ -1,10 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { CodecError, decodeDense, FRAME_HEADER_BYTES } from '@pollen/compression';
+import { CodecError, FRAME_HEADER_BYTES } from '@pollen/compression';
 import {
   type Ack,
   type ClientToServerEvents,
-  firstNonFinite,
-  l2norm,
   PollenError,
   type PollenErrorCode,
   type ServerToClientEvents,
@@ -17,7 +15,7 @@ import type { Server, Socket } from 'socket.io';
 import { TaskModel } from '../ml/evaluator.ts';
 import { weightSpecOf } from '../ml/tf.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
-import { parseEligibility, parseHello, parseUpdate, parseWithdraw } from './messages.ts';
+import { decodeRoundUpload, parseEligibility, parseHello, parseUpdate, parseWithdraw } from './messages.ts';
 import { type Contributor, Population } from './population.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { TaskRunner } from './runner.ts';
@@ -250,10 +248,8 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
               `round ${round.roundId} trains version ${round.baseVersion}`,
             );
           }
-          const { vector } = decodeDense(update.update, { dimension: specSize(task.weightSpec) });
-          const bad = firstNonFinite(vector);
-          if (bad >= 0) throw new PollenError('NON_FINITE', `update has a non-finite value at index ${bad}`);
-          const norm = l2norm(vector);
+          // The round's codec only (dense, or its compression), checked before anything is allocated.
+          const { delta, norm } = decodeRoundUpload(update.update, round.upload, specSize(task.weightSpec));
           // A task that clips bounds the norm by C plus the noise allowance instead (privacy.ts).
           const maxNorm = round.privacy?.maxNorm ?? task.spec.maxUpdateNorm;
           if (norm > maxNorm) {
@@ -261,7 +257,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
           }
           round.accept({
             clientId: c.clientId,
-            delta: vector,
+            delta,
             numExamples: update.numExamples,
             backend: update.backend,
             metrics: update.metrics,

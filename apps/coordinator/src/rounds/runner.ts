@@ -13,6 +13,7 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import type { TaskModel } from '../ml/evaluator.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
+import { CoordinateSets, roundUpload } from './coordinates.ts';
 import type { Contributor, Population } from './population.ts';
 import { budgetExhaustedReason, commitPrivacy, cryptoRng, planPrivacy } from './privacy.ts';
 import { Round } from './round.ts';
@@ -47,6 +48,8 @@ export class TaskRunner {
   /** The task's server strategy, in the state of the last committed version. */
   private server: ServerStrategy | null = null;
   private serverKey = '';
+  /** Shared-coordinate sparsity: each round's coordinate set and the momentum that picks it. */
+  readonly coordinates = new CoordinateSets();
 
   constructor(taskId: string, deps: RunnerDeps) {
     this.taskId = taskId;
@@ -195,9 +198,12 @@ export class TaskRunner {
       candidates.length,
       base.weights.length,
     );
+    const roundId = store.nextRoundId(spec.id);
+    const dimension = base.weights.length;
+    const upload = roundUpload(spec, dimension, this.coordinates.forRound(spec, roundId, dimension));
     const round = new Round({
       taskId: spec.id,
-      roundId: store.nextRoundId(spec.id),
+      roundId,
       baseVersion: base.version,
       dimension: base.weights.length,
       selected: cohort.map((c) => c.clientId),
@@ -206,6 +212,7 @@ export class TaskRunner {
       robust: strategy.robust,
       scaffold: strategy.scaffold,
       privacy,
+      upload: upload.message ? upload.plan : null,
     });
     const log = this.deps.log.child({ task: spec.id, round: round.roundId });
     round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
@@ -227,6 +234,7 @@ export class TaskRunner {
       strategy: { proximalMu: strategy.mu, scaffold: strategy.scaffold },
       ...(control ? { control } : {}),
       ...(privacy ? { privacy: privacy.message } : {}),
+      ...(upload.message ? { compression: upload.message } : {}),
     };
     for (const c of cohort) {
       c.activeRound = round.roundId;
@@ -258,7 +266,8 @@ export class TaskRunner {
       if (live.activeRound === round.roundId) live.activeRound = null;
     }
 
-    const bytesDown = (weights.byteLength + (control?.byteLength ?? 0)) * cohort.length;
+    const coordinateBytes = toBytesLength(upload.message?.coordinates);
+    const bytesDown = (weights.byteLength + (control?.byteLength ?? 0) + coordinateBytes) * cohort.length;
     const endedAt = Date.now();
     let record: RoundRecord | null = null;
     let why = '';
@@ -289,6 +298,7 @@ export class TaskRunner {
         // The strategy's new state commits with the version it produced, or neither does.
         store.commitRound(committed, next, { config: strategy, state: server.state() }, spent?.state);
         record = committed;
+        this.coordinates.observe(spec, aggregate.delta);
         log.info(
           {
             reported: record.reported,
@@ -329,4 +339,8 @@ export class TaskRunner {
     population.touch();
     this.deps.onRound(record);
   }
+}
+
+function toBytesLength(data: Uint8Array | ArrayBuffer | undefined): number {
+  return data?.byteLength ?? 0;
 }

@@ -1,0 +1,140 @@
+import { kForDensity } from '@pollen/compression';
+import { PollenError } from './errors.ts';
+import type { PrivacySettings } from './privacy/settings.ts';
+import type { StrategyConfig } from './strategies/config.ts';
+import { expectInRange, expectObject, expectOneOf } from './validate.ts';
+
+/**
+ * A task's upload compression: which coordinates a client sends, at how many bits, and
+ * whether what it leaves out is carried to its next update (error feedback). The encoder is
+ * `encodeUpload` of @pollen/compression, the same in browsers and Node.
+ */
+
+/** Which coordinates an upload carries. */
+export type CompressionKind = 'none' | 'topk' | 'randomk' | 'shared';
+/** Bits per sent value: 32 is the task's float codec (f32 or f16). */
+export type CompressionBits = 32 | 8 | 4 | 2;
+
+export const COMPRESSION_KINDS: readonly CompressionKind[] = ['none', 'topk', 'randomk', 'shared'];
+const BITS: readonly CompressionBits[] = [32, 8, 4, 2];
+
+export interface CompressionSettings {
+  /**
+   * 'none': every coordinate. 'topk': each client's k largest in magnitude, indices sent
+   * (Lin et al. 2018). 'randomk': k drawn at random by each client (Stich et al. 2018).
+   * 'shared': the coordinator picks one set per round, the top of a momentum of its recent
+   * aggregates plus random exploration, and every client sends its values there; the form
+   * secure aggregation can sum.
+   */
+  readonly kind: CompressionKind;
+  /** Share of the coordinates sent, in (0, 1]; 1 for 'none'. */
+  readonly fraction: number;
+  /** 32 (the task's float codec) or 8, 4, 2 bits of unbiased stochastic quantization (QSGD). */
+  readonly bits: CompressionBits;
+  /** Keep what was not sent on the device and add it to the next update. */
+  readonly errorFeedback: boolean;
+  /** 'shared': the share of the set drawn at random rather than from the momentum, in [0, 1]. */
+  readonly exploration: number;
+  /** 'shared': beta of the coordinator's momentum m = beta m + aggregate, in [0, 1). */
+  readonly momentum: number;
+}
+
+/** No compression: dense float uploads, as before compression existed. */
+export const NO_COMPRESSION: CompressionSettings = {
+  kind: 'none',
+  fraction: 1,
+  bits: 32,
+  errorFeedback: false,
+  exploration: 0,
+  momentum: 0,
+};
+
+const KEYS = new Set(['kind', 'fraction', 'bits', 'errorFeedback', 'exploration', 'momentum']);
+
+/** Check an untrusted `compression` block (INVALID_TASK naming the field); absent: none. */
+export function validateCompression(input: unknown): CompressionSettings {
+  if (input === undefined) return NO_COMPRESSION;
+  const obj = expectObject('compression', input, 'INVALID_TASK');
+  for (const key of Object.keys(obj)) {
+    if (!KEYS.has(key)) throw new PollenError('INVALID_TASK', `"compression.${key}" is not a setting`);
+  }
+  const kind = expectOneOf('compression.kind', obj.kind ?? 'none', COMPRESSION_KINDS, 'INVALID_TASK');
+  const bits = obj.bits ?? 32;
+  if (!BITS.includes(bits as CompressionBits)) {
+    throw new PollenError('INVALID_TASK', `"compression.bits" expected 32, 8, 4 or 2, got ${String(bits)}`);
+  }
+  const sparse = kind !== 'none';
+  const fraction = sparse ? expectInRange('compression.fraction', obj.fraction, 1e-6, 1, 'INVALID_TASK') : 1;
+  if (!sparse && obj.fraction !== undefined && obj.fraction !== 1) {
+    throw new PollenError(
+      'INVALID_TASK',
+      '"compression.fraction" needs a sparse kind (topk, randomk, shared)',
+    );
+  }
+  const errorFeedback = obj.errorFeedback ?? (sparse || bits !== 32);
+  if (typeof errorFeedback !== 'boolean') {
+    throw new PollenError(
+      'INVALID_TASK',
+      `"compression.errorFeedback" expected boolean, got ${typeof errorFeedback}`,
+    );
+  }
+  const shared = kind === 'shared';
+  if (!shared && (obj.exploration !== undefined || obj.momentum !== undefined)) {
+    throw new PollenError('INVALID_TASK', '"compression.exploration" and "momentum" belong to kind "shared"');
+  }
+  return {
+    kind,
+    fraction,
+    bits: bits as CompressionBits,
+    errorFeedback,
+    exploration: shared
+      ? expectInRange('compression.exploration', obj.exploration ?? 0.1, 0, 1, 'INVALID_TASK')
+      : 0,
+    momentum: shared
+      ? expectInRange('compression.momentum', obj.momentum ?? 0.9, 0, 0.999, 'INVALID_TASK')
+      : 0,
+  };
+}
+
+/**
+ * Refuse combinations that cannot work, at task creation:
+ * - a robust rule (median, trimmed mean, Krum, norm bound) with sparse uploads: they compare
+ *   clients coordinate by coordinate or by distance, and a coordinate one client did not send
+ *   reads as a zero it never meant (a median of mostly zeros is zero);
+ * - per-client top-k under differential privacy: the indices are sent in the clear and are a
+ *   function of the private data, with no noise on them (random-k and the shared set are
+ *   chosen without looking at the data, so they are allowed);
+ * - quantization when the task clips: stochastic rounding moves a clipped update off its norm
+ *   bound, which the coordinator enforces and the accountant assumes.
+ */
+export function checkCompressionCompatibility(
+  compression: CompressionSettings,
+  strategy: StrategyConfig,
+  privacy: PrivacySettings,
+): void {
+  const sparse = compression.kind !== 'none';
+  if (sparse && strategy.robust.kind !== 'none') {
+    throw new PollenError(
+      'INVALID_TASK',
+      `"compression.kind" "${compression.kind}" cannot go with the robust rule "${strategy.robust.kind}": it needs every client's full vector`,
+    );
+  }
+  if (compression.kind === 'topk' && privacy.mode !== 'off') {
+    throw new PollenError(
+      'INVALID_TASK',
+      `"compression.kind" "topk" leaks which coordinates are large, unnoised, under privacy mode "${privacy.mode}": use "randomk" or "shared"`,
+    );
+  }
+  const clips = privacy.mode !== 'off' || privacy.clipNorm !== undefined || privacy.adaptive !== undefined;
+  if (compression.bits !== 32 && clips) {
+    throw new PollenError(
+      'INVALID_TASK',
+      '"compression.bits" below 32 cannot go with clipping: quantizing after the noise breaks the norm bound; use bits 32 (or codec f16)',
+    );
+  }
+}
+
+/** Values an upload of this compression carries for a model of `dimension` coordinates. */
+export function compressionK(compression: CompressionSettings, dimension: number): number {
+  return compression.kind === 'none' ? dimension : kForDensity(dimension, compression.fraction);
+}
