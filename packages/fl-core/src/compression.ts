@@ -1,8 +1,9 @@
-import { kForDensity } from '@pollen/compression';
+import { CodecError, decodeSortedIndices, kForDensity, type UploadPlan } from '@pollen/compression';
 import { PollenError } from './errors.ts';
 import type { PrivacySettings } from './privacy/settings.ts';
+import { type Binary, type RoundStartMessage, toBytes } from './protocol.ts';
 import type { StrategyConfig } from './strategies/config.ts';
-import { expectInRange, expectObject, expectOneOf } from './validate.ts';
+import { expectInRange, expectInt, expectObject, expectOneOf } from './validate.ts';
 
 /**
  * A task's upload compression: which coordinates a client sends, at how many bits, and
@@ -137,4 +138,45 @@ export function checkCompressionCompatibility(
 /** Values an upload of this compression carries for a model of `dimension` coordinates. */
 export function compressionK(compression: CompressionSettings, dimension: number): number {
   return compression.kind === 'none' ? dimension : kForDensity(dimension, compression.fraction);
+}
+
+/**
+ * The client's side: the upload plan a round start asks for, checked (it comes over the
+ * network): INVALID_MESSAGE for a block that is not one, BAD_FRAME for a coordinate list that
+ * does not decode to k sorted coordinates below the dimension.
+ */
+export function uploadPlanFor(
+  msg: Pick<RoundStartMessage, 'codec' | 'compression'>,
+  dimension: number,
+): UploadPlan {
+  const precision = expectOneOf('codec', msg.codec, ['f32', 'f16'], 'INVALID_MESSAGE');
+  if (msg.compression === undefined) {
+    return { kind: 'none', bits: 32, precision, k: dimension, errorFeedback: false };
+  }
+  const c = expectObject('compression', msg.compression, 'INVALID_MESSAGE');
+  const kind = expectOneOf('compression.kind', c.kind, COMPRESSION_KINDS, 'INVALID_MESSAGE');
+  if (!BITS.includes(c.bits as CompressionBits)) {
+    throw new PollenError(
+      'INVALID_MESSAGE',
+      `"compression.bits" expected 32, 8, 4 or 2, got ${String(c.bits)}`,
+    );
+  }
+  const bits = c.bits as CompressionBits;
+  const k = expectInt('compression.k', c.k, 0, dimension, 'INVALID_MESSAGE');
+  if (typeof c.errorFeedback !== 'boolean') {
+    throw new PollenError('INVALID_MESSAGE', '"compression.errorFeedback" expected boolean');
+  }
+  const plan = { kind, bits, precision, k: kind === 'none' ? dimension : k, errorFeedback: c.errorFeedback };
+  if (kind !== 'shared') return plan;
+  const list = c.coordinates;
+  if (!(list instanceof Uint8Array) && !(list instanceof ArrayBuffer)) {
+    throw new PollenError('INVALID_MESSAGE', '"compression.coordinates" expected binary for kind "shared"');
+  }
+  try {
+    return { ...plan, coordinates: decodeSortedIndices(toBytes(list as Binary), k, dimension) };
+  } catch (err) {
+    if (err instanceof CodecError)
+      throw new PollenError('BAD_FRAME', `"compression.coordinates": ${err.message}`);
+    throw err;
+  }
 }

@@ -4,6 +4,7 @@ export {
   checkCompressionCompatibility,
   compressionK,
   NO_COMPRESSION,
+  uploadPlanFor,
   validateCompression,
 } from './compression.ts';
 export type { PollenErrorCode } from './errors.ts';

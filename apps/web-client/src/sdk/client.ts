@@ -11,9 +11,10 @@ import {
 import { io, type Socket } from 'socket.io-client';
 import type { WorkerReply, WorkerRequest } from '../worker/messages.ts';
 import { type ClientEvents, type ClientStatus, Emitter } from './events.ts';
-import { privatize, uploadPrivacy } from './privacy.ts';
+import { uploadPrivacy } from './privacy.ts';
 import * as storage from './storage.ts';
 import { acquireTrainerLock, type ReleaseLock } from './trainer-lock.ts';
+import { encodeRoundUpload } from './upload.ts';
 
 type PollenSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -191,6 +192,7 @@ export class PollenClient extends Emitter<ClientEvents> {
   async clearExamples(): Promise<void> {
     await storage.clearExamples(this.options.task);
     await storage.clearControl(this.options.task);
+    await storage.clearResidual(this.options.task);
     await this.reportEligibility();
   }
 
@@ -475,10 +477,13 @@ export class PollenClient extends Emitter<ClientEvents> {
       if (reply.type !== 'result')
         throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
       this.setStatus('uploading', `round ${msg.roundId}`);
-      // The task's privacy, on this device: clip to C, add noise, and the adaptive-clipping bit.
-      const sent = msg.privacy ? privatize(new Float32Array(reply.delta), msg.privacy) : null;
-      const delta = sent?.update ?? new Float32Array(reply.delta);
-      const frame = encodeDense(delta, msg.codec, { round: msg.roundId });
+      // The task's privacy and compression, on this device (upload.ts), with error feedback's
+      // residual from IndexedDB.
+      const delta = new Float32Array(reply.delta);
+      const residual = msg.compression?.errorFeedback
+        ? await storage.loadResidual(msg.taskId, delta.length)
+        : null;
+      const { frame, residual: kept, privacy: sent } = encodeRoundUpload(delta, msg, residual);
       const controlFrame = reply.controlDelta
         ? encodeDense(new Float32Array(reply.controlDelta), msg.codec, { round: msg.roundId })
         : null;
@@ -497,6 +502,8 @@ export class PollenClient extends Emitter<ClientEvents> {
         this.emit('error', { code: ack.code, message: ack.message });
       } else {
         if (reply.clientControl) this.pendingControls.set(msg.roundId, new Float32Array(reply.clientControl));
+        // What the accepted upload left out is carried to the next one.
+        if (msg.compression?.errorFeedback) await storage.saveResidual(msg.taskId, kept, msg.roundId);
         this.emit('uploaded', {
           roundId: msg.roundId,
           bytes: frame.byteLength + (controlFrame?.byteLength ?? 0),
