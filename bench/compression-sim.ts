@@ -119,7 +119,7 @@ export async function simulateCompression(
       const next = new Float32Array(d);
       for (let i = 0; i < d; i++) next[i] = global[i]! + mean[i]!;
       global = next;
-      coordinates.observe(spec, mean);
+      coordinates.observe(spec, round, mean);
       setFlatWeights(model, global);
       const { accuracy: acc } = await evaluate(model, test, [784], 10);
       accuracy.push(acc);

@@ -36,7 +36,10 @@ export interface CompressionSettings {
   readonly errorFeedback: boolean;
   /** 'shared': the share of the set drawn at random rather than from the momentum, in [0, 1]. */
   readonly exploration: number;
-  /** 'shared': beta of the coordinator's momentum m = beta m + aggregate, in [0, 1). */
+  /**
+   * 'shared': beta of the coordinator's momentum of per-round magnitudes that scores the
+   * coordinates (coordinates.ts of the coordinator), in [0, 1).
+   */
   readonly momentum: number;
 }
 
@@ -80,7 +83,9 @@ export function validateCompression(input: unknown): CompressionSettings {
     );
   }
   const shared = kind === 'shared';
-  if (!shared && (obj.exploration !== undefined || obj.momentum !== undefined)) {
+  // A validated block (0 for both) reads back as it was written.
+  const unused = (v: unknown): boolean => v === undefined || v === 0;
+  if (!shared && (!unused(obj.exploration) || !unused(obj.momentum))) {
     throw new PollenError('INVALID_TASK', '"compression.exploration" and "momentum" belong to kind "shared"');
   }
   return {

@@ -298,7 +298,7 @@ export class TaskRunner {
         // The strategy's new state commits with the version it produced, or neither does.
         store.commitRound(committed, next, { config: strategy, state: server.state() }, spent?.state);
         record = committed;
-        this.coordinates.observe(spec, aggregate.delta);
+        this.coordinates.observe(spec, round.roundId, aggregate.delta);
         log.info(
           {
             reported: record.reported,
