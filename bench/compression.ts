@@ -21,10 +21,10 @@ import { describeMachine } from './lib/machine.ts';
 const USAGE = `tsx bench/compression.ts [options]
   --clients N      simulated clients, one IID shard each, all in every round (default 10)
   --rounds N       rounds of every row (default 40)
-  --epochs E --batch B --lr L   local training (default 1, 32, 0.1)
+  --epochs E --batch B --lr L   local training (default 2, 32, 0.2)
   --hidden H       hidden units of the MLP (default 128)
   --seed S         partition, initial weights and uploads' randomness (default 1)
-  --jobs J         rows in parallel processes (default 2)
+  --jobs J         rows in parallel processes (default 3)
   --only a,b       run only these labels
   --out FILE       JSON results (default bench/results/compression.json)`;
 
@@ -65,9 +65,9 @@ function parseOptions(argv: readonly string[]): Options {
     rounds: Math.max(1, numberFlag(values, 'rounds', 40)),
     hidden: [numberFlag(values, 'hidden', 128)],
     training: {
-      epochs: numberFlag(values, 'epochs', 1),
+      epochs: numberFlag(values, 'epochs', 2),
       batchSize: numberFlag(values, 'batch', 32),
-      learningRate: numberFlag(values, 'lr', 0.1),
+      learningRate: numberFlag(values, 'lr', 0.2),
       optimizer: 'sgd',
     },
     seed: numberFlag(values, 'seed', 1),
@@ -78,7 +78,7 @@ function parseOptions(argv: readonly string[]): Options {
   for (const s of settings) settingSpec(federation, s);
   return {
     federation,
-    jobs: Math.max(1, numberFlag(values, 'jobs', 2)),
+    jobs: Math.max(1, numberFlag(values, 'jobs', 3)),
     only,
     out: resolve(values.out ?? fileURLToPath(new URL('./results/compression.json', import.meta.url))),
   };
