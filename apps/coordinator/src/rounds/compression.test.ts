@@ -55,13 +55,13 @@ describe('compressed uploads', () => {
       rounds: rounds(3, 2),
       compression: { kind: 'topk', fraction: 0.05, bits: 8 },
     });
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const clients = [1, 2, 3].map(
       (i) => new NodeContributor(coordinator!.url, `client-tk${i}`, () => deltaOf(i, d)),
     );
     sockets.push(...clients);
     for (const c of clients) expect((await c.hello()).ok).toBe(true);
-    await waitFor(() => coordinator!.store.getTask('tiny')!.status === 'completed', 20_000);
+    await waitFor(async () => (await coordinator!.store.getTask('tiny'))!.status === 'completed', 20_000);
 
     const msg = clients[0]!.rounds[0]!;
     expect(msg.compression).toMatchObject({ kind: 'topk', bits: 8, errorFeedback: true });
@@ -73,15 +73,15 @@ describe('compressed uploads', () => {
     }
     // Each committed step is base + the example-weighted (equal) mean of what was sent.
     for (const version of [1, 2]) {
-      const before = coordinator.store.getVersion('tiny', version - 1)!.weights;
-      const after = coordinator.store.getVersion('tiny', version)!.weights;
+      const before = (await coordinator.store.getVersion('tiny', version - 1))!.weights;
+      const after = (await coordinator.store.getVersion('tiny', version))!.weights;
       const sent = clients.map((c) => denseOf(c.sent[version - 1]!, d));
       for (let i = 0; i < d; i++) {
         const mean = (sent[0]![i]! + sent[1]![i]! + sent[2]![i]!) / 3;
         expect(after[i]).toBeCloseTo(before[i]! + mean, 6);
       }
     }
-    const records = coordinator.store.listRounds('tiny').filter((r) => r.status === 'committed');
+    const records = (await coordinator.store.listRounds('tiny')).filter((r) => r.status === 'committed');
     expect(records).toHaveLength(2);
     for (const r of records) {
       const frames = clients.map((c) => c.sent[r.roundId - records[0]!.roundId]!.byteLength);
@@ -95,7 +95,7 @@ describe('compressed uploads', () => {
       rounds: rounds(12, 1),
       compression: { kind: 'topk', fraction: 0.1, bits: 32 },
     });
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const honest = [1, 2].map(
       (i) => new NodeContributor(coordinator!.url, `client-ok${i}`, () => deltaOf(i, d)),
     );
@@ -206,15 +206,15 @@ describe('compressed uploads', () => {
     });
     sockets.push(...attackers);
     for (const c of [...honest, ...attackers]) expect((await c.hello()).ok).toBe(true);
-    await waitFor(() => coordinator!.store.getTask('tiny')!.status === 'completed', 20_000);
+    await waitFor(async () => (await coordinator!.store.getTask('tiny'))!.status === 'completed', 20_000);
     await waitFor(() => seen.length === attacks.length);
     for (const s of seen) expect(s.got).toBe(s.expected);
-    const [record] = coordinator.store.listRounds('tiny');
+    const [record] = await coordinator.store.listRounds('tiny');
     expect(record).toMatchObject({ status: 'committed', reported: 2, rejected: attacks.length });
     for (const c of honest) expect(c.acks.every((a) => a.ok)).toBe(true);
     // The step is the honest clients' mean alone.
-    const before = coordinator.store.getVersion('tiny', 0)!.weights;
-    const after = coordinator.store.getVersion('tiny', 1)!.weights;
+    const before = (await coordinator.store.getVersion('tiny', 0))!.weights;
+    const after = (await coordinator.store.getVersion('tiny', 1))!.weights;
     const sent = honest.map((c) => denseOf(c.sent[0]!, d));
     for (let i = 0; i < d; i += 97)
       expect(after[i]).toBeCloseTo(before[i]! + (sent[0]![i]! + sent[1]![i]!) / 2, 6);
@@ -225,7 +225,7 @@ describe('compressed uploads', () => {
       rounds: { ...rounds(3, 3), deadlineMs: 1500 },
       compression: { kind: 'shared', fraction: 0.05, bits: 4, exploration: 0.2 },
     });
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const honest = [1, 2].map(
       (i) => new NodeContributor(coordinator!.url, `client-sh${i}`, () => deltaOf(i, d)),
     );
@@ -245,7 +245,7 @@ describe('compressed uploads', () => {
     });
     sockets.push(...honest, stray);
     for (const c of [...honest, stray]) expect((await c.hello()).ok).toBe(true);
-    await waitFor(() => coordinator!.store.getTask('tiny')!.status === 'completed', 20_000);
+    await waitFor(async () => (await coordinator!.store.getTask('tiny'))!.status === 'completed', 20_000);
     const sets = honest[0]!.rounds.map((m) => {
       expect(m.compression).toMatchObject({ kind: 'shared', bits: 4, k: Math.round(0.05 * d) });
       return decodeSortedIndices(toBytes(m.compression!.coordinates!), m.compression!.k, d);
@@ -265,7 +265,9 @@ describe('compressed uploads', () => {
       if (body.kind === 'sparse-quantized') expect(Array.from(body.indices)).toEqual(Array.from(set));
     }
     expect(strayCodes).toEqual(['BAD_FRAME', 'BAD_FRAME', 'BAD_FRAME']);
-    expect(coordinator.store.listRounds('tiny').filter((r) => r.status === 'committed')).toHaveLength(3);
+    expect((await coordinator.store.listRounds('tiny')).filter((r) => r.status === 'committed')).toHaveLength(
+      3,
+    );
     // The set list is tiny next to the weights it rides with.
     expect(encodeSortedIndices(sets[0]!, d).byteLength).toBeLessThan(2 * sets[0]!.length);
   });
