@@ -31,6 +31,7 @@ export function simTask(o: SimOptions): Record<string, unknown> {
       maxRounds: o.rounds,
     },
     codec: o.codec,
+    compression: o.compression,
     strategy: o.strategy,
     privacy: o.privacy,
     maxUpdateNorm: 1000,
