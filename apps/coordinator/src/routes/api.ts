@@ -28,7 +28,8 @@ function summary(engine: Engine, task: StoredTask): Record<string, unknown> {
     createdAt: task.createdAt,
     currentVersion: task.currentVersion,
     population: engine.population.counts(spec.id),
-    round: engine.runner(spec.id)?.round?.roundId ?? null,
+    round: engine.runner(spec.id)?.openRoundIds().at(-1) ?? null,
+    rounds: engine.runner(spec.id)?.openRoundIds() ?? [],
   };
 }
 
