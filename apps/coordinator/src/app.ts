@@ -63,10 +63,10 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   try {
     await engine.start();
     const spec = config.taskFile ? await loadTaskFile(config.taskFile) : await defaultTaskSpec();
-    if (!store.getTask(spec.id)) await engine.createTask(spec);
+    if (!(await store.getTask(spec.id))) await engine.createTask(spec);
   } catch (err) {
     await engine.close();
-    store.close();
+    await store.close();
     throw err;
   }
 
@@ -125,7 +125,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
     async () => ({
       ok: true,
       uptimeS: Math.round(process.uptime()),
-      tasks: store.listTasks().length,
+      tasks: (await store.listTasks()).length,
       connected: engine.population.counts().total,
     }),
   );
@@ -159,7 +159,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   const io: PollenServer = new Server(app.server, {
     transports: ['websocket'],
     serveClient: false,
-    maxHttpBufferSize: engine.maxPayloadBytes() + ENVELOPE_BYTES,
+    maxHttpBufferSize: (await engine.maxPayloadBytes()) + ENVELOPE_BYTES,
     pingInterval: 10_000,
     pingTimeout: 10_000,
   });
@@ -172,7 +172,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   });
   app.addHook('onClose', async () => {
     await new Promise<void>((resolve) => io.close(() => resolve()));
-    store.close();
+    await store.close();
   });
   return { app, io, engine, store, routes };
 }

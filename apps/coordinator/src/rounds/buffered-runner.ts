@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { PollenError, shuffle } from '@pollen/fl-core';
+import { PollenError, shuffle, specSize } from '@pollen/fl-core';
 import type { RoundRecord, StoredTask } from '../store/types.ts';
 import { Buffer } from './buffer.ts';
 import { checkClipBit, decodeControlDelta } from './messages.ts';
@@ -51,6 +51,13 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
   private committing = 0;
   /** Clients told to come back later during the current buffer. */
   private skipped = new Set<string>();
+  /**
+   * The task as last read (status, spec, current version), so that message handlers decide
+   * without waiting on the store; refreshed by every pass of the loop and every commit.
+   */
+  private task: StoredTask | null = null;
+  /** Each open buffer's record write, which its commit or abandonment must follow. */
+  private readonly opened = new Map<number, Promise<void>>();
 
   openRoundIds(): number[] {
     return this.buffer ? [this.buffer.roundId] : [];
@@ -86,7 +93,12 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
     const buffer = this.buffer;
     this.buffer = null;
     this.broadcast = null;
-    if (buffer) this.deps.onRound(this.abandon(buffer, 'coordinator stopped'));
+    if (buffer) {
+      void this.abandon(buffer, 'coordinator stopped').then(
+        (record) => this.deps.onRound(record),
+        (err: unknown) => this.deps.log.error({ err, task: this.taskId }, 'abandoning a buffer failed'),
+      );
+    }
   }
 
   resume(c: Contributor, roundId: number): boolean {
@@ -99,51 +111,59 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
   }
 
   protected async step(task: StoredTask): Promise<void> {
+    this.task = task;
     const { maxRounds } = task.spec.rounds;
     if (maxRounds > 0 && task.currentVersion >= maxRounds) {
       if (this.committing === 0) {
         this.stopRounds();
-        if (task.status === 'running') this.complete(task);
+        if (task.status === 'running') await this.complete(task);
       }
       return this.waitForChange();
     }
-    if (task.status === 'running' && !this.buffer) this.openBuffer(task);
+    if (task.status === 'running' && !this.buffer) {
+      const id = await this.roundId();
+      if (!this.buffer) this.openBuffer(task, id);
+    }
     // While a buffer commits, the model is about to change: hand out the new one, not the old.
-    if (task.status === 'running' && this.committing === 0) this.handOut(task);
+    if (task.status === 'running' && this.committing === 0 && this.buffer) {
+      const broadcast = await this.current(task, this.buffer);
+      // The store answered: hand out only if nothing changed meanwhile.
+      if (this.committing === 0 && this.buffer?.roundId === broadcast.roundId) this.handOut(task, broadcast);
+    }
     return this.waitForChange();
   }
 
-  private openBuffer(task: StoredTask): void {
-    const { store } = this.deps;
-    const base = store.getVersion(task.spec.id, task.currentVersion);
-    if (!base) throw new Error(`version ${task.currentVersion} of ${task.spec.id} is missing`);
+  /** Open the next buffer at once: updates may arrive while its record is being written. */
+  private openBuffer(task: StoredTask, roundId: number): void {
     const buffer = new Buffer({
       taskId: task.spec.id,
-      roundId: store.nextRoundId(task.spec.id),
-      baseVersion: base.version,
-      dimension: base.weights.length,
+      roundId,
+      baseVersion: task.currentVersion,
+      dimension: specSize(task.weightSpec),
     });
     const opened = buffer.record();
-    store.openRound(opened);
-    this.deps.onRoundStarted(opened);
+    this.opened.set(
+      roundId,
+      this.deps.store.openRound(opened).then(() => this.deps.onRoundStarted(opened)),
+    );
     this.buffer = buffer;
     this.skipped = new Set();
-    this.deps.log.info({ task: task.spec.id, round: buffer.roundId, version: base.version }, 'buffer opened');
+    this.deps.log.info({ task: task.spec.id, round: roundId, version: task.currentVersion }, 'buffer opened');
   }
 
   /** The current model's start message for the open buffer, built once per version. */
-  private current(task: StoredTask, buffer: Buffer): Broadcast {
+  private async current(task: StoredTask, buffer: Buffer): Promise<Broadcast> {
     const version = task.currentVersion;
     if (this.broadcast?.version === version && this.broadcast.roundId === buffer.roundId)
       return this.broadcast;
     const { store } = this.deps;
-    const base = store.getVersion(task.spec.id, version);
+    const base = await store.getVersion(task.spec.id, version);
     if (!base) throw new Error(`version ${version} of ${task.spec.id} is missing`);
     const { spec } = task;
     // Mode 'off' only (FedBuff with accounting is refused at task creation): at most a fixed clip.
     const privacy = planPrivacy(
       spec,
-      store.getPrivacy(spec.id),
+      await store.getPrivacy(spec.id),
       { rate: 1, clamped: 'none' },
       spec.rounds.bufferSize,
       spec.rounds.bufferSize,
@@ -154,7 +174,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
       version,
       weights: base.weights,
       deadline: 0,
-      server: this.committer.serverFor(task, base.weights.length),
+      server: await this.committer.serverFor(task, base.weights.length),
       privacy,
     });
     this.broadcast = { roundId: buffer.roundId, version, start, privacy };
@@ -162,7 +182,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
   }
 
   /** Hand the current model to free, eligible clients up to the concurrency limit. */
-  private handOut(task: StoredTask): void {
+  private handOut(task: StoredTask, broadcast: Broadcast): void {
     const buffer = this.buffer;
     if (!buffer) return;
     const { population } = this.deps;
@@ -173,7 +193,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
     shuffle(candidates, this.rng);
     const chosen = free > 0 ? candidates.slice(0, free) : [];
     if (chosen.length > 0) {
-      const { start, privacy, version } = this.current(task, buffer);
+      const { start, privacy, version } = broadcast;
       const deadline = Date.now() + deadlineMs;
       const message = { ...start.message, deadline };
       for (const c of chosen) {
@@ -207,7 +227,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
 
   /** A hand-out ends without an update: the client is free again and hears the round is over for it. */
   private takeBack(handout: Handout, why: 'deadline' | 'left' | 'stopped' | 'stale'): void {
-    const { population, store } = this.deps;
+    const { population } = this.deps;
     clearTimeout(handout.timer);
     this.handouts.delete(handout.clientId);
     if (this.buffer?.roundId === handout.roundId && why !== 'stopped') this.buffer.noteLost();
@@ -217,7 +237,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
       taskId: this.taskId,
       roundId: handout.roundId,
       status: 'abandoned',
-      modelVersion: store.getTask(this.taskId)?.currentVersion ?? handout.version,
+      modelVersion: this.task?.currentVersion ?? handout.version,
     });
     population.touch();
   }
@@ -232,7 +252,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
           throw new PollenError('ROUND_CLOSED', `round ${handout.roundId} is over for this client`);
         }
         if (!this.buffer) throw new PollenError('ROUND_CLOSED', 'no buffer is open');
-        const task = this.deps.store.getTask(this.taskId)!;
+        const task = this.task!;
         const tau = task.currentVersion - handout.version;
         const { maxStaleness } = task.spec.strategy.staleness;
         if (tau > maxStaleness) {
@@ -264,7 +284,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
     const { population } = this.deps;
     const c = population.byClientId(update.clientId);
     if (c?.activeRound === handout.roundId) c.activeRound = null;
-    const task = this.deps.store.getTask(this.taskId)!;
+    const task = this.task!;
     if (buffer.count >= task.spec.rounds.bufferSize) this.close(task, buffer);
     population.touch();
   }
@@ -273,7 +293,12 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
   private close(task: StoredTask, buffer: Buffer): void {
     this.buffer = null;
     this.committing++;
-    if (task.status === 'running') this.openBuffer(task);
+    // The next buffer takes updates at once; its id is counted in memory, so no store round trip.
+    if (task.status === 'running') {
+      void this.roundId().then((id) => {
+        if (!this.buffer && !this.stopped) this.openBuffer(task, id);
+      });
+    }
     void this.committer
       .exclusive(() => this.finish(buffer))
       .finally(() => {
@@ -285,7 +310,8 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
   private async finish(buffer: Buffer): Promise<void> {
     const { store, population, log } = this.deps;
     const rlog = log.child({ task: this.taskId, round: buffer.roundId });
-    const task = store.getTask(this.taskId);
+    await this.opened.get(buffer.roundId);
+    const task = await store.getTask(this.taskId);
     let record: RoundRecord | null = null;
     let why = '';
     try {
@@ -294,7 +320,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
       if (spec.rounds.maxRounds > 0 && task.currentVersion >= spec.rounds.maxRounds) {
         why = `the task committed its ${spec.rounds.maxRounds} rounds`;
       } else {
-        const current = store.getVersion(spec.id, task.currentVersion);
+        const current = await store.getVersion(spec.id, task.currentVersion);
         if (!current) throw new Error(`version ${task.currentVersion} of ${spec.id} is missing`);
         const aggregationStartedAt = performance.now();
         const aggregate = buffer.aggregate(current.version, spec.strategy.staleness);
@@ -326,7 +352,12 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
       rlog.error({ err }, 'aggregation failed');
       why = `aggregation failed: ${(err as Error).message}`;
     }
-    if (!record) record = this.abandon(buffer, why);
+    if (!record) record = await this.abandon(buffer, why);
+    else this.opened.delete(buffer.roundId);
+    // Message handlers see the new version at once.
+    if (record.status === 'committed' && this.task) {
+      this.task = { ...this.task, currentVersion: record.newVersion! };
+    }
     for (const [clientId, roundId] of buffer.contributors) {
       population.byClientId(clientId)?.send('round:end', {
         taskId: this.taskId,
@@ -338,9 +369,11 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
     this.deps.onRound(record);
   }
 
-  private abandon(buffer: Buffer, why: string): RoundRecord {
+  private async abandon(buffer: Buffer, why: string): Promise<RoundRecord> {
     const record = buffer.record({ status: 'abandoned', endedAt: Date.now(), reason: why });
-    this.deps.store.abandonRound(record);
+    await this.opened.get(buffer.roundId);
+    this.opened.delete(buffer.roundId);
+    await this.deps.store.abandonRound(record);
     this.deps.log.warn({ task: this.taskId, round: buffer.roundId, reason: why }, 'buffer abandoned');
     return record;
   }

@@ -48,7 +48,7 @@ const code = (ack: { ok: boolean; code?: string }): string => (ack.ok ? 'ok' : a
 describe('buffered asynchronous rounds (FedBuff)', () => {
   it('commits every K updates, each weighted by its own staleness; a late update joins the next buffer, one past tau_max is refused', async () => {
     coordinator = await startTestCoordinator(buffered);
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const fill = (v: number): Float32Array => new Float32Array(d).fill(v);
     const [a, b, c, e] = ['client-fa', 'client-fb', 'client-fc', 'client-fd'].map((id) => contributor(id));
     const outsider = contributor('client-fo', 0);
@@ -58,13 +58,13 @@ describe('buffered asynchronous rounds (FedBuff)', () => {
     // All four hold version 0, handed out in the first buffer's round.
     for (const m of first) expect(m).toMatchObject({ roundId: 1, modelVersion: 0 });
     const round1 = first[0]!;
-    const v0 = coordinator.store.getVersion('tiny', 0)!.weights;
+    const v0 = (await coordinator.store.getVersion('tiny', 0))!.weights;
 
     // K = 2: a's and b's updates make version 1, their example-weighted mean (1 + 2) / 2.
     const aNext = a!.c.nextRound();
     expect(code(await a!.c.send(round1, fill(1)))).toBe('ok');
     expect(code(await b!.c.send(round1, fill(2)))).toBe('ok');
-    await waitFor(() => coordinator!.store.getTask('tiny')!.currentVersion === 1);
+    await waitFor(async () => (await coordinator!.store.getTask('tiny'))!.currentVersion === 1);
     // a is handed the new model in the next buffer's round.
     const round2 = await aNext;
     expect(round2).toMatchObject({ roundId: 2, modelVersion: 1 });
@@ -78,18 +78,18 @@ describe('buffered asynchronous rounds (FedBuff)', () => {
     // with weight s(1) = 2^-1/2; a's is fresh. Version 2 = v1 + (s(1) * 4 + 1) / 2.
     expect(code(await c!.c.send(round1, fill(4)))).toBe('ok');
     expect(code(await a!.c.send(round2, fill(1)))).toBe('ok');
-    await waitFor(() => coordinator!.store.getTask('tiny')!.currentVersion === 2);
+    await waitFor(async () => (await coordinator!.store.getTask('tiny'))!.currentVersion === 2);
 
     // e's update, trained on version 0, is now 2 versions behind: past tau_max = 1.
     expect(code(await e!.c.send(round1, fill(1)))).toBe('STALE_MODEL');
 
-    const v1 = coordinator.store.getVersion('tiny', 1)!.weights;
-    const v2 = coordinator.store.getVersion('tiny', 2)!.weights;
+    const v1 = (await coordinator.store.getVersion('tiny', 1))!.weights;
+    const v2 = (await coordinator.store.getVersion('tiny', 2))!.weights;
     for (let i = 0; i < d; i += 5) {
       expect(v1[i]).toBeCloseTo(v0[i]! + 1.5, 5);
       expect(v2[i]).toBeCloseTo(v1[i]! + (Math.SQRT1_2 * 4 + 1) / 2, 5);
     }
-    const rounds = coordinator.store.listRounds('tiny');
+    const rounds = await coordinator.store.listRounds('tiny');
     expect(rounds[0]).toMatchObject({
       roundId: 1,
       mode: 'buffered',

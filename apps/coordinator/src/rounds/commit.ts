@@ -64,13 +64,13 @@ export class Committer {
    * same way when an operator changed the task's strategy config. A state that no longer fits
    * (another optimizer, SCAFFOLD switched) is dropped and the strategy starts afresh.
    */
-  serverFor(task: StoredTask, dimension: number): ServerStrategy {
+  async serverFor(task: StoredTask, dimension: number): Promise<ServerStrategy> {
     const { spec } = task;
     const key = JSON.stringify(spec.strategy);
     if (this.server && key === this.serverKey && this.server.dimension === dimension) return this.server;
     const log = this.deps.log.child({ task: spec.id });
     const server = createServerStrategy(spec.strategy, dimension);
-    const saved = this.deps.store.getStrategyState(spec.id);
+    const saved = await this.deps.store.getStrategyState(spec.id);
     if (
       saved &&
       saved.config.name === spec.strategy.name &&
@@ -103,7 +103,7 @@ export class Committer {
     const { store, model } = this.deps;
     const { task, current } = input;
     const { spec } = task;
-    const server = this.serverFor(task, current.weights.length);
+    const server = await this.serverFor(task, current.weights.length);
     const before = server.state();
     try {
       const next = server.apply(current.weights, input.delta, input.control);
@@ -113,7 +113,7 @@ export class Committer {
       const evaluationMs = performance.now() - evalStart;
       // The ledger and the adaptive clip norm commit with the version they paid for.
       const spent = input.privacy
-        ? commitPrivacy(spec, store.getPrivacy(spec.id), input.privacy, input.clipBitSum, cryptoRng())
+        ? commitPrivacy(spec, await store.getPrivacy(spec.id), input.privacy, input.clipBitSum, cryptoRng())
         : null;
       const record = input.record({
         status: 'committed',
@@ -126,7 +126,7 @@ export class Committer {
         ...(spent ? { privacy: spent.record } : {}),
       });
       // The strategy's new state commits with the version it produced, or neither does.
-      store.commitRound(record, next, { config: spec.strategy, state: server.state() }, spent?.state);
+      await store.commitRound(record, next, { config: spec.strategy, state: server.state() }, spent?.state);
       return record;
     } catch (err) {
       server.restore(before);

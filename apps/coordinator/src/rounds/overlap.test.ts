@@ -49,7 +49,7 @@ async function pair(ids: [string, string]): Promise<{ round: RoundStartMessage; 
 }
 
 async function report(pair: NodeContributor[], round: RoundStartMessage, value: number): Promise<void> {
-  const d = specSize(coordinator!.store.getTask('tiny')!.weightSpec);
+  const d = specSize((await coordinator!.store.getTask('tiny'))!.weightSpec);
   for (const c of pair)
     expect(await c.send(round, new Float32Array(d).fill(value))).toEqual({
       ok: true,
@@ -75,13 +75,13 @@ describe('overlapping rounds (rounds.maxInFlight = 2)', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(idle.rounds).toHaveLength(0);
 
-    const v0 = coordinator.store.getVersion('tiny', 0)!.weights;
+    const v0 = (await coordinator.store.getVersion('tiny', 0))!.weights;
     // The second round closes first: it makes version 1 with its whole mean (tau = 0).
     await report(second.pair, second.round, 2);
-    const r2 = await waitFor(() =>
-      coordinator!.store
-        .listRounds('tiny')
-        .find((r) => r.roundId === second.round.roundId && r.status !== 'open'),
+    const r2 = await waitFor(async () =>
+      (await coordinator!.store.listRounds('tiny')).find(
+        (r) => r.roundId === second.round.roundId && r.status !== 'open',
+      ),
     );
     expect(r2).toMatchObject({
       status: 'committed',
@@ -92,23 +92,23 @@ describe('overlapping rounds (rounds.maxInFlight = 2)', () => {
     // The first round's aggregate, computed against version 0, lands on version 1: tau = 1,
     // weight (1 + 1)^-1/2.
     await report(first.pair, first.round, 1);
-    const r1 = await waitFor(() =>
-      coordinator!.store
-        .listRounds('tiny')
-        .find((r) => r.roundId === first.round.roundId && r.status !== 'open'),
+    const r1 = await waitFor(async () =>
+      (await coordinator!.store.listRounds('tiny')).find(
+        (r) => r.roundId === first.round.roundId && r.status !== 'open',
+      ),
     );
     expect(r1).toMatchObject({ status: 'committed', baseVersion: 0, newVersion: 2, mode: 'sync' });
     expect(r1.staleness!.tau).toBe(1);
     expect(r1.staleness!.weight).toBeCloseTo(Math.SQRT1_2, 12);
     expect(r1.aggregationMs).toBeGreaterThanOrEqual(0);
 
-    const v1 = coordinator.store.getVersion('tiny', 1)!.weights;
-    const v2 = coordinator.store.getVersion('tiny', 2)!.weights;
+    const v1 = (await coordinator.store.getVersion('tiny', 1))!.weights;
+    const v2 = (await coordinator.store.getVersion('tiny', 2))!.weights;
     for (let i = 0; i < v0.length; i += 7) {
       expect(v1[i]).toBeCloseTo(v0[i]! + 2, 5);
       expect(v2[i]).toBeCloseTo(v1[i]! + Math.SQRT1_2, 5);
     }
-    expect(coordinator.store.listVersions('tiny').map((v) => v.version)).toEqual([0, 1, 2]);
+    expect((await coordinator.store.listVersions('tiny')).map((v) => v.version)).toEqual([0, 1, 2]);
   });
 
   it('abandons an aggregate past tau_max instead of applying it', async () => {
@@ -116,15 +116,15 @@ describe('overlapping rounds (rounds.maxInFlight = 2)', () => {
     const first = await pair(['client-c1', 'client-c2']);
     const second = await pair(['client-d1', 'client-d2']);
     await report(second.pair, second.round, 2);
-    await waitFor(() => coordinator!.store.getTask('tiny')!.currentVersion === 1);
+    await waitFor(async () => (await coordinator!.store.getTask('tiny'))!.currentVersion === 1);
     await report(first.pair, first.round, 1);
-    const r1 = await waitFor(() =>
-      coordinator!.store
-        .listRounds('tiny')
-        .find((r) => r.roundId === first.round.roundId && r.status !== 'open'),
+    const r1 = await waitFor(async () =>
+      (await coordinator!.store.listRounds('tiny')).find(
+        (r) => r.roundId === first.round.roundId && r.status !== 'open',
+      ),
     );
     expect(r1.status).toBe('abandoned');
     expect(r1.reason).toMatch(/1 versions stale, past strategy.staleness.maxStaleness = 0/);
-    expect(coordinator.store.getTask('tiny')!.currentVersion).toBe(1);
+    expect((await coordinator.store.getTask('tiny'))!.currentVersion).toBe(1);
   });
 });

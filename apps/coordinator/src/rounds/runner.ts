@@ -63,6 +63,8 @@ export abstract class RunnerBase {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly onChange = (): void => this.wake?.();
+  /** The next round id: read from the store once, then counted here (one runner per task). */
+  private nextId: number | null = null;
 
   constructor(taskId: string, deps: RunnerDeps) {
     this.taskId = taskId;
@@ -110,7 +112,7 @@ export abstract class RunnerBase {
   private async loop(): Promise<void> {
     const { store, log } = this.deps;
     while (!this.stopped) {
-      const task = store.getTask(this.taskId);
+      const task = await store.getTask(this.taskId);
       if (!task) {
         await this.waitForChange();
         continue;
@@ -124,9 +126,15 @@ export abstract class RunnerBase {
     }
   }
 
+  /** A fresh round id, known before the round's record is written. */
+  protected async roundId(): Promise<number> {
+    this.nextId ??= await this.deps.store.nextRoundId(this.taskId);
+    return this.nextId++;
+  }
+
   /** Mark a task that committed its `rounds.maxRounds` versions completed. */
-  protected complete(task: StoredTask): void {
-    this.deps.store.setTaskStatus(this.taskId, 'completed');
+  protected async complete(task: StoredTask): Promise<void> {
+    await this.deps.store.setTaskStatus(this.taskId, 'completed');
     this.deps.log.info({ task: this.taskId, version: task.currentVersion }, 'task completed');
   }
 

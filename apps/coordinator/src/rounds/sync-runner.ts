@@ -80,8 +80,8 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     const candidates = population.available(this.taskId);
     if (candidates.length < minClients) return this.waitForChange();
     const pending = [...this.live.values()].map((l) => l.round.privacy).filter((p) => p !== null);
-    if (this.budgetSpent(task, candidates.length, pending)) return this.waitForChange();
-    this.startRound(task, candidates, pending);
+    if (await this.budgetSpent(task, candidates.length, pending)) return this.waitForChange();
+    await this.startRound(task, pending);
   }
 
   /**
@@ -90,26 +90,35 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
    * committed. With none in flight the task stops with status 'budget-exhausted'; with some,
    * it waits for them, since an abandoned one costs nothing.
    */
-  private budgetSpent(task: StoredTask, eligible: number, pending: readonly PrivacyPlan[]): boolean {
+  private async budgetSpent(
+    task: StoredTask,
+    eligible: number,
+    pending: readonly PrivacyPlan[],
+  ): Promise<boolean> {
     const { store, log } = this.deps;
-    const stored = store.getPrivacy(task.spec.id);
+    const stored = await store.getPrivacy(task.spec.id);
     if (pending.length === 0) {
       const reason = budgetExhaustedReason(task.spec, stored, eligible);
       if (reason === null) return false;
-      store.exhaustBudget(task.spec.id, reason);
+      await store.exhaustBudget(task.spec.id, reason);
       log.warn({ task: task.spec.id, reason }, 'privacy budget exhausted; no more rounds');
       return true;
     }
     return budgetExhaustedReason(task.spec, withPending(task, stored, pending), eligible) !== null;
   }
 
-  private startRound(task: StoredTask, candidates: Contributor[], pending: readonly PrivacyPlan[]): void {
+  private async startRound(task: StoredTask, pending: readonly PrivacyPlan[]): Promise<void> {
     const { store, population } = this.deps;
     const { spec } = task;
     const { strategy, rounds } = spec;
-    const base = store.getVersion(spec.id, task.currentVersion);
+    const base = await store.getVersion(spec.id, task.currentVersion);
     if (!base) throw new Error(`version ${task.currentVersion} of ${spec.id} is missing`);
-    const server = this.committer.serverFor(task, base.weights.length);
+    const server = await this.committer.serverFor(task, base.weights.length);
+    const stored = await store.getPrivacy(spec.id);
+    const roundId = await this.roundId();
+    // From here to the clients' marks nothing waits: the cohort is drawn from who is free now.
+    const candidates = population.available(this.taskId);
+    if (candidates.length < rounds.minClients) return;
     const populationSize = population.counts(spec.id).total;
     const { cohort, clamped, rate } = poissonCohort(
       candidates,
@@ -121,7 +130,6 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       },
       this.rng,
     );
-    const stored = store.getPrivacy(spec.id);
     const privacy = planPrivacy(
       spec,
       pending.length ? withPending(task, stored, pending) : stored,
@@ -132,7 +140,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     );
     const round = new Round({
       taskId: spec.id,
-      roundId: store.nextRoundId(spec.id),
+      roundId,
       baseVersion: base.version,
       dimension: base.weights.length,
       selected: cohort.map((c) => c.clientId),
@@ -143,9 +151,6 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       privacy,
     });
     round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
-    const opened = round.record({ mode: 'sync' });
-    store.openRound(opened);
-    this.deps.onRoundStarted(opened);
     const start = roundStart(spec, {
       roundId: round.roundId,
       version: base.version,
@@ -156,11 +161,23 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     });
     const live: Live = { round, cohort, start, populationSize };
     this.live.set(round.roundId, live);
-    for (const c of cohort) {
-      c.activeRound = round.roundId;
-      c.send('round:start', start.message);
-    }
+    for (const c of cohort) c.activeRound = round.roundId;
     population.touch();
+    // The round is on record as open before any client hears of it.
+    const opened = round.record({ mode: 'sync' });
+    try {
+      await store.openRound(opened);
+    } catch (err) {
+      this.live.delete(round.roundId);
+      round.close('stopped');
+      this.release(live);
+      throw err;
+    }
+    this.deps.onRoundStarted(opened);
+    for (const c of cohort) {
+      const current = population.byClientId(c.clientId);
+      if (current?.activeRound === round.roundId) current.send('round:start', start.message);
+    }
     const chosen = new Set(cohort);
     this.skip(
       candidates.filter((c) => !chosen.has(c)),
@@ -180,6 +197,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       'round started',
     );
     void round.closed.then((reason) => {
+      if (!this.live.has(round.roundId)) return;
       this.release(live);
       return this.committer.exclusive(() => this.finish(live, reason));
     });
@@ -203,7 +221,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     const rlog = log.child({ task: this.taskId, round: round.roundId });
     let record: RoundRecord | null = null;
     let why = '';
-    const task = store.getTask(this.taskId);
+    const task = await store.getTask(this.taskId);
     try {
       if (!task) throw new Error(`task ${this.taskId} is gone`);
       const { spec } = task;
@@ -214,7 +232,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       } else if (spec.rounds.maxRounds > 0 && task.currentVersion >= spec.rounds.maxRounds) {
         why = `the task committed its ${spec.rounds.maxRounds} rounds`;
       } else {
-        const current = store.getVersion(spec.id, task.currentVersion);
+        const current = await store.getVersion(spec.id, task.currentVersion);
         if (!current) throw new Error(`version ${task.currentVersion} of ${spec.id} is missing`);
         const tau = current.version - round.baseVersion;
         const weight = stalenessWeight(tau, spec.strategy.staleness);
@@ -267,7 +285,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
         reason: why,
         mode: 'sync',
       });
-      store.abandonRound(record);
+      await store.abandonRound(record);
       rlog.warn({ reported: record.reported, reason: why }, 'round abandoned');
     }
     this.live.delete(round.roundId);

@@ -76,9 +76,9 @@ export async function apiRoutes(
     },
   });
   const { store } = engine;
-  const getTask = (params: unknown): StoredTask => {
+  const getTask = async (params: unknown): Promise<StoredTask> => {
     const id = taskId(params);
-    const task = store.getTask(id);
+    const task = await store.getTask(id);
     if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${id}"`);
     return task;
   };
@@ -91,7 +91,7 @@ export async function apiRoutes(
     {
       schema: { summary: 'Tasks, public summary', response: { 200: { type: 'array', items: TASK_SUMMARY } } },
     },
-    async () => store.listTasks().map((task) => summary(engine, task)),
+    async () => (await store.listTasks()).map((task) => summary(engine, task)),
   );
 
   app.get(
@@ -104,7 +104,7 @@ export async function apiRoutes(
       },
     },
     async (req) => {
-      const task = getTask(req.params);
+      const task = await getTask(req.params);
       return { ...summary(engine, task), spec: task.spec, weightSpec: task.weightSpec };
     },
   );
@@ -117,7 +117,7 @@ export async function apiRoutes(
       { type: 'array', items: ROUND_RECORD },
     ),
     async (req) => {
-      const task = getTask(req.params);
+      const task = await getTask(req.params);
       const query = req.query as { after?: unknown; limit?: unknown };
       return store.listRounds(task.spec.id, {
         after: optionalInt('after', query.after, 0, 0xffffffff),
@@ -136,9 +136,9 @@ export async function apiRoutes(
       PRIVACY,
     ),
     async (req) => {
-      const task = getTask(req.params);
+      const task = await getTask(req.params);
       const settings = task.spec.privacy;
-      const stored = store.getPrivacy(task.spec.id);
+      const stored = await store.getPrivacy(task.spec.id);
       const ledger = loadLedger(settings, stored);
       const spent = ledger?.spent();
       const budget = settings.mode === 'off' ? null : settings.epsilonBudget;
@@ -164,7 +164,7 @@ export async function apiRoutes(
   app.get(
     '/api/tasks/:id/versions',
     operator('Committed model versions', {}, { type: 'array', items: VERSION }),
-    async (req) => store.listVersions(getTask(req.params).spec.id),
+    async (req) => store.listVersions((await getTask(req.params)).spec.id),
   );
 
   // tfjs resolves weight paths against the model URL's folder, so
@@ -180,7 +180,7 @@ export async function apiRoutes(
       },
     ),
     async (req) => {
-      const task = getTask(req.params);
+      const task = await getTask(req.params);
       const version = versionOf(task, req.query);
       return {
         format: 'layers-model',
@@ -202,8 +202,8 @@ export async function apiRoutes(
     '/api/tasks/:id/model/weights.bin',
     operator('Weights of a version, little-endian float32', { querystring: VERSION_QUERY }, BINARY),
     async (req, reply) => {
-      const task = getTask(req.params);
-      const model = store.getVersion(task.spec.id, versionOf(task, req.query));
+      const task = await getTask(req.params);
+      const model = await store.getVersion(task.spec.id, versionOf(task, req.query));
       if (!model) throw new PollenError('NOT_FOUND', 'no such model version');
       reply.type('application/octet-stream');
       return Buffer.from(model.weights.buffer, model.weights.byteOffset, model.weights.byteLength);
@@ -220,7 +220,7 @@ export async function apiRoutes(
       },
     },
     async (req, reply) => {
-      const task = getTask(req.params);
+      const task = await getTask(req.params);
       const clientId = expectString(
         'clientId',
         (req.params as { clientId?: unknown }).clientId,
@@ -228,7 +228,7 @@ export async function apiRoutes(
         CLIENT_ID_PATTERN,
         'INVALID_ARGUMENT',
       );
-      const shard = store.shardFor(clientId, task.spec.id, task.spec.dataset.numShards);
+      const shard = await store.shardFor(clientId, task.spec.id, task.spec.dataset.numShards);
       const bytes = encodeExamples(shardExamples(task.spec.dataset, shard));
       reply.type('application/octet-stream').header('x-pollen-shard', String(shard));
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
