@@ -120,7 +120,14 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
       }
       return this.waitForChange();
     }
-    if (task.status === 'running' && !this.buffer) {
+    // A buffer opens once rounds.minClients are free to take the model (or hand-outs are still
+    // out, whose updates need somewhere to go), so an idle task does not open empty rounds.
+    const free = this.deps.population.available(this.taskId).length;
+    if (
+      task.status === 'running' &&
+      !this.buffer &&
+      (this.handouts.size > 0 || free >= task.spec.rounds.minClients)
+    ) {
       const id = await this.roundId();
       if (!this.buffer) this.openBuffer(task, id);
     }
@@ -293,8 +300,9 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
   private close(task: StoredTask, buffer: Buffer): void {
     this.buffer = null;
     this.committing++;
-    // The next buffer takes updates at once; its id is counted in memory, so no store round trip.
-    if (task.status === 'running') {
+    // The next buffer takes the updates still out at once; its id is counted in memory, so no
+    // store round trip. With none out, the loop opens it when clients are free.
+    if (task.status === 'running' && this.handouts.size > 0) {
       void this.roundId().then((id) => {
         if (!this.buffer && !this.stopped) this.openBuffer(task, id);
       });
