@@ -13,7 +13,7 @@ import { Engine, type PollenServer } from './rounds/engine.ts';
 import { apiRoutes } from './routes/api.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { operatorSocket } from './routes/operator-socket.ts';
-import { SqliteStore } from './store/sqlite.ts';
+import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
 import { loadTaskFile } from './task-file.ts';
 
@@ -46,7 +46,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   });
   await initTf();
   useMnistCache(config.dataDir);
-  const store = new SqliteStore(config.dataDir);
+  const store = await openStore(config);
   const engine = new Engine(store, app.log);
   try {
     await engine.start();
