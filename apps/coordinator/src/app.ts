@@ -3,6 +3,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
 import { operatorGuard } from './auth.ts';
+import { ClusterNode } from './cluster/node.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { useMnistCache } from './data/mnist.ts';
 import { defaultTaskSpec } from './default-task.ts';
@@ -22,6 +23,8 @@ export interface Coordinator {
   readonly io: PollenServer;
   readonly engine: Engine;
   readonly store: Store;
+  /** This node of a cluster, when configured with Redis. */
+  readonly cluster: ClusterNode | null;
 }
 
 /** Slack above the largest update frame for the Socket.io envelope and metadata. */
@@ -48,12 +51,32 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   useMnistCache(config.dataDir);
   const store = await openStore(config);
   const engine = new Engine(store, app.log);
+  let cluster: ClusterNode | null = null;
   try {
+    if (config.cluster) {
+      cluster = await ClusterNode.connect({
+        redisUrl: config.cluster.redisUrl,
+        nodeId: config.cluster.nodeId,
+        population: engine.population,
+        runners: (taskId) => engine.runner(taskId),
+        tasks: () => engine.taskIds(),
+        log: app.log,
+      });
+      engine.useCluster(cluster);
+    }
     await engine.start();
     const spec = config.taskFile ? await loadTaskFile(config.taskFile) : await defaultTaskSpec();
-    if (!(await store.getTask(spec.id))) await engine.createTask(spec);
+    if (!(await store.getTask(spec.id))) {
+      await engine.createTask(spec).catch(async (err: unknown) => {
+        // Another node of the cluster, starting at the same time, created it first: run that one.
+        const created = await store.getTask(spec.id);
+        if (!created) throw err;
+        await engine.ensureRunner(created);
+      });
+    }
   } catch (err) {
     await engine.close();
+    await cluster?.close();
     await store.close();
     throw err;
   }
@@ -114,6 +137,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
     pingInterval: 10_000,
     pingTimeout: 10_000,
   });
+  await cluster?.attach(io);
   engine.attach(io);
   operatorSocket(app, io, engine, config.operatorTokens);
 
@@ -123,7 +147,8 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   });
   app.addHook('onClose', async () => {
     await new Promise<void>((resolve) => io.close(() => resolve()));
+    await cluster?.close();
     await store.close();
   });
-  return { app, io, engine, store };
+  return { app, io, engine, store, cluster };
 }

@@ -11,8 +11,9 @@ import {
   suggestedRetryMs,
 } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
+import type { ClusterHooks } from '../cluster/node.ts';
 import type { TaskModel } from '../ml/evaluator.ts';
-import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
+import type { Fence, RoundRecord, Store, StoredTask } from '../store/types.ts';
 import type { Contributor, Population } from './population.ts';
 import { budgetExhaustedReason, commitPrivacy, cryptoRng, planPrivacy } from './privacy.ts';
 import { Round } from './round.ts';
@@ -24,9 +25,13 @@ export interface RunnerDeps {
   readonly model: TaskModel;
   /** Called with every round record that closed (committed or abandoned). */
   readonly onRound: (record: RoundRecord) => void;
+  /** In a cluster: the round lease, selection across nodes, and the other nodes' shares. */
+  readonly cluster?: ClusterHooks;
 }
 
 const IDLE_POLL_MS = 1000;
+/** How often a node without a task's lease checks whether it is free (its holder died). */
+const LEASE_POLL_MS = 500;
 
 /**
  * Drives one task's rounds, one after another: wait for enough eligible clients, select a
@@ -41,6 +46,10 @@ export class TaskRunner {
   private readonly rng: Rng = seededRng(randomInt(2 ** 32));
   private stopped = false;
   private current: Round | null = null;
+  /** Whether `current` is a round this runner opened (not a cluster follower's share). */
+  private drivingRound = false;
+  /** In a cluster, the fence of the lease this node holds for the task. */
+  private fence: Fence | undefined;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly onChange = (): void => this.wake?.();
@@ -56,6 +65,23 @@ export class TaskRunner {
   /** The round in flight, if any. */
   get round(): Round | null {
     return this.current;
+  }
+
+  /** Whether the round in flight is driven by this runner (in a cluster: this node holds the lease). */
+  get driving(): boolean {
+    return this.current !== null && this.drivingRound;
+  }
+
+  /**
+   * In a cluster, a follower's share of the holder's round becomes this task's round on this
+   * node, so its clients' updates reach it; null (with the round it replaced) clears it. Refused
+   * while this runner drives a round itself.
+   */
+  adopt(round: Round | null, expected?: Round): boolean {
+    if (this.drivingRound) return false;
+    if (round) this.current = round;
+    else if (this.current === expected) this.current = null;
+    return true;
   }
 
   start(): void {
@@ -99,13 +125,18 @@ export class TaskRunner {
         await this.waitForChange(IDLE_POLL_MS);
         continue;
       }
+      if (this.deps.cluster && !(await this.holdLease())) {
+        await this.waitForChange(LEASE_POLL_MS);
+        continue;
+      }
       const { maxRounds, minClients } = task.spec.rounds;
       if (maxRounds > 0 && task.currentVersion >= maxRounds) {
         await store.setTaskStatus(this.taskId, 'completed');
         log.info({ task: this.taskId, version: task.currentVersion }, 'task completed');
         continue;
       }
-      const candidates = population.available(this.taskId);
+      const local = population.available(this.taskId);
+      const candidates = this.deps.cluster ? await this.deps.cluster.candidates(this.taskId, local) : local;
       if (candidates.length < minClients) {
         await this.waitForChange(IDLE_POLL_MS);
         continue;
@@ -118,6 +149,26 @@ export class TaskRunner {
         await this.waitForChange(IDLE_POLL_MS);
       }
     }
+  }
+
+  /**
+   * In a cluster: whether this node holds the task's round lease, taking it when it is free.
+   * Just taken, it closes what the previous holder left open, under the new fence, before any
+   * round of its own; a share of that round this node was following is void too.
+   */
+  private async holdLease(): Promise<boolean> {
+    const lease = await this.deps.cluster!.acquire(this.taskId);
+    this.fence = lease?.fence;
+    if (!lease) return false;
+    if (lease.fresh) {
+      if (this.current && !this.drivingRound) this.current.close('stopped');
+      const abandoned = await this.deps.store.abandonOpenRounds('the previous lease holder left', {
+        taskId: this.taskId,
+        fence: lease.fence,
+      });
+      this.deps.log.info({ task: this.taskId, token: lease.fence.token, abandoned }, 'took the round lease');
+    }
+    return true;
   }
 
   /**
@@ -209,8 +260,9 @@ export class TaskRunner {
     });
     const log = this.deps.log.child({ task: spec.id, round: round.roundId });
     round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
-    await store.openRound(round.record());
+    await store.openRound(round.record(), this.fence);
     this.current = round;
+    this.drivingRound = true;
 
     const meta = { round: round.roundId, taskTag: hashSeed(spec.id) };
     const weights = encodeDense(base.weights, spec.codec, meta);
@@ -233,6 +285,7 @@ export class TaskRunner {
       c.send('round:start', start);
     }
     population.touch();
+    this.deps.cluster?.opened(round, start, cohort);
     // Pace steering: everyone left out hears when it is worth checking in again.
     const chosen = new Set(cohort);
     for (const c of candidates) {
@@ -253,6 +306,7 @@ export class TaskRunner {
 
     const reason = await round.closed;
     this.current = null;
+    this.drivingRound = false;
     for (const c of cohort) {
       const live = population.byClientId(c.clientId) ?? c;
       if (live.activeRound === round.roundId) live.activeRound = null;
@@ -287,7 +341,13 @@ export class TaskRunner {
           ...(spent ? { privacy: spent.record } : {}),
         });
         // The strategy's new state commits with the version it produced, or neither does.
-        await store.commitRound(committed, next, { config: strategy, state: server.state() }, spent?.state);
+        await store.commitRound(
+          committed,
+          next,
+          { config: strategy, state: server.state() },
+          spent?.state,
+          this.fence,
+        );
         record = committed;
         log.info(
           {
@@ -315,7 +375,7 @@ export class TaskRunner {
     }
     if (!record) {
       record = round.record({ status: 'abandoned', endedAt, bytesDown, reason: why });
-      await store.abandonRound(record);
+      await store.abandonRound(record, this.fence);
       log.warn({ reported: record.reported, reason }, 'round abandoned');
     }
     for (const c of cohort) {
@@ -327,6 +387,12 @@ export class TaskRunner {
       });
     }
     population.touch();
+    this.deps.cluster?.ended({
+      taskId: spec.id,
+      roundId: round.roundId,
+      status: record.status,
+      modelVersion: record.newVersion ?? base.version,
+    });
     this.deps.onRound(record);
   }
 }
