@@ -3,7 +3,6 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { waitFor } from './harness.ts';
 
 /**
  * Real PostgreSQL and Redis servers for tests, started from the system's binaries on a free
@@ -12,6 +11,15 @@ import { waitFor } from './harness.ts';
 export interface TestServer {
   readonly url: string;
   stop(): Promise<void>;
+}
+
+/** Poll until `fn` is true or the time is up (standalone: benchmarks import this file too). */
+async function until(fn: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Where a binary is: on PATH, else in the given directories. */
@@ -158,7 +166,11 @@ export async function startPostgres(): Promise<TestServer> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(() => /ready to accept connections/.test(log) || child.exitCode !== null, 30_000);
+    await until(
+      () => /ready to accept connections/.test(log) || child.exitCode !== null,
+      30_000,
+      `postgres: ${log}`,
+    );
     if (child.exitCode !== null) throw new Error(`postgres exited: ${log}`);
   } catch (err) {
     await stop();
@@ -191,7 +203,11 @@ export async function startRedis(): Promise<TestServer> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(() => /Ready to accept connections/i.test(log) || child.exitCode !== null, 15_000);
+    await until(
+      () => /Ready to accept connections/i.test(log) || child.exitCode !== null,
+      15_000,
+      `redis: ${log}`,
+    );
     if (child.exitCode !== null) throw new Error(`redis-server exited: ${log}`);
   } catch (err) {
     await stop();
