@@ -32,6 +32,8 @@ export interface RunnerDeps {
 const IDLE_POLL_MS = 1000;
 /** How often a node without a task's lease checks whether it is free (its holder died). */
 const LEASE_POLL_MS = 500;
+/** How often a lease holder short of clients reads the other nodes' registry entries again. */
+const CLUSTER_POLL_MS = 100;
 
 /**
  * Drives one task's rounds, one after another: wait for enough eligible clients, select a
@@ -138,7 +140,8 @@ export class TaskRunner {
       const local = population.available(this.taskId);
       const candidates = this.deps.cluster ? await this.deps.cluster.candidates(this.taskId, local) : local;
       if (candidates.length < minClients) {
-        await this.waitForChange(IDLE_POLL_MS);
+        // Other nodes' clients free up without a local change event: look again soon.
+        await this.waitForChange(this.deps.cluster ? CLUSTER_POLL_MS : IDLE_POLL_MS);
         continue;
       }
       if (await this.budgetSpent(task, candidates.length)) continue;
