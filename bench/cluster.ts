@@ -157,7 +157,8 @@ async function oneRun(nodes: number, run: number): Promise<RunResult> {
     log(
       `${nodes} node(s), run ${run + 1}: ${sig(result.connectPerS)} clients/s connected, ${sig(result.updatesPerS)} updates/s aggregated (rounds ${roundMs.join(', ')} ms)`,
     );
-    if (done.some((r) => r.deadlineHit)) log(coordinators.map((c) => c.output().slice(-3000)).join('\n---\n'));
+    if (done.some((r) => r.deadlineHit))
+      log(coordinators.map((c) => c.output().slice(-3000)).join('\n---\n'));
     return result;
   } finally {
     for (const s of sockets) s.disconnect();

@@ -48,8 +48,8 @@ export interface ClusterHooks {
   readonly nodeId: string;
   /** The fence to write with, when this node holds (or just took) the task's lease. */
   acquire(taskId: string): Promise<{ fence: Fence; fresh: boolean } | null>;
-  /** This node's available clients plus every other node's, as contributors to select from. */
-  candidates(taskId: string, local: Contributor[]): Promise<Contributor[]>;
+  /** Every other node's available clients of the task, as contributors to select from. */
+  remote(taskId: string): Promise<Contributor[]>;
   /** The holder opened a round: each node with selected clients starts its share of it. */
   opened(round: Round, start: RoundStartMessage, cohort: readonly Contributor[]): void;
   /** The holder closed a round: each node tells its clients and frees them. */
@@ -84,8 +84,7 @@ export class ClusterNode implements ClusterHooks {
     this.nodeId = nodeId;
     this.leases = new RoundLeases(redis, nodeId, (taskId) => {
       log.warn({ task: taskId }, 'round lease lost; the round in flight is abandoned');
-      const runner = runners(taskId);
-      if (runner?.driving) runner.round?.close('stopped');
+      runners(taskId)?.stopRounds();
     });
     this.registry = new ClientRegistry(redis, nodeId, population, tasks, (err) =>
       log.warn({ err }, 'client registry update failed'),
@@ -133,10 +132,10 @@ export class ClusterNode implements ClusterHooks {
     return this.leases.acquire(taskId);
   }
 
-  async candidates(taskId: string, local: Contributor[]): Promise<Contributor[]> {
+  async remote(taskId: string): Promise<Contributor[]> {
     const remote = await this.registry.remote(taskId);
-    const seen = new Set(local.map((c) => c.clientId));
-    const out = [...local];
+    const seen = new Set<string>();
+    const out: Contributor[] = [];
     for (const r of remote) {
       if (seen.has(r.clientId)) continue;
       seen.add(r.clientId);
@@ -210,7 +209,7 @@ export class ClusterNode implements ClusterHooks {
       scaffold: plan.scaffold,
       privacy: plan.privacy,
     });
-    if (!runner.adopt(round)) {
+    if (!runner.follow(round)) {
       round.close('stopped');
       return;
     }
@@ -239,7 +238,7 @@ export class ClusterNode implements ClusterHooks {
     this.population.touch();
     log.info({ selected: mine.length }, 'following round');
     const reason = await round.closed;
-    runner.adopt(null, round);
+    runner.unfollow(round);
     try {
       await writePartial(
         this.redis,
@@ -275,9 +274,8 @@ export class ClusterNode implements ClusterHooks {
 
   /** The holder folds a follower's partial into the round it drives. */
   private async absorb(msg: { taskId: string; roundId: number; nodeId: string }): Promise<void> {
-    const runner = this.runners(msg.taskId);
-    const round = runner?.driving ? runner.round : null;
-    if (!round || round.roundId !== msg.roundId || !round.isOpen) return;
+    const round = this.runners(msg.taskId)?.driven(msg.roundId);
+    if (!round) return;
     try {
       const partial = await readPartial(
         this.redis,

@@ -1,4 +1,10 @@
-import { type TaskSpec, type TaskStatus, validateStrategyConfig, type WeightSpec } from '@pollen/fl-core';
+import {
+  type RoundSpec,
+  type TaskSpec,
+  type TaskStatus,
+  validateStrategyConfig,
+  type WeightSpec,
+} from '@pollen/fl-core';
 import type { StoredTask } from './types.ts';
 
 /** A task as both stores keep it: spec and weight layout as JSON text. */
@@ -11,6 +17,8 @@ export interface TaskRow {
   current_version: number;
 }
 
+const SYNC_ONE_AT_A_TIME = { mode: 'sync', maxInFlight: 1, bufferSize: 0, concurrency: 0 } as const;
+
 export function toTask(row: TaskRow): StoredTask {
   const spec = JSON.parse(row.spec) as TaskSpec;
   return {
@@ -19,6 +27,8 @@ export function toTask(row: TaskRow): StoredTask {
       ...spec,
       strategy: spec.strategy ?? validateStrategyConfig(undefined),
       privacy: spec.privacy ?? { mode: 'off' },
+      // Before overlapping and buffered rounds, one synchronous round at a time.
+      rounds: { ...SYNC_ONE_AT_A_TIME, ...(spec.rounds as Partial<RoundSpec>) } as RoundSpec,
     },
     weightSpec: JSON.parse(row.weight_spec) as WeightSpec,
     status: row.status,
