@@ -13,6 +13,8 @@ export {
   sealShares,
   TAG_BYTES,
 } from './keys.ts';
+export type { SecAggInputParts, SecAggLayout, SecAggSum } from './layout.ts';
+export { decodeSecAggSum, encodeSecAggInput, layoutWords } from './layout.ts';
 export type {
   AdvertiseMessage,
   DeliveryMessage,
@@ -49,6 +51,8 @@ export type { RandomBytes } from './random.ts';
 export { chachaRandomBytes, takeBytes } from './random.ts';
 export type { SecAggResult } from './server.ts';
 export { SecAggServer } from './server.ts';
+export type { SecureAggregationSettings } from './settings.ts';
+export { fixedPointBits, roundNeighbourhood, validateSecureAggregation } from './settings.ts';
 export type { ShamirShare } from './shamir.ts';
 export {
   decodeShareValue,
