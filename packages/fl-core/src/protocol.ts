@@ -159,20 +159,22 @@ export interface SecAggAdvertiseEvent extends SecAggEnvelope {
   readonly sPk: Binary;
 }
 
-/** Stage 0 -> 1, server -> client: its neighbours' keys (fl-core's KeysMessage). */
+/**
+ * Stage 0 -> 1, server -> client: its neighbours' keys (fl-core's KeysMessage in wire form:
+ * ids, then cPk || sPk per neighbour in one binary; see secagg/wire.ts for why one).
+ */
 export interface SecAggKeysEvent extends SecAggEnvelope {
-  readonly neighbours: readonly { readonly id: number; readonly cPk: Binary; readonly sPk: Binary }[];
+  readonly neighbours: readonly number[];
+  readonly keys: Binary;
 }
 
-/** Encrypted shares between two clients, routed by the server. */
-export interface SecAggCiphertext {
-  readonly peer: number;
-  readonly ciphertext: Binary;
-}
-
-/** Stage 1, client -> server (`peer` = recipient), and stage 1 -> 2, server -> client (`peer` = sender). */
+/**
+ * Stage 1, client -> server (`peers` = recipients), and stage 1 -> 2, server -> client
+ * (`peers` = senders): one ChaCha20-Poly1305 ciphertext of two shares per peer, concatenated.
+ */
 export interface SecAggSharesEvent extends SecAggEnvelope {
-  readonly shares: readonly SecAggCiphertext[];
+  readonly peers: readonly number[];
+  readonly ciphertexts: Binary;
 }
 
 /** Stage 2, client -> server: the masked vector, little-endian uint32 words, and the report's metadata. */
@@ -190,10 +192,11 @@ export interface SecAggRequestEvent extends SecAggEnvelope {
   readonly dropped: readonly number[];
 }
 
-/** Stage 3, client -> server: the shares asked for (fl-core's UnmaskResponse). */
+/** Stage 3, client -> server: the shares asked for (fl-core's UnmaskResponse), self-mask shares first. */
 export interface SecAggRevealEvent extends SecAggEnvelope {
-  readonly selfMaskShares: readonly { readonly peer: number; readonly share: Binary }[];
-  readonly keyShares: readonly { readonly peer: number; readonly share: Binary }[];
+  readonly selfMaskPeers: readonly number[];
+  readonly keyPeers: readonly number[];
+  readonly shares: Binary;
 }
 
 export interface ClientMetrics {

@@ -21,6 +21,8 @@ import { parseEligibility, parseHello, parseUpdate, parseWithdraw } from './mess
 import { type Contributor, Population } from './population.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { TaskRunner } from './runner.ts';
+import { parseSecAggEnvelope, SECAGG_EVENTS } from './secagg-messages.ts';
+import { SecAggRound } from './secagg-round.ts';
 
 export type PollenServer = Server<ClientToServerEvents, ServerToClientEvents>;
 type PollenSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -291,6 +293,27 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
         return {};
       }),
     );
+
+    // Secure aggregation's stages, routed to the round that runs them (secagg-round.ts).
+    for (const event of SECAGG_EVENTS) {
+      socket.on(event, (msg: unknown, ack: unknown) =>
+        respond(ack, () => {
+          const c = contributor();
+          const envelope = parseSecAggEnvelope(event, msg);
+          if (envelope.taskId !== c.taskId)
+            throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
+          const round = this.runners.get(c.taskId)?.round;
+          if (!round || round.roundId !== envelope.roundId) {
+            throw new PollenError('ROUND_CLOSED', `round ${envelope.roundId} is not open`);
+          }
+          if (!(round instanceof SecAggRound)) {
+            throw new PollenError('INVALID_MESSAGE', `round ${round.roundId} is not securely aggregated`);
+          }
+          round.receive(event, c.clientId, envelope.body);
+          return {};
+        }),
+      );
+    }
 
     socket.on('disconnect', (reason) => {
       this.limiter.forget(socket.id);

@@ -16,6 +16,7 @@ import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
 import type { Contributor, Population } from './population.ts';
 import { budgetExhaustedReason, commitPrivacy, cryptoRng, planPrivacy } from './privacy.ts';
 import { Round } from './round.ts';
+import { SecAggRound } from './secagg-round.ts';
 
 export interface RunnerDeps {
   readonly store: Store;
@@ -40,7 +41,7 @@ export class TaskRunner {
   private readonly deps: RunnerDeps;
   private readonly rng: Rng = seededRng(randomInt(2 ** 32));
   private stopped = false;
-  private current: Round | null = null;
+  private current: Round | SecAggRound | null = null;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly onChange = (): void => this.wake?.();
@@ -54,7 +55,7 @@ export class TaskRunner {
   }
 
   /** The round in flight, if any. */
-  get round(): Round | null {
+  get round(): Round | SecAggRound | null {
     return this.current;
   }
 
@@ -195,7 +196,7 @@ export class TaskRunner {
       candidates.length,
       base.weights.length,
     );
-    const round = new Round({
+    const roundOptions = {
       taskId: spec.id,
       roundId: store.nextRoundId(spec.id),
       baseVersion: base.version,
@@ -203,10 +204,18 @@ export class TaskRunner {
       selected: cohort.map((c) => c.clientId),
       target: spec.rounds.cohortSize,
       deadlineMs: spec.rounds.deadlineMs,
-      robust: strategy.robust,
       scaffold: strategy.scaffold,
       privacy,
-    });
+    };
+    // Secure aggregation: the same surface, the SecAgg+ stages inside (secagg-round.ts).
+    const round = spec.secureAggregation
+      ? new SecAggRound({
+          ...roundOptions,
+          minReports: spec.rounds.minReports,
+          settings: spec.secureAggregation,
+          send: (clientId, event, payload) => population.byClientId(clientId)?.send(event, payload),
+        })
+      : new Round({ ...roundOptions, robust: strategy.robust });
     const log = this.deps.log.child({ task: spec.id, round: round.roundId });
     round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
     store.openRound(round.record());
@@ -230,7 +239,10 @@ export class TaskRunner {
     };
     for (const c of cohort) {
       c.activeRound = round.roundId;
-      c.send('round:start', start);
+      c.send(
+        'round:start',
+        round instanceof SecAggRound ? { ...start, secagg: round.startFor(c.clientId) } : start,
+      );
     }
     population.touch();
     // Pace steering: everyone left out hears when it is worth checking in again.
@@ -309,9 +321,11 @@ export class TaskRunner {
       }
     } else {
       why =
-        reason === 'stopped'
-          ? 'coordinator stopped'
-          : `${round.reportedCount} of ${spec.rounds.minReports} required reports by ${reason}`;
+        round instanceof SecAggRound && round.failure !== null
+          ? `secure aggregation aborted: ${round.failure}`
+          : reason === 'stopped'
+            ? 'coordinator stopped'
+            : `${round.reportedCount} of ${spec.rounds.minReports} required reports by ${reason}`;
     }
     if (!record) {
       record = round.record({ status: 'abandoned', endedAt, bytesDown, reason: why });

@@ -51,6 +51,8 @@ export type { RandomBytes } from './random.ts';
 export { chachaRandomBytes, takeBytes } from './random.ts';
 export type { SecAggResult } from './server.ts';
 export { SecAggServer } from './server.ts';
+export type { SecAggReport } from './session.ts';
+export { SecAggSession } from './session.ts';
 export type { SecureAggregationSettings } from './settings.ts';
 export { fixedPointBits, roundNeighbourhood, validateSecureAggregation } from './settings.ts';
 export type { ShamirShare } from './shamir.ts';
@@ -64,3 +66,13 @@ export {
 } from './shamir.ts';
 export type { SecAggDropouts, SecAggSimulation, SecAggSimulationResult } from './simulate.ts';
 export { simulateSecAgg } from './simulate.ts';
+export type { WireKeys, WireReveal, WireShares } from './wire.ts';
+export {
+  packKeys,
+  packReveal,
+  packShares,
+  unpackKeys,
+  unpackReveal,
+  unpackShares,
+  wireBytes,
+} from './wire.ts';
