@@ -31,7 +31,7 @@ describe('abuse from many sockets', () => {
         maxRounds: 2,
       },
     });
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const honestDelta = 0.01;
     const honest = ['client-hon1', 'client-hon2'].map(
       (id) => new NodeContributor(coordinator!.url, id, () => new Float32Array(d).fill(honestDelta)),
@@ -86,18 +86,18 @@ describe('abuse from many sockets', () => {
     }
     expect(outsiderCodes.has('ok')).toBe(false);
 
-    await waitFor(() => coordinator!.store.getTask('tiny')!.status === 'completed', 30_000);
+    await waitFor(async () => (await coordinator!.store.getTask('tiny'))!.status === 'completed', 30_000);
     const codes = new Set(attackers.flatMap((c) => c.acks.map((a) => (a.ok ? 'ok' : a.code))));
     expect(codes.has('ok')).toBe(false);
     for (const code of ['SHAPE_MISMATCH', 'NON_FINITE', 'NORM_TOO_LARGE', 'BAD_FRAME', 'PAYLOAD_TOO_LARGE']) {
       expect(codes).toContain(code);
     }
     // Every committed step is exactly the honest clients' mean: the attackers moved nothing.
-    const rounds = coordinator.store.listRounds('tiny').filter((r) => r.status === 'committed');
+    const rounds = (await coordinator.store.listRounds('tiny')).filter((r) => r.status === 'committed');
     expect(rounds).toHaveLength(2);
     for (const r of rounds) expect(r.reported).toBe(2);
-    const v0 = coordinator.store.getVersion('tiny', 0)!.weights;
-    const v2 = coordinator.store.getVersion('tiny', 2)!.weights;
+    const v0 = (await coordinator.store.getVersion('tiny', 0))!.weights;
+    const v2 = (await coordinator.store.getVersion('tiny', 2))!.weights;
     for (const i of [0, 1, d - 1]) expect(v2[i]).toBeCloseTo(v0[i]! + 2 * honestDelta, 5);
     expect((await fetch(`${coordinator.url}/healthz`)).status).toBe(200);
   });

@@ -33,23 +33,23 @@ describe('coordinator', () => {
     coordinator = await startTestCoordinator(task);
     const { dataDir } = coordinator;
     dirs.push(dataDir);
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const client = new NodeContributor(coordinator.url, 'client-rest', () => new Float32Array(d).fill(0.01));
     await client.hello();
-    await waitFor(() => coordinator!.store.getTask('tiny')!.status === 'completed', 20_000);
+    await waitFor(async () => (await coordinator!.store.getTask('tiny'))!.status === 'completed', 20_000);
     client.close();
-    const versionsBefore = coordinator.store.listVersions('tiny');
-    const roundsBefore = coordinator.store.listRounds('tiny');
-    const weightsBefore = coordinator.store.getVersion('tiny', 3)!.weights;
+    const versionsBefore = await coordinator.store.listVersions('tiny');
+    const roundsBefore = await coordinator.store.listRounds('tiny');
+    const weightsBefore = (await coordinator.store.getVersion('tiny', 3))!.weights;
     expect(versionsBefore.map((v) => v.version)).toEqual([0, 1, 2, 3]);
     await coordinator.close();
 
     coordinator = await startTestCoordinator(task, dataDir);
-    expect(coordinator.store.listVersions('tiny')).toEqual(versionsBefore);
-    expect(coordinator.store.listRounds('tiny')).toEqual(roundsBefore);
-    expect(coordinator.store.getVersion('tiny', 3)!.weights).toEqual(weightsBefore);
-    expect(coordinator.store.getTask('tiny')!.currentVersion).toBe(3);
-    expect(coordinator.store.nextRoundId('tiny')).toBe(roundsBefore.length + 1);
+    expect(await coordinator.store.listVersions('tiny')).toEqual(versionsBefore);
+    expect(await coordinator.store.listRounds('tiny')).toEqual(roundsBefore);
+    expect((await coordinator.store.getVersion('tiny', 3))!.weights).toEqual(weightsBefore);
+    expect((await coordinator.store.getTask('tiny'))!.currentVersion).toBe(3);
+    expect(await coordinator.store.nextRoundId('tiny')).toBe(roundsBefore.length + 1);
   });
 
   it('abandons a round in flight when stopped, without applying it', async () => {
@@ -61,14 +61,14 @@ describe('coordinator', () => {
     const started = silent.nextRound();
     await silent.hello();
     const msg = await started;
-    expect(store.listRounds('tiny')[0]!.status).toBe('open');
+    expect((await store.listRounds('tiny'))[0]!.status).toBe('open');
     await coordinator.close();
     silent.close();
     coordinator = await startTestCoordinator(task, dataDir);
-    const [round] = coordinator.store.listRounds('tiny');
+    const [round] = await coordinator.store.listRounds('tiny');
     expect(round!.roundId).toBe(msg.roundId);
     expect(round!.status).toBe('abandoned');
-    expect(coordinator.store.getTask('tiny')!.currentVersion).toBe(0);
+    expect((await coordinator.store.getTask('tiny'))!.currentVersion).toBe(0);
   });
 
   it('serves the global model as tfjs artifacts that tf.loadLayersModel loads', async () => {
@@ -79,7 +79,7 @@ describe('coordinator', () => {
       requestInit: { headers: OPERATOR_HEADERS },
     });
     const loaded = await Promise.all(model.getWeights().map((w) => w.data()));
-    const stored = coordinator.store.getVersion('tiny', 0)!.weights;
+    const stored = (await coordinator.store.getVersion('tiny', 0))!.weights;
     expect(loaded.reduce((n, w) => n + w.length, 0)).toBe(stored.length);
     expect(Array.from(loaded[0]!.slice(0, 5))).toEqual(Array.from(stored.slice(0, 5)));
     const out = model.predict(tf.zeros([1, 784])) as tf.Tensor;

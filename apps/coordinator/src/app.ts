@@ -51,10 +51,10 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   try {
     await engine.start();
     const spec = config.taskFile ? await loadTaskFile(config.taskFile) : await defaultTaskSpec();
-    if (!store.getTask(spec.id)) await engine.createTask(spec);
+    if (!(await store.getTask(spec.id))) await engine.createTask(spec);
   } catch (err) {
     await engine.close();
-    store.close();
+    await store.close();
     throw err;
   }
 
@@ -82,7 +82,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   app.get('/healthz', async () => ({
     ok: true,
     uptimeS: Math.round(process.uptime()),
-    tasks: store.listTasks().length,
+    tasks: (await store.listTasks()).length,
     connected: engine.population.counts().total,
   }));
   // Per-request logs only at warn and above: contributors poll, operators refresh.
@@ -110,7 +110,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   const io: PollenServer = new Server(app.server, {
     transports: ['websocket'],
     serveClient: false,
-    maxHttpBufferSize: engine.maxPayloadBytes() + ENVELOPE_BYTES,
+    maxHttpBufferSize: (await engine.maxPayloadBytes()) + ENVELOPE_BYTES,
     pingInterval: 10_000,
     pingTimeout: 10_000,
   });
@@ -123,7 +123,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   });
   app.addHook('onClose', async () => {
     await new Promise<void>((resolve) => io.close(() => resolve()));
-    store.close();
+    await store.close();
   });
   return { app, io, engine, store };
 }

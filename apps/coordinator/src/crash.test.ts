@@ -32,16 +32,20 @@ describe('a coordinator killed mid-round', () => {
     client.close();
 
     const store = new SqliteStore(dataDir);
-    expect(store.listVersions('tiny').map((v) => v.version)).toEqual([0, 1, 2]);
-    expect(store.listRounds('tiny').map((r) => r.status)).toEqual(['committed', 'committed', 'open']);
-    store.close();
+    expect((await store.listVersions('tiny')).map((v) => v.version)).toEqual([0, 1, 2]);
+    expect((await store.listRounds('tiny')).map((r) => r.status)).toEqual(['committed', 'committed', 'open']);
+    await store.close();
 
     const second = await launchCoordinator(dataDir, taskFile);
     const after = new SqliteStore(dataDir);
-    expect(after.listRounds('tiny').map((r) => r.status)).toEqual(['committed', 'committed', 'abandoned']);
-    expect(after.getTask('tiny')!.currentVersion).toBe(2);
-    expect(after.listVersions('tiny')).toHaveLength(3);
-    after.close();
+    expect((await after.listRounds('tiny')).map((r) => r.status)).toEqual([
+      'committed',
+      'committed',
+      'abandoned',
+    ]);
+    expect((await after.getTask('tiny'))!.currentVersion).toBe(2);
+    expect(await after.listVersions('tiny')).toHaveLength(3);
+    await after.close();
     await second.kill();
   });
 });

@@ -41,21 +41,21 @@ describe('a coordinator killed at random points, 20 times', () => {
 
     // One last clean run must make progress past everything committed so far.
     const check = new SqliteStore(dataDir);
-    const committedBefore = check.getTask('tiny')!.currentVersion;
-    check.close();
+    const committedBefore = (await check.getTask('tiny'))!.currentVersion;
+    await check.close();
     const last = await launchCoordinator(dataDir, taskFile);
     const clients = [0, 1, 2].map(
       (i) => new NodeContributor(last.url, `client-end${i}`, (g) => new Float32Array(g.length).fill(0.001)),
     );
     await Promise.all(clients.map((c) => c.hello()));
     const store = new SqliteStore(dataDir);
-    await waitFor(() => store.getTask('tiny')!.currentVersion > committedBefore, 20_000);
+    await waitFor(async () => (await store.getTask('tiny'))!.currentVersion > committedBefore, 20_000);
     for (const c of clients) c.close();
     await last.kill();
 
-    const versions = store.listVersions('tiny').map((v) => v.version);
+    const versions = (await store.listVersions('tiny')).map((v) => v.version);
     expect(versions).toEqual(Array.from({ length: versions.length }, (_, i) => i));
-    const rounds = store.listRounds('tiny');
+    const rounds = await store.listRounds('tiny');
     const roundIds = rounds.map((r) => r.roundId);
     expect(new Set(roundIds).size).toBe(roundIds.length);
     expect(roundIds).toEqual(Array.from({ length: roundIds.length }, (_, i) => i + 1));
@@ -63,7 +63,7 @@ describe('a coordinator killed at random points, 20 times', () => {
     // Each committed round made exactly the next version, once.
     expect(committed.map((r) => r.newVersion)).toEqual(versions.slice(1));
     for (const r of committed) {
-      const v = store.getVersion('tiny', r.newVersion!)!;
+      const v = (await store.getVersion('tiny', r.newVersion!))!;
       const digest = createHash('sha256').update(Buffer.from(v.weights.buffer)).digest('hex');
       expect(digest, `version ${r.newVersion}`).toBe(r.checksum);
     }
@@ -72,6 +72,6 @@ describe('a coordinator killed at random points, 20 times', () => {
     expect(rounds.some((r) => r.status === 'abandoned')).toBe(true);
     // Everything else was abandoned (or left open by the final kill), never applied.
     expect(rounds.filter((r) => r.status !== 'committed').every((r) => r.newVersion === null)).toBe(true);
-    store.close();
+    await store.close();
   }, 300_000);
 });

@@ -14,9 +14,10 @@ export function createMetrics(engine: Engine): Registry {
     help: 'Contributors connected, by task and training backend',
     labelNames: ['task', 'backend'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const tasks = await engine.store.listTasks();
       this.reset();
-      for (const task of engine.store.listTasks()) {
+      for (const task of tasks) {
         const { byBackend } = engine.population.counts(task.spec.id);
         for (const [backend, n] of Object.entries(byBackend))
           this.set({ task: task.spec.id, backend }, n ?? 0);
@@ -28,9 +29,10 @@ export function createMetrics(engine: Engine): Registry {
     help: 'Rounds currently collecting updates',
     labelNames: ['task'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const tasks = await engine.store.listTasks();
       this.reset();
-      for (const task of engine.store.listTasks()) {
+      for (const task of tasks) {
         this.set({ task: task.spec.id }, engine.runner(task.spec.id)?.round ? 1 : 0);
       }
     },

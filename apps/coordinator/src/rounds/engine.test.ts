@@ -44,7 +44,7 @@ const rounds = (minClients: number, extra: Record<string, unknown> = {}): Record
 describe('round engine', () => {
   it('commits the example-weighted mean of the updates onto the global model', async () => {
     coordinator = await startTestCoordinator(rounds(2));
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const a = contributor('client-aaaa', () => new Float32Array(d).fill(1));
     const b = contributor('client-bbbb', () => new Float32Array(d).fill(4));
     expect((await a.hello('tiny', 10)).ok).toBe(true);
@@ -55,13 +55,13 @@ describe('round engine', () => {
         orig(msg, delta, { numExamples: 30, ...fields })
     )(b.send.bind(b));
     expect((await b.hello('tiny', 30)).ok).toBe(true);
-    const record = await waitFor(() =>
-      coordinator!.store.listRounds('tiny').find((r) => r.status === 'committed'),
+    const record = await waitFor(async () =>
+      (await coordinator!.store.listRounds('tiny')).find((r) => r.status === 'committed'),
     );
     expect(record.reported).toBe(2);
     expect(record.newVersion).toBe(1);
-    const v0 = coordinator.store.getVersion('tiny', 0)!.weights;
-    const v1 = coordinator.store.getVersion('tiny', 1)!.weights;
+    const v0 = (await coordinator.store.getVersion('tiny', 0))!.weights;
+    const v1 = (await coordinator.store.getVersion('tiny', 1))!.weights;
     for (const i of [0, 17, d - 1]) expect(v1[i]).toBeCloseTo(v0[i]! + 3.25, 5);
     expect(record.accuracy).toBeGreaterThanOrEqual(0);
     expect(record.backends).toEqual({ cpu: 2 });
@@ -71,7 +71,7 @@ describe('round engine', () => {
 
   it('refuses wrong-size, NaN, oversized, replayed and foreign updates with codes and keeps the model', async () => {
     coordinator = await startTestCoordinator(rounds(2, { minReports: 2, deadlineMs: 3000 }));
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const good = contributor('client-good');
     const bad = contributor('client-bad1');
     const outsider = contributor('client-out1');
@@ -111,16 +111,16 @@ describe('round engine', () => {
 
     // Only one valid report of the two required: the round is abandoned at its deadline.
     const record = await waitFor(
-      () => coordinator!.store.listRounds('tiny').find((r) => r.status !== 'open'),
+      async () => (await coordinator!.store.listRounds('tiny')).find((r) => r.status !== 'open'),
       10_000,
     );
     expect(record.status).toBe('abandoned');
     expect(record.deadlineHit).toBe(true);
     // Counted: the six refused after the envelope named this round (size, NaN, inf, frame, norm, version).
     expect(record.rejected).toBe(6);
-    const task = coordinator.store.getTask('tiny')!;
+    const task = (await coordinator.store.getTask('tiny'))!;
     expect(task.currentVersion).toBe(0);
-    expect(coordinator.store.listVersions('tiny')).toHaveLength(1);
+    expect(await coordinator.store.listVersions('tiny')).toHaveLength(1);
     // The coordinator still serves everyone.
     expect((await fetch(`${coordinator.url}/healthz`)).status).toBe(200);
   });
@@ -172,7 +172,7 @@ describe('round engine', () => {
 
   it('closes a round when a selected client vanishes, and at the deadline when one stays silent', async () => {
     coordinator = await startTestCoordinator(rounds(2, { deadlineMs: 1500 }));
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const stayer = contributor('client-stay', () => new Float32Array(d).fill(0.1));
     const leaver = contributor('client-goes');
     await stayer.hello();
@@ -181,7 +181,9 @@ describe('round engine', () => {
     await started;
     const t0 = Date.now();
     leaver.close();
-    const first = await waitFor(() => coordinator!.store.listRounds('tiny').find((r) => r.status !== 'open'));
+    const first = await waitFor(async () =>
+      (await coordinator!.store.listRounds('tiny')).find((r) => r.status !== 'open'),
+    );
     expect(first.status).toBe('committed');
     expect(first.reported).toBe(1);
     expect(first.dropped).toBe(1);
@@ -192,8 +194,10 @@ describe('round engine', () => {
     const silent = contributor('client-mute');
     await silent.hello();
     const second = await waitFor(
-      () =>
-        coordinator!.store.listRounds('tiny').find((r) => r.roundId > first.roundId && r.status !== 'open'),
+      async () =>
+        (await coordinator!.store.listRounds('tiny')).find(
+          (r) => r.roundId > first.roundId && r.status !== 'open',
+        ),
       10_000,
     );
     expect(second.deadlineHit).toBe(true);
@@ -203,7 +207,7 @@ describe('round engine', () => {
 
   it('keeps a reconnecting client id in its round', async () => {
     coordinator = await startTestCoordinator(rounds(1));
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const first = contributor('client-same');
     const started = first.nextRound();
     await first.hello();

@@ -64,19 +64,19 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
 
   /** Resume every stored task: rounds a crash left open are abandoned, never half-applied. */
   async start(): Promise<void> {
-    const abandoned = this.store.abandonOpenRounds('coordinator restarted');
+    const abandoned = await this.store.abandonOpenRounds('coordinator restarted');
     if (abandoned > 0) this.log.warn({ abandoned }, 'abandoned rounds left open by the last run');
-    for (const task of this.store.listTasks()) await this.startRunner(task);
+    for (const task of await this.store.listTasks()) await this.startRunner(task);
   }
 
   /** Create a task: build its model, evaluate the initial weights, store version 0, start it. */
   async createTask(spec: TaskSpec): Promise<StoredTask> {
-    if (this.store.getTask(spec.id))
+    if (await this.store.getTask(spec.id))
       throw new PollenError('INVALID_TASK', `task "${spec.id}" already exists`);
     const model = await TaskModel.create(spec);
     const initial = await model.initialWeights();
     const evaluation = await model.evaluate(initial);
-    const task = this.store.createTask(spec, weightSpecOf(model.model), initial, evaluation);
+    const task = await this.store.createTask(spec, weightSpecOf(model.model), initial, evaluation);
     this.models.set(spec.id, model);
     await this.startRunner(task);
     return task;
@@ -104,8 +104,8 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
    * and selects no more; `stopped` abandons the round in flight. A completed task stays
    * completed.
    */
-  setStatus(taskId: string, status: 'running' | 'paused' | 'stopped'): StoredTask {
-    const task = this.store.getTask(taskId);
+  async setStatus(taskId: string, status: 'running' | 'paused' | 'stopped'): Promise<StoredTask> {
+    const task = await this.store.getTask(taskId);
     if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${taskId}"`);
     if (task.status === 'completed' && status === 'running') {
       throw new PollenError(
@@ -114,20 +114,20 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
       );
     }
     if (task.status === 'budget-exhausted' && status === 'running') {
-      const why = this.store.getPrivacy(taskId)?.exhausted ?? 'its privacy budget is spent';
+      const why = (await this.store.getPrivacy(taskId))?.exhausted ?? 'its privacy budget is spent';
       throw new PollenError('TASK_NOT_RUNNING', `task "${taskId}" stopped on its privacy budget: ${why}`);
     }
-    this.store.setTaskStatus(taskId, status);
+    await this.store.setTaskStatus(taskId, status);
     const runner = this.runners.get(taskId);
     if (status === 'stopped') runner?.round?.close('stopped');
     runner?.poke();
     this.log.info({ task: taskId, status }, 'task status changed by operator');
-    return this.store.getTask(taskId)!;
+    return (await this.store.getTask(taskId))!;
   }
 
   /** Change a task's training and round settings; the model and the data stay as they are. */
-  configure(taskId: string, spec: TaskSpec): StoredTask {
-    const task = this.store.getTask(taskId);
+  async configure(taskId: string, spec: TaskSpec): Promise<StoredTask> {
+    const task = await this.store.getTask(taskId);
     if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${taskId}"`);
     if (spec.id !== taskId) throw new PollenError('INVALID_TASK', 'a task id cannot change');
     if (JSON.stringify(spec.modelTopology) !== JSON.stringify(task.spec.modelTopology)) {
@@ -136,15 +136,15 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
     if (JSON.stringify(spec.dataset) !== JSON.stringify(task.spec.dataset)) {
       throw new PollenError('INVALID_TASK', "a task's dataset partition cannot change; create a new task");
     }
-    this.store.updateTaskSpec(spec);
+    await this.store.updateTaskSpec(spec);
     this.runners.get(taskId)?.poke();
-    return this.store.getTask(taskId)!;
+    return (await this.store.getTask(taskId))!;
   }
 
   /** The largest update any task accepts, for the transport's buffer limit. */
-  maxPayloadBytes(): number {
+  async maxPayloadBytes(): Promise<number> {
     let max = 0;
-    for (const task of this.store.listTasks()) max = Math.max(max, maxUpdateBytes(task));
+    for (const task of await this.store.listTasks()) max = Math.max(max, maxUpdateBytes(task));
     return max;
   }
 
@@ -161,12 +161,12 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
     const log = this.log.child({ socket: socket.id });
     let floods = 0;
     // Every message: rate limit first, then the handler; the answer is the result or an error code.
-    const respond = <T extends object>(ack: unknown, fn: () => T): void => {
+    const respond = async <T extends object>(ack: unknown, fn: () => T | Promise<T>): Promise<void> => {
       let reply: Ack<T>;
       try {
         this.limiter.take(socket.id);
         floods = 0;
-        reply = { ok: true, ...fn() };
+        reply = { ok: true, ...(await fn()) };
       } catch (err) {
         const e = toPollenError(err instanceof CodecError ? new PollenError(err.code, err.message) : err);
         if (e.code === 'INTERNAL') log.error({ err }, 'message handler failed');
@@ -186,112 +186,126 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
       return c;
     };
 
-    socket.on('hello', (msg, ack) =>
-      respond(ack, () => {
-        if (this.population.bySocketId(socket.id))
-          throw new PollenError('INVALID_MESSAGE', 'hello was already said');
-        const hello = parseHello(msg);
-        const task = this.store.getTask(hello.taskId);
-        if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${hello.taskId}"`);
-        const replaced = this.population.join({
-          socketId: socket.id,
-          clientId: hello.clientId,
-          taskId: hello.taskId,
-          backend: hello.backend,
-          numExamples: hello.numExamples,
-          eligible: hello.eligible,
-          connectedAt: Date.now(),
-          activeRound: null,
-          send: (event, payload) => socket.emit(event, payload as never),
-          disconnect: () => socket.disconnect(true),
-        });
-        this.resume(hello.clientId);
-        if (replaced) {
-          replaced.send('pollen:error', {
-            code: 'DUPLICATE_CLIENT',
-            message: 'this client id connected again',
+    socket.on(
+      'hello',
+      (msg, ack) =>
+        void respond(ack, async () => {
+          if (this.population.bySocketId(socket.id))
+            throw new PollenError('INVALID_MESSAGE', 'hello was already said');
+          const hello = parseHello(msg);
+          const task = await this.store.getTask(hello.taskId);
+          if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${hello.taskId}"`);
+          // Checked again: another hello on this socket may have joined while the store answered.
+          if (this.population.bySocketId(socket.id))
+            throw new PollenError('INVALID_MESSAGE', 'hello was already said');
+          if (!socket.connected) throw new PollenError('INVALID_MESSAGE', 'the connection closed');
+          const replaced = this.population.join({
+            socketId: socket.id,
+            clientId: hello.clientId,
+            taskId: hello.taskId,
+            backend: hello.backend,
+            numExamples: hello.numExamples,
+            eligible: hello.eligible,
+            connectedAt: Date.now(),
+            activeRound: null,
+            send: (event, payload) => socket.emit(event, payload as never),
+            disconnect: () => socket.disconnect(true),
           });
-          replaced.disconnect();
-        }
-        return {
-          taskId: task.spec.id,
-          modelVersion: task.currentVersion,
-          shardUrl: `/api/tasks/${task.spec.id}/shard/${hello.clientId}`,
-          activeRound: this.population.byClientId(hello.clientId)?.activeRound ?? null,
-        };
-      }),
-    );
-
-    socket.on('eligibility', (msg, ack) =>
-      respond(ack, () => {
-        const c = contributor();
-        const update = parseEligibility(msg);
-        c.eligible = update.eligible;
-        c.numExamples = update.numExamples;
-        if (!c.eligible && c.activeRound !== null) this.runners.get(c.taskId)?.round?.drop(c.clientId);
-        this.population.touch();
-        return {};
-      }),
-    );
-
-    socket.on('update', (msg, ack) =>
-      respond(ack, () => {
-        const c = contributor();
-        const task = this.store.getTask(c.taskId)!;
-        const update = parseUpdate(msg, maxUpdateBytes(task));
-        if (update.taskId !== c.taskId) throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
-        const round = this.runners.get(c.taskId)?.round;
-        if (!round || round.roundId !== update.roundId) {
-          throw new PollenError('ROUND_CLOSED', `round ${update.roundId} is not open`);
-        }
-        round.checkMembership(c.clientId);
-        try {
-          if (update.modelVersion !== round.baseVersion) {
-            throw new PollenError(
-              'STALE_MODEL',
-              `round ${round.roundId} trains version ${round.baseVersion}`,
-            );
+          this.resume(hello.clientId);
+          if (replaced) {
+            replaced.send('pollen:error', {
+              code: 'DUPLICATE_CLIENT',
+              message: 'this client id connected again',
+            });
+            replaced.disconnect();
           }
-          const { vector } = decodeDense(update.update, { dimension: specSize(task.weightSpec) });
-          const bad = firstNonFinite(vector);
-          if (bad >= 0) throw new PollenError('NON_FINITE', `update has a non-finite value at index ${bad}`);
-          const norm = l2norm(vector);
-          // A task that clips bounds the norm by C plus the noise allowance instead (privacy.ts).
-          const maxNorm = round.privacy?.maxNorm ?? task.spec.maxUpdateNorm;
-          if (norm > maxNorm) {
-            throw new PollenError('NORM_TOO_LARGE', `update norm ${norm.toFixed(3)} exceeds ${maxNorm}`);
-          }
-          round.accept({
-            clientId: c.clientId,
-            delta: vector,
-            numExamples: update.numExamples,
-            backend: update.backend,
-            metrics: update.metrics,
-            bytes: update.update.byteLength,
-            controlDelta: update.controlDelta,
-            clipBit: update.clipBit,
-          });
-        } catch (err) {
-          round.noteRejected();
-          throw err;
-        }
-        return { roundId: round.roundId };
-      }),
+          return {
+            taskId: task.spec.id,
+            modelVersion: task.currentVersion,
+            shardUrl: `/api/tasks/${task.spec.id}/shard/${hello.clientId}`,
+            activeRound: this.population.byClientId(hello.clientId)?.activeRound ?? null,
+          };
+        }),
     );
 
-    socket.on('withdraw', (msg, ack) =>
-      respond(ack, () => {
-        const c = contributor();
-        const withdraw = parseWithdraw(msg);
-        const round = this.runners.get(c.taskId)?.round;
-        if (!round || round.roundId !== withdraw.roundId) {
-          throw new PollenError('ROUND_CLOSED', `round ${withdraw.roundId} is not open`);
-        }
-        round.checkMembership(c.clientId);
-        round.drop(c.clientId);
-        log.info({ round: withdraw.roundId, reason: withdraw.reason }, 'client withdrew');
-        return {};
-      }),
+    socket.on(
+      'eligibility',
+      (msg, ack) =>
+        void respond(ack, () => {
+          const c = contributor();
+          const update = parseEligibility(msg);
+          c.eligible = update.eligible;
+          c.numExamples = update.numExamples;
+          if (!c.eligible && c.activeRound !== null) this.runners.get(c.taskId)?.round?.drop(c.clientId);
+          this.population.touch();
+          return {};
+        }),
+    );
+
+    socket.on(
+      'update',
+      (msg, ack) =>
+        void respond(ack, async () => {
+          const c = contributor();
+          const task = (await this.store.getTask(c.taskId))!;
+          const update = parseUpdate(msg, maxUpdateBytes(task));
+          if (update.taskId !== c.taskId)
+            throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
+          const round = this.runners.get(c.taskId)?.round;
+          if (!round || round.roundId !== update.roundId) {
+            throw new PollenError('ROUND_CLOSED', `round ${update.roundId} is not open`);
+          }
+          round.checkMembership(c.clientId);
+          try {
+            if (update.modelVersion !== round.baseVersion) {
+              throw new PollenError(
+                'STALE_MODEL',
+                `round ${round.roundId} trains version ${round.baseVersion}`,
+              );
+            }
+            const { vector } = decodeDense(update.update, { dimension: specSize(task.weightSpec) });
+            const bad = firstNonFinite(vector);
+            if (bad >= 0)
+              throw new PollenError('NON_FINITE', `update has a non-finite value at index ${bad}`);
+            const norm = l2norm(vector);
+            // A task that clips bounds the norm by C plus the noise allowance instead (privacy.ts).
+            const maxNorm = round.privacy?.maxNorm ?? task.spec.maxUpdateNorm;
+            if (norm > maxNorm) {
+              throw new PollenError('NORM_TOO_LARGE', `update norm ${norm.toFixed(3)} exceeds ${maxNorm}`);
+            }
+            round.accept({
+              clientId: c.clientId,
+              delta: vector,
+              numExamples: update.numExamples,
+              backend: update.backend,
+              metrics: update.metrics,
+              bytes: update.update.byteLength,
+              controlDelta: update.controlDelta,
+              clipBit: update.clipBit,
+            });
+          } catch (err) {
+            round.noteRejected();
+            throw err;
+          }
+          return { roundId: round.roundId };
+        }),
+    );
+
+    socket.on(
+      'withdraw',
+      (msg, ack) =>
+        void respond(ack, () => {
+          const c = contributor();
+          const withdraw = parseWithdraw(msg);
+          const round = this.runners.get(c.taskId)?.round;
+          if (!round || round.roundId !== withdraw.roundId) {
+            throw new PollenError('ROUND_CLOSED', `round ${withdraw.roundId} is not open`);
+          }
+          round.checkMembership(c.clientId);
+          round.drop(c.clientId);
+          log.info({ round: withdraw.roundId, reason: withdraw.reason }, 'client withdrew');
+          return {};
+        }),
     );
 
     // Secure aggregation's stages, routed to the round that runs them (secagg-round.ts).

@@ -95,12 +95,13 @@ async function operator(
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-const committed = () => coordinator!.store.listRounds('tiny').filter((r) => r.status === 'committed');
+const committed = async () =>
+  (await coordinator!.store.listRounds('tiny')).filter((r) => r.status === 'committed');
 
 describe('differential privacy in rounds', () => {
   it('tells clients C and their noise, weighs every report once, and charges each committed round', async () => {
     coordinator = await startTestCoordinator({ rounds: rounds({ maxRounds: 3 }), privacy: distributed });
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     // Norms 0.5 and 0.8, below C = 1 and sent without noise, so the mean is exact: every
     // report counts once whatever its example count, over the expected 2 reports.
     const a = privateClient('client-dp-a', (n) => new Float32Array(n).fill(0.5 / Math.sqrt(n)), {
@@ -113,7 +114,7 @@ describe('differential privacy in rounds', () => {
     });
     await a.hello();
     await b.hello();
-    await waitFor(() => coordinator!.store.getTask('tiny')!.status === 'completed', 20_000);
+    await waitFor(async () => (await coordinator!.store.getTask('tiny'))!.status === 'completed', 20_000);
 
     const start: RoundStartMessage = a.rounds[0]!;
     expect(start.privacy).toMatchObject({ mode: 'distributed', clipNorm: 1, clipBit: false, delta: 1e-5 });
@@ -122,7 +123,7 @@ describe('differential privacy in rounds', () => {
     expect(start.privacy!.epsilonBefore).toBe(0);
     expect(a.privateAcks.every((ack) => ack.ok)).toBe(true);
 
-    const records = committed();
+    const records = await committed();
     expect(records).toHaveLength(3);
     const epsilons = records.map((r) => r.privacy!.epsilon!);
     for (const [i, r] of records.entries()) {
@@ -142,8 +143,8 @@ describe('differential privacy in rounds', () => {
     expect(a.rounds[1]!.privacy!.epsilonBefore).toBeCloseTo(epsilons[0]!, 9);
     expect(a.rounds[0]!.privacy!.epsilonAfter).toBeCloseTo(epsilons[0]!, 9);
 
-    const v0 = coordinator.store.getVersion('tiny', 0)!.weights;
-    const v1 = coordinator.store.getVersion('tiny', 1)!.weights;
+    const v0 = (await coordinator.store.getVersion('tiny', 0))!.weights;
+    const v1 = (await coordinator.store.getVersion('tiny', 1))!.weights;
     const step = (0.5 + 0.8) / 2 / Math.sqrt(d);
     for (const i of [0, 100, d - 1]) expect(v1[i]! - v0[i]!).toBeCloseTo(step, 5);
 
@@ -173,7 +174,7 @@ describe('differential privacy in rounds', () => {
 
   it('refuses reports past C plus the noise allowance and clipping bits that are missing, unasked or not 0/1', async () => {
     coordinator = await startTestCoordinator({ rounds: rounds({ deadlineMs: 5000 }), privacy: adaptive });
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const good = privateClient('client-good', (n) => new Float32Array(n).fill(0.01));
     const bad = new NodeContributor(coordinator.url, 'client-bad1');
     clients.push(bad);
@@ -200,7 +201,7 @@ describe('differential privacy in rounds', () => {
     expect(await code(honest, { clipBit: '1' })).toBe('INVALID_MESSAGE');
     expect(await code(honest, { clipBit: 0 })).toBe('ok');
 
-    const first = await waitFor(() => committed()[0]);
+    const first = await waitFor(async () => (await committed())[0]);
     expect(first.rejected).toBe(2); // the norm and the missing bit; the envelope errors come first
     // Both reports were clipped (norms 0.8 and 80, above C = 0.5), so both bits are 0.
     const bits = first.privacy!.clipBits!;
@@ -216,7 +217,7 @@ describe('differential privacy in rounds', () => {
       rounds: rounds({ cohortSize: 1, minReports: 1, minClients: 1 }),
       privacy: distributed,
     });
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const c = new NodeContributor(coordinator.url, 'client-bit1');
     clients.push(c);
     const started = c.nextRound();
@@ -237,10 +238,13 @@ describe('differential privacy in rounds', () => {
     const b = privateClient('client-bud-b', (n) => new Float32Array(n).fill(0.002));
     await a.hello();
     await b.hello();
-    await waitFor(() => coordinator!.store.getTask('tiny')!.status === 'budget-exhausted', 20_000);
-    expect(committed()).toHaveLength(2);
+    await waitFor(
+      async () => (await coordinator!.store.getTask('tiny'))!.status === 'budget-exhausted',
+      20_000,
+    );
+    expect(await committed()).toHaveLength(2);
     // No third round was opened.
-    expect(coordinator.store.listRounds('tiny')).toHaveLength(2);
+    expect(await coordinator.store.listRounds('tiny')).toHaveLength(2);
     const privacy = await operator('/api/tasks/tiny/privacy');
     expect(privacy.body).toMatchObject({ status: 'budget-exhausted', rounds: 2 });
     expect(privacy.body.epsilon).toBeLessThanOrEqual(8);
@@ -272,7 +276,7 @@ describe('differential privacy in rounds', () => {
     await coordinator.close();
 
     coordinator = await startTestCoordinator(task, dataDir);
-    expect(coordinator.store.listRounds('tiny').map((r) => r.status)).toEqual([
+    expect((await coordinator.store.listRounds('tiny')).map((r) => r.status)).toEqual([
       'committed',
       'committed',
       'abandoned',
@@ -285,8 +289,8 @@ describe('differential privacy in rounds', () => {
     const next = await waitFor(() => c.rounds[0]);
     expect(next.privacy!.clipNorm).toBeCloseTo(before.clipNorm as number, 12);
     expect(next.privacy!.epsilonBefore).toBeCloseTo(before.epsilon as number, 12);
-    await waitFor(() => committed().length >= 3, 20_000);
-    const third = committed()[2]!;
+    await waitFor(async () => (await committed()).length >= 3, 20_000);
+    const third = (await committed())[2]!;
     expect(third.privacy!.epsilon).toBeCloseTo(
       epsilonFor({ samplingRate: 1, noiseMultiplier: 1, steps: 3, delta: 1e-5 }).epsilon,
       9,
@@ -316,7 +320,7 @@ describe('privacy settings over the operator API', () => {
     const error = (await res.json()) as { code: string; message: string };
     expect(error.code).toBe('INVALID_TASK');
     expect(error.message).toMatch(message);
-    expect(coordinator.store.getTask('private')).toBeUndefined();
+    expect(await coordinator.store.getTask('private')).toBeUndefined();
   });
 });
 

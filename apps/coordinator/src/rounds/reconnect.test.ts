@@ -39,7 +39,7 @@ const task = {
 describe('a selected client that loses its connection', () => {
   it('keeps its place in the round when it comes back with the same client id, and its update counts', async () => {
     coordinator = await startTestCoordinator(task);
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const first = contributor('client-flaky');
     const started = first.nextRound();
     await first.hello();
@@ -51,8 +51,8 @@ describe('a selected client that loses its connection', () => {
     expect((await again.hello()).ok).toBe(true);
     expect(coordinator.engine.population.byClientId('client-flaky')?.activeRound).toBe(msg.roundId);
     expect((await again.send(msg, new Float32Array(d).fill(0.01))).ok).toBe(true);
-    const record = await waitFor(() =>
-      coordinator!.store.listRounds('tiny').find((r) => r.status !== 'open'),
+    const record = await waitFor(async () =>
+      (await coordinator!.store.listRounds('tiny')).find((r) => r.status !== 'open'),
     );
     expect(record).toMatchObject({ status: 'committed', reported: 1, dropped: 0 });
   });
@@ -66,7 +66,7 @@ describe('a selected client that loses its connection', () => {
     const t0 = Date.now();
     breakConnection(gone);
     const record = await waitFor(
-      () => coordinator!.store.listRounds('tiny').find((r) => r.status !== 'open'),
+      async () => (await coordinator!.store.listRounds('tiny')).find((r) => r.status !== 'open'),
       RECONNECT_GRACE_MS + 5000,
     );
     expect(record).toMatchObject({ status: 'abandoned', reported: 0, dropped: 1, deadlineHit: false });
@@ -81,8 +81,8 @@ describe('a selected client that loses its connection', () => {
     await started;
     const t0 = Date.now();
     leaver.close();
-    const record = await waitFor(() =>
-      coordinator!.store.listRounds('tiny').find((r) => r.status !== 'open'),
+    const record = await waitFor(async () =>
+      (await coordinator!.store.listRounds('tiny')).find((r) => r.status !== 'open'),
     );
     expect(record).toMatchObject({ status: 'abandoned', dropped: 1 });
     expect(Date.now() - t0).toBeLessThan(2000);

@@ -95,14 +95,14 @@ export class TaskRunner {
   private async loop(): Promise<void> {
     const { store, population, log } = this.deps;
     while (!this.stopped) {
-      const task = store.getTask(this.taskId);
+      const task = await store.getTask(this.taskId);
       if (task?.status !== 'running') {
         await this.waitForChange(IDLE_POLL_MS);
         continue;
       }
       const { maxRounds, minClients } = task.spec.rounds;
       if (maxRounds > 0 && task.currentVersion >= maxRounds) {
-        store.setTaskStatus(this.taskId, 'completed');
+        await store.setTaskStatus(this.taskId, 'completed');
         log.info({ task: this.taskId, version: task.currentVersion }, 'task completed');
         continue;
       }
@@ -111,7 +111,7 @@ export class TaskRunner {
         await this.waitForChange(IDLE_POLL_MS);
         continue;
       }
-      if (this.budgetSpent(task, candidates.length)) continue;
+      if (await this.budgetSpent(task, candidates.length)) continue;
       try {
         await this.runRound(task, candidates);
       } catch (err) {
@@ -125,11 +125,11 @@ export class TaskRunner {
    * Before selecting: stop the task with status 'budget-exhausted' when one more round, at the
    * largest q its cohort could be charged, would take its epsilon past the budget.
    */
-  private budgetSpent(task: StoredTask, eligible: number): boolean {
+  private async budgetSpent(task: StoredTask, eligible: number): Promise<boolean> {
     const { store, log } = this.deps;
-    const reason = budgetExhaustedReason(task.spec, store.getPrivacy(task.spec.id), eligible);
+    const reason = budgetExhaustedReason(task.spec, await store.getPrivacy(task.spec.id), eligible);
     if (reason === null) return false;
-    store.exhaustBudget(task.spec.id, reason);
+    await store.exhaustBudget(task.spec.id, reason);
     log.warn({ task: task.spec.id, reason }, 'privacy budget exhausted; no more rounds');
     return true;
   }
@@ -140,13 +140,13 @@ export class TaskRunner {
    * same way when an operator changed the task's strategy config. A state that no longer fits
    * (another optimizer, SCAFFOLD switched) is dropped and the strategy starts afresh.
    */
-  private serverFor(task: StoredTask, dimension: number): ServerStrategy {
+  private async serverFor(task: StoredTask, dimension: number): Promise<ServerStrategy> {
     const { spec } = task;
     const key = JSON.stringify(spec.strategy);
     if (this.server && key === this.serverKey && this.server.dimension === dimension) return this.server;
     const log = this.deps.log.child({ task: spec.id });
     const server = createServerStrategy(spec.strategy, dimension);
-    const saved = this.deps.store.getStrategyState(spec.id);
+    const saved = await this.deps.store.getStrategyState(spec.id);
     if (
       saved &&
       saved.config.name === spec.strategy.name &&
@@ -172,9 +172,9 @@ export class TaskRunner {
     const { store, population, model } = this.deps;
     const { spec } = task;
     const { strategy } = spec;
-    const base = store.getVersion(spec.id, task.currentVersion);
+    const base = await store.getVersion(spec.id, task.currentVersion);
     if (!base) throw new Error(`version ${task.currentVersion} of ${spec.id} is missing`);
-    const server = this.serverFor(task, base.weights.length);
+    const server = await this.serverFor(task, base.weights.length);
     // SCAFFOLD's N in c += (|S| / N) * mean Delta c_i: the task's clients connected now.
     const populationSize = population.counts(spec.id).total;
     const { rounds } = spec;
@@ -190,7 +190,7 @@ export class TaskRunner {
     );
     const privacy = planPrivacy(
       spec,
-      store.getPrivacy(spec.id),
+      await store.getPrivacy(spec.id),
       { rate, clamped },
       cohort.length,
       candidates.length,
@@ -198,7 +198,7 @@ export class TaskRunner {
     );
     const roundOptions = {
       taskId: spec.id,
-      roundId: store.nextRoundId(spec.id),
+      roundId: await store.nextRoundId(spec.id),
       baseVersion: base.version,
       dimension: base.weights.length,
       selected: cohort.map((c) => c.clientId),
@@ -218,7 +218,7 @@ export class TaskRunner {
       : new Round({ ...roundOptions, robust: strategy.robust });
     const log = this.deps.log.child({ task: spec.id, round: round.roundId });
     round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
-    store.openRound(round.record());
+    await store.openRound(round.record());
     this.current = round;
 
     const meta = { round: round.roundId, taskTag: hashSeed(spec.id) };
@@ -287,7 +287,7 @@ export class TaskRunner {
         const evaluation = await model.evaluate(next);
         // The ledger and the adaptive clip norm commit with the version they paid for.
         const spent = privacy
-          ? commitPrivacy(spec, store.getPrivacy(spec.id), privacy, round.clipBitSum, cryptoRng())
+          ? commitPrivacy(spec, await store.getPrivacy(spec.id), privacy, round.clipBitSum, cryptoRng())
           : null;
         const committed = round.record({
           status: 'committed',
@@ -299,7 +299,7 @@ export class TaskRunner {
           ...(spent ? { privacy: spent.record } : {}),
         });
         // The strategy's new state commits with the version it produced, or neither does.
-        store.commitRound(committed, next, { config: strategy, state: server.state() }, spent?.state);
+        await store.commitRound(committed, next, { config: strategy, state: server.state() }, spent?.state);
         record = committed;
         log.info(
           {
@@ -329,7 +329,7 @@ export class TaskRunner {
     }
     if (!record) {
       record = round.record({ status: 'abandoned', endedAt, bytesDown, reason: why });
-      store.abandonRound(record);
+      await store.abandonRound(record);
       log.warn({ reported: record.reported, reason }, 'round abandoned');
     }
     for (const c of cohort) {

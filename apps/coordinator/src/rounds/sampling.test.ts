@@ -42,11 +42,11 @@ describe('cohort selection', () => {
       clients.push(c);
     }
     // Connect everyone before the task may select: it waits for minClients, so pause it first.
-    coordinator.engine.setStatus('tiny', 'paused');
+    await coordinator.engine.setStatus('tiny', 'paused');
     for (const c of clients) await c.hello();
-    coordinator.engine.setStatus('tiny', 'running');
-    await waitFor(() => coordinator!.store.getTask('tiny')!.status === 'completed', 30_000);
-    const rounds = coordinator.store.listRounds('tiny');
+    await coordinator.engine.setStatus('tiny', 'running');
+    await waitFor(async () => (await coordinator!.store.getTask('tiny'))!.status === 'completed', 30_000);
+    const rounds = await coordinator.store.listRounds('tiny');
     expect(rounds).toHaveLength(4);
     for (const r of rounds) {
       expect(r.eligible).toBe(40);

@@ -49,20 +49,23 @@ const rounds = (n: number, extra: Record<string, unknown> = {}): Record<string, 
   ...extra,
 });
 
-const dimension = (): number => specSize(coordinator!.store.getTask('tiny')!.weightSpec);
-const weights = (version: number): Float32Array => coordinator!.store.getVersion('tiny', version)!.weights;
+const dimension = async (): Promise<number> =>
+  specSize((await coordinator!.store.getTask('tiny'))!.weightSpec);
+const weights = async (version: number): Promise<Float32Array> =>
+  (await coordinator!.store.getVersion('tiny', version))!.weights;
 const committed = (count: number): Promise<unknown> =>
   waitFor(
-    () => coordinator!.store.listRounds('tiny').filter((r) => r.status === 'committed').length >= count,
+    async () =>
+      (await coordinator!.store.listRounds('tiny')).filter((r) => r.status === 'committed').length >= count,
   );
 
 describe('server optimizers at commit', () => {
   it('FedAvgM adds momentum: x2 = x1 + (beta * Delta + Delta)', async () => {
     await start({ rounds: rounds(1), strategy: { name: 'fedavgm', momentum: 0.5 } });
-    const d = dimension();
+    const d = await dimension();
     await contributor('client-mom1', () => new Float32Array(d).fill(0.01)).hello();
     await committed(2);
-    const [v0, v1, v2] = [weights(0), weights(1), weights(2)];
+    const [v0, v1, v2] = [await weights(0), await weights(1), await weights(2)];
     for (const i of [0, 5, d - 1]) {
       expect(v1[i]).toBeCloseTo(v0[i]! + 0.01, 6);
       expect(v2[i]).toBeCloseTo(v1[i]! + 0.015, 6);
@@ -72,7 +75,7 @@ describe('server optimizers at commit', () => {
   it("FedAdam steps eta * m / (sqrt(v) + tau) with Reddi et al.'s m and v", async () => {
     const strategy = { name: 'fedadam', serverLr: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-3 };
     await start({ rounds: rounds(1, { maxRounds: 1 }), strategy });
-    const d = dimension();
+    const d = await dimension();
     const delta = 0.02;
     await contributor('client-adam', () => new Float32Array(d).fill(delta)).hello();
     await committed(1);
@@ -80,11 +83,11 @@ describe('server optimizers at commit', () => {
     const m = 0.1 * delta;
     const v = 0.99 * 1e-6 + 0.01 * delta * delta;
     const step = (0.1 * m) / (Math.sqrt(v) + 1e-3);
-    const [v0, v1] = [weights(0), weights(1)];
+    const [v0, v1] = [await weights(0), await weights(1)];
     for (const i of [0, 7, d - 1]) expect(v1[i]).toBeCloseTo(v0[i]! + step, 5);
     // FedAvg would have moved by Delta itself: the rule really changed the commit.
     expect(Math.abs(step - delta)).toBeGreaterThan(1e-3);
-    const saved = coordinator!.store.getStrategyState('tiny')!;
+    const saved = (await coordinator!.store.getStrategyState('tiny'))!;
     expect(saved.version).toBe(1);
     expect(saved.state.rounds).toBe(1);
     expect((saved.state.m as Float32Array)[0]).toBeCloseTo(m, 7);
@@ -97,7 +100,7 @@ describe('robust aggregation', () => {
       rounds: rounds(5, { maxRounds: 1 }),
       strategy: { robust: { kind: 'multi-krum', f: 1 } },
     });
-    const d = dimension();
+    const d = await dimension();
     const values = [0.01, 0.011, 0.009, 0.01, 5];
     values.forEach((v, k) => {
       contributor(`client-krum${k}`, () => new Float32Array(d).fill(v));
@@ -105,19 +108,19 @@ describe('robust aggregation', () => {
     for (const c of clients) await c.hello();
     await committed(1);
     // Multi-Krum keeps the n - f = 4 best-scored updates: the honest ones, whose mean is 0.01.
-    const [v0, v1] = [weights(0), weights(1)];
+    const [v0, v1] = [await weights(0), await weights(1)];
     for (const i of [0, 3, d - 1]) expect(v1[i]! - v0[i]!).toBeCloseTo(0.01, 5);
   });
 
   it('the coordinate-wise median ignores one outlier of three', async () => {
     await start({ rounds: rounds(3, { maxRounds: 1 }), strategy: { robust: { kind: 'median' } } });
-    const d = dimension();
+    const d = await dimension();
     [0.01, 0.02, 8].forEach((v, k) => {
       contributor(`client-med${k}`, () => new Float32Array(d).fill(v));
     });
     for (const c of clients) await c.hello();
     await committed(1);
-    expect(weights(1)[0]! - weights(0)[0]!).toBeCloseTo(0.02, 5);
+    expect((await weights(1))[0]! - (await weights(0))[0]!).toBeCloseTo(0.02, 5);
   });
 });
 
@@ -160,7 +163,10 @@ describe('task creation over the operator API', () => {
     });
     expect(await post('/api/tasks', task({ name: 'fedsgd' }))).toMatchObject({ code: 'INVALID_TASK' });
     expect((await post('/api/tasks', task({ robust: { kind: 'krum', f: 1 } }))).http).toBe(201);
-    expect(coordinator!.store.getTask('krum-task')!.spec.strategy.robust).toEqual({ kind: 'krum', f: 1 });
+    expect((await coordinator!.store.getTask('krum-task'))!.spec.strategy.robust).toEqual({
+      kind: 'krum',
+      f: 1,
+    });
     // Krum with f = 1 needs 5 reports a round: a PATCH lowering the quorum is refused.
     expect(await post('/api/tasks/krum-task', { rounds: { minReports: 4 } }, 'PATCH')).toMatchObject({
       code: 'INVALID_TASK',
@@ -173,13 +179,13 @@ describe('task creation over the operator API', () => {
 });
 
 /** Answer one round as a SCAFFOLD client would: Delta y and Delta c as two frames. */
-function sendScaffold(
+async function sendScaffold(
   c: NodeContributor,
   msg: RoundStartMessage,
   delta: number,
   controlDelta: Float32Array | Uint8Array | string | undefined,
 ): ReturnType<NodeContributor['send']> {
-  const d = dimension();
+  const d = await dimension();
   const fields: Record<string, unknown> = {};
   if (controlDelta !== undefined) {
     fields.controlDelta =
@@ -191,7 +197,7 @@ function sendScaffold(
 describe('SCAFFOLD', () => {
   it('sends c with each round, folds in the mean Delta c_i, and refuses bad Delta c_i with codes', async () => {
     await start({ rounds: rounds(2, { maxRounds: 2 }), strategy: { scaffold: true, mu: 0.01 } });
-    const d = dimension();
+    const d = await dimension();
     const [a, b] = [contributor('client-scaf-a'), contributor('client-scaf-b')];
     const first = [a.nextRound(), b.nextRound()];
     await a.hello();
@@ -218,18 +224,18 @@ describe('SCAFFOLD', () => {
     expect(await code(sendScaffold(b, msgB!, 0.03, new Float32Array(d).fill(4)))).toBe('ok');
     await committed(1);
     // Both connected clients reported: |S| / N = 1, c = mean Delta c_i = 3. Delta y is FedAvg's mean.
-    const saved = coordinator!.store.getStrategyState('tiny')!;
+    const saved = (await coordinator!.store.getStrategyState('tiny'))!;
     expect((saved.state['scaffold.c'] as Float32Array)[0]).toBe(3);
-    expect(weights(1)[0]! - weights(0)[0]!).toBeCloseTo(0.02, 6);
+    expect((await weights(1))[0]! - (await weights(0))[0]!).toBeCloseTo(0.02, 6);
     const [msg2] = await Promise.all(next);
     expect(Array.from(decodeDense(toBytes(msg2!.control!)).vector.slice(0, 2))).toEqual([3, 3]);
     // Counted against the round: the four refused after the envelope (missing, shape, frame, NaN).
-    expect(coordinator!.store.listRounds('tiny')[0]!.rejected).toBe(4);
+    expect((await coordinator!.store.listRounds('tiny'))[0]!.rejected).toBe(4);
   });
 
   it('refuses a Delta c_i on a task without SCAFFOLD, and the old protocol version', async () => {
     await start({ rounds: rounds(1) });
-    const d = dimension();
+    const d = await dimension();
     const c = contributor('client-plain');
     const started = c.nextRound();
     await c.hello();
@@ -264,7 +270,7 @@ describe('strategy state across a restart', () => {
     await start(task);
     const { dataDir } = coordinator!;
     dirs.push(dataDir);
-    const d = dimension();
+    const d = await dimension();
     let answered = 0;
     const c = contributor('client-rs01');
     c.socket.on('round:start', (msg) => {
@@ -278,7 +284,7 @@ describe('strategy state across a restart', () => {
     c.close();
 
     await start(task, dataDir);
-    const saved = coordinator!.store.getStrategyState('tiny')!;
+    const saved = (await coordinator!.store.getStrategyState('tiny'))!;
     expect(saved.version).toBe(1);
     expect((saved.state.m as Float32Array)[0]).toBeCloseTo(0.01, 7);
     const again = contributor('client-rs02');
@@ -289,9 +295,11 @@ describe('strategy state across a restart', () => {
     expect((await sendScaffold(again, msg, 0.01, new Float32Array(d).fill(1))).ok).toBe(true);
     await committed(2);
     // m2 = 0.5 * m1 + Delta = 0.015: the momentum survived; c2 = c1 + mean Delta c_i = 2.
-    for (const i of [0, d - 1]) expect(weights(2)[i]! - weights(1)[i]!).toBeCloseTo(0.015, 6);
-    expect((coordinator!.store.getStrategyState('tiny')!.state['scaffold.c'] as Float32Array)[0]).toBe(2);
-    const statuses = coordinator!.store.listRounds('tiny').map((r) => r.status);
+    for (const i of [0, d - 1]) expect((await weights(2))[i]! - (await weights(1))[i]!).toBeCloseTo(0.015, 6);
+    expect(
+      ((await coordinator!.store.getStrategyState('tiny'))!.state['scaffold.c'] as Float32Array)[0],
+    ).toBe(2);
+    const statuses = (await coordinator!.store.listRounds('tiny')).map((r) => r.status);
     expect(statuses.slice(0, 3)).toEqual(['committed', 'abandoned', 'committed']);
   });
 });

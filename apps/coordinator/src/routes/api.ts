@@ -41,9 +41,9 @@ export async function apiRoutes(
   // Contributors need a task's spec and their shard; rounds, versions and the model are the operator's.
   const operator = { onRequest: guard };
   const { store } = engine;
-  const getTask = (params: unknown): StoredTask => {
+  const getTask = async (params: unknown): Promise<StoredTask> => {
     const id = taskId(params);
-    const task = store.getTask(id);
+    const task = await store.getTask(id);
     if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${id}"`);
     return task;
   };
@@ -51,15 +51,15 @@ export async function apiRoutes(
     optionalInt('version', (query as { version?: unknown }).version, 0, task.currentVersion) ??
     task.currentVersion;
 
-  app.get('/api/tasks', async () => store.listTasks().map((task) => summary(engine, task)));
+  app.get('/api/tasks', async () => (await store.listTasks()).map((task) => summary(engine, task)));
 
   app.get('/api/tasks/:id', async (req) => {
-    const task = getTask(req.params);
+    const task = await getTask(req.params);
     return { ...summary(engine, task), spec: task.spec, weightSpec: task.weightSpec };
   });
 
   app.get('/api/tasks/:id/rounds', operator, async (req) => {
-    const task = getTask(req.params);
+    const task = await getTask(req.params);
     const query = req.query as { after?: unknown; limit?: unknown };
     return store.listRounds(task.spec.id, {
       after: optionalInt('after', query.after, 0, 0xffffffff),
@@ -70,9 +70,9 @@ export async function apiRoutes(
   // The privacy ledger as committed: epsilon spent at the task's delta, the rounds charged, the
   // next round's clip norm, and why the task stopped if its budget did.
   app.get('/api/tasks/:id/privacy', operator, async (req) => {
-    const task = getTask(req.params);
+    const task = await getTask(req.params);
     const settings = task.spec.privacy;
-    const stored = store.getPrivacy(task.spec.id);
+    const stored = await store.getPrivacy(task.spec.id);
     const ledger = loadLedger(settings, stored);
     const spent = ledger?.spent();
     const budget = settings.mode === 'off' ? null : settings.epsilonBudget;
@@ -95,13 +95,13 @@ export async function apiRoutes(
   });
 
   app.get('/api/tasks/:id/versions', operator, async (req) =>
-    store.listVersions(getTask(req.params).spec.id),
+    store.listVersions((await getTask(req.params)).spec.id),
   );
 
   // tfjs resolves weight paths against the model URL's folder, so
   // /api/tasks/:id/model finds its weights at /api/tasks/:id/model/weights.bin.
   app.get('/api/tasks/:id/model', operator, async (req) => {
-    const task = getTask(req.params);
+    const task = await getTask(req.params);
     const version = versionOf(task, req.query);
     return {
       format: 'layers-model',
@@ -119,15 +119,15 @@ export async function apiRoutes(
   });
 
   app.get('/api/tasks/:id/model/weights.bin', operator, async (req, reply) => {
-    const task = getTask(req.params);
-    const model = store.getVersion(task.spec.id, versionOf(task, req.query));
+    const task = await getTask(req.params);
+    const model = await store.getVersion(task.spec.id, versionOf(task, req.query));
     if (!model) throw new PollenError('NOT_FOUND', 'no such model version');
     reply.type('application/octet-stream');
     return Buffer.from(model.weights.buffer, model.weights.byteOffset, model.weights.byteLength);
   });
 
   app.get('/api/tasks/:id/shard/:clientId', async (req, reply) => {
-    const task = getTask(req.params);
+    const task = await getTask(req.params);
     const clientId = expectString(
       'clientId',
       (req.params as { clientId?: unknown }).clientId,
@@ -135,7 +135,7 @@ export async function apiRoutes(
       CLIENT_ID_PATTERN,
       'INVALID_ARGUMENT',
     );
-    const shard = store.shardFor(clientId, task.spec.id, task.spec.dataset.numShards);
+    const shard = await store.shardFor(clientId, task.spec.id, task.spec.dataset.numShards);
     const bytes = encodeExamples(shardExamples(task.spec.dataset, shard));
     reply.type('application/octet-stream').header('x-pollen-shard', String(shard));
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

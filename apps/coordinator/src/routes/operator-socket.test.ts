@@ -63,7 +63,7 @@ describe('the operator namespace', () => {
     expect(await outcome(operator({ token: 42 }))).toBe('UNAUTHORIZED');
     expect(await outcome(operator({ token: 'not the token' }))).toBe('UNAUTHORIZED');
     expect(await outcome(operator({ token: `${TEST_OPERATOR_TOKEN}x` }))).toBe('UNAUTHORIZED');
-    expect(coordinator.store.getTask('tiny')!.status).toBe('running');
+    expect((await coordinator.store.getTask('tiny'))!.status).toBe('running');
   });
 
   it('gives a subscriber a snapshot, then pushes rounds and population as they happen', async () => {
@@ -72,7 +72,7 @@ describe('the operator namespace', () => {
     expect(await outcome(socket)).toBe('connected');
     const snapshot = (await socket.emitWithAck('subscribe', { taskId: 'tiny' })) as Ack<OperatorSnapshot>;
     if (!snapshot.ok) throw new Error(snapshot.message);
-    const d = specSize(coordinator.store.getTask('tiny')!.weightSpec);
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     expect(snapshot.task).toMatchObject({ id: 'tiny', status: 'running', currentVersion: 0, dimension: d });
     expect(snapshot.task.population.total).toBe(0);
     expect(snapshot.rounds).toEqual([]);
@@ -98,7 +98,7 @@ describe('the operator namespace', () => {
     expect(await outcome(socket)).toBe('connected');
     const paused = await socket.emitWithAck('control', { taskId: 'tiny', action: 'pause' });
     expect(paused).toMatchObject({ ok: true, task: { status: 'paused' } });
-    expect(coordinator.store.getTask('tiny')!.status).toBe('paused');
+    expect((await coordinator.store.getTask('tiny'))!.status).toBe('paused');
     const resumed = await socket.emitWithAck('control', { taskId: 'tiny', action: 'start' });
     expect(resumed).toMatchObject({ ok: true, task: { status: 'running' } });
     const refuse = async (msg: unknown): Promise<string | undefined> => {

@@ -30,8 +30,8 @@ const OPEN_ROUND_TICK_MS = 1000;
 const room = (taskId: string): string => `task:${taskId}`;
 
 /** A task's status, version and population as a dashboard shows them. */
-export function operatorTask(engine: Engine, taskId: string): OperatorTask {
-  const task = engine.store.getTask(taskId);
+export async function operatorTask(engine: Engine, taskId: string): Promise<OperatorTask> {
+  const task = await engine.store.getTask(taskId);
   if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${taskId}"`);
   const counts = engine.population.counts(taskId);
   return {
@@ -79,8 +79,13 @@ export function operatorSocket(
   const watched = (): string[] =>
     [...nsp.adapter.rooms.keys()].filter((r) => r.startsWith('task:')).map((r) => r.slice(5));
   const pushTask = (taskId: string): void => {
-    if (!engine.store.getTask(taskId)) return;
-    nsp.to(room(taskId)).emit('task', operatorTask(engine, taskId));
+    operatorTask(engine, taskId).then(
+      (task) => nsp.to(room(taskId)).emit('task', task),
+      // A task that is gone has nothing to push; anything else is worth a line in the log.
+      (err: unknown) => {
+        if (toPollenError(err).code !== 'UNKNOWN_TASK') log.error({ err }, 'task push failed');
+      },
+    );
   };
   const pushOpenRound = (taskId: string): void => {
     const round = engine.runner(taskId)?.round;
@@ -134,10 +139,10 @@ export function operatorSocket(
         'INVALID_MESSAGE',
       );
     // Every answer is `{ ok: true, ... }` or `{ ok: false, code, message }`; a handler never throws out.
-    const answer = <T extends object>(ack: unknown, fn: () => T): void => {
+    const answer = async <T extends object>(ack: unknown, fn: () => Promise<T>): Promise<void> => {
       if (typeof ack !== 'function') return;
       try {
-        ack({ ok: true, ...fn() });
+        ack({ ok: true, ...(await fn()) });
       } catch (err) {
         const e = toPollenError(err);
         if (e.code === 'INTERNAL') log.error({ err }, 'operator message failed');
@@ -145,31 +150,35 @@ export function operatorSocket(
       }
     };
 
-    socket.on('subscribe', (msg, ack) =>
-      answer(ack, () => {
-        const taskId = taskIdOf(msg);
-        const task = operatorTask(engine, taskId);
-        for (const r of socket.rooms) if (r !== socket.id) void socket.leave(r);
-        void socket.join(room(taskId));
-        const after = Math.max(0, engine.store.nextRoundId(taskId) - 1 - SNAPSHOT_ROUNDS);
-        return { task, rounds: engine.store.listRounds(taskId, { after, limit: SNAPSHOT_ROUNDS }) };
-      }),
+    socket.on(
+      'subscribe',
+      (msg, ack) =>
+        void answer(ack, async () => {
+          const taskId = taskIdOf(msg);
+          const task = await operatorTask(engine, taskId);
+          for (const r of socket.rooms) if (r !== socket.id) void socket.leave(r);
+          void socket.join(room(taskId));
+          const after = Math.max(0, (await engine.store.nextRoundId(taskId)) - 1 - SNAPSHOT_ROUNDS);
+          return { task, rounds: await engine.store.listRounds(taskId, { after, limit: SNAPSHOT_ROUNDS }) };
+        }),
     );
 
-    socket.on('control', (msg, ack) =>
-      answer(ack, () => {
-        const taskId = taskIdOf(msg);
-        const action = expectOneOf(
-          'action',
-          (msg as { action?: unknown }).action,
-          OPERATOR_ACTIONS,
-          'INVALID_MESSAGE',
-        );
-        engine.setStatus(taskId, action === 'start' ? 'running' : 'paused');
-        log.info({ task: taskId, action }, 'operator control over the socket');
-        pushTask(taskId);
-        return { task: operatorTask(engine, taskId) };
-      }),
+    socket.on(
+      'control',
+      (msg, ack) =>
+        void answer(ack, async () => {
+          const taskId = taskIdOf(msg);
+          const action = expectOneOf(
+            'action',
+            (msg as { action?: unknown }).action,
+            OPERATOR_ACTIONS,
+            'INVALID_MESSAGE',
+          );
+          await engine.setStatus(taskId, action === 'start' ? 'running' : 'paused');
+          log.info({ task: taskId, action }, 'operator control over the socket');
+          pushTask(taskId);
+          return { task: await operatorTask(engine, taskId) };
+        }),
     );
   });
 }

@@ -68,7 +68,7 @@ describe('operator API', () => {
       }
     }
     // Nothing changed and public routes still answer.
-    expect(coordinator.store.getTask('tiny')!.status).toBe('running');
+    expect((await coordinator.store.getTask('tiny'))!.status).toBe('running');
     expect((await call('GET', '/api/tasks', undefined, {})).status).toBe(200);
   });
 
@@ -108,8 +108,8 @@ describe('operator API', () => {
       rounds: { deadlineMs: 9000 },
     });
     expect(configured.status).toBe(200);
-    expect(coordinator.store.getTask('second')!.spec.training.learningRate).toBe(0.05);
-    expect(coordinator.store.getTask('second')!.spec.training.epochs).toBe(1);
+    expect((await coordinator.store.getTask('second'))!.spec.training.learningRate).toBe(0.05);
+    expect((await coordinator.store.getTask('second'))!.spec.training.epochs).toBe(1);
     expect((await call('PATCH', '/api/tasks/second', { modelTopology: {} })).body.code).toBe('INVALID_TASK');
     expect((await call('PATCH', '/api/tasks/second', { rounds: { minReports: 0 } })).body.code).toBe(
       'INVALID_TASK',
@@ -122,7 +122,10 @@ describe('operator API', () => {
       new Float32Array(g.length).fill(0.01),
     );
     await client.hello();
-    await waitFor(() => coordinator!.store.listRounds('tiny').some((r) => r.status === 'committed'), 10_000);
+    await waitFor(
+      async () => (await coordinator!.store.listRounds('tiny')).some((r) => r.status === 'committed'),
+      10_000,
+    );
     const metrics = await call('GET', '/metrics');
     expect(metrics.status).toBe(200);
     expect(metrics.text).toMatch(/pollen_connected_clients\{task="tiny",backend="cpu"\} 1/);

@@ -41,7 +41,7 @@ export async function operatorRoutes(app: FastifyInstance, opts: OperatorRouteOp
 
   app.patch('/api/tasks/:id', { onRequest: guard }, async (req) => {
     const id = idOf(req.params);
-    const current = engine.store.getTask(id);
+    const current = await engine.store.getTask(id);
     if (!current) throw new PollenError('UNKNOWN_TASK', `no task "${id}"`);
     const body = expectObject('body', req.body, 'INVALID_TASK');
     for (const key of Object.keys(body)) {
@@ -59,14 +59,14 @@ export async function operatorRoutes(app: FastifyInstance, opts: OperatorRouteOp
       training: { ...spec.training, ...(body.training as object | undefined) },
       rounds: { ...spec.rounds, ...(body.rounds as object | undefined) },
     });
-    const task = engine.configure(id, merged);
+    const task = await engine.configure(id, merged);
     return { id, status: task.status, spec: task.spec };
   });
 
   for (const action of ['start', 'pause', 'stop'] as const) {
     app.post(`/api/tasks/:id/${action}`, { onRequest: guard }, async (req) => {
       const status = action === 'start' ? 'running' : action === 'pause' ? 'paused' : 'stopped';
-      const task = engine.setStatus(idOf(req.params), status);
+      const task = await engine.setStatus(idOf(req.params), status);
       return { id: task.spec.id, status: task.status, currentVersion: task.currentVersion };
     });
   }

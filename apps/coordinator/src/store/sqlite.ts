@@ -134,7 +134,12 @@ export class SqliteStore implements Store {
     this.db.exec(SCHEMA);
   }
 
-  createTask(spec: TaskSpec, weightSpec: WeightSpec, initial: Float32Array, metrics: Evaluated): StoredTask {
+  async createTask(
+    spec: TaskSpec,
+    weightSpec: WeightSpec,
+    initial: Float32Array,
+    metrics: Evaluated,
+  ): Promise<StoredTask> {
     const now = Date.now();
     this.db.transaction(() => {
       if (this.db.prepare('SELECT 1 FROM tasks WHERE id = ?').get(spec.id)) {
@@ -151,24 +156,24 @@ export class SqliteStore implements Store {
         )
         .run(spec.id, now, toBlob(initial), metrics.accuracy, metrics.loss);
     })();
-    return this.getTask(spec.id)!;
+    return (await this.getTask(spec.id))!;
   }
 
-  getTask(taskId: string): StoredTask | undefined {
+  async getTask(taskId: string): Promise<StoredTask | undefined> {
     const row = this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(taskId) as TaskRow | undefined;
     return row ? toTask(row) : undefined;
   }
 
-  listTasks(): StoredTask[] {
+  async listTasks(): Promise<StoredTask[]> {
     return (this.db.prepare('SELECT * FROM tasks ORDER BY created_at, id').all() as TaskRow[]).map(toTask);
   }
 
-  setTaskStatus(taskId: string, status: TaskStatus): void {
+  async setTaskStatus(taskId: string, status: TaskStatus): Promise<void> {
     const result = this.db.prepare('UPDATE tasks SET status = ? WHERE id = ?').run(status, taskId);
     if (result.changes === 0) throw new PollenError('UNKNOWN_TASK', `no task "${taskId}"`);
   }
 
-  getVersion(taskId: string, version: number): ModelVersion | undefined {
+  async getVersion(taskId: string, version: number): Promise<ModelVersion | undefined> {
     const row = this.db
       .prepare('SELECT * FROM model_versions WHERE task_id = ? AND version = ?')
       .get(taskId, version) as VersionRow | undefined;
@@ -184,7 +189,7 @@ export class SqliteStore implements Store {
     };
   }
 
-  listVersions(taskId: string): Omit<ModelVersion, 'weights'>[] {
+  async listVersions(taskId: string): Promise<Omit<ModelVersion, 'weights'>[]> {
     const rows = this.db
       .prepare(
         'SELECT task_id, version, round_id, created_at, accuracy, loss FROM model_versions WHERE task_id = ? ORDER BY version',
@@ -200,18 +205,18 @@ export class SqliteStore implements Store {
     }));
   }
 
-  openRound(record: RoundRecord): void {
+  async openRound(record: RoundRecord): Promise<void> {
     this.db
       .prepare('INSERT INTO rounds (task_id, round_id, status, record) VALUES (?, ?, ?, ?)')
       .run(record.taskId, record.roundId, 'open', JSON.stringify(record));
   }
 
-  commitRound(
+  async commitRound(
     record: RoundRecord,
     weights: Float32Array,
     strategy?: { readonly config: StrategyConfig; readonly state: StrategyState },
     privacy?: PrivacyState,
-  ): void {
+  ): Promise<void> {
     if (record.newVersion === null)
       throw new PollenError('INTERNAL', 'a committed round needs a new version');
     const blob = toBlob(weights);
@@ -271,7 +276,7 @@ export class SqliteStore implements Store {
     })();
   }
 
-  getPrivacy(taskId: string): StoredPrivacy | undefined {
+  async getPrivacy(taskId: string): Promise<StoredPrivacy | undefined> {
     const row = this.db
       .prepare('SELECT version, ledger, clip_norm, exhausted FROM privacy_ledger WHERE task_id = ?')
       .get(taskId) as
@@ -286,7 +291,7 @@ export class SqliteStore implements Store {
     };
   }
 
-  exhaustBudget(taskId: string, reason: string): void {
+  async exhaustBudget(taskId: string, reason: string): Promise<void> {
     this.db.transaction(() => {
       const task = this.db.prepare('SELECT current_version FROM tasks WHERE id = ?').get(taskId) as
         | { current_version: number }
@@ -301,7 +306,7 @@ export class SqliteStore implements Store {
     })();
   }
 
-  getStrategyState(taskId: string): StoredStrategyState | undefined {
+  async getStrategyState(taskId: string): Promise<StoredStrategyState | undefined> {
     const row = this.db
       .prepare('SELECT version, config, state FROM strategy_state WHERE task_id = ?')
       .get(taskId) as { version: number; config: string; state: Buffer } | undefined;
@@ -313,7 +318,7 @@ export class SqliteStore implements Store {
     };
   }
 
-  abandonRound(record: RoundRecord): void {
+  async abandonRound(record: RoundRecord): Promise<void> {
     this.updateRound(record);
   }
 
@@ -328,7 +333,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  abandonOpenRounds(reason: string): number {
+  async abandonOpenRounds(reason: string): Promise<number> {
     const rows = this.db.prepare("SELECT record FROM rounds WHERE status = 'open'").all() as {
       record: string;
     }[];
@@ -341,21 +346,21 @@ export class SqliteStore implements Store {
     return rows.length;
   }
 
-  listRounds(taskId: string, options: { after?: number; limit?: number } = {}): RoundRecord[] {
+  async listRounds(taskId: string, options: { after?: number; limit?: number } = {}): Promise<RoundRecord[]> {
     const rows = this.db
       .prepare('SELECT record FROM rounds WHERE task_id = ? AND round_id > ? ORDER BY round_id LIMIT ?')
       .all(taskId, options.after ?? -1, options.limit ?? 1000) as { record: string }[];
     return rows.map((row) => JSON.parse(row.record) as RoundRecord);
   }
 
-  nextRoundId(taskId: string): number {
+  async nextRoundId(taskId: string): Promise<number> {
     const row = this.db.prepare('SELECT MAX(round_id) AS last FROM rounds WHERE task_id = ?').get(taskId) as {
       last: number | null;
     };
     return (row.last ?? 0) + 1;
   }
 
-  shardFor(clientId: string, taskId: string, numShards: number): number {
+  async shardFor(clientId: string, taskId: string, numShards: number): Promise<number> {
     return this.db.transaction(() => {
       const row = this.db
         .prepare('SELECT shard FROM clients WHERE client_id = ? AND task_id = ?')
@@ -372,14 +377,14 @@ export class SqliteStore implements Store {
     })();
   }
 
-  updateTaskSpec(spec: TaskSpec): void {
+  async updateTaskSpec(spec: TaskSpec): Promise<void> {
     const result = this.db
       .prepare('UPDATE tasks SET spec = ? WHERE id = ?')
       .run(JSON.stringify(spec), spec.id);
     if (result.changes === 0) throw new PollenError('UNKNOWN_TASK', `no task "${spec.id}"`);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }

@@ -64,7 +64,9 @@ export interface StoredStrategyState {
 
 /**
  * Durable state of the coordinator. Every method is atomic: a crash between two calls
- * leaves the state of the last one that returned.
+ * leaves the state of the last one that returned. Methods return promises so the same
+ * interface fits the embedded SQLite file (synchronous inside) and a PostgreSQL server
+ * shared by several coordinators.
  */
 export interface Store {
   createTask(
@@ -72,16 +74,16 @@ export interface Store {
     weightSpec: WeightSpec,
     initial: Float32Array,
     initialMetrics: Evaluated,
-  ): StoredTask;
-  getTask(taskId: string): StoredTask | undefined;
-  listTasks(): StoredTask[];
-  setTaskStatus(taskId: string, status: TaskStatus): void;
+  ): Promise<StoredTask>;
+  getTask(taskId: string): Promise<StoredTask | undefined>;
+  listTasks(): Promise<StoredTask[]>;
+  setTaskStatus(taskId: string, status: TaskStatus): Promise<void>;
   /** Replace a task's spec (same id and weight layout; the caller validates). */
-  updateTaskSpec(spec: TaskSpec): void;
-  getVersion(taskId: string, version: number): ModelVersion | undefined;
-  listVersions(taskId: string): Omit<ModelVersion, 'weights'>[];
+  updateTaskSpec(spec: TaskSpec): Promise<void>;
+  getVersion(taskId: string, version: number): Promise<ModelVersion | undefined>;
+  listVersions(taskId: string): Promise<Omit<ModelVersion, 'weights'>[]>;
   /** Record a round as open before any client is told of it. */
-  openRound(record: RoundRecord): void;
+  openRound(record: RoundRecord): Promise<void>;
   /**
    * Commit a round: the new model version, the round record, the task's current version and,
    * when given, the strategy state and the privacy ledger that go with the new version, in one
@@ -92,22 +94,22 @@ export interface Store {
     weights: Float32Array,
     strategy?: { readonly config: StrategyConfig; readonly state: StrategyState },
     privacy?: PrivacyState,
-  ): void;
+  ): Promise<void>;
   /** The privacy ledger and adaptive clip norm committed last for a task, if any. */
-  getPrivacy(taskId: string): StoredPrivacy | undefined;
+  getPrivacy(taskId: string): Promise<StoredPrivacy | undefined>;
   /** Stop a task on its privacy budget: status 'budget-exhausted' and the reason, together. */
-  exhaustBudget(taskId: string, reason: string): void;
+  exhaustBudget(taskId: string, reason: string): Promise<void>;
   /** The strategy state committed last for a task, if any round committed one. */
-  getStrategyState(taskId: string): StoredStrategyState | undefined;
+  getStrategyState(taskId: string): Promise<StoredStrategyState | undefined>;
   /** Close a round without a new model. */
-  abandonRound(record: RoundRecord): void;
+  abandonRound(record: RoundRecord): Promise<void>;
   /** Rounds left open by a crash are abandoned on start; returns how many. */
-  abandonOpenRounds(reason: string): number;
-  listRounds(taskId: string, options?: { after?: number; limit?: number }): RoundRecord[];
-  nextRoundId(taskId: string): number;
+  abandonOpenRounds(reason: string): Promise<number>;
+  listRounds(taskId: string, options?: { after?: number; limit?: number }): Promise<RoundRecord[]>;
+  nextRoundId(taskId: string): Promise<number>;
   /** The demo shard of a client for a task, assigned round-robin on first sight and kept. */
-  shardFor(clientId: string, taskId: string, numShards: number): number;
-  close(): void;
+  shardFor(clientId: string, taskId: string, numShards: number): Promise<number>;
+  close(): Promise<void>;
 }
 
 export interface Evaluated {
