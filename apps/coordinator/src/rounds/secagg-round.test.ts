@@ -40,10 +40,12 @@ async function start(n: number, minReports: number, secureAggregation: unknown):
   return coordinator;
 }
 
-const dimension = (): number => specSize(coordinator!.store.getTask('tiny')!.weightSpec);
-const weights = (version: number): Float32Array => coordinator!.store.getVersion('tiny', version)!.weights;
+const dimension = async (): Promise<number> =>
+  specSize((await coordinator!.store.getTask('tiny'))!.weightSpec);
+const weights = async (version: number): Promise<Float32Array> =>
+  (await coordinator!.store.getVersion('tiny', version))!.weights;
 const finished = (): Promise<unknown> =>
-  waitFor(() => coordinator!.store.listRounds('tiny').find((r) => r.status !== 'open'), 20_000);
+  waitFor(async () => (await coordinator!.store.listRounds('tiny')).find((r) => r.status !== 'open'), 20_000);
 
 /** Client i's update: distinct per client and coordinate, inside the fixed-point range. */
 function deltaOf(i: number, d: number): Float32Array {
@@ -58,7 +60,7 @@ function mean(vectors: Float32Array[]): Float64Array {
 
 /** n secure contributors; `leave` maps an index to the stage after which it vanishes. */
 async function cohort(n: number, leave: Record<number, SecAggLeavePoint> = {}): Promise<Float32Array[]> {
-  const d = dimension();
+  const d = await dimension();
   const deltas = Array.from({ length: n }, (_, i) => deltaOf(i, d));
   for (let i = 0; i < n; i++) {
     const c = new NodeContributor(coordinator!.url, `secure-client-${i}`, () => deltas[i]!, leave[i] ?? null);
@@ -69,8 +71,8 @@ async function cohort(n: number, leave: Record<number, SecAggLeavePoint> = {}): 
 }
 
 /** Largest |v1 - v0 - expected|: the applied aggregate against the survivors' mean. */
-function error(expected: Float64Array): number {
-  const [v0, v1] = [weights(0), weights(1)];
+async function error(expected: Float64Array): Promise<number> {
+  const [v0, v1] = [await weights(0), await weights(1)];
   let worst = 0;
   for (let j = 0; j < expected.length; j++) worst = Math.max(worst, Math.abs(v1[j]! - v0[j]! - expected[j]!));
   return worst;
@@ -86,7 +88,7 @@ describe('secure aggregation rounds over Socket.io', () => {
     const deltas = await cohort(5);
     const record = (await finished()) as { status: string; reported: number; newVersion: number };
     expect(record).toMatchObject({ status: 'committed', reported: 5, newVersion: 1 });
-    expect(error(mean(deltas))).toBeLessThan(QUANTIZATION);
+    expect(await error(mean(deltas))).toBeLessThan(QUANTIZATION);
     // What the coordinator got from client 0 is not its update in any encoding it could read.
     const masked = new Uint32Array(clients[0]!.secagg.lastMasked!.slice().buffer);
     const plain = Math.round(deltas[0]![0]! * (2 ** 23 - 1));
@@ -102,9 +104,9 @@ describe('secure aggregation rounds over Socket.io', () => {
     const record = (await finished()) as { status: string; reported: number };
     expect(record).toMatchObject({ reason: null, status: 'committed', reported: 6 });
     const survivors = deltas.filter((_, i) => i !== 1 && i !== 4);
-    expect(error(mean(survivors))).toBeLessThan(QUANTIZATION);
+    expect(await error(mean(survivors))).toBeLessThan(QUANTIZATION);
     // Not the mean of all eight: the drop-outs are really out.
-    expect(error(mean(deltas))).toBeGreaterThan(1e-3);
+    expect(await error(mean(deltas))).toBeGreaterThan(1e-3);
   });
 
   it('aborts, commits nothing and asks no share, when drop-outs leave a secret below threshold', async () => {
@@ -114,7 +116,7 @@ describe('secure aggregation rounds over Socket.io', () => {
     const record = (await finished()) as { status: string; reason: string; newVersion: number | null };
     expect(record.status).toBe('abandoned');
     expect(record.reason).toMatch(/secure aggregation aborted/);
-    expect(coordinator!.store.getTask('tiny')!.currentVersion).toBe(0);
+    expect((await coordinator!.store.getTask('tiny'))!.currentVersion).toBe(0);
     expect(clients.some((c) => c.secagg.acks.some(({ event }) => event === 'secagg:reveal'))).toBe(false);
   });
 
@@ -173,12 +175,12 @@ describe('secure aggregation rounds over Socket.io', () => {
     expect(await code(send('secagg:advertise', { cPk: pk, sPk: pk }))).toBe('ok');
     expect(await code(send('secagg:advertise', { cPk: pk, sPk: pk }))).toBe('REPLAY');
     // A plain update has no place in a secure round.
-    expect((await rogue.send(msg, new Float32Array(dimension()))).ok).toBe(false);
+    expect((await rogue.send(msg, new Float32Array(await dimension()))).ok).toBe(false);
     // The rogue never shares: the share stage drops it at its deadline and the others finish.
     const record = (await finished()) as { status: string; reported: number; rejected: number };
     expect(record).toMatchObject({ status: 'committed', reported: 4 });
     expect(record.rejected).toBeGreaterThanOrEqual(6);
-    expect(error(mean(deltas))).toBeLessThan(QUANTIZATION);
+    expect(await error(mean(deltas))).toBeLessThan(QUANTIZATION);
     const shares = { peers: [0], ciphertexts: new Uint8Array(82) };
     expect(await code(send('secagg:shares', shares))).toBe('ROUND_CLOSED');
   });
