@@ -213,6 +213,7 @@ export class TaskRunner {
           ...roundOptions,
           minReports: spec.rounds.minReports,
           settings: spec.secureAggregation,
+          log: this.deps.log.child({ task: spec.id, secagg: true }),
           send: (clientId, event, payload) => population.byClientId(clientId)?.send(event, payload),
         })
       : new Round({ ...roundOptions, robust: strategy.robust });

@@ -50,6 +50,8 @@ export interface SecAggRoundOptions {
   readonly scaffold?: boolean;
   /** The round's shared coordinates (sorted), or null for dense updates. */
   readonly coordinates?: Uint32Array | null;
+  /** Where each stage's close is logged (structured: stage, how many answered, how many left). */
+  readonly log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Send a stage message to a client, by client id (a client no longer connected is skipped). */
   readonly send: (clientId: string, event: SecAggServerEvent, payload: object) => void;
 }
@@ -328,7 +330,13 @@ export class SecAggRound {
   /** End the current stage and send every client still in the round its next message. */
   private closeStage(): void {
     const { taskId, roundId } = this;
-    const { settings, send } = this.options;
+    const { settings, send, log } = this.options;
+    const stage = this.server.stage;
+    const waiting = this.server.pending();
+    log?.info(
+      { stage, missing: waiting.length, dropped: waiting.filter((id) => this.gone.has(id)).length },
+      'secagg stage closed',
+    );
     try {
       switch (this.server.stage) {
         case 'advertise':
@@ -370,6 +378,7 @@ export class SecAggRound {
       const bad = firstNonFinite(decoded.delta);
       if (bad >= 0) throw new PollenError('NON_FINITE', `the sum has a non-finite value at index ${bad}`);
       this.result = { sum: decoded, contributors };
+      this.options.log?.info({ contributors: contributors.length }, 'secure aggregation unmasked the sum');
       this.settle(this.maskClosedBy);
     } catch (err) {
       this.fail(toPollenError(err).message);
@@ -378,6 +387,7 @@ export class SecAggRound {
 
   private fail(why: string, reason: CloseReason = 'deadline'): void {
     if (!this.isOpen) return;
+    this.options.log?.warn({ stage: this.server.stage, why }, 'secure aggregation aborted; nothing released');
     if (this.server.stage !== 'aborted' && this.server.stage !== 'done') this.server.abort();
     this.failure = why;
     this.result = null;
