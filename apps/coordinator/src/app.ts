@@ -11,6 +11,7 @@ import { createMetrics } from './metrics.ts';
 import { initTf } from './ml/tf.ts';
 import { Engine, type PollenServer } from './rounds/engine.ts';
 import { apiRoutes } from './routes/api.ts';
+import { openapi } from './routes/openapi.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { operatorSocket } from './routes/operator-socket.ts';
 import { SqliteStore } from './store/sqlite.ts';
@@ -22,6 +23,8 @@ export interface Coordinator {
   readonly io: PollenServer;
   readonly engine: Engine;
   readonly store: Store;
+  /** Every HTTP route, as registered (method and Fastify URL), for tests and the OpenAPI check. */
+  readonly routes: readonly { readonly method: string; readonly url: string; readonly hidden: boolean }[];
 }
 
 /** Slack above the largest update frame for the Socket.io envelope and metadata. */
@@ -43,7 +46,16 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: 1024 * 1024,
+    // A field a schema does not allow is refused, never silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
   });
+  const routes: { method: string; url: string; hidden: boolean }[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routes.push({ method, url: route.url, hidden: route.schema?.hide === true });
+    }
+  });
+  await openapi(app);
   await initTf();
   useMnistCache(config.dataDir);
   const store = new SqliteStore(config.dataDir);
@@ -66,6 +78,19 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   app.setErrorHandler((err: Error, _req, reply) => {
     const fastifyCode = (err as { code?: string }).code;
     const statusCode = (err as { statusCode?: number }).statusCode;
+    const validation = err as { validation?: { instancePath?: string }[]; validationContext?: string };
+    if (validation.validation) {
+      // A path that names no valid task is not found; a bad task body is INVALID_TASK, as when
+      // @pollen/fl-core refuses it; anything else is a bad argument.
+      const where = validation.validationContext;
+      const code =
+        where === 'params' && validation.validation[0]?.instancePath === '/id'
+          ? 'NOT_FOUND'
+          : where === 'body'
+            ? 'INVALID_TASK'
+            : 'INVALID_ARGUMENT';
+      return reply.status(HTTP_STATUS[code]).send({ ok: false, code, message: err.message });
+    }
     if (fastifyCode?.startsWith('FST_') && statusCode && statusCode < 500) {
       const code = statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_ARGUMENT';
       return reply.status(statusCode).send({ ok: false, code, message: err.message });
@@ -79,12 +104,31 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
     reply.status(404).send({ ok: false, code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}` }),
   );
 
-  app.get('/healthz', async () => ({
-    ok: true,
-    uptimeS: Math.round(process.uptime()),
-    tasks: (await store.listTasks()).length,
-    connected: engine.population.counts().total,
-  }));
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        summary: 'Liveness: uptime, tasks and connected contributors',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              uptimeS: { type: 'integer' },
+              tasks: { type: 'integer' },
+              connected: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+    async () => ({
+      ok: true,
+      uptimeS: Math.round(process.uptime()),
+      tasks: (await store.listTasks()).length,
+      connected: engine.population.counts().total,
+    }),
+  );
   // Per-request logs only at warn and above: contributors poll, operators refresh.
   const guard = operatorGuard(config.operatorTokens);
   await app.register(apiRoutes, { engine, guard, logLevel: 'warn' });
@@ -97,13 +141,18 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
       index: ['index.html'],
       logLevel: 'warn',
     });
-    app.get('/dashboard', (_req, reply) => reply.sendFile('dashboard.html'));
+    app.get('/dashboard', { schema: { summary: 'The operator dashboard (HTML)' } }, (_req, reply) =>
+      reply.sendFile('dashboard.html'),
+    );
   } else {
-    app.get('/', async (_req, reply) =>
-      reply
-        .status(503)
-        .type('text/plain')
-        .send('The web client is not built: run `pnpm build` (or `npm start`, which builds it).'),
+    app.get(
+      '/',
+      { schema: { summary: 'The contributor page, or 503 when the web client is not built' } },
+      async (_req, reply) =>
+        reply
+          .status(503)
+          .type('text/plain')
+          .send('The web client is not built: run `pnpm build` (or `npm start`, which builds it).'),
     );
   }
 
@@ -125,5 +174,5 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
     await new Promise<void>((resolve) => io.close(() => resolve()));
     await store.close();
   });
-  return { app, io, engine, store };
+  return { app, io, engine, store, routes };
 }

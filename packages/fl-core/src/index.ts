@@ -8,6 +8,7 @@ export type {
   OperatorClientToServerEvents,
   OperatorRound,
   OperatorRoundPrivacy,
+  OperatorRoundStaleness,
   OperatorServerToClientEvents,
   OperatorSnapshot,
   OperatorTask,
@@ -91,6 +92,13 @@ export type {
 export { BACKENDS, PROTOCOL_VERSION, toBytes } from './protocol.ts';
 export type { Rng } from './rng.ts';
 export { gamma, gaussian, hashSeed, seededRng, shuffle } from './rng.ts';
+export type { RoundMode, RoundSchedule } from './round-mode.ts';
+export {
+  checkRoundModeCompatibility,
+  MAX_IN_FLIGHT,
+  ROUND_MODES,
+  validateRoundSchedule,
+} from './round-mode.ts';
 export type { SamplingSpec } from './sampling.ts';
 export { poissonCohort, suggestedRetryMs } from './sampling.ts';
 export type {

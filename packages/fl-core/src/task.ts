@@ -2,6 +2,8 @@ import { PollenError } from './errors.ts';
 import { checkPrivacyCompatibility } from './privacy/round.ts';
 import type { PrivacySettings } from './privacy/settings.ts';
 import { validatePrivacySettings } from './privacy/settings.ts';
+import type { RoundSchedule } from './round-mode.ts';
+import { checkRoundModeCompatibility, validateRoundSchedule } from './round-mode.ts';
 import type { SecureAggregationSettings } from './secagg/settings.ts';
 import { validateSecureAggregation } from './secagg/settings.ts';
 import type { StrategyConfig } from './strategies/config.ts';
@@ -23,8 +25,11 @@ export interface TrainingSpec {
   readonly optimizer: 'sgd' | 'adam';
 }
 
-/** How rounds are run: cohort size, quorum and deadline. */
-export interface RoundSpec {
+/**
+ * How rounds are run: cohort size, quorum and deadline, and how they are scheduled (synchronous,
+ * possibly overlapping, or FedBuff's buffered mode: see {@link RoundSchedule}).
+ */
+export interface RoundSpec extends RoundSchedule {
   /** Clients the coordinator aims to aggregate per round. */
   readonly cohortSize: number;
   /** Fewer reports than this by the deadline abandons the round. */
@@ -40,7 +45,10 @@ export interface RoundSpec {
   readonly samplingRate: number;
   /** Selection is inflated by this factor to absorb drop-outs. */
   readonly overSelection: number;
-  /** Milliseconds from round start until the round closes with what it has. */
+  /**
+   * Milliseconds from round start until the round closes with what it has; in buffered mode,
+   * how long a client may hold the model before its place is given to another.
+   */
   readonly deadlineMs: number;
   /** Stop after this many committed rounds (0 = run until stopped). */
   readonly maxRounds: number;
@@ -166,14 +174,17 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   };
 
   const rd = expectObject('rounds', obj.rounds, 'INVALID_TASK');
+  const cohortSize = expectInt('rounds.cohortSize', rd.cohortSize, 1, 100_000, 'INVALID_TASK');
+  const overSelection = expectInRange('rounds.overSelection', rd.overSelection ?? 1.3, 1, 10, 'INVALID_TASK');
   const rounds: RoundSpec = {
-    cohortSize: expectInt('rounds.cohortSize', rd.cohortSize, 1, 100_000, 'INVALID_TASK'),
+    cohortSize,
     minReports: expectInt('rounds.minReports', rd.minReports, 1, 100_000, 'INVALID_TASK'),
     minClients: expectInt('rounds.minClients', rd.minClients ?? rd.minReports, 1, 100_000, 'INVALID_TASK'),
     samplingRate: expectInRange('rounds.samplingRate', rd.samplingRate ?? 1, 1e-6, 1, 'INVALID_TASK'),
-    overSelection: expectInRange('rounds.overSelection', rd.overSelection ?? 1.3, 1, 10, 'INVALID_TASK'),
+    overSelection,
     deadlineMs: expectInt('rounds.deadlineMs', rd.deadlineMs, 100, 86_400_000, 'INVALID_TASK'),
     maxRounds: expectInt('rounds.maxRounds', rd.maxRounds ?? 0, 0, 10_000_000, 'INVALID_TASK'),
+    ...validateRoundSchedule(rd, { cohortSize, overSelection }),
   };
   if (rounds.minReports > rounds.cohortSize) {
     throw new PollenError(
@@ -201,6 +212,12 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   const privacy: PrivacySettings =
     obj.privacy === undefined ? { mode: 'off' } : validatePrivacySettings(obj.privacy);
   checkPrivacyCompatibility(privacy, strategy);
+  checkRoundModeCompatibility({
+    schedule: rounds,
+    strategy,
+    privacy,
+    secureAggregation: secureAggregation !== null,
+  });
   return {
     id,
     name,

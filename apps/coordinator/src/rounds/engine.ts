@@ -17,10 +17,11 @@ import type { Server, Socket } from 'socket.io';
 import { TaskModel } from '../ml/evaluator.ts';
 import { weightSpecOf } from '../ml/tf.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
+import { createRunner } from './create-runner.ts';
 import { parseEligibility, parseHello, parseUpdate, parseWithdraw } from './messages.ts';
 import { type Contributor, Population } from './population.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { TaskRunner } from './runner.ts';
+import type { TaskRunner } from './runner.ts';
 import { parseSecAggEnvelope, SECAGG_EVENTS } from './secagg-messages.ts';
 import { SecAggRound } from './secagg-round.ts';
 
@@ -47,13 +48,20 @@ export const RECONNECT_GRACE_MS = 10_000;
  * The coordinator's core: the connected population, one runner per task, and the
  * contributor protocol. Transport-facing checks happen here, before any decoding.
  */
-export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [PollenErrorCode] }> {
+export class Engine extends EventEmitter<{
+  round: [RoundRecord];
+  roundStarted: [RoundRecord];
+  rejected: [PollenErrorCode];
+}> {
   readonly population = new Population();
   private readonly limiter = new RateLimiter(MESSAGES_PER_SECOND, MESSAGE_BURST);
   private readonly runners = new Map<string, TaskRunner>();
   private readonly models = new Map<string, TaskModel>();
-  /** Selected clients whose connection broke, by client id: the drop that follows unless they return. */
-  private readonly awaited = new Map<string, NodeJS.Timeout>();
+  /**
+   * Selected clients whose connection broke, by client id: the round they were in and the drop
+   * that follows unless they return.
+   */
+  private readonly awaited = new Map<string, { readonly roundId: number; readonly timer: NodeJS.Timeout }>();
 
   constructor(
     readonly store: Store,
@@ -88,12 +96,13 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
       model = await TaskModel.create(task.spec);
       this.models.set(task.spec.id, model);
     }
-    const runner = new TaskRunner(task.spec.id, {
+    const runner = createRunner(task, {
       store: this.store,
       population: this.population,
       log: this.log,
       model,
       onRound: (record) => this.emit('round', record),
+      onRoundStarted: (record) => this.emit('roundStarted', record),
     });
     this.runners.set(task.spec.id, runner);
     runner.start();
@@ -119,7 +128,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
     }
     await this.store.setTaskStatus(taskId, status);
     const runner = this.runners.get(taskId);
-    if (status === 'stopped') runner?.round?.close('stopped');
+    if (status === 'stopped') runner?.stopRounds();
     runner?.poke();
     this.log.info({ task: taskId, status }, 'task status changed by operator');
     return (await this.store.getTask(taskId))!;
@@ -135,6 +144,12 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
     }
     if (JSON.stringify(spec.dataset) !== JSON.stringify(task.spec.dataset)) {
       throw new PollenError('INVALID_TASK', "a task's dataset partition cannot change; create a new task");
+    }
+    if (spec.rounds.mode !== task.spec.rounds.mode) {
+      throw new PollenError(
+        'INVALID_TASK',
+        `a task's rounds.mode cannot change (it is "${task.spec.rounds.mode}"); create a new task`,
+      );
     }
     await this.store.updateTaskSpec(spec);
     this.runners.get(taskId)?.poke();
@@ -236,7 +251,8 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
           const update = parseEligibility(msg);
           c.eligible = update.eligible;
           c.numExamples = update.numExamples;
-          if (!c.eligible && c.activeRound !== null) this.runners.get(c.taskId)?.round?.drop(c.clientId);
+          if (!c.eligible && c.activeRound !== null)
+            this.runners.get(c.taskId)?.drop(c.clientId, c.activeRound);
           this.population.touch();
           return {};
         }),
@@ -251,10 +267,8 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
           const update = parseUpdate(msg, maxUpdateBytes(task));
           if (update.taskId !== c.taskId)
             throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
-          const round = this.runners.get(c.taskId)?.round;
-          if (!round || round.roundId !== update.roundId) {
-            throw new PollenError('ROUND_CLOSED', `round ${update.roundId} is not open`);
-          }
+          const round = this.runners.get(c.taskId)?.target(c.clientId, update.roundId);
+          if (!round) throw new PollenError('ROUND_CLOSED', `round ${update.roundId} is not open`);
           round.checkMembership(c.clientId);
           try {
             if (update.modelVersion !== round.baseVersion) {
@@ -297,12 +311,12 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
         void respond(ack, () => {
           const c = contributor();
           const withdraw = parseWithdraw(msg);
-          const round = this.runners.get(c.taskId)?.round;
-          if (!round || round.roundId !== withdraw.roundId) {
+          const runner = this.runners.get(c.taskId);
+          const round = runner?.target(c.clientId, withdraw.roundId);
+          if (!runner || !round)
             throw new PollenError('ROUND_CLOSED', `round ${withdraw.roundId} is not open`);
-          }
           round.checkMembership(c.clientId);
-          round.drop(c.clientId);
+          runner.drop(c.clientId, withdraw.roundId);
           log.info({ round: withdraw.roundId, reason: withdraw.reason }, 'client withdrew');
           return {};
         }),
@@ -310,23 +324,21 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
 
     // Secure aggregation's stages, routed to the round that runs them (secagg-round.ts).
     for (const event of SECAGG_EVENTS) {
-      socket.on(event, (msg: unknown, ack: unknown) =>
-        respond(ack, () => {
+      socket.on(event, (msg: unknown, ack: unknown) => {
+        void respond(ack, () => {
           const c = contributor();
           const envelope = parseSecAggEnvelope(event, msg);
           if (envelope.taskId !== c.taskId)
             throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
-          const round = this.runners.get(c.taskId)?.round;
-          if (!round || round.roundId !== envelope.roundId) {
-            throw new PollenError('ROUND_CLOSED', `round ${envelope.roundId} is not open`);
-          }
+          const round = this.runners.get(c.taskId)?.target(c.clientId, envelope.roundId);
+          if (!round) throw new PollenError('ROUND_CLOSED', `round ${envelope.roundId} is not open`);
           if (!(round instanceof SecAggRound)) {
             throw new PollenError('INVALID_MESSAGE', `round ${round.roundId} is not securely aggregated`);
           }
           round.receive(event, c.clientId, envelope.body);
           return {};
-        }),
-      );
+        });
+      });
     }
 
     socket.on('disconnect', (reason) => {
@@ -334,42 +346,41 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
       const c = this.population.leave(socket.id);
       if (!c || c.activeRound === null) return;
       // A client that left on purpose is dropped at once; a broken connection gets a grace period.
-      if (reason === 'client namespace disconnect') this.runners.get(c.taskId)?.round?.drop(c.clientId);
-      else this.awaitReturn(c);
+      if (reason === 'client namespace disconnect')
+        this.runners.get(c.taskId)?.drop(c.clientId, c.activeRound);
+      else this.awaitReturn(c, c.activeRound);
     });
   }
 
   /** Drop a selected client from its round unless it says hello again within the grace period. */
-  private awaitReturn(c: Contributor): void {
-    clearTimeout(this.awaited.get(c.clientId));
-    const roundId = c.activeRound;
+  private awaitReturn(c: Contributor, roundId: number): void {
+    clearTimeout(this.awaited.get(c.clientId)?.timer);
     const timer = setTimeout(() => {
       this.awaited.delete(c.clientId);
       if (this.population.byClientId(c.clientId)) return;
-      const round = this.runners.get(c.taskId)?.round;
-      if (round?.roundId === roundId) round.drop(c.clientId);
+      this.runners.get(c.taskId)?.drop(c.clientId, roundId);
     }, RECONNECT_GRACE_MS);
     timer.unref();
-    this.awaited.set(c.clientId, timer);
+    this.awaited.set(c.clientId, { roundId, timer });
   }
 
-  /** A client that came back within its grace period is in its round again. */
+  /**
+   * A client that came back within its grace period is in its round again, and is sent the
+   * round's start once more: the one it was sent may have been lost with its connection (a
+   * client already training that round ignores the repeat).
+   */
   private resume(clientId: string): void {
-    const timer = this.awaited.get(clientId);
-    if (!timer) return;
-    clearTimeout(timer);
+    const awaited = this.awaited.get(clientId);
+    if (!awaited) return;
+    clearTimeout(awaited.timer);
     this.awaited.delete(clientId);
     const c = this.population.byClientId(clientId);
-    const round = c && this.runners.get(c.taskId)?.round;
-    if (c && round?.isOpen && round.isSelected(clientId) && c.activeRound === null) {
-      c.activeRound = round.roundId;
-      this.population.touch();
-    }
+    if (c) this.runners.get(c.taskId)?.resume(c, awaited.roundId);
   }
 
   /** Stop every runner (rounds in flight are abandoned) and release the models. */
   async close(): Promise<void> {
-    for (const timer of this.awaited.values()) clearTimeout(timer);
+    for (const { timer } of this.awaited.values()) clearTimeout(timer);
     this.awaited.clear();
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
     this.runners.clear();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   PollenError,
   type PrivacyLedgerJson,
+  type RoundSpec,
   type StrategyConfig,
   type StrategyState,
   type TaskSpec,
@@ -91,6 +92,8 @@ interface VersionRow {
   loss: number | null;
 }
 
+const SYNC_ONE_AT_A_TIME = { mode: 'sync', maxInFlight: 1, bufferSize: 0, concurrency: 0 } as const;
+
 function toTask(row: TaskRow): StoredTask {
   const spec = JSON.parse(row.spec) as TaskSpec;
   return {
@@ -99,6 +102,8 @@ function toTask(row: TaskRow): StoredTask {
       ...spec,
       strategy: spec.strategy ?? validateStrategyConfig(undefined),
       privacy: spec.privacy ?? { mode: 'off' },
+      // Before overlapping and buffered rounds, one synchronous round at a time.
+      rounds: { ...SYNC_ONE_AT_A_TIME, ...(spec.rounds as Partial<RoundSpec>) } as RoundSpec,
     },
     weightSpec: JSON.parse(row.weight_spec) as WeightSpec,
     status: row.status,

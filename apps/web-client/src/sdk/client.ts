@@ -472,6 +472,9 @@ export class PollenClient extends Emitter<ClientEvents> {
   private async onRound(msg: RoundStartMessage): Promise<void> {
     const socket = this.socket;
     if (!socket || !this.worker) return;
+    // The coordinator sends a round's start again to a client that reconnects within its grace
+    // period (the first may have been lost with the connection): a round in hand is not trained twice.
+    if (this.handling.has(msg.roundId)) return;
     this.emit('selected', {
       taskId: msg.taskId,
       roundId: msg.roundId,
