@@ -1,8 +1,12 @@
 import {
   type Ack,
+  addGaussianNoise,
   chachaRandomBytes,
+  clipBit,
+  clipToNorm,
   generateKeyPair,
   type RoundStartMessage,
+  seededRng,
   specSize,
 } from '@pollen/fl-core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -205,6 +209,53 @@ describe('secure aggregation rounds over Socket.io', () => {
     expect(parseMaskedReport({ ...report, masked: new ArrayBuffer(40) }, 10).masked.byteLength).toBe(40);
   });
 
+  it('composes with distributed DP: clients clip and noise before masking, the noised sum is divided by the expected count', async () => {
+    coordinator = await startTestCoordinator({
+      rounds: {
+        cohortSize: 4,
+        minReports: 4,
+        minClients: 4,
+        overSelection: 1,
+        deadlineMs: 20_000,
+        maxRounds: 1,
+      },
+      privacy: {
+        mode: 'distributed',
+        noiseMultiplier: 1,
+        adaptive: { targetQuantile: 0.5, learningRate: 0.2, initialClip: 0.5 },
+        delta: 1e-5,
+        epsilonBudget: 50,
+      },
+      // Noise of std z C / sqrt(minReports) = 0.25 per coordinate: a range of 4 clips nothing.
+      secureAggregation: { range: 4, stageMs: 5000 },
+    });
+    dirs.push(coordinator.dataDir);
+    const d = await dimension();
+    const sent: Float32Array[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = new NodeContributor(coordinator.url, `secure-dp-${i}`);
+      clients.push(c);
+      c.socket.on('round:start', (msg) => {
+        const p = msg.privacy!;
+        expect(msg.secagg).toMatchObject({ clipBit: true, words: d + 1, range: 4 });
+        const { clipped, norm } = clipToNorm(deltaOf(i, d), p.clipNorm);
+        const update = addGaussianNoise(clipped, p.noiseStd, seededRng(100 + i));
+        sent.push(update);
+        c.secagg.start(msg, update, { clipBit: clipBit(norm, p.clipNorm) });
+      });
+      await c.hello();
+    }
+    const record = (await finished()) as {
+      status: string;
+      reported: number;
+      privacy?: { clipBits?: unknown };
+    };
+    expect(record).toMatchObject({ status: 'committed', reported: 4 });
+    expect(record.privacy?.clipBits).toBeDefined();
+    // The fixed-denominator mean: the noised sum over the plan's expected reports (4 here).
+    expect(await error(mean(sent))).toBeLessThan(4 * QUANTIZATION);
+  });
+
   it('refuses a secure task that cannot work, naming why', async () => {
     const task = (extra: Record<string, unknown>): Promise<unknown> =>
       resolveTaskInput({
@@ -224,6 +275,9 @@ describe('secure aggregation rounds over Socket.io', () => {
     ).rejects.toMatchObject({ code: 'INVALID_TASK', message: expect.stringMatching(/at least 3 clients/) });
     await expect(task({ secureAggregation: { k: 3 } })).rejects.toMatchObject({ code: 'INVALID_TASK' });
     await expect(task({ secureAggregation: { range: -1 } })).rejects.toMatchObject({ code: 'INVALID_TASK' });
+    await expect(
+      task({ rounds: { cohortSize: 5, minReports: 3, minClients: 5, deadlineMs: 1000, mode: 'buffered' } }),
+    ).rejects.toMatchObject({ code: 'INVALID_TASK', message: expect.stringMatching(/FedBuff/) });
     await expect(task({})).resolves.toMatchObject({ secureAggregation: { enabled: true, range: 1 } });
   });
 });

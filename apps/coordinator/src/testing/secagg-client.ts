@@ -39,8 +39,15 @@ export class SecAggNodeClient {
     });
   }
 
-  /** A secure round started: advertise, and offer `delta` as the input. */
-  start(msg: RoundStartMessage, delta: Float32Array): void {
+  /**
+   * A secure round started: advertise, and offer `delta` (clipped and noised already when the
+   * round's privacy says so) as the input, with the clipping bit and Delta c_i when the round asks.
+   */
+  start(
+    msg: RoundStartMessage,
+    delta: Float32Array,
+    extra: { readonly clipBit?: 0 | 1; readonly controlDelta?: Float32Array } = {},
+  ): void {
     const session = new SecAggSession(
       msg.taskId,
       msg.roundId,
@@ -55,7 +62,11 @@ export class SecAggNodeClient {
       backend: 'cpu' as const,
       metrics: { loss: 1, accuracy: 0.5, trainMs: 1 },
     };
-    void this.emit('secagg:masked', () => session.offerInput(delta.length, { delta }, report), 'masked');
+    void this.emit(
+      'secagg:masked',
+      () => session.offerInput(delta.length, { delta, ...extra }, report),
+      'masked',
+    );
   }
 
   private current(roundId: number): SecAggSession | null {
