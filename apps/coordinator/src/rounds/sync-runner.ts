@@ -61,7 +61,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
 
   driven(roundId: number): Round | undefined {
     const round = this.live.get(roundId)?.round;
-    return round?.isOpen ? round : undefined;
+    return round instanceof Round && round.isOpen ? round : undefined;
   }
 
   /**
@@ -217,7 +217,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       current.send('round:start', { ...start.message, ...secagg });
     }
     // The other nodes start the round with their own selected clients.
-    this.deps.cluster?.opened(round, start.message, cohort);
+    if (round instanceof Round) this.deps.cluster?.opened(round, start.message, cohort);
     const chosen = new Set(cohort);
     this.skip(
       candidates.filter((c) => !chosen.has(c)),
