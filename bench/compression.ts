@@ -1,6 +1,17 @@
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -93,6 +104,41 @@ function progress(label: string, round: number, accuracy: number): void {
   if (round % 10 === 0) process.stderr.write(`  ${label}: round ${round}, accuracy ${accuracy.toFixed(4)}\n`);
 }
 
+/**
+ * Run one row, once per machine for the same federation and setting: a row another invocation
+ * is computing (its lock file exists) is waited for and its result taken, so invocations
+ * started side by side with overlapping `--only` share the work. Results live in the OS's
+ * temporary directory, keyed by the federation and the setting.
+ */
+async function runRow(job: Job): Promise<CompressionResult> {
+  const dir = join(tmpdir(), 'pollen-bench-compression');
+  mkdirSync(dir, { recursive: true });
+  const key = createHash('sha256').update(JSON.stringify(job)).digest('hex').slice(0, 16);
+  const done = join(dir, `${key}.json`);
+  const lock = join(dir, `${key}.lock`);
+  let fd: number | null = null;
+  try {
+    fd = openSync(lock, 'wx');
+  } catch {
+    // Another invocation computes this row: wait for its result (or for its lock to go).
+    while (existsSync(lock) && !existsSync(done)) await new Promise((r) => setTimeout(r, 2000));
+    if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as CompressionResult;
+    return runRow(job);
+  }
+  try {
+    const result = await simulateCompression(job.federation, job.setting, progress);
+    writeFileSync(`${done}.tmp`, JSON.stringify(result));
+    renameSync(`${done}.tmp`, done);
+    process.stderr.write(
+      `  ${job.setting.label}: done, ${Math.round(result.uploadBytes)} bytes per upload, accuracy ${result.accuracy.at(-1)}\n`,
+    );
+    return result;
+  } finally {
+    closeSync(fd);
+    rmSync(lock, { force: true });
+  }
+}
+
 async function runAll(options: Options, jobs: readonly Job[]): Promise<CompressionResult[]> {
   const results: CompressionResult[] = new Array(jobs.length);
   let next = 0;
@@ -102,7 +148,7 @@ async function runAll(options: Options, jobs: readonly Job[]): Promise<Compressi
       const index = next++;
       const job = jobs[index]!;
       if (options.jobs <= 1) {
-        results[index] = await simulateCompression(job.federation, job.setting, progress);
+        results[index] = await runRow(job);
         continue;
       }
       results[index] = await new Promise<CompressionResult>((done, reject) => {
@@ -175,7 +221,7 @@ export async function main(argv: readonly string[]): Promise<string> {
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain && process.argv.includes('--child')) {
   process.once('message', (job: Job) => {
-    simulateCompression(job.federation, job.setting, progress).then(
+    runRow(job).then(
       (result) => process.send!({ result }, () => process.exit(0)),
       (err: unknown) => process.send!({ error: (err as Error).stack ?? String(err) }, () => process.exit(1)),
     );

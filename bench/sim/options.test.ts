@@ -48,13 +48,27 @@ describe('pnpm sim options', () => {
       message: expect.stringMatching(/robust rule/),
     });
     expect(refused(['--node', '--compression', 'zip:0.1'])).toMatchObject({ code: 'INVALID_OPTION' });
-    expect(refused(['--node', '--async'])).toMatchObject({
-      code: 'NOT_WIRED',
-      message: expect.stringMatching(/issue 7/),
-    });
+    expect(refused(['--node', '--async', '0'])).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(refused(['--node', '--async', '8,4'])).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(refused(['--node', '--async', '4', '--in-flight', '2'])).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(refused(['--node', '--in-flight', '17'])).toMatchObject({ code: 'INVALID_OPTION' });
     expect(refused(['--node', '--strategy', 'krum:1+scaffold'])).toMatchObject({ code: 'INVALID_OPTION' });
     expect(refused(['--node', '--model', 'cnn'])).toMatchObject({ code: 'INVALID_OPTION' });
     expect(refused(['--node', '--browser'])).toMatchObject({ code: 'INVALID_OPTION' });
+  });
+
+  it('schedules synchronous rounds one at a time by default, overlapping or FedBuff on request', () => {
+    expect(parseSimArgs(['--node', '20']).schedule).toEqual({ mode: 'sync', maxInFlight: 1 });
+    expect(parseSimArgs(['--node', '20', '--in-flight', '3']).schedule).toEqual({
+      mode: 'sync',
+      maxInFlight: 3,
+    });
+    expect(parseSimArgs(['--node', '20', '--cohort', '10', '--async', '5']).schedule).toEqual({
+      mode: 'buffered',
+      bufferSize: 5,
+      concurrency: 13,
+    });
+    expect(parseSimArgs(['--node', '20', '--async', '5,8']).schedule).toMatchObject({ concurrency: 8 });
   });
 
   it('accepts what is wired: f16 uploads, the strategies of issue 3, the privacy of issue 4', () => {

@@ -30,6 +30,14 @@ export interface SimOptions {
   readonly churn: number;
   /** Added delay before each upload: log-normal with this median and 95th percentile, or none. */
   readonly latency: { readonly medianMs: number; readonly p95Ms: number } | null;
+  /**
+   * How the coordinator schedules rounds: synchronous, `maxInFlight` at once (1 by default), or
+   * FedBuff's buffered mode committing every `bufferSize` updates with `concurrency` clients
+   * holding the model.
+   */
+  readonly schedule:
+    | { readonly mode: 'sync'; readonly maxInFlight: number }
+    | { readonly mode: 'buffered'; readonly bufferSize: number; readonly concurrency: number };
   readonly model: ModelChoice;
   readonly backend: 'wasm' | 'webgl' | 'webgpu';
   readonly codec: 'f32' | 'f16';
@@ -88,7 +96,6 @@ const MAX_ROUNDS = 1000;
  */
 const NOT_WIRED: Record<string, { readonly feature: string; readonly issue: number }> = {
   secagg: { feature: 'secure aggregation (SecAgg+) in the round engine', issue: 5 },
-  async: { feature: 'buffered asynchronous aggregation (FedBuff) and overlapping rounds', issue: 7 },
 };
 
 const USAGE = `pnpm sim (--node | --browser) [N] [options]
@@ -103,6 +110,9 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --dropout-mode M       vanish (connection closes, then comes back) | withdraw | silent (node only)
   --churn P              after each round every client leaves with probability P and returns 1-5 s later
   --latency MED,P95      added delay before upload, log-normal, in seconds (e.g. 1,10)
+  --in-flight N          synchronous rounds in flight at once (default 1)
+  --async K[,C]          FedBuff: commit every K updates, C clients training at once
+                         (default C: the cohort times --over-selection)
   --model M              mlp:128 | mlp:256,64 | cnn (browser --backend webgl/webgpu only)
   --backend B            wasm | webgl | webgpu (browser; default wasm; webgpu adds --enable-unsafe-webgpu)
   --compression C        f32 | f16 | KIND:FRACTION[:BITS] (topk, randomk, shared; bits 32, 8, 4, 2) | JSON block
@@ -169,6 +179,31 @@ export function parseLatency(text: string): { medianMs: number; p95Ms: number } 
   return { medianMs, p95Ms };
 }
 
+/** `--async K[,C]` (FedBuff) or `--in-flight N` (overlapping synchronous rounds), not both. */
+export function parseSchedule(
+  async: string | undefined,
+  inFlight: string | undefined,
+  cohortSize: number,
+  overSelection: number,
+): SimOptions['schedule'] {
+  if (async !== undefined && inFlight !== undefined) {
+    invalid('"--async" and "--in-flight" exclude each other: buffered mode has no rounds to overlap');
+  }
+  if (async === undefined)
+    return { mode: 'sync', maxInFlight: num('in-flight', inFlight ?? '1', 1, 16, true) };
+  const [k, c] = async.split(',');
+  const bufferSize = num('async K', k, 1, 100_000, true);
+  const concurrency = num(
+    'async C',
+    c ?? String(Math.max(bufferSize, Math.ceil(cohortSize * overSelection))),
+    1,
+    100_000,
+    true,
+  );
+  if (bufferSize > concurrency) invalid(`"--async" expected K <= C, got ${async}`);
+  return { mode: 'buffered', bufferSize, concurrency };
+}
+
 /** `--browser 20` and `--node=5` are shorthands for the mode plus `--clients N`. */
 function expandModeCounts(argv: readonly string[]): string[] {
   const out: string[] = [];
@@ -219,6 +254,8 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
         'dropout-mode': { type: 'string' },
         churn: { type: 'string' },
         latency: { type: 'string' },
+        'in-flight': { type: 'string' },
+        async: { type: 'string' },
         model: { type: 'string' },
         backend: { type: 'string' },
         compression: { type: 'string' },
@@ -322,6 +359,12 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     dropoutMode,
     churn: num('churn', str('churn') ?? '0', 0, 0.95),
     latency: str('latency') ? parseLatency(str('latency')!) : null,
+    schedule: parseSchedule(
+      str('async'),
+      str('in-flight'),
+      cohortSize,
+      num('over-selection', str('over-selection') ?? String(SIM_DEFAULTS.overSelection), 1, 10),
+    ),
     model,
     backend,
     codec,

@@ -29,6 +29,9 @@ export function simTask(o: SimOptions): Record<string, unknown> {
       overSelection: o.overSelection,
       deadlineMs: o.deadlineMs,
       maxRounds: o.rounds,
+      ...(o.schedule.mode === 'buffered'
+        ? { mode: 'buffered', bufferSize: o.schedule.bufferSize, concurrency: o.schedule.concurrency }
+        : { maxInFlight: o.schedule.maxInFlight }),
     },
     codec: o.codec,
     compression: o.compression,

@@ -3,6 +3,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
 import { operatorGuard } from './auth.ts';
+import { ClusterNode } from './cluster/node.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { useMnistCache } from './data/mnist.ts';
 import { defaultTaskSpec } from './default-task.ts';
@@ -11,9 +12,10 @@ import { createMetrics } from './metrics.ts';
 import { initTf } from './ml/tf.ts';
 import { Engine, type PollenServer } from './rounds/engine.ts';
 import { apiRoutes } from './routes/api.ts';
+import { openapi } from './routes/openapi.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { operatorSocket } from './routes/operator-socket.ts';
-import { SqliteStore } from './store/sqlite.ts';
+import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
 import { loadTaskFile } from './task-file.ts';
 
@@ -22,6 +24,10 @@ export interface Coordinator {
   readonly io: PollenServer;
   readonly engine: Engine;
   readonly store: Store;
+  /** This node of a cluster, when configured with Redis. */
+  readonly cluster: ClusterNode | null;
+  /** Every HTTP route, as registered (method and Fastify URL), for tests and the OpenAPI check. */
+  readonly routes: readonly { readonly method: string; readonly url: string; readonly hidden: boolean }[];
 }
 
 /** Slack above the largest update frame for the Socket.io envelope and metadata. */
@@ -43,17 +49,46 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: 1024 * 1024,
+    // A field a schema does not allow is refused, never silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
   });
+  const routes: { method: string; url: string; hidden: boolean }[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routes.push({ method, url: route.url, hidden: route.schema?.hide === true });
+    }
+  });
+  await openapi(app);
   await initTf();
   useMnistCache(config.dataDir);
-  const store = new SqliteStore(config.dataDir);
+  const store = await openStore(config);
   const engine = new Engine(store, app.log);
+  let cluster: ClusterNode | null = null;
   try {
+    if (config.cluster) {
+      cluster = await ClusterNode.connect({
+        redisUrl: config.cluster.redisUrl,
+        nodeId: config.cluster.nodeId,
+        population: engine.population,
+        runners: (taskId) => engine.runner(taskId),
+        tasks: () => engine.taskIds(),
+        log: app.log,
+      });
+      engine.useCluster(cluster);
+    }
     await engine.start();
     const spec = config.taskFile ? await loadTaskFile(config.taskFile) : await defaultTaskSpec();
-    if (!(await store.getTask(spec.id))) await engine.createTask(spec);
+    if (!(await store.getTask(spec.id))) {
+      await engine.createTask(spec).catch(async (err: unknown) => {
+        // Another node of the cluster, starting at the same time, created it first: run that one.
+        const created = await store.getTask(spec.id);
+        if (!created) throw err;
+        await engine.ensureRunner(created);
+      });
+    }
   } catch (err) {
     await engine.close();
+    await cluster?.close();
     await store.close();
     throw err;
   }
@@ -66,6 +101,19 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   app.setErrorHandler((err: Error, _req, reply) => {
     const fastifyCode = (err as { code?: string }).code;
     const statusCode = (err as { statusCode?: number }).statusCode;
+    const validation = err as { validation?: { instancePath?: string }[]; validationContext?: string };
+    if (validation.validation) {
+      // A path that names no valid task is not found; a bad task body is INVALID_TASK, as when
+      // @pollen/fl-core refuses it; anything else is a bad argument.
+      const where = validation.validationContext;
+      const code =
+        where === 'params' && validation.validation[0]?.instancePath === '/id'
+          ? 'NOT_FOUND'
+          : where === 'body'
+            ? 'INVALID_TASK'
+            : 'INVALID_ARGUMENT';
+      return reply.status(HTTP_STATUS[code]).send({ ok: false, code, message: err.message });
+    }
     if (fastifyCode?.startsWith('FST_') && statusCode && statusCode < 500) {
       const code = statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_ARGUMENT';
       return reply.status(statusCode).send({ ok: false, code, message: err.message });
@@ -79,12 +127,31 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
     reply.status(404).send({ ok: false, code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}` }),
   );
 
-  app.get('/healthz', async () => ({
-    ok: true,
-    uptimeS: Math.round(process.uptime()),
-    tasks: (await store.listTasks()).length,
-    connected: engine.population.counts().total,
-  }));
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        summary: 'Liveness: uptime, tasks and connected contributors',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              uptimeS: { type: 'integer' },
+              tasks: { type: 'integer' },
+              connected: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+    async () => ({
+      ok: true,
+      uptimeS: Math.round(process.uptime()),
+      tasks: (await store.listTasks()).length,
+      connected: engine.population.counts().total,
+    }),
+  );
   // Per-request logs only at warn and above: contributors poll, operators refresh.
   const guard = operatorGuard(config.operatorTokens);
   await app.register(apiRoutes, { engine, guard, logLevel: 'warn' });
@@ -97,13 +164,18 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
       index: ['index.html'],
       logLevel: 'warn',
     });
-    app.get('/dashboard', (_req, reply) => reply.sendFile('dashboard.html'));
+    app.get('/dashboard', { schema: { summary: 'The operator dashboard (HTML)' } }, (_req, reply) =>
+      reply.sendFile('dashboard.html'),
+    );
   } else {
-    app.get('/', async (_req, reply) =>
-      reply
-        .status(503)
-        .type('text/plain')
-        .send('The web client is not built: run `pnpm build` (or `npm start`, which builds it).'),
+    app.get(
+      '/',
+      { schema: { summary: 'The contributor page, or 503 when the web client is not built' } },
+      async (_req, reply) =>
+        reply
+          .status(503)
+          .type('text/plain')
+          .send('The web client is not built: run `pnpm build` (or `npm start`, which builds it).'),
     );
   }
 
@@ -114,6 +186,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
     pingInterval: 10_000,
     pingTimeout: 10_000,
   });
+  await cluster?.attach(io);
   engine.attach(io);
   operatorSocket(app, io, engine, config.operatorTokens);
 
@@ -123,7 +196,8 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   });
   app.addHook('onClose', async () => {
     await new Promise<void>((resolve) => io.close(() => resolve()));
+    await cluster?.close();
     await store.close();
   });
-  return { app, io, engine, store };
+  return { app, io, engine, store, cluster, routes };
 }

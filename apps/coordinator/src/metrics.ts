@@ -33,14 +33,41 @@ export function createMetrics(engine: Engine): Registry {
       const tasks = await engine.store.listTasks();
       this.reset();
       for (const task of tasks) {
-        this.set({ task: task.spec.id }, engine.runner(task.spec.id)?.round ? 1 : 0);
+        this.set({ task: task.spec.id }, engine.runner(task.spec.id)?.openRoundIds().length ?? 0);
       }
     },
+  });
+  const started = new Counter({
+    name: 'pollen_rounds_started_total',
+    help: 'Rounds opened (a synchronous cohort selected, or a FedBuff buffer opened)',
+    labelNames: ['task', 'mode'],
+    registers: [registry],
   });
   const rounds = new Counter({
     name: 'pollen_rounds_total',
     help: 'Rounds closed, by outcome (committed or abandoned)',
     labelNames: ['task', 'status'],
+    registers: [registry],
+  });
+  const aggregation = new Histogram({
+    name: 'pollen_aggregation_seconds',
+    help: 'Time to aggregate a committed round and apply the server strategy (held-out evaluation excluded)',
+    labelNames: ['task', 'mode'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const evaluation = new Histogram({
+    name: 'pollen_evaluation_seconds',
+    help: 'Time to evaluate a committed model on the held-out split',
+    labelNames: ['task'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const staleness = new Histogram({
+    name: 'pollen_round_staleness',
+    help: 'Versions between the model a committed round trained on and the one it was applied to (largest tau)',
+    labelNames: ['task', 'mode'],
+    buckets: [0, 1, 2, 3, 5, 10, 20],
     registers: [registry],
   });
   const survivors = new Histogram({
@@ -76,8 +103,13 @@ export function createMetrics(engine: Engine): Registry {
     registers: [registry],
   });
 
+  engine.on('roundStarted', (r) => started.inc({ task: r.taskId, mode: r.mode ?? 'sync' }));
   engine.on('round', (r) => {
     rounds.inc({ task: r.taskId, status: r.status });
+    const mode = r.mode ?? 'sync';
+    if (r.aggregationMs !== undefined) aggregation.observe({ task: r.taskId, mode }, r.aggregationMs / 1000);
+    if (r.evaluationMs !== undefined) evaluation.observe({ task: r.taskId }, r.evaluationMs / 1000);
+    if (r.staleness) staleness.observe({ task: r.taskId, mode }, r.staleness.tau);
     survivors.observe({ task: r.taskId }, r.reported);
     dropped.inc({ task: r.taskId }, r.dropped);
     bytes.inc({ task: r.taskId, direction: 'up' }, r.bytesUp);

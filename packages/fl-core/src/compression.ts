@@ -111,13 +111,34 @@ export function validateCompression(input: unknown): CompressionSettings {
  *   function of the private data, with no noise on them (random-k and the shared set are
  *   chosen without looking at the data, so they are allowed);
  * - quantization when the task clips: stochastic rounding moves a clipped update off its norm
- *   bound, which the coordinator enforces and the accountant assumes.
+ *   bound, which the coordinator enforces and the accountant assumes;
+ * - any compression in buffered mode (FedBuff), not wired there yet;
+ * - under secure aggregation, anything but dense or the shared set at 32 bits: masked vectors
+ *   only add up coordinate by coordinate on coordinates every client sent, in the fixed-point
+ *   encoding secure aggregation does itself.
  */
 export function checkCompressionCompatibility(
   compression: CompressionSettings,
   strategy: StrategyConfig,
   privacy: PrivacySettings,
+  secureAggregation = false,
+  mode: 'sync' | 'buffered' = 'sync',
 ): void {
+  if (mode === 'buffered' && (compression.kind !== 'none' || compression.bits !== 32)) {
+    throw new PollenError(
+      'INVALID_TASK',
+      '"compression" is not wired into buffered rounds yet (one model handed out at many times: no per-round set or codec); use rounds.mode "sync"',
+    );
+  }
+  if (
+    secureAggregation &&
+    (compression.kind === 'topk' || compression.kind === 'randomk' || compression.bits !== 32)
+  ) {
+    throw new PollenError(
+      'INVALID_TASK',
+      `"compression" ${compression.kind} at ${compression.bits} bits cannot go with secure aggregation: use kind "shared" (or "none") at 32 bits`,
+    );
+  }
   const sparse = compression.kind !== 'none';
   if (sparse && strategy.robust.kind !== 'none') {
     throw new PollenError(

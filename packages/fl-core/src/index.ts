@@ -10,13 +10,14 @@ export {
 export type { PollenErrorCode } from './errors.ts';
 export { PollenError, toPollenError } from './errors.ts';
 export type { WeightedVector } from './fedavg.ts';
-export { WeightedAccumulator, weightedAverage } from './fedavg.ts';
+export { type PartialSum, WeightedAccumulator, weightedAverage } from './fedavg.ts';
 export type {
   OperatorAction,
   OperatorClientMetrics,
   OperatorClientToServerEvents,
   OperatorRound,
   OperatorRoundPrivacy,
+  OperatorRoundStaleness,
   OperatorServerToClientEvents,
   OperatorSnapshot,
   OperatorTask,
@@ -84,8 +85,16 @@ export type {
   RoundCompression,
   RoundEndMessage,
   RoundPrivacy,
+  RoundSecAgg,
   RoundSkippedMessage,
   RoundStartMessage,
+  SecAggAdvertiseEvent,
+  SecAggEnvelope,
+  SecAggKeysEvent,
+  SecAggMaskedEvent,
+  SecAggRequestEvent,
+  SecAggRevealEvent,
+  SecAggSharesEvent,
   ServerToClientEvents,
   UpdateMessage,
   WithdrawMessage,
@@ -93,6 +102,13 @@ export type {
 export { BACKENDS, PROTOCOL_VERSION, toBytes } from './protocol.ts';
 export type { Rng } from './rng.ts';
 export { gamma, gaussian, hashSeed, seededRng, shuffle } from './rng.ts';
+export type { RoundMode, RoundSchedule } from './round-mode.ts';
+export {
+  checkRoundModeCompatibility,
+  MAX_IN_FLIGHT,
+  ROUND_MODES,
+  validateRoundSchedule,
+} from './round-mode.ts';
 export type { SamplingSpec } from './sampling.ts';
 export { poissonCohort, suggestedRetryMs } from './sampling.ts';
 export type {
@@ -105,25 +121,50 @@ export type {
   RandomBytes,
   RevealedShare,
   SecAggDropouts,
+  SecAggInputParts,
+  SecAggLayout,
   SecAggParams,
   SecAggParamsInput,
+  SecAggReport,
   SecAggResult,
   SecAggSimulation,
   SecAggSimulationResult,
   SecAggStage,
+  SecAggSum,
+  SecureAggregationSettings,
   SharesMessage,
   UnmaskRequest,
   UnmaskResponse,
 } from './secagg/index.ts';
 export {
+  CIPHERTEXT_BYTES,
   chachaRandomBytes,
+  decodeSecAggSum,
   defaultSecAggNeighbours,
   defaultSecAggThreshold,
+  encodeSecAggInput,
+  fixedPointBits,
+  generateKeyPair,
+  layoutWords,
   NeighbourGraph,
+  packKeys,
+  packReveal,
+  packShares,
+  parseDelivery,
+  parseKeys,
+  parseUnmaskRequest,
+  roundNeighbourhood,
   SecAggClient,
   SecAggServer,
+  SecAggSession,
+  SHARE_BYTES,
   secAggParams,
   simulateSecAgg,
+  unpackKeys,
+  unpackReveal,
+  unpackShares,
+  validateSecureAggregation,
+  wireBytes,
 } from './secagg/index.ts';
 export type {
   AdaptiveName,

@@ -87,6 +87,28 @@ export interface OperatorRound {
   readonly privacy?: OperatorRoundPrivacy;
   /** SHA-256 (hex) of the committed weights as stored (little-endian float32), for committed rounds. */
   readonly checksum?: string;
+  /** How the round was scheduled: a synchronous cohort or a FedBuff buffer (absent: 'sync'). */
+  readonly mode?: 'sync' | 'buffered';
+  /** How stale what it committed was; absent for rounds that did not commit. */
+  readonly staleness?: OperatorRoundStaleness;
+  /** Milliseconds spent aggregating and applying the server strategy (held-out evaluation excluded). */
+  readonly aggregationMs?: number;
+  /** Milliseconds of held-out evaluation of the committed model. */
+  readonly evaluationMs?: number;
+}
+
+/**
+ * Staleness of a committed round, s(tau) = (1 + tau)^-a (strategy.staleness). A synchronous
+ * round trained on `baseVersion` and committed `newVersion` = baseVersion + 1 + tau: its whole
+ * aggregate was weighted by `weight`. A buffered round weighs each update by its own tau:
+ * `byTau` counts the updates at each tau, `tau` is the largest and `weight` the mean weight.
+ */
+export interface OperatorRoundStaleness {
+  readonly tau: number;
+  readonly weight: number;
+  readonly byTau?: Readonly<Record<string, number>>;
+  /** Updates left out because they were more than tau_max versions behind when aggregated. */
+  readonly droppedStale?: number;
 }
 
 /** What a dashboard gets when it subscribes to a task: the task and its latest rounds. */

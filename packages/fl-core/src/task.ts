@@ -7,6 +7,10 @@ import { PollenError } from './errors.ts';
 import { checkPrivacyCompatibility } from './privacy/round.ts';
 import type { PrivacySettings } from './privacy/settings.ts';
 import { validatePrivacySettings } from './privacy/settings.ts';
+import type { RoundSchedule } from './round-mode.ts';
+import { checkRoundModeCompatibility, validateRoundSchedule } from './round-mode.ts';
+import type { SecureAggregationSettings } from './secagg/settings.ts';
+import { validateSecureAggregation } from './secagg/settings.ts';
 import type { StrategyConfig } from './strategies/config.ts';
 import { checkCompatibility } from './strategies/config.ts';
 import { expectInRange, expectInt, expectObject, expectOneOf, expectString } from './validate.ts';
@@ -26,8 +30,11 @@ export interface TrainingSpec {
   readonly optimizer: 'sgd' | 'adam';
 }
 
-/** How rounds are run: cohort size, quorum and deadline. */
-export interface RoundSpec {
+/**
+ * How rounds are run: cohort size, quorum and deadline, and how they are scheduled (synchronous,
+ * possibly overlapping, or FedBuff's buffered mode: see {@link RoundSchedule}).
+ */
+export interface RoundSpec extends RoundSchedule {
   /** Clients the coordinator aims to aggregate per round. */
   readonly cohortSize: number;
   /** Fewer reports than this by the deadline abandons the round. */
@@ -43,7 +50,10 @@ export interface RoundSpec {
   readonly samplingRate: number;
   /** Selection is inflated by this factor to absorb drop-outs. */
   readonly overSelection: number;
-  /** Milliseconds from round start until the round closes with what it has. */
+  /**
+   * Milliseconds from round start until the round closes with what it has; in buffered mode,
+   * how long a client may hold the model before its place is given to another.
+   */
   readonly deadlineMs: number;
   /** Stop after this many committed rounds (0 = run until stopped). */
   readonly maxRounds: number;
@@ -93,6 +103,11 @@ export interface TaskSpec {
    * absent); always filled in once validated.
    */
   readonly compression: CompressionSettings;
+  /**
+   * Secure aggregation (SecAgg+): the coordinator learns only the sum of each round's updates.
+   * Absent: updates travel in the clear. `true` in a task description takes every default.
+   */
+  readonly secureAggregation?: SecureAggregationSettings;
 }
 
 /** A task as stored: its spec plus the weight layout derived from the topology. */
@@ -170,14 +185,17 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   };
 
   const rd = expectObject('rounds', obj.rounds, 'INVALID_TASK');
+  const cohortSize = expectInt('rounds.cohortSize', rd.cohortSize, 1, 100_000, 'INVALID_TASK');
+  const overSelection = expectInRange('rounds.overSelection', rd.overSelection ?? 1.3, 1, 10, 'INVALID_TASK');
   const rounds: RoundSpec = {
-    cohortSize: expectInt('rounds.cohortSize', rd.cohortSize, 1, 100_000, 'INVALID_TASK'),
+    cohortSize,
     minReports: expectInt('rounds.minReports', rd.minReports, 1, 100_000, 'INVALID_TASK'),
     minClients: expectInt('rounds.minClients', rd.minClients ?? rd.minReports, 1, 100_000, 'INVALID_TASK'),
     samplingRate: expectInRange('rounds.samplingRate', rd.samplingRate ?? 1, 1e-6, 1, 'INVALID_TASK'),
-    overSelection: expectInRange('rounds.overSelection', rd.overSelection ?? 1.3, 1, 10, 'INVALID_TASK'),
+    overSelection,
     deadlineMs: expectInt('rounds.deadlineMs', rd.deadlineMs, 100, 86_400_000, 'INVALID_TASK'),
     maxRounds: expectInt('rounds.maxRounds', rd.maxRounds ?? 0, 0, 10_000_000, 'INVALID_TASK'),
+    ...validateRoundSchedule(rd, { cohortSize, overSelection }),
   };
   if (rounds.minReports > rounds.cohortSize) {
     throw new PollenError(
@@ -193,11 +211,10 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   }
   const maxUpdateNorm = expectInRange('maxUpdateNorm', obj.maxUpdateNorm ?? 1000, 1e-6, 1e9, 'INVALID_TASK');
   const codec = expectOneOf('codec', obj.codec ?? 'f32', ['f32', 'f16'], 'INVALID_TASK');
+  const secureAggregation = validateSecureAggregation(obj.secureAggregation, rounds.minClients);
   const strategy = checkCompatibility({
     strategy: obj.strategy,
-    // Secure aggregation is not part of a task yet: every update reaches the coordinator in
-    // the clear, so robust rules are allowed.
-    secureAggregation: false,
+    secureAggregation: secureAggregation !== null,
     // Pollen's web client keeps its state (client id, examples, SCAFFOLD's c_i) in IndexedDB.
     persistentClientState: true,
     minReports: rounds.minReports,
@@ -206,8 +223,14 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   const privacy: PrivacySettings =
     obj.privacy === undefined ? { mode: 'off' } : validatePrivacySettings(obj.privacy);
   checkPrivacyCompatibility(privacy, strategy);
+  checkRoundModeCompatibility({
+    schedule: rounds,
+    strategy,
+    privacy,
+    secureAggregation: secureAggregation !== null,
+  });
   const compression = validateCompression(obj.compression);
-  checkCompressionCompatibility(compression, strategy, privacy);
+  checkCompressionCompatibility(compression, strategy, privacy, secureAggregation !== null, rounds.mode);
   return {
     id,
     name,
@@ -224,5 +247,6 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     strategy,
     privacy,
     compression,
+    ...(secureAggregation ? { secureAggregation } : {}),
   };
 }

@@ -12,13 +12,17 @@ import {
 } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Server, Socket } from 'socket.io';
+import type { ClusterHooks } from '../cluster/node.ts';
 import { TaskModel } from '../ml/evaluator.ts';
 import { weightSpecOf } from '../ml/tf.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
+import { createRunner } from './create-runner.ts';
 import { decodeRoundUpload, parseEligibility, parseHello, parseUpdate, parseWithdraw } from './messages.ts';
 import { type Contributor, Population } from './population.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { TaskRunner } from './runner.ts';
+import type { TaskRunner } from './runner.ts';
+import { parseSecAggEnvelope, SECAGG_EVENTS } from './secagg-messages.ts';
+import { SecAggRound } from './secagg-round.ts';
 
 export type PollenServer = Server<ClientToServerEvents, ServerToClientEvents>;
 type PollenSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -43,13 +47,24 @@ export const RECONNECT_GRACE_MS = 10_000;
  * The coordinator's core: the connected population, one runner per task, and the
  * contributor protocol. Transport-facing checks happen here, before any decoding.
  */
-export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [PollenErrorCode] }> {
+export class Engine extends EventEmitter<{
+  round: [RoundRecord];
+  roundStarted: [RoundRecord];
+  rejected: [PollenErrorCode];
+}> {
   readonly population = new Population();
   private readonly limiter = new RateLimiter(MESSAGES_PER_SECOND, MESSAGE_BURST);
   private readonly runners = new Map<string, TaskRunner>();
   private readonly models = new Map<string, TaskModel>();
-  /** Selected clients whose connection broke, by client id: the drop that follows unless they return. */
-  private readonly awaited = new Map<string, NodeJS.Timeout>();
+  /**
+   * Selected clients whose connection broke, by client id: the round they were in and the drop
+   * that follows unless they return.
+   */
+  private readonly awaited = new Map<string, { readonly roundId: number; readonly timer: NodeJS.Timeout }>();
+
+  private readonly starting = new Map<string, Promise<void>>();
+  /** In a cluster, the hooks runners use; set by `useCluster` before `start`. */
+  private cluster: ClusterHooks | undefined;
 
   constructor(
     readonly store: Store,
@@ -58,9 +73,23 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
     super();
   }
 
-  /** Resume every stored task: rounds a crash left open are abandoned, never half-applied. */
+  /** Run as one node of several: rounds need the task's lease, cohorts span every node. */
+  useCluster(cluster: ClusterHooks): void {
+    this.cluster = cluster;
+  }
+
+  /** The tasks this engine runs. */
+  taskIds(): string[] {
+    return [...this.runners.keys()];
+  }
+
+  /**
+   * Resume every stored task: rounds a crash left open are abandoned, never half-applied. In a
+   * cluster the other nodes' rounds are not this node's to close: the next lease holder of each
+   * task closes what its predecessor left, under its fence.
+   */
   async start(): Promise<void> {
-    const abandoned = await this.store.abandonOpenRounds('coordinator restarted');
+    const abandoned = this.cluster ? 0 : await this.store.abandonOpenRounds('coordinator restarted');
     if (abandoned > 0) this.log.warn({ abandoned }, 'abandoned rounds left open by the last run');
     for (const task of await this.store.listTasks()) await this.startRunner(task);
   }
@@ -69,6 +98,12 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
   async createTask(spec: TaskSpec): Promise<StoredTask> {
     if (await this.store.getTask(spec.id))
       throw new PollenError('INVALID_TASK', `task "${spec.id}" already exists`);
+    if (this.cluster && spec.rounds.mode === 'buffered') {
+      throw new PollenError(
+        'INVALID_TASK',
+        'rounds.mode "buffered" does not run on several coordinators yet: use synchronous rounds',
+      );
+    }
     const model = await TaskModel.create(spec);
     const initial = await model.initialWeights();
     const evaluation = await model.evaluate(initial);
@@ -78,18 +113,34 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
     return task;
   }
 
+  /**
+   * Run a stored task this engine has no runner for yet: in a cluster, one another node
+   * created (its clients may connect here). Concurrent calls start one runner.
+   */
+  ensureRunner(task: StoredTask): Promise<void> {
+    if (this.runners.has(task.spec.id)) return Promise.resolve();
+    let starting = this.starting.get(task.spec.id);
+    if (!starting) {
+      starting = this.startRunner(task).finally(() => this.starting.delete(task.spec.id));
+      this.starting.set(task.spec.id, starting);
+    }
+    return starting;
+  }
+
   private async startRunner(task: StoredTask): Promise<void> {
     let model = this.models.get(task.spec.id);
     if (!model) {
       model = await TaskModel.create(task.spec);
       this.models.set(task.spec.id, model);
     }
-    const runner = new TaskRunner(task.spec.id, {
+    const runner = createRunner(task, {
       store: this.store,
       population: this.population,
       log: this.log,
       model,
       onRound: (record) => this.emit('round', record),
+      onRoundStarted: (record) => this.emit('roundStarted', record),
+      ...(this.cluster ? { cluster: this.cluster } : {}),
     });
     this.runners.set(task.spec.id, runner);
     runner.start();
@@ -115,7 +166,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
     }
     await this.store.setTaskStatus(taskId, status);
     const runner = this.runners.get(taskId);
-    if (status === 'stopped') runner?.round?.close('stopped');
+    if (status === 'stopped') runner?.stopRounds();
     runner?.poke();
     this.log.info({ task: taskId, status }, 'task status changed by operator');
     return (await this.store.getTask(taskId))!;
@@ -131,6 +182,12 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
     }
     if (JSON.stringify(spec.dataset) !== JSON.stringify(task.spec.dataset)) {
       throw new PollenError('INVALID_TASK', "a task's dataset partition cannot change; create a new task");
+    }
+    if (spec.rounds.mode !== task.spec.rounds.mode) {
+      throw new PollenError(
+        'INVALID_TASK',
+        `a task's rounds.mode cannot change (it is "${task.spec.rounds.mode}"); create a new task`,
+      );
     }
     await this.store.updateTaskSpec(spec);
     this.runners.get(taskId)?.poke();
@@ -191,6 +248,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
           const hello = parseHello(msg);
           const task = await this.store.getTask(hello.taskId);
           if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${hello.taskId}"`);
+          await this.ensureRunner(task);
           // Checked again: another hello on this socket may have joined while the store answered.
           if (this.population.bySocketId(socket.id))
             throw new PollenError('INVALID_MESSAGE', 'hello was already said');
@@ -232,7 +290,8 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
           const update = parseEligibility(msg);
           c.eligible = update.eligible;
           c.numExamples = update.numExamples;
-          if (!c.eligible && c.activeRound !== null) this.runners.get(c.taskId)?.round?.drop(c.clientId);
+          if (!c.eligible && c.activeRound !== null)
+            this.runners.get(c.taskId)?.drop(c.clientId, c.activeRound);
           this.population.touch();
           return {};
         }),
@@ -247,10 +306,8 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
           const update = parseUpdate(msg, maxUpdateBytes(task));
           if (update.taskId !== c.taskId)
             throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
-          const round = this.runners.get(c.taskId)?.round;
-          if (!round || round.roundId !== update.roundId) {
-            throw new PollenError('ROUND_CLOSED', `round ${update.roundId} is not open`);
-          }
+          const round = this.runners.get(c.taskId)?.target(c.clientId, update.roundId);
+          if (!round) throw new PollenError('ROUND_CLOSED', `round ${update.roundId} is not open`);
           round.checkMembership(c.clientId);
           try {
             if (update.modelVersion !== round.baseVersion) {
@@ -260,7 +317,7 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
               );
             }
             // The round's codec only (dense, or its compression), checked before anything is allocated.
-            const { delta, norm } = decodeRoundUpload(update.update, round.upload, specSize(task.weightSpec));
+            const { delta, norm } = decodeRoundUpload(update.update, round.upload ?? null, specSize(task.weightSpec));
             // A task that clips bounds the norm by C plus the noise allowance instead (privacy.ts).
             const maxNorm = round.privacy?.maxNorm ?? task.spec.maxUpdateNorm;
             if (norm > maxNorm) {
@@ -290,58 +347,76 @@ export class Engine extends EventEmitter<{ round: [RoundRecord]; rejected: [Poll
         void respond(ack, () => {
           const c = contributor();
           const withdraw = parseWithdraw(msg);
-          const round = this.runners.get(c.taskId)?.round;
-          if (!round || round.roundId !== withdraw.roundId) {
+          const runner = this.runners.get(c.taskId);
+          const round = runner?.target(c.clientId, withdraw.roundId);
+          if (!runner || !round)
             throw new PollenError('ROUND_CLOSED', `round ${withdraw.roundId} is not open`);
-          }
           round.checkMembership(c.clientId);
-          round.drop(c.clientId);
+          runner.drop(c.clientId, withdraw.roundId);
           log.info({ round: withdraw.roundId, reason: withdraw.reason }, 'client withdrew');
           return {};
         }),
     );
+
+    // Secure aggregation's stages, routed to the round that runs them (secagg-round.ts).
+    for (const event of SECAGG_EVENTS) {
+      socket.on(event, (msg: unknown, ack: unknown) => {
+        void respond(ack, () => {
+          const c = contributor();
+          const envelope = parseSecAggEnvelope(event, msg);
+          if (envelope.taskId !== c.taskId)
+            throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
+          const round = this.runners.get(c.taskId)?.target(c.clientId, envelope.roundId);
+          if (!round) throw new PollenError('ROUND_CLOSED', `round ${envelope.roundId} is not open`);
+          if (!(round instanceof SecAggRound)) {
+            throw new PollenError('INVALID_MESSAGE', `round ${round.roundId} is not securely aggregated`);
+          }
+          round.receive(event, c.clientId, envelope.body);
+          return {};
+        });
+      });
+    }
 
     socket.on('disconnect', (reason) => {
       this.limiter.forget(socket.id);
       const c = this.population.leave(socket.id);
       if (!c || c.activeRound === null) return;
       // A client that left on purpose is dropped at once; a broken connection gets a grace period.
-      if (reason === 'client namespace disconnect') this.runners.get(c.taskId)?.round?.drop(c.clientId);
-      else this.awaitReturn(c);
+      if (reason === 'client namespace disconnect')
+        this.runners.get(c.taskId)?.drop(c.clientId, c.activeRound);
+      else this.awaitReturn(c, c.activeRound);
     });
   }
 
   /** Drop a selected client from its round unless it says hello again within the grace period. */
-  private awaitReturn(c: Contributor): void {
-    clearTimeout(this.awaited.get(c.clientId));
-    const roundId = c.activeRound;
+  private awaitReturn(c: Contributor, roundId: number): void {
+    clearTimeout(this.awaited.get(c.clientId)?.timer);
     const timer = setTimeout(() => {
       this.awaited.delete(c.clientId);
       if (this.population.byClientId(c.clientId)) return;
-      const round = this.runners.get(c.taskId)?.round;
-      if (round?.roundId === roundId) round.drop(c.clientId);
+      this.runners.get(c.taskId)?.drop(c.clientId, roundId);
     }, RECONNECT_GRACE_MS);
     timer.unref();
-    this.awaited.set(c.clientId, timer);
+    this.awaited.set(c.clientId, { roundId, timer });
   }
 
-  /** A client that came back within its grace period is in its round again. */
+  /**
+   * A client that came back within its grace period is in its round again, and is sent the
+   * round's start once more: the one it was sent may have been lost with its connection (a
+   * client already training that round ignores the repeat).
+   */
   private resume(clientId: string): void {
-    const timer = this.awaited.get(clientId);
-    if (!timer) return;
-    clearTimeout(timer);
+    const awaited = this.awaited.get(clientId);
+    if (!awaited) return;
+    clearTimeout(awaited.timer);
     this.awaited.delete(clientId);
     const c = this.population.byClientId(clientId);
-    const round = c && this.runners.get(c.taskId)?.round;
-    if (c && round?.isOpen && round.isSelected(clientId) && c.activeRound === null) {
-      c.activeRound = round.roundId;
-      this.population.touch();
-    }
+    if (c) this.runners.get(c.taskId)?.resume(c, awaited.roundId);
   }
 
   /** Stop every runner (rounds in flight are abandoned) and release the models. */
   async close(): Promise<void> {
-    for (const timer of this.awaited.values()) clearTimeout(timer);
+    for (const { timer } of this.awaited.values()) clearTimeout(timer);
     this.awaited.clear();
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
     this.runners.clear();

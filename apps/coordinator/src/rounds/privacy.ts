@@ -77,7 +77,10 @@ export function loadLedger(
  * (samplingRate * overSelection), or the fraction the min-cohort top-up forces when the
  * eligible population is small. {@link chargedSamplingRate} never exceeds it.
  */
-export function predictedSamplingRate(rounds: RoundSpec, eligible: number): number {
+export function predictedSamplingRate(
+  rounds: Pick<RoundSpec, 'samplingRate' | 'overSelection' | 'minClients'>,
+  eligible: number,
+): number {
   const rate = Math.min(1, rounds.samplingRate * rounds.overSelection);
   return Math.min(1, Math.max(rate, rounds.minClients / Math.max(1, eligible)));
 }

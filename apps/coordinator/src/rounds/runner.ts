@@ -1,22 +1,13 @@
 import { randomInt } from 'node:crypto';
-import { encodeDense } from '@pollen/compression';
-import {
-  createServerStrategy,
-  hashSeed,
-  poissonCohort,
-  type Rng,
-  type RoundStartMessage,
-  type ServerStrategy,
-  seededRng,
-  suggestedRetryMs,
-} from '@pollen/fl-core';
+import { type Rng, seededRng, suggestedRetryMs } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
+import type { ClusterHooks } from '../cluster/node.ts';
 import type { TaskModel } from '../ml/evaluator.ts';
-import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
-import { CoordinateSets, roundUpload } from './coordinates.ts';
+import type { Fence, RoundRecord, Store, StoredTask } from '../store/types.ts';
+import { Committer } from './commit.ts';
 import type { Contributor, Population } from './population.ts';
-import { budgetExhaustedReason, commitPrivacy, cryptoRng, planPrivacy } from './privacy.ts';
-import { Round } from './round.ts';
+import type { Round } from './round.ts';
+import type { UpdateTarget } from './target.ts';
 
 export interface RunnerDeps {
   readonly store: Store;
@@ -25,40 +16,117 @@ export interface RunnerDeps {
   readonly model: TaskModel;
   /** Called with every round record that closed (committed or abandoned). */
   readonly onRound: (record: RoundRecord) => void;
+  /** Called with the record of every round as it opens. */
+  readonly onRoundStarted: (record: RoundRecord) => void;
+  /** In a cluster: the round lease, selection across nodes, and the other nodes' shares. */
+  readonly cluster?: ClusterHooks;
 }
 
 const IDLE_POLL_MS = 1000;
+/** How often a node without a task's lease checks whether it is free (its holder died). */
+const LEASE_POLL_MS = 500;
 
 /**
- * Drives one task's rounds, one after another: wait for enough eligible clients, select a
- * cohort, broadcast the global model (and SCAFFOLD's c), collect updates until the target, the
- * last selected client or the deadline, then aggregate them (mean or robust rule), apply the
- * task's server strategy and commit the new version with the strategy's state, or abandon the
- * round.
+ * What the engine asks of a task's scheduler, whichever mode it runs: synchronous rounds
+ * (`SyncRunner`, possibly several in flight) or FedBuff's buffered mode (`BufferedRunner`).
  */
-export class TaskRunner {
+export interface TaskRunner {
   readonly taskId: string;
-  private readonly deps: RunnerDeps;
-  private readonly rng: Rng = seededRng(randomInt(2 ** 32));
-  private stopped = false;
-  private current: Round | null = null;
+  start(): void;
+  /** Stop selecting; rounds in flight are abandoned; resolves once their records are written. */
+  stop(): Promise<void>;
+  /** Re-check the task now (after a status change, say). */
+  poke(): void;
+  /** Ids of the rounds collecting updates now, oldest first. */
+  openRoundIds(): number[];
+  /** The records of the rounds collecting updates now, as they stand. */
+  openRecords(): RoundRecord[];
+  /** Where an update (or a withdrawal) of `clientId` for `roundId` goes; undefined: ROUND_CLOSED. */
+  target(clientId: string, roundId: number): UpdateTarget | undefined;
+  /** A client left round `roundId` (withdrew, vanished past its grace, became ineligible). */
+  drop(clientId: string, roundId: number): void;
+  /** Abandon every round in flight (the operator stopped the task). */
+  stopRounds(): void;
+  /**
+   * A client that came back within its grace period: put it back in round `roundId` if that is
+   * still open and it has not reported, and send it the round's start again (what it was sent
+   * may have been lost with its connection). Returns whether it was put back.
+   */
+  resume(contributor: Contributor, roundId: number): boolean;
+  /**
+   * In a cluster: this node's share of a round another node drives becomes a round here, so
+   * its clients' updates reach it; refused (false) for a round this runner drives itself.
+   */
+  follow(round: Round): boolean;
+  /** The share closed: forget it. */
+  unfollow(round: Round): void;
+  /** The open round `roundId` this runner drives (the lease holder folds partials into it). */
+  driven(roundId: number): Round | undefined;
+}
+
+/**
+ * The machinery both schedulers share: the loop that sleeps until the population or the task
+ * changes, the committer (server strategy and ordered commits), a random source, and pace
+ * steering for clients that were not selected.
+ */
+export abstract class RunnerBase {
+  readonly taskId: string;
+  protected readonly deps: RunnerDeps;
+  protected readonly committer: Committer;
+  protected readonly rng: Rng = seededRng(randomInt(2 ** 32));
+  protected stopped = false;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly onChange = (): void => this.wake?.();
-  /** The task's server strategy, in the state of the last committed version. */
-  private server: ServerStrategy | null = null;
-  private serverKey = '';
-  /** Shared-coordinate sparsity: each round's coordinate set and the momentum that picks it. */
-  readonly coordinates = new CoordinateSets();
+  /**
+   * The next round id: read from the store once, then counted here (one runner per task; in a
+   * cluster, read again each time this node takes the task's lease).
+   */
+  private nextId: number | null = null;
+  /** In a cluster, the fence of the lease this node holds for the task; every round write carries it. */
+  protected fence: Fence | undefined;
+  /** In a cluster, this node's shares of rounds another node drives, by round id. */
+  protected readonly shares = new Map<number, Round>();
 
   constructor(taskId: string, deps: RunnerDeps) {
     this.taskId = taskId;
     this.deps = deps;
+    this.committer = new Committer(taskId, { ...deps, fence: () => this.fence });
   }
 
-  /** The round in flight, if any. */
-  get round(): Round | null {
-    return this.current;
+  follow(round: Round): boolean {
+    if (this.driven(round.roundId)) return false;
+    this.shares.set(round.roundId, round);
+    return true;
+  }
+
+  unfollow(round: Round): void {
+    if (this.shares.get(round.roundId) === round) this.shares.delete(round.roundId);
+  }
+
+  abstract driven(roundId: number): Round | undefined;
+
+  /**
+   * In a cluster: whether this node holds the task's round lease, taking it when it is free.
+   * Just taken, it closes what the previous holder left open, under the new fence, before any
+   * round of its own, re-reads the round ids and the strategy's state (the previous holder
+   * moved them on), and drops the shares it was following of the old holder's rounds.
+   */
+  private async holdLease(): Promise<boolean> {
+    const lease = await this.deps.cluster!.acquire(this.taskId);
+    this.fence = lease?.fence;
+    if (!lease) return false;
+    if (lease.fresh) {
+      for (const share of this.shares.values()) share.close('stopped');
+      this.nextId = null;
+      this.committer.forget();
+      const abandoned = await this.deps.store.abandonOpenRounds('the previous lease holder left', {
+        taskId: this.taskId,
+        fence: lease.fence,
+      });
+      this.deps.log.info({ task: this.taskId, token: lease.fence.token, abandoned }, 'took the round lease');
+    }
+    return true;
   }
 
   start(): void {
@@ -66,21 +134,25 @@ export class TaskRunner {
     this.loopDone = this.loop();
   }
 
-  /** Stop selecting; a round in flight is abandoned. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.deps.population.off('change', this.onChange);
-    this.current?.close('stopped');
+    this.stopRounds();
     this.wake?.();
     await this.loopDone;
+    await this.committer.idle();
   }
 
-  /** Re-check the task now (after a status change, say). */
   poke(): void {
     this.wake?.();
   }
 
-  private waitForChange(ms: number): Promise<void> {
+  abstract stopRounds(): void;
+
+  /** One pass of the scheduler: returns once it has nothing to do until something changes. */
+  protected abstract step(task: StoredTask): Promise<void> | void;
+
+  protected waitForChange(ms = IDLE_POLL_MS): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {
@@ -95,252 +167,59 @@ export class TaskRunner {
   }
 
   private async loop(): Promise<void> {
-    const { store, population, log } = this.deps;
+    const { store, log } = this.deps;
     while (!this.stopped) {
       const task = await store.getTask(this.taskId);
-      if (task?.status !== 'running') {
-        await this.waitForChange(IDLE_POLL_MS);
+      if (!task) {
+        await this.waitForChange();
         continue;
       }
-      const { maxRounds, minClients } = task.spec.rounds;
-      if (maxRounds > 0 && task.currentVersion >= maxRounds) {
-        await store.setTaskStatus(this.taskId, 'completed');
-        log.info({ task: this.taskId, version: task.currentVersion }, 'task completed');
-        continue;
-      }
-      const candidates = population.available(this.taskId);
-      if (candidates.length < minClients) {
-        await this.waitForChange(IDLE_POLL_MS);
-        continue;
-      }
-      if (await this.budgetSpent(task, candidates.length)) continue;
       try {
-        await this.runRound(task, candidates);
-      } catch (err) {
-        log.error({ err, task: this.taskId }, 'round failed');
-        await this.waitForChange(IDLE_POLL_MS);
-      }
-    }
-  }
-
-  /**
-   * Before selecting: stop the task with status 'budget-exhausted' when one more round, at the
-   * largest q its cohort could be charged, would take its epsilon past the budget.
-   */
-  private async budgetSpent(task: StoredTask, eligible: number): Promise<boolean> {
-    const { store, log } = this.deps;
-    const reason = budgetExhaustedReason(task.spec, await store.getPrivacy(task.spec.id), eligible);
-    if (reason === null) return false;
-    await store.exhaustBudget(task.spec.id, reason);
-    log.warn({ task: task.spec.id, reason }, 'privacy budget exhausted; no more rounds');
-    return true;
-  }
-
-  /**
-   * The task's server strategy: built on first use from the state committed with the current
-   * version (so a restart resumes FedAdam's moments and SCAFFOLD's c exactly), and rebuilt the
-   * same way when an operator changed the task's strategy config. A state that no longer fits
-   * (another optimizer, SCAFFOLD switched) is dropped and the strategy starts afresh.
-   */
-  private async serverFor(task: StoredTask, dimension: number): Promise<ServerStrategy> {
-    const { spec } = task;
-    const key = JSON.stringify(spec.strategy);
-    if (this.server && key === this.serverKey && this.server.dimension === dimension) return this.server;
-    const log = this.deps.log.child({ task: spec.id });
-    const server = createServerStrategy(spec.strategy, dimension);
-    const saved = await this.deps.store.getStrategyState(spec.id);
-    if (
-      saved &&
-      saved.config.name === spec.strategy.name &&
-      saved.config.scaffold === spec.strategy.scaffold
-    ) {
-      try {
-        server.restore(saved.state);
-        if (saved.version !== task.currentVersion) {
-          log.warn({ stateVersion: saved.version, version: task.currentVersion }, 'strategy state is older');
+        if (this.deps.cluster && !(await this.holdLease())) {
+          await this.waitForChange(LEASE_POLL_MS);
+          continue;
         }
+        await this.step(task);
       } catch (err) {
-        log.warn({ err }, 'stored strategy state does not fit the task; starting it afresh');
+        log.error({ err, task: this.taskId }, 'round scheduling failed');
+        await this.waitForChange();
       }
-    } else if (saved) {
-      log.warn({ from: saved.config.name, to: spec.strategy.name }, 'strategy changed; starting it afresh');
     }
-    this.server = server;
-    this.serverKey = key;
-    return server;
   }
 
-  private async runRound(task: StoredTask, candidates: Contributor[]): Promise<void> {
-    const { store, population, model } = this.deps;
-    const { spec } = task;
-    const { strategy } = spec;
-    const base = await store.getVersion(spec.id, task.currentVersion);
-    if (!base) throw new Error(`version ${task.currentVersion} of ${spec.id} is missing`);
-    const server = await this.serverFor(task, base.weights.length);
-    // SCAFFOLD's N in c += (|S| / N) * mean Delta c_i: the task's clients connected now.
-    const populationSize = population.counts(spec.id).total;
-    const { rounds } = spec;
-    const { cohort, clamped, rate } = poissonCohort(
-      candidates,
-      {
-        rate: rounds.samplingRate,
-        overSelection: rounds.overSelection,
-        minCohort: rounds.minClients,
-        maxCohort: Math.max(rounds.minClients, Math.ceil(rounds.cohortSize * rounds.overSelection)),
-      },
-      this.rng,
-    );
-    const privacy = planPrivacy(
-      spec,
-      await store.getPrivacy(spec.id),
-      { rate, clamped },
-      cohort.length,
-      candidates.length,
-      base.weights.length,
-    );
-    const roundId = await store.nextRoundId(spec.id);
-    const dimension = base.weights.length;
-    const upload = roundUpload(spec, dimension, this.coordinates.forRound(spec, roundId, dimension));
-    const round = new Round({
-      taskId: spec.id,
-      roundId,
-      baseVersion: base.version,
-      dimension: base.weights.length,
-      selected: cohort.map((c) => c.clientId),
-      target: spec.rounds.cohortSize,
-      deadlineMs: spec.rounds.deadlineMs,
-      robust: strategy.robust,
-      scaffold: strategy.scaffold,
-      privacy,
-      upload: upload.message ? upload.plan : null,
-    });
-    const log = this.deps.log.child({ task: spec.id, round: round.roundId });
-    round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
-    await store.openRound(round.record());
-    this.current = round;
+  /** A fresh round id, known before the round's record is written. */
+  protected async roundId(): Promise<number> {
+    this.nextId ??= await this.deps.store.nextRoundId(this.taskId);
+    return this.nextId++;
+  }
 
-    const meta = { round: round.roundId, taskTag: hashSeed(spec.id) };
-    const weights = encodeDense(base.weights, spec.codec, meta);
-    const c = server.control();
-    const control = c ? encodeDense(c, spec.codec, meta) : null;
-    const start: RoundStartMessage = {
-      taskId: spec.id,
-      roundId: round.roundId,
-      modelVersion: base.version,
-      deadline: round.deadline,
-      training: spec.training,
-      codec: spec.codec,
-      weights,
-      strategy: { proximalMu: strategy.mu, scaffold: strategy.scaffold },
-      ...(control ? { control } : {}),
-      ...(privacy ? { privacy: privacy.message } : {}),
-      ...(upload.message ? { compression: upload.message } : {}),
-    };
-    for (const c of cohort) {
-      c.activeRound = round.roundId;
-      c.send('round:start', start);
-    }
-    population.touch();
-    // Pace steering: everyone left out hears when it is worth checking in again.
-    const chosen = new Set(cohort);
-    for (const c of candidates) {
-      if (chosen.has(c)) continue;
+  /** Mark a task that committed its `rounds.maxRounds` versions completed. */
+  protected async complete(task: StoredTask): Promise<void> {
+    await this.deps.store.setTaskStatus(this.taskId, 'completed');
+    this.deps.log.info({ task: this.taskId, version: task.currentVersion }, 'task completed');
+  }
+
+  /**
+   * Pace steering: a client left out hears when it is worth checking in again, spread so that
+   * a large population does not come back at once.
+   */
+  protected skip(
+    left: readonly Contributor[],
+    roundId: number,
+    sizes: { readonly population: number; readonly cohort: number; readonly roundMs: number },
+  ): void {
+    for (const c of left) {
       const retryAfterMs = suggestedRetryMs(
         {
-          populationSize: candidates.length,
-          cohortSize: Math.max(1, cohort.length),
-          roundMs: rounds.deadlineMs,
+          populationSize: sizes.population,
+          cohortSize: Math.max(1, sizes.cohort),
+          roundMs: sizes.roundMs,
           minMs: 1000,
           maxMs: 3_600_000,
         },
         this.rng,
       );
-      c.send('round:skipped', { taskId: spec.id, roundId: round.roundId, retryAfterMs });
+      c.send('round:skipped', { taskId: this.taskId, roundId, retryAfterMs });
     }
-    log.info({ selected: cohort.length, available: candidates.length, rate, clamped }, 'round started');
-
-    const reason = await round.closed;
-    this.current = null;
-    for (const c of cohort) {
-      const live = population.byClientId(c.clientId) ?? c;
-      if (live.activeRound === round.roundId) live.activeRound = null;
-    }
-
-    const coordinateBytes = toBytesLength(upload.message?.coordinates);
-    const bytesDown = (weights.byteLength + (control?.byteLength ?? 0) + coordinateBytes) * cohort.length;
-    const endedAt = Date.now();
-    let record: RoundRecord | null = null;
-    let why = '';
-    if (reason !== 'stopped' && round.reportedCount >= spec.rounds.minReports) {
-      const before = server.state();
-      try {
-        const aggregate = round.aggregate();
-        const fraction = round.reportedCount / Math.max(populationSize, round.reportedCount);
-        const next = server.apply(
-          base.weights,
-          aggregate.delta,
-          aggregate.meanControlDelta ? { meanDelta: aggregate.meanControlDelta, fraction } : undefined,
-        );
-        const evaluation = await model.evaluate(next);
-        // The ledger and the adaptive clip norm commit with the version they paid for.
-        const spent = privacy
-          ? commitPrivacy(spec, await store.getPrivacy(spec.id), privacy, round.clipBitSum, cryptoRng())
-          : null;
-        const committed = round.record({
-          status: 'committed',
-          newVersion: base.version + 1,
-          endedAt,
-          bytesDown,
-          accuracy: evaluation.accuracy,
-          loss: evaluation.loss,
-          ...(spent ? { privacy: spent.record } : {}),
-        });
-        // The strategy's new state commits with the version it produced, or neither does.
-        await store.commitRound(committed, next, { config: strategy, state: server.state() }, spent?.state);
-        record = committed;
-        this.coordinates.observe(spec, round.roundId, aggregate.delta);
-        log.info(
-          {
-            reported: record.reported,
-            reason,
-            accuracy: evaluation.accuracy,
-            version: record.newVersion,
-            strategy: strategy.name,
-            ...(spent ? { epsilon: spent.record.epsilon, clipNorm: spent.state.clipNorm } : {}),
-            ...(aggregate.kept !== undefined ? { kept: aggregate.kept } : {}),
-          },
-          'round committed',
-        );
-      } catch (err) {
-        // Back to the last committed state, so the failed step is never half-applied.
-        server.restore(before);
-        log.error({ err }, 'aggregation failed');
-        why = `aggregation failed: ${(err as Error).message}`;
-      }
-    } else {
-      why =
-        reason === 'stopped'
-          ? 'coordinator stopped'
-          : `${round.reportedCount} of ${spec.rounds.minReports} required reports by ${reason}`;
-    }
-    if (!record) {
-      record = round.record({ status: 'abandoned', endedAt, bytesDown, reason: why });
-      await store.abandonRound(record);
-      log.warn({ reported: record.reported, reason }, 'round abandoned');
-    }
-    for (const c of cohort) {
-      (population.byClientId(c.clientId) ?? c).send('round:end', {
-        taskId: spec.id,
-        roundId: round.roundId,
-        status: record.status,
-        modelVersion: record.newVersion ?? base.version,
-      });
-    }
-    population.touch();
-    this.deps.onRound(record);
   }
-}
-
-function toBytesLength(data: Uint8Array | ArrayBuffer | undefined): number {
-  return data?.byteLength ?? 0;
 }

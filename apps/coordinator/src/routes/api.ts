@@ -6,14 +6,35 @@ import type { Engine } from '../rounds/engine.ts';
 import { CLIENT_ID_PATTERN } from '../rounds/messages.ts';
 import { currentClipNorm, loadLedger } from '../rounds/privacy.ts';
 import type { StoredTask } from '../store/types.ts';
+import {
+  BINARY,
+  ERRORS,
+  OPERATOR_ERRORS,
+  OPERATOR_SECURITY,
+  PRIVACY,
+  ROUND_RECORD,
+  ROUNDS_QUERY,
+  SHARD_PARAMS,
+  TASK_DETAIL,
+  TASK_PARAMS,
+  TASK_SUMMARY,
+  VERSION,
+  VERSION_QUERY,
+} from './schemas.ts';
 
 function taskId(params: unknown): string {
   return expectString('id', (params as { id?: unknown }).id, 63, TASK_ID_PATTERN, 'NOT_FOUND');
 }
 
+/** A query integer: Fastify's schema has coerced and bounded it; the task-dependent bounds are checked here. */
 function optionalInt(name: string, value: unknown, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
-  const n = typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
+  const n =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^\d{1,10}$/.test(value)
+        ? Number(value)
+        : Number.NaN;
   return expectInt(name, n, min, max);
 }
 
@@ -28,7 +49,8 @@ function summary(engine: Engine, task: StoredTask): Record<string, unknown> {
     createdAt: task.createdAt,
     currentVersion: task.currentVersion,
     population: engine.population.counts(spec.id),
-    round: engine.runner(spec.id)?.round?.roundId ?? null,
+    round: engine.runner(spec.id)?.openRoundIds().at(-1) ?? null,
+    rounds: engine.runner(spec.id)?.openRoundIds() ?? [],
   };
 }
 
@@ -39,7 +61,20 @@ export async function apiRoutes(
 ): Promise<void> {
   const { engine, guard } = opts;
   // Contributors need a task's spec and their shard; rounds, versions and the model are the operator's.
-  const operator = { onRequest: guard };
+  const operator = (
+    summary: string,
+    schema: Record<string, unknown>,
+    response: Record<string, unknown>,
+  ): Record<string, unknown> => ({
+    onRequest: guard,
+    schema: {
+      summary,
+      security: OPERATOR_SECURITY,
+      params: TASK_PARAMS,
+      ...schema,
+      response: { 200: response, ...OPERATOR_ERRORS },
+    },
+  });
   const { store } = engine;
   const getTask = async (params: unknown): Promise<StoredTask> => {
     const id = taskId(params);
@@ -51,93 +86,152 @@ export async function apiRoutes(
     optionalInt('version', (query as { version?: unknown }).version, 0, task.currentVersion) ??
     task.currentVersion;
 
-  app.get('/api/tasks', async () => (await store.listTasks()).map((task) => summary(engine, task)));
+  app.get(
+    '/api/tasks',
+    {
+      schema: { summary: 'Tasks, public summary', response: { 200: { type: 'array', items: TASK_SUMMARY } } },
+    },
+    async () => (await store.listTasks()).map((task) => summary(engine, task)),
+  );
 
-  app.get('/api/tasks/:id', async (req) => {
-    const task = await getTask(req.params);
-    return { ...summary(engine, task), spec: task.spec, weightSpec: task.weightSpec };
-  });
+  app.get(
+    '/api/tasks/:id',
+    {
+      schema: {
+        summary: 'One task with its spec',
+        params: TASK_PARAMS,
+        response: { 200: TASK_DETAIL, ...ERRORS },
+      },
+    },
+    async (req) => {
+      const task = await getTask(req.params);
+      return { ...summary(engine, task), spec: task.spec, weightSpec: task.weightSpec };
+    },
+  );
 
-  app.get('/api/tasks/:id/rounds', operator, async (req) => {
-    const task = await getTask(req.params);
-    const query = req.query as { after?: unknown; limit?: unknown };
-    return store.listRounds(task.spec.id, {
-      after: optionalInt('after', query.after, 0, 0xffffffff),
-      limit: optionalInt('limit', query.limit, 1, 1000) ?? 1000,
-    });
-  });
+  app.get(
+    '/api/tasks/:id/rounds',
+    operator(
+      'Round records, oldest first',
+      { querystring: ROUNDS_QUERY },
+      { type: 'array', items: ROUND_RECORD },
+    ),
+    async (req) => {
+      const task = await getTask(req.params);
+      const query = req.query as { after?: unknown; limit?: unknown };
+      return store.listRounds(task.spec.id, {
+        after: optionalInt('after', query.after, 0, 0xffffffff),
+        limit: optionalInt('limit', query.limit, 1, 1000) ?? 1000,
+      });
+    },
+  );
 
   // The privacy ledger as committed: epsilon spent at the task's delta, the rounds charged, the
   // next round's clip norm, and why the task stopped if its budget did.
-  app.get('/api/tasks/:id/privacy', operator, async (req) => {
-    const task = await getTask(req.params);
-    const settings = task.spec.privacy;
-    const stored = await store.getPrivacy(task.spec.id);
-    const ledger = loadLedger(settings, stored);
-    const spent = ledger?.spent();
-    const budget = settings.mode === 'off' ? null : settings.epsilonBudget;
-    return {
-      taskId: task.spec.id,
-      status: task.status,
-      mode: settings.mode,
-      settings,
-      delta: ledger?.delta ?? null,
-      epsilon: spent ? spent.epsilon : null,
-      order: spent && Number.isFinite(spent.order) ? spent.order : null,
-      epsilonBudget: budget,
-      remaining: budget !== null && spent ? Math.max(0, budget - spent.epsilon) : null,
-      rounds: ledger?.steps ?? 0,
-      version: stored?.version ?? null,
-      clipNorm: currentClipNorm(settings, stored),
-      exhausted: stored?.exhausted ?? null,
-      entries: ledger?.entries ?? [],
-    };
-  });
+  app.get(
+    '/api/tasks/:id/privacy',
+    operator(
+      'Privacy ledger: epsilon spent at delta, budget and what remains, rounds charged, the next clip norm, why the task stopped',
+      {},
+      PRIVACY,
+    ),
+    async (req) => {
+      const task = await getTask(req.params);
+      const settings = task.spec.privacy;
+      const stored = await store.getPrivacy(task.spec.id);
+      const ledger = loadLedger(settings, stored);
+      const spent = ledger?.spent();
+      const budget = settings.mode === 'off' ? null : settings.epsilonBudget;
+      return {
+        taskId: task.spec.id,
+        status: task.status,
+        mode: settings.mode,
+        settings,
+        delta: ledger?.delta ?? null,
+        epsilon: spent ? spent.epsilon : null,
+        order: spent && Number.isFinite(spent.order) ? spent.order : null,
+        epsilonBudget: budget,
+        remaining: budget !== null && spent ? Math.max(0, budget - spent.epsilon) : null,
+        rounds: ledger?.steps ?? 0,
+        version: stored?.version ?? null,
+        clipNorm: currentClipNorm(settings, stored),
+        exhausted: stored?.exhausted ?? null,
+        entries: ledger?.entries ?? [],
+      };
+    },
+  );
 
-  app.get('/api/tasks/:id/versions', operator, async (req) =>
-    store.listVersions((await getTask(req.params)).spec.id),
+  app.get(
+    '/api/tasks/:id/versions',
+    operator('Committed model versions', {}, { type: 'array', items: VERSION }),
+    async (req) => store.listVersions((await getTask(req.params)).spec.id),
   );
 
   // tfjs resolves weight paths against the model URL's folder, so
   // /api/tasks/:id/model finds its weights at /api/tasks/:id/model/weights.bin.
-  app.get('/api/tasks/:id/model', operator, async (req) => {
-    const task = await getTask(req.params);
-    const version = versionOf(task, req.query);
-    return {
-      format: 'layers-model',
-      generatedBy: 'Pollen',
-      convertedBy: null,
-      modelTopology: task.spec.modelTopology,
-      weightsManifest: [
-        {
-          paths: [`model/weights.bin?version=${version}`],
-          weights: task.weightSpec.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })),
-        },
-      ],
-      userDefinedMetadata: { taskId: task.spec.id, version },
-    };
-  });
+  app.get(
+    '/api/tasks/:id/model',
+    operator(
+      'tfjs model.json of a version (default: the current one)',
+      { querystring: VERSION_QUERY },
+      {
+        type: 'object',
+        additionalProperties: true,
+      },
+    ),
+    async (req) => {
+      const task = await getTask(req.params);
+      const version = versionOf(task, req.query);
+      return {
+        format: 'layers-model',
+        generatedBy: 'Pollen',
+        convertedBy: null,
+        modelTopology: task.spec.modelTopology,
+        weightsManifest: [
+          {
+            paths: [`model/weights.bin?version=${version}`],
+            weights: task.weightSpec.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })),
+          },
+        ],
+        userDefinedMetadata: { taskId: task.spec.id, version },
+      };
+    },
+  );
 
-  app.get('/api/tasks/:id/model/weights.bin', operator, async (req, reply) => {
-    const task = await getTask(req.params);
-    const model = await store.getVersion(task.spec.id, versionOf(task, req.query));
-    if (!model) throw new PollenError('NOT_FOUND', 'no such model version');
-    reply.type('application/octet-stream');
-    return Buffer.from(model.weights.buffer, model.weights.byteOffset, model.weights.byteLength);
-  });
+  app.get(
+    '/api/tasks/:id/model/weights.bin',
+    operator('Weights of a version, little-endian float32', { querystring: VERSION_QUERY }, BINARY),
+    async (req, reply) => {
+      const task = await getTask(req.params);
+      const model = await store.getVersion(task.spec.id, versionOf(task, req.query));
+      if (!model) throw new PollenError('NOT_FOUND', 'no such model version');
+      reply.type('application/octet-stream');
+      return Buffer.from(model.weights.buffer, model.weights.byteOffset, model.weights.byteLength);
+    },
+  );
 
-  app.get('/api/tasks/:id/shard/:clientId', async (req, reply) => {
-    const task = await getTask(req.params);
-    const clientId = expectString(
-      'clientId',
-      (req.params as { clientId?: unknown }).clientId,
-      64,
-      CLIENT_ID_PATTERN,
-      'INVALID_ARGUMENT',
-    );
-    const shard = await store.shardFor(clientId, task.spec.id, task.spec.dataset.numShards);
-    const bytes = encodeExamples(shardExamples(task.spec.dataset, shard));
-    reply.type('application/octet-stream').header('x-pollen-shard', String(shard));
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  });
+  app.get(
+    '/api/tasks/:id/shard/:clientId',
+    {
+      schema: {
+        summary: "A client's demo shard: labelled uint8 examples",
+        params: SHARD_PARAMS,
+        response: { 200: BINARY, ...ERRORS },
+      },
+    },
+    async (req, reply) => {
+      const task = await getTask(req.params);
+      const clientId = expectString(
+        'clientId',
+        (req.params as { clientId?: unknown }).clientId,
+        64,
+        CLIENT_ID_PATTERN,
+        'INVALID_ARGUMENT',
+      );
+      const shard = await store.shardFor(clientId, task.spec.id, task.spec.dataset.numShards);
+      const bytes = encodeExamples(shardExamples(task.spec.dataset, shard));
+      reply.type('application/octet-stream').header('x-pollen-shard', String(shard));
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    },
+  );
 }

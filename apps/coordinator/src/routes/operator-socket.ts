@@ -41,7 +41,7 @@ export async function operatorTask(engine: Engine, taskId: string): Promise<Oper
     currentVersion: task.currentVersion,
     dimension: specSize(task.weightSpec),
     population: { ...counts, available: engine.population.available(taskId).length },
-    round: engine.runner(taskId)?.round?.roundId ?? null,
+    round: engine.runner(taskId)?.openRoundIds().at(-1) ?? null,
   };
 }
 
@@ -88,8 +88,8 @@ export function operatorSocket(
     );
   };
   const pushOpenRound = (taskId: string): void => {
-    const round = engine.runner(taskId)?.round;
-    if (round?.isOpen) nsp.to(room(taskId)).emit('round', round.record());
+    for (const record of engine.runner(taskId)?.openRecords() ?? [])
+      nsp.to(room(taskId)).emit('round', record);
   };
 
   const onRound = (record: RoundRecord): void => {
@@ -101,9 +101,9 @@ export function operatorSocket(
   const onPopulation = (): void => {
     // A round that just opened goes out at once (a fast round may close before the throttle fires).
     for (const taskId of watched()) {
-      const round = engine.runner(taskId)?.round;
-      if (round?.isOpen && announced.get(taskId) !== round.roundId) {
-        announced.set(taskId, round.roundId);
+      const latest = engine.runner(taskId)?.openRoundIds().at(-1);
+      if (latest !== undefined && announced.get(taskId) !== latest) {
+        announced.set(taskId, latest);
         pushOpenRound(taskId);
       }
     }

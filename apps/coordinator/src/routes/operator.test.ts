@@ -131,8 +131,39 @@ describe('operator API', () => {
     expect(metrics.text).toMatch(/pollen_connected_clients\{task="tiny",backend="cpu"\} 1/);
     expect(metrics.text).toMatch(/pollen_rounds_total\{task="tiny",status="committed"\} \d+/);
     expect(metrics.text).toMatch(/pollen_update_bytes_total\{task="tiny",direction="up"\} \d+/);
+    // Every metric the issue names: connected clients, rounds started/committed/abandoned,
+    // survivors per round, bytes in and out, aggregation time.
+    for (const name of [
+      'pollen_connected_clients',
+      'pollen_rounds_started_total',
+      'pollen_rounds_total',
+      'pollen_rounds_in_flight',
+      'pollen_round_survivors_bucket',
+      'pollen_update_bytes_total',
+      'pollen_aggregation_seconds_bucket',
+      'pollen_aggregation_seconds_count',
+      'pollen_evaluation_seconds_count',
+      'pollen_round_staleness_bucket',
+    ]) {
+      expect(metrics.text, name).toMatch(new RegExp(`^${name}\\{[^}]*task="tiny"`, 'm'));
+    }
     const openapi = await call('GET', '/api/openapi.json', undefined, {});
     expect(openapi.body.openapi).toBe('3.1.0');
+    // Generated from the routes' schemas: every route the coordinator serves is in it, with the
+    // operator's bearer token on every operator route.
+    const paths = openapi.body.paths as Record<string, Record<string, { security?: unknown[] }>>;
+    const visible = coordinator.routes.filter((r) => !r.hidden);
+    expect(visible.length).toBeGreaterThanOrEqual(15);
+    for (const { method, url } of visible) {
+      const path = url.replace(/:([A-Za-z]+)/g, '{$1}');
+      const operation = paths[path]?.[method.toLowerCase()] as { summary?: string } | undefined;
+      expect(operation, `${method} ${url}`).toBeDefined();
+      // Declared, not merely discovered: every route has its schema, so its summary.
+      expect(operation!.summary, `${method} ${url}`).toBeTruthy();
+    }
+    expect(paths['/api/tasks/{id}/rounds']!.get!.security).toEqual([{ operatorToken: [] }]);
+    expect(paths['/api/tasks/{id}']!.patch!.security).toEqual([{ operatorToken: [] }]);
+    expect(paths['/api/tasks']!.get!.security).toBeUndefined();
     client.close();
   });
 });

@@ -3,7 +3,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Engine } from '../rounds/engine.ts';
 import { resolveTaskInput } from '../task-file.ts';
-import { OPENAPI } from './openapi.ts';
+import { openapiRoute } from './openapi.ts';
+import {
+  OPERATOR_ERRORS,
+  OPERATOR_SECURITY,
+  TASK_INPUT,
+  TASK_PARAMS,
+  TASK_PATCH,
+  TASK_STATUS,
+} from './schemas.ts';
 
 export interface OperatorRouteOptions {
   readonly engine: Engine;
@@ -20,54 +28,126 @@ export async function operatorRoutes(app: FastifyInstance, opts: OperatorRouteOp
   const idOf = (params: unknown): string =>
     expectString('id', (params as { id?: unknown }).id, 63, TASK_ID_PATTERN, 'NOT_FOUND');
 
-  app.get('/api/openapi.json', async () => OPENAPI);
+  openapiRoute(app);
 
-  app.get('/metrics', { onRequest: guard }, async (_req, reply) => {
-    reply.type(metrics.contentType);
-    return metrics.metrics();
-  });
+  app.get(
+    '/metrics',
+    {
+      onRequest: guard,
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        security: OPERATOR_SECURITY,
+        response: { 200: { type: 'string', description: 'text/plain; version=0.0.4' }, ...OPERATOR_ERRORS },
+      },
+    },
+    async (_req, reply) => {
+      reply.type(metrics.contentType);
+      return metrics.metrics();
+    },
+  );
 
-  app.post('/api/tasks', { onRequest: guard }, async (req, reply) => {
-    const spec = await resolveTaskInput(expectObject('body', req.body, 'INVALID_TASK'));
-    const task = await engine.createTask(spec);
-    reply.status(201);
-    return {
-      id: task.spec.id,
-      status: task.status,
-      currentVersion: task.currentVersion,
-      weightSpec: task.weightSpec,
-    };
-  });
+  app.post(
+    '/api/tasks',
+    {
+      onRequest: guard,
+      schema: {
+        summary: 'Create a task (fields override the default MNIST task)',
+        security: OPERATOR_SECURITY,
+        body: TASK_INPUT,
+        response: {
+          201: {
+            type: 'object',
+            properties: {
+              ...TASK_STATUS.properties,
+              weightSpec: { type: 'array', items: { type: 'object', additionalProperties: true } },
+            },
+          },
+          ...OPERATOR_ERRORS,
+        },
+      },
+    },
+    async (req, reply) => {
+      const spec = await resolveTaskInput(expectObject('body', req.body, 'INVALID_TASK'));
+      const task = await engine.createTask(spec);
+      reply.status(201);
+      return {
+        id: task.spec.id,
+        status: task.status,
+        currentVersion: task.currentVersion,
+        weightSpec: task.weightSpec,
+      };
+    },
+  );
 
-  app.patch('/api/tasks/:id', { onRequest: guard }, async (req) => {
-    const id = idOf(req.params);
-    const current = await engine.store.getTask(id);
-    if (!current) throw new PollenError('UNKNOWN_TASK', `no task "${id}"`);
-    const body = expectObject('body', req.body, 'INVALID_TASK');
-    for (const key of Object.keys(body)) {
-      expectOneOf(
-        `body.${key}`,
-        key,
-        ['name', 'description', 'owner', 'training', 'rounds', 'maxUpdateNorm'],
-        'INVALID_TASK',
-      );
-    }
-    const { spec } = current;
-    const merged = await resolveTaskInput({
-      ...spec,
-      ...body,
-      training: { ...spec.training, ...(body.training as object | undefined) },
-      rounds: { ...spec.rounds, ...(body.rounds as object | undefined) },
-    });
-    const task = await engine.configure(id, merged);
-    return { id, status: task.status, spec: task.spec };
-  });
+  app.patch(
+    '/api/tasks/:id',
+    {
+      onRequest: guard,
+      schema: {
+        summary: 'Configure name, description, owner, training, rounds or maxUpdateNorm',
+        security: OPERATOR_SECURITY,
+        params: TASK_PARAMS,
+        body: TASK_PATCH,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              id: { type: 'string' },
+              status: { type: 'string' },
+              spec: { type: 'object', additionalProperties: true },
+            },
+          },
+          ...OPERATOR_ERRORS,
+        },
+      },
+    },
+    async (req) => {
+      const id = idOf(req.params);
+      const current = await engine.store.getTask(id);
+      if (!current) throw new PollenError('UNKNOWN_TASK', `no task "${id}"`);
+      const body = expectObject('body', req.body, 'INVALID_TASK');
+      for (const key of Object.keys(body)) {
+        expectOneOf(
+          `body.${key}`,
+          key,
+          ['name', 'description', 'owner', 'training', 'rounds', 'maxUpdateNorm'],
+          'INVALID_TASK',
+        );
+      }
+      const { spec } = current;
+      const merged = await resolveTaskInput({
+        ...spec,
+        ...body,
+        training: { ...spec.training, ...(body.training as object | undefined) },
+        rounds: { ...spec.rounds, ...(body.rounds as object | undefined) },
+      });
+      const task = await engine.configure(id, merged);
+      return { id, status: task.status, spec: task.spec };
+    },
+  );
 
+  const SUMMARIES = {
+    start: 'Resume selecting rounds',
+    pause: 'Let the rounds in flight finish, select no more',
+    stop: 'Abandon the rounds in flight and stop',
+  } as const;
   for (const action of ['start', 'pause', 'stop'] as const) {
-    app.post(`/api/tasks/:id/${action}`, { onRequest: guard }, async (req) => {
-      const status = action === 'start' ? 'running' : action === 'pause' ? 'paused' : 'stopped';
-      const task = await engine.setStatus(idOf(req.params), status);
-      return { id: task.spec.id, status: task.status, currentVersion: task.currentVersion };
-    });
+    app.post(
+      `/api/tasks/:id/${action}`,
+      {
+        onRequest: guard,
+        schema: {
+          summary: SUMMARIES[action],
+          security: OPERATOR_SECURITY,
+          params: TASK_PARAMS,
+          response: { 200: TASK_STATUS, ...OPERATOR_ERRORS },
+        },
+      },
+      async (req) => {
+        const status = action === 'start' ? 'running' : action === 'pause' ? 'paused' : 'stopped';
+        const task = await engine.setStatus(idOf(req.params), status);
+        return { id: task.spec.id, status: task.status, currentVersion: task.currentVersion };
+      },
+    );
   }
 }

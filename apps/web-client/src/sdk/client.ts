@@ -11,7 +11,8 @@ import {
 import { io, type Socket } from 'socket.io-client';
 import type { WorkerReply, WorkerRequest } from '../worker/messages.ts';
 import { type ClientEvents, type ClientStatus, Emitter } from './events.ts';
-import { uploadPrivacy } from './privacy.ts';
+import { privatize, uploadPrivacy } from './privacy.ts';
+import { SecAggRelay } from './secagg-relay.ts';
 import * as storage from './storage.ts';
 import { acquireTrainerLock, type ReleaseLock } from './trainer-lock.ts';
 import { encodeRoundUpload } from './upload.ts';
@@ -75,6 +76,11 @@ export class PollenClient extends Emitter<ClientEvents> {
   private readonly onPageHide = (): void => this.stop();
   /** Rounds this page was selected for and has not heard the end of. */
   private readonly handling = new Set<number>();
+  /** Secure rounds: relays between the coordinator and the worker, which runs SecAgg+. */
+  private readonly secagg = new SecAggRelay(
+    () => this.worker,
+    (e) => this.emit('error', e),
+  );
 
   constructor(options: ClientOptions) {
     super();
@@ -252,7 +258,9 @@ export class PollenClient extends Emitter<ClientEvents> {
       if (this.state !== 'stopped') this.setStatus('connecting', `disconnected (${reason}), reconnecting`);
     });
     socket.on('round:start', (msg) => void this.onRound(msg));
+    this.secagg.attach(socket);
     socket.on('round:end', (msg) => {
+      this.secagg.end(msg.roundId);
       void this.settleControl(msg.roundId, msg.status === 'committed');
       this.emit('roundEnd', { roundId: msg.roundId, status: msg.status, modelVersion: msg.modelVersion });
     });
@@ -375,7 +383,9 @@ export class PollenClient extends Emitter<ClientEvents> {
     return new Promise((resolve, reject) => {
       worker.onmessage = (event: MessageEvent<WorkerReply>) => {
         const reply = event.data;
-        if (reply.type === 'ready') {
+        if (reply.type === 'secagg-send' || reply.type === 'secagg-error') {
+          this.secagg.fromWorker(reply);
+        } else if (reply.type === 'ready') {
           this.backendName = reply.backend;
           this.emit('backend', { backend: reply.backend, skipped: reply.skipped });
           if (reply.recovery) this.rejoin();
@@ -464,6 +474,9 @@ export class PollenClient extends Emitter<ClientEvents> {
   private async onRound(msg: RoundStartMessage): Promise<void> {
     const socket = this.socket;
     if (!socket || !this.worker) return;
+    // The coordinator sends a round's start again to a client that reconnects within its grace
+    // period (the first may have been lost with the connection): a round in hand is not trained twice.
+    if (this.handling.has(msg.roundId)) return;
     this.emit('selected', {
       taskId: msg.taskId,
       roundId: msg.roundId,
@@ -471,42 +484,61 @@ export class PollenClient extends Emitter<ClientEvents> {
       deadline: msg.deadline,
     });
     this.setStatus('training', `round ${msg.roundId}`);
+    this.secagg.start(msg);
     try {
       const { vector } = decodeDense(toBytes(msg.weights));
       const reply = await this.train(msg.roundId, msg, vector);
       if (reply.type !== 'result')
         throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
       this.setStatus('uploading', `round ${msg.roundId}`);
-      // The task's privacy and compression, on this device (upload.ts), with error feedback's
-      // residual from IndexedDB.
-      const delta = new Float32Array(reply.delta);
-      const residual = msg.compression?.errorFeedback
-        ? await storage.loadResidual(msg.taskId, delta.length)
-        : null;
-      const { frame, residual: kept, privacy: sent } = encodeRoundUpload(delta, msg, residual);
+      const raw = new Float32Array(reply.delta);
+      // A secure round masks the privatized dense delta in the worker (secagg-relay.ts); any
+      // other round encodes its upload with the task's privacy and compression (upload.ts),
+      // error feedback's residual coming from IndexedDB.
+      const residual =
+        !msg.secagg && msg.compression?.errorFeedback
+          ? await storage.loadResidual(msg.taskId, raw.length)
+          : null;
+      const secure = msg.secagg ? (msg.privacy ? privatize(raw, msg.privacy) : null) : undefined;
+      const encoded = msg.secagg ? null : encodeRoundUpload(raw, msg, residual);
+      const sent = secure === undefined ? (encoded?.privacy ?? null) : secure;
+      const delta = secure?.update ?? raw;
+      const frame = encoded?.frame ?? new Uint8Array(0);
+      const kept = encoded?.residual ?? null;
       const controlFrame = reply.controlDelta
         ? encodeDense(new Float32Array(reply.controlDelta), msg.codec, { round: msg.roundId })
         : null;
-      const ack = await socket.emitWithAck('update', {
-        taskId: msg.taskId,
-        roundId: msg.roundId,
+      const report = {
         modelVersion: msg.modelVersion,
         numExamples: reply.numExamples,
         backend: this.backendName!,
         metrics: reply.metrics,
-        update: frame,
-        ...(controlFrame ? { controlDelta: controlFrame } : {}),
-        ...(sent?.clipBit !== undefined ? { clipBit: sent.clipBit } : {}),
-      });
+      };
+      // A secure round sends no update: the worker masks it and the coordinator sees only the sum.
+      const controlDelta = reply.controlDelta ? new Float32Array(reply.controlDelta) : null;
+      const ack = msg.secagg
+        ? await this.secagg.input(msg, delta, controlDelta, sent?.clipBit ?? null, report)
+        : await socket.emitWithAck('update', {
+            taskId: msg.taskId,
+            roundId: msg.roundId,
+            modelVersion: msg.modelVersion,
+            numExamples: reply.numExamples,
+            backend: this.backendName!,
+            metrics: reply.metrics,
+            update: frame,
+            ...(controlFrame ? { controlDelta: controlFrame } : {}),
+            ...(sent?.clipBit !== undefined ? { clipBit: sent.clipBit } : {}),
+          });
       if (!ack.ok) {
         this.emit('error', { code: ack.code, message: ack.message });
       } else {
         if (reply.clientControl) this.pendingControls.set(msg.roundId, new Float32Array(reply.clientControl));
         // What the accepted upload left out is carried to the next one.
-        if (msg.compression?.errorFeedback) await storage.saveResidual(msg.taskId, kept, msg.roundId);
+        if (!msg.secagg && msg.compression?.errorFeedback)
+          await storage.saveResidual(msg.taskId, kept, msg.roundId);
         this.emit('uploaded', {
           roundId: msg.roundId,
-          bytes: frame.byteLength + (controlFrame?.byteLength ?? 0),
+          bytes: msg.secagg ? 4 * msg.secagg.words : frame.byteLength + (controlFrame?.byteLength ?? 0),
           numExamples: reply.numExamples,
           ...reply.metrics,
           epsilon: msg.privacy?.epsilonAfter ?? null,

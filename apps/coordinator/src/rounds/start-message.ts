@@ -1,0 +1,55 @@
+import { encodeDense } from '@pollen/compression';
+import {
+  hashSeed,
+  type RoundCompression,
+  type RoundStartMessage,
+  type ServerStrategy,
+  type TaskSpec,
+} from '@pollen/fl-core';
+import type { PrivacyPlan } from './privacy.ts';
+
+/** A round's start message and the bytes each selected client downloads with it. */
+export interface RoundStart {
+  readonly message: RoundStartMessage;
+  readonly bytesPerClient: number;
+}
+
+/**
+ * The message that tells a selected client to train: the round, the model version and its
+ * weights as a dense frame, the local strategy (FedProx's mu, SCAFFOLD's c) and the privacy
+ * block. One message is built per round and sent to every client of it (and again to a client
+ * that reconnects within its grace period).
+ */
+export function roundStart(
+  spec: TaskSpec,
+  options: {
+    readonly roundId: number;
+    readonly version: number;
+    readonly weights: Float32Array;
+    readonly deadline: number;
+    readonly server: ServerStrategy;
+    readonly privacy: PrivacyPlan | null;
+    /** The round's upload compression (coordinates.ts); null: dense uploads of the task's codec. */
+    readonly compression?: RoundCompression | null;
+  },
+): RoundStart {
+  const meta = { round: options.roundId, taskTag: hashSeed(spec.id) };
+  const weights = encodeDense(options.weights, spec.codec, meta);
+  const c = options.server.control();
+  const control = c ? encodeDense(c, spec.codec, meta) : null;
+  const message: RoundStartMessage = {
+    taskId: spec.id,
+    roundId: options.roundId,
+    modelVersion: options.version,
+    deadline: options.deadline,
+    training: spec.training,
+    codec: spec.codec,
+    weights,
+    strategy: { proximalMu: spec.strategy.mu, scaffold: spec.strategy.scaffold },
+    ...(control ? { control } : {}),
+    ...(options.privacy ? { privacy: options.privacy.message } : {}),
+    ...(options.compression ? { compression: options.compression } : {}),
+  };
+  const coordinateBytes = options.compression?.coordinates?.byteLength ?? 0;
+  return { message, bytesPerClient: weights.byteLength + (control?.byteLength ?? 0) + coordinateBytes };
+}

@@ -1,0 +1,180 @@
+import { TASK_ID_PATTERN } from '@pollen/fl-core';
+import { CLIENT_ID_PATTERN } from '../rounds/messages.ts';
+
+/**
+ * JSON schemas of the HTTP API: Fastify validates requests with them and serialises responses
+ * with them, and @fastify/swagger turns them into the OpenAPI document at /api/openapi.json.
+ * Objects whose every field is not listed here keep the others (`additionalProperties: true`):
+ * their full shape is typed once, in @pollen/fl-core, not repeated here.
+ */
+
+/** Security requirement of an operator route: `Authorization: Bearer <operator token>`. */
+export const OPERATOR_SECURITY = [{ operatorToken: [] }];
+
+const error = {
+  type: 'object',
+  required: ['ok', 'code', 'message'],
+  properties: {
+    ok: { type: 'boolean', enum: [false] },
+    code: { type: 'string' },
+    message: { type: 'string' },
+  },
+} as const;
+
+/** The error answers every route may give, as `{ ok: false, code, message }`. */
+export const ERRORS = {
+  400: { description: 'Invalid input', ...error },
+  404: { description: 'No such task, version or route', ...error },
+  409: { description: 'The task cannot do that now', ...error },
+} as const;
+
+/** The error answers of an operator route, 401 included. */
+export const OPERATOR_ERRORS = {
+  ...ERRORS,
+  401: { description: 'Missing or wrong operator token', ...error },
+} as const;
+
+const pattern = (re: RegExp): string => re.source;
+
+export const TASK_PARAMS = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: pattern(TASK_ID_PATTERN) } },
+} as const;
+
+export const SHARD_PARAMS = {
+  type: 'object',
+  required: ['id', 'clientId'],
+  properties: {
+    id: { type: 'string', pattern: pattern(TASK_ID_PATTERN) },
+    clientId: { type: 'string', pattern: pattern(CLIENT_ID_PATTERN) },
+  },
+} as const;
+
+export const VERSION_QUERY = {
+  type: 'object',
+  properties: { version: { type: 'integer', minimum: 0, maximum: 0xffffffff } },
+} as const;
+
+export const ROUNDS_QUERY = {
+  type: 'object',
+  properties: {
+    after: { type: 'integer', minimum: 0, maximum: 0xffffffff, description: 'Rounds with a larger id only' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 1000 },
+  },
+} as const;
+
+const nullableInt = { type: ['integer', 'null'] } as const;
+const nullableNumber = { type: ['number', 'null'] } as const;
+
+export const TASK_SUMMARY = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['id', 'name', 'status', 'currentVersion'],
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    description: { type: 'string' },
+    owner: { type: 'string' },
+    status: { type: 'string', enum: ['running', 'paused', 'stopped', 'completed', 'budget-exhausted'] },
+    createdAt: { type: 'integer' },
+    currentVersion: { type: 'integer' },
+    population: { type: 'object', additionalProperties: true },
+    round: { ...nullableInt, description: 'The newest round collecting updates, if any' },
+    rounds: { type: 'array', items: { type: 'integer' }, description: 'Every round collecting updates' },
+  },
+} as const;
+
+export const TASK_DETAIL = {
+  ...TASK_SUMMARY,
+  properties: {
+    ...TASK_SUMMARY.properties,
+    spec: { type: 'object', additionalProperties: true, description: "The task's validated spec" },
+    weightSpec: { type: 'array', items: { type: 'object', additionalProperties: true } },
+  },
+} as const;
+
+export const ROUND_RECORD = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['taskId', 'roundId', 'status', 'baseVersion'],
+  properties: {
+    taskId: { type: 'string' },
+    roundId: { type: 'integer' },
+    status: { type: 'string', enum: ['open', 'committed', 'abandoned'] },
+    mode: { type: 'string', enum: ['sync', 'buffered'] },
+    baseVersion: { type: 'integer' },
+    newVersion: nullableInt,
+    selected: { type: 'integer' },
+    reported: { type: 'integer' },
+    dropped: { type: 'integer' },
+    startedAt: { type: 'integer' },
+    endedAt: nullableInt,
+    accuracy: nullableNumber,
+    loss: nullableNumber,
+    aggregationMs: { type: 'number' },
+    staleness: { type: 'object', additionalProperties: true },
+    checksum: { type: 'string' },
+  },
+} as const;
+
+export const VERSION = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    taskId: { type: 'string' },
+    version: { type: 'integer' },
+    roundId: nullableInt,
+    createdAt: { type: 'integer' },
+    accuracy: nullableNumber,
+    loss: nullableNumber,
+  },
+} as const;
+
+export const PRIVACY = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    taskId: { type: 'string' },
+    status: { type: 'string' },
+    mode: { type: 'string', enum: ['off', 'distributed', 'local'] },
+    epsilon: nullableNumber,
+    epsilonBudget: nullableNumber,
+    remaining: nullableNumber,
+    delta: nullableNumber,
+    rounds: { type: 'integer' },
+    clipNorm: nullableNumber,
+    exhausted: { type: ['string', 'null'] },
+    entries: { type: 'array', items: { type: 'object', additionalProperties: true } },
+  },
+} as const;
+
+export const BINARY = { type: 'string', format: 'binary' } as const;
+
+/** A task description: fields that override the default MNIST task, checked by @pollen/fl-core. */
+export const TASK_INPUT = {
+  type: 'object',
+  additionalProperties: true,
+  description:
+    'A task description (README "Configuration"); fields given replace those of the default MNIST task, then the whole is validated',
+} as const;
+
+/** What an operator may change of a running task. */
+export const TASK_PATCH = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    name: {},
+    description: {},
+    owner: {},
+    training: { type: 'object', additionalProperties: true },
+    rounds: { type: 'object', additionalProperties: true },
+    maxUpdateNorm: {},
+  },
+} as const;
+
+export const TASK_STATUS = {
+  type: 'object',
+  required: ['id', 'status', 'currentVersion'],
+  properties: { id: { type: 'string' }, status: { type: 'string' }, currentVersion: { type: 'integer' } },
+} as const;
