@@ -317,7 +317,11 @@ export class Engine extends EventEmitter<{
               );
             }
             // The round's codec only (dense, or its compression), checked before anything is allocated.
-            const { delta, norm } = decodeRoundUpload(update.update, round.upload ?? null, specSize(task.weightSpec));
+            const { delta, norm } = decodeRoundUpload(
+              update.update,
+              round.upload ?? null,
+              specSize(task.weightSpec),
+            );
             // A task that clips bounds the norm by C plus the noise allowance instead (privacy.ts).
             const maxNorm = round.privacy?.maxNorm ?? task.spec.maxUpdateNorm;
             if (norm > maxNorm) {
