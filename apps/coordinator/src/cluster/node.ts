@@ -66,7 +66,7 @@ export class ClusterNode implements ClusterHooks {
   private readonly redis: Redis;
   private readonly leases: RoundLeases;
   private readonly registry: ClientRegistry;
-  /** Rounds this node follows, by task: the end the holder announces resolves them. */
+  /** Rounds this node follows, by `task:round` (several may be in flight): the holder's end resolves them. */
   private readonly following = new Map<string, { round: Round; end: (e: RoundEnd | null) => void }>();
   private closed = false;
   /** The Socket.io server, once attached: until then this node takes no lease. */
@@ -116,7 +116,7 @@ export class ClusterNode implements ClusterHooks {
       'pollen:partial',
       (msg: { taskId: string; roundId: number; nodeId: string }) => void this.absorb(msg),
     );
-    io.on('pollen:end', (end: RoundEnd) => this.following.get(end.taskId)?.end(end));
+    io.on('pollen:end', (end: RoundEnd) => this.following.get(followKey(end.taskId, end.roundId))?.end(end));
     this.server = io;
     await this.registry.start();
     this.log.info('joined the cluster');
@@ -213,11 +213,10 @@ export class ClusterNode implements ClusterHooks {
       round.close('stopped');
       return;
     }
-    this.following.get(plan.taskId)?.end(null);
     const ended = new Promise<RoundEnd | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), Math.max(0, plan.deadline - Date.now()) + END_GRACE_MS);
       timer.unref();
-      this.following.set(plan.taskId, {
+      this.following.set(followKey(plan.taskId, plan.roundId), {
         round,
         end: (e) => {
           if (e && e.roundId !== plan.roundId) return;
@@ -256,7 +255,7 @@ export class ClusterNode implements ClusterHooks {
     }
     log.info({ reported: round.reportedCount, reason }, 'partial handed in');
     const end = await ended;
-    if (this.following.get(plan.taskId)?.round === round) this.following.delete(plan.taskId);
+    this.following.delete(followKey(plan.taskId, plan.roundId));
     for (const id of mine) {
       const c = this.population.byClientId(id);
       if (!c || c.activeRound !== plan.roundId) continue;
@@ -297,6 +296,8 @@ export class ClusterNode implements ClusterHooks {
     await this.redis.quit().catch(() => {});
   }
 }
+
+const followKey = (taskId: string, roundId: number): string => `${taskId}:${roundId}`;
 
 /** The node a remote contributor lives on; null for this node's own. */
 function nodeOf(c: Contributor): string | null {
