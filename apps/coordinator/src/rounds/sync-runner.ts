@@ -143,7 +143,8 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     // From here to the clients' marks nothing waits: the cohort is drawn from who is free now.
     const candidates = this.candidates(remote);
     if (candidates.length < rounds.minClients) return;
-    const populationSize = population.counts(spec.id).total;
+    // SCAFFOLD's N; in a cluster the other nodes' clients count as far as their registry shows (idle ones).
+    const populationSize = population.counts(spec.id).total + remote.length;
     const { cohort, clamped, rate } = poissonCohort(
       candidates,
       {
