@@ -93,11 +93,11 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
     const buffer = this.buffer;
     this.buffer = null;
     this.broadcast = null;
+    // Through the committer, so that stop() waits for the record and it follows any commit.
     if (buffer) {
-      void this.abandon(buffer, 'coordinator stopped').then(
-        (record) => this.deps.onRound(record),
-        (err: unknown) => this.deps.log.error({ err, task: this.taskId }, 'abandoning a buffer failed'),
-      );
+      void this.committer.exclusive(async () => {
+        this.deps.onRound(await this.abandon(buffer, 'coordinator stopped'));
+      });
     }
   }
 

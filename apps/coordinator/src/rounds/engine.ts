@@ -23,6 +23,8 @@ import { parseEligibility, parseHello, parseUpdate, parseWithdraw } from './mess
 import { type Contributor, Population } from './population.ts';
 import { RateLimiter } from './rate-limit.ts';
 import type { TaskRunner } from './runner.ts';
+import { parseSecAggEnvelope, SECAGG_EVENTS } from './secagg-messages.ts';
+import { SecAggRound } from './secagg-round.ts';
 
 export type PollenServer = Server<ClientToServerEvents, ServerToClientEvents>;
 type PollenSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -360,6 +362,25 @@ export class Engine extends EventEmitter<{
           return {};
         }),
     );
+
+    // Secure aggregation's stages, routed to the round that runs them (secagg-round.ts).
+    for (const event of SECAGG_EVENTS) {
+      socket.on(event, (msg: unknown, ack: unknown) => {
+        void respond(ack, () => {
+          const c = contributor();
+          const envelope = parseSecAggEnvelope(event, msg);
+          if (envelope.taskId !== c.taskId)
+            throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
+          const round = this.runners.get(c.taskId)?.target(c.clientId, envelope.roundId);
+          if (!round) throw new PollenError('ROUND_CLOSED', `round ${envelope.roundId} is not open`);
+          if (!(round instanceof SecAggRound)) {
+            throw new PollenError('INVALID_MESSAGE', `round ${round.roundId} is not securely aggregated`);
+          }
+          round.receive(event, c.clientId, envelope.body);
+          return {};
+        });
+      });
+    }
 
     socket.on('disconnect', (reason) => {
       this.limiter.forget(socket.id);

@@ -5,6 +5,7 @@ import type { Contributor } from './population.ts';
 import { budgetExhaustedReason, loadLedger, type PrivacyPlan, planPrivacy } from './privacy.ts';
 import { type CloseReason, Round } from './round.ts';
 import { RunnerBase, type TaskRunner } from './runner.ts';
+import { SecAggRound } from './secagg-round.ts';
 import { type RoundStart, roundStart } from './start-message.ts';
 import type { UpdateTarget } from './target.ts';
 
@@ -13,7 +14,7 @@ const CLUSTER_POLL_MS = 100;
 
 /** A round between its selection and its commit or abandonment. */
 interface Live {
-  readonly round: Round;
+  readonly round: Round | SecAggRound;
   readonly cohort: readonly Contributor[];
   readonly start: RoundStart;
   /** The task's clients connected at selection: SCAFFOLD's N. */
@@ -60,7 +61,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
 
   driven(roundId: number): Round | undefined {
     const round = this.live.get(roundId)?.round;
-    return round?.isOpen ? round : undefined;
+    return round instanceof Round && round.isOpen ? round : undefined;
   }
 
   /**
@@ -85,7 +86,9 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       return false;
     }
     c.activeRound = roundId;
-    c.send('round:start', live.start.message);
+    // A secure round is not started again: the device's keys and shares live in its worker,
+    // which outlives the connection; a second start would only wipe them.
+    if (!(live.round instanceof SecAggRound)) c.send('round:start', live.start.message);
     this.deps.population.touch();
     return true;
   }
@@ -163,7 +166,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       candidates.length,
       base.weights.length,
     );
-    const round = new Round({
+    const options = {
       taskId: spec.id,
       roundId,
       baseVersion: base.version,
@@ -171,10 +174,19 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       selected: cohort.map((c) => c.clientId),
       target: rounds.cohortSize,
       deadlineMs: rounds.deadlineMs,
-      robust: strategy.robust,
       scaffold: strategy.scaffold,
       privacy,
-    });
+    };
+    // Secure aggregation: the same surface, the SecAgg+ stages inside (secagg-round.ts).
+    const round = spec.secureAggregation
+      ? new SecAggRound({
+          ...options,
+          minReports: rounds.minReports,
+          settings: spec.secureAggregation,
+          log: this.deps.log.child({ task: spec.id, round: roundId, secagg: true }),
+          send: (clientId, event, payload) => population.byClientId(clientId)?.send(event, payload),
+        })
+      : new Round({ ...options, robust: strategy.robust });
     round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
     const start = roundStart(spec, {
       roundId: round.roundId,
@@ -201,10 +213,12 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     this.deps.onRoundStarted(opened);
     for (const c of cohort) {
       const current = population.byClientId(c.clientId);
-      if (current?.activeRound === round.roundId) current.send('round:start', start.message);
+      if (current?.activeRound !== round.roundId) continue;
+      const secagg = round instanceof SecAggRound ? { secagg: round.startFor(c.clientId) } : {};
+      current.send('round:start', { ...start.message, ...secagg });
     }
     // The other nodes start the round with their own selected clients.
-    this.deps.cluster?.opened(round, start.message, cohort);
+    if (round instanceof Round) this.deps.cluster?.opened(round, start.message, cohort);
     const chosen = new Set(cohort);
     this.skip(
       candidates.filter((c) => !chosen.has(c)),
@@ -254,6 +268,8 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       const { spec } = task;
       if (reason === 'stopped') {
         why = 'coordinator stopped';
+      } else if (round instanceof SecAggRound && round.failure !== null) {
+        why = `secure aggregation aborted: ${round.failure}`;
       } else if (round.reportedCount < spec.rounds.minReports) {
         why = `${round.reportedCount} of ${spec.rounds.minReports} required reports by ${reason}`;
       } else if (spec.rounds.maxRounds > 0 && task.currentVersion >= spec.rounds.maxRounds) {
