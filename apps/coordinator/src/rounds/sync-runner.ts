@@ -59,9 +59,9 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     for (const share of this.shares.values()) share.close('stopped');
   }
 
-  driven(roundId: number): Round | undefined {
+  driven(roundId: number): Round | SecAggRound | undefined {
     const round = this.live.get(roundId)?.round;
-    return round instanceof Round && round.isOpen ? round : undefined;
+    return round?.isOpen ? round : undefined;
   }
 
   /**
@@ -177,6 +177,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       scaffold: strategy.scaffold,
       privacy,
     };
+    const remoteById = new Map(cohort.filter((c) => c.nodeId !== undefined).map((c) => [c.clientId, c]));
     // Secure aggregation: the same surface, the SecAgg+ stages inside (secagg-round.ts).
     const round = spec.secureAggregation
       ? new SecAggRound({
@@ -184,7 +185,9 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
           minReports: rounds.minReports,
           settings: spec.secureAggregation,
           log: this.deps.log.child({ task: spec.id, round: roundId, secagg: true }),
-          send: (clientId, event, payload) => population.byClientId(clientId)?.send(event, payload),
+          // A client on another node of a cluster is reached through the adapter.
+          send: (clientId, event, payload) =>
+            (population.byClientId(clientId) ?? remoteById.get(clientId))?.send(event, payload),
         })
       : new Round({ ...options, robust: strategy.robust });
     round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
@@ -218,7 +221,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       current.send('round:start', { ...start.message, ...secagg });
     }
     // The other nodes start the round with their own selected clients.
-    if (round instanceof Round) this.deps.cluster?.opened(round, start.message, cohort);
+    this.deps.cluster?.opened(round, start.message, cohort);
     const chosen = new Set(cohort);
     this.skip(
       candidates.filter((c) => !chosen.has(c)),
