@@ -9,11 +9,13 @@ import type { TrainingSpec } from './task.ts';
  */
 
 /**
+ * 4: secure aggregation (`RoundStartMessage.secagg` and the `secagg:*` events); a version-3
+ * client would send a secure task's update in the clear.
  * 2: rounds carry the task's local strategy (FedProx, SCAFFOLD) and updates SCAFFOLD's Delta c_i.
  * 3: rounds carry the privacy block (clip norm, noise, clipping bit) and updates the clipping
  * bit; a version-2 client would send unclipped, un-noised updates to a private task.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Compute backends a contributor may train on, best first. */
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -112,6 +114,89 @@ export interface RoundStartMessage {
   readonly control?: Binary;
   /** Present when the task clips updates (with or without noise); absent: send the raw delta. */
   readonly privacy?: RoundPrivacy;
+  /**
+   * Present when the round is securely aggregated: this client's place in the SecAgg+ round.
+   * The client then sends no `update`; it runs the `secagg:*` stages instead.
+   */
+  readonly secagg?: RoundSecAgg;
+}
+
+/**
+ * A client's SecAgg+ parameters for one round (Bonawitz et al. 2017; Bell et al. 2020): its
+ * index, the cohort size, neighbours and threshold, the round's public seed (32 bytes: the
+ * ring and every derived key hang on it), and the layout of the masked vector (fl-core's
+ * SecAggLayout): fixed-point range and bits, the shared coordinates, what follows the update.
+ */
+export interface RoundSecAgg {
+  readonly index: number;
+  readonly n: number;
+  readonly k: number;
+  readonly threshold: number;
+  readonly seed: Binary;
+  readonly range: number;
+  readonly bits: number;
+  /** The round's shared coordinates, sorted, as little-endian uint32 bytes; absent: dense. */
+  readonly coordinates?: Binary;
+  /** SCAFFOLD's Delta c_i follows the update in the masked vector. */
+  readonly control: boolean;
+  /** Adaptive clipping's bit ends the masked vector. */
+  readonly clipBit: boolean;
+  /** Words of the masked vector. */
+  readonly words: number;
+  /** Each key stage and the unmask stage closes this long after it opened. */
+  readonly stageMs: number;
+}
+
+/** Every `secagg:*` message names its round. */
+export interface SecAggEnvelope {
+  readonly taskId: string;
+  readonly roundId: number;
+}
+
+/** Stage 0, client -> server: its two public keys (fl-core's AdvertiseMessage). */
+export interface SecAggAdvertiseEvent extends SecAggEnvelope {
+  readonly cPk: Binary;
+  readonly sPk: Binary;
+}
+
+/**
+ * Stage 0 -> 1, server -> client: its neighbours' keys (fl-core's KeysMessage in wire form:
+ * ids, then cPk || sPk per neighbour in one binary; see secagg/wire.ts for why one).
+ */
+export interface SecAggKeysEvent extends SecAggEnvelope {
+  readonly neighbours: readonly number[];
+  readonly keys: Binary;
+}
+
+/**
+ * Stage 1, client -> server (`peers` = recipients), and stage 1 -> 2, server -> client
+ * (`peers` = senders): one ChaCha20-Poly1305 ciphertext of two shares per peer, concatenated.
+ */
+export interface SecAggSharesEvent extends SecAggEnvelope {
+  readonly peers: readonly number[];
+  readonly ciphertexts: Binary;
+}
+
+/** Stage 2, client -> server: the masked vector, little-endian uint32 words, and the report's metadata. */
+export interface SecAggMaskedEvent extends SecAggEnvelope {
+  readonly modelVersion: number;
+  readonly numExamples: number;
+  readonly backend: Backend;
+  readonly metrics: ClientMetrics;
+  readonly masked: Binary;
+}
+
+/** Stage 2 -> 3, server -> client: which partners survived and which dropped (fl-core's UnmaskRequest). */
+export interface SecAggRequestEvent extends SecAggEnvelope {
+  readonly survivors: readonly number[];
+  readonly dropped: readonly number[];
+}
+
+/** Stage 3, client -> server: the shares asked for (fl-core's UnmaskResponse), self-mask shares first. */
+export interface SecAggRevealEvent extends SecAggEnvelope {
+  readonly selfMaskPeers: readonly number[];
+  readonly keyPeers: readonly number[];
+  readonly shares: Binary;
 }
 
 export interface ClientMetrics {
@@ -171,6 +256,10 @@ export interface ClientToServerEvents {
   eligibility: (msg: EligibilityMessage, ack: (reply: Ack) => void) => void;
   update: (msg: UpdateMessage, ack: (reply: Ack<{ readonly roundId: number }>) => void) => void;
   withdraw: (msg: WithdrawMessage, ack: (reply: Ack) => void) => void;
+  'secagg:advertise': (msg: SecAggAdvertiseEvent, ack: (reply: Ack) => void) => void;
+  'secagg:shares': (msg: SecAggSharesEvent, ack: (reply: Ack) => void) => void;
+  'secagg:masked': (msg: SecAggMaskedEvent, ack: (reply: Ack) => void) => void;
+  'secagg:reveal': (msg: SecAggRevealEvent, ack: (reply: Ack) => void) => void;
 }
 
 export interface ServerToClientEvents {
@@ -178,4 +267,7 @@ export interface ServerToClientEvents {
   'round:end': (msg: RoundEndMessage) => void;
   'round:skipped': (msg: RoundSkippedMessage) => void;
   'pollen:error': (msg: ErrorMessage) => void;
+  'secagg:keys': (msg: SecAggKeysEvent) => void;
+  'secagg:deliver': (msg: SecAggSharesEvent) => void;
+  'secagg:request': (msg: SecAggRequestEvent) => void;
 }

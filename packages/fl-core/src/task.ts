@@ -4,6 +4,8 @@ import type { PrivacySettings } from './privacy/settings.ts';
 import { validatePrivacySettings } from './privacy/settings.ts';
 import type { RoundSchedule } from './round-mode.ts';
 import { checkRoundModeCompatibility, validateRoundSchedule } from './round-mode.ts';
+import type { SecureAggregationSettings } from './secagg/settings.ts';
+import { validateSecureAggregation } from './secagg/settings.ts';
 import type { StrategyConfig } from './strategies/config.ts';
 import { checkCompatibility } from './strategies/config.ts';
 import { expectInRange, expectInt, expectObject, expectOneOf, expectString } from './validate.ts';
@@ -90,6 +92,11 @@ export interface TaskSpec {
    * ({ mode: 'off' } when absent); always filled in once validated.
    */
   readonly privacy: PrivacySettings;
+  /**
+   * Secure aggregation (SecAgg+): the coordinator learns only the sum of each round's updates.
+   * Absent: updates travel in the clear. `true` in a task description takes every default.
+   */
+  readonly secureAggregation?: SecureAggregationSettings;
 }
 
 /** A task as stored: its spec plus the weight layout derived from the topology. */
@@ -193,11 +200,10 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   }
   const maxUpdateNorm = expectInRange('maxUpdateNorm', obj.maxUpdateNorm ?? 1000, 1e-6, 1e9, 'INVALID_TASK');
   const codec = expectOneOf('codec', obj.codec ?? 'f32', ['f32', 'f16'], 'INVALID_TASK');
+  const secureAggregation = validateSecureAggregation(obj.secureAggregation, rounds.minClients);
   const strategy = checkCompatibility({
     strategy: obj.strategy,
-    // Secure aggregation is not part of a task yet: every update reaches the coordinator in
-    // the clear, so robust rules are allowed.
-    secureAggregation: false,
+    secureAggregation: secureAggregation !== null,
     // Pollen's web client keeps its state (client id, examples, SCAFFOLD's c_i) in IndexedDB.
     persistentClientState: true,
     minReports: rounds.minReports,
@@ -206,7 +212,12 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   const privacy: PrivacySettings =
     obj.privacy === undefined ? { mode: 'off' } : validatePrivacySettings(obj.privacy);
   checkPrivacyCompatibility(privacy, strategy);
-  checkRoundModeCompatibility({ schedule: rounds, strategy, privacy, secureAggregation: false });
+  checkRoundModeCompatibility({
+    schedule: rounds,
+    strategy,
+    privacy,
+    secureAggregation: secureAggregation !== null,
+  });
   return {
     id,
     name,
@@ -222,5 +233,6 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     maxUpdateNorm,
     strategy,
     privacy,
+    ...(secureAggregation ? { secureAggregation } : {}),
   };
 }

@@ -54,7 +54,7 @@ export function parseEligibility(input: unknown): EligibilityMessage {
   };
 }
 
-function parseMetrics(input: unknown): ClientMetrics {
+export function parseMetrics(input: unknown): ClientMetrics {
   const m = expectObject('metrics', input, 'INVALID_MESSAGE');
   return {
     loss: expectInRange('metrics.loss', m.loss, 0, 1e6, 'INVALID_MESSAGE'),

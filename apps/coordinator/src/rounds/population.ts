@@ -14,11 +14,20 @@ export interface Contributor {
   activeRound: number | null;
   /** Send an event to this contributor's socket. */
   readonly send: (
-    event: 'round:start' | 'round:end' | 'round:skipped' | 'pollen:error',
+    event:
+      | 'round:start'
+      | 'round:end'
+      | 'round:skipped'
+      | 'pollen:error'
+      | 'secagg:keys'
+      | 'secagg:deliver'
+      | 'secagg:request',
     payload: unknown,
   ) => void;
   /** Disconnect this contributor's socket. */
   readonly disconnect: () => void;
+  /** In a cluster, the other node this contributor is connected to; absent for this node's own. */
+  readonly nodeId?: string;
 }
 
 /**

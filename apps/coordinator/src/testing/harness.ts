@@ -14,6 +14,7 @@ import { io, type Socket } from 'socket.io-client';
 import { buildCoordinator, type Coordinator } from '../app.ts';
 import type { CoordinatorConfig } from '../config.ts';
 import { resolveTaskInput } from '../task-file.ts';
+import { type SecAggLeavePoint, SecAggNodeClient } from './secagg-client.ts';
 
 /** The operator token every test coordinator accepts. */
 export const TEST_OPERATOR_TOKEN = 'test-operator-token-0123456789';
@@ -65,14 +66,19 @@ export class NodeContributor {
   readonly rounds: RoundStartMessage[] = [];
   readonly acks: Ack<{ roundId?: number }>[] = [];
   private waiters: ((msg: RoundStartMessage) => void)[] = [];
+  /** The secure-aggregation side: runs every round that comes with a SecAgg block. */
+  readonly secagg: SecAggNodeClient;
 
   constructor(
     url: string,
     readonly clientId: string,
     private readonly respond?: (global: Float32Array, msg: RoundStartMessage) => Float32Array | null,
+    /** In secure rounds, vanish after sending this stage's message. */
+    leaveAfter: SecAggLeavePoint | null = null,
   ) {
     this.socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
     this.socket.on('round:start', (msg) => void this.onRound(msg));
+    this.secagg = new SecAggNodeClient(this.socket, leaveAfter);
   }
 
   async hello(taskId = 'tiny', numExamples = 10): Promise<Ack> {
@@ -99,6 +105,10 @@ export class NodeContributor {
     const global = decodeDense(toBytes(msg.weights)).vector;
     const delta = this.respond(global, msg);
     if (!delta) return;
+    if (msg.secagg) {
+      this.secagg.start(msg, delta);
+      return;
+    }
     try {
       this.acks.push(await this.send(msg, delta));
     } catch {

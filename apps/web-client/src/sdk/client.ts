@@ -12,6 +12,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { WorkerReply, WorkerRequest } from '../worker/messages.ts';
 import { type ClientEvents, type ClientStatus, Emitter } from './events.ts';
 import { privatize, uploadPrivacy } from './privacy.ts';
+import { SecAggRelay } from './secagg-relay.ts';
 import * as storage from './storage.ts';
 import { acquireTrainerLock, type ReleaseLock } from './trainer-lock.ts';
 
@@ -74,6 +75,11 @@ export class PollenClient extends Emitter<ClientEvents> {
   private readonly onPageHide = (): void => this.stop();
   /** Rounds this page was selected for and has not heard the end of. */
   private readonly handling = new Set<number>();
+  /** Secure rounds: relays between the coordinator and the worker, which runs SecAgg+. */
+  private readonly secagg = new SecAggRelay(
+    () => this.worker,
+    (e) => this.emit('error', e),
+  );
 
   constructor(options: ClientOptions) {
     super();
@@ -250,7 +256,9 @@ export class PollenClient extends Emitter<ClientEvents> {
       if (this.state !== 'stopped') this.setStatus('connecting', `disconnected (${reason}), reconnecting`);
     });
     socket.on('round:start', (msg) => void this.onRound(msg));
+    this.secagg.attach(socket);
     socket.on('round:end', (msg) => {
+      this.secagg.end(msg.roundId);
       void this.settleControl(msg.roundId, msg.status === 'committed');
       this.emit('roundEnd', { roundId: msg.roundId, status: msg.status, modelVersion: msg.modelVersion });
     });
@@ -373,7 +381,9 @@ export class PollenClient extends Emitter<ClientEvents> {
     return new Promise((resolve, reject) => {
       worker.onmessage = (event: MessageEvent<WorkerReply>) => {
         const reply = event.data;
-        if (reply.type === 'ready') {
+        if (reply.type === 'secagg-send' || reply.type === 'secagg-error') {
+          this.secagg.fromWorker(reply);
+        } else if (reply.type === 'ready') {
           this.backendName = reply.backend;
           this.emit('backend', { backend: reply.backend, skipped: reply.skipped });
           if (reply.recovery) this.rejoin();
@@ -472,6 +482,7 @@ export class PollenClient extends Emitter<ClientEvents> {
       deadline: msg.deadline,
     });
     this.setStatus('training', `round ${msg.roundId}`);
+    this.secagg.start(msg);
     try {
       const { vector } = decodeDense(toBytes(msg.weights));
       const reply = await this.train(msg.roundId, msg, vector);
@@ -485,24 +496,34 @@ export class PollenClient extends Emitter<ClientEvents> {
       const controlFrame = reply.controlDelta
         ? encodeDense(new Float32Array(reply.controlDelta), msg.codec, { round: msg.roundId })
         : null;
-      const ack = await socket.emitWithAck('update', {
-        taskId: msg.taskId,
-        roundId: msg.roundId,
+      const report = {
         modelVersion: msg.modelVersion,
         numExamples: reply.numExamples,
         backend: this.backendName!,
         metrics: reply.metrics,
-        update: frame,
-        ...(controlFrame ? { controlDelta: controlFrame } : {}),
-        ...(sent?.clipBit !== undefined ? { clipBit: sent.clipBit } : {}),
-      });
+      };
+      // A secure round sends no update: the worker masks it and the coordinator sees only the sum.
+      const controlDelta = reply.controlDelta ? new Float32Array(reply.controlDelta) : null;
+      const ack = msg.secagg
+        ? await this.secagg.input(msg, delta, controlDelta, sent?.clipBit ?? null, report)
+        : await socket.emitWithAck('update', {
+            taskId: msg.taskId,
+            roundId: msg.roundId,
+            modelVersion: msg.modelVersion,
+            numExamples: reply.numExamples,
+            backend: this.backendName!,
+            metrics: reply.metrics,
+            update: frame,
+            ...(controlFrame ? { controlDelta: controlFrame } : {}),
+            ...(sent?.clipBit !== undefined ? { clipBit: sent.clipBit } : {}),
+          });
       if (!ack.ok) {
         this.emit('error', { code: ack.code, message: ack.message });
       } else {
         if (reply.clientControl) this.pendingControls.set(msg.roundId, new Float32Array(reply.clientControl));
         this.emit('uploaded', {
           roundId: msg.roundId,
-          bytes: frame.byteLength + (controlFrame?.byteLength ?? 0),
+          bytes: msg.secagg ? 4 * msg.secagg.words : frame.byteLength + (controlFrame?.byteLength ?? 0),
           numExamples: reply.numExamples,
           ...reply.metrics,
           epsilon: msg.privacy?.epsilonAfter ?? null,

@@ -1,4 +1,5 @@
 import type { Backend, ClientMetrics, LocalStrategy, TrainingSpec } from '@pollen/fl-core';
+import type { SecAggErrorReply, SecAggSendReply, SecAggWorkerRequest } from './secagg.ts';
 
 /** Messages between the page and the training worker. */
 
@@ -26,7 +27,7 @@ export interface TrainRequest {
   readonly clientControl: ArrayBuffer | null;
 }
 
-export type WorkerRequest = InitRequest | TrainRequest;
+export type WorkerRequest = InitRequest | TrainRequest | SecAggWorkerRequest;
 
 export interface ReadyReply {
   readonly type: 'ready';
@@ -69,4 +70,10 @@ export interface ErrorReply {
   readonly message: string;
 }
 
-export type WorkerReply = ReadyReply | ProgressReply | ResultReply | ErrorReply;
+export type WorkerReply =
+  | ReadyReply
+  | ProgressReply
+  | ResultReply
+  | ErrorReply
+  | SecAggSendReply
+  | SecAggErrorReply;

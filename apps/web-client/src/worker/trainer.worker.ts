@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadExamples } from '../sdk/storage.ts';
 import { chooseBackend, fallBackFrom, isBackendFailure, watchGpuDevice } from './backends.ts';
 import type { TrainRequest, WorkerReply, WorkerRequest } from './messages.ts';
+import { handleSecAgg } from './secagg.ts';
 import {
   buildModel,
   type LocalData,
@@ -174,6 +175,11 @@ async function trainWithFallback(req: TrainRequest): Promise<void> {
 
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const req = event.data;
+  // Secure aggregation's steps run between training's awaits, so key stages never wait on it.
+  if (req.type === 'secagg') {
+    handleSecAgg(req, post);
+    return;
+  }
   try {
     if (req.type === 'init') {
       const choice = await chooseBackend(req.preferred);

@@ -13,6 +13,8 @@ export {
   sealShares,
   TAG_BYTES,
 } from './keys.ts';
+export type { SecAggInputParts, SecAggLayout, SecAggSum } from './layout.ts';
+export { decodeSecAggSum, encodeSecAggInput, layoutWords } from './layout.ts';
 export type {
   AdvertiseMessage,
   DeliveryMessage,
@@ -49,6 +51,10 @@ export type { RandomBytes } from './random.ts';
 export { chachaRandomBytes, takeBytes } from './random.ts';
 export type { SecAggResult } from './server.ts';
 export { SecAggServer } from './server.ts';
+export type { SecAggReport } from './session.ts';
+export { SecAggSession } from './session.ts';
+export type { SecureAggregationSettings } from './settings.ts';
+export { fixedPointBits, roundNeighbourhood, validateSecureAggregation } from './settings.ts';
 export type { ShamirShare } from './shamir.ts';
 export {
   decodeShareValue,
@@ -60,3 +66,13 @@ export {
 } from './shamir.ts';
 export type { SecAggDropouts, SecAggSimulation, SecAggSimulationResult } from './simulate.ts';
 export { simulateSecAgg } from './simulate.ts';
+export type { WireKeys, WireReveal, WireShares } from './wire.ts';
+export {
+  packKeys,
+  packReveal,
+  packShares,
+  unpackKeys,
+  unpackReveal,
+  unpackShares,
+  wireBytes,
+} from './wire.ts';

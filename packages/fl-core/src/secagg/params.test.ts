@@ -4,10 +4,12 @@ import { defaultSecAggNeighbours, defaultSecAggThreshold, secAggParams } from '.
 const seed = new Uint8Array(32);
 
 describe('secAggParams', () => {
-  it('defaults k to 2 ceil(log2 n), capped at n - 1, and t to a majority of k', () => {
-    expect([3, 4, 8, 10, 50, 200, 1000].map(defaultSecAggNeighbours)).toEqual([2, 3, 6, 8, 12, 16, 20]);
-    expect([2, 3, 8, 16].map(defaultSecAggThreshold)).toEqual([2, 2, 5, 9]);
-    expect(secAggParams({ n: 200, d: 10, seed })).toMatchObject({ n: 200, d: 10, k: 16, threshold: 9 });
+  it('defaults k to 2 ceil(1.5 log2 n), capped at n - 1, and t to a third of k', () => {
+    expect([3, 4, 8, 10, 50, 100, 200, 500, 1000].map(defaultSecAggNeighbours)).toEqual([
+      2, 3, 7, 9, 18, 20, 24, 28, 30,
+    ]);
+    expect([2, 3, 8, 9, 18, 24, 30].map(defaultSecAggThreshold)).toEqual([2, 2, 3, 3, 6, 8, 10]);
+    expect(secAggParams({ n: 200, d: 10, seed })).toMatchObject({ n: 200, d: 10, k: 24, threshold: 8 });
   });
 
   it('takes k and t when given and copies the seed', () => {

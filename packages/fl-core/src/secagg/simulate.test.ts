@@ -67,16 +67,13 @@ function plainSum(inputs: readonly Uint32Array[], ids: Iterable<number>): Uint32
 }
 
 /**
- * Parameters per drop-out rate. k stays at its default, 2 ceil(log2 n). The default
- * threshold, a majority of k, survives 10% drop-outs; 30% at one stage needs t = k/4 at
- * n = 50 and 200 (k = 12 and 16). By Monte Carlo over random drop sets, those settings fail
- * (some neighbourhood below t) with probability under 0.3% per scenario; the drop sets here
- * come from fixed seeds, so every run sees the same ones.
+ * The defaults throughout: k = 2 ceil(1.5 log2 n) (9, 18, 24 at n = 10, 50, 200) and
+ * t = ceil(k/3) (3, 6, 8), which params.ts chose to survive 30% drop-outs. By the binomial
+ * tail (union bound over clients) a random 30% drop set leaves some neighbourhood below t with
+ * probability ~1%; the drop sets here come from fixed seeds, so every run sees the same ones.
  */
-function paramsFor(n: number, rate: number): SecAggParams {
-  const base = secAggParams({ n, d: D, seed: seed32(n, 0x5eed) });
-  const threshold = rate >= 0.3 && n > 10 ? base.k / 4 : undefined;
-  return secAggParams({ n, d: D, seed: base.seed, threshold });
+function paramsFor(n: number): SecAggParams {
+  return secAggParams({ n, d: D, seed: seed32(n, 0x5eed) });
 }
 
 const cases = [10, 50, 200].flatMap((n) => [
@@ -89,7 +86,7 @@ describe('simulateSecAgg: drop-outs at every stage (Bonawitz et al. 2017; Bell e
     'n = $n, $rate drop-outs $stage: the sum of the survivors, exactly',
     ({ n, rate, stage }) => {
       const { inputs, randomBytes } = cohort(n);
-      const params = paramsFor(n, rate);
+      const params = paramsFor(n);
       const dropped = dropSet(n, rate, STAGES.indexOf(stage));
       const dropouts: SecAggDropouts = { [stage]: dropped };
       const result = simulateSecAgg({ params, inputs, randomBytes, dropouts });
@@ -114,7 +111,7 @@ describe('simulateSecAgg: drop-outs at every stage (Bonawitz et al. 2017; Bell e
       afterMaskedInput: order.slice(4, 6),
       duringUnmask: order.slice(6, 8),
     };
-    const result = simulateSecAgg({ params: paramsFor(n, 0.1), inputs, randomBytes, dropouts });
+    const result = simulateSecAgg({ params: paramsFor(n), inputs, randomBytes, dropouts });
     const survivors = inputs.map((_, id) => id).filter((id) => !order.slice(0, 4).includes(id));
     expect(result.contributors).toEqual(survivors);
     expect(result.sum).toEqual(plainSum(inputs, survivors));
@@ -123,7 +120,7 @@ describe('simulateSecAgg: drop-outs at every stage (Bonawitz et al. 2017; Bell e
   it('aborts, releasing nothing, when a drop-out leaves some secret with fewer than t holders', () => {
     const n = 50;
     const { inputs, randomBytes } = cohort(n);
-    const params = paramsFor(n, 0);
+    const params = paramsFor(n);
     const aborted = expect.objectContaining({ code: 'SECAGG_ABORTED' });
     // Detected at closeMaskedInput, before any share is requested.
     expect(() =>
@@ -141,7 +138,7 @@ describe('simulateSecAgg: drop-outs at every stage (Bonawitz et al. 2017; Bell e
   it('leaves out, without aborting, a client whose neighbours mostly never shared', () => {
     const n = 50;
     const { inputs, randomBytes } = cohort(n);
-    const params = paramsFor(n, 0.3);
+    const params = paramsFor(n);
     const lonely = 17;
     const gone = NeighbourGraph.of(params)
       .neighbours(lonely)

@@ -1,0 +1,464 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type Backend,
+  CIPHERTEXT_BYTES,
+  type ClientMetrics,
+  decodeSecAggSum,
+  firstNonFinite,
+  fixedPointBits,
+  layoutWords,
+  PollenError,
+  packKeys,
+  packShares,
+  type RoundSecAgg,
+  roundNeighbourhood,
+  type SecAggLayout,
+  SecAggServer,
+  type SecAggSum,
+  type SecureAggregationSettings,
+  SHARE_BYTES,
+  secAggParams,
+  toPollenError,
+  unpackReveal,
+  unpackShares,
+} from '@pollen/fl-core';
+import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
+import { type PrivacyPlan, privacyRecord } from './privacy.ts';
+import type { AcceptedUpdate, CloseReason, RoundAggregate } from './round.ts';
+import { parseMaskedReport, type SecAggEvent } from './secagg-messages.ts';
+
+/** What the round sends a client between stages. */
+export type SecAggServerEvent = 'secagg:keys' | 'secagg:deliver' | 'secagg:request';
+
+export interface SecAggRoundOptions {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly baseVersion: number;
+  /** The model's dimension. */
+  readonly dimension: number;
+  /** The cohort, in the order that gives each client its SecAgg index. */
+  readonly selected: readonly string[];
+  /** Masked inputs to wait for: the mask stage closes once this many arrived. */
+  readonly target: number;
+  /** Fewer masked inputs than this abandons the round before any share is requested. */
+  readonly minReports: number;
+  /** The mask stage closes at the round's deadline, this long after the start. */
+  readonly deadlineMs: number;
+  readonly settings: SecureAggregationSettings;
+  readonly privacy?: PrivacyPlan | null;
+  /** SCAFFOLD: Delta c_i travels in the masked vector after the update. */
+  readonly scaffold?: boolean;
+  /** The round's shared coordinates (sorted), or null for dense updates. */
+  readonly coordinates?: Uint32Array | null;
+  /** Where each stage's close is logged (structured: stage, how many answered, how many left). */
+  readonly log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Send a stage message to a client, by client id (a client no longer connected is skipped). */
+  readonly send: (clientId: string, event: SecAggServerEvent, payload: object) => void;
+}
+
+interface Report {
+  readonly backend: Backend;
+  readonly metrics: ClientMetrics;
+  readonly numExamples: number;
+}
+
+/**
+ * A securely aggregated round (SecAgg+: Bonawitz et al., CCS 2017; Bell et al., CCS 2020) with
+ * the surface the runner expects of a Round: `closed`, `drop`, `close`, `aggregate`, `record`.
+ * It drives fl-core's transport-free SecAggServer over the clients' sockets, stage by stage:
+ *
+ * 1. advertise: every selected client sends its two public keys on receiving round:start;
+ *    closes when all did (or dropped) or after `stageMs`, and sends each its neighbours' keys;
+ * 2. share: each sends its Shamir shares encrypted per neighbour; closes the same way and
+ *    routes the ciphertexts (`secagg:deliver`);
+ * 3. mask: each trains, then sends its masked vector; closes at `target` inputs, when every
+ *    sharer answered or dropped, or at the round's deadline; fewer than `minReports` or a
+ *    secret left with fewer than t holders abort here, before any share is requested;
+ * 4. unmask: the survivors reveal the shares asked of them; finishes as soon as they suffice,
+ *    and aborts at `stageMs` if they do not.
+ *
+ * An abort releases nothing: the running masked sum and every share are dropped, `failure`
+ * says why, no aggregate exists and the runner abandons the round. The coordinator never
+ * holds an unmasked individual vector: only the sum, and only after a complete unmask stage.
+ */
+export class SecAggRound {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly baseVersion: number;
+  readonly startedAt = Date.now();
+  readonly deadline: number;
+  readonly target: number;
+  readonly closed: Promise<CloseReason>;
+  readonly privacy: PrivacyPlan | null;
+  readonly layout: SecAggLayout;
+  /** How the cohort was drawn, kept in every record of the round. */
+  sampling: Pick<RoundRecord, 'eligible' | 'sampling'> = {};
+  /** Why the protocol aborted, once it did. */
+  failure: string | null = null;
+  private readonly options: SecAggRoundOptions;
+  private readonly server: SecAggServer;
+  private readonly clients: readonly string[];
+  private readonly index = new Map<string, number>();
+  private readonly gone = new Set<number>();
+  private readonly reports = new Map<number, Report>();
+  private result: { sum: SecAggSum; contributors: readonly number[] } | null = null;
+  private rejectedCount = 0;
+  private bytesUp = 0;
+  private maskClosedBy: CloseReason = 'all-accounted';
+  private closeReason: CloseReason | null = null;
+  private resolveClosed!: (reason: CloseReason) => void;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(options: SecAggRoundOptions) {
+    this.options = options;
+    this.taskId = options.taskId;
+    this.roundId = options.roundId;
+    this.baseVersion = options.baseVersion;
+    this.deadline = this.startedAt + options.deadlineMs;
+    this.target = options.target;
+    this.privacy = options.privacy ?? null;
+    this.clients = [...options.selected];
+    for (const [i, id] of this.clients.entries()) this.index.set(id, i);
+    const n = this.clients.length;
+    this.layout = {
+      dimension: options.dimension,
+      coordinates: options.coordinates ?? null,
+      control: options.scaffold ?? false,
+      clipBit: this.privacy?.message.clipBit ?? false,
+      range: options.settings.range,
+      bits: fixedPointBits(n),
+    };
+    const { k, threshold } = roundNeighbourhood(options.settings, n);
+    this.server = new SecAggServer(
+      secAggParams({ n, d: layoutWords(this.layout), k, threshold, seed: new Uint8Array(randomBytes(32)) }),
+    );
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    this.arm(options.settings.stageMs);
+  }
+
+  /** This client's SecAgg block of round:start. */
+  startFor(clientId: string): RoundSecAgg {
+    const index = this.index.get(clientId);
+    if (index === undefined) throw new PollenError('NOT_IN_ROUND', `client is not in round ${this.roundId}`);
+    const { params } = this.server;
+    const { coordinates } = this.layout;
+    return {
+      index,
+      n: params.n,
+      k: params.k,
+      threshold: params.threshold,
+      seed: params.seed.slice(),
+      range: this.layout.range,
+      bits: this.layout.bits,
+      ...(coordinates ? { coordinates: new Uint8Array(coordinates.buffer.slice(0)) } : {}),
+      control: this.layout.control,
+      clipBit: this.layout.clipBit,
+      words: params.d,
+      stageMs: this.options.settings.stageMs,
+    };
+  }
+
+  /** The protocol's stage, for logs and tests. */
+  get stage(): string {
+    return this.server.stage;
+  }
+
+  get isOpen(): boolean {
+    return this.closeReason === null;
+  }
+
+  get reason(): CloseReason | null {
+    return this.closeReason;
+  }
+
+  get selectedCount(): number {
+    return this.clients.length;
+  }
+
+  /** Clients whose masked input is in the released sum; before it, those whose input arrived; 0 after an abort. */
+  get reportedCount(): number {
+    if (this.failure !== null) return 0;
+    return this.result ? this.result.contributors.length : this.reports.size;
+  }
+
+  get droppedCount(): number {
+    return this.clients.length - this.reportedCount;
+  }
+
+  get rejected(): number {
+    return this.rejectedCount;
+  }
+
+  /** Adaptive clipping: the securely summed clipping bits. */
+  get clipBitSum(): number {
+    return this.result?.sum.clipBits ?? 0;
+  }
+
+  isSelected(clientId: string): boolean {
+    return this.index.has(clientId);
+  }
+
+  /** For `withdraw` and plain `update`: selected, still in the round, round open. */
+  checkMembership(clientId: string): void {
+    const index = this.index.get(clientId);
+    if (index === undefined) throw new PollenError('NOT_IN_ROUND', `client is not in round ${this.roundId}`);
+    if (!this.isOpen) throw new PollenError('ROUND_CLOSED', `round ${this.roundId} is closed`);
+    if (this.gone.has(index)) throw new PollenError('ROUND_CLOSED', `client left round ${this.roundId}`);
+  }
+
+  /** A plain update has no place in a secure round: refused, whoever sends it. */
+  accept(_update: AcceptedUpdate): void {
+    throw new PollenError(
+      'INVALID_MESSAGE',
+      `round ${this.roundId} is securely aggregated: send the masked input (secagg:masked), not an update`,
+    );
+  }
+
+  noteRejected(): void {
+    this.rejectedCount++;
+  }
+
+  /**
+   * A stage message from a selected client (its envelope already checked by the engine). Any
+   * refusal throws with a stable code and leaves the round as it was for everyone else.
+   */
+  receive(event: SecAggEvent, clientId: string, body: Record<string, unknown>): void {
+    this.checkMembership(clientId);
+    const from = this.index.get(clientId)!;
+    try {
+      this.dispatch(event, from, body);
+    } catch (err) {
+      this.rejectedCount++;
+      throw err;
+    }
+    this.advance();
+  }
+
+  private dispatch(event: SecAggEvent, from: number, body: Record<string, unknown>): void {
+    const n = this.clients.length;
+    switch (event) {
+      case 'secagg:advertise':
+        this.server.receiveAdvertise(from, { cPk: bytesOf(body.cPk), sPk: bytesOf(body.sPk) });
+        this.bytesUp += 64;
+        return;
+      case 'secagg:shares': {
+        const { shares } = unpackShares(body, n);
+        this.server.receiveShares(from, { shares });
+        // Once accepted, every ciphertext is CIPHERTEXT_BYTES, plus its 4-byte recipient.
+        this.bytesUp += shares.length * (4 + CIPHERTEXT_BYTES);
+        return;
+      }
+      case 'secagg:masked': {
+        // The stage first: nothing of a masked input is looked at outside its stage.
+        if (this.server.stage !== 'mask') {
+          throw new PollenError(
+            'SECAGG_STAGE',
+            `secure aggregation is at stage "${this.server.stage}", not "mask"`,
+          );
+        }
+        const report = parseMaskedReport(body, this.server.params.d);
+        if (report.modelVersion !== this.baseVersion) {
+          throw new PollenError('STALE_MODEL', `round ${this.roundId} trains version ${this.baseVersion}`);
+        }
+        this.server.receiveMaskedInput(from, { masked: new Uint8Array(report.masked) });
+        const { backend, metrics, numExamples } = report;
+        this.reports.set(from, { backend, metrics, numExamples });
+        this.bytesUp += report.masked.byteLength;
+        return;
+      }
+      case 'secagg:reveal': {
+        const { selfMaskShares, keyShares } = unpackReveal(body, n);
+        this.server.receiveUnmask(from, { selfMaskShares, keyShares });
+        this.bytesUp += (selfMaskShares.length + keyShares.length) * (4 + SHARE_BYTES);
+        return;
+      }
+    }
+  }
+
+  /** A selected client vanished or withdrew: its stage stops waiting for it. */
+  drop(clientId: string): void {
+    const index = this.index.get(clientId);
+    if (index === undefined || !this.isOpen) return;
+    this.gone.add(index);
+    this.advance();
+  }
+
+  /** The runner stops the round ('stopped'): abort, release nothing. */
+  close(reason: CloseReason): void {
+    if (!this.isOpen) return;
+    this.fail(reason === 'stopped' ? 'coordinator stopped' : `closed: ${reason}`, reason);
+  }
+
+  /** Close the stage early once nobody it waits for can still answer (or the target is met). */
+  private advance(): void {
+    while (this.isOpen) {
+      const stage = this.server.stage;
+      if (stage === 'unmask') {
+        if (this.server.canFinish()) this.finish();
+        return;
+      }
+      const waiting = this.server.pending().filter((id) => !this.gone.has(id));
+      const enough = stage === 'mask' && this.reports.size >= this.target;
+      if (waiting.length > 0 && !enough) return;
+      if (enough && waiting.length > 0) this.maskClosedBy = 'target-reached';
+      this.closeStage();
+      if (this.server.stage === stage) return;
+    }
+  }
+
+  private arm(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, ms));
+    this.timer.unref?.();
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    if (!this.isOpen) return;
+    if (this.server.stage === 'mask') this.maskClosedBy = 'deadline';
+    if (this.server.stage === 'unmask') {
+      // The deadline of the last stage: finish() aborts when the shares do not suffice.
+      this.finish();
+      return;
+    }
+    this.closeStage();
+    this.advance();
+  }
+
+  /** End the current stage and send every client still in the round its next message. */
+  private closeStage(): void {
+    const { taskId, roundId } = this;
+    const { settings, send, log } = this.options;
+    const stage = this.server.stage;
+    const waiting = this.server.pending();
+    log?.info(
+      { stage, missing: waiting.length, dropped: waiting.filter((id) => this.gone.has(id)).length },
+      'secagg stage closed',
+    );
+    try {
+      switch (this.server.stage) {
+        case 'advertise':
+          for (const [id, m] of this.server.closeAdvertise()) {
+            send(this.clients[id]!, 'secagg:keys', { taskId, roundId, ...packKeys(m) });
+          }
+          this.arm(settings.stageMs);
+          return;
+        case 'share':
+          for (const [id, m] of this.server.closeShares()) {
+            send(this.clients[id]!, 'secagg:deliver', { taskId, roundId, ...packShares(m.shares) });
+          }
+          this.arm(this.deadline - Date.now());
+          return;
+        case 'mask': {
+          if (this.reports.size < this.options.minReports) {
+            this.server.abort();
+            this.fail(`${this.reports.size} of ${this.options.minReports} required masked inputs`);
+            return;
+          }
+          for (const [id, m] of this.server.closeMaskedInput()) {
+            send(this.clients[id]!, 'secagg:request', { taskId, roundId, ...m });
+          }
+          this.arm(settings.stageMs);
+          return;
+        }
+        default:
+          return;
+      }
+    } catch (err) {
+      this.fail(toPollenError(err).message);
+    }
+  }
+
+  private finish(): void {
+    try {
+      const { sum, contributors } = this.server.finish();
+      const decoded = decodeSecAggSum(this.layout, sum, contributors.length);
+      const bad = firstNonFinite(decoded.delta);
+      if (bad >= 0) throw new PollenError('NON_FINITE', `the sum has a non-finite value at index ${bad}`);
+      this.result = { sum: decoded, contributors };
+      this.options.log?.info({ contributors: contributors.length }, 'secure aggregation unmasked the sum');
+      this.settle(this.maskClosedBy);
+    } catch (err) {
+      this.fail(toPollenError(err).message);
+    }
+  }
+
+  private fail(why: string, reason: CloseReason = 'deadline'): void {
+    if (!this.isOpen) return;
+    this.options.log?.warn({ stage: this.server.stage, why }, 'secure aggregation aborted; nothing released');
+    if (this.server.stage !== 'aborted' && this.server.stage !== 'done') this.server.abort();
+    this.failure = why;
+    this.result = null;
+    this.settle(reason);
+  }
+
+  private settle(reason: CloseReason): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.closeReason = reason;
+    this.resolveClosed(reason);
+  }
+
+  /**
+   * The mean of the survivors' updates: the recovered sum over their count, or under DP over
+   * the plan's expected count (the fixed-denominator estimator, as in round.ts). Every survivor
+   * counts once: weighting by example counts would need them inside the mask too.
+   */
+  aggregate(): RoundAggregate {
+    if (!this.result) throw new PollenError('SECAGG_ABORTED', this.failure ?? 'the sum is not recovered yet');
+    const { sum, contributors } = this.result;
+    const count = contributors.length;
+    const denominator = this.privacy?.private ? this.privacy.expectedReports : count;
+    const delta = Float32Array.from(sum.delta, (v) => v / denominator);
+    const meanControlDelta = sum.controlDelta
+      ? Float32Array.from(sum.controlDelta, (v) => v / count)
+      : undefined;
+    return { delta, ...(meanControlDelta ? { meanControlDelta } : {}) };
+  }
+
+  /** The round's record as it stands. */
+  record(fields: Partial<RoundRecord> = {}): RoundRecord {
+    const contributors = this.result ? new Set(this.result.contributors) : null;
+    const metrics: ClientRoundMetrics[] = [];
+    const backends: Partial<Record<Backend, number>> = {};
+    for (const [id, r] of this.reports) {
+      if (contributors && !contributors.has(id)) continue;
+      backends[r.backend] = (backends[r.backend] ?? 0) + 1;
+      metrics.push({ ...r.metrics, numExamples: r.numExamples, backend: r.backend });
+    }
+    const reported = this.reportedCount;
+    return {
+      taskId: this.taskId,
+      roundId: this.roundId,
+      status: 'open',
+      baseVersion: this.baseVersion,
+      newVersion: null,
+      selected: this.clients.length,
+      reported,
+      dropped: this.clients.length - reported,
+      rejected: this.rejectedCount,
+      deadlineHit: this.closeReason === 'deadline',
+      startedAt: this.startedAt,
+      endedAt: null,
+      accuracy: null,
+      loss: null,
+      bytesUp: this.bytesUp,
+      bytesDown: 0,
+      backends,
+      clientMetrics: this.privacy?.private ? [] : metrics,
+      reason: this.failure,
+      ...this.sampling,
+      ...(this.privacy ? { privacy: privacyRecord(this.privacy, this.privacy.message.epsilonBefore) } : {}),
+      ...fields,
+    };
+  }
+}
+
+/** Binary as a fresh Uint8Array (a Buffer from Socket.io, an ArrayBuffer); anything else is left for fl-core's parsers to refuse. */
+function bytesOf(value: unknown): unknown {
+  if (value instanceof Uint8Array) return new Uint8Array(value);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value.slice(0));
+  return value;
+}

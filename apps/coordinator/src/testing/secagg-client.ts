@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { type Ack, type RoundStartMessage, SecAggSession } from '@pollen/fl-core';
+import type { TestSocket } from './harness.ts';
+
+/** Where a Node test client vanishes in a secure round: after sending that stage's message. */
+export type SecAggLeavePoint = 'advertise' | 'shares' | 'masked';
+
+/**
+ * The client side of secure rounds for coordinator tests: the same fl-core SecAggSession the
+ * browser's worker runs, over a real socket. It advertises on round:start, answers each
+ * server stage, masks `delta` once the partners' shares arrived, and can vanish after a
+ * stage (closing its socket) to test drop-out recovery. Every ack is kept in `acks`.
+ */
+export class SecAggNodeClient {
+  readonly acks: { event: string; ack: Ack }[] = [];
+  /** The last session, for tests that look inside (the masked vector it sent, say). */
+  session: SecAggSession | null = null;
+  /** The last masked input sent, as bytes. */
+  lastMasked: Uint8Array | null = null;
+
+  constructor(
+    private readonly socket: TestSocket,
+    private readonly leaveAfter: SecAggLeavePoint | null = null,
+  ) {
+    socket.on('secagg:keys', (msg) => {
+      const session = this.current(msg.roundId);
+      if (session) void this.emit('secagg:shares', () => session.onKeys(msg), 'shares');
+    });
+    socket.on('secagg:deliver', (msg) => {
+      const session = this.current(msg.roundId);
+      if (session) void this.emit('secagg:masked', () => session.offerDelivery(msg), 'masked');
+    });
+    socket.on('secagg:request', (msg) => {
+      const session = this.current(msg.roundId);
+      if (session) void this.emit('secagg:reveal', () => session.onRequest(msg), null);
+    });
+    socket.on('round:end', () => {
+      this.session?.abort();
+    });
+  }
+
+  /**
+   * A secure round started: advertise, and offer `delta` (clipped and noised already when the
+   * round's privacy says so) as the input, with the clipping bit and Delta c_i when the round asks.
+   */
+  start(
+    msg: RoundStartMessage,
+    delta: Float32Array,
+    extra: { readonly clipBit?: 0 | 1; readonly controlDelta?: Float32Array } = {},
+  ): void {
+    const session = new SecAggSession(
+      msg.taskId,
+      msg.roundId,
+      msg.secagg!,
+      (n) => new Uint8Array(randomBytes(n)),
+    );
+    this.session = session;
+    void this.emit('secagg:advertise', () => session.advertise(), 'advertise');
+    const report = {
+      modelVersion: msg.modelVersion,
+      numExamples: 10,
+      backend: 'cpu' as const,
+      metrics: { loss: 1, accuracy: 0.5, trainMs: 1 },
+    };
+    void this.emit(
+      'secagg:masked',
+      () => session.offerInput(delta.length, { delta, ...extra }, report),
+      'masked',
+    );
+  }
+
+  private current(roundId: number): SecAggSession | null {
+    return this.session && this.session.roundId === roundId ? this.session : null;
+  }
+
+  private async emit(
+    event: string,
+    make: () => object | null,
+    stage: SecAggLeavePoint | null,
+  ): Promise<void> {
+    if (!this.socket.connected) return;
+    let payload: object | null;
+    try {
+      payload = make();
+    } catch {
+      // The client aborted its side (SECAGG_ABORTED, a refused request): it falls silent.
+      return;
+    }
+    if (!payload) return;
+    if (event === 'secagg:masked') this.lastMasked = (payload as { masked: Uint8Array }).masked;
+    try {
+      const ack = (await this.socket.emitWithAck(event as 'secagg:advertise', payload as never)) as Ack;
+      this.acks.push({ event, ack });
+    } catch {
+      return;
+    }
+    if (stage !== null && stage === this.leaveAfter) this.socket.disconnect();
+  }
+}

@@ -1,0 +1,106 @@
+import type {
+  Ack,
+  ClientToServerEvents,
+  RoundStartMessage,
+  SecAggReport,
+  ServerToClientEvents,
+} from '@pollen/fl-core';
+import type { Socket } from 'socket.io-client';
+import type { SecAggErrorReply, SecAggSendReply, SecAggWorkerRequest } from '../worker/secagg.ts';
+
+type PollenSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/**
+ * The page's part in secure aggregation: a relay. The coordinator's stage messages go to the
+ * training worker, which runs the protocol (worker/secagg.ts), and what the worker says to
+ * send goes to the coordinator; no key or share is handled here. `input` hands the worker the
+ * finished update and resolves with the coordinator's answer to the masked input.
+ */
+export class SecAggRelay {
+  private socket: PollenSocket | null = null;
+  private readonly waiting = new Map<number, (ack: Ack) => void>();
+
+  constructor(
+    private readonly worker: () => Worker | null,
+    private readonly onError: (error: { code: string; message: string }) => void,
+  ) {}
+
+  /** Forward the coordinator's stage messages on this socket to the worker. */
+  attach(socket: PollenSocket): void {
+    this.socket = socket;
+    socket.on('secagg:keys', (msg) => this.post({ type: 'secagg', step: 'keys', roundId: msg.roundId, msg }));
+    socket.on('secagg:deliver', (msg) =>
+      this.post({ type: 'secagg', step: 'deliver', roundId: msg.roundId, msg }),
+    );
+    socket.on('secagg:request', (msg) =>
+      this.post({ type: 'secagg', step: 'request', roundId: msg.roundId, msg }),
+    );
+  }
+
+  /** A secure round started: the worker advertises this device's keys at once, before training. */
+  start(msg: RoundStartMessage): void {
+    if (!msg.secagg) return;
+    this.post({ type: 'secagg', step: 'start', roundId: msg.roundId, taskId: msg.taskId, block: msg.secagg });
+  }
+
+  /** The update is ready: the worker masks it once the partners' shares are in; resolves with the ack. */
+  input(
+    msg: RoundStartMessage,
+    delta: Float32Array,
+    controlDelta: Float32Array | null,
+    clipBit: 0 | 1 | null,
+    report: SecAggReport,
+  ): Promise<Ack> {
+    const acked = new Promise<Ack>((resolve) => this.waiting.set(msg.roundId, resolve));
+    const copy = delta.slice();
+    const control = controlDelta?.slice() ?? null;
+    this.post(
+      {
+        type: 'secagg',
+        step: 'input',
+        roundId: msg.roundId,
+        delta: copy.buffer as ArrayBuffer,
+        controlDelta: (control?.buffer as ArrayBuffer | undefined) ?? null,
+        clipBit,
+        report,
+      },
+      [copy.buffer as ArrayBuffer, ...(control ? [control.buffer as ArrayBuffer] : [])],
+    );
+    return acked;
+  }
+
+  /** The round ended: the worker wipes what it still holds of it. */
+  end(roundId: number): void {
+    this.post({ type: 'secagg', step: 'abort', roundId });
+    this.settle(roundId, { ok: false, code: 'ROUND_CLOSED', message: `round ${roundId} ended` });
+  }
+
+  /** A message from the worker for the coordinator, or its failure. */
+  fromWorker(reply: SecAggSendReply | SecAggErrorReply): void {
+    if (reply.type === 'secagg-error') {
+      this.onError({ code: reply.code, message: `secure aggregation: ${reply.message}` });
+      this.settle(reply.roundId, { ok: false, code: 'SECAGG_ABORTED', message: reply.message });
+      return;
+    }
+    const socket = this.socket;
+    if (!socket) return;
+    const send = socket.emitWithAck.bind(socket) as (event: string, payload: object) => Promise<Ack>;
+    void send(reply.event, reply.payload).then(
+      (ack) => {
+        if (reply.event === 'secagg:masked') this.settle(reply.roundId, ack);
+        else if (!ack.ok) this.onError({ code: ack.code, message: ack.message });
+      },
+      () => undefined,
+    );
+  }
+
+  private settle(roundId: number, ack: Ack): void {
+    const resolve = this.waiting.get(roundId);
+    this.waiting.delete(roundId);
+    resolve?.(ack);
+  }
+
+  private post(req: SecAggWorkerRequest, transfer: Transferable[] = []): void {
+    this.worker()?.postMessage(req, transfer);
+  }
+}
