@@ -256,6 +256,42 @@ describe('secure aggregation rounds over Socket.io', () => {
     expect(await error(mean(sent))).toBeLessThan(4 * QUANTIZATION);
   });
 
+  it("carries SCAFFOLD's Delta c_i inside the mask: the server's c moves by their mean", async () => {
+    coordinator = await startTestCoordinator({
+      rounds: {
+        cohortSize: 3,
+        minReports: 3,
+        minClients: 3,
+        overSelection: 1,
+        deadlineMs: 20_000,
+        maxRounds: 1,
+      },
+      strategy: { scaffold: true },
+      secureAggregation: { range: 1, stageMs: 15000 },
+    });
+    dirs.push(coordinator.dataDir);
+    const d = await dimension();
+    const deltas: Float32Array[] = [];
+    for (let i = 0; i < 3; i++) {
+      const c = new NodeContributor(coordinator.url, `secure-scaffold-${i}`);
+      clients.push(c);
+      c.socket.on('round:start', (msg) => {
+        const delta = deltaOf(i, d);
+        deltas.push(delta);
+        c.secagg.start(msg, delta, { controlDelta: new Float32Array(d).fill(0.2 * (i + 1)) });
+      });
+      await c.hello();
+    }
+    const record = (await finished()) as { status: string; reported: number };
+    expect(record).toMatchObject({ status: 'committed', reported: 3 });
+    expect(await error(mean(deltas))).toBeLessThan(QUANTIZATION);
+    // All three connected clients reported: |S| / N = 1, so c = mean Delta c_i = 0.4.
+    const saved = (await coordinator.store.getStrategyState('tiny'))!;
+    const c = saved.state['scaffold.c'] as Float32Array;
+    expect(Math.abs(c[0]! - 0.4)).toBeLessThan(QUANTIZATION);
+    expect(Math.abs(c[d - 1]! - 0.4)).toBeLessThan(QUANTIZATION);
+  });
+
   it('refuses a secure task that cannot work, naming why', async () => {
     const task = (extra: Record<string, unknown>): Promise<unknown> =>
       resolveTaskInput({
