@@ -124,6 +124,22 @@ describe('secure aggregation rounds over Socket.io', () => {
     expect(clients.some((c) => c.secagg.acks.some(({ event }) => event === 'secagg:reveal'))).toBe(false);
   });
 
+  it('aborts at the unmask stage, without waiting for its deadline, when too few survivors are left to reveal', async () => {
+    // Everyone's masked input arrives, then half leave: no self-mask seed can get t = 4 shares.
+    await start(6, 2, { range: 1, stageMs: 15_000, threshold: 4 });
+    await cohort(6, { 0: 'masked', 2: 'masked', 4: 'masked' });
+    const record = (await finished()) as {
+      status: string;
+      reason: string;
+      startedAt: number;
+      endedAt: number;
+    };
+    expect(record.status).toBe('abandoned');
+    expect(record.reason).toMatch(/secure aggregation aborted: .*shares of the self-mask seed/);
+    expect(record.endedAt - record.startedAt).toBeLessThan(10_000);
+    expect((await coordinator!.store.getTask('tiny'))!.currentVersion).toBe(0);
+  });
+
   it('answers malformed, oversized, out-of-stage, replayed and foreign secagg messages with codes, and carries on', async () => {
     await start(6, 4, { range: 1, stageMs: 1500 });
     const deltas = await cohort(4);

@@ -295,11 +295,12 @@ export class SecAggRound {
   private advance(): void {
     while (this.isOpen) {
       const stage = this.server.stage;
+      const waiting = this.server.pending().filter((id) => !this.gone.has(id));
       if (stage === 'unmask') {
-        if (this.server.canFinish()) this.finish();
+        // As soon as the shares suffice; and with nobody left to answer, at once (finish aborts).
+        if (this.server.canFinish() || waiting.length === 0) this.finish();
         return;
       }
-      const waiting = this.server.pending().filter((id) => !this.gone.has(id));
       const enough = stage === 'mask' && this.reports.size >= this.target;
       if (waiting.length > 0 && !enough) return;
       if (enough && waiting.length > 0) this.maskClosedBy = 'target-reached';
