@@ -3,7 +3,7 @@
 //   node scripts/pollen.mjs start   install what is missing, build the web client, run Pollen
 //   node scripts/pollen.mjs test    install what is missing, run every check and test, print a summary
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,17 +47,40 @@ function install() {
   mustPnpm(['install', '--frozen-lockfile', '--prefer-offline']);
 }
 
-function ensureChromium() {
-  if (existsSync(CHROMIUM)) return;
+/** PostgreSQL's server binaries: on PATH, or where Debian keeps them (/usr/lib/postgresql/<major>/bin). */
+function hasPostgres() {
+  const probe = spawnSync('sh', ['-c', 'command -v initdb && command -v postgres'], { encoding: 'utf8' });
+  if (probe.status === 0) return true;
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return false;
+  return readdirSync(base).some((major) => existsSync(join(base, major, 'bin', 'postgres')));
+}
+
+function hasRedis() {
+  return spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).status === 0;
+}
+
+/**
+ * What the tests need from Debian: chromium for the browser tests, PostgreSQL and redis-server
+ * for the cluster tests (which start their own servers on free loopback ports). A machine that
+ * has them is left alone; otherwise one `apt-get update` and one install, as root.
+ */
+function ensureSystemPackages() {
+  const missing = [];
+  if (!existsSync(CHROMIUM)) missing.push('chromium');
+  if (!hasPostgres()) missing.push('postgresql');
+  if (!hasRedis()) missing.push('redis-server');
+  if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
     say(
-      `${CHROMIUM} is missing: install Debian's chromium (sudo apt-get install -y chromium) or set POLLEN_CHROMIUM`,
+      `missing ${missing.join(', ')}: install them (sudo apt-get install -y ${missing.join(' ')})` +
+        (missing.includes('chromium') ? ' or set POLLEN_CHROMIUM' : ''),
     );
     process.exit(1);
   }
-  say("installing Debian's chromium for the browser tests");
+  say(`installing Debian's ${missing.join(', ')} for the tests`);
   must('apt-get', ['update', '-qq']);
-  must('apt-get', ['install', '-y', '-qq', 'chromium'], {
+  must('apt-get', ['install', '-y', '-qq', ...missing], {
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
 }
@@ -82,7 +105,9 @@ function start() {
 }
 
 function test() {
-  ensureChromium();
+  ensureSystemPackages();
+  // The cluster tests fail instead of skipping when PostgreSQL or Redis cannot be started.
+  process.env.POLLEN_REQUIRE_SERVERS = '1';
   install();
   const checks = [];
   const step = (name, args) => {

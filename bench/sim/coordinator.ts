@@ -30,6 +30,8 @@ export interface CoordinatorOptions {
   /** Task JSON: fields that override the default MNIST task (README "Configuration"). */
   readonly task: Record<string, unknown>;
   readonly logLevel?: 'fatal' | 'error' | 'warn' | 'info';
+  /** Settings added to the environment (POLLEN_STORE, POLLEN_REDIS_URL, ... for a cluster node). */
+  readonly env?: Record<string, string>;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: COORDINATOR_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
   });
   let log = '';
   const append = (d: Buffer): void => {

@@ -3,6 +3,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
 import { operatorGuard } from './auth.ts';
+import { ClusterNode } from './cluster/node.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { useMnistCache } from './data/mnist.ts';
 import { defaultTaskSpec } from './default-task.ts';
@@ -14,7 +15,7 @@ import { apiRoutes } from './routes/api.ts';
 import { openapi } from './routes/openapi.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { operatorSocket } from './routes/operator-socket.ts';
-import { SqliteStore } from './store/sqlite.ts';
+import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
 import { loadTaskFile } from './task-file.ts';
 
@@ -23,6 +24,8 @@ export interface Coordinator {
   readonly io: PollenServer;
   readonly engine: Engine;
   readonly store: Store;
+  /** This node of a cluster, when configured with Redis. */
+  readonly cluster: ClusterNode | null;
   /** Every HTTP route, as registered (method and Fastify URL), for tests and the OpenAPI check. */
   readonly routes: readonly { readonly method: string; readonly url: string; readonly hidden: boolean }[];
 }
@@ -58,14 +61,34 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   await openapi(app);
   await initTf();
   useMnistCache(config.dataDir);
-  const store = new SqliteStore(config.dataDir);
+  const store = await openStore(config);
   const engine = new Engine(store, app.log);
+  let cluster: ClusterNode | null = null;
   try {
+    if (config.cluster) {
+      cluster = await ClusterNode.connect({
+        redisUrl: config.cluster.redisUrl,
+        nodeId: config.cluster.nodeId,
+        population: engine.population,
+        runners: (taskId) => engine.runner(taskId),
+        tasks: () => engine.taskIds(),
+        log: app.log,
+      });
+      engine.useCluster(cluster);
+    }
     await engine.start();
     const spec = config.taskFile ? await loadTaskFile(config.taskFile) : await defaultTaskSpec();
-    if (!(await store.getTask(spec.id))) await engine.createTask(spec);
+    if (!(await store.getTask(spec.id))) {
+      await engine.createTask(spec).catch(async (err: unknown) => {
+        // Another node of the cluster, starting at the same time, created it first: run that one.
+        const created = await store.getTask(spec.id);
+        if (!created) throw err;
+        await engine.ensureRunner(created);
+      });
+    }
   } catch (err) {
     await engine.close();
+    await cluster?.close();
     await store.close();
     throw err;
   }
@@ -163,6 +186,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
     pingInterval: 10_000,
     pingTimeout: 10_000,
   });
+  await cluster?.attach(io);
   engine.attach(io);
   operatorSocket(app, io, engine, config.operatorTokens);
 
@@ -172,7 +196,8 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   });
   app.addHook('onClose', async () => {
     await new Promise<void>((resolve) => io.close(() => resolve()));
+    await cluster?.close();
     await store.close();
   });
-  return { app, io, engine, store, routes };
+  return { app, io, engine, store, cluster, routes };
 }

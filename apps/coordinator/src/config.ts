@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -15,6 +16,40 @@ export interface CoordinatorConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Bearer tokens that open the operator API; none configured means no operator access. */
   readonly operatorTokens: readonly string[];
+  /** Where durable state lives: the embedded SQLite file in dataDir (default) or PostgreSQL. */
+  readonly store?: StoreConfig;
+  /**
+   * Redis shared by several coordinators (Socket.io adapter, round leases, partial sums); absent
+   * for one process on its own. Needs the PostgreSQL store.
+   */
+  readonly cluster?: ClusterConfig;
+}
+
+export type StoreConfig = { readonly kind: 'sqlite' } | { readonly kind: 'postgres'; readonly url: string };
+
+export interface ClusterConfig {
+  readonly redisUrl: string;
+  /** This node's name in the cluster (logs, the client registry); unique per process. */
+  readonly nodeId: string;
+}
+
+const NODE_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** A connection URL with one of these schemes, or a clear startup error naming the setting. */
+function expectUrl(name: string, value: string, schemes: readonly string[]): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new PollenError('INVALID_ARGUMENT', `${name} is not a URL: "${value}"`);
+  }
+  if (!schemes.includes(url.protocol) || url.hostname === '') {
+    throw new PollenError(
+      'INVALID_ARGUMENT',
+      `${name} must be a ${schemes.map((s) => `${s}//`).join(' or ')} URL with a host, got "${url.protocol}//${url.host}"`,
+    );
+  }
+  return value;
 }
 
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web-client/dist', import.meta.url));
@@ -27,7 +62,12 @@ const USAGE = `pollen-coordinator [options]
   --web-root DIR     built web client to serve (POLLEN_WEB_ROOT)
   --log-level LEVEL  fatal|error|warn|info|debug|trace|silent (POLLEN_LOG_LEVEL, default info)
   --operator-token T operator bearer token, repeatable (POLLEN_OPERATOR_TOKENS, comma-separated);
-                     without one, a random token is made and kept in DATA_DIR/operator-token`;
+                     without one, a random token is made and kept in DATA_DIR/operator-token
+  --store KIND       sqlite (embedded, in DATA_DIR) or postgres (POLLEN_STORE, default sqlite)
+  --database-url URL postgres://user@host:port/db for --store postgres (POLLEN_DATABASE_URL)
+  --redis-url URL    redis://host:port shared by several coordinators (POLLEN_REDIS_URL);
+                     needs --store postgres
+  --node-id ID       this coordinator's name in the cluster (POLLEN_NODE_ID, default host-pid)`;
 
 /** Read the configuration from command-line flags, then environment variables, then defaults. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorConfig {
@@ -43,6 +83,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
         'web-root': { type: 'string' },
         'log-level': { type: 'string' },
         'operator-token': { type: 'string', multiple: true },
+        store: { type: 'string' },
+        'database-url': { type: 'string' },
+        'redis-url': { type: 'string' },
+        'node-id': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -61,7 +105,43 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
     if (token.length < 16)
       throw new PollenError('INVALID_ARGUMENT', 'operator tokens need at least 16 characters');
   }
+  const storeKind = expectOneOf('store', str('store', 'POLLEN_STORE') ?? 'sqlite', ['sqlite', 'postgres']);
+  const databaseUrl = str('database-url', 'POLLEN_DATABASE_URL');
+  let store: StoreConfig = { kind: 'sqlite' };
+  if (storeKind === 'postgres') {
+    if (!databaseUrl)
+      throw new PollenError('INVALID_ARGUMENT', 'POLLEN_STORE=postgres needs POLLEN_DATABASE_URL');
+    store = {
+      kind: 'postgres',
+      url: expectUrl('POLLEN_DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:']),
+    };
+  } else if (databaseUrl) {
+    throw new PollenError(
+      'INVALID_ARGUMENT',
+      'POLLEN_DATABASE_URL is set but the store is sqlite: set POLLEN_STORE=postgres',
+    );
+  }
+  const redisUrl = str('redis-url', 'POLLEN_REDIS_URL');
+  let cluster: ClusterConfig | undefined;
+  if (redisUrl) {
+    if (store.kind !== 'postgres') {
+      throw new PollenError(
+        'INVALID_ARGUMENT',
+        'several coordinators (POLLEN_REDIS_URL) share their state in PostgreSQL: set POLLEN_STORE=postgres',
+      );
+    }
+    const nodeId = str('node-id', 'POLLEN_NODE_ID') ?? `${hostname()}-${process.pid}`;
+    if (!NODE_ID_PATTERN.test(nodeId)) {
+      throw new PollenError(
+        'INVALID_ARGUMENT',
+        `POLLEN_NODE_ID must match ${NODE_ID_PATTERN}, got "${nodeId}"`,
+      );
+    }
+    cluster = { redisUrl: expectUrl('POLLEN_REDIS_URL', redisUrl, ['redis:', 'rediss:']), nodeId };
+  }
   return {
+    store,
+    ...(cluster ? { cluster } : {}),
     host: str('host', 'POLLEN_HOST') ?? '127.0.0.1',
     port: expectInt('port', port, 0, 65535),
     dataDir: resolve(str('data-dir', 'POLLEN_DATA_DIR') ?? '.data'),

@@ -24,6 +24,7 @@ export const HTTP_STATUS: Record<PollenErrorCode, number> = {
   SECAGG_ABORTED: 409,
   SECAGG_REFUSED: 409,
   SECAGG_STAGE: 409,
+  LEASE_LOST: 409,
   INTERNAL: 500,
 };
 

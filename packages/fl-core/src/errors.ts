@@ -24,6 +24,7 @@ export type PollenErrorCode =
   | 'SECAGG_ABORTED'
   | 'SECAGG_REFUSED'
   | 'SECAGG_STAGE'
+  | 'LEASE_LOST'
   | 'INTERNAL';
 
 /** The one error class Pollen throws on purpose; `code` is stable, `message` is for people. */

@@ -53,3 +53,40 @@ describe('FedAvg', () => {
     expect(() => new WeightedAccumulator(2).mean()).toThrow(/no vectors/);
   });
 });
+
+describe('partial sums across servers', () => {
+  it('merging the partial sums of any split of the vectors gives the mean over all of them', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.array(fc.float({ min: -10, max: 10, noNaN: true }), { minLength: 3, maxLength: 3 }),
+            fc.integer({ min: 1, max: 50 }),
+          ),
+          { minLength: 1, maxLength: 12 },
+        ),
+        fc.integer({ min: 1, max: 4 }),
+        (items, servers) => {
+          const whole = new WeightedAccumulator(3);
+          const parts = Array.from({ length: servers }, () => new WeightedAccumulator(3));
+          items.forEach(([v, w], i) => {
+            whole.add(Float32Array.from(v), w);
+            parts[i % servers]!.add(Float32Array.from(v), w);
+          });
+          const merged = new WeightedAccumulator(3);
+          for (const p of parts) merged.merge(p.partial());
+          expect(merged.count).toBe(whole.count);
+          expect(merged.weight).toBe(whole.weight);
+          const [a, b] = [merged.mean(), whole.mean()];
+          for (let i = 0; i < 3; i++) expect(a[i]).toBeCloseTo(b[i]!, 4);
+        },
+      ),
+    );
+  });
+
+  it('refuses a partial of another dimension or with a negative weight', () => {
+    const acc = new WeightedAccumulator(2);
+    expect(() => acc.merge({ sum: new Float64Array(3), weight: 1, count: 1 })).toThrow(/expected 2 values/);
+    expect(() => acc.merge({ sum: new Float64Array(2), weight: -1, count: 1 })).toThrow(/non-negative/);
+  });
+});

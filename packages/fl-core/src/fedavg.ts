@@ -34,6 +34,13 @@ export function weightedAverage(inputs: readonly WeightedVector[]): Float32Array
  * A running weighted sum, so the coordinator folds each update in as it arrives and keeps
  * O(d) memory however many clients report.
  */
+/** A weighted running sum as one server holds it: the sum, the total weight and how many vectors. */
+export interface PartialSum {
+  readonly sum: Float64Array;
+  readonly weight: number;
+  readonly count: number;
+}
+
 export class WeightedAccumulator {
   readonly dimension: number;
   private readonly sum: Float64Array;
@@ -63,6 +70,39 @@ export class WeightedAccumulator {
   /** Sum of the weights folded in so far. */
   get weight(): number {
     return this.totalWeight;
+  }
+
+  /**
+   * The running sum as it stands (a copy), for another accumulator to `merge`: the partial
+   * sums of several servers add up to the sum over all their clients.
+   */
+  partial(): PartialSum {
+    return { sum: Float64Array.from(this.sum), weight: this.totalWeight, count: this.contributions };
+  }
+
+  /** Fold in another accumulator's partial sum, as if its vectors had been added here. */
+  merge(partial: PartialSum): void {
+    if (partial.sum.length !== this.dimension) {
+      throw new PollenError(
+        'SHAPE_MISMATCH',
+        `"partial.sum" expected ${this.dimension} values, got ${partial.sum.length}`,
+      );
+    }
+    if (
+      !Number.isFinite(partial.weight) ||
+      partial.weight < 0 ||
+      !Number.isInteger(partial.count) ||
+      partial.count < 0
+    ) {
+      throw new PollenError(
+        'INVALID_ARGUMENT',
+        `"partial" expected a non-negative weight and count, got ${partial.weight}, ${partial.count}`,
+      );
+    }
+    const sum = this.sum;
+    for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + partial.sum[i]!;
+    this.totalWeight += partial.weight;
+    this.contributions += partial.count;
   }
 
   /** The weighted mean of everything folded in. */

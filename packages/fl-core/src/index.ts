@@ -1,7 +1,7 @@
 export type { PollenErrorCode } from './errors.ts';
 export { PollenError, toPollenError } from './errors.ts';
 export type { WeightedVector } from './fedavg.ts';
-export { WeightedAccumulator, weightedAverage } from './fedavg.ts';
+export { type PartialSum, WeightedAccumulator, weightedAverage } from './fedavg.ts';
 export type {
   OperatorAction,
   OperatorClientMetrics,

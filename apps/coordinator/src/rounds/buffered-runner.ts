@@ -5,7 +5,7 @@ import { Buffer } from './buffer.ts';
 import { checkClipBit, decodeControlDelta } from './messages.ts';
 import type { Contributor } from './population.ts';
 import { type PrivacyPlan, planPrivacy } from './privacy.ts';
-import type { AcceptedUpdate } from './round.ts';
+import type { AcceptedUpdate, Round } from './round.ts';
 import { RunnerBase, type TaskRunner } from './runner.ts';
 import { type RoundStart, roundStart } from './start-message.ts';
 import { refusingTarget, type UpdateTarget } from './target.ts';
@@ -93,11 +93,11 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
     const buffer = this.buffer;
     this.buffer = null;
     this.broadcast = null;
+    // Through the committer, so that stop() waits for the record and it follows any commit.
     if (buffer) {
-      void this.abandon(buffer, 'coordinator stopped').then(
-        (record) => this.deps.onRound(record),
-        (err: unknown) => this.deps.log.error({ err, task: this.taskId }, 'abandoning a buffer failed'),
-      );
+      void this.committer.exclusive(async () => {
+        this.deps.onRound(await this.abandon(buffer, 'coordinator stopped'));
+      });
     }
   }
 
@@ -110,7 +110,17 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
     return true;
   }
 
+  /** Buffered mode has no rounds another node could fold partial sums into. */
+  driven(_roundId: number): Round | undefined {
+    return undefined;
+  }
+
   protected async step(task: StoredTask): Promise<void> {
+    if (this.deps.cluster) {
+      // Refused when such a task is created on a cluster; one made on a single node waits here.
+      this.deps.log.error({ task: this.taskId }, 'buffered rounds do not run on several coordinators yet');
+      return this.waitForChange(60_000);
+    }
     this.task = task;
     const { maxRounds } = task.spec.rounds;
     if (maxRounds > 0 && task.currentVersion >= maxRounds) {

@@ -103,6 +103,19 @@ describe('buffered asynchronous rounds (FedBuff)', () => {
     expect(rounds[1]!.staleness).toMatchObject({ tau: 1, byTau: { '0': 1, '1': 1 } });
     expect(rounds[1]!.staleness!.weight).toBeCloseTo((1 + Math.SQRT1_2) / 2, 12);
     expect(rounds[1]!.aggregationMs).toBeGreaterThanOrEqual(0);
+
+    // b still holds a model: the third buffer is open. Stopping the task abandons it, unapplied.
+    const stop = await coordinator.app.inject({
+      method: 'POST',
+      url: '/api/tasks/tiny/stop',
+      headers: OPERATOR_HEADERS,
+    });
+    expect(stop.statusCode).toBe(200);
+    const third = await waitFor(async () =>
+      (await coordinator!.store.listRounds('tiny')).find((r) => r.roundId === 3 && r.status !== 'open'),
+    );
+    expect(third).toMatchObject({ mode: 'buffered', status: 'abandoned', reason: 'coordinator stopped' });
+    expect((await coordinator.store.getTask('tiny'))!.currentVersion).toBe(2);
   });
 
   it('refuses configurations buffered mode cannot run, and a change of mode', async () => {

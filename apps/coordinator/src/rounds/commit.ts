@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { createServerStrategy, type ServerStrategy } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { TaskModel } from '../ml/evaluator.ts';
-import type { ModelVersion, RoundRecord, Store, StoredTask } from '../store/types.ts';
+import type { Fence, ModelVersion, RoundRecord, Store, StoredTask } from '../store/types.ts';
 import { commitPrivacy, cryptoRng, type PrivacyPlan } from './privacy.ts';
 
 /** What a closed round (or a full buffer) hands over to be applied and committed. */
@@ -38,8 +38,15 @@ export class Committer {
       readonly store: Store;
       readonly model: TaskModel;
       readonly log: FastifyBaseLogger;
+      /** In a cluster, the fence of the round lease this node holds: commits carry it. */
+      readonly fence?: () => Fence | undefined;
     },
   ) {}
+
+  /** Drop the strategy held in memory: another node committed since (a cluster's lease moved). */
+  forget(): void {
+    this.server = null;
+  }
 
   /**
    * Run `fn` after every commit asked for before it has finished; its failure is logged, never
@@ -126,7 +133,13 @@ export class Committer {
         ...(spent ? { privacy: spent.record } : {}),
       });
       // The strategy's new state commits with the version it produced, or neither does.
-      await store.commitRound(record, next, { config: spec.strategy, state: server.state() }, spent?.state);
+      await store.commitRound(
+        record,
+        next,
+        { config: spec.strategy, state: server.state() },
+        spent?.state,
+        this.deps.fence?.(),
+      );
       return record;
     } catch (err) {
       server.restore(before);

@@ -14,6 +14,7 @@ import {
 } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Server, Socket } from 'socket.io';
+import type { ClusterHooks } from '../cluster/node.ts';
 import { TaskModel } from '../ml/evaluator.ts';
 import { weightSpecOf } from '../ml/tf.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
@@ -63,6 +64,10 @@ export class Engine extends EventEmitter<{
    */
   private readonly awaited = new Map<string, { readonly roundId: number; readonly timer: NodeJS.Timeout }>();
 
+  private readonly starting = new Map<string, Promise<void>>();
+  /** In a cluster, the hooks runners use; set by `useCluster` before `start`. */
+  private cluster: ClusterHooks | undefined;
+
   constructor(
     readonly store: Store,
     private readonly log: FastifyBaseLogger,
@@ -70,9 +75,23 @@ export class Engine extends EventEmitter<{
     super();
   }
 
-  /** Resume every stored task: rounds a crash left open are abandoned, never half-applied. */
+  /** Run as one node of several: rounds need the task's lease, cohorts span every node. */
+  useCluster(cluster: ClusterHooks): void {
+    this.cluster = cluster;
+  }
+
+  /** The tasks this engine runs. */
+  taskIds(): string[] {
+    return [...this.runners.keys()];
+  }
+
+  /**
+   * Resume every stored task: rounds a crash left open are abandoned, never half-applied. In a
+   * cluster the other nodes' rounds are not this node's to close: the next lease holder of each
+   * task closes what its predecessor left, under its fence.
+   */
   async start(): Promise<void> {
-    const abandoned = await this.store.abandonOpenRounds('coordinator restarted');
+    const abandoned = this.cluster ? 0 : await this.store.abandonOpenRounds('coordinator restarted');
     if (abandoned > 0) this.log.warn({ abandoned }, 'abandoned rounds left open by the last run');
     for (const task of await this.store.listTasks()) await this.startRunner(task);
   }
@@ -81,6 +100,12 @@ export class Engine extends EventEmitter<{
   async createTask(spec: TaskSpec): Promise<StoredTask> {
     if (await this.store.getTask(spec.id))
       throw new PollenError('INVALID_TASK', `task "${spec.id}" already exists`);
+    if (this.cluster && spec.rounds.mode === 'buffered') {
+      throw new PollenError(
+        'INVALID_TASK',
+        'rounds.mode "buffered" does not run on several coordinators yet: use synchronous rounds',
+      );
+    }
     const model = await TaskModel.create(spec);
     const initial = await model.initialWeights();
     const evaluation = await model.evaluate(initial);
@@ -88,6 +113,20 @@ export class Engine extends EventEmitter<{
     this.models.set(spec.id, model);
     await this.startRunner(task);
     return task;
+  }
+
+  /**
+   * Run a stored task this engine has no runner for yet: in a cluster, one another node
+   * created (its clients may connect here). Concurrent calls start one runner.
+   */
+  ensureRunner(task: StoredTask): Promise<void> {
+    if (this.runners.has(task.spec.id)) return Promise.resolve();
+    let starting = this.starting.get(task.spec.id);
+    if (!starting) {
+      starting = this.startRunner(task).finally(() => this.starting.delete(task.spec.id));
+      this.starting.set(task.spec.id, starting);
+    }
+    return starting;
   }
 
   private async startRunner(task: StoredTask): Promise<void> {
@@ -103,6 +142,7 @@ export class Engine extends EventEmitter<{
       model,
       onRound: (record) => this.emit('round', record),
       onRoundStarted: (record) => this.emit('roundStarted', record),
+      ...(this.cluster ? { cluster: this.cluster } : {}),
     });
     this.runners.set(task.spec.id, runner);
     runner.start();
@@ -210,6 +250,7 @@ export class Engine extends EventEmitter<{
           const hello = parseHello(msg);
           const task = await this.store.getTask(hello.taskId);
           if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${hello.taskId}"`);
+          await this.ensureRunner(task);
           // Checked again: another hello on this socket may have joined while the store answered.
           if (this.population.bySocketId(socket.id))
             throw new PollenError('INVALID_MESSAGE', 'hello was already said');

@@ -127,4 +127,37 @@ describe('overlapping rounds (rounds.maxInFlight = 2)', () => {
     expect(r1.reason).toMatch(/1 versions stale, past strategy.staleness.maxStaleness = 0/);
     expect((await coordinator.store.getTask('tiny'))!.currentVersion).toBe(1);
   });
+
+  it('counts the rounds in flight against the privacy budget before selecting another', async () => {
+    // q = 1, z = 1, delta = 1e-5: epsilon 4.73, 7.08, 9.01 after 1, 2, 3 rounds; a budget of 8
+    // allows 2. Three cohorts could be in flight; the third must not start while two are.
+    coordinator = await startTestCoordinator({
+      ...task(),
+      rounds: { ...(task().rounds as object), maxInFlight: 3 },
+      privacy: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5, epsilonBudget: 8 },
+    });
+    const first = await pair(['client-e1', 'client-e2']);
+    const second = await pair(['client-e3', 'client-e4']);
+    expect(coordinator.engine.runner('tiny')!.openRoundIds()).toHaveLength(2);
+    const late = ['client-e5', 'client-e6'].map((id) => {
+      const c = new NodeContributor(coordinator!.url, id);
+      clients.push(c);
+      return c;
+    });
+    for (const c of late) await c.hello();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(late.every((c) => c.rounds.length === 0)).toBe(true);
+    // Waiting on rounds in flight is not running out: they may yet be abandoned.
+    expect((await coordinator.store.getTask('tiny'))!.status).toBe('running');
+    // Zero updates are within any clip norm; both rounds commit and are charged.
+    await report(first.pair, first.round, 0);
+    await report(second.pair, second.round, 0);
+    await waitFor(
+      async () => (await coordinator!.store.getTask('tiny'))!.status === 'budget-exhausted',
+      10_000,
+    );
+    const rounds = await coordinator.store.listRounds('tiny');
+    expect(rounds.map((r) => r.status)).toEqual(['committed', 'committed']);
+    expect(rounds[1]!.privacy!.epsilon).toBeLessThanOrEqual(8);
+  });
 });

@@ -26,6 +26,8 @@ export interface Contributor {
   ) => void;
   /** Disconnect this contributor's socket. */
   readonly disconnect: () => void;
+  /** In a cluster, the other node this contributor is connected to; absent for this node's own. */
+  readonly nodeId?: string;
 }
 
 /**

@@ -1,6 +1,7 @@
 import {
   type Backend,
   type ClientMetrics,
+  type PartialSum,
   PollenError,
   type RobustConfig,
   robustAggregate,
@@ -37,6 +38,25 @@ export interface RoundAggregate {
 }
 
 /**
+ * What one coordinator of a cluster gathered of a round from its own clients: who reported and
+ * who did not, and the running sums (or, for a robust rule, the vectors). The lease holder
+ * absorbs each node's partial into its round; sums add up, so the aggregate is the one a single
+ * coordinator would have computed over all the updates.
+ */
+export interface RoundPartial {
+  readonly reported: readonly string[];
+  readonly dropped: readonly string[];
+  readonly rejected: number;
+  readonly bytesUp: number;
+  readonly clipBits: number;
+  readonly backends: Partial<Record<Backend, number>>;
+  readonly metrics: readonly ClientRoundMetrics[];
+  readonly sum: PartialSum | null;
+  readonly updates: readonly WeightedVector[] | null;
+  readonly controls: PartialSum | null;
+}
+
+/**
  * One round in flight: who was selected, who reported or dropped, and what they sent. Under
  * FedAvg's mean that is a running weighted sum, O(d) however many report; a robust rule needs
  * every update, so only then are the vectors kept. Under SCAFFOLD a second running sum holds
@@ -54,9 +74,9 @@ export class Round {
   private readonly selected: Set<string>;
   private readonly reported = new Set<string>();
   private readonly dropped = new Set<string>();
-  private readonly dimension: number;
-  private readonly robust: RobustConfig;
-  private readonly scaffold: boolean;
+  readonly dimension: number;
+  readonly robust: RobustConfig;
+  readonly scaffold: boolean;
   /** The round's clipping and noise; null when the task does not clip. */
   readonly privacy: PrivacyPlan | null;
   /** The running weighted sum of deltas (robust kind 'none') ... */
@@ -199,6 +219,55 @@ export class Round {
     this.closeReason = reason;
     clearTimeout(this.timer);
     this.resolveClosed(reason);
+  }
+
+  /** This round's share of a cluster round: everything its own clients sent, for the lease holder. */
+  partial(): RoundPartial {
+    return {
+      reported: [...this.reported],
+      dropped: [...this.selected].filter((id) => !this.reported.has(id)),
+      rejected: this.rejectedCount,
+      bytesUp: this.bytesUp,
+      clipBits: this.clipBits,
+      backends: { ...this.backendCounts },
+      metrics: [...this.metrics],
+      sum: this.accumulator?.partial() ?? null,
+      updates: this.updates ? [...this.updates] : null,
+      controls: this.controls?.partial() ?? null,
+    };
+  }
+
+  /**
+   * Fold in another node's partial of this round (the lease holder does, for each node with
+   * selected clients). Its clients must be selected here and not yet counted; a partial that
+   * arrives after the round closed is refused, so what was aggregated is what the record says.
+   */
+  absorb(partial: RoundPartial): void {
+    if (!this.isOpen) throw new PollenError('ROUND_CLOSED', `round ${this.roundId} is closed`);
+    for (const id of [...partial.reported, ...partial.dropped]) {
+      if (!this.selected.has(id) || this.reported.has(id)) {
+        throw new PollenError(
+          'NOT_IN_ROUND',
+          `partial names client "${id}" that round ${this.roundId} cannot count`,
+        );
+      }
+    }
+    if (partial.reported.length > 0) {
+      if (this.accumulator) this.accumulator.merge(partial.sum!);
+      else this.updates!.push(...partial.updates!);
+      if (this.controls && partial.controls) this.controls.merge(partial.controls);
+    }
+    for (const id of partial.reported) this.reported.add(id);
+    for (const id of partial.dropped) this.dropped.add(id);
+    this.rejectedCount += partial.rejected;
+    this.bytesUp += partial.bytesUp;
+    this.clipBits += partial.clipBits;
+    for (const [backend, n] of Object.entries(partial.backends) as [Backend, number][]) {
+      this.backendCounts[backend] = (this.backendCounts[backend] ?? 0) + n;
+    }
+    this.metrics.push(...partial.metrics);
+    if (this.reported.size >= this.target) this.close('target-reached');
+    else this.closeIfAccounted();
   }
 
   /** Combine what the accepted updates sent; needs at least one (and 2f + 3 for Krum). */

@@ -1,10 +1,12 @@
 import { randomInt } from 'node:crypto';
 import { type Rng, seededRng, suggestedRetryMs } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
+import type { ClusterHooks } from '../cluster/node.ts';
 import type { TaskModel } from '../ml/evaluator.ts';
-import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
+import type { Fence, RoundRecord, Store, StoredTask } from '../store/types.ts';
 import { Committer } from './commit.ts';
 import type { Contributor, Population } from './population.ts';
+import type { Round } from './round.ts';
 import type { UpdateTarget } from './target.ts';
 
 export interface RunnerDeps {
@@ -16,9 +18,13 @@ export interface RunnerDeps {
   readonly onRound: (record: RoundRecord) => void;
   /** Called with the record of every round as it opens. */
   readonly onRoundStarted: (record: RoundRecord) => void;
+  /** In a cluster: the round lease, selection across nodes, and the other nodes' shares. */
+  readonly cluster?: ClusterHooks;
 }
 
 const IDLE_POLL_MS = 1000;
+/** How often a node without a task's lease checks whether it is free (its holder died). */
+const LEASE_POLL_MS = 500;
 
 /**
  * What the engine asks of a task's scheduler, whichever mode it runs: synchronous rounds
@@ -47,6 +53,15 @@ export interface TaskRunner {
    * may have been lost with its connection). Returns whether it was put back.
    */
   resume(contributor: Contributor, roundId: number): boolean;
+  /**
+   * In a cluster: this node's share of a round another node drives becomes a round here, so
+   * its clients' updates reach it; refused (false) for a round this runner drives itself.
+   */
+  follow(round: Round): boolean;
+  /** The share closed: forget it. */
+  unfollow(round: Round): void;
+  /** The open round `roundId` this runner drives (the lease holder folds partials into it). */
+  driven(roundId: number): Round | undefined;
 }
 
 /**
@@ -63,13 +78,55 @@ export abstract class RunnerBase {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly onChange = (): void => this.wake?.();
-  /** The next round id: read from the store once, then counted here (one runner per task). */
+  /**
+   * The next round id: read from the store once, then counted here (one runner per task; in a
+   * cluster, read again each time this node takes the task's lease).
+   */
   private nextId: number | null = null;
+  /** In a cluster, the fence of the lease this node holds for the task; every round write carries it. */
+  protected fence: Fence | undefined;
+  /** In a cluster, this node's shares of rounds another node drives, by round id. */
+  protected readonly shares = new Map<number, Round>();
 
   constructor(taskId: string, deps: RunnerDeps) {
     this.taskId = taskId;
     this.deps = deps;
-    this.committer = new Committer(taskId, deps);
+    this.committer = new Committer(taskId, { ...deps, fence: () => this.fence });
+  }
+
+  follow(round: Round): boolean {
+    if (this.driven(round.roundId)) return false;
+    this.shares.set(round.roundId, round);
+    return true;
+  }
+
+  unfollow(round: Round): void {
+    if (this.shares.get(round.roundId) === round) this.shares.delete(round.roundId);
+  }
+
+  abstract driven(roundId: number): Round | undefined;
+
+  /**
+   * In a cluster: whether this node holds the task's round lease, taking it when it is free.
+   * Just taken, it closes what the previous holder left open, under the new fence, before any
+   * round of its own, re-reads the round ids and the strategy's state (the previous holder
+   * moved them on), and drops the shares it was following of the old holder's rounds.
+   */
+  private async holdLease(): Promise<boolean> {
+    const lease = await this.deps.cluster!.acquire(this.taskId);
+    this.fence = lease?.fence;
+    if (!lease) return false;
+    if (lease.fresh) {
+      for (const share of this.shares.values()) share.close('stopped');
+      this.nextId = null;
+      this.committer.forget();
+      const abandoned = await this.deps.store.abandonOpenRounds('the previous lease holder left', {
+        taskId: this.taskId,
+        fence: lease.fence,
+      });
+      this.deps.log.info({ task: this.taskId, token: lease.fence.token, abandoned }, 'took the round lease');
+    }
+    return true;
   }
 
   start(): void {
@@ -118,6 +175,10 @@ export abstract class RunnerBase {
         continue;
       }
       try {
+        if (this.deps.cluster && !(await this.holdLease())) {
+          await this.waitForChange(LEASE_POLL_MS);
+          continue;
+        }
         await this.step(task);
       } catch (err) {
         log.error({ err, task: this.taskId }, 'round scheduling failed');

@@ -9,6 +9,9 @@ import { SecAggRound } from './secagg-round.ts';
 import { type RoundStart, roundStart } from './start-message.ts';
 import type { UpdateTarget } from './target.ts';
 
+/** How often a cluster's lease holder short of clients reads the other nodes' registry entries again. */
+const CLUSTER_POLL_MS = 100;
+
 /** A round between its selection and its commit or abandonment. */
 interface Live {
   readonly round: Round | SecAggRound;
@@ -43,16 +46,35 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
   }
 
   target(_clientId: string, roundId: number): UpdateTarget | undefined {
-    const round = this.live.get(roundId)?.round;
+    const round = this.live.get(roundId)?.round ?? this.shares.get(roundId);
     return round?.isOpen ? round : undefined;
   }
 
   drop(clientId: string, roundId: number): void {
-    this.live.get(roundId)?.round.drop(clientId);
+    (this.live.get(roundId)?.round ?? this.shares.get(roundId))?.drop(clientId);
   }
 
   stopRounds(): void {
     for (const { round } of this.live.values()) round.close('stopped');
+    for (const share of this.shares.values()) share.close('stopped');
+  }
+
+  driven(roundId: number): Round | undefined {
+    const round = this.live.get(roundId)?.round;
+    return round instanceof Round && round.isOpen ? round : undefined;
+  }
+
+  /**
+   * Who can be selected: this node's free clients, and in a cluster every other node's (read
+   * before, so that nothing waits between the local read and the clients' marks), less those
+   * already in a round this runner drives (the other nodes may not have said so yet).
+   */
+  private candidates(remote: readonly Contributor[]): Contributor[] {
+    const local = this.deps.population.available(this.taskId);
+    if (remote.length === 0) return local;
+    const taken = new Set(local.map((c) => c.clientId));
+    for (const { cohort } of this.live.values()) for (const c of cohort) taken.add(c.clientId);
+    return [...local, ...remote.filter((c) => !taken.has(c.clientId))];
   }
 
   resume(c: Contributor, roundId: number): boolean {
@@ -72,7 +94,6 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
   }
 
   protected async step(task: StoredTask): Promise<void> {
-    const { population } = this.deps;
     if (task.status !== 'running') return this.waitForChange();
     const { maxRounds, minClients, maxInFlight } = task.spec.rounds;
     if (maxRounds > 0 && task.currentVersion + this.live.size >= maxRounds) {
@@ -80,8 +101,10 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       return this.waitForChange();
     }
     if (this.live.size >= maxInFlight) return this.waitForChange();
-    const candidates = population.available(this.taskId);
-    if (candidates.length < minClients) return this.waitForChange();
+    const { cluster } = this.deps;
+    const candidates = this.candidates(cluster ? await cluster.remote(this.taskId) : []);
+    // Other nodes' clients free up without a local change event: a holder short of clients looks again soon.
+    if (candidates.length < minClients) return this.waitForChange(cluster ? CLUSTER_POLL_MS : undefined);
     const pending = [...this.live.values()].map((l) => l.round.privacy).filter((p) => p !== null);
     if (await this.budgetSpent(task, candidates.length, pending)) return this.waitForChange();
     await this.startRound(task, pending);
@@ -119,8 +142,9 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     const server = await this.committer.serverFor(task, base.weights.length);
     const stored = await store.getPrivacy(spec.id);
     const roundId = await this.roundId();
+    const remote = this.deps.cluster ? await this.deps.cluster.remote(this.taskId) : [];
     // From here to the clients' marks nothing waits: the cohort is drawn from who is free now.
-    const candidates = population.available(this.taskId);
+    const candidates = this.candidates(remote);
     if (candidates.length < rounds.minClients) return;
     const populationSize = population.counts(spec.id).total;
     const { cohort, clamped, rate } = poissonCohort(
@@ -178,7 +202,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     // The round is on record as open before any client hears of it.
     const opened = round.record({ mode: 'sync' });
     try {
-      await store.openRound(opened);
+      await store.openRound(opened, this.fence);
     } catch (err) {
       this.live.delete(round.roundId);
       round.close('stopped');
@@ -192,6 +216,8 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       const secagg = round instanceof SecAggRound ? { secagg: round.startFor(c.clientId) } : {};
       current.send('round:start', { ...start.message, ...secagg });
     }
+    // The other nodes start the round with their own selected clients.
+    if (round instanceof Round) this.deps.cluster?.opened(round, start.message, cohort);
     const chosen = new Set(cohort);
     this.skip(
       candidates.filter((c) => !chosen.has(c)),
@@ -301,7 +327,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
         reason: why,
         mode: 'sync',
       });
-      await store.abandonRound(record);
+      await store.abandonRound(record, this.fence);
       rlog.warn({ reported: record.reported, reason: why }, 'round abandoned');
     }
     this.live.delete(round.roundId);
@@ -314,6 +340,12 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       });
     }
     population.touch();
+    this.deps.cluster?.ended({
+      taskId: this.taskId,
+      roundId: round.roundId,
+      status: record.status,
+      modelVersion: record.newVersion ?? task?.currentVersion ?? round.baseVersion,
+    });
     this.poke();
     this.deps.onRound(record);
   }

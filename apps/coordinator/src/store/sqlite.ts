@@ -4,18 +4,18 @@ import { join } from 'node:path';
 import {
   PollenError,
   type PrivacyLedgerJson,
-  type RoundSpec,
   type StrategyConfig,
   type StrategyState,
   type TaskSpec,
   type TaskStatus,
-  validateStrategyConfig,
   type WeightSpec,
 } from '@pollen/fl-core';
 import Database from 'better-sqlite3';
+import { fromBlob, type TaskRow, toBlob, toTask } from './rows.ts';
 import { decodeStrategyState, encodeStrategyState } from './strategy-state.ts';
 import type {
   Evaluated,
+  Fence,
   ModelVersion,
   PrivacyState,
   RoundRecord,
@@ -64,6 +64,10 @@ CREATE TABLE IF NOT EXISTS privacy_ledger (
   clip_norm REAL,
   exhausted TEXT
 );
+CREATE TABLE IF NOT EXISTS fences (
+  task_id TEXT PRIMARY KEY,
+  token INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS clients (
   client_id TEXT NOT NULL,
   task_id TEXT NOT NULL,
@@ -73,15 +77,6 @@ CREATE TABLE IF NOT EXISTS clients (
 );
 `;
 
-interface TaskRow {
-  id: string;
-  spec: string;
-  weight_spec: string;
-  status: TaskStatus;
-  created_at: number;
-  current_version: number;
-}
-
 interface VersionRow {
   task_id: string;
   version: number;
@@ -90,37 +85,6 @@ interface VersionRow {
   weights?: Buffer;
   accuracy: number | null;
   loss: number | null;
-}
-
-const SYNC_ONE_AT_A_TIME = { mode: 'sync', maxInFlight: 1, bufferSize: 0, concurrency: 0 } as const;
-
-function toTask(row: TaskRow): StoredTask {
-  const spec = JSON.parse(row.spec) as TaskSpec;
-  return {
-    // Tasks stored before strategies existed ran FedAvg; before privacy, without it.
-    spec: {
-      ...spec,
-      strategy: spec.strategy ?? validateStrategyConfig(undefined),
-      privacy: spec.privacy ?? { mode: 'off' },
-      // Before overlapping and buffered rounds, one synchronous round at a time.
-      rounds: { ...SYNC_ONE_AT_A_TIME, ...(spec.rounds as Partial<RoundSpec>) } as RoundSpec,
-    },
-    weightSpec: JSON.parse(row.weight_spec) as WeightSpec,
-    status: row.status,
-    createdAt: row.created_at,
-    currentVersion: row.current_version,
-  };
-}
-
-function toBlob(weights: Float32Array): Buffer {
-  return Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
-}
-
-function fromBlob(blob: Buffer): Float32Array {
-  // Copy into a fresh, aligned buffer: SQLite's Buffer may sit at any offset.
-  const out = new Float32Array(blob.byteLength / 4);
-  new Uint8Array(out.buffer).set(blob);
-  return out;
 }
 
 /**
@@ -210,10 +174,25 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async openRound(record: RoundRecord): Promise<void> {
-    this.db
-      .prepare('INSERT INTO rounds (task_id, round_id, status, record) VALUES (?, ?, ?, ?)')
-      .run(record.taskId, record.roundId, 'open', JSON.stringify(record));
+  async openRound(record: RoundRecord, fence?: Fence): Promise<void> {
+    this.db.transaction(() => {
+      this.checkFence(record.taskId, fence);
+      this.db
+        .prepare('INSERT INTO rounds (task_id, round_id, status, record) VALUES (?, ?, ?, ?)')
+        .run(record.taskId, record.roundId, 'open', JSON.stringify(record));
+    })();
+  }
+
+  /** Refuse a write under a lower token than the task has seen; remember a higher one. */
+  private checkFence(taskId: string, fence: Fence | undefined): void {
+    if (!fence) return;
+    const row = this.db
+      .prepare(
+        'INSERT INTO fences (task_id, token) VALUES (?, ?) ON CONFLICT (task_id) DO UPDATE SET token = excluded.token WHERE fences.token <= excluded.token RETURNING token',
+      )
+      .get(taskId, fence.token);
+    if (!row)
+      throw new PollenError('LEASE_LOST', `the round lease of "${taskId}" moved past token ${fence.token}`);
   }
 
   async commitRound(
@@ -221,11 +200,13 @@ export class SqliteStore implements Store {
     weights: Float32Array,
     strategy?: { readonly config: StrategyConfig; readonly state: StrategyState },
     privacy?: PrivacyState,
+    fence?: Fence,
   ): Promise<void> {
     if (record.newVersion === null)
       throw new PollenError('INTERNAL', 'a committed round needs a new version');
     const blob = toBlob(weights);
     this.db.transaction(() => {
+      this.checkFence(record.taskId, fence);
       const task = this.db.prepare('SELECT current_version FROM tasks WHERE id = ?').get(record.taskId) as
         | { current_version: number }
         | undefined;
@@ -323,8 +304,11 @@ export class SqliteStore implements Store {
     };
   }
 
-  async abandonRound(record: RoundRecord): Promise<void> {
-    this.updateRound(record);
+  async abandonRound(record: RoundRecord, fence?: Fence): Promise<void> {
+    this.db.transaction(() => {
+      this.checkFence(record.taskId, fence);
+      this.updateRound(record);
+    })();
   }
 
   private updateRound(record: RoundRecord): void {
@@ -338,17 +322,25 @@ export class SqliteStore implements Store {
     }
   }
 
-  async abandonOpenRounds(reason: string): Promise<number> {
-    const rows = this.db.prepare("SELECT record FROM rounds WHERE status = 'open'").all() as {
-      record: string;
-    }[];
-    this.db.transaction(() => {
+  async abandonOpenRounds(
+    reason: string,
+    scope?: { readonly taskId: string; readonly fence: Fence },
+  ): Promise<number> {
+    return this.db.transaction(() => {
+      if (scope) this.checkFence(scope.taskId, scope.fence);
+      const rows = (
+        scope
+          ? this.db
+              .prepare("SELECT record FROM rounds WHERE status = 'open' AND task_id = ?")
+              .all(scope.taskId)
+          : this.db.prepare("SELECT record FROM rounds WHERE status = 'open'").all()
+      ) as { record: string }[];
       for (const row of rows) {
         const record = JSON.parse(row.record) as RoundRecord;
         this.updateRound({ ...record, status: 'abandoned', endedAt: Date.now(), reason });
       }
+      return rows.length;
     })();
-    return rows.length;
   }
 
   async listRounds(taskId: string, options: { after?: number; limit?: number } = {}): Promise<RoundRecord[]> {

@@ -63,6 +63,17 @@ export interface StoredStrategyState {
 }
 
 /**
+ * A fencing token (Kleppmann, "How to do distributed locking", 2016): the number a round
+ * lease was granted with. The store remembers the highest token it saw per task and refuses
+ * a write carrying a lower one with LEASE_LOST, so a node that lost its lease (paused, cut
+ * off) cannot open, commit or abandon a round after another node took over. One process
+ * without a cluster passes none.
+ */
+export interface Fence {
+  readonly token: number;
+}
+
+/**
  * Durable state of the coordinator. Every method is atomic: a crash between two calls
  * leaves the state of the last one that returned. Methods return promises so the same
  * interface fits the embedded SQLite file (synchronous inside) and a PostgreSQL server
@@ -83,7 +94,7 @@ export interface Store {
   getVersion(taskId: string, version: number): Promise<ModelVersion | undefined>;
   listVersions(taskId: string): Promise<Omit<ModelVersion, 'weights'>[]>;
   /** Record a round as open before any client is told of it. */
-  openRound(record: RoundRecord): Promise<void>;
+  openRound(record: RoundRecord, fence?: Fence): Promise<void>;
   /**
    * Commit a round: the new model version, the round record, the task's current version and,
    * when given, the strategy state and the privacy ledger that go with the new version, in one
@@ -94,6 +105,7 @@ export interface Store {
     weights: Float32Array,
     strategy?: { readonly config: StrategyConfig; readonly state: StrategyState },
     privacy?: PrivacyState,
+    fence?: Fence,
   ): Promise<void>;
   /** The privacy ledger and adaptive clip norm committed last for a task, if any. */
   getPrivacy(taskId: string): Promise<StoredPrivacy | undefined>;
@@ -102,9 +114,16 @@ export interface Store {
   /** The strategy state committed last for a task, if any round committed one. */
   getStrategyState(taskId: string): Promise<StoredStrategyState | undefined>;
   /** Close a round without a new model. */
-  abandonRound(record: RoundRecord): Promise<void>;
-  /** Rounds left open by a crash are abandoned on start; returns how many. */
-  abandonOpenRounds(reason: string): Promise<number>;
+  abandonRound(record: RoundRecord, fence?: Fence): Promise<void>;
+  /**
+   * Rounds left open by a crash are abandoned; returns how many. Without a scope, every task's
+   * (one process starting); with one, only that task's, under the fence of the node that just
+   * took its lease (the previous holder died mid-round).
+   */
+  abandonOpenRounds(
+    reason: string,
+    scope?: { readonly taskId: string; readonly fence: Fence },
+  ): Promise<number>;
   listRounds(taskId: string, options?: { after?: number; limit?: number }): Promise<RoundRecord[]>;
   nextRoundId(taskId: string): Promise<number>;
   /** The demo shard of a client for a task, assigned round-robin on first sight and kept. */

@@ -14,8 +14,15 @@ export interface CoordinatorProcess {
   output(): string;
 }
 
-/** Start the real coordinator process (tsx) and wait until it listens. */
-export async function launchCoordinator(dataDir: string, taskFile: string): Promise<CoordinatorProcess> {
+/**
+ * Start the real coordinator process (tsx) and wait until it listens; `env` adds settings
+ * (POLLEN_STORE, POLLEN_REDIS_URL, ...) to this process's environment.
+ */
+export async function launchCoordinator(
+  dataDir: string,
+  taskFile: string,
+  env: Record<string, string> = {},
+): Promise<CoordinatorProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -31,7 +38,11 @@ export async function launchCoordinator(dataDir: string, taskFile: string): Prom
       '--log-level',
       'warn',
     ],
-    { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    },
   );
   let out = '';
   child.stdout.on('data', (d: Buffer) => {

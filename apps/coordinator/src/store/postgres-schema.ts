@@ -1,0 +1,58 @@
+/**
+ * The PostgreSQL schema as numbered migrations: step i is applied once, in order, and recorded
+ * in `pollen_migrations`. Never edit a released step; add the next one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+CREATE TABLE tasks (
+  id TEXT PRIMARY KEY,
+  spec TEXT NOT NULL,
+  weight_spec TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  current_version INTEGER NOT NULL
+);
+CREATE TABLE model_versions (
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  version INTEGER NOT NULL,
+  round_id INTEGER,
+  created_at BIGINT NOT NULL,
+  weights BYTEA NOT NULL,
+  accuracy DOUBLE PRECISION,
+  loss DOUBLE PRECISION,
+  PRIMARY KEY (task_id, version)
+);
+CREATE TABLE rounds (
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  round_id INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (task_id, round_id)
+);
+CREATE INDEX rounds_open ON rounds (task_id) WHERE status = 'open';
+CREATE TABLE strategy_state (
+  task_id TEXT PRIMARY KEY REFERENCES tasks(id),
+  version INTEGER NOT NULL,
+  config TEXT NOT NULL,
+  state BYTEA NOT NULL
+);
+CREATE TABLE privacy_ledger (
+  task_id TEXT PRIMARY KEY REFERENCES tasks(id),
+  version INTEGER NOT NULL,
+  ledger TEXT,
+  clip_norm DOUBLE PRECISION,
+  exhausted TEXT
+);
+CREATE TABLE clients (
+  client_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  shard INTEGER NOT NULL,
+  first_seen BIGINT NOT NULL,
+  PRIMARY KEY (client_id, task_id)
+);
+CREATE TABLE fences (
+  task_id TEXT PRIMARY KEY,
+  token BIGINT NOT NULL
+);
+`,
+];

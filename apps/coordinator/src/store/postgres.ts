@@ -1,0 +1,395 @@
+import { createHash } from 'node:crypto';
+import {
+  PollenError,
+  type PrivacyLedgerJson,
+  type StrategyConfig,
+  type StrategyState,
+  type TaskSpec,
+  type TaskStatus,
+  type WeightSpec,
+} from '@pollen/fl-core';
+import pg from 'pg';
+import { MIGRATIONS } from './postgres-schema.ts';
+import { fromBlob, type TaskRow, toBlob, toTask } from './rows.ts';
+import { decodeStrategyState, encodeStrategyState } from './strategy-state.ts';
+import type {
+  Evaluated,
+  Fence,
+  ModelVersion,
+  PrivacyState,
+  RoundRecord,
+  Store,
+  StoredPrivacy,
+  StoredStrategyState,
+  StoredTask,
+} from './types.ts';
+
+type Client = pg.PoolClient;
+
+/** Any 64-bit key held while migrating, so several nodes starting at once apply each step once. */
+const MIGRATION_LOCK = 0x706f6c6c656e; // "pollen"
+
+interface VersionRow {
+  task_id: string;
+  version: number;
+  round_id: number | null;
+  created_at: string;
+  weights?: Buffer;
+  accuracy: number | null;
+  loss: number | null;
+}
+
+interface PgTaskRow extends Omit<TaskRow, 'created_at'> {
+  created_at: string;
+}
+
+const taskOf = (row: PgTaskRow): StoredTask => toTask({ ...row, created_at: Number(row.created_at) });
+
+/**
+ * The shared store of a cluster: PostgreSQL through a connection pool. The same semantics as
+ * the embedded SQLite store (the contract suite runs both): every multi-row change in one
+ * transaction, versions with no gap or duplicate, and round writes checked against the
+ * task's fencing token so only the current lease holder can open, commit or abandon a round.
+ */
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool;
+
+  private constructor(pool: pg.Pool) {
+    this.pool = pool;
+  }
+
+  /** Connect and bring the schema up to date; a bad URL or an unreachable server fails here. */
+  static async connect(url: string, options: { max?: number } = {}): Promise<PostgresStore> {
+    const pool = new pg.Pool({ connectionString: url, max: options.max ?? 8 });
+    // An idle client whose server went away emits 'error'; the next query reconnects.
+    pool.on('error', () => {});
+    const store = new PostgresStore(pool);
+    try {
+      await store.migrate();
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await c.query(
+        'CREATE TABLE IF NOT EXISTS pollen_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
+      );
+      const { rows } = await c.query<{ v: number | null }>('SELECT MAX(version) AS v FROM pollen_migrations');
+      for (let v = (rows[0]?.v ?? 0) + 1; v <= MIGRATIONS.length; v++) {
+        await c.query(MIGRATIONS[v - 1]!);
+        await c.query('INSERT INTO pollen_migrations (version, applied_at) VALUES ($1, $2)', [v, Date.now()]);
+      }
+    });
+  }
+
+  /** Run `fn` in one transaction on one pooled connection; any throw rolls it back. */
+  private async tx<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const result = await fn(c);
+      await c.query('COMMIT');
+      return result;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  private async checkFence(c: Client, taskId: string, fence: Fence | undefined): Promise<void> {
+    if (!fence) return;
+    // The upsert takes the row lock, so two holders' writes are ordered and the lower token loses.
+    const { rowCount } = await c.query(
+      'INSERT INTO fences (task_id, token) VALUES ($1, $2) ON CONFLICT (task_id) DO UPDATE SET token = EXCLUDED.token WHERE fences.token <= EXCLUDED.token RETURNING token',
+      [taskId, fence.token],
+    );
+    if (rowCount !== 1) {
+      throw new PollenError('LEASE_LOST', `the round lease of "${taskId}" moved past token ${fence.token}`);
+    }
+  }
+
+  async createTask(
+    spec: TaskSpec,
+    weightSpec: WeightSpec,
+    initial: Float32Array,
+    metrics: Evaluated,
+  ): Promise<StoredTask> {
+    const now = Date.now();
+    await this.tx(async (c) => {
+      const inserted = await c.query(
+        "INSERT INTO tasks (id, spec, weight_spec, status, created_at, current_version) VALUES ($1, $2, $3, 'running', $4, 0) ON CONFLICT (id) DO NOTHING",
+        [spec.id, JSON.stringify(spec), JSON.stringify(weightSpec), now],
+      );
+      if (inserted.rowCount !== 1) throw new PollenError('INVALID_TASK', `task "${spec.id}" already exists`);
+      await c.query(
+        'INSERT INTO model_versions (task_id, version, round_id, created_at, weights, accuracy, loss) VALUES ($1, 0, NULL, $2, $3, $4, $5)',
+        [spec.id, now, toBlob(initial), metrics.accuracy, metrics.loss],
+      );
+    });
+    return (await this.getTask(spec.id))!;
+  }
+
+  async getTask(taskId: string): Promise<StoredTask | undefined> {
+    const { rows } = await this.pool.query<PgTaskRow>('SELECT * FROM tasks WHERE id = $1', [taskId]);
+    return rows[0] ? taskOf(rows[0]) : undefined;
+  }
+
+  async listTasks(): Promise<StoredTask[]> {
+    const { rows } = await this.pool.query<PgTaskRow>('SELECT * FROM tasks ORDER BY created_at, id');
+    return rows.map(taskOf);
+  }
+
+  async setTaskStatus(taskId: string, status: TaskStatus): Promise<void> {
+    const { rowCount } = await this.pool.query('UPDATE tasks SET status = $1 WHERE id = $2', [
+      status,
+      taskId,
+    ]);
+    if (rowCount === 0) throw new PollenError('UNKNOWN_TASK', `no task "${taskId}"`);
+  }
+
+  async updateTaskSpec(spec: TaskSpec): Promise<void> {
+    const { rowCount } = await this.pool.query('UPDATE tasks SET spec = $1 WHERE id = $2', [
+      JSON.stringify(spec),
+      spec.id,
+    ]);
+    if (rowCount === 0) throw new PollenError('UNKNOWN_TASK', `no task "${spec.id}"`);
+  }
+
+  async getVersion(taskId: string, version: number): Promise<ModelVersion | undefined> {
+    const { rows } = await this.pool.query<VersionRow>(
+      'SELECT * FROM model_versions WHERE task_id = $1 AND version = $2',
+      [taskId, version],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      taskId: row.task_id,
+      version: row.version,
+      roundId: row.round_id,
+      createdAt: Number(row.created_at),
+      weights: fromBlob(row.weights!),
+      accuracy: row.accuracy,
+      loss: row.loss,
+    };
+  }
+
+  async listVersions(taskId: string): Promise<Omit<ModelVersion, 'weights'>[]> {
+    const { rows } = await this.pool.query<VersionRow>(
+      'SELECT task_id, version, round_id, created_at, accuracy, loss FROM model_versions WHERE task_id = $1 ORDER BY version',
+      [taskId],
+    );
+    return rows.map((row) => ({
+      taskId: row.task_id,
+      version: row.version,
+      roundId: row.round_id,
+      createdAt: Number(row.created_at),
+      accuracy: row.accuracy,
+      loss: row.loss,
+    }));
+  }
+
+  async openRound(record: RoundRecord, fence?: Fence): Promise<void> {
+    await this.tx(async (c) => {
+      await this.checkFence(c, record.taskId, fence);
+      await c.query("INSERT INTO rounds (task_id, round_id, status, record) VALUES ($1, $2, 'open', $3)", [
+        record.taskId,
+        record.roundId,
+        JSON.stringify(record),
+      ]);
+    });
+  }
+
+  async commitRound(
+    record: RoundRecord,
+    weights: Float32Array,
+    strategy?: { readonly config: StrategyConfig; readonly state: StrategyState },
+    privacy?: PrivacyState,
+    fence?: Fence,
+  ): Promise<void> {
+    const newVersion = record.newVersion;
+    if (newVersion === null) throw new PollenError('INTERNAL', 'a committed round needs a new version');
+    const blob = toBlob(weights);
+    await this.tx(async (c) => {
+      await this.checkFence(c, record.taskId, fence);
+      // Moving the version only from its predecessor makes a gap or a second commit impossible.
+      const moved = await c.query(
+        'UPDATE tasks SET current_version = $1 WHERE id = $2 AND current_version = $3 RETURNING id',
+        [newVersion, record.taskId, newVersion - 1],
+      );
+      if (moved.rowCount !== 1) {
+        const { rows } = await c.query<{ current_version: number }>(
+          'SELECT current_version FROM tasks WHERE id = $1',
+          [record.taskId],
+        );
+        if (!rows[0]) throw new PollenError('UNKNOWN_TASK', `no task "${record.taskId}"`);
+        throw new PollenError(
+          'STALE_MODEL',
+          `round ${record.roundId} builds version ${newVersion} on ${rows[0].current_version}`,
+        );
+      }
+      await c.query(
+        'INSERT INTO model_versions (task_id, version, round_id, created_at, weights, accuracy, loss) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [
+          record.taskId,
+          newVersion,
+          record.roundId,
+          record.endedAt ?? Date.now(),
+          blob,
+          record.accuracy,
+          record.loss,
+        ],
+      );
+      // The record carries a digest of the committed weights, so any later read can be checked.
+      await this.updateRound(c, { ...record, checksum: createHash('sha256').update(blob).digest('hex') });
+      if (strategy) {
+        await c.query(
+          'INSERT INTO strategy_state (task_id, version, config, state) VALUES ($1, $2, $3, $4) ON CONFLICT (task_id) DO UPDATE SET version = EXCLUDED.version, config = EXCLUDED.config, state = EXCLUDED.state',
+          [record.taskId, newVersion, JSON.stringify(strategy.config), encodeStrategyState(strategy.state)],
+        );
+      }
+      if (privacy) {
+        await c.query(
+          'INSERT INTO privacy_ledger (task_id, version, ledger, clip_norm, exhausted) VALUES ($1, $2, $3, $4, NULL) ON CONFLICT (task_id) DO UPDATE SET version = EXCLUDED.version, ledger = EXCLUDED.ledger, clip_norm = EXCLUDED.clip_norm, exhausted = NULL',
+          [
+            record.taskId,
+            newVersion,
+            privacy.ledger === null ? null : JSON.stringify(privacy.ledger),
+            privacy.clipNorm,
+          ],
+        );
+      }
+    });
+  }
+
+  private async updateRound(c: Client, record: RoundRecord): Promise<void> {
+    const { rowCount } = await c.query(
+      "UPDATE rounds SET status = $1, record = $2 WHERE task_id = $3 AND round_id = $4 AND status = 'open'",
+      [record.status, JSON.stringify(record), record.taskId, record.roundId],
+    );
+    if (rowCount !== 1) {
+      throw new PollenError('ROUND_CLOSED', `round ${record.roundId} of "${record.taskId}" is not open`);
+    }
+  }
+
+  async getPrivacy(taskId: string): Promise<StoredPrivacy | undefined> {
+    const { rows } = await this.pool.query<{
+      version: number;
+      ledger: string | null;
+      clip_norm: number | null;
+      exhausted: string | null;
+    }>('SELECT version, ledger, clip_norm, exhausted FROM privacy_ledger WHERE task_id = $1', [taskId]);
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      version: row.version,
+      ledger: row.ledger === null ? null : (JSON.parse(row.ledger) as PrivacyLedgerJson),
+      clipNorm: row.clip_norm,
+      exhausted: row.exhausted,
+    };
+  }
+
+  async exhaustBudget(taskId: string, reason: string): Promise<void> {
+    await this.tx(async (c) => {
+      const { rows } = await c.query<{ current_version: number }>(
+        "UPDATE tasks SET status = 'budget-exhausted' WHERE id = $1 RETURNING current_version",
+        [taskId],
+      );
+      if (!rows[0]) throw new PollenError('UNKNOWN_TASK', `no task "${taskId}"`);
+      await c.query(
+        'INSERT INTO privacy_ledger (task_id, version, ledger, clip_norm, exhausted) VALUES ($1, $2, NULL, NULL, $3) ON CONFLICT (task_id) DO UPDATE SET exhausted = EXCLUDED.exhausted',
+        [taskId, rows[0].current_version, reason],
+      );
+    });
+  }
+
+  async getStrategyState(taskId: string): Promise<StoredStrategyState | undefined> {
+    const { rows } = await this.pool.query<{ version: number; config: string; state: Buffer }>(
+      'SELECT version, config, state FROM strategy_state WHERE task_id = $1',
+      [taskId],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      version: row.version,
+      config: JSON.parse(row.config) as StrategyConfig,
+      state: decodeStrategyState(row.state),
+    };
+  }
+
+  async abandonRound(record: RoundRecord, fence?: Fence): Promise<void> {
+    await this.tx(async (c) => {
+      await this.checkFence(c, record.taskId, fence);
+      await this.updateRound(c, record);
+    });
+  }
+
+  async abandonOpenRounds(
+    reason: string,
+    scope?: { readonly taskId: string; readonly fence: Fence },
+  ): Promise<number> {
+    return this.tx(async (c) => {
+      if (scope) await this.checkFence(c, scope.taskId, scope.fence);
+      const { rows } = scope
+        ? await c.query<{ record: string }>(
+            "SELECT record FROM rounds WHERE status = 'open' AND task_id = $1 FOR UPDATE",
+            [scope.taskId],
+          )
+        : await c.query<{ record: string }>("SELECT record FROM rounds WHERE status = 'open' FOR UPDATE");
+      for (const row of rows) {
+        const record = JSON.parse(row.record) as RoundRecord;
+        await this.updateRound(c, { ...record, status: 'abandoned', endedAt: Date.now(), reason });
+      }
+      return rows.length;
+    });
+  }
+
+  async listRounds(taskId: string, options: { after?: number; limit?: number } = {}): Promise<RoundRecord[]> {
+    const { rows } = await this.pool.query<{ record: string }>(
+      'SELECT record FROM rounds WHERE task_id = $1 AND round_id > $2 ORDER BY round_id LIMIT $3',
+      [taskId, options.after ?? -1, options.limit ?? 1000],
+    );
+    return rows.map((row) => JSON.parse(row.record) as RoundRecord);
+  }
+
+  async nextRoundId(taskId: string): Promise<number> {
+    const { rows } = await this.pool.query<{ last: number | null }>(
+      'SELECT MAX(round_id) AS last FROM rounds WHERE task_id = $1',
+      [taskId],
+    );
+    return (rows[0]?.last ?? 0) + 1;
+  }
+
+  async shardFor(clientId: string, taskId: string, numShards: number): Promise<number> {
+    return this.tx(async (c) => {
+      // One assignment at a time per task, so two first visits never count the same n.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [taskId]);
+      const found = await c.query<{ shard: number }>(
+        'SELECT shard FROM clients WHERE client_id = $1 AND task_id = $2',
+        [clientId, taskId],
+      );
+      if (found.rows[0]) return found.rows[0].shard % numShards;
+      const { rows } = await c.query<{ n: string }>('SELECT COUNT(*) AS n FROM clients WHERE task_id = $1', [
+        taskId,
+      ]);
+      const shard = Number(rows[0]!.n) % numShards;
+      await c.query('INSERT INTO clients (client_id, task_id, shard, first_seen) VALUES ($1, $2, $3, $4)', [
+        clientId,
+        taskId,
+        shard,
+        Date.now(),
+      ]);
+      return shard;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,50 @@
+import {
+  type RoundSpec,
+  type TaskSpec,
+  type TaskStatus,
+  validateStrategyConfig,
+  type WeightSpec,
+} from '@pollen/fl-core';
+import type { StoredTask } from './types.ts';
+
+/** A task as both stores keep it: spec and weight layout as JSON text. */
+export interface TaskRow {
+  id: string;
+  spec: string;
+  weight_spec: string;
+  status: TaskStatus;
+  created_at: number;
+  current_version: number;
+}
+
+const SYNC_ONE_AT_A_TIME = { mode: 'sync', maxInFlight: 1, bufferSize: 0, concurrency: 0 } as const;
+
+export function toTask(row: TaskRow): StoredTask {
+  const spec = JSON.parse(row.spec) as TaskSpec;
+  return {
+    // Tasks stored before strategies existed ran FedAvg; before privacy, without it.
+    spec: {
+      ...spec,
+      strategy: spec.strategy ?? validateStrategyConfig(undefined),
+      privacy: spec.privacy ?? { mode: 'off' },
+      // Before overlapping and buffered rounds, one synchronous round at a time.
+      rounds: { ...SYNC_ONE_AT_A_TIME, ...(spec.rounds as Partial<RoundSpec>) } as RoundSpec,
+    },
+    weightSpec: JSON.parse(row.weight_spec) as WeightSpec,
+    status: row.status,
+    createdAt: row.created_at,
+    currentVersion: row.current_version,
+  };
+}
+
+/** Weights as the bytes a BLOB or BYTEA column keeps (little-endian float32, as in memory). */
+export function toBlob(weights: Float32Array): Buffer {
+  return Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
+}
+
+export function fromBlob(blob: Buffer): Float32Array {
+  // Copy into a fresh, aligned buffer: a driver's Buffer may sit at any offset.
+  const out = new Float32Array(blob.byteLength / 4);
+  new Uint8Array(out.buffer).set(blob);
+  return out;
+}
