@@ -5,10 +5,12 @@ import {
   clipBit,
   clipToNorm,
   generateKeyPair,
+  PROTOCOL_VERSION,
   type RoundStartMessage,
   seededRng,
   specSize,
 } from '@pollen/fl-core';
+import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveTaskInput } from '../task-file.ts';
 import {
@@ -28,8 +30,11 @@ let coordinator: TestCoordinator | undefined;
 const clients: NodeContributor[] = [];
 const dirs: string[] = [];
 
+const sockets: { disconnect(): unknown }[] = [];
+
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
+  for (const socket of sockets.splice(0)) socket.disconnect();
   await coordinator?.close();
   coordinator = undefined;
   for (const dir of dirs.splice(0)) removeDir(dir);
@@ -122,6 +127,44 @@ describe('secure aggregation rounds over Socket.io', () => {
     expect(record.reason).toMatch(/secure aggregation aborted/);
     expect((await coordinator!.store.getTask('tiny'))!.currentVersion).toBe(0);
     expect(clients.some((c) => c.secagg.acks.some(({ event }) => event === 'secagg:reveal'))).toBe(false);
+  });
+
+  it('sends a client back from a broken connection the stage message it missed, and the round completes', async () => {
+    await start(4, 4, { range: 1, stageMs: 15_000 });
+    const deltas = await cohort(3);
+    const d = await dimension();
+    const mine = deltaOf(3, d);
+    const x = new NodeContributor(coordinator!.url, 'secure-client-3', () => mine);
+    clients.push(x);
+    // Its neighbours' keys are lost with its connection: the transport breaks (no goodbye, so
+    // the coordinator keeps its place for the grace period) and it comes back on a new socket.
+    x.secagg.lose.add('secagg:keys');
+    await x.hello();
+    await waitFor(() => !x.secagg.lose.has('secagg:keys'));
+    x.socket.io.engine.close();
+    await waitFor(() => !x.socket.connected);
+    const again = io(coordinator!.url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    sockets.push(again);
+    x.secagg.rebind(again);
+    const hello = await again.emitWithAck('hello', {
+      protocolVersion: PROTOCOL_VERSION,
+      clientId: 'secure-client-3',
+      taskId: 'tiny',
+      backend: 'cpu',
+      numExamples: 10,
+      eligible: true,
+    });
+    expect(hello).toMatchObject({ ok: true, activeRound: 1 });
+    const record = (await finished()) as {
+      status: string;
+      reported: number;
+      startedAt: number;
+      endedAt: number;
+    };
+    expect(record).toMatchObject({ status: 'committed', reported: 4 });
+    // Well before the share stage's 15 s deadline: the resent keys were answered at once.
+    expect(record.endedAt - record.startedAt).toBeLessThan(12_000);
+    expect(await error(mean([...deltas, mine]))).toBeLessThan(QUANTIZATION);
   });
 
   it('aborts at the unmask stage, without waiting for its deadline, when too few survivors are left to reveal', async () => {

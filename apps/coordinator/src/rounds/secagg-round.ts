@@ -101,6 +101,8 @@ export class SecAggRound {
   private readonly index = new Map<string, number>();
   private readonly gone = new Set<number>();
   private readonly reports = new Map<number, Report>();
+  /** The last stage message sent to each client, for one that reconnects (`resend`). */
+  private readonly lastSent = new Map<number, { event: SecAggServerEvent; payload: object }>();
   private result: { sum: SecAggSum; contributors: readonly number[] } | null = null;
   private rejectedCount = 0;
   private bytesUp = 0;
@@ -277,6 +279,18 @@ export class SecAggRound {
     }
   }
 
+  /**
+   * A client back from a broken connection within its grace period: send again the stage
+   * message it may have missed, if it has not answered that stage yet. A duplicate is harmless:
+   * the client's state machine refuses a message out of stage without changing anything.
+   */
+  resend(clientId: string): void {
+    const index = this.index.get(clientId);
+    if (index === undefined || !this.isOpen || this.gone.has(index)) return;
+    const last = this.lastSent.get(index);
+    if (last && this.server.pending().includes(index)) this.options.send(clientId, last.event, last.payload);
+  }
+
   /** A selected client vanished or withdrew: its stage stops waiting for it. */
   drop(clientId: string): void {
     const index = this.index.get(clientId);
@@ -331,7 +345,11 @@ export class SecAggRound {
   /** End the current stage and send every client still in the round its next message. */
   private closeStage(): void {
     const { taskId, roundId } = this;
-    const { settings, send, log } = this.options;
+    const { settings, log } = this.options;
+    const send = (clientId: string, event: SecAggServerEvent, payload: object): void => {
+      this.lastSent.set(this.index.get(clientId)!, { event, payload });
+      this.options.send(clientId, event, payload);
+    };
     const stage = this.server.stage;
     const waiting = this.server.pending();
     log?.info(
