@@ -102,7 +102,16 @@ describe('secure aggregation rounds over Socket.io', () => {
     const masked = new Uint32Array(clients[0]!.secagg.lastMasked!.slice().buffer);
     const plain = Math.round(deltas[0]![0]! * (2 ** 23 - 1));
     expect(masked[0]).not.toBe(plain >>> 0);
-    expect(clients.every((c) => c.secagg.acks.every(({ ack }) => ack.ok))).toBe(true);
+    // Every message was taken, except reveals that came after the sum was already recovered
+    // (t of the n survivors' shares suffice): those are refused with ROUND_CLOSED, harmlessly.
+    // Whether any arrive before this check depends on timing alone.
+    expect(
+      clients.every((c) =>
+        c.secagg.acks.every(
+          ({ event, ack }) => ack.ok || (event === 'secagg:reveal' && ack.code === 'ROUND_CLOSED'),
+        ),
+      ),
+    ).toBe(true);
   });
 
   it('recovers drop-outs after sharing keys and after sending the masked input', async () => {
