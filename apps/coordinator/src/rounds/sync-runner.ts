@@ -87,8 +87,10 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     }
     c.activeRound = roundId;
     // A secure round is not started again: the device's keys and shares live in its worker,
-    // which outlives the connection; a second start would only wipe them.
-    if (!(live.round instanceof SecAggRound)) c.send('round:start', live.start.message);
+    // which outlives the connection, and a second start would only wipe them; it gets the
+    // stage message it may have missed instead.
+    if (live.round instanceof SecAggRound) live.round.resend(c.clientId);
+    else c.send('round:start', live.start.message);
     this.deps.population.touch();
     return true;
   }
