@@ -91,7 +91,7 @@ interface Prepared {
 const prepared = new Map<string, Prepared>();
 
 /** Glorot-uniform kernels and zero biases from our own RNG, so every run starts from one model. */
-function initialWeights(shapes: readonly number[][], seed: number): Float32Array {
+export function initialWeights(shapes: readonly number[][], seed: number): Float32Array {
   const rng = seededRng(seed);
   const total = shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
   const out = new Float32Array(total);

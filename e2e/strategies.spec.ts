@@ -158,7 +158,7 @@ test('SCAFFOLD with FedProx trains in the browser and keeps c_i in an upgraded I
     for (const [i, { page }] of devices.entries()) {
       await expect.poll(async () => (await page.evaluate(readStored, 'mnist-scaffold')).roundId).toBe(2);
       const stored = await page.evaluate(readStored, 'mnist-scaffold');
-      expect(stored).toMatchObject({ version: 2, clientId: ids[i], length: 25_450, finite: true });
+      expect(stored).toMatchObject({ version: 3, clientId: ids[i], length: 25_450, finite: true });
     }
     for (const { context } of devices) await context.close();
   } catch (err) {

@@ -9,7 +9,7 @@ import {
 } from '@pollen/fl-core';
 import * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
-import { privatize } from '../../apps/web-client/src/sdk/privacy.ts';
+import { encodeRoundUpload } from '../../apps/web-client/src/sdk/upload.ts';
 import { buildModel, type LocalData, toTensors, trainLocal } from '../../apps/web-client/src/worker/train.ts';
 import { BenchError } from '../lib/errors.ts';
 import { sleep } from '../lib/stats.ts';
@@ -46,7 +46,8 @@ export interface ClientStats {
  * transport, the typed events of fl-core), local training with the browser worker's own
  * `trainLocal` on the demo shard the coordinator serves for this client id (FedProx and
  * SCAFFOLD included, c_i kept until its round commits, as the SDK does), the round's privacy
- * block applied with the SDK's `privatize`, and the same dense codec as the SDK. With `train: false` it answers rounds with a zero update at once,
+ * block and the round's compression applied with the SDK's own `encodeRoundUpload` (error
+ * feedback's residual kept in memory). With `train: false` it answers rounds with a zero update at once,
  * which is how the capacity benchmark loads the coordinator without training.
  */
 export class NodeClient {
@@ -72,6 +73,8 @@ export class NodeClient {
   /** SCAFFOLD's c_i, kept like the browser keeps it in IndexedDB; replaced when a round commits. */
   private control: Float32Array | null = null;
   private readonly pendingControls = new Map<number, Float32Array>();
+  /** Error feedback's residual, kept in memory as the browser keeps it in IndexedDB. */
+  private residual: Float32Array | null = null;
   private closed = false;
   private away = false;
   private readonly backend: Backend = 'wasm';
@@ -211,18 +214,13 @@ export class NodeClient {
       delta = new Float32Array(vector.length);
       if (scaffold) controlDelta = new Float32Array(vector.length);
     }
-    // The round's privacy block: clip, add this client's noise, and the clipping bit, with the
-    // browser SDK's own code (CSPRNG noise).
-    let clipBit: 0 | 1 | undefined;
-    if (msg.privacy) {
-      const sent = privatize(delta, msg.privacy);
-      delta = sent.update;
-      clipBit = sent.clipBit;
-    }
     await sleep(plan.delayMs);
     const socket = this.socket;
     if (!socket?.connected || this.closed) return;
-    const frame = encodeDense(delta, msg.codec, { round: msg.roundId });
+    // The round's privacy and compression, with the browser SDK's own module (CSPRNG noise).
+    const upload = encodeRoundUpload(delta, msg, this.residual);
+    const frame = upload.frame;
+    const clipBit = upload.privacy?.clipBit;
     const controlFrame = controlDelta ? encodeDense(controlDelta, msg.codec, { round: msg.roundId }) : null;
     const ack = await socket.timeout(60_000).emitWithAck('update', {
       taskId: msg.taskId,
@@ -239,6 +237,7 @@ export class NodeClient {
       this.stats.uploads++;
       this.stats.bytesUp += frame.byteLength + (controlFrame?.byteLength ?? 0);
       if (nextControl) this.pendingControls.set(msg.roundId, nextControl);
+      if (msg.compression?.errorFeedback) this.residual = upload.residual;
     } else {
       // ROUND_CLOSED is expected: over-selected clients that finish after the target are refused.
       this.stats.refused++;

@@ -43,10 +43,11 @@ describe('pnpm sim options', () => {
       code: 'INVALID_OPTION',
       message: expect.stringMatching(/SCAFFOLD/),
     });
-    expect(refused(['--node', '--compression', 'topk:0.01'])).toMatchObject({
-      code: 'NOT_WIRED',
-      message: expect.stringMatching(/issue 6/),
+    expect(refused(['--node', '--compression', 'topk:0.01', '--strategy', 'median'])).toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringMatching(/robust rule/),
     });
+    expect(refused(['--node', '--compression', 'zip:0.1'])).toMatchObject({ code: 'INVALID_OPTION' });
     expect(refused(['--node', '--async', '0'])).toMatchObject({ code: 'INVALID_OPTION' });
     expect(refused(['--node', '--async', '8,4'])).toMatchObject({ code: 'INVALID_OPTION' });
     expect(refused(['--node', '--async', '4', '--in-flight', '2'])).toMatchObject({ code: 'INVALID_OPTION' });
@@ -71,6 +72,12 @@ describe('pnpm sim options', () => {
   });
 
   it('accepts what is wired: f16 uploads, the strategies of issue 3, the privacy of issue 4', () => {
+    expect(parseSimArgs(['--node', '--compression', 'topk:0.01:8']).compression).toMatchObject({
+      kind: 'topk',
+      fraction: 0.01,
+      bits: 8,
+      errorFeedback: true,
+    });
     const o = parseSimArgs(['--node', '--compression', 'f16', '--strategy', 'fedadam+fedprox:0.01']);
     expect(o.codec).toBe('f16');
     expect(o.strategy).toMatchObject({ name: 'fedadam', mu: 0.01 });

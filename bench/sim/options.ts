@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
-import type { PartitionSpec, PrivacySettings, StrategyConfig } from '@pollen/fl-core';
+import type { CompressionSettings, PartitionSpec, PrivacySettings, StrategyConfig } from '@pollen/fl-core';
 import { BenchError } from '../lib/errors.ts';
+import { parseCompression } from './compression-option.ts';
 import { DP_DEFAULTS, parsePrivacy } from './privacy-option.ts';
 import { parseStrategy } from './strategy-option.ts';
 
@@ -40,6 +41,8 @@ export interface SimOptions {
   readonly model: ModelChoice;
   readonly backend: 'wasm' | 'webgl' | 'webgpu';
   readonly codec: 'f32' | 'f16';
+  /** The task's upload compression, validated by fl-core (none by default). */
+  readonly compression: CompressionSettings;
   /** The task's strategy block, validated by fl-core (FedAvg by default). */
   readonly strategy: StrategyConfig;
   /** The task's privacy block, validated by fl-core (mode 'off' by default). */
@@ -112,7 +115,7 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
                          (default C: the cohort times --over-selection)
   --model M              mlp:128 | mlp:256,64 | cnn (browser --backend webgl/webgpu only)
   --backend B            wasm | webgl | webgpu (browser; default wasm; webgpu adds --enable-unsafe-webgpu)
-  --compression C        f32 | f16 (sparse and quantized uploads wait on issue 6)
+  --compression C        f32 | f16 | KIND:FRACTION[:BITS] (topk, randomk, shared; bits 32, 8, 4, 2) | JSON block
   --strategy S           fedavg | fedavgm | fedadam | fedyogi | fedadagrad, + fedprox:MU, + scaffold,
                          + median | trimmed-mean:B | krum:F | multi-krum:F | norm-bound:N, or JSON
   --dp P                 distributed:Z | local:EPSILON | clip:C | a JSON privacy block
@@ -287,15 +290,6 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
   const clients = num('clients', str('clients') ?? String(SIM_DEFAULTS.clients), 1, maxClients, true);
   const cohortSize = parseCohort(str('cohort') ?? SIM_DEFAULTS.cohort, clients);
 
-  const compression = str('compression') ?? SIM_DEFAULTS.codec;
-  if (compression !== 'f32' && compression !== 'f16') {
-    throw new BenchError(
-      'NOT_WIRED',
-      `--compression ${compression}: the coordinator takes dense f32 and f16 uploads only; top-k, ` +
-        'quantized and shared-coordinate uploads wait on issue 6.',
-    );
-  }
-
   const backend = str('backend') ?? SIM_DEFAULTS.backend;
   if (backend !== 'wasm' && backend !== 'webgl' && backend !== 'webgpu') {
     invalid(`"--backend" expected wasm, webgl or webgpu, got ${backend}`);
@@ -341,6 +335,11 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     },
     strategy,
   );
+  const { codec, compression } = parseCompression(
+    str('compression') ?? SIM_DEFAULTS.codec,
+    strategy,
+    privacy,
+  );
   return {
     mode,
     clients,
@@ -368,7 +367,8 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     ),
     model,
     backend,
-    codec: compression,
+    codec,
+    compression,
     strategy,
     privacy,
     epochs: num('epochs', str('epochs') ?? String(SIM_DEFAULTS.epochs), 1, 100, true),

@@ -34,6 +34,7 @@ export function simTask(o: SimOptions): Record<string, unknown> {
         : { maxInFlight: o.schedule.maxInFlight }),
     },
     codec: o.codec,
+    compression: o.compression,
     strategy: o.strategy,
     privacy: o.privacy,
     maxUpdateNorm: 1000,

@@ -1,5 +1,10 @@
 /** Stable codes for what a decoder refuses. */
-export type CodecErrorCode = 'BAD_FRAME' | 'PAYLOAD_TOO_LARGE' | 'SHAPE_MISMATCH' | 'INVALID_ARGUMENT';
+export type CodecErrorCode =
+  | 'BAD_FRAME'
+  | 'NON_FINITE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'SHAPE_MISMATCH'
+  | 'INVALID_ARGUMENT';
 
 /**
  * Thrown by every decoder and encoder in this package, and nothing else is: a decoder given

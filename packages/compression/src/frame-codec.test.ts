@@ -168,7 +168,7 @@ describe('decodeFrame refuses before allocating', () => {
     expect(codeOf(() => decodeFrame(bad, { dimension: 50 }))).toBe('BAD_FRAME');
     const nan = dense.slice();
     new DataView(nan.buffer).setFloat32(FRAME_HEADER_BYTES + 8, Number.NaN, true);
-    expect(codeOf(() => decodeFrame(nan, { dimension: 50 }))).toBe('BAD_FRAME');
+    expect(codeOf(() => decodeFrame(nan, { dimension: 50 }))).toBe('NON_FINITE');
   });
 
   it('reads frames at any byte offset', () => {

@@ -133,7 +133,7 @@ export function encodeFrame(body: FrameBody, meta: FrameMeta = {}): Uint8Array {
  * decoding a hostile frame allocates at most a few times its own length (dequantizing it
  * later, up to 16 times at 2 bits, within the dimension limit). Throws only CodecError:
  * 'PAYLOAD_TOO_LARGE' past a limit, 'SHAPE_MISMATCH' for another dimension, 'BAD_FRAME' for
- * anything truncated, inconsistent, non-canonical or carrying NaN or infinite values.
+ * anything truncated, inconsistent or non-canonical, 'NON_FINITE' for NaN or infinite values.
  */
 export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): Frame {
   const header = readFrameHeader(bytes, limits);
@@ -263,7 +263,7 @@ function readValues(view: DataView, offset: number, count: number, precision: Va
       precision === 'f32'
         ? view.getFloat32(offset + 4 * i, true)
         : fromHalfBits(view.getUint16(offset + 2 * i, true));
-    if (!Number.isFinite(v)) throw new CodecError('BAD_FRAME', `frame value ${i} is not finite`);
+    if (!Number.isFinite(v)) throw new CodecError('NON_FINITE', `frame value ${i} is not finite`);
     out[i] = v;
   }
   return out;

@@ -44,6 +44,8 @@ export type { SparseVector } from './sparse.ts';
 export { gather, sparseToDense, validateSparse } from './sparse.ts';
 export type { RandomKOptions } from './topk.ts';
 export { kForDensity, randomK, randomKIndices, topK, topKIndices } from './topk.ts';
+export type { DecodedUpload, EncodedUpload, PrivatizeValues, UploadPlan } from './upload.ts';
+export { decodeUpload, encodeUpload, maxUploadBytes, uploadCodec } from './upload.ts';
 export {
   decodeSortedIndices,
   encodeSortedIndices,

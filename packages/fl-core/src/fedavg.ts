@@ -1,3 +1,4 @@
+import { accumulateSparse, type SparseVector } from '@pollen/compression';
 import { PollenError } from './errors.ts';
 import { assertLength, expectPositive } from './validate.ts';
 
@@ -58,6 +59,18 @@ export class WeightedAccumulator {
     expectPositive('weight', weight);
     const sum = this.sum;
     for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + weight * vector[i]!;
+    this.totalWeight += weight;
+    this.contributions++;
+  }
+
+  /**
+   * Fold in a sparse vector in O(k): the coordinates it does not carry count as zeros, so the
+   * mean is the one of the dense equivalents. Checked (dimension, index range) before anything
+   * is added.
+   */
+  addSparse(vector: SparseVector, weight: number): void {
+    expectPositive('weight', weight);
+    accumulateSparse(this.sum, vector, weight);
     this.totalWeight += weight;
     this.contributions++;
   }

@@ -1,3 +1,12 @@
+export type { CompressionBits, CompressionKind, CompressionSettings } from './compression.ts';
+export {
+  COMPRESSION_KINDS,
+  checkCompressionCompatibility,
+  compressionK,
+  NO_COMPRESSION,
+  uploadPlanFor,
+  validateCompression,
+} from './compression.ts';
 export type { PollenErrorCode } from './errors.ts';
 export { PollenError, toPollenError } from './errors.ts';
 export type { WeightedVector } from './fedavg.ts';
@@ -73,6 +82,7 @@ export type {
   HelloMessage,
   HelloReply,
   LocalStrategy,
+  RoundCompression,
   RoundEndMessage,
   RoundPrivacy,
   RoundSecAgg,

@@ -1,3 +1,4 @@
+import type { CompressionBits, CompressionKind } from './compression.ts';
 import type { PollenErrorCode } from './errors.ts';
 import type { PrivacyMode } from './privacy/settings.ts';
 import type { TrainingSpec } from './task.ts';
@@ -98,6 +99,25 @@ export interface RoundPrivacy {
   readonly epsilonAfter: number | null;
 }
 
+/**
+ * How a selected client compresses its upload this round (the task's compression settings
+ * resolved for the round). No protocol version bump: a client that ignores it sends a dense
+ * frame, which a compressed round refuses (BAD_FRAME), so nothing is silently mis-aggregated.
+ */
+export interface RoundCompression {
+  readonly kind: CompressionKind;
+  readonly bits: CompressionBits;
+  /** Values the upload carries at most (exactly the set's size for 'shared'). */
+  readonly k: number;
+  /** Keep what was not sent (IndexedDB) and add it to the next update. */
+  readonly errorFeedback: boolean;
+  /**
+   * 'shared': the round's coordinate set, sorted, as gap varints (encodeSortedIndices of
+   * @pollen/compression), k of them. Upload values there, in that order.
+   */
+  readonly coordinates?: Binary;
+}
+
 export interface RoundStartMessage {
   readonly taskId: string;
   readonly roundId: number;
@@ -114,6 +134,8 @@ export interface RoundStartMessage {
   readonly control?: Binary;
   /** Present when the task clips updates (with or without noise); absent: send the raw delta. */
   readonly privacy?: RoundPrivacy;
+  /** Present when the task compresses uploads; absent: a dense frame of `codec`. */
+  readonly compression?: RoundCompression;
   /**
    * Present when the round is securely aggregated: this client's place in the SecAgg+ round.
    * The client then sends no `update`; it runs the `secagg:*` stages instead.
@@ -212,7 +234,7 @@ export interface UpdateMessage {
   readonly numExamples: number;
   readonly backend: Backend;
   readonly metrics: ClientMetrics;
-  /** w_local - w_global as a dense frame. */
+  /** w_local - w_global as a frame: dense, or as the round's `compression` says. */
   readonly update: Binary;
   /**
    * SCAFFOLD's Delta c_i = c_i+ - c_i as a dense frame of the model's dimension: required when

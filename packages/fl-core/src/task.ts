@@ -1,3 +1,8 @@
+import {
+  type CompressionSettings,
+  checkCompressionCompatibility,
+  validateCompression,
+} from './compression.ts';
 import { PollenError } from './errors.ts';
 import { checkPrivacyCompatibility } from './privacy/round.ts';
 import type { PrivacySettings } from './privacy/settings.ts';
@@ -92,6 +97,12 @@ export interface TaskSpec {
    * ({ mode: 'off' } when absent); always filled in once validated.
    */
   readonly privacy: PrivacySettings;
+  /**
+   * How uploads are compressed: top-k, random-k or a shared coordinate set, bits per value,
+   * error feedback (compression.ts). Optional in a task description ({ kind: 'none' } when
+   * absent); always filled in once validated.
+   */
+  readonly compression: CompressionSettings;
   /**
    * Secure aggregation (SecAgg+): the coordinator learns only the sum of each round's updates.
    * Absent: updates travel in the clear. `true` in a task description takes every default.
@@ -218,6 +229,8 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     privacy,
     secureAggregation: secureAggregation !== null,
   });
+  const compression = validateCompression(obj.compression);
+  checkCompressionCompatibility(compression, strategy, privacy, secureAggregation !== null, rounds.mode);
   return {
     id,
     name,
@@ -233,6 +246,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     maxUpdateNorm,
     strategy,
     privacy,
+    compression,
     ...(secureAggregation ? { secureAggregation } : {}),
   };
 }

@@ -78,7 +78,8 @@ export class Buffer {
       group = new WeightedAccumulator(this.dimension);
       this.groups.set(version, group);
     }
-    group.add(update.delta, update.numExamples);
+    if (update.delta instanceof Float32Array) group.add(update.delta, update.numExamples);
+    else group.addSparse(update.delta, update.numExamples);
     this.contributors.set(update.clientId, roundId);
     this.bytesUp += update.bytes;
     this.backendCounts[update.backend] = (this.backendCounts[update.backend] ?? 0) + 1;

@@ -292,7 +292,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
     if (!buffer || this.handouts.get(update.clientId) !== handout) {
       throw new PollenError('ROUND_CLOSED', `round ${handout.roundId} is over for this client`);
     }
-    const dimension = update.delta.length;
+    const dimension = update.delta instanceof Float32Array ? update.delta.length : update.delta.dimension;
     decodeControlDelta(update.controlDelta, dimension, false);
     checkClipBit(update.clipBit, false);
     buffer.add(update, handout.version, handout.roundId);

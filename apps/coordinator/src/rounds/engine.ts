@@ -1,10 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { CodecError, decodeDense, FRAME_HEADER_BYTES } from '@pollen/compression';
+import { CodecError, FRAME_HEADER_BYTES } from '@pollen/compression';
 import {
   type Ack,
   type ClientToServerEvents,
-  firstNonFinite,
-  l2norm,
   PollenError,
   type PollenErrorCode,
   type ServerToClientEvents,
@@ -20,7 +18,7 @@ import { TaskModel } from '../ml/evaluator.ts';
 import { weightSpecOf } from '../ml/tf.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
 import { createRunner } from './create-runner.ts';
-import { parseEligibility, parseHello, parseUpdate, parseWithdraw } from './messages.ts';
+import { decodeRoundUpload, parseEligibility, parseHello, parseUpdate, parseWithdraw } from './messages.ts';
 import { type Contributor, Population } from './population.ts';
 import { RateLimiter } from './rate-limit.ts';
 import type { TaskRunner } from './runner.ts';
@@ -319,11 +317,12 @@ export class Engine extends EventEmitter<{
                 `round ${round.roundId} trains version ${round.baseVersion}`,
               );
             }
-            const { vector } = decodeDense(update.update, { dimension: specSize(task.weightSpec) });
-            const bad = firstNonFinite(vector);
-            if (bad >= 0)
-              throw new PollenError('NON_FINITE', `update has a non-finite value at index ${bad}`);
-            const norm = l2norm(vector);
+            // The round's codec only (dense, or its compression), checked before anything is allocated.
+            const { delta, norm } = decodeRoundUpload(
+              update.update,
+              round.upload ?? null,
+              specSize(task.weightSpec),
+            );
             // A task that clips bounds the norm by C plus the noise allowance instead (privacy.ts).
             const maxNorm = round.privacy?.maxNorm ?? task.spec.maxUpdateNorm;
             if (norm > maxNorm) {
@@ -331,7 +330,7 @@ export class Engine extends EventEmitter<{
             }
             round.accept({
               clientId: c.clientId,
-              delta: vector,
+              delta,
               numExamples: update.numExamples,
               backend: update.backend,
               metrics: update.metrics,

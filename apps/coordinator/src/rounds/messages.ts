@@ -1,4 +1,4 @@
-import { decodeDense } from '@pollen/compression';
+import { decodeDense, decodeUpload, type SparseVector, type UploadPlan } from '@pollen/compression';
 import {
   BACKENDS,
   type ClientMetrics,
@@ -10,6 +10,7 @@ import {
   expectString,
   firstNonFinite,
   type HelloMessage,
+  l2norm,
   PollenError,
   PROTOCOL_VERSION,
   TASK_ID_PATTERN,
@@ -116,6 +117,31 @@ export function decodeControlDelta(
   const bad = firstNonFinite(vector);
   if (bad >= 0) throw new PollenError('NON_FINITE', `"controlDelta" has a non-finite value at index ${bad}`);
   return vector;
+}
+
+/**
+ * Decode an update frame as its round declared it: a dense frame of the task's codec when the
+ * round does not compress, else exactly the round's codec, at most k values, indices sorted,
+ * unique and in range (for a shared round, the round's own set), values finite. The size and
+ * count are checked against the round's plan before anything is allocated. Returns the update,
+ * sparse when it is, and its L2 norm, computed in O(k).
+ * Codes: BAD_FRAME (malformed, another codec, other coordinates), SHAPE_MISMATCH (another
+ * dimension), PAYLOAD_TOO_LARGE (more values or bytes than the round allows), NON_FINITE.
+ */
+export function decodeRoundUpload(
+  frame: Uint8Array,
+  plan: UploadPlan | null,
+  dimension: number,
+): { delta: Float32Array | SparseVector; norm: number } {
+  if (plan === null) {
+    const { vector } = decodeDense(frame, { dimension });
+    const bad = firstNonFinite(vector);
+    if (bad >= 0) throw new PollenError('NON_FINITE', `update has a non-finite value at index ${bad}`);
+    return { delta: vector, norm: l2norm(vector) };
+  }
+  const decoded = decodeUpload(frame, plan, dimension);
+  if (decoded.kind === 'dense') return { delta: decoded.values, norm: l2norm(decoded.values) };
+  return { delta: decoded.vector, norm: l2norm(decoded.vector.values) };
 }
 
 function parseClipBit(value: unknown): 0 | 1 {

@@ -1,3 +1,4 @@
+import { type SparseVector, sparseToDense, type UploadPlan } from '@pollen/compression';
 import {
   type Backend,
   type ClientMetrics,
@@ -16,7 +17,8 @@ export type CloseReason = 'all-accounted' | 'target-reached' | 'deadline' | 'sto
 
 export interface AcceptedUpdate {
   readonly clientId: string;
-  readonly delta: Float32Array;
+  /** The decoded update: dense, or sparse (top-k, random-k, shared set), folded in O(k). */
+  readonly delta: Float32Array | SparseVector;
   readonly numExamples: number;
   readonly backend: Backend;
   readonly metrics: ClientMetrics;
@@ -79,6 +81,8 @@ export class Round {
   readonly scaffold: boolean;
   /** The round's clipping and noise; null when the task does not clip. */
   readonly privacy: PrivacyPlan | null;
+  /** How this round's uploads are encoded; null: dense frames of the task's codec. */
+  readonly upload: UploadPlan | null;
   /** The running weighted sum of deltas (robust kind 'none') ... */
   private readonly accumulator: WeightedAccumulator | null;
   /** ... or every delta, for a robust rule. */
@@ -108,6 +112,8 @@ export class Round {
     scaffold?: boolean;
     /** The round's clipping and noise, for a task that clips (default: none). */
     privacy?: PrivacyPlan | null;
+    /** The round's upload compression (default: none, dense frames). */
+    upload?: UploadPlan | null;
   }) {
     this.taskId = options.taskId;
     this.roundId = options.roundId;
@@ -119,6 +125,7 @@ export class Round {
     this.robust = options.robust ?? { kind: 'none' };
     this.scaffold = options.scaffold ?? false;
     this.privacy = options.privacy ?? null;
+    this.upload = options.upload ?? null;
     const keep = this.robust.kind !== 'none';
     this.accumulator = keep ? null : new WeightedAccumulator(options.dimension);
     this.updates = keep ? [] : null;
@@ -180,8 +187,18 @@ export class Round {
     // Under DP every clipped report counts once: an example count is the client's own claim,
     // and weighting by it would let one client's contribution exceed the clip norm.
     const weight = this.privacy?.private ? 1 : update.numExamples;
-    if (this.accumulator) this.accumulator.add(update.delta, weight);
-    else this.updates!.push({ vector: update.delta, weight });
+    const { delta } = update;
+    if (delta instanceof Float32Array) {
+      if (this.accumulator) this.accumulator.add(delta, weight);
+      else this.updates!.push({ vector: delta, weight });
+    } else if (this.accumulator) {
+      // O(k): only the coordinates the client sent are touched.
+      this.accumulator.addSparse(delta, weight);
+    } else {
+      // A robust rule compares whole vectors (tasks refuse sparse uploads with one; this
+      // keeps a round correct should the two meet anyway).
+      this.updates!.push({ vector: sparseToDense(delta), weight });
+    }
     this.clipBits += bit ?? 0;
     // Algorithm 1 of Karimireddy et al. averages Delta c_i uniformly over the reporting clients.
     if (control) this.controls!.add(control, 1);

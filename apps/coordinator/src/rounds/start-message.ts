@@ -1,5 +1,11 @@
 import { encodeDense } from '@pollen/compression';
-import { hashSeed, type RoundStartMessage, type ServerStrategy, type TaskSpec } from '@pollen/fl-core';
+import {
+  hashSeed,
+  type RoundCompression,
+  type RoundStartMessage,
+  type ServerStrategy,
+  type TaskSpec,
+} from '@pollen/fl-core';
 import type { PrivacyPlan } from './privacy.ts';
 
 /** A round's start message and the bytes each selected client downloads with it. */
@@ -23,6 +29,8 @@ export function roundStart(
     readonly deadline: number;
     readonly server: ServerStrategy;
     readonly privacy: PrivacyPlan | null;
+    /** The round's upload compression (coordinates.ts); null: dense uploads of the task's codec. */
+    readonly compression?: RoundCompression | null;
   },
 ): RoundStart {
   const meta = { round: options.roundId, taskTag: hashSeed(spec.id) };
@@ -40,6 +48,8 @@ export function roundStart(
     strategy: { proximalMu: spec.strategy.mu, scaffold: spec.strategy.scaffold },
     ...(control ? { control } : {}),
     ...(options.privacy ? { privacy: options.privacy.message } : {}),
+    ...(options.compression ? { compression: options.compression } : {}),
   };
-  return { message, bytesPerClient: weights.byteLength + (control?.byteLength ?? 0) };
+  const coordinateBytes = options.compression?.coordinates?.byteLength ?? 0;
+  return { message, bytesPerClient: weights.byteLength + (control?.byteLength ?? 0) + coordinateBytes };
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { poissonCohort, scale, stalenessWeight } from '@pollen/fl-core';
 import type { RoundRecord, StoredPrivacy, StoredTask } from '../store/types.ts';
+import { CoordinateSets, roundUpload } from './coordinates.ts';
 import type { Contributor } from './population.ts';
 import { budgetExhaustedReason, loadLedger, type PrivacyPlan, planPrivacy } from './privacy.ts';
 import { type CloseReason, Round } from './round.ts';
@@ -36,6 +37,8 @@ interface Live {
 export class SyncRunner extends RunnerBase implements TaskRunner {
   /** Rounds selected and not yet committed or abandoned, by id. */
   private readonly live = new Map<number, Live>();
+  /** Shared-coordinate sparsity: each round's coordinate set and the state that scores them. */
+  readonly coordinates = new CoordinateSets();
 
   openRoundIds(): number[] {
     return [...this.live.values()].filter((l) => l.round.isOpen).map((l) => l.round.roundId);
@@ -168,6 +171,9 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       candidates.length,
       base.weights.length,
     );
+    // Upload compression: the round's codec and, for shared-coordinate sparsity, its set.
+    const coordinates = this.coordinates.forRound(spec, roundId, base.weights.length);
+    const upload = roundUpload(spec, base.weights.length, coordinates);
     const options = {
       taskId: spec.id,
       roundId,
@@ -190,8 +196,9 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
           // A client on another node of a cluster is reached through the adapter.
           send: (clientId, event, payload) =>
             (population.byClientId(clientId) ?? remoteById.get(clientId))?.send(event, payload),
+          coordinates,
         })
-      : new Round({ ...options, robust: strategy.robust });
+      : new Round({ ...options, robust: strategy.robust, upload: upload.message ? upload.plan : null });
     round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
     const start = roundStart(spec, {
       roundId: round.roundId,
@@ -200,6 +207,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       deadline: round.deadline,
       server,
       privacy,
+      compression: upload.message,
     });
     const live: Live = { round, cohort, start, populationSize };
     this.live.set(round.roundId, live);
@@ -304,6 +312,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
             record: (fields) =>
               round.record({ ...fields, bytesDown, mode: 'sync', staleness: { tau, weight } }),
           });
+          this.coordinates.observe(spec, round.roundId, aggregate.delta);
           rlog.info(
             {
               reported: record.reported,

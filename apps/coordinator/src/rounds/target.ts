@@ -1,3 +1,4 @@
+import type { UploadPlan } from '@pollen/compression';
 import type { PollenError } from '@pollen/fl-core';
 import type { PrivacyPlan } from './privacy.ts';
 import type { AcceptedUpdate } from './round.ts';
@@ -13,6 +14,8 @@ export interface UpdateTarget {
   readonly baseVersion: number;
   /** The clipping and noise the client was told to apply; null when the task does not clip. */
   readonly privacy: PrivacyPlan | null;
+  /** How the client was told to compress its upload; absent or null: a dense frame of the task's codec. */
+  readonly upload?: UploadPlan | null;
   /** Throw the error an update from this client deserves before any decoding, if any. */
   checkMembership(clientId: string): void;
   /** Fold in a validated update. */

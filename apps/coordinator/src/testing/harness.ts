@@ -1,14 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeDense, encodeDense } from '@pollen/compression';
+import { decodeDense, encodeDense, encodeUpload } from '@pollen/compression';
 import {
   type Ack,
   type ClientToServerEvents,
+  hashSeed,
   PROTOCOL_VERSION,
   type RoundStartMessage,
   type ServerToClientEvents,
+  seededRng,
   toBytes,
+  uploadPlanFor,
 } from '@pollen/fl-core';
 import { io, type Socket } from 'socket.io-client';
 import { buildCoordinator, type Coordinator } from '../app.ts';
@@ -65,6 +68,10 @@ export class NodeContributor {
   readonly socket: TestSocket;
   readonly rounds: RoundStartMessage[] = [];
   readonly acks: Ack<{ roundId?: number }>[] = [];
+  /** Frames this client sent, in order (what the coordinator folded in, when acknowledged). */
+  readonly sent: Uint8Array[] = [];
+  /** Error feedback's residual, as the browser keeps it, for rounds that compress. */
+  residual: Float32Array | null = null;
   private waiters: ((msg: RoundStartMessage) => void)[] = [];
   /** The secure-aggregation side: runs every round that comes with a SecAgg block. */
   readonly secagg: SecAggNodeClient;
@@ -110,7 +117,17 @@ export class NodeContributor {
       return;
     }
     try {
-      this.acks.push(await this.send(msg, delta));
+      // A compressing round: the shared upload encoder, as the SDK and the simulation use it.
+      const encoded = msg.compression
+        ? encodeUpload(delta, uploadPlanFor(msg, delta.length), {
+            residual: this.residual,
+            rng: seededRng(hashSeed(`${this.clientId}:${msg.roundId}`)),
+            meta: { round: msg.roundId },
+          })
+        : null;
+      const ack = await this.send(msg, encoded?.frame ?? delta);
+      this.acks.push(ack);
+      if (ack.ok && encoded) this.residual = encoded.residual;
     } catch {
       // The socket closed before the coordinator answered: the test ended or dropped us on purpose.
     }
@@ -122,6 +139,7 @@ export class NodeContributor {
     fields: Record<string, unknown> = {},
   ): Promise<Ack> {
     const update = delta instanceof Float32Array ? encodeDense(delta, 'f32') : delta;
+    this.sent.push(update);
     return this.socket.emitWithAck('update', {
       taskId: msg.taskId,
       roundId: msg.roundId,

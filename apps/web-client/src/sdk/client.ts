@@ -15,6 +15,7 @@ import { privatize, uploadPrivacy } from './privacy.ts';
 import { SecAggRelay } from './secagg-relay.ts';
 import * as storage from './storage.ts';
 import { acquireTrainerLock, type ReleaseLock } from './trainer-lock.ts';
+import { encodeRoundUpload } from './upload.ts';
 
 type PollenSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -197,6 +198,7 @@ export class PollenClient extends Emitter<ClientEvents> {
   async clearExamples(): Promise<void> {
     await storage.clearExamples(this.options.task);
     await storage.clearControl(this.options.task);
+    await storage.clearResidual(this.options.task);
     await this.reportEligibility();
   }
 
@@ -489,10 +491,20 @@ export class PollenClient extends Emitter<ClientEvents> {
       if (reply.type !== 'result')
         throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
       this.setStatus('uploading', `round ${msg.roundId}`);
-      // The task's privacy, on this device: clip to C, add noise, and the adaptive-clipping bit.
-      const sent = msg.privacy ? privatize(new Float32Array(reply.delta), msg.privacy) : null;
-      const delta = sent?.update ?? new Float32Array(reply.delta);
-      const frame = encodeDense(delta, msg.codec, { round: msg.roundId });
+      const raw = new Float32Array(reply.delta);
+      // A secure round masks the privatized dense delta in the worker (secagg-relay.ts); any
+      // other round encodes its upload with the task's privacy and compression (upload.ts),
+      // error feedback's residual coming from IndexedDB.
+      const residual =
+        !msg.secagg && msg.compression?.errorFeedback
+          ? await storage.loadResidual(msg.taskId, raw.length)
+          : null;
+      const secure = msg.secagg ? (msg.privacy ? privatize(raw, msg.privacy) : null) : undefined;
+      const encoded = msg.secagg ? null : encodeRoundUpload(raw, msg, residual);
+      const sent = secure === undefined ? (encoded?.privacy ?? null) : secure;
+      const delta = secure?.update ?? raw;
+      const frame = encoded?.frame ?? new Uint8Array(0);
+      const kept = encoded?.residual ?? null;
       const controlFrame = reply.controlDelta
         ? encodeDense(new Float32Array(reply.controlDelta), msg.codec, { round: msg.roundId })
         : null;
@@ -521,6 +533,9 @@ export class PollenClient extends Emitter<ClientEvents> {
         this.emit('error', { code: ack.code, message: ack.message });
       } else {
         if (reply.clientControl) this.pendingControls.set(msg.roundId, new Float32Array(reply.clientControl));
+        // What the accepted upload left out is carried to the next one.
+        if (!msg.secagg && msg.compression?.errorFeedback)
+          await storage.saveResidual(msg.taskId, kept, msg.roundId);
         this.emit('uploaded', {
           roundId: msg.roundId,
           bytes: msg.secagg ? 4 * msg.secagg.words : frame.byteLength + (controlFrame?.byteLength ?? 0),

@@ -19,16 +19,30 @@ export interface StoredControl {
   readonly updatedAt: number;
 }
 
+/**
+ * Error feedback's residual for one task: what this device's compressed uploads left out so
+ * far, added to its next update (Stich et al. 2018; Lin et al. 2018).
+ */
+export interface StoredResidual {
+  readonly taskId: string;
+  readonly values: Float32Array;
+  /** The round whose accepted upload left it. */
+  readonly roundId: number;
+  readonly updatedAt: number;
+}
+
 interface PollenDb extends DBSchema {
   meta: { key: string; value: unknown };
   examples: { key: number; value: StoredExample; indexes: { taskId: string } };
   /** Since version 2, keyed by task id. */
   controls: { key: string; value: StoredControl };
+  /** Since version 3, keyed by task id. */
+  residuals: { key: string; value: StoredResidual };
 }
 
 const DB_NAME = 'pollen';
-/** 1: meta and examples. 2: SCAFFOLD control variates. */
-const DB_VERSION = 2;
+/** 1: meta and examples. 2: SCAFFOLD control variates. 3: error-feedback residuals. */
+export const DB_VERSION = 3;
 
 let dbPromise: Promise<IDBPDatabase<PollenDb>> | undefined;
 
@@ -43,6 +57,7 @@ export function openStore(): Promise<IDBPDatabase<PollenDb>> {
         db.createObjectStore('examples', { autoIncrement: true }).createIndex('taskId', 'taskId');
       }
       if (oldVersion < 2) db.createObjectStore('controls');
+      if (oldVersion < 3) db.createObjectStore('residuals');
     },
     // A newer page elsewhere wants to upgrade: step aside rather than block it; reopen on next use.
     blocking(_current, _blocked, event) {
@@ -111,6 +126,31 @@ export async function saveControl(taskId: string, values: Float32Array, roundId:
 export async function clearControl(taskId: string): Promise<void> {
   const db = await openStore();
   await db.delete('controls', taskId);
+}
+
+/** This device's error-feedback residual for a task, or null when it has none of that dimension. */
+export async function loadResidual(taskId: string, dimension: number): Promise<Float32Array | null> {
+  const db = await openStore();
+  const stored = await db.get('residuals', taskId);
+  // Another dimension means another model: what it left out no longer applies.
+  return stored && stored.values.length === dimension ? stored.values : null;
+}
+
+/** Keep the residual an accepted upload left (null: forget it, the round kept nothing). */
+export async function saveResidual(
+  taskId: string,
+  values: Float32Array | null,
+  roundId: number,
+): Promise<void> {
+  const db = await openStore();
+  if (values === null) await db.delete('residuals', taskId);
+  else await db.put('residuals', { taskId, values, roundId, updatedAt: Date.now() }, taskId);
+}
+
+/** Forget a task's residual (with its examples: it was learnt from them). */
+export async function clearResidual(taskId: string): Promise<void> {
+  const db = await openStore();
+  await db.delete('residuals', taskId);
 }
 
 /** Examples of a task on this device, by where they came from. */

@@ -1,0 +1,71 @@
+import { decodeSortedIndices } from '@pollen/compression';
+import { validateTaskSpec } from '@pollen/fl-core';
+import { describe, expect, it } from 'vitest';
+import { CoordinateSets, roundUpload } from './coordinates.ts';
+
+const spec = (compression: Record<string, unknown>) =>
+  validateTaskSpec({
+    id: 'digits',
+    name: 'digits',
+    modelTopology: {},
+    inputShape: [784],
+    numClasses: 10,
+    dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 10 },
+    training: { epochs: 1, batchSize: 32, learningRate: 0.1 },
+    rounds: { cohortSize: 10, minReports: 5, deadlineMs: 60_000 },
+    compression,
+  });
+
+describe('CoordinateSets', () => {
+  const d = 1000;
+  const shared = spec({ kind: 'shared', fraction: 0.05, exploration: 0.2 });
+
+  it('gives no set unless the task uses shared coordinates', () => {
+    expect(new CoordinateSets().forRound(spec({ kind: 'topk', fraction: 0.05 }), 1, d)).toBeNull();
+    expect(roundUpload(spec({}), d, null).message).toBeNull();
+  });
+
+  it('returns k sorted distinct coordinates, the same for the same round, another for the next', () => {
+    const sets = new CoordinateSets();
+    const first = sets.forRound(shared, 1, d)!;
+    expect(first).toHaveLength(50);
+    for (let j = 1; j < first.length; j++) expect(first[j]!).toBeGreaterThan(first[j - 1]!);
+    expect(sets.forRound(shared, 1, d)).toBe(first);
+    expect(Array.from(new CoordinateSets().forRound(shared, 1, d)!)).toEqual(Array.from(first));
+    expect(Array.from(sets.forRound(shared, 2, d)!)).not.toEqual(Array.from(first));
+    const upload = roundUpload(shared, d, first);
+    expect(upload.message).toMatchObject({ kind: 'shared', k: 50, bits: 32, errorFeedback: true });
+    expect(Array.from(decodeSortedIndices(upload.message!.coordinates as Uint8Array, 50, d))).toEqual(
+      Array.from(first),
+    );
+  });
+
+  it('follows where the aggregates are large, and comes back to coordinates left waiting', () => {
+    const sets = new CoordinateSets();
+    // Coordinates 0..199 move by 1 each round, the rest by 0.01: the clients' residuals build up
+    // fastest there, and slowly everywhere else. 200 heavy coordinates do not fit one set of 50.
+    const aggregateOn = (set: Uint32Array, round: number): Float32Array => {
+      const agg = new Float32Array(d);
+      for (const i of set) agg[i] = (i < 200 ? 1 : 0.01) * (round - lastSent[i]!);
+      return agg;
+    };
+    const lastSent = new Float64Array(d);
+    const counts = new Uint32Array(d);
+    for (let round = 1; round <= 80; round++) {
+      const set = sets.forRound(shared, round, d)!;
+      sets.observe(shared, round, aggregateOn(set, round));
+      for (const i of set) {
+        lastSent[i] = round;
+        counts[i]!++;
+      }
+    }
+    const heavy = counts.subarray(0, 200).reduce((a, b) => a + b, 0) / 200;
+    const light = counts.subarray(200).reduce((a, b) => a + b, 0) / (d - 200);
+    expect(heavy).toBeGreaterThan(5 * light);
+    expect(heavy).toBeGreaterThan(10 * light);
+    // The 40 places taken by score rotate among the heavy coordinates found so far, rather than
+    // staying with the first 40 found (exploration finds about two more each round).
+    const heavySent = counts.subarray(0, 200).filter((c) => c >= 3).length;
+    expect(heavySent).toBeGreaterThan(60);
+  });
+});

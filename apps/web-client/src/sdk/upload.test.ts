@@ -1,0 +1,52 @@
+import { bodyToDense, decodeFrame, encodeDense, sfc32 } from '@pollen/compression';
+import { l2norm, type RoundPrivacy } from '@pollen/fl-core';
+import { describe, expect, it } from 'vitest';
+import { encodeRoundUpload } from './upload.ts';
+
+const privacy: RoundPrivacy = {
+  mode: 'off',
+  clipNorm: 1,
+  noiseStd: 0,
+  clipBit: true,
+  delta: null,
+  epsilonBefore: null,
+  epsilonAfter: null,
+};
+
+describe('encodeRoundUpload', () => {
+  it('sends the dense frame of old when the round does not compress', () => {
+    const delta = Float32Array.from({ length: 50 }, (_, i) => Math.sin(i));
+    const out = encodeRoundUpload(delta, { roundId: 4, codec: 'f16' }, null, sfc32(1));
+    expect(Array.from(out.frame)).toEqual(Array.from(encodeDense(delta, 'f16', { round: 4 })));
+    expect(out.residual).toBeNull();
+  });
+
+  it('carries the residual across rounds: what two top-k uploads sent plus what is kept is the sum of the deltas', () => {
+    const d = 400;
+    const compression = { kind: 'topk' as const, bits: 8 as const, k: 20, errorFeedback: true };
+    const deltas = [1, 2].map((s) => Float32Array.from({ length: d }, (_, i) => Math.sin(i * s) * 0.1));
+    let residual: Float32Array | null = null;
+    const received = new Float32Array(d);
+    for (const [r, delta] of deltas.entries()) {
+      const out = encodeRoundUpload(delta, { roundId: r + 1, codec: 'f32', compression }, residual, sfc32(r));
+      const got = bodyToDense(decodeFrame(out.frame, { dimension: d }).body);
+      for (let i = 0; i < d; i++) received[i] = received[i]! + got[i]!;
+      residual = out.residual;
+    }
+    for (let i = 0; i < d; i++) {
+      expect(received[i]! + residual![i]!).toBeCloseTo(deltas[0]![i]! + deltas[1]![i]!, 5);
+    }
+  });
+
+  it('clips the selected values to C and computes the clipping bit from their norm', () => {
+    const d = 100;
+    const delta = Float32Array.from({ length: d }, (_, i) => (i < 10 ? 3 : 0.001));
+    const compression = { kind: 'randomk' as const, bits: 32 as const, k: 100, errorFeedback: true };
+    const out = encodeRoundUpload(delta, { roundId: 1, codec: 'f32', compression, privacy }, null, sfc32(3));
+    const sent = bodyToDense(decodeFrame(out.frame, { dimension: d }).body);
+    expect(l2norm(sent)).toBeCloseTo(1, 5);
+    expect(out.privacy).toMatchObject({ clipped: true, clipBit: 0 });
+    // What clipping cut is kept for later.
+    expect(out.residual![0]).toBeCloseTo(3 - sent[0]!, 5);
+  });
+});

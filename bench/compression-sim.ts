@@ -1,0 +1,142 @@
+import {
+  hashSeed,
+  partitionIid,
+  seededRng,
+  type TaskSpec,
+  type TrainingSpec,
+  validateTaskSpec,
+  WeightedAccumulator,
+} from '@pollen/fl-core';
+import { loadMnist, pick } from '../apps/coordinator/src/data/mnist.ts';
+import { evaluate, initTf } from '../apps/coordinator/src/ml/tf.ts';
+import { mlpTopology } from '../apps/coordinator/src/ml/topologies.ts';
+import { CoordinateSets, roundUpload } from '../apps/coordinator/src/rounds/coordinates.ts';
+import { decodeRoundUpload } from '../apps/coordinator/src/rounds/messages.ts';
+import { encodeRoundUpload } from '../apps/web-client/src/sdk/upload.ts';
+import {
+  buildModel,
+  type LocalData,
+  setFlatWeights,
+  toTensors,
+  trainLocal,
+} from '../apps/web-client/src/worker/train.ts';
+import { initialWeights } from './strategies-sim.ts';
+
+// One federated MNIST training in one Node process per compression setting, with the code
+// each side runs for real: the SDK's upload module on every client (error feedback, top-k or
+// the shared set, quantization, the frame; the residual kept per client as IndexedDB keeps
+// it), and on the server the coordinator's decoder for the round's codec, its O(k) sparse
+// accumulation, its shared coordinate sets (coordinates.ts) and FedAvg's step.
+
+/** The federation every setting of one run shares: same split, same initial model, same seed. */
+export interface CompressionFederation {
+  readonly clients: number;
+  readonly rounds: number;
+  readonly hidden: readonly number[];
+  readonly training: TrainingSpec;
+  readonly seed: number;
+}
+
+/** One row: a task's `compression` block, validated as a task would be. */
+export interface CompressionSetting {
+  readonly label: string;
+  readonly compression: Record<string, unknown>;
+}
+
+export interface CompressionResult {
+  readonly label: string;
+  readonly compression: TaskSpec['compression'];
+  /** Mean bytes of one client's upload frame, over every upload of the run. */
+  readonly uploadBytes: number;
+  /** Held-out accuracy after each round (index 0 = round 1). */
+  readonly accuracy: number[];
+  readonly seconds: number;
+}
+
+/** The task spec a setting runs under, checked by fl-core's validator. */
+export function settingSpec(fed: CompressionFederation, setting: CompressionSetting): TaskSpec {
+  return validateTaskSpec({
+    id: 'bench-compression',
+    name: 'bench',
+    modelTopology: {},
+    inputShape: [784],
+    numClasses: 10,
+    dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: fed.clients, seed: fed.seed },
+    training: fed.training,
+    rounds: { cohortSize: fed.clients, minReports: fed.clients, deadlineMs: 60_000 },
+    compression: setting.compression,
+  });
+}
+
+/** Train `fed.rounds` rounds, every client in every round, with the setting's uploads. */
+export async function simulateCompression(
+  fed: CompressionFederation,
+  setting: CompressionSetting,
+  onRound?: (label: string, round: number, accuracy: number) => void,
+): Promise<CompressionResult> {
+  const started = performance.now();
+  const spec = settingSpec(fed, setting);
+  await initTf();
+  const { train, test } = loadMnist();
+  const parts = partitionIid(train.count, fed.clients, seededRng(fed.seed));
+  const shards: LocalData[] = parts.map((indices) => {
+    const batch = pick(train, indices);
+    return toTensors(batch.pixels, batch.labels, [784], 10);
+  });
+  const model = await buildModel(await mlpTopology(fed.hidden));
+  let global = initialWeights(
+    model.weights.map((w) => w.shape.map((d) => d ?? 1)),
+    hashSeed(`init:${fed.seed}`),
+  );
+  const d = global.length;
+  const residuals: (Float32Array | null)[] = shards.map(() => null);
+  const coordinates = new CoordinateSets();
+  const accuracy: number[] = [];
+  let bytes = 0;
+  let uploads = 0;
+  try {
+    for (let round = 1; round <= fed.rounds; round++) {
+      const upload = roundUpload(spec, d, coordinates.forRound(spec, round, d));
+      const msg = {
+        roundId: round,
+        codec: spec.codec,
+        ...(upload.message ? { compression: upload.message } : {}),
+      };
+      const plan = upload.message ? upload.plan : null;
+      const sum = new WeightedAccumulator(d);
+      for (let k = 0; k < shards.length; k++) {
+        const result = await trainLocal(model, shards[k]!, global, fed.training);
+        const rng = seededRng(hashSeed(`upload:${fed.seed}:${round}:${k}`));
+        const sent = encodeRoundUpload(result.delta, msg, residuals[k]!, rng);
+        if (msg.compression?.errorFeedback) residuals[k] = sent.residual;
+        bytes += sent.frame.byteLength;
+        uploads++;
+        const { delta } = decodeRoundUpload(sent.frame, plan, d);
+        if (delta instanceof Float32Array) sum.add(delta, result.numExamples);
+        else sum.addSparse(delta, result.numExamples);
+      }
+      const mean = sum.mean();
+      const next = new Float32Array(d);
+      for (let i = 0; i < d; i++) next[i] = global[i]! + mean[i]!;
+      global = next;
+      coordinates.observe(spec, round, mean);
+      setFlatWeights(model, global);
+      const { accuracy: acc } = await evaluate(model, test, [784], 10);
+      accuracy.push(acc);
+      onRound?.(setting.label, round, acc);
+    }
+  } finally {
+    model.dispose();
+    for (const s of shards) {
+      s.xs.dispose();
+      s.ys.dispose();
+    }
+  }
+  return {
+    label: setting.label,
+    compression: spec.compression,
+    uploadBytes: bytes / Math.max(1, uploads),
+    accuracy,
+    seconds: (performance.now() - started) / 1000,
+  };
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { SETTINGS, table } from './compression.ts';
+import { type CompressionFederation, simulateCompression } from './compression-sim.ts';
+
+// The smallest run of bench:compression: two clients, two rounds, a tiny MLP, so the script
+// behind the README's table keeps working. Its figures mean nothing at this size.
+const fed: CompressionFederation = {
+  clients: 2,
+  rounds: 2,
+  hidden: [8],
+  training: { epochs: 1, batchSize: 64, learningRate: 0.1, optimizer: 'sgd' },
+  seed: 1,
+};
+
+describe('bench:compression', () => {
+  it('trains dense, top-k and shared rows through the real encoder, decoder and accumulator', async () => {
+    const rows = SETTINGS.filter((s) => ['dense f32', 'top-k 1% 8-bit', 'shared 1% 8-bit'].includes(s.label));
+    const results = [];
+    for (const row of rows) results.push(await simulateCompression(fed, row));
+    const [dense, topk, shared] = results;
+    // d = 784 * 8 + 8 + 8 * 10 + 10 = 6,370: a dense upload is 32 + 4d bytes.
+    expect(dense!.uploadBytes).toBe(32 + 4 * 6370);
+    expect(topk!.uploadBytes).toBeLessThan(dense!.uploadBytes / 100);
+    expect(shared!.uploadBytes).toBeLessThan(dense!.uploadBytes / 100);
+    for (const r of results) {
+      expect(r.accuracy).toHaveLength(2);
+      expect(r.accuracy[1]).toBeGreaterThan(0.1);
+    }
+    expect(table(fed, results)).toContain('| top-k 1% 8-bit |');
+  }, 60_000);
+});

@@ -1,0 +1,135 @@
+import { decodeSortedIndices, encodeSortedIndices } from '@pollen/compression';
+import { describe, expect, it } from 'vitest';
+import { NO_COMPRESSION, uploadPlanFor, validateCompression } from './compression.ts';
+import { PollenError } from './errors.ts';
+import { validateTaskSpec } from './task.ts';
+
+const task = (extra: Record<string, unknown>) => ({
+  id: 'digits',
+  name: 'digits',
+  modelTopology: {},
+  inputShape: [784],
+  numClasses: 10,
+  dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 10 },
+  training: { epochs: 1, batchSize: 32, learningRate: 0.1 },
+  rounds: { cohortSize: 10, minReports: 5, deadlineMs: 60_000 },
+  ...extra,
+});
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (err) {
+    return err instanceof PollenError ? `${err.code}: ${err.message}` : 'other';
+  }
+}
+
+describe('compression settings', () => {
+  it('fills in defaults and reads a validated block back unchanged', () => {
+    expect(validateCompression(undefined)).toEqual(NO_COMPRESSION);
+    const topk = validateCompression({ kind: 'topk', fraction: 0.01, bits: 8 });
+    expect(topk).toEqual({
+      kind: 'topk',
+      fraction: 0.01,
+      bits: 8,
+      errorFeedback: true,
+      exploration: 0,
+      momentum: 0,
+    });
+    expect(validateCompression(topk)).toEqual(topk);
+    const shared = validateCompression({ kind: 'shared', fraction: 0.05 });
+    expect(shared).toMatchObject({ bits: 32, errorFeedback: true, exploration: 0.1, momentum: 0.9 });
+    expect(validateCompression(shared)).toEqual(shared);
+    expect(validateTaskSpec(task({})).compression).toEqual(NO_COMPRESSION);
+  });
+
+  it('refuses bad fields with INVALID_TASK naming them', () => {
+    for (const [block, field] of [
+      [{ kind: 'zip' }, 'compression.kind'],
+      [{ kind: 'topk' }, 'compression.fraction'],
+      [{ kind: 'topk', fraction: 0 }, 'compression.fraction'],
+      [{ kind: 'topk', fraction: 0.1, bits: 16 }, 'compression.bits'],
+      [{ kind: 'none', fraction: 0.5 }, 'compression.fraction'],
+      [{ kind: 'topk', fraction: 0.1, errorFeedback: 'yes' }, 'compression.errorFeedback'],
+      [{ kind: 'topk', fraction: 0.1, exploration: 0.2 }, 'compression.exploration'],
+      [{ kind: 'shared', fraction: 0.1, exploration: 2 }, 'compression.exploration'],
+      [{ kind: 'shared', fraction: 0.1, momentum: 1 }, 'compression.momentum'],
+      [{ kind: 'topk', fraction: 0.1, level: 3 }, 'compression.level'],
+    ] as const) {
+      const got = codeOf(() => validateCompression(block));
+      expect(got).toContain('INVALID_TASK');
+      expect(got).toContain(field);
+    }
+  });
+
+  it('refuses impossible combinations when a task is created', () => {
+    const robust = task({
+      compression: { kind: 'topk', fraction: 0.01 },
+      strategy: { robust: { kind: 'median' } },
+    });
+    expect(codeOf(() => validateTaskSpec(robust))).toMatch(/INVALID_TASK.*robust rule "median"/);
+    const dp = { mode: 'local', clipNorm: 1, epsilonPerReport: 5, delta: 1e-5, epsilonBudget: 100 };
+    expect(
+      codeOf(() => validateTaskSpec(task({ compression: { kind: 'topk', fraction: 0.1 }, privacy: dp }))),
+    ).toMatch(/INVALID_TASK.*"topk" leaks/);
+    // Random-k and the shared set do not look at the data to choose: allowed under DP at 32 bits.
+    expect(
+      codeOf(() => validateTaskSpec(task({ compression: { kind: 'shared', fraction: 0.1 }, privacy: dp }))),
+    ).toBe('ok');
+    const clipOnly = { mode: 'off', clipNorm: 1 };
+    expect(
+      codeOf(() =>
+        validateTaskSpec(
+          task({ compression: { kind: 'randomk', fraction: 0.1, bits: 8 }, privacy: clipOnly }),
+        ),
+      ),
+    ).toMatch(/INVALID_TASK.*"compression.bits"/);
+  });
+});
+
+describe('uploadPlanFor', () => {
+  it('reads a round start into the plan the encoder follows', () => {
+    expect(uploadPlanFor({ codec: 'f16' }, 50)).toEqual({
+      kind: 'none',
+      bits: 32,
+      precision: 'f16',
+      k: 50,
+      errorFeedback: false,
+    });
+    const set = Uint32Array.from([1, 5, 9]);
+    const plan = uploadPlanFor(
+      {
+        codec: 'f32',
+        compression: {
+          kind: 'shared',
+          bits: 8,
+          k: 3,
+          errorFeedback: true,
+          coordinates: encodeSortedIndices(set),
+        },
+      },
+      10,
+    );
+    expect(Array.from(plan.coordinates!)).toEqual([1, 5, 9]);
+    expect(Array.from(decodeSortedIndices(encodeSortedIndices(set), 3, 10))).toEqual([1, 5, 9]);
+  });
+
+  it('refuses a block that is not one', () => {
+    const base = { kind: 'topk', bits: 8, k: 3, errorFeedback: true } as const;
+    expect(codeOf(() => uploadPlanFor({ codec: 'f32', compression: { ...base, k: 11 } }, 10))).toContain(
+      'INVALID_MESSAGE',
+    );
+    expect(
+      codeOf(() => uploadPlanFor({ codec: 'f32', compression: { ...base, bits: 3 as never } }, 10)),
+    ).toContain('INVALID_MESSAGE');
+    const shared = { ...base, kind: 'shared' as const };
+    expect(codeOf(() => uploadPlanFor({ codec: 'f32', compression: shared }, 10))).toContain(
+      'INVALID_MESSAGE',
+    );
+    const outside = encodeSortedIndices(Uint32Array.from([1, 5, 12]));
+    expect(
+      codeOf(() => uploadPlanFor({ codec: 'f32', compression: { ...shared, coordinates: outside } }, 10)),
+    ).toContain('BAD_FRAME');
+  });
+});
