@@ -117,4 +117,57 @@ describe.skipIf(missing !== null)('three coordinators on Redis and PostgreSQL', 
       await store.close();
     }
   }, 120_000);
+
+  it('runs secure rounds across the nodes (stages relayed to the lease holder) with the single-node result', async () => {
+    const secure = { range: 1, stageMs: 5000 };
+    const { dataDir, taskFile } = tinyTaskDir('pollen-cluster-secure-', { ...ROUNDS, maxRounds: 1 });
+    dirs.push(dataDir);
+    const { writeFileSync, readFileSync } = await import('node:fs');
+    writeFileSync(
+      taskFile,
+      JSON.stringify({ ...JSON.parse(readFileSync(taskFile, 'utf8')), secureAggregation: secure }),
+    );
+    const db = await database('cluster_secure');
+    const nodes = await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => launchNode(db, id, taskFile)));
+    const store = await PostgresStore.connect(db, { max: 2 });
+    const single = await startTestCoordinator({
+      rounds: { ...ROUNDS, maxRounds: 1 },
+      secureAggregation: secure,
+    });
+    dirs.push(single.dataDir);
+    try {
+      const task = (await store.getTask('tiny'))!;
+      const d = task.weightSpec.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+      // Distinct per client and coordinate, inside the fixed-point range.
+      const deltas = Array.from({ length: 6 }, (_, i) =>
+        Float32Array.from({ length: d }, (_, j) => 0.05 * Math.sin(1 + i * 7.3 + j * 0.37)),
+      );
+      for (const [i, delta] of deltas.entries()) {
+        const onCluster = new NodeContributor(nodes[i % 3]!.url, `secure-c${i}`, () => delta);
+        const alone = new NodeContributor(single.url, `secure-s${i}`, () => delta);
+        clients.push(onCluster, alone);
+        expect((await onCluster.hello()).ok).toBe(true);
+        expect((await alone.hello()).ok).toBe(true);
+      }
+      await waitFor(async () => (await store.getTask('tiny'))!.currentVersion >= 1, 60_000);
+      await waitFor(async () => (await single.store.getTask('tiny'))!.currentVersion >= 1, 30_000);
+      const [round] = await store.listRounds('tiny');
+      expect(round).toMatchObject({ status: 'committed', selected: 6, reported: 6 });
+      const step = async (s: { getVersion: PostgresStore['getVersion'] }): Promise<Float32Array> => {
+        const [v0, v1] = [(await s.getVersion('tiny', 0))!.weights, (await s.getVersion('tiny', 1))!.weights];
+        return v1.map((x, i) => x - v0[i]!);
+      };
+      const [clustered, alone] = [await step(store), await step(single.store)];
+      let worst = 0;
+      for (let j = 0; j < d; j++) {
+        const mean = deltas.reduce((sum, v) => sum + v[j]!, 0) / deltas.length;
+        worst = Math.max(worst, Math.abs(clustered[j]! - alone[j]!), Math.abs(clustered[j]! - mean));
+      }
+      // Fixed point at range 1: rounding of at most 2^-24 per client, float32 weights ~1e-7.
+      expect(worst).toBeLessThan(1e-6);
+    } finally {
+      await single.close();
+      await store.close();
+    }
+  }, 120_000);
 });

@@ -1,16 +1,18 @@
-import type { RobustConfig, RoundStartMessage } from '@pollen/fl-core';
+import type { RobustConfig, RoundSecAgg, RoundStartMessage } from '@pollen/fl-core';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { FastifyBaseLogger } from 'fastify';
 import type { PollenServer } from '../rounds/engine.ts';
 import type { Contributor, Population } from '../rounds/population.ts';
 import type { PrivacyPlan } from '../rounds/privacy.ts';
 import { Round } from '../rounds/round.ts';
-import type { TaskRunner } from '../rounds/runner.ts';
+import type { RoundShare, TaskRunner } from '../rounds/runner.ts';
+import { SecAggRound } from '../rounds/secagg-round.ts';
 import type { Fence, RoundRecord } from '../store/types.ts';
 import { RoundLeases } from './lease.ts';
 import { partialKey, readPartial, writePartial } from './partials.ts';
 import { connectRedis, type Redis } from './redis.ts';
 import { ClientRegistry } from './registry.ts';
+import { type RelayForward, SecAggRelay } from './secagg-relay.ts';
 
 /** What the lease holder tells the other nodes when it opens a round. */
 interface RoundPlan {
@@ -26,7 +28,12 @@ interface RoundPlan {
   readonly privacy: PrivacyPlan | null;
   readonly cohort: readonly { readonly clientId: string; readonly nodeId: string }[];
   readonly start: RoundStartMessage;
+  /** A secure round: each of the other nodes' clients' SecAgg block of round:start, by client id. */
+  readonly secagg?: Readonly<Record<string, RoundSecAgg>>;
 }
+
+/** A follower's forward to the holder of a secure round. */
+type SecAggForward = RelayForward & { readonly taskId: string; readonly roundId: number };
 
 interface RoundEnd {
   readonly taskId: string;
@@ -51,7 +58,7 @@ export interface ClusterHooks {
   /** Every other node's available clients of the task, as contributors to select from. */
   remote(taskId: string): Promise<Contributor[]>;
   /** The holder opened a round: each node with selected clients starts its share of it. */
-  opened(round: Round, start: RoundStartMessage, cohort: readonly Contributor[]): void;
+  opened(round: Round | SecAggRound, start: RoundStartMessage, cohort: readonly Contributor[]): void;
   /** The holder closed a round: each node tells its clients and frees them. */
   ended(end: RoundEnd): void;
 }
@@ -66,8 +73,8 @@ export class ClusterNode implements ClusterHooks {
   private readonly redis: Redis;
   private readonly leases: RoundLeases;
   private readonly registry: ClientRegistry;
-  /** Rounds this node follows, by task: the end the holder announces resolves them. */
-  private readonly following = new Map<string, { round: Round; end: (e: RoundEnd | null) => void }>();
+  /** Rounds this node follows, by `task:round` (several may be in flight): the holder's end resolves them. */
+  private readonly following = new Map<string, { round: RoundShare; end: (e: RoundEnd | null) => void }>();
   private closed = false;
   /** The Socket.io server, once attached: until then this node takes no lease. */
   private server: PollenServer | null = null;
@@ -116,7 +123,8 @@ export class ClusterNode implements ClusterHooks {
       'pollen:partial',
       (msg: { taskId: string; roundId: number; nodeId: string }) => void this.absorb(msg),
     );
-    io.on('pollen:end', (end: RoundEnd) => this.following.get(end.taskId)?.end(end));
+    io.on('pollen:secagg', (msg: SecAggForward) => this.relayed(msg));
+    io.on('pollen:end', (end: RoundEnd) => this.following.get(followKey(end.taskId, end.roundId))?.end(end));
     this.server = io;
     await this.registry.start();
     this.log.info('joined the cluster');
@@ -162,22 +170,26 @@ export class ClusterNode implements ClusterHooks {
     return out;
   }
 
-  opened(round: Round, start: RoundStartMessage, cohort: readonly Contributor[]): void {
+  opened(round: Round | SecAggRound, start: RoundStartMessage, cohort: readonly Contributor[]): void {
     const remote = cohort.filter((c) => nodeOf(c) !== null);
     if (remote.length === 0) return;
+    const secure = round instanceof SecAggRound;
     const plan: RoundPlan = {
       taskId: round.taskId,
       roundId: round.roundId,
       holder: this.nodeId,
       baseVersion: round.baseVersion,
-      dimension: round.dimension,
+      dimension: secure ? 0 : round.dimension,
       deadline: round.deadline,
       target: round.target,
-      robust: round.robust,
-      scaffold: round.scaffold,
+      robust: secure ? { kind: 'none' } : round.robust,
+      scaffold: secure ? false : round.scaffold,
       privacy: round.privacy,
       cohort: cohort.map((c) => ({ clientId: c.clientId, nodeId: nodeOf(c) ?? this.nodeId })),
       start,
+      ...(secure
+        ? { secagg: Object.fromEntries(remote.map((c) => [c.clientId, round.startFor(c.clientId)])) }
+        : {}),
     };
     this.io.serverSideEmit('pollen:plan', plan);
   }
@@ -192,6 +204,7 @@ export class ClusterNode implements ClusterHooks {
     const runner = this.runners(plan.taskId);
     if (mine.length === 0 || !runner || this.closed) return;
     const log = this.log.child({ task: plan.taskId, round: plan.roundId, holder: plan.holder });
+    if (plan.secagg) return this.relay(plan, mine, runner, log);
     const deadlineMs = Math.max(
       0,
       plan.deadline - Date.now() - Math.min(PARTIAL_MARGIN_MS, (plan.deadline - Date.now()) / 5),
@@ -213,11 +226,10 @@ export class ClusterNode implements ClusterHooks {
       round.close('stopped');
       return;
     }
-    this.following.get(plan.taskId)?.end(null);
     const ended = new Promise<RoundEnd | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), Math.max(0, plan.deadline - Date.now()) + END_GRACE_MS);
       timer.unref();
-      this.following.set(plan.taskId, {
+      this.following.set(followKey(plan.taskId, plan.roundId), {
         round,
         end: (e) => {
           if (e && e.roundId !== plan.roundId) return;
@@ -256,7 +268,67 @@ export class ClusterNode implements ClusterHooks {
     }
     log.info({ reported: round.reportedCount, reason }, 'partial handed in');
     const end = await ended;
-    if (this.following.get(plan.taskId)?.round === round) this.following.delete(plan.taskId);
+    this.following.delete(followKey(plan.taskId, plan.roundId));
+    this.endFor(mine, plan, end);
+    if (!end) log.warn('the lease holder never ended the round; its clients are free again');
+  }
+
+  /**
+   * A follower's share of a secure round: start its clients with their SecAgg blocks and
+   * forward what they send to the holder until the round ends (see secagg-relay.ts).
+   */
+  private async relay(
+    plan: RoundPlan,
+    mine: readonly string[],
+    runner: TaskRunner,
+    log: FastifyBaseLogger,
+  ): Promise<void> {
+    const { taskId, roundId } = plan;
+    const stageMs = Object.values(plan.secagg!)[0]?.stageMs ?? 0;
+    const relay = new SecAggRelay(
+      taskId,
+      roundId,
+      plan.baseVersion,
+      plan.privacy,
+      mine,
+      // The unmask stage follows the deadline: stay until the holder ends the round.
+      Math.max(0, plan.deadline - Date.now()) + 2 * stageMs + END_GRACE_MS,
+      (forward) => this.io.serverSideEmit('pollen:secagg', { ...forward, taskId, roundId }),
+    );
+    if (!runner.follow(relay)) {
+      relay.close('stopped');
+      return;
+    }
+    const ended = new Promise<RoundEnd | null>((resolve) => {
+      this.following.set(followKey(taskId, roundId), {
+        round: relay,
+        end: (e) => {
+          relay.close('stopped');
+          resolve(e);
+        },
+      });
+      void relay.closed.then(() => resolve(null));
+    });
+    for (const id of mine) {
+      const c = this.population.byClientId(id);
+      if (!c || c.taskId !== taskId || !plan.secagg![id]) {
+        relay.drop(id);
+        continue;
+      }
+      c.activeRound = roundId;
+      c.send('round:start', { ...plan.start, secagg: plan.secagg![id] });
+    }
+    this.population.touch();
+    log.info({ selected: mine.length }, 'relaying secure round');
+    const end = await ended;
+    runner.unfollow(relay);
+    this.following.delete(followKey(taskId, roundId));
+    this.endFor(mine, plan, end);
+    if (!end) log.warn('the lease holder never ended the secure round; its clients are free again');
+  }
+
+  /** Tell this node's clients of a round how it ended, and free them. */
+  private endFor(mine: readonly string[], plan: RoundPlan, end: RoundEnd | null): void {
     for (const id of mine) {
       const c = this.population.byClientId(id);
       if (!c || c.activeRound !== plan.roundId) continue;
@@ -269,13 +341,28 @@ export class ClusterNode implements ClusterHooks {
       });
     }
     this.population.touch();
-    if (!end) log.warn('the lease holder never ended the round; its clients are free again');
+  }
+
+  /** The holder: a follower's client sent a secure round's stage message, or left. */
+  private relayed(msg: SecAggForward): void {
+    const round = this.runners(msg.taskId)?.driven(msg.roundId);
+    if (!(round instanceof SecAggRound)) return;
+    try {
+      if (msg.kind === 'drop') round.drop(msg.clientId);
+      else round.receive(msg.event, msg.clientId, msg.body as Record<string, unknown>);
+    } catch (err) {
+      // The client's own node acknowledged the envelope; the refusal is the holder's to log.
+      this.log.warn(
+        { err, task: msg.taskId, round: msg.roundId, client: msg.clientId },
+        'relayed secagg message refused',
+      );
+    }
   }
 
   /** The holder folds a follower's partial into the round it drives. */
   private async absorb(msg: { taskId: string; roundId: number; nodeId: string }): Promise<void> {
     const round = this.runners(msg.taskId)?.driven(msg.roundId);
-    if (!round) return;
+    if (!(round instanceof Round)) return;
     try {
       const partial = await readPartial(
         this.redis,
@@ -297,6 +384,8 @@ export class ClusterNode implements ClusterHooks {
     await this.redis.quit().catch(() => {});
   }
 }
+
+const followKey = (taskId: string, roundId: number): string => `${taskId}:${roundId}`;
 
 /** The node a remote contributor lives on; null for this node's own. */
 function nodeOf(c: Contributor): string | null {

@@ -26,6 +26,11 @@ export function useMnistCache(dir: string): void {
   cacheDir = dir;
 }
 
+/** The directory `useMnistCache` set, for a worker thread that loads the same digits. */
+export function mnistCacheDir(): string | undefined {
+  return cacheDir;
+}
+
 function readCache(): MnistSplit | undefined {
   if (!cacheDir) return undefined;
   const train = join(cacheDir, 'mnist-train-v1.bin');

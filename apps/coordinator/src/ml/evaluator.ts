@@ -1,23 +1,116 @@
+import { Worker } from 'node:worker_threads';
 import type { ExampleBatch } from '@pollen/compression';
 import type { TaskSpec } from '@pollen/fl-core';
 import type * as tf from '@tensorflow/tfjs';
-import { loadMnist } from '../data/mnist.ts';
+import { loadMnist, mnistCacheDir } from '../data/mnist.ts';
 import { buildModel, type Evaluation, evaluate, readWeights, writeWeights } from './tf.ts';
 
+/** A request to the evaluator thread. */
+export interface EvaluateRequest {
+  readonly id: number;
+  /** Which model the thread builds and keeps for this topology. */
+  readonly key: string;
+  readonly topology: Record<string, unknown>;
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  readonly weights: Float32Array;
+}
+
+/** The evaluator thread's answer. */
+export type EvaluateReply =
+  | { readonly id: number; readonly ok: true; readonly accuracy: number; readonly loss: number }
+  | { readonly id: number; readonly ok: false; readonly message: string };
+
 /**
- * A task's model on the coordinator: built once from the topology, used to make the
- * initial weights and to evaluate every new global model on the held-out split.
+ * Held-out evaluation on a worker thread (node:worker_threads), shared by every task of the
+ * process, so a hello or an update never waits behind an evaluation on the event loop. If the
+ * thread cannot start or dies, evaluation falls back to the event loop.
+ */
+class EvaluatorThread {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, (reply: EvaluateReply) => void>();
+  private nextId = 1;
+  private failed: Error | null = null;
+
+  constructor() {
+    this.worker = new Worker(new URL('./evaluate-worker.mjs', import.meta.url), {
+      workerData: { cacheDir: mnistCacheDir() ?? null },
+    });
+    this.worker.on('message', (reply: EvaluateReply) => {
+      this.pending.get(reply.id)?.(reply);
+      this.pending.delete(reply.id);
+    });
+    const fail = (err: Error): void => {
+      this.failed ??= err;
+      for (const [id, resolve] of this.pending) resolve({ id, ok: false, message: err.message });
+      this.pending.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`the evaluator thread exited with ${code}`)));
+    // An idle evaluator does not keep the process alive.
+    this.worker.unref();
+  }
+
+  get broken(): boolean {
+    return this.failed !== null;
+  }
+
+  evaluate(spec: TaskSpec, weights: Float32Array): Promise<EvaluateReply> {
+    const id = this.nextId++;
+    const request: EvaluateRequest = {
+      id,
+      key: JSON.stringify(spec.modelTopology),
+      topology: spec.modelTopology,
+      inputShape: spec.inputShape,
+      numClasses: spec.numClasses,
+      // A copy goes over, so the caller keeps its weights.
+      weights: weights.slice(),
+    };
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.worker.ref();
+      this.worker.postMessage(request, [request.weights.buffer as ArrayBuffer]);
+    }).finally(() => {
+      if (this.pending.size === 0) this.worker.unref();
+    }) as Promise<EvaluateReply>;
+  }
+}
+
+/**
+ * The process's evaluator thread, started on first use and kept: starting one costs a tfjs
+ * start and a read of the held-out digits, and an idle one holds nothing open (unref'd).
+ */
+let thread: EvaluatorThread | null = null;
+
+function evaluatorThread(): EvaluatorThread {
+  if (!thread || thread.broken) thread = new EvaluatorThread();
+  return thread;
+}
+
+/**
+ * A task's model on the coordinator: built once from the topology, used to make the initial
+ * weights; every new global model is evaluated on the held-out split in the evaluator thread.
  */
 export class TaskModel {
+  private readonly thread: EvaluatorThread;
+  private disposed = false;
+
   private constructor(
     private readonly spec: TaskSpec,
     readonly model: tf.LayersModel,
-    private readonly heldOut: ExampleBatch,
-  ) {}
+    private readonly heldOut: () => ExampleBatch,
+  ) {
+    this.thread = evaluatorThread();
+  }
 
   static async create(spec: TaskSpec): Promise<TaskModel> {
     const model = await buildModel(spec.modelTopology);
-    return new TaskModel(spec, model, loadMnist().test);
+    return new TaskModel(spec, model, () => loadMnist().test);
+  }
+
+  /** Whether evaluations run on the evaluator thread (false once it failed: then on this one). */
+  get offThread(): boolean {
+    return !this.thread.broken;
   }
 
   /** The freshly initialised weights of the topology. */
@@ -25,13 +118,25 @@ export class TaskModel {
     return readWeights(this.model);
   }
 
-  /** Held-out accuracy and loss of a weight vector. */
-  evaluate(weights: Float32Array): Promise<Evaluation> {
+  /** Held-out accuracy and loss of a weight vector, computed off the event loop. */
+  async evaluate(weights: Float32Array): Promise<Evaluation> {
+    if (!this.thread.broken) {
+      const reply = await this.thread.evaluate(this.spec, weights);
+      if (reply.ok) return { accuracy: reply.accuracy, loss: reply.loss };
+      if (!this.thread.broken) throw new Error(`held-out evaluation failed: ${reply.message}`);
+    }
+    return this.evaluateHere(weights);
+  }
+
+  /** The same evaluation on this thread: the fallback, and the reference the tests compare with. */
+  evaluateHere(weights: Float32Array): Promise<Evaluation> {
     writeWeights(this.model, weights);
-    return evaluate(this.model, this.heldOut, this.spec.inputShape, this.spec.numClasses);
+    return evaluate(this.model, this.heldOut(), this.spec.inputShape, this.spec.numClasses);
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.model.dispose();
   }
 }

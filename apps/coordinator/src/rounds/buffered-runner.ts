@@ -7,6 +7,7 @@ import type { Contributor } from './population.ts';
 import { type PrivacyPlan, planPrivacy } from './privacy.ts';
 import type { AcceptedUpdate, Round } from './round.ts';
 import { RunnerBase, type TaskRunner } from './runner.ts';
+import type { SecAggRound } from './secagg-round.ts';
 import { type RoundStart, roundStart } from './start-message.ts';
 import { refusingTarget, type UpdateTarget } from './target.ts';
 
@@ -111,7 +112,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
   }
 
   /** Buffered mode has no rounds another node could fold partial sums into. */
-  driven(_roundId: number): Round | undefined {
+  driven(_roundId: number): Round | SecAggRound | undefined {
     return undefined;
   }
 

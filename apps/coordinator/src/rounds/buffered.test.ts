@@ -131,6 +131,10 @@ describe('buffered asynchronous rounds (FedBuff)', () => {
     const rounds = { ...buffered.rounds };
     const refused: [Record<string, unknown>, RegExp][] = [
       [{ rounds, strategy: { robust: { kind: 'median' } } }, /robust aggregation "median"/],
+      [
+        { rounds: { ...rounds, minClients: 3, cohortSize: 3 }, secureAggregation: true },
+        /secure aggregation reveals only the sum/,
+      ],
       [{ rounds, strategy: { scaffold: true } }, /SCAFFOLD/],
       [
         {

@@ -13,6 +13,7 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import type { Server, Socket } from 'socket.io';
 import type { ClusterHooks } from '../cluster/node.ts';
+import { SecAggRelay } from '../cluster/secagg-relay.ts';
 import { TaskModel } from '../ml/evaluator.ts';
 import { weightSpecOf } from '../ml/tf.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
@@ -372,7 +373,8 @@ export class Engine extends EventEmitter<{
             throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
           const round = this.runners.get(c.taskId)?.target(c.clientId, envelope.roundId);
           if (!round) throw new PollenError('ROUND_CLOSED', `round ${envelope.roundId} is not open`);
-          if (!(round instanceof SecAggRound)) {
+          // On a cluster node that does not hold the lease, a relay forwards to the one that does.
+          if (!(round instanceof SecAggRound) && !(round instanceof SecAggRelay)) {
             throw new PollenError('INVALID_MESSAGE', `round ${round.roundId} is not securely aggregated`);
           }
           round.receive(event, c.clientId, envelope.body);

@@ -2,11 +2,17 @@ import { randomInt } from 'node:crypto';
 import { type Rng, seededRng, suggestedRetryMs } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClusterHooks } from '../cluster/node.ts';
+import type { SecAggRelay } from '../cluster/secagg-relay.ts';
 import type { TaskModel } from '../ml/evaluator.ts';
 import type { Fence, RoundRecord, Store, StoredTask } from '../store/types.ts';
 import { Committer } from './commit.ts';
 import type { Contributor, Population } from './population.ts';
 import type { Round } from './round.ts';
+import type { SecAggRound } from './secagg-round.ts';
+
+/** A node's share of a round another node drives: its own clients' sums, or a secure round's relay. */
+export type RoundShare = Round | SecAggRelay;
+
 import type { UpdateTarget } from './target.ts';
 
 export interface RunnerDeps {
@@ -57,11 +63,11 @@ export interface TaskRunner {
    * In a cluster: this node's share of a round another node drives becomes a round here, so
    * its clients' updates reach it; refused (false) for a round this runner drives itself.
    */
-  follow(round: Round): boolean;
+  follow(round: RoundShare): boolean;
   /** The share closed: forget it. */
-  unfollow(round: Round): void;
+  unfollow(round: RoundShare): void;
   /** The open round `roundId` this runner drives (the lease holder folds partials into it). */
-  driven(roundId: number): Round | undefined;
+  driven(roundId: number): Round | SecAggRound | undefined;
 }
 
 /**
@@ -86,7 +92,7 @@ export abstract class RunnerBase {
   /** In a cluster, the fence of the lease this node holds for the task; every round write carries it. */
   protected fence: Fence | undefined;
   /** In a cluster, this node's shares of rounds another node drives, by round id. */
-  protected readonly shares = new Map<number, Round>();
+  protected readonly shares = new Map<number, RoundShare>();
 
   constructor(taskId: string, deps: RunnerDeps) {
     this.taskId = taskId;
@@ -94,17 +100,17 @@ export abstract class RunnerBase {
     this.committer = new Committer(taskId, { ...deps, fence: () => this.fence });
   }
 
-  follow(round: Round): boolean {
+  follow(round: RoundShare): boolean {
     if (this.driven(round.roundId)) return false;
     this.shares.set(round.roundId, round);
     return true;
   }
 
-  unfollow(round: Round): void {
+  unfollow(round: RoundShare): void {
     if (this.shares.get(round.roundId) === round) this.shares.delete(round.roundId);
   }
 
-  abstract driven(roundId: number): Round | undefined;
+  abstract driven(roundId: number): Round | SecAggRound | undefined;
 
   /**
    * In a cluster: whether this node holds the task's round lease, taking it when it is free.

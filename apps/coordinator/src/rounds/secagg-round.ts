@@ -101,6 +101,8 @@ export class SecAggRound {
   private readonly index = new Map<string, number>();
   private readonly gone = new Set<number>();
   private readonly reports = new Map<number, Report>();
+  /** The last stage message sent to each client, for one that reconnects (`resend`). */
+  private readonly lastSent = new Map<number, { event: SecAggServerEvent; payload: object }>();
   private result: { sum: SecAggSum; contributors: readonly number[] } | null = null;
   private rejectedCount = 0;
   private bytesUp = 0;
@@ -277,6 +279,18 @@ export class SecAggRound {
     }
   }
 
+  /**
+   * A client back from a broken connection within its grace period: send again the stage
+   * message it may have missed, if it has not answered that stage yet. A duplicate is harmless:
+   * the client's state machine refuses a message out of stage without changing anything.
+   */
+  resend(clientId: string): void {
+    const index = this.index.get(clientId);
+    if (index === undefined || !this.isOpen || this.gone.has(index)) return;
+    const last = this.lastSent.get(index);
+    if (last && this.server.pending().includes(index)) this.options.send(clientId, last.event, last.payload);
+  }
+
   /** A selected client vanished or withdrew: its stage stops waiting for it. */
   drop(clientId: string): void {
     const index = this.index.get(clientId);
@@ -295,11 +309,12 @@ export class SecAggRound {
   private advance(): void {
     while (this.isOpen) {
       const stage = this.server.stage;
+      const waiting = this.server.pending().filter((id) => !this.gone.has(id));
       if (stage === 'unmask') {
-        if (this.server.canFinish()) this.finish();
+        // As soon as the shares suffice; and with nobody left to answer, at once (finish aborts).
+        if (this.server.canFinish() || waiting.length === 0) this.finish();
         return;
       }
-      const waiting = this.server.pending().filter((id) => !this.gone.has(id));
       const enough = stage === 'mask' && this.reports.size >= this.target;
       if (waiting.length > 0 && !enough) return;
       if (enough && waiting.length > 0) this.maskClosedBy = 'target-reached';
@@ -330,7 +345,11 @@ export class SecAggRound {
   /** End the current stage and send every client still in the round its next message. */
   private closeStage(): void {
     const { taskId, roundId } = this;
-    const { settings, send, log } = this.options;
+    const { settings, log } = this.options;
+    const send = (clientId: string, event: SecAggServerEvent, payload: object): void => {
+      this.lastSent.set(this.index.get(clientId)!, { event, payload });
+      this.options.send(clientId, event, payload);
+    };
     const stage = this.server.stage;
     const waiting = this.server.pending();
     log?.info(

@@ -62,9 +62,9 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     for (const share of this.shares.values()) share.close('stopped');
   }
 
-  driven(roundId: number): Round | undefined {
+  driven(roundId: number): Round | SecAggRound | undefined {
     const round = this.live.get(roundId)?.round;
-    return round instanceof Round && round.isOpen ? round : undefined;
+    return round?.isOpen ? round : undefined;
   }
 
   /**
@@ -90,8 +90,10 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     }
     c.activeRound = roundId;
     // A secure round is not started again: the device's keys and shares live in its worker,
-    // which outlives the connection; a second start would only wipe them.
-    if (!(live.round instanceof SecAggRound)) c.send('round:start', live.start.message);
+    // which outlives the connection, and a second start would only wipe them; it gets the
+    // stage message it may have missed instead.
+    if (live.round instanceof SecAggRound) live.round.resend(c.clientId);
+    else c.send('round:start', live.start.message);
     this.deps.population.touch();
     return true;
   }
@@ -149,7 +151,8 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     // From here to the clients' marks nothing waits: the cohort is drawn from who is free now.
     const candidates = this.candidates(remote);
     if (candidates.length < rounds.minClients) return;
-    const populationSize = population.counts(spec.id).total;
+    // SCAFFOLD's N; in a cluster the other nodes' clients count as far as their registry shows (idle ones).
+    const populationSize = population.counts(spec.id).total + remote.length;
     const { cohort, clamped, rate } = poissonCohort(
       candidates,
       {
@@ -182,6 +185,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       scaffold: strategy.scaffold,
       privacy,
     };
+    const remoteById = new Map(cohort.filter((c) => c.nodeId !== undefined).map((c) => [c.clientId, c]));
     // Secure aggregation: the same surface, the SecAgg+ stages inside (secagg-round.ts).
     const round = spec.secureAggregation
       ? new SecAggRound({
@@ -189,7 +193,9 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
           minReports: rounds.minReports,
           settings: spec.secureAggregation,
           log: this.deps.log.child({ task: spec.id, round: roundId, secagg: true }),
-          send: (clientId, event, payload) => population.byClientId(clientId)?.send(event, payload),
+          // A client on another node of a cluster is reached through the adapter.
+          send: (clientId, event, payload) =>
+            (population.byClientId(clientId) ?? remoteById.get(clientId))?.send(event, payload),
           coordinates,
         })
       : new Round({ ...options, robust: strategy.robust, upload: upload.message ? upload.plan : null });
@@ -225,7 +231,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       current.send('round:start', { ...start.message, ...secagg });
     }
     // The other nodes start the round with their own selected clients.
-    if (round instanceof Round) this.deps.cluster?.opened(round, start.message, cohort);
+    this.deps.cluster?.opened(round, start.message, cohort);
     const chosen = new Set(cohort);
     this.skip(
       candidates.filter((c) => !chosen.has(c)),

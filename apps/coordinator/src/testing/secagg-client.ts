@@ -18,11 +18,29 @@ export class SecAggNodeClient {
   /** The last masked input sent, as bytes. */
   lastMasked: Uint8Array | null = null;
 
+  /** Stage messages to lose once, as a broken connection would (tests of `resend`). */
+  readonly lose = new Set<string>();
+
   constructor(
-    private readonly socket: TestSocket,
+    private socket: TestSocket,
     private readonly leaveAfter: SecAggLeavePoint | null = null,
   ) {
+    this.listen(socket);
+  }
+
+  /** Carry on the round on a new connection of the same client (after a reconnect). */
+  rebind(socket: TestSocket): void {
+    this.socket = socket;
+    this.listen(socket);
+  }
+
+  private lost(event: string): boolean {
+    return this.lose.delete(event);
+  }
+
+  private listen(socket: TestSocket): void {
     socket.on('secagg:keys', (msg) => {
+      if (this.lost('secagg:keys')) return;
       const session = this.current(msg.roundId);
       if (session) void this.emit('secagg:shares', () => session.onKeys(msg), 'shares');
     });

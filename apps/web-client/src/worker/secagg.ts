@@ -155,10 +155,13 @@ export function handleSecAgg(req: SecAggWorkerRequest, post: Post): void {
         return;
     }
   } catch (err) {
+    const e = err as { code?: string; message?: string };
+    // A stage message sent again after a reconnect, which this device had already answered:
+    // the state machine refused it without changing anything, so the round goes on.
+    if (e.code === 'SECAGG_STAGE' || e.code === 'REPLAY') return;
     sessions.get(roundId)?.abort();
     sessions.delete(roundId);
     trace(roundId, 'aborted');
-    const e = err as { code?: string; message?: string };
     post({
       type: 'secagg-error',
       roundId,
