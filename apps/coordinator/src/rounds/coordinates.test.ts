@@ -2,6 +2,7 @@ import { decodeSortedIndices } from '@pollen/compression';
 import { validateTaskSpec } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
 import { CoordinateSets, roundUpload } from './coordinates.ts';
+import { maxUpdateBytes } from './engine.ts';
 
 const spec = (compression: Record<string, unknown>) =>
   validateTaskSpec({
@@ -67,5 +68,21 @@ describe('CoordinateSets', () => {
     // staying with the first 40 found (exploration finds about two more each round).
     const heavySent = counts.subarray(0, 200).filter((c) => c >= 3).length;
     expect(heavySent).toBeGreaterThan(60);
+  });
+});
+
+describe('maxUpdateBytes', () => {
+  it('admits the largest upload a task can send: dense, or sparse near full density', () => {
+    const stored = (compression: Record<string, unknown>) => ({
+      spec: spec(compression),
+      weightSpec: [{ name: 'w', shape: [1000] }],
+      status: 'running' as const,
+      createdAt: 0,
+      currentVersion: 0,
+    });
+    expect(maxUpdateBytes(stored({}))).toBe(32 + 4000);
+    expect(maxUpdateBytes(stored({ kind: 'topk', fraction: 0.01 }))).toBe(32 + 4000);
+    // Every value and an index byte or more each: more than the dense frame.
+    expect(maxUpdateBytes(stored({ kind: 'topk', fraction: 1 }))).toBe(32 + 4000 + 5000);
   });
 });

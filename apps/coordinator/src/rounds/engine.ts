@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { CodecError, FRAME_HEADER_BYTES } from '@pollen/compression';
+import { CodecError, FRAME_HEADER_BYTES, maxUploadBytes } from '@pollen/compression';
 import {
   type Ack,
   type ClientToServerEvents,
+  compressionK,
   PollenError,
   type PollenErrorCode,
   type ServerToClientEvents,
@@ -30,7 +31,14 @@ type PollenSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
 /** Largest payload a task's update may take: a dense float32 frame, two under SCAFFOLD (Delta c_i). */
 export function maxUpdateBytes(task: StoredTask): number {
-  return (FRAME_HEADER_BYTES + specSize(task.weightSpec) * 4) * (task.spec.strategy.scaffold ? 2 : 1);
+  const d = specSize(task.weightSpec);
+  const dense = FRAME_HEADER_BYTES + d * 4;
+  // A sparse upload near full density (values plus up to 5 index bytes each) can outgrow the
+  // dense frame; the round's own decoder holds each upload to its plan's exact bound.
+  const { compression, codec } = task.spec;
+  const plan = { ...compression, precision: codec, k: compressionK(compression, d) };
+  const update = compression.kind === 'none' ? dense : Math.max(dense, maxUploadBytes(plan, d));
+  return update + (task.spec.strategy.scaffold ? dense : 0);
 }
 
 /** Messages per second a contributor socket may send, and the burst it may save up. */
