@@ -36,6 +36,8 @@ const USAGE = `tsx bench/compression.ts [options]
   --hidden H       hidden units of the MLP (default 128)
   --seed S         partition, initial weights and uploads' randomness (default 1)
   --jobs J         rows in parallel processes (default 3)
+  --share-rows     share rows with other invocations started with it (a lock and a result file
+                   per row in the OS's temporary directory): a row one computes, the others take
   --only a,b       run only these labels
   --out FILE       JSON results (default bench/results/compression.json)`;
 
@@ -53,6 +55,7 @@ export const SETTINGS: readonly CompressionSetting[] = [
 ];
 
 interface Options {
+  readonly share: boolean;
   readonly federation: CompressionFederation;
   readonly jobs: number;
   readonly only: readonly string[] | null;
@@ -61,6 +64,8 @@ interface Options {
 
 function parseOptions(argv: readonly string[]): Options {
   const flags = ['clients', 'rounds', 'epochs', 'batch', 'lr', 'hidden', 'seed', 'jobs', 'only', 'out'];
+  const share = argv.includes('--share-rows');
+  argv = argv.filter((a) => a !== '--share-rows');
   let values: Record<string, string | undefined>;
   try {
     ({ values } = parseArgs({
@@ -88,6 +93,7 @@ function parseOptions(argv: readonly string[]): Options {
   // Every row's task is checked up front, so a bad setting fails before hours of training.
   for (const s of settings) settingSpec(federation, s);
   return {
+    share,
     federation,
     jobs: Math.max(1, numberFlag(values, 'jobs', 3)),
     only,
@@ -98,6 +104,8 @@ function parseOptions(argv: readonly string[]): Options {
 interface Job {
   readonly federation: CompressionFederation;
   readonly setting: CompressionSetting;
+  /** Share the row with other invocations (`--share-rows`). */
+  readonly share?: boolean;
 }
 
 function progress(label: string, round: number, accuracy: number): void {
@@ -105,15 +113,20 @@ function progress(label: string, round: number, accuracy: number): void {
 }
 
 /**
- * Run one row, once per machine for the same federation and setting: a row another invocation
- * is computing (its lock file exists) is waited for and its result taken, so invocations
- * started side by side with overlapping `--only` share the work. Results live in the OS's
- * temporary directory, keyed by the federation and the setting.
+ * Run one row. With `--share-rows`, once for all invocations that share: a row another is
+ * computing (its lock file exists) is waited for and its result taken, so invocations started
+ * side by side with overlapping `--only` split the work. Shared results live in the OS's
+ * temporary directory, keyed by the federation and the setting; without the flag nothing is
+ * read from or written there, so no run ever reuses a figure of an earlier one.
  */
 async function runRow(job: Job): Promise<CompressionResult> {
+  if (!job.share) return simulateCompression(job.federation, job.setting, progress);
   const dir = join(tmpdir(), 'pollen-bench-compression');
   mkdirSync(dir, { recursive: true });
-  const key = createHash('sha256').update(JSON.stringify(job)).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ federation: job.federation, setting: job.setting }))
+    .digest('hex')
+    .slice(0, 16);
   const done = join(dir, `${key}.json`);
   const lock = join(dir, `${key}.lock`);
   let fd: number | null = null;
@@ -195,7 +208,7 @@ export async function main(argv: readonly string[]): Promise<string> {
   const started = Date.now();
   const results = await runAll(
     options,
-    settings.map((setting) => ({ federation: options.federation, setting })),
+    settings.map((setting) => ({ federation: options.federation, setting, share: options.share })),
   );
   const markdown = table(options.federation, results);
   mkdirSync(dirname(options.out), { recursive: true });
