@@ -1,4 +1,4 @@
-import type { RobustConfig, RoundSecAgg, RoundStartMessage } from '@pollen/fl-core';
+import { type RobustConfig, type RoundSecAgg, type RoundStartMessage, uploadPlanFor } from '@pollen/fl-core';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { FastifyBaseLogger } from 'fastify';
 import type { PollenServer } from '../rounds/engine.ts';
@@ -221,6 +221,8 @@ export class ClusterNode implements ClusterHooks {
       robust: plan.robust,
       scaffold: plan.scaffold,
       privacy: plan.privacy,
+      // The round's upload compression, from the start message the holder built (coordinates.ts).
+      upload: plan.start.compression ? uploadPlanFor(plan.start, plan.dimension) : null,
     });
     if (!runner.follow(round)) {
       round.close('stopped');
