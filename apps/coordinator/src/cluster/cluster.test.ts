@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeDense } from '@pollen/compression';
-import { toBytes } from '@pollen/fl-core';
+import { decodeDense, encodeUpload } from '@pollen/compression';
+import { seededRng, toBytes, uploadPlanFor } from '@pollen/fl-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../store/postgres.ts';
 import { NodeContributor, removeDir, startTestCoordinator, waitFor } from '../testing/harness.ts';
@@ -58,7 +58,16 @@ function client(url: string, id: string, value: number, delayMs = 0): NodeContri
   c.socket.on('round:start', (msg) => {
     setTimeout(() => {
       const d = decodeDense(toBytes(msg.weights)).vector.length;
-      c.send(msg, new Float32Array(d).fill(value)).catch(() => {});
+      const delta = new Float32Array(d).fill(value);
+      // A compressing round gets the sparse frame its plan asks for, as the SDK would send.
+      const frame = msg.compression
+        ? encodeUpload(delta, uploadPlanFor(msg, d), {
+            residual: null,
+            rng: seededRng(1),
+            meta: { round: msg.roundId },
+          }).frame
+        : delta;
+      c.send(msg, frame).catch(() => {});
     }, delayMs);
   });
   clients.push(c);
@@ -66,11 +75,23 @@ function client(url: string, id: string, value: number, delayMs = 0): NodeContri
 }
 
 const ROUNDS = { cohortSize: 6, minClients: 6, minReports: 6, overSelection: 1, deadlineMs: 8000 };
+/**
+ * Sparse frames that keep every coordinate: the nodes that do not hold the lease must decode
+ * the round's declared codec too, and the step stays the plain mean.
+ */
+const SPARSE = { kind: 'topk', fraction: 1, bits: 32, errorFeedback: false };
+
+/** Add fields to the task file `tinyTaskDir` wrote. */
+async function extendTask(taskFile: string, fields: Record<string, unknown>): Promise<void> {
+  const { writeFileSync, readFileSync } = await import('node:fs');
+  writeFileSync(taskFile, JSON.stringify({ ...JSON.parse(readFileSync(taskFile, 'utf8')), ...fields }));
+}
 
 describe.skipIf(missing !== null)('three coordinators on Redis and PostgreSQL', () => {
-  it('commits rounds whose cohorts span all nodes, with the aggregate one coordinator computes', async () => {
+  it('commits rounds of sparse uploads whose cohorts span all nodes, with the aggregate one coordinator computes', async () => {
     const { dataDir, taskFile } = tinyTaskDir('pollen-cluster-', { ...ROUNDS, maxRounds: 2 });
     dirs.push(dataDir);
+    await extendTask(taskFile, { compression: SPARSE });
     const db = await database('cluster_rounds');
     const nodes = await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => launchNode(db, id, taskFile)));
     const store = await PostgresStore.connect(db, { max: 2 });
@@ -89,7 +110,7 @@ describe.skipIf(missing !== null)('three coordinators on Redis and PostgreSQL', 
       for (const c of spread) expect(c.rounds.map((m) => m.roundId)).toEqual(rounds.map((r) => r.roundId));
 
       // The same six updates through one embedded coordinator give the same step.
-      const single = await startTestCoordinator({ rounds: { ...ROUNDS, maxRounds: 1 } });
+      const single = await startTestCoordinator({ rounds: { ...ROUNDS, maxRounds: 1 }, compression: SPARSE });
       dirs.push(single.dataDir);
       try {
         for (const [i, v] of values.entries()) {
@@ -122,11 +143,7 @@ describe.skipIf(missing !== null)('three coordinators on Redis and PostgreSQL', 
     const secure = { range: 1, stageMs: 5000 };
     const { dataDir, taskFile } = tinyTaskDir('pollen-cluster-secure-', { ...ROUNDS, maxRounds: 1 });
     dirs.push(dataDir);
-    const { writeFileSync, readFileSync } = await import('node:fs');
-    writeFileSync(
-      taskFile,
-      JSON.stringify({ ...JSON.parse(readFileSync(taskFile, 'utf8')), secureAggregation: secure }),
-    );
+    await extendTask(taskFile, { secureAggregation: secure });
     const db = await database('cluster_secure');
     const nodes = await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => launchNode(db, id, taskFile)));
     const store = await PostgresStore.connect(db, { max: 2 });
