@@ -9,6 +9,7 @@ import {
   type RoundStartMessage,
   seededRng,
   specSize,
+  uploadPlanFor,
 } from '@pollen/fl-core';
 import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -322,6 +323,39 @@ describe('secure aggregation rounds over Socket.io', () => {
     expect(record.privacy?.clipBits).toBeDefined();
     // The fixed-denominator mean: the noised sum over the plan's expected reports (4 here).
     expect(await error(mean(sent))).toBeLessThan(4 * QUANTIZATION);
+  });
+
+  it("masks values on the round's shared coordinate set only: the sum moves those, the rest stays", async () => {
+    coordinator = await startTestCoordinator({
+      rounds: {
+        cohortSize: 5,
+        minReports: 5,
+        minClients: 5,
+        overSelection: 1,
+        deadlineMs: 20_000,
+        maxRounds: 1,
+      },
+      secureAggregation: { range: 1, stageMs: 5000 },
+      compression: { kind: 'shared', fraction: 0.1, bits: 32 },
+    });
+    dirs.push(coordinator.dataDir);
+    const deltas = await cohort(5);
+    const record = (await finished()) as { status: string; reported: number };
+    expect(record).toMatchObject({ status: 'committed', reported: 5 });
+    const d = deltas[0]!.length;
+    // The set every client was told, the same for all of them.
+    const set = clients.map((c) => uploadPlanFor(c.rounds[0]!, d).coordinates!);
+    for (const other of set) expect([...other]).toEqual([...set[0]!]);
+    const coordinates = new Set(set[0]);
+    expect(coordinates.size).toBeGreaterThan(0);
+    expect(coordinates.size).toBeLessThan(d / 5);
+    const expected = mean(deltas);
+    const [v0, v1] = [await weights(0), await weights(1)];
+    for (let j = 0; j < d; j++) {
+      const step = v1[j]! - v0[j]!;
+      if (coordinates.has(j)) expect(Math.abs(step - expected[j]!)).toBeLessThan(QUANTIZATION);
+      else expect(step).toBe(0);
+    }
   });
 
   it("carries SCAFFOLD's Delta c_i inside the mask: the server's c moves by their mean", async () => {
