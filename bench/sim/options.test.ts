@@ -36,7 +36,7 @@ describe('pnpm sim options', () => {
     };
     expect(refused(['--node', '--secagg'])).toMatchObject({
       code: 'NOT_WIRED',
-      message: expect.stringMatching(/issue 5/),
+      message: expect.stringMatching(/SecAgg\+ client side/),
     });
     expect(refused(['--node', '--dp', 'distributed:0'])).toMatchObject({ code: 'INVALID_OPTION' });
     expect(refused(['--node', '--dp', 'distributed:1', '--strategy', 'scaffold'])).toMatchObject({

@@ -90,12 +90,17 @@ export const MAX_BROWSER_CLIENTS = 64;
 const MAX_ROUNDS = 1000;
 
 /**
- * Options whose feature is not in the coordinator yet, with the issue that wires it. The
+ * Options whose feature the simulation's clients cannot run yet, and what is missing. The
  * simulation refuses them rather than pretend: a run that silently ignored `--secagg` would
  * report figures for something it did not do.
  */
-const NOT_WIRED: Record<string, { readonly feature: string; readonly issue: number }> = {
-  secagg: { feature: 'secure aggregation (SecAgg+) in the round engine', issue: 5 },
+const NOT_WIRED: Record<string, { readonly missing: string }> = {
+  secagg: {
+    missing:
+      "the simulation's own clients do not run the SecAgg+ client side yet (the coordinator, the " +
+      "browser worker and the coordinator's test clients do; see apps/coordinator/src/rounds/secagg-round.test.ts " +
+      'and e2e/secure-aggregation.spec.ts)',
+  },
 };
 
 const USAGE = `pnpm sim (--node | --browser) [N] [options]
@@ -230,8 +235,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     if (name && missing) {
       throw new BenchError(
         'NOT_WIRED',
-        `--${name} needs ${missing.feature}, which the coordinator does not have yet (issue ${missing.issue}). ` +
-          'pnpm sim refuses it rather than run without it.',
+        `--${name} is not available: ${missing.missing}. pnpm sim refuses it rather than run without it.`,
       );
     }
   }
