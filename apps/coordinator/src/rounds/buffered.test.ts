@@ -1,25 +1,11 @@
 import { specSize } from '@pollen/fl-core';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  NodeContributor,
-  OPERATOR_HEADERS,
-  removeDir,
-  startTestCoordinator,
-  type TestCoordinator,
-  waitFor,
-} from '../testing/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { NodeContributor, OPERATOR_HEADERS, type TestCoordinator, waitFor } from '../testing/harness.ts';
+import { testSession } from '../testing/session.ts';
 
 let coordinator: TestCoordinator | undefined;
-const clients: NodeContributor[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  if (coordinator) {
-    await coordinator.close();
-    removeDir(coordinator.dataDir);
-    coordinator = undefined;
-  }
-});
+const session = testSession();
+const { clients } = session;
 
 /** FedBuff: K = 2 updates per version, 4 clients holding the model at once, tau_max = 1. */
 const buffered = {
@@ -47,7 +33,7 @@ const code = (ack: { ok: boolean; code?: string }): string => (ack.ok ? 'ok' : a
 
 describe('buffered asynchronous rounds (FedBuff)', () => {
   it('commits every K updates, each weighted by its own staleness; a late update joins the next buffer, one past tau_max is refused', async () => {
-    coordinator = await startTestCoordinator(buffered);
+    coordinator = await session.start(buffered);
     const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const fill = (v: number): Float32Array => new Float32Array(d).fill(v);
     const [a, b, c, e] = ['client-fa', 'client-fb', 'client-fc', 'client-fd'].map((id) => contributor(id));
@@ -119,7 +105,7 @@ describe('buffered asynchronous rounds (FedBuff)', () => {
   });
 
   it('refuses configurations buffered mode cannot run, and a change of mode', async () => {
-    coordinator = await startTestCoordinator();
+    coordinator = await session.start();
     const post = (body: Record<string, unknown>) =>
       coordinator!.app.inject({
         method: 'POST',

@@ -1,24 +1,11 @@
 import { PROTOCOL_VERSION, specSize } from '@pollen/fl-core';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  NodeContributor,
-  removeDir,
-  startTestCoordinator,
-  type TestCoordinator,
-  waitFor,
-} from '../testing/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { NodeContributor, type TestCoordinator, waitFor } from '../testing/harness.ts';
+import { testSession } from '../testing/session.ts';
 
 let coordinator: TestCoordinator | undefined;
-const clients: NodeContributor[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  if (coordinator) {
-    await coordinator.close();
-    removeDir(coordinator.dataDir);
-    coordinator = undefined;
-  }
-});
+const session = testSession();
+const { clients } = session;
 
 function contributor(
   id: string,
@@ -43,7 +30,7 @@ const rounds = (minClients: number, extra: Record<string, unknown> = {}): Record
 
 describe('round engine', () => {
   it('commits the example-weighted mean of the updates onto the global model', async () => {
-    coordinator = await startTestCoordinator(rounds(2));
+    coordinator = await session.start(rounds(2));
     const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const a = contributor('client-aaaa', () => new Float32Array(d).fill(1));
     const b = contributor('client-bbbb', () => new Float32Array(d).fill(4));
@@ -70,7 +57,7 @@ describe('round engine', () => {
   });
 
   it('refuses wrong-size, NaN, oversized, replayed and foreign updates with codes and keeps the model', async () => {
-    coordinator = await startTestCoordinator(rounds(2, { minReports: 2, deadlineMs: 3000 }));
+    coordinator = await session.start(rounds(2, { minReports: 2, deadlineMs: 3000 }));
     const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const good = contributor('client-good');
     const bad = contributor('client-bad1');
@@ -126,7 +113,7 @@ describe('round engine', () => {
   });
 
   it('refuses malformed hellos and messages before hello', async () => {
-    coordinator = await startTestCoordinator(rounds(5));
+    coordinator = await session.start(rounds(5));
     const c = contributor('client-cccc');
     await c.hello();
     const fresh = contributor('client-dddd');
@@ -171,7 +158,7 @@ describe('round engine', () => {
   });
 
   it('closes a round when a selected client vanishes, and at the deadline when one stays silent', async () => {
-    coordinator = await startTestCoordinator(rounds(2, { deadlineMs: 1500 }));
+    coordinator = await session.start(rounds(2, { deadlineMs: 1500 }));
     const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const stayer = contributor('client-stay', () => new Float32Array(d).fill(0.1));
     const leaver = contributor('client-goes');
@@ -206,7 +193,7 @@ describe('round engine', () => {
   });
 
   it('keeps a reconnecting client id in its round', async () => {
-    coordinator = await startTestCoordinator(rounds(1));
+    coordinator = await session.start(rounds(1));
     const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const first = contributor('client-same');
     const started = first.nextRound();

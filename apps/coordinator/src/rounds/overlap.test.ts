@@ -1,24 +1,11 @@
 import { type RoundStartMessage, specSize } from '@pollen/fl-core';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  NodeContributor,
-  removeDir,
-  startTestCoordinator,
-  type TestCoordinator,
-  waitFor,
-} from '../testing/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { NodeContributor, type TestCoordinator, waitFor } from '../testing/harness.ts';
+import { testSession } from '../testing/session.ts';
 
 let coordinator: TestCoordinator | undefined;
-const clients: NodeContributor[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  if (coordinator) {
-    await coordinator.close();
-    removeDir(coordinator.dataDir);
-    coordinator = undefined;
-  }
-});
+const session = testSession();
+const { clients } = session;
 
 /** Two rounds of two clients in flight at once; every selected client must report. */
 const task = (staleness?: Record<string, unknown>): Record<string, unknown> => ({
@@ -59,7 +46,7 @@ async function report(pair: NodeContributor[], round: RoundStartMessage, value: 
 
 describe('overlapping rounds (rounds.maxInFlight = 2)', () => {
   it('commits in the order rounds close, versions assigned at commit, the later one weighted by s(tau)', async () => {
-    coordinator = await startTestCoordinator(task());
+    coordinator = await session.start(task());
     const first = await pair(['client-a1', 'client-a2']);
     const second = await pair(['client-b1', 'client-b2']);
     // Both trained on version 0, both in flight; no client is in both.
@@ -112,7 +99,7 @@ describe('overlapping rounds (rounds.maxInFlight = 2)', () => {
   });
 
   it('abandons an aggregate past tau_max instead of applying it', async () => {
-    coordinator = await startTestCoordinator(task({ maxStaleness: 0 }));
+    coordinator = await session.start(task({ maxStaleness: 0 }));
     const first = await pair(['client-c1', 'client-c2']);
     const second = await pair(['client-d1', 'client-d2']);
     await report(second.pair, second.round, 2);
@@ -131,7 +118,7 @@ describe('overlapping rounds (rounds.maxInFlight = 2)', () => {
   it('counts the rounds in flight against the privacy budget before selecting another', async () => {
     // q = 1, z = 1, delta = 1e-5: epsilon 4.73, 7.08, 9.01 after 1, 2, 3 rounds; a budget of 8
     // allows 2. Three cohorts could be in flight; the third must not start while two are.
-    coordinator = await startTestCoordinator({
+    coordinator = await session.start({
       ...task(),
       rounds: { ...(task().rounds as object), maxInFlight: 3 },
       privacy: { mode: 'distributed', noiseMultiplier: 1, clipNorm: 1, delta: 1e-5, epsilonBudget: 8 },

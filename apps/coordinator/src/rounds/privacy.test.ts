@@ -12,28 +12,14 @@ import {
   specSize,
   toBytes,
 } from '@pollen/fl-core';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  NodeContributor,
-  OPERATOR_HEADERS,
-  removeDir,
-  startTestCoordinator,
-  type TestCoordinator,
-  waitFor,
-} from '../testing/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { NodeContributor, OPERATOR_HEADERS, type TestCoordinator, waitFor } from '../testing/harness.ts';
+import { testSession } from '../testing/session.ts';
 import { chargedSamplingRate, loadLedger, predictedSamplingRate } from './privacy.ts';
 
 let coordinator: TestCoordinator | undefined;
-const clients: NodeContributor[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  if (coordinator) {
-    await coordinator.close();
-    removeDir(coordinator.dataDir);
-    coordinator = undefined;
-  }
-});
+const session = testSession();
+const { clients } = session;
 
 const rounds = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   cohortSize: 2,
@@ -100,7 +86,7 @@ const committed = async () =>
 
 describe('differential privacy in rounds', () => {
   it('tells clients C and their noise, weighs every report once, and charges each committed round', async () => {
-    coordinator = await startTestCoordinator({ rounds: rounds({ maxRounds: 3 }), privacy: distributed });
+    coordinator = await session.start({ rounds: rounds({ maxRounds: 3 }), privacy: distributed });
     const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     // Norms 0.5 and 0.8, below C = 1 and sent without noise, so the mean is exact: every
     // report counts once whatever its example count, over the expected 2 reports.
@@ -173,7 +159,7 @@ describe('differential privacy in rounds', () => {
   });
 
   it('refuses reports past C plus the noise allowance and clipping bits that are missing, unasked or not 0/1', async () => {
-    coordinator = await startTestCoordinator({ rounds: rounds({ deadlineMs: 5000 }), privacy: adaptive });
+    coordinator = await session.start({ rounds: rounds({ deadlineMs: 5000 }), privacy: adaptive });
     const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const good = privateClient('client-good', (n) => new Float32Array(n).fill(0.01));
     const bad = new NodeContributor(coordinator.url, 'client-bad1');
@@ -213,7 +199,7 @@ describe('differential privacy in rounds', () => {
   });
 
   it('refuses a clipping bit in a round without adaptive clipping', async () => {
-    coordinator = await startTestCoordinator({
+    coordinator = await session.start({
       rounds: rounds({ cohortSize: 1, minReports: 1, minClients: 1 }),
       privacy: distributed,
     });
@@ -230,7 +216,7 @@ describe('differential privacy in rounds', () => {
 
   it('stops selecting, with status budget-exhausted and a reason, before a round would pass the budget', async () => {
     // q = 1, z = 1, delta = 1e-5: epsilon 4.73, 7.08, 9.01 after 1, 2, 3 rounds; a budget of 8 allows 2.
-    coordinator = await startTestCoordinator({
+    coordinator = await session.start({
       rounds: rounds(),
       privacy: { ...distributed, epsilonBudget: 8 },
     });
@@ -261,7 +247,7 @@ describe('differential privacy in rounds', () => {
 
   it('keeps the ledger and the adaptive clip norm across a restart and charges on from them', async () => {
     const task = { rounds: rounds(), privacy: adaptive };
-    coordinator = await startTestCoordinator(task);
+    coordinator = await session.start(task);
     const dataDir = coordinator.dataDir;
     const raw = (n: number): Float32Array => new Float32Array(n).fill(0.3 / Math.sqrt(n));
     // Two rounds answered; the third stays open until the coordinator goes down, uncharged.
@@ -275,7 +261,7 @@ describe('differential privacy in rounds', () => {
     for (const c of clients.splice(0)) c.close();
     await coordinator.close();
 
-    coordinator = await startTestCoordinator(task, dataDir);
+    coordinator = await session.start(task, dataDir);
     expect((await coordinator.store.listRounds('tiny')).map((r) => r.status)).toEqual([
       'committed',
       'committed',
@@ -310,7 +296,7 @@ describe('privacy settings over the operator API', () => {
     ['a zero budget', { privacy: { ...distributed, epsilonBudget: 0 } }, /privacy.epsilonBudget/],
     ['SCAFFOLD under noise', { privacy: distributed, strategy: { scaffold: true } }, /SCAFFOLD/],
   ])('refuses %s with 400 INVALID_TASK and creates nothing', async (_name, fields, message) => {
-    coordinator ??= await startTestCoordinator({ rounds: rounds() });
+    coordinator = await session.start({ rounds: rounds() });
     const res = await fetch(`${coordinator.url}/api/tasks`, {
       method: 'POST',
       headers: { ...OPERATOR_HEADERS, 'content-type': 'application/json' },

@@ -1,25 +1,12 @@
 import { specSize } from '@pollen/fl-core';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  NodeContributor,
-  removeDir,
-  startTestCoordinator,
-  type TestCoordinator,
-  waitFor,
-} from '../testing/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { NodeContributor, type TestCoordinator, waitFor } from '../testing/harness.ts';
+import { testSession } from '../testing/session.ts';
 import { RECONNECT_GRACE_MS } from './engine.ts';
 
 let coordinator: TestCoordinator | undefined;
-const clients: NodeContributor[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  if (coordinator) {
-    await coordinator.close();
-    removeDir(coordinator.dataDir);
-    coordinator = undefined;
-  }
-});
+const session = testSession();
+const { clients } = session;
 
 function contributor(id: string): NodeContributor {
   const c = new NodeContributor(coordinator!.url, id);
@@ -38,7 +25,7 @@ const task = {
 
 describe('a selected client that loses its connection', () => {
   it('keeps its place in the round when it comes back with the same client id, and its update counts', async () => {
-    coordinator = await startTestCoordinator(task);
+    coordinator = await session.start(task);
     const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const first = contributor('client-flaky');
     const started = first.nextRound();
@@ -67,7 +54,7 @@ describe('a selected client that loses its connection', () => {
   });
 
   it('is dropped once the grace period passes without it, and the round closes then', async () => {
-    coordinator = await startTestCoordinator(task);
+    coordinator = await session.start(task);
     const gone = contributor('client-gone');
     const started = gone.nextRound();
     await gone.hello();
@@ -83,7 +70,7 @@ describe('a selected client that loses its connection', () => {
   });
 
   it('is dropped at once when it leaves on purpose', async () => {
-    coordinator = await startTestCoordinator(task);
+    coordinator = await session.start(task);
     const leaver = contributor('client-bye');
     const started = leaver.nextRound();
     await leaver.hello();

@@ -1,26 +1,15 @@
 import type { RoundSkippedMessage } from '@pollen/fl-core';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  NodeContributor,
-  removeDir,
-  startTestCoordinator,
-  type TestCoordinator,
-  waitFor,
-} from '../testing/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { NodeContributor, type TestCoordinator, waitFor } from '../testing/harness.ts';
+import { testSession } from '../testing/session.ts';
 
 let coordinator: TestCoordinator | undefined;
-const clients: NodeContributor[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await coordinator?.close();
-  if (coordinator) removeDir(coordinator.dataDir);
-  coordinator = undefined;
-});
+const session = testSession();
+const { clients } = session;
 
 describe('cohort selection', () => {
   it('draws Poisson cohorts, records how, and tells the clients left out when to come back', async () => {
-    coordinator = await startTestCoordinator({
+    coordinator = await session.start({
       rounds: {
         cohortSize: 40,
         minReports: 1,
