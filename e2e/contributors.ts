@@ -5,8 +5,11 @@ export async function openContributor(
   browser: Browser,
   url: string,
   query = 'backend=wasm',
+  /** Called on the new context before the page opens (to route its WebSocket, say). */
+  prepare?: (context: BrowserContext) => Promise<void>,
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext();
+  await prepare?.(context);
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
   await page.goto(`${url}/?${query}`);
