@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import {
   PollenError,
-  type PrivacyLedgerJson,
   type StrategyConfig,
   type StrategyState,
   type TaskSpec,
@@ -10,8 +8,18 @@ import {
 } from '@pollen/fl-core';
 import pg from 'pg';
 import { MIGRATIONS } from './postgres-schema.ts';
-import { fromBlob, type TaskRow, toBlob, toTask } from './rows.ts';
-import { decodeStrategyState, encodeStrategyState } from './strategy-state.ts';
+import {
+  fromBlob,
+  type PrivacyRow,
+  type StrategyRow,
+  type TaskRow,
+  toBlob,
+  toPrivacy,
+  toStrategyState,
+  toTask,
+  weightsChecksum,
+} from './rows.ts';
+import { encodeStrategyState } from './strategy-state.ts';
 import type {
   Evaluated,
   Fence,
@@ -247,7 +255,7 @@ export class PostgresStore implements Store {
         ],
       );
       // The record carries a digest of the committed weights, so any later read can be checked.
-      await this.updateRound(c, { ...record, checksum: createHash('sha256').update(blob).digest('hex') });
+      await this.updateRound(c, { ...record, checksum: weightsChecksum(blob) });
       if (strategy) {
         await c.query(
           'INSERT INTO strategy_state (task_id, version, config, state) VALUES ($1, $2, $3, $4) ON CONFLICT (task_id) DO UPDATE SET version = EXCLUDED.version, config = EXCLUDED.config, state = EXCLUDED.state',
@@ -279,20 +287,13 @@ export class PostgresStore implements Store {
   }
 
   async getPrivacy(taskId: string): Promise<StoredPrivacy | undefined> {
-    const { rows } = await this.pool.query<{
-      version: number;
-      ledger: string | null;
-      clip_norm: number | null;
-      exhausted: string | null;
-    }>('SELECT version, ledger, clip_norm, exhausted FROM privacy_ledger WHERE task_id = $1', [taskId]);
+    const { rows } = await this.pool.query<PrivacyRow>(
+      'SELECT version, ledger, clip_norm, exhausted FROM privacy_ledger WHERE task_id = $1',
+      [taskId],
+    );
     const row = rows[0];
     if (!row) return undefined;
-    return {
-      version: row.version,
-      ledger: row.ledger === null ? null : (JSON.parse(row.ledger) as PrivacyLedgerJson),
-      clipNorm: row.clip_norm,
-      exhausted: row.exhausted,
-    };
+    return toPrivacy(row);
   }
 
   async exhaustBudget(taskId: string, reason: string): Promise<void> {
@@ -310,17 +311,13 @@ export class PostgresStore implements Store {
   }
 
   async getStrategyState(taskId: string): Promise<StoredStrategyState | undefined> {
-    const { rows } = await this.pool.query<{ version: number; config: string; state: Buffer }>(
+    const { rows } = await this.pool.query<StrategyRow>(
       'SELECT version, config, state FROM strategy_state WHERE task_id = $1',
       [taskId],
     );
     const row = rows[0];
     if (!row) return undefined;
-    return {
-      version: row.version,
-      config: JSON.parse(row.config) as StrategyConfig,
-      state: decodeStrategyState(row.state),
-    };
+    return toStrategyState(row);
   }
 
   async abandonRound(record: RoundRecord, fence?: Fence): Promise<void> {

@@ -1,11 +1,15 @@
+import { createHash } from 'node:crypto';
 import {
+  type PrivacyLedgerJson,
   type RoundSpec,
+  type StrategyConfig,
   type TaskSpec,
   type TaskStatus,
   validateStrategyConfig,
   type WeightSpec,
 } from '@pollen/fl-core';
-import type { StoredTask } from './types.ts';
+import { decodeStrategyState } from './strategy-state.ts';
+import type { StoredPrivacy, StoredStrategyState, StoredTask } from './types.ts';
 
 /** A task as both stores keep it: spec and weight layout as JSON text. */
 export interface TaskRow {
@@ -47,4 +51,41 @@ export function fromBlob(blob: Buffer): Float32Array {
   const out = new Float32Array(blob.byteLength / 4);
   new Uint8Array(out.buffer).set(blob);
   return out;
+}
+
+/** The digest a round record keeps of the weights it committed, so any later read can be checked. */
+export function weightsChecksum(blob: Buffer): string {
+  return createHash('sha256').update(blob).digest('hex');
+}
+
+/** A privacy ledger row as both stores keep it: the ledger as JSON text. */
+export interface PrivacyRow {
+  version: number;
+  ledger: string | null;
+  clip_norm: number | null;
+  exhausted: string | null;
+}
+
+export function toPrivacy(row: PrivacyRow): StoredPrivacy {
+  return {
+    version: row.version,
+    ledger: row.ledger === null ? null : (JSON.parse(row.ledger) as PrivacyLedgerJson),
+    clipNorm: row.clip_norm,
+    exhausted: row.exhausted,
+  };
+}
+
+/** A strategy state row as both stores keep it: the config as JSON text, the state encoded. */
+export interface StrategyRow {
+  version: number;
+  config: string;
+  state: Buffer;
+}
+
+export function toStrategyState(row: StrategyRow): StoredStrategyState {
+  return {
+    version: row.version,
+    config: JSON.parse(row.config) as StrategyConfig,
+    state: decodeStrategyState(row.state),
+  };
 }

@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   PollenError,
-  type PrivacyLedgerJson,
   type StrategyConfig,
   type StrategyState,
   type TaskSpec,
@@ -11,8 +9,18 @@ import {
   type WeightSpec,
 } from '@pollen/fl-core';
 import Database from 'better-sqlite3';
-import { fromBlob, type TaskRow, toBlob, toTask } from './rows.ts';
-import { decodeStrategyState, encodeStrategyState } from './strategy-state.ts';
+import {
+  fromBlob,
+  type PrivacyRow,
+  type StrategyRow,
+  type TaskRow,
+  toBlob,
+  toPrivacy,
+  toStrategyState,
+  toTask,
+  weightsChecksum,
+} from './rows.ts';
+import { encodeStrategyState } from './strategy-state.ts';
 import type {
   Evaluated,
   Fence,
@@ -231,7 +239,7 @@ export class SqliteStore implements Store {
           record.loss,
         );
       // The record carries a digest of the committed weights, so any later read can be checked.
-      this.updateRound({ ...record, checksum: createHash('sha256').update(blob).digest('hex') });
+      this.updateRound({ ...record, checksum: weightsChecksum(blob) });
       this.db
         .prepare('UPDATE tasks SET current_version = ? WHERE id = ?')
         .run(record.newVersion, record.taskId);
@@ -265,16 +273,9 @@ export class SqliteStore implements Store {
   async getPrivacy(taskId: string): Promise<StoredPrivacy | undefined> {
     const row = this.db
       .prepare('SELECT version, ledger, clip_norm, exhausted FROM privacy_ledger WHERE task_id = ?')
-      .get(taskId) as
-      | { version: number; ledger: string | null; clip_norm: number | null; exhausted: string | null }
-      | undefined;
+      .get(taskId) as PrivacyRow | undefined;
     if (!row) return undefined;
-    return {
-      version: row.version,
-      ledger: row.ledger === null ? null : (JSON.parse(row.ledger) as PrivacyLedgerJson),
-      clipNorm: row.clip_norm,
-      exhausted: row.exhausted,
-    };
+    return toPrivacy(row);
   }
 
   async exhaustBudget(taskId: string, reason: string): Promise<void> {
@@ -295,13 +296,9 @@ export class SqliteStore implements Store {
   async getStrategyState(taskId: string): Promise<StoredStrategyState | undefined> {
     const row = this.db
       .prepare('SELECT version, config, state FROM strategy_state WHERE task_id = ?')
-      .get(taskId) as { version: number; config: string; state: Buffer } | undefined;
+      .get(taskId) as StrategyRow | undefined;
     if (!row) return undefined;
-    return {
-      version: row.version,
-      config: JSON.parse(row.config) as StrategyConfig,
-      state: decodeStrategyState(row.state),
-    };
+    return toStrategyState(row);
   }
 
   async abandonRound(record: RoundRecord, fence?: Fence): Promise<void> {
