@@ -1,4 +1,3 @@
-import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -21,6 +20,7 @@ import {
   settingSpec,
   simulateCompression,
 } from './compression-sim.ts';
+import { answerJob, runJobs } from './lib/child-jobs.ts';
 import { numberFlag } from './lib/flags.ts';
 import { describeMachine } from './lib/machine.ts';
 
@@ -152,33 +152,14 @@ async function runRow(job: Job): Promise<CompressionResult> {
   }
 }
 
-async function runAll(options: Options, jobs: readonly Job[]): Promise<CompressionResult[]> {
-  const results: CompressionResult[] = new Array(jobs.length);
-  let next = 0;
-  const self = fileURLToPath(import.meta.url);
-  const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const index = next++;
-      const job = jobs[index]!;
-      if (options.jobs <= 1) {
-        results[index] = await runRow(job);
-        continue;
-      }
-      results[index] = await new Promise<CompressionResult>((done, reject) => {
-        const child = fork(self, ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-        child.on('message', (msg: { result?: CompressionResult; error?: string }) => {
-          if (msg.result) done(msg.result);
-          else reject(new Error(msg.error ?? 'child failed'));
-        });
-        child.on('exit', (code) => {
-          if (code !== 0) reject(new Error(`row "${job.setting.label}" exited with ${code}`));
-        });
-        child.send(job);
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(options.jobs, jobs.length) }, worker));
-  return results;
+function runAll(options: Options, jobs: readonly Job[]): Promise<CompressionResult[]> {
+  return runJobs({
+    script: fileURLToPath(import.meta.url),
+    jobs,
+    parallel: options.jobs,
+    run: runRow,
+    label: (job) => `row "${job.setting.label}"`,
+  });
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
@@ -233,12 +214,7 @@ export async function main(argv: readonly string[]): Promise<string> {
 
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain && process.argv.includes('--child')) {
-  process.once('message', (job: Job) => {
-    runRow(job).then(
-      (result) => process.send!({ result }, () => process.exit(0)),
-      (err: unknown) => process.send!({ error: (err as Error).stack ?? String(err) }, () => process.exit(1)),
-    );
-  });
+  answerJob(runRow);
 } else if (isMain) {
   main(process.argv.slice(2)).then(
     (markdown) => process.stdout.write(`${markdown}\n`),

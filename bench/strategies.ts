@@ -1,9 +1,9 @@
-import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { TrainingSpec } from '@pollen/fl-core';
+import { answerJob, runJobs } from './lib/child-jobs.ts';
 import { numberFlag } from './lib/flags.ts';
 import { type Federation, type RunResult, type RunSpec, simulate } from './strategies-sim.ts';
 
@@ -172,33 +172,18 @@ interface Job {
 }
 
 /** Run jobs across `jobs` child processes (each runs one at a time); results in job order. */
-async function runAll(options: BenchOptions, jobs: readonly Job[]): Promise<RunResult[]> {
-  const results: RunResult[] = new Array(jobs.length);
-  let next = 0;
-  const self = fileURLToPath(import.meta.url);
-  const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const index = next++;
-      const { federation, spec } = jobs[index]!;
-      if (options.jobs <= 1) {
-        results[index] = await simulate(federation, spec, report);
-        continue;
-      }
-      results[index] = await new Promise<RunResult>((resolvePromise, reject) => {
-        const child = fork(self, ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-        child.on('message', (msg: { result?: RunResult; error?: string }) => {
-          if (msg.result) resolvePromise(msg.result);
-          else reject(new Error(msg.error ?? 'child failed'));
-        });
-        child.on('exit', (code) => {
-          if (code !== 0) reject(new Error(`run "${spec.label}" exited with ${code}`));
-        });
-        child.send({ federation, spec } satisfies Job);
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(options.jobs, jobs.length) }, worker));
-  return results;
+function runAll(options: BenchOptions, jobs: readonly Job[]): Promise<RunResult[]> {
+  return runJobs({
+    script: fileURLToPath(import.meta.url),
+    jobs,
+    parallel: options.jobs,
+    run: runJob,
+    label: ({ spec }) => `run "${spec.label}"`,
+  });
+}
+
+function runJob({ federation, spec }: Job): Promise<RunResult> {
+  return simulate(federation, spec, report);
 }
 
 function report(label: string, round: number, accuracy: number): void {
@@ -272,12 +257,7 @@ export async function main(argv: readonly string[]): Promise<string> {
 
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain && process.argv.includes('--child')) {
-  process.once('message', (msg: Job) => {
-    simulate(msg.federation, msg.spec, report).then(
-      (result) => process.send!({ result }, () => process.exit(0)),
-      (err: unknown) => process.send!({ error: (err as Error).stack ?? String(err) }, () => process.exit(1)),
-    );
-  });
+  answerJob(runJob);
 } else if (isMain) {
   main(process.argv.slice(2)).then(
     (markdown) => process.stdout.write(`${markdown}\n`),
