@@ -1,32 +1,9 @@
 import { cpus } from 'node:os';
+import type { OperatorRound } from '@pollen/fl-core';
 import type { SimOptions } from './options.ts';
 
-/** A round record as the coordinator's API returns it (the fields the report uses). */
-export interface ApiRound {
-  readonly roundId: number;
-  readonly status: 'open' | 'committed' | 'abandoned';
-  readonly newVersion: number | null;
-  readonly selected: number;
-  readonly reported: number;
-  readonly dropped: number;
-  readonly rejected: number;
-  readonly deadlineHit: boolean;
-  readonly startedAt: number;
-  readonly endedAt: number | null;
-  readonly accuracy: number | null;
-  readonly loss: number | null;
-  readonly bytesUp: number;
-  readonly bytesDown: number;
-  readonly backends: Record<string, number>;
-  readonly reason: string | null;
-  /** The round's differential privacy, for tasks that clip. */
-  readonly privacy?: {
-    readonly mode: string;
-    readonly clipNorm: number;
-    readonly noiseStd: number;
-    readonly epsilon: number | null;
-  };
-}
+/** A round record as the coordinator's API returns it: the operator protocol's own type. */
+export type ApiRound = OperatorRound;
 
 /** One round of the report. */
 export interface ReportRound {
