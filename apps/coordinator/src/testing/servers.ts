@@ -103,6 +103,47 @@ async function exited(child: ChildProcess, ms: number): Promise<void> {
 }
 
 /**
+ * Start a server, keep its output, and wait for its ready line; the returned stop signals it,
+ * waits for it to exit and removes its directory. A server that exits or never gets ready is
+ * stopped and its output thrown. `names`: what the wait and the exit are called in errors.
+ */
+async function launch(options: {
+  readonly command: readonly [string, readonly string[]];
+  readonly ready: RegExp;
+  readonly timeoutMs: number;
+  readonly names: readonly [string, string];
+  readonly dir: string;
+  readonly signal: (child: ChildProcess) => void;
+}): Promise<() => Promise<void>> {
+  const [cmd, args] = options.command;
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const keep = (d: Buffer): void => {
+    log += d.toString();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const stop = async (): Promise<void> => {
+    options.signal(child);
+    await exited(child, 10_000);
+    rmSync(options.dir, { recursive: true, force: true });
+  };
+  const [waitName, exitName] = options.names;
+  try {
+    await until(
+      () => options.ready.test(log) || child.exitCode !== null,
+      options.timeoutMs,
+      `${waitName}: ${log}`,
+    );
+    if (child.exitCode !== null) throw new Error(`${exitName} exited: ${log}`);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return stop;
+}
+
+/**
  * A throwaway PostgreSQL: trust authentication on 127.0.0.1 only, durability off (the tests
  * crash coordinators, not the database), database `postgres`, user `pollen`.
  */
@@ -146,36 +187,22 @@ export async function startPostgres(): Promise<TestServer> {
     '-c',
     'max_connections=200',
   ]);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    log += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    log += d.toString();
-  });
-  const stop = async (): Promise<void> => {
+  const stop = await launch({
+    command: [cmd, args],
+    ready: /ready to accept connections/,
+    timeoutMs: 30_000,
+    names: ['postgres', 'postgres'],
+    dir,
     // Signal the postmaster itself (runuser may not pass signals on): SIGINT is a fast shutdown.
-    try {
-      const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      if (pid > 0) process.kill(pid, 'SIGINT');
-    } catch {
-      child.kill('SIGINT');
-    }
-    await exited(child, 10_000);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await until(
-      () => /ready to accept connections/.test(log) || child.exitCode !== null,
-      30_000,
-      `postgres: ${log}`,
-    );
-    if (child.exitCode !== null) throw new Error(`postgres exited: ${log}`);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+    signal: (child) => {
+      try {
+        const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (pid > 0) process.kill(pid, 'SIGINT');
+      } catch {
+        child.kill('SIGINT');
+      }
+    },
+  });
   return { url: `postgres://pollen@127.0.0.1:${port}/postgres`, stop };
 }
 
@@ -185,33 +212,16 @@ export async function startRedis(): Promise<TestServer> {
   if (!bin) throw new Error('redis-server not found');
   const dir = mkdtempSync(join(tmpdir(), 'pollen-redis-'));
   const port = await freePort();
-  const child = spawn(
-    bin,
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    log += d.toString();
+  const stop = await launch({
+    command: [
+      bin,
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+    ],
+    ready: /Ready to accept connections/i,
+    timeoutMs: 15_000,
+    names: ['redis', 'redis-server'],
+    dir,
+    signal: (child) => child.kill('SIGTERM'),
   });
-  child.stderr?.on('data', (d: Buffer) => {
-    log += d.toString();
-  });
-  const stop = async (): Promise<void> => {
-    child.kill('SIGTERM');
-    await exited(child, 10_000);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await until(
-      () => /Ready to accept connections/i.test(log) || child.exitCode !== null,
-      15_000,
-      `redis: ${log}`,
-    );
-    if (child.exitCode !== null) throw new Error(`redis-server exited: ${log}`);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
   return { url: `redis://127.0.0.1:${port}`, stop };
 }
