@@ -165,7 +165,11 @@ test('three tabs send top-k 1% uploads at 8 bits, keep their residuals in Indexe
         await expect.poll(async () => (await page.evaluate(readResidual, 'mnist-topk')).roundId).toBe(last);
         const residual = await page.evaluate(readResidual, 'mnist-topk');
         expect(residual).toMatchObject({ version: 3, clientId: ids[i], length: 25_450, finite: true });
-        expect(residual.nonZero).toBeGreaterThan(20_000);
+        // What was not sent stays: far more coordinates than the k = 255 sent per round. Not
+        // all d: first-layer weights of pixels blank across a tab's shard, and of hidden units
+        // ReLU left dead, get no gradient at all, and how many depends on the shard and the
+        // run (19,972 of 25,450 in one CI run), so the bound is half the model.
+        expect(residual.nonZero).toBeGreaterThan(25_450 / 2);
       }
       for (const { context } of devices) await context.close();
     },
