@@ -22,6 +22,8 @@ export interface CoordinatorOptions {
   /** Reuse a data directory (to test restarts). */
   readonly dataDir?: string;
   readonly port?: number;
+  /** Settings added to the environment (POLLEN_JOIN_TOKEN_SECRET, ...). */
+  readonly env?: Record<string, string>;
 }
 
 /** Start a real coordinator process on 127.0.0.1 and wait until it listens. */
@@ -37,6 +39,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: COORDINATOR_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
   });
   let log = '';
   child.stdout!.on('data', (d: Buffer) => {

@@ -2,21 +2,20 @@ import { EventEmitter } from 'node:events';
 import { CodecError, FRAME_HEADER_BYTES, maxUploadBytes } from '@pollen/compression';
 import {
   type Ack,
-  type ClientToServerEvents,
   compressionK,
   PollenError,
   type PollenErrorCode,
-  type ServerToClientEvents,
   specSize,
   type TaskSpec,
   toPollenError,
 } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Server, Socket } from 'socket.io';
+import { checkAdmission } from '../admission/handshake.ts';
 import type { ClusterHooks } from '../cluster/node.ts';
 import { SecAggRelay } from '../cluster/secagg-relay.ts';
 import { TaskModel } from '../ml/evaluator.ts';
 import { weightSpecOf } from '../ml/tf.ts';
+import type { PollenServer, PollenSocket } from '../socket.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
 import { createRunner } from './create-runner.ts';
 import { decodeRoundUpload, parseEligibility, parseHello, parseUpdate, parseWithdraw } from './messages.ts';
@@ -26,8 +25,7 @@ import type { TaskRunner } from './runner.ts';
 import { parseSecAggEnvelope, SECAGG_EVENTS } from './secagg-messages.ts';
 import { SecAggRound } from './secagg-round.ts';
 
-export type PollenServer = Server<ClientToServerEvents, ServerToClientEvents>;
-type PollenSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+export type { PollenServer };
 
 /** Largest payload a task's update may take: a dense float32 frame, two under SCAFFOLD (Delta c_i). */
 export function maxUpdateBytes(task: StoredTask): number {
@@ -60,6 +58,8 @@ export class Engine extends EventEmitter<{
   round: [RoundRecord];
   roundStarted: [RoundRecord];
   rejected: [PollenErrorCode];
+  /** A task runs here now, or its settings changed: the transport's message limit may need to grow. */
+  taskStarted: [StoredTask];
 }> {
   readonly population = new Population();
   private readonly limiter = new RateLimiter(MESSAGES_PER_SECOND, MESSAGE_BURST);
@@ -152,6 +152,7 @@ export class Engine extends EventEmitter<{
       ...(this.cluster ? { cluster: this.cluster } : {}),
     });
     this.runners.set(task.spec.id, runner);
+    this.emit('taskStarted', task);
     runner.start();
   }
 
@@ -207,14 +208,9 @@ export class Engine extends EventEmitter<{
     }
     await this.store.updateTaskSpec(spec);
     this.runners.get(taskId)?.poke();
-    return (await this.store.getTask(taskId))!;
-  }
-
-  /** The largest update any task accepts, for the transport's buffer limit. */
-  async maxPayloadBytes(): Promise<number> {
-    let max = 0;
-    for (const task of await this.store.listTasks()) max = Math.max(max, maxUpdateBytes(task));
-    return max;
+    const updated = (await this.store.getTask(taskId))!;
+    this.emit('taskStarted', updated);
+    return updated;
   }
 
   runner(taskId: string): TaskRunner | undefined {
@@ -262,8 +258,16 @@ export class Engine extends EventEmitter<{
           if (this.population.bySocketId(socket.id))
             throw new PollenError('INVALID_MESSAGE', 'hello was already said');
           const hello = parseHello(msg);
+          // The handshake proved which client id this connection holds (admission/handshake.ts).
+          if (hello.clientId !== socket.data.clientId) {
+            throw new PollenError(
+              'IDENTITY_MISMATCH',
+              `hello names client "${hello.clientId}"; this connection proved "${socket.data.clientId}"`,
+            );
+          }
           const task = await this.store.getTask(hello.taskId);
           if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${hello.taskId}"`);
+          checkAdmission(socket.data, task.spec.id, task.spec.admission);
           await this.ensureRunner(task);
           // Checked again: another hello on this socket may have joined while the store answered.
           if (this.population.bySocketId(socket.id))

@@ -15,6 +15,7 @@ import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveTaskInput } from '../task-file.ts';
 import {
+  contributorAuth,
   NodeContributor,
   removeDir,
   startTestCoordinator,
@@ -153,7 +154,12 @@ describe('secure aggregation rounds over Socket.io', () => {
     await waitFor(() => !x.secagg.lose.has('secagg:keys'));
     x.socket.io.engine.close();
     await waitFor(() => !x.socket.connected);
-    const again = io(coordinator!.url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    const again = io(coordinator!.url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      auth: contributorAuth('secure-client-3'),
+    });
     sockets.push(again);
     x.secagg.rebind(again);
     const hello = await again.emitWithAck('hello', {

@@ -289,5 +289,16 @@ for (const backend of [sqlite, postgres]) {
         await Promise.all([store.shardFor('client-z', 'tiny', 4), store.shardFor('client-z', 'tiny', 4)]),
       ).toEqual([1, 1]);
     });
+
+    it('binds a client id to the first secret hash it is claimed with, once even when claimed at once', async () => {
+      const store = await fresh();
+      const [a, b] = await Promise.all([
+        store.claimClient('client-a', 'h1'),
+        store.claimClient('client-a', 'h2'),
+      ]);
+      expect(a).toBe(b);
+      expect(await store.claimClient('client-a', 'h3')).toBe(a);
+      expect(await store.claimClient('client-b', 'h2')).toBe('h2');
+    });
   });
 }

@@ -55,4 +55,12 @@ CREATE TABLE fences (
   token BIGINT NOT NULL
 );
 `,
+  // 2: a client id is bound to the SHA-256 of its device's secret on first sight (identity).
+  `
+CREATE TABLE client_identities (
+  client_id TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL,
+  first_seen BIGINT NOT NULL
+);
+`,
 ];

@@ -83,6 +83,11 @@ CREATE TABLE IF NOT EXISTS clients (
   first_seen INTEGER NOT NULL,
   PRIMARY KEY (client_id, task_id)
 );
+CREATE TABLE IF NOT EXISTS client_identities (
+  client_id TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL,
+  first_seen INTEGER NOT NULL
+);
 `;
 
 interface VersionRow {
@@ -369,6 +374,18 @@ export class SqliteStore implements Store {
         .run(clientId, taskId, shard, Date.now());
       return shard;
     })();
+  }
+
+  async claimClient(clientId: string, secretHash: string): Promise<string> {
+    this.db
+      .prepare(
+        'INSERT OR IGNORE INTO client_identities (client_id, secret_hash, first_seen) VALUES (?, ?, ?)',
+      )
+      .run(clientId, secretHash, Date.now());
+    const row = this.db
+      .prepare('SELECT secret_hash FROM client_identities WHERE client_id = ?')
+      .get(clientId) as { secret_hash: string };
+    return row.secret_hash;
   }
 
   async updateTaskSpec(spec: TaskSpec): Promise<void> {

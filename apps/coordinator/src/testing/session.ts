@@ -1,4 +1,5 @@
 import { afterEach } from 'vitest';
+import type { CoordinatorConfig } from '../config.ts';
 import { type NodeContributor, removeDir, startTestCoordinator, type TestCoordinator } from './harness.ts';
 
 /** What one test file's tests open, and everything that is closed after each of them. */
@@ -9,7 +10,11 @@ export interface TestSession {
    * Start a coordinator for the test running now (see startTestCoordinator). After the test it
    * is closed, unless the test closed it itself, and its data directory removed.
    */
-  start(task?: Record<string, unknown>, dataDir?: string): Promise<TestCoordinator>;
+  start(
+    task?: Record<string, unknown>,
+    dataDir?: string,
+    settings?: Pick<CoordinatorConfig, 'admission'>,
+  ): Promise<TestCoordinator>;
 }
 
 /**
@@ -29,8 +34,8 @@ export function testSession(): TestSession {
   });
   return {
     clients,
-    async start(task = {}, dataDir) {
-      const started = await startTestCoordinator(task, dataDir);
+    async start(task = {}, dataDir, settings) {
+      const started = await startTestCoordinator(task, dataDir, settings);
       const entry = { coordinator: started, closed: false };
       coordinators.push(entry);
       // A test may close it itself (a restart, say); closing twice is not asked of Fastify.
