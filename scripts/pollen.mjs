@@ -197,7 +197,11 @@ function test() {
   step('typecheck (tsc, every package)', ['typecheck']);
   const digest = sourceDigest();
   const built = step('build the web client (vite) and the coordinator (esbuild)', ['build']);
-  if (built) stampBuild(digest);
+  if (built) {
+    stampBuild(digest);
+    // The system and browser tests start the coordinator from this build (what ships).
+    process.env.POLLEN_USE_BUILD = '1';
+  }
   for (const [layer, name] of VITEST_LAYERS) {
     step(name, [
       'exec',
