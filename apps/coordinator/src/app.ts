@@ -62,7 +62,8 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   });
   await openapi(app);
   await initTf();
-  useMnistCache(config.dataDir);
+  // POLLEN_MNIST_CACHE shares one converted copy between processes (the tests build it once a run).
+  useMnistCache(process.env.POLLEN_MNIST_CACHE || config.dataDir);
   const store = await openStore(config);
   const engine = new Engine(store, app.log);
   const messageLimit = new MessageLimit(engine);
