@@ -28,7 +28,7 @@ interface Live {
  * then aggregate them (mean or robust rule), apply the task's server strategy and commit, or
  * abandon the round.
  *
- * Up to `rounds.maxInFlight` rounds run at once (pipelining, DESIGN.md step 8): a new round
+ * Up to `rounds.maxInFlight` rounds run at once (pipelining, docs/design.md "Overlapping rounds"): a new round
  * may be selected, from clients in no other round, before the last one committed. Rounds are
  * committed in the order they close, one at a time; an aggregate computed against version v and
  * applied at v + tau is weighted by s(tau) = (1 + tau)^-a and dropped past tau_max (Xie, Koyejo
