@@ -6,6 +6,7 @@ import { AddressLimits, DEFAULT_ADDRESS_LIMITS } from './admission/address-limit
 import { contributorHandshake } from './admission/handshake.ts';
 import { JoinTokenVerifier } from './admission/join-token.ts';
 import { operatorGuard } from './auth.ts';
+import { type Clock, systemClock } from './clock.ts';
 import { ClusterNode } from './cluster/node.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { useMnistCache } from './data/mnist.ts';
@@ -47,7 +48,11 @@ const SECURITY_HEADERS: Record<string, string> = {
  * Build the coordinator without listening: the store, the engine with its tasks, the HTTP
  * routes and the Socket.io server. Tests call this and `app.listen({ port: 0 })`.
  */
-export async function buildCoordinator(config: CoordinatorConfig): Promise<Coordinator> {
+export async function buildCoordinator(
+  config: CoordinatorConfig,
+  /** Tests drive time (testing/manual-clock.ts); a process runs on the system clock. */
+  clock: Clock = systemClock,
+): Promise<Coordinator> {
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: 1024 * 1024,
@@ -65,7 +70,7 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   // POLLEN_MNIST_CACHE shares one converted copy between processes (the tests build it once a run).
   useMnistCache(process.env.POLLEN_MNIST_CACHE || config.dataDir);
   const store = await openStore(config);
-  const engine = new Engine(store, app.log);
+  const engine = new Engine(store, app.log, clock);
   const messageLimit = new MessageLimit(engine);
   let cluster: ClusterNode | null = null;
   try {

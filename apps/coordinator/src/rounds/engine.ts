@@ -11,6 +11,7 @@ import {
 } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import { checkAdmission } from '../admission/handshake.ts';
+import { type Clock, systemClock } from '../clock.ts';
 import type { ClusterHooks } from '../cluster/node.ts';
 import { SecAggRelay } from '../cluster/secagg-relay.ts';
 import { TaskModel } from '../ml/evaluator.ts';
@@ -69,7 +70,7 @@ export class Engine extends EventEmitter<{
    * Selected clients whose connection broke, by client id: the round they were in and the drop
    * that follows unless they return.
    */
-  private readonly awaited = new Map<string, { readonly roundId: number; readonly timer: NodeJS.Timeout }>();
+  private readonly awaited = new Map<string, { readonly roundId: number; readonly cancel: () => void }>();
 
   private readonly starting = new Map<string, Promise<void>>();
   /** In a cluster, the hooks runners use; set by `useCluster` before `start`. */
@@ -78,6 +79,8 @@ export class Engine extends EventEmitter<{
   constructor(
     readonly store: Store,
     private readonly log: FastifyBaseLogger,
+    /** Where the reconnect grace, rounds' deadlines and SecAgg+'s stage timers take their time from. */
+    private readonly clock: Clock = systemClock,
   ) {
     super();
   }
@@ -147,6 +150,7 @@ export class Engine extends EventEmitter<{
       population: this.population,
       log: this.log,
       model,
+      clock: this.clock,
       onRound: (record) => this.emit('round', record),
       onRoundStarted: (record) => this.emit('roundStarted', record),
       ...(this.cluster ? { cluster: this.cluster } : {}),
@@ -415,14 +419,13 @@ export class Engine extends EventEmitter<{
 
   /** Drop a selected client from its round unless it says hello again within the grace period. */
   private awaitReturn(c: Contributor, roundId: number): void {
-    clearTimeout(this.awaited.get(c.clientId)?.timer);
-    const timer = setTimeout(() => {
+    this.awaited.get(c.clientId)?.cancel();
+    const cancel = this.clock.setTimeout(() => {
       this.awaited.delete(c.clientId);
       if (this.population.byClientId(c.clientId)) return;
       this.runners.get(c.taskId)?.drop(c.clientId, roundId);
     }, RECONNECT_GRACE_MS);
-    timer.unref();
-    this.awaited.set(c.clientId, { roundId, timer });
+    this.awaited.set(c.clientId, { roundId, cancel });
   }
 
   /**
@@ -433,7 +436,7 @@ export class Engine extends EventEmitter<{
   private resume(clientId: string): void {
     const awaited = this.awaited.get(clientId);
     if (!awaited) return;
-    clearTimeout(awaited.timer);
+    awaited.cancel();
     this.awaited.delete(clientId);
     const c = this.population.byClientId(clientId);
     if (c) this.runners.get(c.taskId)?.resume(c, awaited.roundId);
@@ -441,7 +444,7 @@ export class Engine extends EventEmitter<{
 
   /** Stop every runner (rounds in flight are abandoned) and release the models. */
   async close(): Promise<void> {
-    for (const { timer } of this.awaited.values()) clearTimeout(timer);
+    for (const { cancel } of this.awaited.values()) cancel();
     this.awaited.clear();
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
     this.runners.clear();

@@ -17,6 +17,7 @@ import {
 } from '@pollen/fl-core';
 import { io, type Socket } from 'socket.io-client';
 import { buildCoordinator, type Coordinator } from '../app.ts';
+import type { Clock } from '../clock.ts';
 import type { CoordinatorConfig } from '../config.ts';
 import { resolveTaskInput } from '../task-file.ts';
 import { type SecAggLeavePoint, SecAggNodeClient } from './secagg-client.ts';
@@ -33,11 +34,16 @@ export interface TestCoordinator extends Coordinator {
   close(): Promise<void>;
 }
 
+/** What a test may set beyond the task: admission settings, a clock it drives (manual-clock.ts). */
+export interface TestSettings extends Pick<CoordinatorConfig, 'admission'> {
+  readonly clock?: Clock;
+}
+
 /** A real coordinator on 127.0.0.1 with a temporary data directory and a tiny MLP task. */
 export async function startTestCoordinator(
   task: Record<string, unknown> = {},
   dataDir = mkdtempSync(join(tmpdir(), 'pollen-test-')),
-  settings: Pick<CoordinatorConfig, 'admission'> = {},
+  settings: TestSettings = {},
 ): Promise<TestCoordinator> {
   const { writeFileSync } = await import('node:fs');
   const spec = await resolveTaskInput({ id: 'tiny', model: { kind: 'mlp', hidden: [8] }, ...task });
@@ -51,9 +57,9 @@ export async function startTestCoordinator(
     taskFile,
     logLevel: 'silent',
     operatorTokens: [TEST_OPERATOR_TOKEN],
-    ...settings,
+    ...(settings.admission ? { admission: settings.admission } : {}),
   };
-  const coordinator = await buildCoordinator(config);
+  const coordinator = await buildCoordinator(config, settings.clock);
   const url = await coordinator.app.listen({ host: '127.0.0.1', port: 0 });
   return { ...coordinator, url, dataDir, close: () => coordinator.app.close() };
 }

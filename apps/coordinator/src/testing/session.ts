@@ -1,6 +1,11 @@
 import { afterEach } from 'vitest';
-import type { CoordinatorConfig } from '../config.ts';
-import { type NodeContributor, removeDir, startTestCoordinator, type TestCoordinator } from './harness.ts';
+import {
+  type NodeContributor,
+  removeDir,
+  startTestCoordinator,
+  type TestCoordinator,
+  type TestSettings,
+} from './harness.ts';
 
 /** What one test file's tests open, and everything that is closed after each of them. */
 export interface TestSession {
@@ -10,11 +15,7 @@ export interface TestSession {
    * Start a coordinator for the test running now (see startTestCoordinator). After the test it
    * is closed, unless the test closed it itself, and its data directory removed.
    */
-  start(
-    task?: Record<string, unknown>,
-    dataDir?: string,
-    settings?: Pick<CoordinatorConfig, 'admission'>,
-  ): Promise<TestCoordinator>;
+  start(task?: Record<string, unknown>, dataDir?: string, settings?: TestSettings): Promise<TestCoordinator>;
 }
 
 /**
