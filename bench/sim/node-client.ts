@@ -1,6 +1,7 @@
 import { decodeDense, decodeExamples, encodeDense } from '@pollen/compression';
 import {
   type Backend,
+  type ClientMetrics,
   type ClientToServerEvents,
   PROTOCOL_VERSION,
   type RoundStartMessage,
@@ -12,6 +13,7 @@ import { io, type Socket } from 'socket.io-client';
 import { encodeRoundUpload } from '../../apps/web-client/src/sdk/upload.ts';
 import { buildModel, type LocalData, toTensors, trainLocal } from '../../apps/web-client/src/worker/train.ts';
 import { BenchError } from '../lib/errors.ts';
+import { deviceAuth } from '../lib/identity.ts';
 import { sleep } from '../lib/stats.ts';
 import type { Behaviour } from './behaviour.ts';
 
@@ -110,6 +112,7 @@ export class NodeClient {
 
   private async connect(): Promise<void> {
     const socket: ClientSocket = io(this.url, {
+      auth: deviceAuth(this.clientId),
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
@@ -199,7 +202,7 @@ export class NodeClient {
     let delta: Float32Array;
     let controlDelta: Float32Array | null = null;
     let nextControl: Float32Array | null = null;
-    let metrics = { loss: 0, accuracy: 0, trainMs: 0 };
+    let metrics: ClientMetrics = { metrics: { loss: 0 }, trainMs: 0 };
     if (this.train) {
       const result = await trainLocal(this.model!, this.data!, vector, msg.training, undefined, {
         proximalMu: strategy.proximalMu,
@@ -228,7 +231,7 @@ export class NodeClient {
       modelVersion: msg.modelVersion,
       numExamples: this.numExamples,
       backend: this.backend,
-      metrics,
+      ...metrics,
       update: frame,
       ...(controlFrame ? { controlDelta: controlFrame } : {}),
       ...(clipBit !== undefined ? { clipBit } : {}),

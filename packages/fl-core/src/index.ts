@@ -1,3 +1,5 @@
+export type { AdmissionSettings } from './admission.ts';
+export { validateAdmission } from './admission.ts';
 export type { CompressionBits, CompressionKind, CompressionSettings } from './compression.ts';
 export {
   COMPRESSION_KINDS,
@@ -11,6 +13,14 @@ export type { PollenErrorCode } from './errors.ts';
 export { PollenError, toPollenError } from './errors.ts';
 export type { WeightedVector } from './fedavg.ts';
 export { type PartialSum, WeightedAccumulator, weightedAverage } from './fedavg.ts';
+export type { MetricValues } from './metric-values.ts';
+export {
+  formatMetricValues,
+  legacyMetricValues,
+  MAX_METRICS,
+  METRIC_NAME_PATTERN,
+  parseMetricValues,
+} from './metric-values.ts';
 export type {
   OperatorAction,
   OperatorClientMetrics,
@@ -93,6 +103,7 @@ export type {
   Binary,
   ClientMetrics,
   ClientToServerEvents,
+  ContributorAuth,
   EligibilityMessage,
   ErrorMessage,
   HelloMessage,
@@ -115,7 +126,7 @@ export type {
   UpdateMessage,
   WithdrawMessage,
 } from './protocol.ts';
-export { BACKENDS, PROTOCOL_VERSION, toBytes } from './protocol.ts';
+export { BACKENDS, CLIENT_ID_PATTERN, CLIENT_SECRET_PATTERN, PROTOCOL_VERSION, toBytes } from './protocol.ts';
 export type { Rng } from './rng.ts';
 export { gamma, gaussian, hashSeed, seededRng, shuffle } from './rng.ts';
 export type { RoundMode, RoundSchedule } from './round-mode.ts';
