@@ -1,4 +1,4 @@
-import { clipToNorm, treeEpsilon, treeSegments } from '@pollen/fl-core';
+import { clipToNorm, specSize, treeEpsilon, treeSegments } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
 import { NodeContributor, OPERATOR_HEADERS, type TestCoordinator, waitFor } from '../testing/harness.ts';
 import { testSession } from '../testing/session.ts';
@@ -105,6 +105,49 @@ describe('DP-FTRL rounds', () => {
     expect(last.state['ftrl.steps']).toBe(allowed - 2 * (Math.ceil(allowed / 2) - 1));
     expect(last.state['ftrl.anchor']).toBeInstanceOf(Float32Array);
   }, 90_000);
+});
+
+describe('DP-FTRL with secure aggregation', () => {
+  it('unmasks only the sum, then adds the tree node noise it keeps: the model moves by (sum + noise) / n', async () => {
+    const coordinator = await session.start({
+      rounds: { ...rounds, cohortSize: 3, minReports: 3, minClients: 3, maxRounds: 1 },
+      secureAggregation: { range: 1, stageMs: 15_000 },
+      strategy: { name: 'fedavg', serverLr: 1 },
+      privacy: { ...ftrl, clipNorm: 10, noiseMultiplier: 0.01, minSeparation: 1, epsilonBudget: 1e6 },
+    });
+    const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
+    const deltas = [0, 1, 2].map((i) =>
+      Float32Array.from({ length: d }, (_, j) => 0.05 * Math.sin(1 + i * 7.3 + j * 0.37)),
+    );
+    for (const [i, delta] of deltas.entries()) {
+      const c = new NodeContributor(coordinator.url, `client-ftrl-secure-${i}`, () => delta);
+      clients.push(c);
+      await c.hello();
+    }
+    const record = await waitFor(
+      async () => (await coordinator.store.listRounds('tiny')).find((r) => r.status !== 'open'),
+      20_000,
+    );
+    expect(record).toMatchObject({
+      status: 'committed',
+      reported: 3,
+      privacy: { mode: 'ftrl', noiseStd: 0 },
+    });
+    expect(clients[0]!.rounds[0]!.secagg).toBeDefined();
+    const noise = (await coordinator.store.getStrategyState('tiny'))!.state['ftrl.noise.0'] as Float32Array;
+    const w0 = (await coordinator.store.getVersion('tiny', 0))!.weights;
+    const w1 = (await coordinator.store.getVersion('tiny', 1))!.weights;
+    let noiseSq = 0;
+    for (let j = 0; j < d; j++) {
+      const sum = deltas[0]![j]! + deltas[1]![j]! + deltas[2]![j]!;
+      // Fixed point at 24 bits per client, float32 weights: far below the noise's 0.1 std.
+      expect(Math.abs(w1[j]! - w0[j]! - (sum + noise[j]!) / 3)).toBeLessThan(1e-5);
+      noiseSq += noise[j]! ** 2;
+    }
+    // Node noise of std z * C = 0.1.
+    expect(Math.sqrt(noiseSq / d)).toBeGreaterThan(0.09);
+    expect(Math.sqrt(noiseSq / d)).toBeLessThan(0.11);
+  }, 60_000);
 });
 
 describe('privacy mode "ftrl" over the operator API', () => {
