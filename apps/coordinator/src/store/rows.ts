@@ -5,6 +5,7 @@ import {
   type StrategyConfig,
   type TaskSpec,
   type TaskStatus,
+  type TreeLedgerJson,
   validateStrategyConfig,
   type WeightSpec,
 } from '@pollen/fl-core';
@@ -69,7 +70,7 @@ export interface PrivacyRow {
 export function toPrivacy(row: PrivacyRow): StoredPrivacy {
   return {
     version: row.version,
-    ledger: row.ledger === null ? null : (JSON.parse(row.ledger) as PrivacyLedgerJson),
+    ledger: row.ledger === null ? null : (JSON.parse(row.ledger) as PrivacyLedgerJson | TreeLedgerJson),
     clipNorm: row.clip_norm,
     exhausted: row.exhausted,
   };
