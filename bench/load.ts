@@ -130,7 +130,8 @@ async function main(): Promise<void> {
                 modelVersion: msg.modelVersion,
                 numExamples: 100,
                 backend: 'cpu',
-                metrics: { loss: 1, accuracy: 0.1, trainMs: 1 },
+                metrics: { loss: 1, accuracy: 0.1 },
+                trainMs: 1,
                 update,
               })
               .catch(ignoreClosed);

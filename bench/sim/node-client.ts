@@ -1,6 +1,7 @@
 import { decodeDense, decodeExamples, encodeDense } from '@pollen/compression';
 import {
   type Backend,
+  type ClientMetrics,
   type ClientToServerEvents,
   PROTOCOL_VERSION,
   type RoundStartMessage,
@@ -201,7 +202,7 @@ export class NodeClient {
     let delta: Float32Array;
     let controlDelta: Float32Array | null = null;
     let nextControl: Float32Array | null = null;
-    let metrics = { loss: 0, accuracy: 0, trainMs: 0 };
+    let metrics: ClientMetrics = { metrics: { loss: 0 }, trainMs: 0 };
     if (this.train) {
       const result = await trainLocal(this.model!, this.data!, vector, msg.training, undefined, {
         proximalMu: strategy.proximalMu,
@@ -230,7 +231,7 @@ export class NodeClient {
       modelVersion: msg.modelVersion,
       numExamples: this.numExamples,
       backend: this.backend,
-      metrics,
+      ...metrics,
       update: frame,
       ...(controlFrame ? { controlDelta: controlFrame } : {}),
       ...(clipBit !== undefined ? { clipBit } : {}),

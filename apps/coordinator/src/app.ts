@@ -67,7 +67,8 @@ export async function buildCoordinator(
   });
   await openapi(app);
   await initTf();
-  useMnistCache(config.dataDir);
+  // POLLEN_MNIST_CACHE shares one converted copy between processes (the tests build it once a run).
+  useMnistCache(process.env.POLLEN_MNIST_CACHE || config.dataDir);
   const store = await openStore(config);
   const engine = new Engine(store, app.log, clock);
   const messageLimit = new MessageLimit(engine);

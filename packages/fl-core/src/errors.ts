@@ -31,6 +31,7 @@ export type PollenErrorCode =
   | 'SECAGG_REFUSED'
   | 'SECAGG_STAGE'
   | 'LEASE_LOST'
+  | 'INVALID_DATA'
   | 'INTERNAL';
 
 /** The one error class Pollen throws on purpose; `code` is stable, `message` is for people. */

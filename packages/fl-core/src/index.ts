@@ -13,6 +13,14 @@ export type { PollenErrorCode } from './errors.ts';
 export { PollenError, toPollenError } from './errors.ts';
 export type { WeightedVector } from './fedavg.ts';
 export { type PartialSum, WeightedAccumulator, weightedAverage } from './fedavg.ts';
+export type { MetricValues } from './metric-values.ts';
+export {
+  formatMetricValues,
+  legacyMetricValues,
+  MAX_METRICS,
+  METRIC_NAME_PATTERN,
+  parseMetricValues,
+} from './metric-values.ts';
 export type {
   OperatorAction,
   OperatorClientMetrics,

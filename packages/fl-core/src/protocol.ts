@@ -1,5 +1,6 @@
 import type { CompressionBits, CompressionKind } from './compression.ts';
 import type { PollenErrorCode } from './errors.ts';
+import type { MetricValues } from './metric-values.ts';
 import type { PrivacyMode } from './privacy/settings.ts';
 import type { TrainingSpec } from './task.ts';
 
@@ -224,7 +225,10 @@ export interface SecAggMaskedEvent extends SecAggEnvelope {
   readonly modelVersion: number;
   readonly numExamples: number;
   readonly backend: Backend;
-  readonly metrics: ClientMetrics;
+  /** `loss` and the task's declared metrics on the client's own examples after training. */
+  readonly metrics: MetricValues;
+  /** Milliseconds of local training. */
+  readonly trainMs: number;
   readonly masked: Binary;
 }
 
@@ -241,9 +245,10 @@ export interface SecAggRevealEvent extends SecAggEnvelope {
   readonly shares: Binary;
 }
 
+/** A client's local training in a round, as the operator sees it: its named metrics and time. */
 export interface ClientMetrics {
-  readonly loss: number;
-  readonly accuracy: number;
+  /** `loss` and the task's metrics on the client's own examples after training. */
+  readonly metrics: MetricValues;
   readonly trainMs: number;
 }
 
@@ -253,7 +258,10 @@ export interface UpdateMessage {
   readonly modelVersion: number;
   readonly numExamples: number;
   readonly backend: Backend;
-  readonly metrics: ClientMetrics;
+  /** `loss` and the task's declared metrics on the client's own examples after training. */
+  readonly metrics: MetricValues;
+  /** Milliseconds of local training. */
+  readonly trainMs: number;
   /** w_local - w_global as a frame: dense, or as the round's `compression` says. */
   readonly update: Binary;
   /**

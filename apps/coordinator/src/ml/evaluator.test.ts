@@ -26,10 +26,10 @@ describe('held-out evaluation off the event loop', () => {
       // Two requests at once: the thread serves them in order, each on its own weights.
       const there = await Promise.all([model.evaluate(initial), model.evaluate(other)]);
       for (let i = 0; i < 2; i++) {
-        expect(there[i]!.accuracy).toBeCloseTo(here[i]!.accuracy, 6);
-        expect(there[i]!.loss).toBeCloseTo(here[i]!.loss, 5);
+        expect(there[i]!.accuracy).toBeCloseTo(here[i]!.accuracy!, 6);
+        expect(there[i]!.loss).toBeCloseTo(here[i]!.loss!, 5);
       }
-      expect(here[0]!.loss).not.toBeCloseTo(here[1]!.loss, 5);
+      expect(here[0]!.loss).not.toBeCloseTo(here[1]!.loss!, 5);
       // They came from the thread, not from the fallback on this one.
       expect(model.offThread).toBe(true);
     } finally {

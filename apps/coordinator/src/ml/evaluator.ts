@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { ExampleBatch } from '@pollen/compression';
-import type { TaskSpec } from '@pollen/fl-core';
+import type { MetricValues, TaskSpec } from '@pollen/fl-core';
 import type * as tf from '@tensorflow/tfjs';
 import { loadMnist, mnistCacheDir } from '../data/mnist.ts';
-import { buildModel, type Evaluation, evaluate, readWeights, writeWeights } from './tf.ts';
+import { buildModel, evaluate, readWeights, writeWeights } from './tf.ts';
 
 /** A request to the evaluator thread. */
 export interface EvaluateRequest {
@@ -118,20 +118,26 @@ export class TaskModel {
     return readWeights(this.model);
   }
 
-  /** Held-out accuracy and loss of a weight vector, computed off the event loop. */
-  async evaluate(weights: Float32Array): Promise<Evaluation> {
+  /** Held-out metrics (`loss`, `accuracy`) of a weight vector, computed off the event loop. */
+  async evaluate(weights: Float32Array): Promise<MetricValues> {
     if (!this.thread.broken) {
       const reply = await this.thread.evaluate(this.spec, weights);
-      if (reply.ok) return { accuracy: reply.accuracy, loss: reply.loss };
+      if (reply.ok) return { loss: reply.loss, accuracy: reply.accuracy };
       if (!this.thread.broken) throw new Error(`held-out evaluation failed: ${reply.message}`);
     }
     return this.evaluateHere(weights);
   }
 
   /** The same evaluation on this thread: the fallback, and the reference the tests compare with. */
-  evaluateHere(weights: Float32Array): Promise<Evaluation> {
+  async evaluateHere(weights: Float32Array): Promise<MetricValues> {
     writeWeights(this.model, weights);
-    return evaluate(this.model, this.heldOut(), this.spec.inputShape, this.spec.numClasses);
+    const { loss, accuracy } = await evaluate(
+      this.model,
+      this.heldOut(),
+      this.spec.inputShape,
+      this.spec.numClasses,
+    );
+    return { loss, accuracy };
   }
 
   dispose(): void {

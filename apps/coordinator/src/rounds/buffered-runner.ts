@@ -359,7 +359,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
             {
               reported: record.reported,
               version: record.newVersion,
-              accuracy: record.accuracy,
+              metrics: record.metrics,
               staleness: aggregate.staleness,
               aggregationMs: record.aggregationMs,
             },

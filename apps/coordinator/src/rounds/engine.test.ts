@@ -51,7 +51,7 @@ describe('round engine', () => {
     const v0 = (await coordinator.store.getVersion('tiny', 0))!.weights;
     const v1 = (await coordinator.store.getVersion('tiny', 1))!.weights;
     for (const i of [0, 17, d - 1]) expect(v1[i]).toBeCloseTo(v0[i]! + 3.25, 5);
-    expect(record.accuracy).toBeGreaterThanOrEqual(0);
+    expect(record.metrics!.accuracy).toBeGreaterThanOrEqual(0);
     expect(record.backends).toEqual({ cpu: 2 });
     await waitFor(() => a.acks.length > 0);
     expect(a.acks[0]).toEqual({ ok: true, roundId: 1 });
@@ -89,9 +89,19 @@ describe('round engine', () => {
     expect(await codes(bad, msg, new Float32Array(d), { modelVersion: 5 })).toBe('STALE_MODEL');
     expect(await codes(bad, msg, new Float32Array(d), { roundId: 99 })).toBe('ROUND_CLOSED');
     expect(await codes(bad, msg, new Float32Array(d), { numExamples: -3 })).toBe('INVALID_MESSAGE');
-    expect(await codes(bad, msg, new Float32Array(d), { metrics: { loss: Number.NaN } })).toBe(
-      'INVALID_MESSAGE',
-    );
+    // Named metrics: an object of finite numbers with well-formed names, `loss` among them.
+    for (const metrics of [
+      { loss: Number.NaN },
+      { accuracy: 0.5 },
+      { loss: -1 },
+      { loss: 1, 'no spaces': 2 },
+      Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`m${i}`, 1])),
+      [1, 2],
+      'loss',
+    ]) {
+      expect(await codes(bad, msg, new Float32Array(d), { metrics })).toBe('INVALID_MESSAGE');
+    }
+    expect(await codes(bad, msg, new Float32Array(d), { trainMs: -1 })).toBe('INVALID_MESSAGE');
     expect(await codes(bad, msg, new Float32Array(d), { update: 'not binary' })).toBe('INVALID_MESSAGE');
     expect(await codes(outsider, msg, new Float32Array(d))).toBe('NOT_IN_ROUND');
     expect(await codes(good, msg, new Float32Array(d).fill(0.5))).toBe('ok');

@@ -356,7 +356,7 @@ export class Engine extends EventEmitter<{
               delta,
               numExamples: update.numExamples,
               backend: update.backend,
-              metrics: update.metrics,
+              metrics: { metrics: update.metrics, trainMs: update.trainMs },
               bytes: update.update.byteLength,
               controlDelta: update.controlDelta,
               clipBit: update.clipBit,

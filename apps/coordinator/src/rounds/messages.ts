@@ -13,6 +13,7 @@ import {
   type HelloMessage,
   PollenError,
   PROTOCOL_VERSION,
+  parseMetricValues,
   TASK_ID_PATTERN,
   type UpdateMessage,
   type WithdrawMessage,
@@ -56,12 +57,11 @@ export function parseEligibility(input: unknown): EligibilityMessage {
   };
 }
 
-export function parseMetrics(input: unknown): ClientMetrics {
-  const m = expectObject('metrics', input, 'INVALID_MESSAGE');
+/** A report's named metrics (`loss` and the task's metrics) and its training time. */
+export function parseMetrics(msg: Record<string, unknown>): ClientMetrics {
   return {
-    loss: expectInRange('metrics.loss', m.loss, 0, 1e6, 'INVALID_MESSAGE'),
-    accuracy: expectInRange('metrics.accuracy', m.accuracy, 0, 1, 'INVALID_MESSAGE'),
-    trainMs: expectInRange('metrics.trainMs', m.trainMs, 0, 86_400_000, 'INVALID_MESSAGE'),
+    metrics: parseMetricValues('metrics', msg.metrics, 'INVALID_MESSAGE'),
+    trainMs: expectInRange('trainMs', msg.trainMs, 0, 86_400_000, 'INVALID_MESSAGE'),
   };
 }
 
@@ -94,7 +94,7 @@ export function parseUpdate(input: unknown, maxPayloadBytes: number): ParsedUpda
     modelVersion: expectInt('modelVersion', msg.modelVersion, 0, MAX_ROUND, 'INVALID_MESSAGE'),
     numExamples: expectInt('numExamples', msg.numExamples, 1, MAX_EXAMPLES, 'INVALID_MESSAGE'),
     backend: expectOneOf('backend', msg.backend, BACKENDS, 'INVALID_MESSAGE'),
-    metrics: parseMetrics(msg.metrics),
+    ...parseMetrics(msg),
     update: bytes,
   };
 }

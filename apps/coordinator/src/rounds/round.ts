@@ -331,12 +331,11 @@ export class Round {
       deadlineHit: this.closeReason === 'deadline',
       startedAt: this.startedAt,
       endedAt: null,
-      accuracy: null,
-      loss: null,
+      metrics: null,
       bytesUp: this.bytesUp,
       bytesDown: 0,
       backends: { ...this.backendCounts },
-      // Under DP the clients' own loss and accuracy are not noised: kept out of the record.
+      // Under DP the clients' own metrics are not noised: kept out of the record.
       clientMetrics: this.privacy?.private ? [] : [...this.metrics],
       reason: null,
       ...this.sampling,

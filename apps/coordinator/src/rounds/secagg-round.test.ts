@@ -254,7 +254,8 @@ describe('secure aggregation rounds over Socket.io', () => {
       modelVersion: 0,
       numExamples: 1,
       backend: 'cpu',
-      metrics: { loss: 1, accuracy: 0, trainMs: 1 },
+      metrics: { loss: 1, accuracy: 0 },
+      trainMs: 1,
     };
     expect(await code(send('secagg:masked', { ...masked, masked: new Uint8Array(4 * words) }))).toBe(
       'SECAGG_STAGE',
@@ -285,7 +286,8 @@ describe('secure aggregation rounds over Socket.io', () => {
       modelVersion: 0,
       numExamples: 1,
       backend: 'cpu',
-      metrics: { loss: 1, accuracy: 0, trainMs: 1 },
+      metrics: { loss: 1, accuracy: 0 },
+      trainMs: 1,
     };
     const refused = (c: string): unknown => expect.objectContaining({ code: c });
     expect(() => parseMaskedReport({ ...report, masked: new Uint8Array(44) }, 10)).toThrow(
@@ -297,6 +299,8 @@ describe('secure aggregation rounds over Socket.io', () => {
     expect(() => parseMaskedReport({ ...report, masked: [1, 2] }, 10)).toThrow(refused('INVALID_MESSAGE'));
     const tpu = { ...report, backend: 'tpu', masked: new Uint8Array(40) };
     expect(() => parseMaskedReport(tpu, 10)).toThrow(refused('INVALID_MESSAGE'));
+    const noLoss = { ...report, metrics: { accuracy: 1 }, masked: new Uint8Array(40) };
+    expect(() => parseMaskedReport(noLoss, 10)).toThrow(refused('INVALID_MESSAGE'));
     expect(parseMaskedReport({ ...report, masked: new ArrayBuffer(40) }, 10).masked.byteLength).toBe(40);
   });
 

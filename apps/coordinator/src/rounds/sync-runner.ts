@@ -324,7 +324,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
             {
               reported: record.reported,
               reason,
-              accuracy: record.accuracy,
+              metrics: record.metrics,
               version: record.newVersion,
               tau,
               weight,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  type MetricValues,
   type PrivacyLedgerJson,
   type RoundSpec,
   type StrategyConfig,
@@ -89,4 +90,13 @@ export function toStrategyState(row: StrategyRow): StoredStrategyState {
     config: JSON.parse(row.config) as StrategyConfig,
     state: decodeStrategyState(row.state),
   };
+}
+
+/** A version's held-out metrics as both stores keep them: JSON text, or NULL when not evaluated. */
+export function metricsText(metrics: MetricValues | null): string | null {
+  return metrics === null ? null : JSON.stringify(metrics);
+}
+
+export function toMetrics(text: string | null): MetricValues | null {
+  return text === null ? null : (JSON.parse(text) as MetricValues);
 }

@@ -1,4 +1,5 @@
 import type {
+  MetricValues,
   OperatorClientMetrics,
   OperatorRound,
   OperatorRoundPrivacy,
@@ -53,8 +54,8 @@ export interface ModelVersion {
   readonly roundId: number | null;
   readonly createdAt: number;
   readonly weights: Float32Array;
-  readonly accuracy: number | null;
-  readonly loss: number | null;
+  /** Held-out metrics of this version; null when it was not evaluated (no held-out data). */
+  readonly metrics: MetricValues | null;
 }
 
 /** A task's server strategy state (optimizer moments, SCAFFOLD's c) as committed with a version. */
@@ -140,7 +141,5 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export interface Evaluated {
-  readonly accuracy: number | null;
-  readonly loss: number | null;
-}
+/** A held-out evaluation: the named metrics, or null for a task without held-out data. */
+export type Evaluated = MetricValues | null;

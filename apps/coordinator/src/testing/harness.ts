@@ -189,7 +189,8 @@ export class NodeContributor {
       modelVersion: msg.modelVersion,
       numExamples: 10,
       backend: 'cpu',
-      metrics: { loss: 1, accuracy: 0.5, trainMs: 1 },
+      metrics: { loss: 1, accuracy: 0.5 },
+      trainMs: 1,
       update,
       ...fields,
     } as never);

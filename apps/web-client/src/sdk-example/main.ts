@@ -137,7 +137,11 @@ async function main(): Promise<void> {
     uploads++;
     document.body.dataset.uploads = String(uploads);
     log(
-      `uploaded round ${u.roundId}: ${u.bytes} bytes, ${u.numExamples} examples, local accuracy ${u.accuracy.toFixed(3)}`,
+      `uploaded round ${u.roundId}: ${u.bytes} bytes, ${u.numExamples} examples, local ${Object.entries(
+        u.metrics,
+      )
+        .map(([name, value]) => `${name} ${value.toFixed(3)}`)
+        .join(', ')}`,
     );
   });
   client.on('roundEnd', (r) => log(`round ${r.roundId} ${r.status}, model version ${r.modelVersion}`));

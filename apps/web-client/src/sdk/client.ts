@@ -115,8 +115,7 @@ export class PollenClient extends Emitter<ClientEvents> {
         at: Date.now(),
         bytes: u.bytes,
         numExamples: u.numExamples,
-        loss: u.loss,
-        accuracy: u.accuracy,
+        metrics: u.metrics,
         trainMs: u.trainMs,
         epsilon: u.epsilon ?? null,
         outcome: null,
@@ -553,7 +552,7 @@ export class PollenClient extends Emitter<ClientEvents> {
         modelVersion: msg.modelVersion,
         numExamples: reply.numExamples,
         backend: this.backendName!,
-        metrics: reply.metrics,
+        ...reply.metrics,
       };
       // A secure round sends no update: the worker masks it and the coordinator sees only the sum.
       const controlDelta = reply.controlDelta ? new Float32Array(reply.controlDelta) : null;
@@ -565,7 +564,7 @@ export class PollenClient extends Emitter<ClientEvents> {
             modelVersion: msg.modelVersion,
             numExamples: reply.numExamples,
             backend: this.backendName!,
-            metrics: reply.metrics,
+            ...reply.metrics,
             update: frame,
             ...(controlFrame ? { controlDelta: controlFrame } : {}),
             ...(sent?.clipBit !== undefined ? { clipBit: sent.clipBit } : {}),

@@ -1,3 +1,4 @@
+import type { MetricValues } from '@pollen/fl-core';
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 
 /** One labelled example kept on this device. */
@@ -202,8 +203,8 @@ export interface HistoryEntry {
   readonly at: number;
   readonly bytes: number;
   readonly numExamples: number;
-  readonly loss: number;
-  readonly accuracy: number;
+  /** `loss` and the task's metrics on this device's examples after local training. */
+  readonly metrics: MetricValues;
   readonly trainMs: number;
   readonly epsilon: number | null;
   /** How the round ended, once this device heard. */
@@ -218,7 +219,16 @@ const historyKey = (taskId: string): string => `history:${taskId}`;
 export async function loadHistory(taskId: string): Promise<HistoryEntry[]> {
   const db = await openStore();
   const stored = await db.get('meta', historyKey(taskId));
-  return Array.isArray(stored) ? (stored as HistoryEntry[]) : [];
+  return Array.isArray(stored) ? (stored as StoredHistoryEntry[]).map(namedMetrics) : [];
+}
+
+/** An entry as stored: before named metrics, an entry kept `loss` and `accuracy` fields instead. */
+type StoredHistoryEntry = HistoryEntry | (Omit<HistoryEntry, 'metrics'> & { loss: number; accuracy: number });
+
+function namedMetrics(entry: StoredHistoryEntry): HistoryEntry {
+  if ('metrics' in entry) return entry;
+  const { loss, accuracy, ...rest } = entry;
+  return { ...rest, metrics: { loss, accuracy } };
 }
 
 /** Add a round, or change the one with the same id (its outcome arrives later), in one transaction. */
@@ -230,7 +240,7 @@ export async function recordHistory(
   const db = await openStore();
   const tx = db.transaction('meta', 'readwrite');
   const stored = await tx.store.get(historyKey(taskId));
-  const entries = Array.isArray(stored) ? (stored as HistoryEntry[]) : [];
+  const entries = Array.isArray(stored) ? (stored as StoredHistoryEntry[]).map(namedMetrics) : [];
   const i = entries.findIndex((e) => e.roundId === roundId);
   const next = change(i >= 0 ? entries[i] : undefined);
   if (next && i >= 0) entries[i] = next;

@@ -53,8 +53,8 @@ describe('local training', () => {
     expect(first.delta).toHaveLength(global.length);
     expect(first.delta.every(Number.isFinite)).toBe(true);
     expect(first.numExamples).toBe(64);
-    expect(first.metrics.accuracy).toBeGreaterThan(0.9);
-    expect(second.metrics.loss).toBeLessThan(0.7);
+    expect(first.metrics.metrics.accuracy).toBeGreaterThan(0.9);
+    expect(second.metrics.metrics.loss).toBeLessThan(0.7);
     // The delta is exactly what moved: global + delta are the trained weights.
     const trained = await getFlatWeights(model);
     trained.forEach((w, i) => {
@@ -82,8 +82,8 @@ describe('local training', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(prox.steps).toBe(20);
     expect(progress).toHaveLength(20);
-    expect(prox.metrics.accuracy).toBeGreaterThan(0.9);
-    expect(prox.metrics.loss).toBeLessThan(0.69);
+    expect(prox.metrics.metrics.accuracy).toBeGreaterThan(0.9);
+    expect(prox.metrics.metrics.loss).toBeLessThan(0.69);
     expect(prox.scaffold).toBeUndefined();
     expect(norm(prox.delta)).toBeLessThan(norm(plain.delta));
     const trained = await getFlatWeights(model);

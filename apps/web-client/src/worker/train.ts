@@ -147,8 +147,7 @@ export async function trainLocal(
     delta,
     numExamples: data.count,
     metrics: {
-      loss: last('loss'),
-      accuracy: Math.min(1, Math.max(0, last('acc') || last('accuracy'))),
+      metrics: { loss: last('loss'), accuracy: Math.min(1, Math.max(0, last('acc') || last('accuracy'))) },
       trainMs: performance.now() - started,
     },
     steps: epochs * batches,
@@ -275,8 +274,10 @@ async function trainCorrected(
     delta,
     numExamples: data.count,
     metrics: {
-      loss: Number.isFinite(loss) ? loss : 0,
-      accuracy: Math.min(1, Math.max(0, correct / data.count)),
+      metrics: {
+        loss: Number.isFinite(loss) ? loss : 0,
+        accuracy: Math.min(1, Math.max(0, correct / data.count)),
+      },
       trainMs: performance.now() - started,
     },
     steps,
