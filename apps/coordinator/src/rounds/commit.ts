@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { createServerStrategy, type ServerStrategy } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
-import type { TaskModel } from '../ml/evaluator.ts';
+import { accuracyAndLoss, type TaskModel } from '../ml/evaluator.ts';
 import type { Fence, ModelVersion, RoundRecord, Store, StoredTask } from '../store/types.ts';
 import { commitPrivacy, cryptoRng, type PrivacyPlan } from './privacy.ts';
 
@@ -126,8 +126,7 @@ export class Committer {
         status: 'committed',
         newVersion: current.version + 1,
         endedAt: Date.now(),
-        accuracy: evaluation.accuracy,
-        loss: evaluation.loss,
+        ...accuracyAndLoss(evaluation),
         aggregationMs: round3(aggregationMs),
         evaluationMs: round3(evaluationMs),
         ...(spent ? { privacy: spent.record } : {}),
