@@ -96,10 +96,12 @@ export class MetricAccumulator {
     );
     for (const m of topK) {
       const depth = predictions.shape[predictions.shape.length - 1]!;
-      const flat = predictions.reshape([-1, depth]) as tf.Tensor2D;
-      const ids = labels.toInt().flatten() as tf.Tensor1D;
+      const [flat, ids] = tf.tidy(() => [
+        predictions.reshape([-1, depth]) as tf.Tensor2D,
+        labels.toInt().flatten() as tf.Tensor1D,
+      ]);
       const inTop = await tf.inTopKAsync(flat, ids, m.k);
-      const hit = tf.sum(inTop.toFloat());
+      const hit = tf.tidy(() => tf.sum(inTop.toFloat()));
       this.topHits.set(m.k, (this.topHits.get(m.k) ?? 0) + (await hit.data())[0]!);
       tf.dispose([flat, ids, inTop, hit]);
     }

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRng } from '@pollen/fl-core';
-import { initTf } from '@pollen/ml';
+import { initTf, modelTopology } from '@pollen/ml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useMnistCache } from '../data/mnist.ts';
 import { resolveTaskInput } from '../task-file.ts';
@@ -36,4 +36,35 @@ describe('held-out evaluation off the event loop', () => {
       model.dispose();
     }
   }, 60_000);
+
+  it('refuses at creation a model whose output disagrees with the target, naming the field', async () => {
+    await initTf();
+    const spec = await resolveTaskInput({
+      id: 'five',
+      model: {
+        topology: await modelTopology(
+          await resolveTaskInput({ id: 'x', model: { kind: 'mlp', hidden: [4] } }),
+        ),
+      },
+      target: { kind: 'class', numClasses: 5 },
+      data: undefined,
+    });
+    await expect(TaskModel.create(spec)).rejects.toMatchObject({
+      code: 'INVALID_TASK',
+      message: expect.stringMatching(
+        /"target" \(class\) needs a model output of \[5\], the model gives \[10\]/,
+      ),
+    });
+  });
+
+  it('reports no held-out figures for a task without held-out data', async () => {
+    await initTf();
+    const spec = await resolveTaskInput({ id: 'none', model: { kind: 'mlp', hidden: [4] }, data: undefined });
+    const model = await TaskModel.create(spec);
+    try {
+      expect(await model.evaluate(await model.initialWeights())).toBeNull();
+    } finally {
+      model.dispose();
+    }
+  });
 });
