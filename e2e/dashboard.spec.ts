@@ -38,7 +38,8 @@ test('the dashboard shows nothing without the operator token, and live rounds wi
       await expect(dashboard.locator('body')).toHaveAttribute('data-auth', 'ok');
       await expect(dashboard.locator('body')).toHaveAttribute('data-live', 'true');
       await expect(dashboard.locator('#tile-status')).toHaveText('running');
-      await expect(dashboard.locator('#accuracy-chart')).toHaveAttribute('data-points', '0');
+      // One chart per metric, held-out and clients': before any round only the loss is known.
+      await expect(dashboard.locator('#heldout-loss-chart')).toHaveAttribute('data-points', '0');
       // Marks this document: a reload would lose it.
       await dashboard.evaluate(() => {
         (window as unknown as { sameDocument: boolean }).sameDocument = true;
@@ -51,13 +52,18 @@ test('the dashboard shows nothing without the operator token, and live rounds wi
       await expect(dashboard.locator('#rounds tr[data-round="1"] td.committed')).toBeVisible({
         timeout: 90_000,
       });
-      await expect(dashboard.locator('#accuracy-chart')).not.toHaveAttribute('data-points', '0');
-      const [first] = await api<{ accuracy: number }[]>(coordinator.url, '/api/tasks/mnist-dash/rounds');
-      await expect(dashboard.locator('#rounds tr[data-round="1"] td').nth(6)).toHaveText(
-        first!.accuracy.toFixed(4),
+      await expect(dashboard.locator('#heldout-accuracy-chart')).not.toHaveAttribute('data-points', '0');
+      await expect(dashboard.locator('#heldout-loss-chart')).not.toHaveAttribute('data-points', '0');
+      const [first] = await api<{ metrics: { accuracy: number; loss: number } }[]>(
+        coordinator.url,
+        '/api/tasks/mnist-dash/rounds',
       );
-      await expect(dashboard.locator('#tile-accuracy')).not.toHaveText('-');
-      await expect(dashboard.locator('#clients-chart')).not.toHaveAttribute('data-points', '0');
+      await expect(dashboard.locator('#rounds tr[data-round="1"] td').nth(6)).toHaveText(
+        `accuracy ${first!.metrics.accuracy.toFixed(4)}, loss ${first!.metrics.loss.toFixed(4)}`,
+      );
+      await expect(dashboard.locator('#tile-heldout')).toContainText('accuracy');
+      await expect(dashboard.locator('#clients-accuracy-chart')).not.toHaveAttribute('data-points', '0');
+      await expect(dashboard.locator('#clients-loss-chart')).not.toHaveAttribute('data-points', '0');
       await expect(dashboard.locator('#timeline-chart')).not.toHaveAttribute('data-points', '0');
       await expect(dashboard.locator('#tile-ratio')).toContainText('smaller than dense float32');
       expect(
@@ -71,7 +77,7 @@ test('the dashboard shows nothing without the operator token, and live rounds wi
       await dashboard.locator('#resume').click();
       await expect(dashboard.locator('#tile-status')).not.toHaveText('paused');
       await expect(dashboard.locator('#rounds tr td.committed')).toHaveCount(3, { timeout: 90_000 });
-      await expect(dashboard.locator('#accuracy-chart')).toHaveAttribute('data-points', '3');
+      await expect(dashboard.locator('#heldout-accuracy-chart')).toHaveAttribute('data-points', '3');
       await dashboard.screenshot({ path: test.info().outputPath('dashboard.png'), fullPage: true });
       await tab.context.close();
       await operator.close();

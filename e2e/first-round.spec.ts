@@ -6,7 +6,7 @@ interface Round {
   roundId: number;
   status: string;
   reported: number;
-  accuracy: number | null;
+  metrics: { accuracy: number } | null;
   backends: Record<string, number>;
 }
 
@@ -40,8 +40,10 @@ test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 10 round
       const committed = rounds.filter((r) => r.status === 'committed');
       expect(committed).toHaveLength(10);
       const last = committed.at(-1)!;
-      console.log(`held-out accuracy by round: ${committed.map((r) => r.accuracy!.toFixed(3)).join(' ')}`);
-      expect(last.accuracy).toBeGreaterThanOrEqual(0.85);
+      console.log(
+        `held-out accuracy by round: ${committed.map((r) => r.metrics!.accuracy.toFixed(3)).join(' ')}`,
+      );
+      expect(last.metrics!.accuracy).toBeGreaterThanOrEqual(0.85);
       expect(last.backends.wasm).toBeGreaterThanOrEqual(4);
       await tabs[0]!.page.screenshot({ path: test.info().outputPath('contributor.png') });
       for (const tab of tabs) await tab.context.close();

@@ -50,7 +50,7 @@ test('a wrong or missing operator token sees no dashboard data and controls noth
     await expect(page.locator('body')).toHaveAttribute('data-auth', 'required');
     await expect(page.locator('#login')).toBeVisible();
     await expect(page.locator('#rounds tr')).toHaveCount(0);
-    for (const tile of ['#tile-status', '#tile-version', '#tile-connected', '#tile-accuracy']) {
+    for (const tile of ['#tile-status', '#tile-version', '#tile-connected', '#tile-heldout']) {
       await expect(page.locator(tile)).toHaveText('-');
     }
     await expect(page.locator('#pause')).toBeDisabled();

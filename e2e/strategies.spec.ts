@@ -33,7 +33,7 @@ declare const indexedDB: {
 interface Round {
   status: string;
   reported: number;
-  accuracy: number | null;
+  metrics: { accuracy: number } | null;
 }
 
 interface Stored {
@@ -153,7 +153,7 @@ test('SCAFFOLD with FedProx trains in the browser and keeps c_i in an upgraded I
       ['committed', 2],
       ['committed', 2],
     ]);
-    expect(rounds[1]!.accuracy).toBeGreaterThan(0.2);
+    expect(rounds[1]!.metrics!.accuracy).toBeGreaterThan(0.2);
     // 784 * 32 + 32 + 32 * 10 + 10 parameters; c_i of the last committed round, kept by each device.
     for (const [i, { page }] of devices.entries()) {
       await expect.poll(async () => (await page.evaluate(readStored, 'mnist-scaffold')).roundId).toBe(2);

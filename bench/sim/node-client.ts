@@ -1,6 +1,7 @@
 import { decodeDense, decodeExamples, encodeDense } from '@pollen/compression';
 import {
   type Backend,
+  type ClientMetrics,
   type ClientToServerEvents,
   PROTOCOL_VERSION,
   type RoundStartMessage,
@@ -14,6 +15,7 @@ import { io, type Socket } from 'socket.io-client';
 import { encodeRoundUpload } from '../../apps/web-client/src/sdk/upload.ts';
 
 import { BenchError } from '../lib/errors.ts';
+import { deviceAuth } from '../lib/identity.ts';
 import { sleep } from '../lib/stats.ts';
 import type { Behaviour } from './behaviour.ts';
 
@@ -114,6 +116,7 @@ export class NodeClient {
 
   private async connect(): Promise<void> {
     const socket: ClientSocket = io(this.url, {
+      auth: deviceAuth(this.clientId),
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
@@ -203,18 +206,14 @@ export class NodeClient {
     let delta: Float32Array;
     let controlDelta: Float32Array | null = null;
     let nextControl: Float32Array | null = null;
-    let metrics = { loss: 0, accuracy: 0, trainMs: 0 };
+    let metrics: ClientMetrics = { metrics: { loss: 0 }, trainMs: 0 };
     if (this.train) {
       const result = await trainLocal(this.model!, this.data!, vector, msg.training, this.task, undefined, {
         proximalMu: strategy.proximalMu,
         scaffold,
       });
       delta = result.delta;
-      metrics = {
-        loss: result.metrics.loss ?? 0,
-        accuracy: result.metrics.accuracy ?? 0,
-        trainMs: result.trainMs,
-      };
+      metrics = { metrics: result.metrics, trainMs: result.trainMs };
       controlDelta = result.scaffold?.deltaC ?? null;
       nextControl = result.scaffold?.ci ?? null;
       this.stats.trainMs += metrics.trainMs;
@@ -236,7 +235,7 @@ export class NodeClient {
       modelVersion: msg.modelVersion,
       numExamples: this.numExamples,
       backend: this.backend,
-      metrics,
+      ...metrics,
       update: frame,
       ...(controlFrame ? { controlDelta: controlFrame } : {}),
       ...(clipBit !== undefined ? { clipBit } : {}),

@@ -1,3 +1,4 @@
+import { formatMetricValues } from '@pollen/fl-core';
 import type { SimReport } from './report.ts';
 
 /** A point of a line chart. */
@@ -27,7 +28,8 @@ function ticks(lo: number, hi: number): number[] {
 
 /**
  * A self-contained SVG line chart (no script, no external asset), with axes, ticks and a
- * marker per point. The y axis spans [yMin, 1] so accuracy curves of different runs compare.
+ * marker per point. The y axis spans [yMin, yMax] (default [0, 1], so accuracy curves of
+ * different runs compare).
  */
 export function lineChart(options: {
   title: string;
@@ -35,6 +37,7 @@ export function lineChart(options: {
   yLabel: string;
   points: readonly Point[];
   yMin?: number;
+  yMax?: number;
   target?: number | null;
 }): string {
   const { points } = options;
@@ -42,7 +45,7 @@ export function lineChart(options: {
   const xLo = Math.min(0, ...xs);
   const xHi = Math.max(1, ...xs);
   const yLo = Math.min(options.yMin ?? 0, ...points.map((p) => p.y));
-  const yHi = 1;
+  const yHi = Math.max(options.yMax ?? 1, ...points.map((p) => p.y));
   const w = WIDTH - PAD.left - PAD.right;
   const h = HEIGHT - PAD.top - PAD.bottom;
   const sx = (x: number): number => PAD.left + ((x - xLo) / (xHi - xLo || 1)) * w;
@@ -89,19 +92,22 @@ export function lineChart(options: {
 
 /** The simulation's HTML page: accuracy against rounds and against time, and the round table. */
 export function plotHtml(report: SimReport): string {
-  const committed = report.rounds.filter((r) => r.status === 'committed' && r.accuracy !== null);
-  const byRound = committed.map((r) => ({ x: r.version ?? r.round, y: r.accuracy! }));
-  const byTime = committed.map((r) => ({ x: Number(r.elapsedS.toFixed(1)), y: r.accuracy! }));
-  // Zoom on the committed rounds (the untrained model's accuracy is in the text above).
-  const lowest = Math.min(1, ...committed.map((r) => r.accuracy!));
-  const yMin = Math.max(0, Math.floor((lowest - 0.02) * 20) / 20);
-  const target = report.options.target;
+  // Accuracy where the task measures it (its curves compare across runs on [yMin, 1]), else loss.
+  const name = report.rounds.some((r) => r.metrics?.accuracy !== undefined) ? 'accuracy' : 'loss';
+  const committed = report.rounds.filter((r) => r.status === 'committed' && r.metrics?.[name] !== undefined);
+  const value = (r: (typeof committed)[number]): number => r.metrics![name]!;
+  const byRound = committed.map((r) => ({ x: r.version ?? r.round, y: value(r) }));
+  const byTime = committed.map((r) => ({ x: Number(r.elapsedS.toFixed(1)), y: value(r) }));
+  // Zoom on the committed rounds (the untrained model's figure is in the text above).
+  const lowest = Math.min(1, ...committed.map(value));
+  const yMin = name === 'accuracy' ? Math.max(0, Math.floor((lowest - 0.02) * 20) / 20) : 0;
+  const target = name === 'accuracy' ? report.options.target : null;
   const s = report.summary;
   const rows = report.rounds
     .map(
       (r) =>
         `<tr><td>${r.round}</td><td>${r.status}</td><td>${r.selected}</td><td>${r.reported}</td><td>${r.dropped}</td>` +
-        `<td>${r.accuracy?.toFixed(4) ?? ''}</td><td>${r.loss?.toFixed(4) ?? ''}</td>` +
+        `<td>${escapeXml(formatMetricValues(r.metrics) ?? '')}</td>` +
         `<td>${(r.bytesUp / 1e6).toFixed(2)}</td><td>${(r.bytesDown / 1e6).toFixed(2)}</td><td>${r.wallS.toFixed(1)}</td>` +
         `<td>${r.epsilon ?? ''}</td></tr>`,
     )
@@ -115,11 +121,11 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-
 </head><body>
 <h1>${escapeXml(title)}</h1>
 <p>${escapeXml(report.command)} &middot; ${escapeXml(report.generatedAt)} &middot; ${report.machine.cpus} cores (${escapeXml(report.machine.cpuModel)}), Node ${escapeXml(report.machine.node)}</p>
-<p>Held-out accuracy of the untrained model ${report.initialAccuracy?.toFixed(4) ?? 'n/a'}; final <b>${s.accuracy?.toFixed(4) ?? 'n/a'}</b> after ${s.committed} committed rounds (${s.abandoned} abandoned) in ${s.wallS.toFixed(1)} s (setup ${s.setupS.toFixed(1)} s); stopped: ${s.stopped}.</p>
-<figure>${lineChart({ title: 'Held-out accuracy by round', xLabel: 'model version (committed rounds)', yLabel: 'accuracy', points: byRound, yMin, target })}</figure>
-<figure>${lineChart({ title: 'Held-out accuracy over time', xLabel: 'seconds since the first round started', yLabel: 'accuracy', points: byTime, yMin, target })}</figure>
+<p>Held-out metrics of the untrained model: ${escapeXml(formatMetricValues(report.initialMetrics) ?? 'n/a')}; final <b>${escapeXml(formatMetricValues(s.metrics) ?? 'n/a')}</b> after ${s.committed} committed rounds (${s.abandoned} abandoned) in ${s.wallS.toFixed(1)} s (setup ${s.setupS.toFixed(1)} s); stopped: ${s.stopped}.</p>
+<figure>${lineChart({ title: `Held-out ${name} by round`, xLabel: 'model version (committed rounds)', yLabel: name, points: byRound, yMin, target })}</figure>
+<figure>${lineChart({ title: `Held-out ${name} over time`, xLabel: 'seconds since the first round started', yLabel: name, points: byTime, yMin, target })}</figure>
 <h2>Rounds</h2>
-<table><thead><tr><th>round</th><th>status</th><th>selected</th><th>reported</th><th>dropped</th><th>accuracy</th><th>loss</th><th>MB up</th><th>MB down</th><th>wall s</th><th>epsilon</th></tr></thead>
+<table><thead><tr><th>round</th><th>status</th><th>selected</th><th>reported</th><th>dropped</th><th>held-out</th><th>MB up</th><th>MB down</th><th>wall s</th><th>epsilon</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import type { OperatorRound } from '@pollen/fl-core';
+import type { MetricValues, OperatorRound } from '@pollen/fl-core';
 import type { SimOptions } from './options.ts';
 
 /** A round record as the coordinator's API returns it: the operator protocol's own type. */
@@ -15,8 +15,8 @@ export interface ReportRound {
   readonly dropped: number;
   readonly rejected: number;
   readonly deadlineHit: boolean;
-  readonly accuracy: number | null;
-  readonly loss: number | null;
+  /** Held-out `loss` and the task's metrics of the version the round committed; null otherwise. */
+  readonly metrics: MetricValues | null;
   readonly bytesUp: number;
   readonly bytesDown: number;
   /** Seconds from the round's start to its close. */
@@ -39,6 +39,9 @@ export interface SimSummary {
   readonly rounds: number;
   readonly committed: number;
   readonly abandoned: number;
+  /** Held-out metrics of the last committed version. */
+  readonly metrics: MetricValues | null;
+  /** Its held-out accuracy, for tasks that measure accuracy (what --target compares with). */
   readonly accuracy: number | null;
   readonly bestAccuracy: number | null;
   /** First round whose held-out accuracy reached --target, if one was given and reached. */
@@ -63,7 +66,8 @@ export interface SimReport {
   readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly node: string };
   readonly options: SimOptions;
   readonly task: Record<string, unknown>;
-  readonly initialAccuracy: number | null;
+  /** Held-out metrics of the untrained model (version 0). */
+  readonly initialMetrics: MetricValues | null;
   readonly rounds: readonly ReportRound[];
   readonly population: Record<string, number | string>;
   readonly error: string | null;
@@ -83,8 +87,7 @@ export function reportRounds(records: readonly ApiRound[]): ReportRound[] {
     dropped: r.dropped,
     rejected: r.rejected,
     deadlineHit: r.deadlineHit,
-    accuracy: r.accuracy,
-    loss: r.loss,
+    metrics: r.metrics,
     bytesUp: r.bytesUp,
     bytesDown: r.bytesDown,
     wallS: ((r.endedAt ?? r.startedAt) - r.startedAt) / 1000,

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { formatMetricValues, type MetricValues } from '@pollen/fl-core';
 import { BenchError } from '../lib/errors.ts';
 import { sleep } from '../lib/stats.ts';
 import { Behaviour } from './behaviour.ts';
@@ -61,12 +62,13 @@ async function follow(
       const wall = (((r.endedAt ?? r.startedAt) - r.startedAt) / 1000).toFixed(1);
       log(
         `round ${r.roundId} ${r.status}: ${r.reported}/${r.selected} reported, ${r.dropped} dropped, ` +
-          `accuracy ${r.accuracy?.toFixed(4) ?? '-'}, ${wall} s` +
+          `held-out ${formatMetricValues(r.metrics) ?? '-'}, ${wall} s` +
           (r.reason ? ` (${r.reason})` : '') +
           `; ${population.connected()}/${population.size} connected`,
       );
       if (o.churn > 0) population.churn();
-      if (o.target !== null && r.status === 'committed' && (r.accuracy ?? 0) >= o.target) reached = true;
+      if (o.target !== null && r.status === 'committed' && (r.metrics?.accuracy ?? 0) >= o.target)
+        reached = true;
     }
     if (reached) return { rounds, stopped: 'target' };
     if (task.status === 'completed') return { rounds, stopped: 'completed' };
@@ -88,16 +90,18 @@ function summarise(
   paths: { report: string; plot: string },
 ): SimSummary {
   const committed = rounds.filter((r) => r.status === 'committed');
-  const accuracies = committed.map((r) => r.accuracy ?? 0);
-  const hit = o.target === null ? undefined : committed.find((r) => (r.accuracy ?? 0) >= o.target!);
+  const accuracies = committed.map((r) => r.metrics?.accuracy ?? 0);
+  const hit = o.target === null ? undefined : committed.find((r) => (r.metrics?.accuracy ?? 0) >= o.target!);
   const epsilons = rounds.map((r) => r.epsilon).filter((e): e is number => e !== null);
-  const accuracy = committed.at(-1)?.accuracy ?? null;
+  const metrics = committed.at(-1)?.metrics ?? null;
+  const accuracy = metrics?.accuracy ?? null;
   return {
     sim: o.mode,
     clients: o.clients,
     rounds: o.rounds,
     committed: committed.length,
     abandoned: rounds.length - committed.length,
+    metrics,
     accuracy,
     bestAccuracy: accuracies.length ? Math.max(...accuracies) : null,
     roundToTarget: hit?.version ?? null,
@@ -140,17 +144,17 @@ export async function runSim(
   let coordinator: CoordinatorProcess | null = null;
   let population: Population | null = null;
   let progress: Progress = { rounds: [], stopped: 'error' };
-  let initialAccuracy: number | null = null;
+  let initialMetrics: MetricValues | null = null;
   let error: string | null = null;
   let populationStats: Record<string, number | string> = {};
   try {
     if (o.mode === 'browser') ensureWebClient(log);
     coordinator = await startCoordinator({ task });
     log(`coordinator at ${coordinator.url}`);
-    const versions = await coordinator.get<{ version: number; accuracy: number | null }[]>(
+    const versions = await coordinator.get<{ version: number; metrics: MetricValues | null }[]>(
       `/api/tasks/${SIM_TASK_ID}/versions`,
     );
-    initialAccuracy = versions.find((v) => v.version === 0)?.accuracy ?? null;
+    initialMetrics = versions.find((v) => v.version === 0)?.metrics ?? null;
     population =
       o.mode === 'node'
         ? await startNodePopulation({
@@ -204,7 +208,7 @@ export async function runSim(
     machine: machine(),
     options: o,
     task,
-    initialAccuracy,
+    initialMetrics,
     rounds,
     population: { ...populationStats, ...behaviour.injected },
     error,

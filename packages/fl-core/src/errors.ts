@@ -20,11 +20,18 @@ export type PollenErrorCode =
   | 'TASK_NOT_RUNNING'
   | 'NOT_FOUND'
   | 'UNAUTHORIZED'
+  | 'IDENTITY_MISMATCH'
+  | 'JOIN_TOKEN_REQUIRED'
+  | 'JOIN_TOKEN_INVALID'
+  | 'JOIN_TOKEN_EXPIRED'
+  | 'JOIN_TOKEN_WRONG_TASK'
+  | 'TOO_MANY_CONNECTIONS'
   | 'RATE_LIMITED'
   | 'SECAGG_ABORTED'
   | 'SECAGG_REFUSED'
   | 'SECAGG_STAGE'
   | 'LEASE_LOST'
+  | 'INVALID_DATA'
   | 'INTERNAL';
 
 /** The one error class Pollen throws on purpose; `code` is stable, `message` is for people. */

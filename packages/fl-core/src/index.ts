@@ -1,3 +1,5 @@
+export type { AdmissionSettings } from './admission.ts';
+export { validateAdmission } from './admission.ts';
 export type { CompressionBits, CompressionKind, CompressionSettings } from './compression.ts';
 export {
   COMPRESSION_KINDS,
@@ -11,6 +13,14 @@ export type { PollenErrorCode } from './errors.ts';
 export { PollenError, toPollenError } from './errors.ts';
 export type { WeightedVector } from './fedavg.ts';
 export { type PartialSum, WeightedAccumulator, weightedAverage } from './fedavg.ts';
+export type { MetricValues } from './metric-values.ts';
+export {
+  formatMetricValues,
+  legacyMetricValues,
+  MAX_METRICS,
+  METRIC_NAME_PATTERN,
+  parseMetricValues,
+} from './metric-values.ts';
 export type {
   OperatorAction,
   OperatorClientMetrics,
@@ -33,6 +43,8 @@ export type {
   ClipSettings,
   DistributedNoiseParams,
   DistributedPrivacySettings,
+  FtrlOptions,
+  FtrlPrivacySettings,
   LedgerEntry,
   LocalNoiseParams,
   LocalPrivacySettings,
@@ -45,6 +57,11 @@ export type {
   RdpConversion,
   RoundNoise,
   SubsampledGaussian,
+  TreeLedgerJson,
+  TreeLedgerParams,
+  TreeParticipation,
+  TreeRun,
+  TreeState,
 } from './privacy/index.ts';
 export {
   adaptiveNoiseMultiplier,
@@ -60,6 +77,7 @@ export {
   defaultBitNoiseStd,
   distributedNoiseStd,
   epsilonFor,
+  FtrlServer,
   initialClipNorm,
   localNoiseStd,
   nextClipNorm,
@@ -69,7 +87,15 @@ export {
   rdpOfSubsampledGaussian,
   rdpToEpsilon,
   roundNoise,
+  TreeAggregator,
+  TreeLedger,
+  treeEpsilon,
+  treeRho,
+  treeSegments,
+  treeSensitivitySquared,
   validatePrivacySettings,
+  zcdpToEpsilon,
+  zcdpToRdp,
 } from './privacy/index.ts';
 export type {
   Ack,
@@ -77,6 +103,7 @@ export type {
   Binary,
   ClientMetrics,
   ClientToServerEvents,
+  ContributorAuth,
   EligibilityMessage,
   ErrorMessage,
   HelloMessage,
@@ -99,7 +126,7 @@ export type {
   UpdateMessage,
   WithdrawMessage,
 } from './protocol.ts';
-export { BACKENDS, PROTOCOL_VERSION, toBytes } from './protocol.ts';
+export { BACKENDS, CLIENT_ID_PATTERN, CLIENT_SECRET_PATTERN, PROTOCOL_VERSION, toBytes } from './protocol.ts';
 export type { Rng } from './rng.ts';
 export { gamma, gaussian, hashSeed, seededRng, shuffle } from './rng.ts';
 export type { RoundMode, RoundSchedule } from './round-mode.ts';
@@ -120,6 +147,7 @@ export type {
   NeighbourKeys,
   RandomBytes,
   RevealedShare,
+  SecAggCrypto,
   SecAggDropouts,
   SecAggInputParts,
   SecAggLayout,
@@ -137,22 +165,28 @@ export type {
   UnmaskResponse,
 } from './secagg/index.ts';
 export {
+  addMask,
+  agree,
   CIPHERTEXT_BYTES,
   chachaRandomBytes,
   decodeSecAggSum,
   defaultSecAggNeighbours,
   defaultSecAggThreshold,
   encodeSecAggInput,
+  expandMask,
   fixedPointBits,
   generateKeyPair,
   layoutWords,
+  MASK_NONCE,
   NeighbourGraph,
+  nobleSecAggCrypto,
   packKeys,
   packReveal,
   packShares,
   parseDelivery,
   parseKeys,
   parseUnmaskRequest,
+  publicKeyOf,
   roundNeighbourhood,
   SecAggClient,
   SecAggServer,
@@ -242,7 +276,6 @@ export type {
   InputSpec,
   LossName,
   MetricSpec,
-  MetricValues,
   ModelShorthand,
   ModelSpec,
   PartitionSpec,

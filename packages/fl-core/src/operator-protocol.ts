@@ -1,3 +1,4 @@
+import type { MetricValues } from './metric-values.ts';
 import type { PrivacyMode } from './privacy/settings.ts';
 import type { Ack, Backend, ClientMetrics } from './protocol.ts';
 import type { TaskStatus } from './task.ts';
@@ -75,9 +76,11 @@ export interface OperatorRound {
   readonly deadlineHit: boolean;
   readonly startedAt: number;
   readonly endedAt: number | null;
-  /** Held-out accuracy and loss of the model the round committed. */
-  readonly accuracy: number | null;
-  readonly loss: number | null;
+  /**
+   * Held-out metrics (`loss` and the task's declared metrics) of the model the round committed;
+   * null when the round did not commit or the task has no held-out data.
+   */
+  readonly metrics: MetricValues | null;
   readonly bytesUp: number;
   readonly bytesDown: number;
   readonly backends: Partial<Record<Backend, number>>;

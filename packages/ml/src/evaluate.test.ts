@@ -33,7 +33,7 @@ describe('evaluation on held-out examples', () => {
     expect(m.loss).toBeCloseTo(Math.log(10), 4);
     // Ties go to class 0, a tenth of the labels.
     expect(m.accuracy).toBeCloseTo(0.1, 5);
-    expect(m.top5Accuracy).toBeGreaterThanOrEqual(0.5);
+    expect(m['topKAccuracy@5']).toBeGreaterThanOrEqual(0.5);
     model.dispose();
   });
 

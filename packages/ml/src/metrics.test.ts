@@ -47,9 +47,9 @@ describe('metrics by name', () => {
     const ce = -(Math.log(0.7) + Math.log(0.3) + Math.log(0.1)) / 3;
     expect(m.loss).toBeCloseTo(ce, 5);
     expect(m.accuracy).toBeCloseTo(1 / 3, 6);
-    expect(m.top2Accuracy).toBeCloseTo(2 / 3, 6);
+    expect(m['topKAccuracy@2']).toBeCloseTo(2 / 3, 6);
     expect(m.perplexity).toBeCloseTo(Math.exp(ce), 4);
-    expect(Object.keys(m).sort()).toEqual(['accuracy', 'loss', 'perplexity', 'top2Accuracy']);
+    expect(Object.keys(m).sort()).toEqual(['accuracy', 'loss', 'perplexity', 'topKAccuracy@2']);
 
     const binary = await score(
       { target: { kind: 'class', numClasses: 2 }, loss: 'categoricalCrossentropy', metrics: ['auc'] },

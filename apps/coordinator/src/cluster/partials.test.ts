@@ -9,7 +9,7 @@ const update = (clientId: string, value: number, numExamples = 10) => ({
   delta: new Float32Array(D).fill(value),
   numExamples,
   backend: 'cpu' as const,
-  metrics: { loss: 1, accuracy: 0.5, trainMs: 1 },
+  metrics: { metrics: { loss: 1, accuracy: 0.5 }, trainMs: 1 },
   bytes: 4 * D,
 });
 

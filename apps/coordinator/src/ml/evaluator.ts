@@ -12,7 +12,6 @@ import {
 } from '@pollen/ml';
 import type * as tf from '@tensorflow/tfjs';
 import { mnistCacheDir } from '../data/mnist.ts';
-import type { Evaluated } from '../store/types.ts';
 import { heldOutFor } from './held-out.ts';
 
 /** The parts of a spec the evaluator thread builds and scores by. */
@@ -88,11 +87,6 @@ class EvaluatorThread {
 function taskOf(spec: TaskSpec): EvaluatedTask {
   const { model, input, target, loss, metrics, data } = spec;
   return { model, input, target, loss, metrics, ...(data ? { data } : {}) };
-}
-
-/** The round record's fixed held-out fields until records carry named metrics. */
-export function accuracyAndLoss(metrics: MetricValues | null): Evaluated {
-  return { accuracy: metrics?.accuracy ?? null, loss: metrics?.loss ?? null };
 }
 
 /**

@@ -1,6 +1,7 @@
-import { decodeDense, decodeUpload, type SparseVector, type UploadPlan } from '@pollen/compression';
+import { checkUpload, decodeDense, type SparseVector, type UploadPlan } from '@pollen/compression';
 import {
   BACKENDS,
+  CLIENT_ID_PATTERN,
   type ClientMetrics,
   type EligibilityMessage,
   expectInRange,
@@ -10,9 +11,9 @@ import {
   expectString,
   firstNonFinite,
   type HelloMessage,
-  l2norm,
   PollenError,
   PROTOCOL_VERSION,
+  parseMetricValues,
   TASK_ID_PATTERN,
   type UpdateMessage,
   type WithdrawMessage,
@@ -24,7 +25,8 @@ import {
  * offending field.
  */
 
-export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+export { CLIENT_ID_PATTERN };
+
 const MAX_EXAMPLES = 10_000_000;
 const MAX_ROUND = 0xffffffff;
 
@@ -55,12 +57,11 @@ export function parseEligibility(input: unknown): EligibilityMessage {
   };
 }
 
-export function parseMetrics(input: unknown): ClientMetrics {
-  const m = expectObject('metrics', input, 'INVALID_MESSAGE');
+/** A report's named metrics (`loss` and the task's metrics) and its training time. */
+export function parseMetrics(msg: Record<string, unknown>): ClientMetrics {
   return {
-    loss: expectInRange('metrics.loss', m.loss, 0, 1e6, 'INVALID_MESSAGE'),
-    accuracy: expectInRange('metrics.accuracy', m.accuracy, 0, 1, 'INVALID_MESSAGE'),
-    trainMs: expectInRange('metrics.trainMs', m.trainMs, 0, 86_400_000, 'INVALID_MESSAGE'),
+    metrics: parseMetricValues('metrics', msg.metrics, 'INVALID_MESSAGE'),
+    trainMs: expectInRange('trainMs', msg.trainMs, 0, 86_400_000, 'INVALID_MESSAGE'),
   };
 }
 
@@ -93,7 +94,7 @@ export function parseUpdate(input: unknown, maxPayloadBytes: number): ParsedUpda
     modelVersion: expectInt('modelVersion', msg.modelVersion, 0, MAX_ROUND, 'INVALID_MESSAGE'),
     numExamples: expectInt('numExamples', msg.numExamples, 1, MAX_EXAMPLES, 'INVALID_MESSAGE'),
     backend: expectOneOf('backend', msg.backend, BACKENDS, 'INVALID_MESSAGE'),
-    metrics: parseMetrics(msg.metrics),
+    ...parseMetrics(msg),
     update: bytes,
   };
 }
@@ -133,15 +134,8 @@ export function decodeRoundUpload(
   plan: UploadPlan | null,
   dimension: number,
 ): { delta: Float32Array | SparseVector; norm: number } {
-  if (plan === null) {
-    const { vector } = decodeDense(frame, { dimension });
-    const bad = firstNonFinite(vector);
-    if (bad >= 0) throw new PollenError('NON_FINITE', `update has a non-finite value at index ${bad}`);
-    return { delta: vector, norm: l2norm(vector) };
-  }
-  const decoded = decodeUpload(frame, plan, dimension);
-  if (decoded.kind === 'dense') return { delta: decoded.values, norm: l2norm(decoded.values) };
-  return { delta: decoded.vector, norm: l2norm(decoded.vector.values) };
+  // Decode, finiteness and norm in one pass, a dense f32 body read in place (intake.ts).
+  return checkUpload(frame, plan, dimension);
 }
 
 function parseClipBit(value: unknown): 0 | 1 {

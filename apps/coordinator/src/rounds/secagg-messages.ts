@@ -76,7 +76,7 @@ export function parseMaskedReport(body: Record<string, unknown>, words: number):
     modelVersion: expectInt('modelVersion', body.modelVersion, 0, MAX_ROUND, 'INVALID_MESSAGE'),
     numExamples: expectInt('numExamples', body.numExamples, 1, MAX_EXAMPLES, 'INVALID_MESSAGE'),
     backend: expectOneOf('backend', body.backend, BACKENDS, 'INVALID_MESSAGE'),
-    metrics: parseMetrics(body.metrics),
+    metrics: parseMetrics(body),
     masked,
   };
 }

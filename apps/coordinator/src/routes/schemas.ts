@@ -94,6 +94,13 @@ export const TASK_DETAIL = {
   },
 } as const;
 
+/** Named held-out metrics (`loss` and the task's metrics), or null where none were computed. */
+const METRICS = {
+  type: ['object', 'null'],
+  additionalProperties: { type: 'number' },
+  description: "Held-out `loss` and the task's declared metrics by name; null without held-out data",
+} as const;
+
 export const ROUND_RECORD = {
   type: 'object',
   additionalProperties: true,
@@ -110,8 +117,7 @@ export const ROUND_RECORD = {
     dropped: { type: 'integer' },
     startedAt: { type: 'integer' },
     endedAt: nullableInt,
-    accuracy: nullableNumber,
-    loss: nullableNumber,
+    metrics: METRICS,
     aggregationMs: { type: 'number' },
     staleness: { type: 'object', additionalProperties: true },
     checksum: { type: 'string' },
@@ -126,8 +132,7 @@ export const VERSION = {
     version: { type: 'integer' },
     roundId: nullableInt,
     createdAt: { type: 'integer' },
-    accuracy: nullableNumber,
-    loss: nullableNumber,
+    metrics: METRICS,
   },
 } as const;
 
@@ -156,7 +161,7 @@ export const TASK_INPUT = {
   type: 'object',
   additionalProperties: true,
   description:
-    'A task description (README "Configuration"); fields given replace those of the default MNIST task, then the whole is validated',
+    'A task description (docs/tasks.md); fields given replace those of the default MNIST task, then the whole is validated',
 } as const;
 
 /** What an operator may change of a running task. */

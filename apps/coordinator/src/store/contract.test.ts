@@ -73,8 +73,7 @@ function record(taskId: string, roundId: number, over: Partial<RoundRecord> = {}
     deadlineHit: false,
     startedAt: 1000 + roundId,
     endedAt: null,
-    accuracy: null,
-    loss: null,
+    metrics: null,
     bytesUp: 0,
     bytesDown: 0,
     backends: {},
@@ -90,8 +89,7 @@ const committed = (taskId: string, roundId: number): RoundRecord =>
     newVersion: roundId,
     reported: 2,
     endedAt: 2000 + roundId,
-    accuracy: 0.5,
-    loss: 1.5,
+    metrics: { loss: 1.5, accuracy: 0.5 },
   });
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -113,7 +111,7 @@ for (const backend of [sqlite, postgres]) {
       opened = await backend.open();
       stores.push(opened.store);
       spec ??= await resolveTaskInput({ id: 'tiny', model: { kind: 'mlp', hidden: [8] } });
-      await opened.store.createTask(spec, weightSpec, v(0, 0, 0, 0), { accuracy: 0.1, loss: 2.3 });
+      await opened.store.createTask(spec, weightSpec, v(0, 0, 0, 0), { loss: 2.3, accuracy: 0.1 });
       return opened.store;
     }
 
@@ -129,9 +127,7 @@ for (const backend of [sqlite, postgres]) {
       expect(task).toMatchObject({ status: 'running', currentVersion: 0, weightSpec });
       expect(task.spec.strategy).toEqual(spec.strategy ?? validateStrategyConfig(undefined));
       expect((await store.listTasks()).map((t) => t.spec.id)).toEqual(['tiny']);
-      expect(
-        await code(store.createTask(spec, weightSpec, v(1, 1, 1, 1), { accuracy: null, loss: null })),
-      ).toBe('INVALID_TASK');
+      expect(await code(store.createTask(spec, weightSpec, v(1, 1, 1, 1), null))).toBe('INVALID_TASK');
       expect((await store.getVersion('tiny', 0))!.weights).toEqual(v(0, 0, 0, 0));
       expect(await store.getTask('nope')).toBeUndefined();
       expect(await code(store.setTaskStatus('nope', 'paused'))).toBe('UNKNOWN_TASK');
@@ -222,10 +218,7 @@ for (const backend of [sqlite, postgres]) {
 
     it("abandons rounds left open, all of them on restart or one task's under a fence, and keeps everything across a reopen", async () => {
       const store = await fresh();
-      await store.createTask({ ...spec, id: 'other' }, weightSpec, v(0, 0, 0, 0), {
-        accuracy: null,
-        loss: null,
-      });
+      await store.createTask({ ...spec, id: 'other' }, weightSpec, v(0, 0, 0, 0), null);
       await store.openRound(record('tiny', 1));
       await store.openRound(record('other', 1));
       expect(await store.abandonOpenRounds('node died', { taskId: 'tiny', fence: { token: 1 } })).toBe(1);
@@ -288,6 +281,17 @@ for (const backend of [sqlite, postgres]) {
       expect(
         await Promise.all([store.shardFor('client-z', 'tiny', 4), store.shardFor('client-z', 'tiny', 4)]),
       ).toEqual([1, 1]);
+    });
+
+    it('binds a client id to the first secret hash it is claimed with, once even when claimed at once', async () => {
+      const store = await fresh();
+      const [a, b] = await Promise.all([
+        store.claimClient('client-a', 'h1'),
+        store.claimClient('client-a', 'h2'),
+      ]);
+      expect(a).toBe(b);
+      expect(await store.claimClient('client-a', 'h3')).toBe(a);
+      expect(await store.claimClient('client-b', 'h2')).toBe('h2');
     });
   });
 }

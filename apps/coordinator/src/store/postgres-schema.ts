@@ -55,4 +55,48 @@ CREATE TABLE fences (
   token BIGINT NOT NULL
 );
 `,
+  // 2: a client id is bound to the SHA-256 of its device's secret on first sight (identity).
+  `
+CREATE TABLE client_identities (
+  client_id TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL,
+  first_seen BIGINT NOT NULL
+);
+`,
+  // 3: named metrics: a version's held-out evaluation and a round record's held-out and client
+  // metrics become `{ loss, ...metrics }` maps instead of fixed accuracy and loss fields.
+  // jsonb_strip_nulls drops a missing accuracy rather than storing it as null.
+  `
+ALTER TABLE model_versions ADD COLUMN metrics TEXT;
+UPDATE model_versions SET metrics = CASE
+  WHEN loss IS NULL THEN NULL
+  ELSE jsonb_strip_nulls(jsonb_build_object('loss', loss, 'accuracy', accuracy))::text
+END;
+ALTER TABLE model_versions DROP COLUMN accuracy, DROP COLUMN loss;
+UPDATE rounds SET record = (
+  (old.r - 'accuracy' - 'loss' - 'clientMetrics')
+  || jsonb_build_object(
+    'metrics',
+    CASE
+      WHEN jsonb_typeof(old.r -> 'loss') = 'number'
+        THEN jsonb_strip_nulls(jsonb_build_object('loss', old.r -> 'loss', 'accuracy', old.r -> 'accuracy'))
+      ELSE 'null'::jsonb
+    END,
+    'clientMetrics',
+    COALESCE(
+      (
+        SELECT jsonb_agg(
+          (e.c - 'loss' - 'accuracy')
+            || jsonb_build_object('metrics', jsonb_strip_nulls(jsonb_build_object('loss', e.c -> 'loss', 'accuracy', e.c -> 'accuracy')))
+          ORDER BY e.i
+        )
+        FROM jsonb_array_elements(old.r -> 'clientMetrics') WITH ORDINALITY AS e(c, i)
+      ),
+      '[]'::jsonb
+    )
+  )
+)::text
+FROM (SELECT task_id, round_id, record::jsonb AS r FROM rounds) AS old
+WHERE rounds.task_id = old.task_id AND rounds.round_id = old.round_id;
+`,
 ];

@@ -10,10 +10,12 @@ import pg from 'pg';
 import { MIGRATIONS } from './postgres-schema.ts';
 import {
   fromBlob,
+  metricsText,
   type PrivacyRow,
   type StrategyRow,
   type TaskRow,
   toBlob,
+  toMetrics,
   toPrivacy,
   toStrategyState,
   toTask,
@@ -43,8 +45,7 @@ interface VersionRow {
   round_id: number | null;
   created_at: string;
   weights?: Buffer;
-  accuracy: number | null;
-  loss: number | null;
+  metrics: string | null;
 }
 
 interface PgTaskRow extends Omit<TaskRow, 'created_at'> {
@@ -137,8 +138,8 @@ export class PostgresStore implements Store {
       );
       if (inserted.rowCount !== 1) throw new PollenError('INVALID_TASK', `task "${spec.id}" already exists`);
       await c.query(
-        'INSERT INTO model_versions (task_id, version, round_id, created_at, weights, accuracy, loss) VALUES ($1, 0, NULL, $2, $3, $4, $5)',
-        [spec.id, now, toBlob(initial), metrics.accuracy, metrics.loss],
+        'INSERT INTO model_versions (task_id, version, round_id, created_at, weights, metrics) VALUES ($1, 0, NULL, $2, $3, $4)',
+        [spec.id, now, toBlob(initial), metricsText(metrics)],
       );
     });
     return (await this.getTask(spec.id))!;
@@ -183,14 +184,13 @@ export class PostgresStore implements Store {
       roundId: row.round_id,
       createdAt: Number(row.created_at),
       weights: fromBlob(row.weights!),
-      accuracy: row.accuracy,
-      loss: row.loss,
+      metrics: toMetrics(row.metrics),
     };
   }
 
   async listVersions(taskId: string): Promise<Omit<ModelVersion, 'weights'>[]> {
     const { rows } = await this.pool.query<VersionRow>(
-      'SELECT task_id, version, round_id, created_at, accuracy, loss FROM model_versions WHERE task_id = $1 ORDER BY version',
+      'SELECT task_id, version, round_id, created_at, metrics FROM model_versions WHERE task_id = $1 ORDER BY version',
       [taskId],
     );
     return rows.map((row) => ({
@@ -198,8 +198,7 @@ export class PostgresStore implements Store {
       version: row.version,
       roundId: row.round_id,
       createdAt: Number(row.created_at),
-      accuracy: row.accuracy,
-      loss: row.loss,
+      metrics: toMetrics(row.metrics),
     }));
   }
 
@@ -243,15 +242,14 @@ export class PostgresStore implements Store {
         );
       }
       await c.query(
-        'INSERT INTO model_versions (task_id, version, round_id, created_at, weights, accuracy, loss) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        'INSERT INTO model_versions (task_id, version, round_id, created_at, weights, metrics) VALUES ($1, $2, $3, $4, $5, $6)',
         [
           record.taskId,
           newVersion,
           record.roundId,
           record.endedAt ?? Date.now(),
           blob,
-          record.accuracy,
-          record.loss,
+          metricsText(record.metrics),
         ],
       );
       // The record carries a digest of the committed weights, so any later read can be checked.
@@ -384,6 +382,19 @@ export class PostgresStore implements Store {
       ]);
       return shard;
     });
+  }
+
+  async claimClient(clientId: string, secretHash: string): Promise<string> {
+    // The first writer wins; a concurrent claim with another secret reads the winner's hash.
+    await this.pool.query(
+      'INSERT INTO client_identities (client_id, secret_hash, first_seen) VALUES ($1, $2, $3) ON CONFLICT (client_id) DO NOTHING',
+      [clientId, secretHash, Date.now()],
+    );
+    const { rows } = await this.pool.query<{ secret_hash: string }>(
+      'SELECT secret_hash FROM client_identities WHERE client_id = $1',
+      [clientId],
+    );
+    return rows[0]!.secret_hash;
   }
 
   async close(): Promise<void> {

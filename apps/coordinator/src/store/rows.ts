@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import {
+  type MetricValues,
   type PrivacyLedgerJson,
   type RoundSpec,
   type StrategyConfig,
   type TaskSpec,
   type TaskStatus,
+  type TreeLedgerJson,
   validateStrategyConfig,
   type WeightSpec,
 } from '@pollen/fl-core';
@@ -69,7 +71,7 @@ export interface PrivacyRow {
 export function toPrivacy(row: PrivacyRow): StoredPrivacy {
   return {
     version: row.version,
-    ledger: row.ledger === null ? null : (JSON.parse(row.ledger) as PrivacyLedgerJson),
+    ledger: row.ledger === null ? null : (JSON.parse(row.ledger) as PrivacyLedgerJson | TreeLedgerJson),
     clipNorm: row.clip_norm,
     exhausted: row.exhausted,
   };
@@ -88,4 +90,13 @@ export function toStrategyState(row: StrategyRow): StoredStrategyState {
     config: JSON.parse(row.config) as StrategyConfig,
     state: decodeStrategyState(row.state),
   };
+}
+
+/** A version's held-out metrics as both stores keep them: JSON text, or NULL when not evaluated. */
+export function metricsText(metrics: MetricValues | null): string | null {
+  return metrics === null ? null : JSON.stringify(metrics);
+}
+
+export function toMetrics(text: string | null): MetricValues | null {
+  return text === null ? null : (JSON.parse(text) as MetricValues);
 }

@@ -11,15 +11,18 @@ import {
 import Database from 'better-sqlite3';
 import {
   fromBlob,
+  metricsText,
   type PrivacyRow,
   type StrategyRow,
   type TaskRow,
   toBlob,
+  toMetrics,
   toPrivacy,
   toStrategyState,
   toTask,
   weightsChecksum,
 } from './rows.ts';
+import { migrateSqlite } from './sqlite-schema.ts';
 import { encodeStrategyState } from './strategy-state.ts';
 import type {
   Evaluated,
@@ -33,66 +36,13 @@ import type {
   StoredTask,
 } from './types.ts';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS tasks (
-  id TEXT PRIMARY KEY,
-  spec TEXT NOT NULL,
-  weight_spec TEXT NOT NULL,
-  status TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  current_version INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS model_versions (
-  task_id TEXT NOT NULL REFERENCES tasks(id),
-  version INTEGER NOT NULL,
-  round_id INTEGER,
-  created_at INTEGER NOT NULL,
-  weights BLOB NOT NULL,
-  accuracy REAL,
-  loss REAL,
-  PRIMARY KEY (task_id, version)
-);
-CREATE TABLE IF NOT EXISTS rounds (
-  task_id TEXT NOT NULL REFERENCES tasks(id),
-  round_id INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  record TEXT NOT NULL,
-  PRIMARY KEY (task_id, round_id)
-);
-CREATE TABLE IF NOT EXISTS strategy_state (
-  task_id TEXT PRIMARY KEY REFERENCES tasks(id),
-  version INTEGER NOT NULL,
-  config TEXT NOT NULL,
-  state BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS privacy_ledger (
-  task_id TEXT PRIMARY KEY REFERENCES tasks(id),
-  version INTEGER NOT NULL,
-  ledger TEXT,
-  clip_norm REAL,
-  exhausted TEXT
-);
-CREATE TABLE IF NOT EXISTS fences (
-  task_id TEXT PRIMARY KEY,
-  token INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS clients (
-  client_id TEXT NOT NULL,
-  task_id TEXT NOT NULL,
-  shard INTEGER NOT NULL,
-  first_seen INTEGER NOT NULL,
-  PRIMARY KEY (client_id, task_id)
-);
-`;
-
 interface VersionRow {
   task_id: string;
   version: number;
   round_id: number | null;
   created_at: number;
   weights?: Buffer;
-  accuracy: number | null;
-  loss: number | null;
+  metrics: string | null;
 }
 
 /**
@@ -108,7 +58,7 @@ export class SqliteStore implements Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
-    this.db.exec(SCHEMA);
+    migrateSqlite(this.db);
   }
 
   async createTask(
@@ -129,9 +79,9 @@ export class SqliteStore implements Store {
         .run(spec.id, JSON.stringify(spec), JSON.stringify(weightSpec), 'running', now);
       this.db
         .prepare(
-          'INSERT INTO model_versions (task_id, version, round_id, created_at, weights, accuracy, loss) VALUES (?, 0, NULL, ?, ?, ?, ?)',
+          'INSERT INTO model_versions (task_id, version, round_id, created_at, weights, metrics) VALUES (?, 0, NULL, ?, ?, ?)',
         )
-        .run(spec.id, now, toBlob(initial), metrics.accuracy, metrics.loss);
+        .run(spec.id, now, toBlob(initial), metricsText(metrics));
     })();
     return (await this.getTask(spec.id))!;
   }
@@ -161,15 +111,14 @@ export class SqliteStore implements Store {
       roundId: row.round_id,
       createdAt: row.created_at,
       weights: fromBlob(row.weights!),
-      accuracy: row.accuracy,
-      loss: row.loss,
+      metrics: toMetrics(row.metrics),
     };
   }
 
   async listVersions(taskId: string): Promise<Omit<ModelVersion, 'weights'>[]> {
     const rows = this.db
       .prepare(
-        'SELECT task_id, version, round_id, created_at, accuracy, loss FROM model_versions WHERE task_id = ? ORDER BY version',
+        'SELECT task_id, version, round_id, created_at, metrics FROM model_versions WHERE task_id = ? ORDER BY version',
       )
       .all(taskId) as VersionRow[];
     return rows.map((row) => ({
@@ -177,8 +126,7 @@ export class SqliteStore implements Store {
       version: row.version,
       roundId: row.round_id,
       createdAt: row.created_at,
-      accuracy: row.accuracy,
-      loss: row.loss,
+      metrics: toMetrics(row.metrics),
     }));
   }
 
@@ -227,7 +175,7 @@ export class SqliteStore implements Store {
       }
       this.db
         .prepare(
-          'INSERT INTO model_versions (task_id, version, round_id, created_at, weights, accuracy, loss) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO model_versions (task_id, version, round_id, created_at, weights, metrics) VALUES (?, ?, ?, ?, ?, ?)',
         )
         .run(
           record.taskId,
@@ -235,8 +183,7 @@ export class SqliteStore implements Store {
           record.roundId,
           record.endedAt ?? Date.now(),
           blob,
-          record.accuracy,
-          record.loss,
+          metricsText(record.metrics),
         );
       // The record carries a digest of the committed weights, so any later read can be checked.
       this.updateRound({ ...record, checksum: weightsChecksum(blob) });
@@ -369,6 +316,18 @@ export class SqliteStore implements Store {
         .run(clientId, taskId, shard, Date.now());
       return shard;
     })();
+  }
+
+  async claimClient(clientId: string, secretHash: string): Promise<string> {
+    this.db
+      .prepare(
+        'INSERT OR IGNORE INTO client_identities (client_id, secret_hash, first_seen) VALUES (?, ?, ?)',
+      )
+      .run(clientId, secretHash, Date.now());
+    const row = this.db
+      .prepare('SELECT secret_hash FROM client_identities WHERE client_id = ?')
+      .get(clientId) as { secret_hash: string };
+    return row.secret_hash;
   }
 
   async updateTaskSpec(spec: TaskSpec): Promise<void> {

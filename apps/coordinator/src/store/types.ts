@@ -1,4 +1,5 @@
 import type {
+  MetricValues,
   OperatorClientMetrics,
   OperatorRound,
   OperatorRoundPrivacy,
@@ -7,6 +8,7 @@ import type {
   StrategyState,
   TaskSpec,
   TaskStatus,
+  TreeLedgerJson,
   WeightSpec,
 } from '@pollen/fl-core';
 
@@ -28,9 +30,12 @@ export type ClientRoundMetrics = OperatorClientMetrics;
 /** A round's differential privacy, as the operator protocol types it. */
 export type RoundPrivacyRecord = OperatorRoundPrivacy;
 
-/** What a commit writes of a task's privacy: the ledger (null in mode 'off') and the next round's C. */
+/**
+ * What a commit writes of a task's privacy: the ledger (null in mode 'off'; a tree ledger,
+ * with the participation record, in mode 'ftrl') and the next round's C.
+ */
 export interface PrivacyState {
-  readonly ledger: PrivacyLedgerJson | null;
+  readonly ledger: PrivacyLedgerJson | TreeLedgerJson | null;
   readonly clipNorm: number | null;
 }
 
@@ -49,8 +54,8 @@ export interface ModelVersion {
   readonly roundId: number | null;
   readonly createdAt: number;
   readonly weights: Float32Array;
-  readonly accuracy: number | null;
-  readonly loss: number | null;
+  /** Held-out metrics of this version; null when it was not evaluated (no held-out data). */
+  readonly metrics: MetricValues | null;
 }
 
 /** A task's server strategy state (optimizer moments, SCAFFOLD's c) as committed with a version. */
@@ -128,10 +133,13 @@ export interface Store {
   nextRoundId(taskId: string): Promise<number>;
   /** The demo shard of a client for a task, assigned round-robin on first sight and kept. */
   shardFor(clientId: string, taskId: string, numShards: number): Promise<number>;
+  /**
+   * Bind a client id to the hash of its secret on first sight; return the hash on record
+   * (the given one when this call bound it). The caller compares, in constant time.
+   */
+  claimClient(clientId: string, secretHash: string): Promise<string>;
   close(): Promise<void>;
 }
 
-export interface Evaluated {
-  readonly accuracy: number | null;
-  readonly loss: number | null;
-}
+/** A held-out evaluation: the named metrics, or null for a task without held-out data. */
+export type Evaluated = MetricValues | null;

@@ -78,7 +78,8 @@ export class SecAggNodeClient {
       modelVersion: msg.modelVersion,
       numExamples: 10,
       backend: 'cpu' as const,
-      metrics: { loss: 1, accuracy: 0.5, trainMs: 1 },
+      metrics: { loss: 1, accuracy: 0.5 },
+      trainMs: 1,
     };
     void this.emit(
       'secagg:masked',

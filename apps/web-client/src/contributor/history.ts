@@ -1,8 +1,17 @@
+import type { MetricValues } from '@pollen/fl-core';
 import type { HistoryEntry } from '../sdk/index.ts';
 import { kib, percent, plural } from './format.ts';
 
 /** Rounds the page lists; the SDK keeps more in IndexedDB. */
 const SHOWN = 100;
+
+/** A round's local result in words: accuracy where the task measures it, otherwise its loss. */
+function localMetric(metrics: MetricValues): string {
+  const { accuracy } = metrics;
+  return accuracy === undefined
+    ? `local loss ${(metrics.loss ?? 0).toFixed(4)}`
+    : `local accuracy ${percent(accuracy)}`;
+}
 
 /** The list of rounds this device joined, newest first, one item per round. */
 export class HistoryList {
@@ -32,7 +41,7 @@ export class HistoryList {
     const epsilon = entry.epsilon === null ? '' : `, task epsilon ${entry.epsilon.toFixed(2)}`;
     item.textContent =
       `Round ${entry.roundId} (${when}): ${outcome}. Trained on ${plural(entry.numExamples, 'example')} ` +
-      `in ${entry.trainMs < 1000 ? `${Math.round(entry.trainMs)} ms` : `${(entry.trainMs / 1000).toFixed(1)} s`}, local accuracy ${percent(entry.accuracy)}, ` +
+      `in ${entry.trainMs < 1000 ? `${Math.round(entry.trainMs)} ms` : `${(entry.trainMs / 1000).toFixed(1)} s`}, ${localMetric(entry.metrics)}, ` +
       `sent ${kib(entry.bytes)}${epsilon}.`;
     this.empty.hidden = true;
     if (this.items.size > SHOWN) {

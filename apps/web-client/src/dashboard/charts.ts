@@ -1,6 +1,6 @@
 import { BACKENDS, type OperatorRound } from '@pollen/fl-core';
 import uPlot from 'uplot';
-import { denseBytes, fiveNumbers } from './stats.ts';
+import { denseBytes } from './stats.ts';
 
 const HEIGHT = 220;
 const COLORS = {
@@ -134,34 +134,17 @@ export function createCharts(root: Document): { update(state: ChartState): void;
       (s) => s.rounds.length,
     ),
     make(
-      el('accuracy-chart'),
-      {
-        scales: { x: { time: false }, y: { range: [0, 1] }, loss: { auto: true } },
-        axes: [
-          roundAxis,
-          { label: 'accuracy' },
-          { scale: 'loss', side: 1, label: 'loss', grid: { show: false } },
-        ],
-        series: [{}, line('held-out accuracy', COLORS.accent), line('held-out loss', COLORS.blue, 'loss')],
-      },
-      (s) => {
-        const rs = closed(s);
-        return [ids(rs), rs.map((r) => r.accuracy), rs.map((r) => r.loss)];
-      },
-      (s) => closed(s).filter((r) => r.accuracy !== null).length,
-    ),
-    make(
       el('time-chart'),
       {
-        scales: { x: { time: true }, y: { range: [0, 1] }, loss: { auto: true } },
-        axes: [{}, { label: 'accuracy' }, { scale: 'loss', side: 1, label: 'loss', grid: { show: false } }],
-        series: [{}, line('held-out accuracy', COLORS.accent), line('held-out loss', COLORS.blue, 'loss')],
+        scales: { x: { time: true } },
+        axes: [{}, { label: 'loss' }],
+        series: [{}, line('held-out loss', COLORS.blue)],
       },
       (s) => {
-        const rs = closed(s).filter((r) => r.endedAt !== null);
-        return [rs.map((r) => r.endedAt! / 1000), rs.map((r) => r.accuracy), rs.map((r) => r.loss)];
+        const rs = closed(s).filter((r) => r.endedAt !== null && r.metrics !== null);
+        return [rs.map((r) => r.endedAt! / 1000), rs.map((r) => r.metrics!.loss ?? null)];
       },
-      (s) => closed(s).length,
+      (s) => closed(s).filter((r) => r.metrics !== null).length,
     ),
     make(
       el('bytes-chart'),
@@ -191,38 +174,6 @@ export function createCharts(root: Document): { update(state: ChartState): void;
         ];
       },
       (s) => s.rounds.filter((r) => r.status !== 'open').length,
-    ),
-    make(
-      el('clients-chart'),
-      {
-        scales: { x: { time: false }, y: { range: [0, 1] } },
-        axes: [roundAxis, { label: 'local accuracy' }],
-        bands: [
-          { series: [5, 1], fill: 'rgba(199, 125, 0, 0.12)' },
-          { series: [4, 2], fill: 'rgba(199, 125, 0, 0.3)' },
-        ],
-        series: [
-          {},
-          { label: 'min', stroke: 'rgba(199, 125, 0, 0.4)', width: 1 },
-          { label: 'q1', stroke: 'rgba(199, 125, 0, 0.6)', width: 1 },
-          line('median', COLORS.accent),
-          { label: 'q3', stroke: 'rgba(199, 125, 0, 0.6)', width: 1 },
-          { label: 'max', stroke: 'rgba(199, 125, 0, 0.4)', width: 1 },
-        ],
-      },
-      (s) => {
-        const rs = closed(s).filter((r) => r.clientMetrics.length > 0);
-        const five = rs.map((r) => fiveNumbers(r.clientMetrics.map((m) => m.accuracy))!);
-        return [
-          ids(rs),
-          five.map((f) => f.min),
-          five.map((f) => f.q1),
-          five.map((f) => f.median),
-          five.map((f) => f.q3),
-          five.map((f) => f.max),
-        ];
-      },
-      (s) => closed(s).filter((r) => r.clientMetrics.length > 0).length,
     ),
   ];
   return {

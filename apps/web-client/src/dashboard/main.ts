@@ -1,8 +1,9 @@
-import type { OperatorRound, OperatorTask } from '@pollen/fl-core';
+import { formatMetricValues, type OperatorRound, type OperatorTask } from '@pollen/fl-core';
 import 'uplot/dist/uPlot.min.css';
 import '../styles.css';
 import { createCharts, type PopulationSample } from './charts.ts';
 import { LiveFeed } from './live.ts';
+import { MetricCharts } from './metric-charts.ts';
 import { EpsilonChart, type PrivacySpec } from './privacy-chart.ts';
 import { drawRounds } from './rounds-table.ts';
 import { compressionRatio, formatBytes, totals } from './stats.ts';
@@ -47,7 +48,7 @@ function drawTiles(rounds: readonly OperatorRound[]): void {
   $('tile-backends').textContent =
     `${task.population.available} free to select; ${backends.join(', ') || 'no devices'}`;
   const last = rounds.filter((r) => r.status === 'committed').at(-1);
-  $('tile-accuracy').textContent = last?.accuracy != null ? last.accuracy.toFixed(4) : '-';
+  $('tile-heldout').textContent = last ? (formatMetricValues(last.metrics) ?? 'no held-out data') : '-';
   const t = totals(rounds);
   $('tile-rounds').textContent = String(t.committed);
   $('tile-rounds-detail').textContent =
@@ -70,7 +71,11 @@ async function main(): Promise<void> {
 
   const charts = createCharts(document);
   const epsilon = new EpsilonChart($('epsilon-chart'), $('epsilon-note'), $('tile-epsilon'));
-  window.addEventListener('resize', () => charts.resize());
+  const metricCharts = new MetricCharts($('metric-charts'));
+  window.addEventListener('resize', () => {
+    charts.resize();
+    metricCharts.resize();
+  });
   let pending = false;
   // Many events can arrive at once (a snapshot, a burst of pushes): draw once per frame.
   const redraw = (): void => {
@@ -81,6 +86,7 @@ async function main(): Promise<void> {
       const rounds = sortedRounds();
       drawTiles(rounds);
       charts.update({ rounds, population: state.population, dimension: state.task?.dimension ?? 0 });
+      metricCharts.update(rounds);
       epsilon.draw(rounds, state.privacy);
       drawRounds($('rounds'), rounds);
     });
@@ -98,6 +104,7 @@ async function main(): Promise<void> {
         $('login').hidden = true;
         document.body.dataset.auth = 'ok';
         if (state.task?.id !== task.id) {
+          metricCharts.clear();
           state.population = [];
           state.privacy = undefined;
           void loadPrivacy(task.id).then((privacy) => {

@@ -1,11 +1,14 @@
-import type { OperatorRound } from '@pollen/fl-core';
+import { formatMetricValues, type OperatorRound } from '@pollen/fl-core';
 import { fiveNumbers, formatBytes } from './stats.ts';
 
 /** Rows the log keeps: the charts show the whole run, the log the latest rounds. */
 const ROWS = 50;
 
 function cells(r: OperatorRound): string[] {
-  const spread = fiveNumbers(r.clientMetrics.map((m) => m.accuracy));
+  // The clients' spread of the first metric besides loss (accuracy, mse, ...), or of their loss.
+  const names = r.clientMetrics.flatMap((m) => Object.keys(m.metrics));
+  const name = names.find((n) => n !== 'loss') ?? 'loss';
+  const spread = fiveNumbers(r.clientMetrics.flatMap((m) => m.metrics[name] ?? []));
   return [
     String(r.roundId),
     r.status,
@@ -13,9 +16,10 @@ function cells(r: OperatorRound): string[] {
     String(r.reported),
     r.status === 'open' ? '-' : String(r.dropped),
     r.deadlineHit ? 'yes' : '',
-    r.accuracy === null ? '-' : r.accuracy.toFixed(4),
-    r.loss === null ? '-' : r.loss.toFixed(4),
-    spread ? `${spread.min.toFixed(2)} / ${spread.median.toFixed(2)} / ${spread.max.toFixed(2)}` : '-',
+    r.status !== 'committed' ? '-' : (formatMetricValues(r.metrics) ?? 'no held-out data'),
+    spread
+      ? `${name} ${spread.min.toFixed(2)} / ${spread.median.toFixed(2)} / ${spread.max.toFixed(2)}`
+      : '-',
     `${formatBytes(r.bytesUp)} / ${formatBytes(r.bytesDown)}`,
     Object.entries(r.backends)
       .map(([b, n]) => `${b} ${n}`)

@@ -1,6 +1,6 @@
-import type { OperatorRound } from '@pollen/fl-core';
+import { formatMetricValues, type OperatorRound } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
-import { compressionRatio, fiveNumbers, formatBytes, quantile, totals } from './stats.ts';
+import { compressionRatio, fiveNumbers, formatBytes, metricNames, quantile, totals } from './stats.ts';
 
 const round = (fields: Partial<OperatorRound>): OperatorRound => ({
   taskId: 't',
@@ -15,8 +15,7 @@ const round = (fields: Partial<OperatorRound>): OperatorRound => ({
   deadlineHit: false,
   startedAt: 0,
   endedAt: 1,
-  accuracy: 0.5,
-  loss: 1,
+  metrics: { loss: 1, accuracy: 0.5 },
   bytesUp: 0,
   bytesDown: 0,
   backends: {},
@@ -64,5 +63,22 @@ describe('dashboard statistics', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(1536)).toBe('1.5 KiB');
     expect(formatBytes(3 * 1024 * 1024)).toBe('3.0 MiB');
+  });
+
+  it('lists the metrics the rounds carry, loss first, each once, in the order they appear', () => {
+    const client = (metrics: Record<string, number>) => ({
+      metrics,
+      trainMs: 1,
+      numExamples: 1,
+      backend: 'cpu' as const,
+    });
+    const rounds = [
+      round({ metrics: null, clientMetrics: [client({ loss: 2, mae: 1 })] }),
+      round({ metrics: { loss: 1, mse: 0.5, mae: 0.4 }, clientMetrics: [client({ loss: 1, rmse: 0.7 })] }),
+    ];
+    expect(metricNames(rounds)).toEqual(['loss', 'mae', 'mse', 'rmse']);
+    expect(metricNames([])).toEqual(['loss']);
+    expect(formatMetricValues({ loss: 0.31, accuracy: 0.91234 })).toBe('accuracy 0.9123, loss 0.3100');
+    expect(formatMetricValues(null)).toBeNull();
   });
 });

@@ -79,3 +79,16 @@ export function formatBytes(bytes: number): string {
   }
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
+
+/**
+ * The metric names the rounds carry, held-out and clients' together: `loss` first, then the
+ * others in the order they first appear, so each keeps its chart's place as rounds arrive.
+ */
+export function metricNames(rounds: readonly OperatorRound[]): string[] {
+  const names = new Set<string>(['loss']);
+  for (const r of rounds) {
+    for (const name of Object.keys(r.metrics ?? {})) names.add(name);
+    for (const c of r.clientMetrics) for (const name of Object.keys(c.metrics)) names.add(name);
+  }
+  return [...names];
+}

@@ -69,8 +69,12 @@ async function main(): Promise<void> {
   const task = params.get('task') ?? tasks[0]?.id;
   if (!task) throw new Error('the coordinator has no task');
   const backend = params.get('backend');
+  // A site whose task admits its signed-in users only fetches a join token from its own backend
+  // before each connection; this example takes one from its URL.
+  const joinToken = params.get('joinToken');
   const client = createClient({
     task,
+    ...(joinToken ? { joinToken: async () => joinToken } : {}),
     // The site brings its own data: no demo shard.
     demoData: false,
     ...(backend === 'webgpu' || backend === 'webgl' || backend === 'wasm' || backend === 'cpu'
@@ -133,7 +137,11 @@ async function main(): Promise<void> {
     uploads++;
     document.body.dataset.uploads = String(uploads);
     log(
-      `uploaded round ${u.roundId}: ${u.bytes} bytes, ${u.numExamples} examples, local accuracy ${u.accuracy.toFixed(3)}`,
+      `uploaded round ${u.roundId}: ${u.bytes} bytes, ${u.numExamples} examples, local ${Object.entries(
+        u.metrics,
+      )
+        .map(([name, value]) => `${name} ${value.toFixed(3)}`)
+        .join(', ')}`,
     );
   });
   client.on('roundEnd', (r) => log(`round ${r.roundId} ${r.status}, model version ${r.modelVersion}`));

@@ -1,4 +1,4 @@
-import type { Backend } from '@pollen/fl-core';
+import type { Backend, MetricValues } from '@pollen/fl-core';
 import type { UploadPrivacy } from './privacy.ts';
 import type { HistoryEntry } from './storage.ts';
 
@@ -17,8 +17,8 @@ export interface ClientEvents {
     roundId: number;
     bytes: number;
     numExamples: number;
-    loss: number;
-    accuracy: number;
+    /** `loss` and the task's metrics on this device's examples after local training. */
+    metrics: MetricValues;
     trainMs: number;
     /** The task's epsilon once this round commits, when the coordinator reports one (private tasks). */
     epsilon?: number | null;

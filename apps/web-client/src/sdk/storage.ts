@@ -1,3 +1,4 @@
+import type { MetricValues } from '@pollen/fl-core';
 import type { ExampleValues } from '@pollen/ml';
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 
@@ -85,6 +86,15 @@ export function openStore(): Promise<IDBPDatabase<PollenDb>> {
   return dbPromise;
 }
 
+/** base64url of random bytes (RFC 4648 section 5), without padding. */
+function randomBase64url(bytes: number): string {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes));
+  return btoa(String.fromCharCode(...raw))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+}
+
 /** This device's client id: random, made once, kept in IndexedDB. */
 export async function clientId(): Promise<string> {
   const db = await openStore();
@@ -94,6 +104,27 @@ export async function clientId(): Promise<string> {
   const id = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   await db.put('meta', id, 'clientId');
   return id;
+}
+
+/**
+ * This device's identity: its client id and the secret that proves it (32 random bytes,
+ * base64url), both kept in IndexedDB. The coordinator binds the id to the secret's hash the
+ * first time it sees it, so another device naming this id is refused. A device that kept an id
+ * from before secrets existed makes its secret now; its id is bound on its next connection.
+ */
+export async function deviceIdentity(): Promise<{ clientId: string; secret: string }> {
+  const id = await clientId();
+  const db = await openStore();
+  const tx = db.transaction('meta', 'readwrite');
+  const existing = await tx.store.get('clientSecret');
+  let secret: string;
+  if (typeof existing === 'string') secret = existing;
+  else {
+    secret = randomBase64url(32);
+    await tx.store.put(secret, 'clientSecret');
+  }
+  await tx.done;
+  return { clientId: id, secret };
 }
 
 export async function countExamples(taskId: string): Promise<number> {
@@ -219,8 +250,8 @@ export interface HistoryEntry {
   readonly at: number;
   readonly bytes: number;
   readonly numExamples: number;
-  readonly loss: number;
-  readonly accuracy: number;
+  /** `loss` and the task's metrics on this device's examples after local training. */
+  readonly metrics: MetricValues;
   readonly trainMs: number;
   readonly epsilon: number | null;
   /** How the round ended, once this device heard. */
@@ -235,7 +266,16 @@ const historyKey = (taskId: string): string => `history:${taskId}`;
 export async function loadHistory(taskId: string): Promise<HistoryEntry[]> {
   const db = await openStore();
   const stored = await db.get('meta', historyKey(taskId));
-  return Array.isArray(stored) ? (stored as HistoryEntry[]) : [];
+  return Array.isArray(stored) ? (stored as StoredHistoryEntry[]).map(namedMetrics) : [];
+}
+
+/** An entry as stored: before named metrics, an entry kept `loss` and `accuracy` fields instead. */
+type StoredHistoryEntry = HistoryEntry | (Omit<HistoryEntry, 'metrics'> & { loss: number; accuracy: number });
+
+function namedMetrics(entry: StoredHistoryEntry): HistoryEntry {
+  if ('metrics' in entry) return entry;
+  const { loss, accuracy, ...rest } = entry;
+  return { ...rest, metrics: { loss, accuracy } };
 }
 
 /** Add a round, or change the one with the same id (its outcome arrives later), in one transaction. */
@@ -247,7 +287,7 @@ export async function recordHistory(
   const db = await openStore();
   const tx = db.transaction('meta', 'readwrite');
   const stored = await tx.store.get(historyKey(taskId));
-  const entries = Array.isArray(stored) ? (stored as HistoryEntry[]) : [];
+  const entries = Array.isArray(stored) ? (stored as StoredHistoryEntry[]).map(namedMetrics) : [];
   const i = entries.findIndex((e) => e.roundId === roundId);
   const next = change(i >= 0 ? entries[i] : undefined);
   if (next && i >= 0) entries[i] = next;

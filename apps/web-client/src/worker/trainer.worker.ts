@@ -27,17 +27,9 @@ async function modelFor(req: TrainRequest): Promise<tf.LayersModel> {
   return model;
 }
 
-/**
- * What the upload reports: the loss and the task's metrics of the last epoch, and the time
- * spent. Until uploads carry named metrics, `accuracy` is 0 for targets without one.
- */
+/** What the upload reports: the loss and the task's metrics of the last epoch, and the time spent. */
 function clientMetrics(result: LocalResult): ClientMetrics {
-  return {
-    ...result.metrics,
-    loss: result.metrics.loss ?? 0,
-    accuracy: Math.min(1, Math.max(0, result.metrics.accuracy ?? 0)),
-    trainMs: result.trainMs,
-  };
+  return { metrics: result.metrics, trainMs: result.trainMs };
 }
 
 /** FedProx's mu and SCAFFOLD's c and c_i for `trainLocal`, from the request. */

@@ -70,7 +70,8 @@ describe('SecAggSession over the wire', () => {
       modelVersion: 0,
       numExamples: 1,
       backend: 'cpu' as const,
-      metrics: { loss: 0, accuracy: 0, trainMs: 0 },
+      metrics: { loss: 0, accuracy: 0 },
+      trainMs: 0,
     };
     for (const [i, m] of server.closeShares()) {
       // The delivery first for some, the input first for others: both orders mask once.
@@ -115,7 +116,8 @@ describe('SecAggSession over the wire', () => {
       modelVersion: 0,
       numExamples: 1,
       backend: 'cpu' as const,
-      metrics: { loss: 0, accuracy: 0, trainMs: 0 },
+      metrics: { loss: 0, accuracy: 0 },
+      trainMs: 0,
     };
     expect(() => session.offerInput(7, { delta: new Float32Array(7) }, report)).toThrow(
       code('SHAPE_MISMATCH'),

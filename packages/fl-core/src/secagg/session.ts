@@ -1,7 +1,7 @@
 import { PollenError } from '../errors.ts';
+import type { MetricValues } from '../metric-values.ts';
 import type {
   Backend,
-  ClientMetrics,
   RoundSecAgg,
   SecAggAdvertiseEvent,
   SecAggKeysEvent,
@@ -22,7 +22,8 @@ export interface SecAggReport {
   readonly modelVersion: number;
   readonly numExamples: number;
   readonly backend: Backend;
-  readonly metrics: ClientMetrics;
+  readonly metrics: MetricValues;
+  readonly trainMs: number;
 }
 
 function bytes(name: string, value: unknown): Uint8Array {

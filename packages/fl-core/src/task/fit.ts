@@ -33,9 +33,9 @@ export const DEFAULT_METRICS: Readonly<Record<TargetKind, readonly MetricSpec[]>
   sequence: ['accuracy', 'perplexity'],
 };
 
-/** The key a metric's value has in {@link MetricValues}: `accuracy`, `top5Accuracy`, ... */
+/** The key a metric's value has in MetricValues: `accuracy`, `topKAccuracy@5`, ... */
 export function metricKey(metric: MetricSpec): string {
-  return typeof metric === 'string' ? metric : `top${metric.k}Accuracy`;
+  return typeof metric === 'string' ? metric : `topKAccuracy@${metric.k}`;
 }
 
 /** How many values the model outputs per example (per position for sequences). */

@@ -68,7 +68,7 @@ describe('the task schema', () => {
       loss: 'categoricalCrossentropy',
       metrics: ['accuracy', { name: 'topKAccuracy', k: 3 }, 'perplexity'],
     });
-    expect(spec.metrics.map(metricKey)).toEqual(['accuracy', 'top3Accuracy', 'perplexity']);
+    expect(spec.metrics.map(metricKey)).toEqual(['accuracy', 'topKAccuracy@3', 'perplexity']);
     expect(validateTaskSpec(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
   });
 

@@ -214,9 +214,3 @@ export const TaskInputSchema = Type.Object(
   { additionalProperties: false },
 );
 export type TaskInput = Static<typeof TaskInputSchema>;
-
-/**
- * Metrics by name: `loss` always, plus one entry per metric the task declares
- * (`accuracy`, `top5Accuracy`, `mse`, `mae`, `rmse`, `perplexity`, `auc`).
- */
-export type MetricValues = Readonly<Record<string, number>>;
