@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { expectObject, PollenError, type TaskSpec } from '@pollen/fl-core';
+import { expectObject, PollenError, type TaskSpec, upgradeLegacyTask } from '@pollen/fl-core';
 import { defaultTaskSpec, MNIST_INPUT } from './default-task.ts';
 
 const MAX_TASK_FILE_BYTES = 4 * 1024 * 1024;
@@ -10,7 +10,11 @@ const MAX_TASK_FILE_BYTES = 4 * 1024 * 1024;
  * The result is validated like any task.
  */
 export async function resolveTaskInput(input: unknown): Promise<TaskSpec> {
-  const obj = { ...expectObject('task', input, 'INVALID_TASK') };
+  // Fields of earlier versions (`dataset`, `modelTopology`, ...) are read as today's before
+  // they replace the default task's.
+  const obj = {
+    ...(upgradeLegacyTask(expectObject('task', input, 'INVALID_TASK')) as Record<string, unknown>),
+  };
   const model = obj.model as { kind?: unknown } | undefined;
   if (model?.kind === 'cnn' && obj.input === undefined) obj.input = { ...MNIST_INPUT, shape: [28, 28, 1] };
   return defaultTaskSpec(obj);

@@ -219,4 +219,21 @@ describe('specs stored before tasks described their model', () => {
       /"numClasses" expected no such field/,
     );
   });
+
+  it('read `dataset` as `data` beside new fields, and refuse it beside `data`', () => {
+    const digits = {
+      ...base,
+      input: { shape: [784], dtype: 'uint8' },
+      target: { kind: 'class', numClasses: 10 },
+    };
+    const dataset = { name: 'mnist', partition: { kind: 'iid' }, numShards: 4 };
+    expect(validateTaskSpec({ ...digits, dataset }).data).toEqual({
+      builtin: 'mnist',
+      partition: { kind: 'iid' },
+      numShards: 4,
+      seed: 0,
+    });
+    const data = { builtin: 'mnist', partition: { kind: 'iid' }, numShards: 4 };
+    expect(refusal({ ...digits, data, dataset })).toMatch(/"dataset" expected no such field/);
+  });
 });

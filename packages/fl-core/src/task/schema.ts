@@ -210,6 +210,9 @@ export const TaskInputSchema = Type.Object(
     privacy: Type.Optional(Type.Unknown({ description: 'PrivacySettings (privacy/settings.ts)' })),
     compression: Type.Optional(Type.Unknown({ description: 'CompressionSettings (compression.ts)' })),
     secureAggregation: Type.Optional(Type.Unknown({ description: 'true or SecureAggregationSettings' })),
+    admission: Type.Optional(
+      Type.Unknown({ description: 'AdmissionSettings: join tokens, per-address limits' }),
+    ),
   },
   { additionalProperties: false },
 );
