@@ -3,7 +3,7 @@ import { SETTINGS, table } from './compression.ts';
 import { type CompressionFederation, simulateCompression } from './compression-sim.ts';
 
 // The smallest run of bench:compression: two clients, two rounds, a tiny MLP, so the script
-// behind the README's table keeps working. Its figures mean nothing at this size.
+// behind bench/README.md's table keeps working. Its figures mean nothing at this size.
 const fed: CompressionFederation = {
   clients: 2,
   rounds: 2,

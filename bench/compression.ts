@@ -165,7 +165,7 @@ function runAll(options: Options, jobs: readonly Job[]): Promise<CompressionResu
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
-/** The README's table: bytes and ratio against dense f32, accuracy and its difference. */
+/** The table of bench/README.md: bytes and ratio against dense f32, accuracy and its difference. */
 export function table(fed: CompressionFederation, results: readonly CompressionResult[]): string {
   const dense = results.find((r) => r.compression.kind === 'none' && r.compression.bits === 32);
   const lines = [

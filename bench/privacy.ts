@@ -234,7 +234,7 @@ export async function runPrivate(
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
-/** The Markdown table for the README. */
+/** The Markdown table for bench/README.md. */
 export function table(options: PrivacyBenchOptions, runs: readonly PrivacyRun[]): string {
   const { federation: fed } = options;
   const lines = [

@@ -192,7 +192,7 @@ function report(label: string, round: number, accuracy: number): void {
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
-/** The Markdown tables for the README. */
+/** The Markdown tables for bench/README.md. */
 export function tables(options: BenchOptions, race: RunResult[], byzantine: RunResult[]): string {
   const lines: string[] = [];
   if (race.length > 0) {

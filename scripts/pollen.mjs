@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The two commands of the README, runnable on a machine that has only Node 20 and npm:
+// The two commands of README.md, runnable on a machine that has only Node 20 and npm:
 //   node scripts/pollen.mjs start   install what is missing, build the web client, run Pollen
 //   node scripts/pollen.mjs test    install what is missing, run every check and test, print a summary
 import { spawnSync } from 'node:child_process';

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { CHROMIUM_PATH } from '../sim/browser.ts';
 
-/** The machine a benchmark ran on, in words and figures, for the results and the README. */
+/** The machine a benchmark ran on, in words and figures, for the results files. */
 export interface Machine {
   readonly cpus: number;
   readonly cpuModel: string;

@@ -21,7 +21,7 @@ function notes(row: BenchRow): string {
   return parts.join('; ').replaceAll('|', '\\|');
 }
 
-/** The results as a Markdown table (the README's Benchmarks section carries a copy). */
+/** The results as a Markdown table (bench/README.md links the file). */
 export function markdownTable(
   rows: readonly BenchRow[],
   meta: {

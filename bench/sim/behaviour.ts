@@ -5,7 +5,7 @@ import type { DropoutMode, SimOptions } from './options.ts';
 /**
  * A client that vanished stays away longer than the coordinator's reconnect grace period, so
  * the coordinator drops it from its round. A page reopened sooner is resumed into a round it
- * no longer knows about and holds that round to its deadline (see the README, Benchmarks).
+ * no longer knows about and holds that round to its deadline (see bench/README.md).
  */
 export const AWAY_MIN_MS = RECONNECT_GRACE_MS + 1000;
 export const AWAY_MAX_MS = RECONNECT_GRACE_MS + 5000;

@@ -27,7 +27,7 @@ export interface CoordinatorProcess {
 }
 
 export interface CoordinatorOptions {
-  /** Task JSON: fields that override the default MNIST task (README "Configuration"). */
+  /** Task JSON: fields that override the default MNIST task (docs/tasks.md). */
   readonly task: Record<string, unknown>;
   readonly logLevel?: 'fatal' | 'error' | 'warn' | 'info';
   /** Settings added to the environment (POLLEN_STORE, POLLEN_REDIS_URL, ... for a cluster node). */

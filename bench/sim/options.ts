@@ -65,7 +65,7 @@ export interface SimOptions {
 
 /**
  * Defaults, tuned for the issue's reference run (`--browser --clients 20 --rounds 15`,
- * Dirichlet(0.5), MLP) on a 2-core machine; see the README's Benchmarks section.
+ * Dirichlet(0.5), MLP) on a 2-core machine; see bench/README.md.
  */
 export const SIM_DEFAULTS = {
   clients: 10,

@@ -10,7 +10,7 @@ import { BenchError } from '../lib/errors.ts';
 export const DP_DEFAULTS = { clipNorm: 1, delta: 1e-5, epsilonBudget: 1000 } as const;
 
 /**
- * `--dp`: a task's privacy block (README "Differential privacy"), as JSON or a shorthand:
+ * `--dp`: a task's privacy block (docs/design.md "Differential privacy"), as JSON or a shorthand:
  * `distributed:Z` (noise multiplier Z, every client adds its share), `local:EPS` (each report
  * epsilon-DP on its own), `clip:C` (clipping, no noise). `--clip-norm`, `--dp-delta` and
  * `--epsilon-budget` fill in the shorthands. Checked as the coordinator checks a task, with

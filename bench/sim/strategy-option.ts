@@ -10,7 +10,7 @@ const ROBUST_PARAM: Record<string, string> = {
 };
 
 /**
- * `--strategy`: a task's strategy block (README "Aggregation strategies"), as JSON
+ * `--strategy`: a task's strategy block (docs/design.md "Aggregation strategies"), as JSON
  * (`{"name":"fedavgm","momentum":0.9}`) or as parts joined by `+`: a server optimizer
  * (`fedadam`), `fedprox:MU`, `scaffold`, a robust rule (`median`, `trimmed-mean:0.1`,
  * `krum:1`, `multi-krum:1`, `norm-bound:5`). Checked as the coordinator checks a task (fl-core's

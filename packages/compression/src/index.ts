@@ -27,6 +27,8 @@ export type { Frame, FrameBody, ValuePrecision } from './frame-codec.ts';
 export { bodyToDense, bodyToSparse, decodeFrame, encodeFrame } from './frame-codec.ts';
 export type { FrameCodec, FrameHeader, FrameLimits } from './frame-header.ts';
 export { FRAME_CODECS, readFrameHeader } from './frame-header.ts';
+export type { CheckedUpload } from './intake.ts';
+export { checkUpload, foldDense } from './intake.ts';
 export type { Rng } from './prng.ts';
 export { randomInt, sfc32 } from './prng.ts';
 export type { QuantBits, QuantizedVector } from './quantize.ts';

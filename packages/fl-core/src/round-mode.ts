@@ -78,7 +78,8 @@ export function validateRoundSchedule(
 
 /**
  * Refuse, with INVALID_TASK and what to change, the combinations buffered mode cannot run
- * (DESIGN.md: refused when the task is created, never silently degraded):
+ * (docs/design.md "What combines with what": refused when the task is created, never
+ * silently degraded):
  * - secure aggregation: FedBuff weighs and folds in each update on its own, SecAgg+ reveals
  *   only a cohort's sum once the cohort is complete (Bonawitz et al. 2017);
  * - robust aggregation: the robust rules need a fixed set of updates to compare;

@@ -222,7 +222,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   });
   const privacy: PrivacySettings =
     obj.privacy === undefined ? { mode: 'off' } : validatePrivacySettings(obj.privacy);
-  checkPrivacyCompatibility(privacy, strategy);
+  checkPrivacyCompatibility(privacy, strategy, rounds);
   checkRoundModeCompatibility({
     schedule: rounds,
     strategy,

@@ -38,7 +38,7 @@ interface Broadcast {
  * its record counts the models handed out while it was open and the updates it took in.
  *
  * An update trained on an older version is still taken (the late report of a closed round
- * joins the next aggregate, DESIGN.md step 8) unless it is more than tau_max versions behind,
+ * joins the next aggregate, docs/design.md "Overlapping rounds") unless it is more than tau_max versions behind,
  * which is refused with STALE_MODEL. A client adds at most one update to a buffer; a hand-out
  * it did not answer by `rounds.deadlineMs` is taken back and given to someone else.
  */

@@ -3,6 +3,7 @@ import { createServerStrategy, type ServerStrategy } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { TaskModel } from '../ml/evaluator.ts';
 import type { Fence, ModelVersion, RoundRecord, Store, StoredTask } from '../store/types.ts';
+import { ftrlRoundSum, ftrlServerStrategy } from './ftrl.ts';
 import { commitPrivacy, cryptoRng, type PrivacyPlan } from './privacy.ts';
 
 /** What a closed round (or a full buffer) hands over to be applied and committed. */
@@ -16,6 +17,8 @@ export interface CommitInput {
   readonly control?: { readonly meanDelta: Float32Array; readonly fraction: number };
   readonly privacy: PrivacyPlan | null;
   readonly clipBitSum: number;
+  /** The clients selected for the round: DP-FTRL's participation record counts them. */
+  readonly participants?: readonly string[];
   /** performance.now() when aggregation began: the record's aggregationMs runs from there. */
   readonly aggregationStartedAt: number;
   /** The round's record with these fields set. */
@@ -73,10 +76,14 @@ export class Committer {
    */
   async serverFor(task: StoredTask, dimension: number): Promise<ServerStrategy> {
     const { spec } = task;
-    const key = JSON.stringify(spec.strategy);
+    // Under DP-FTRL the privacy settings are part of the server step (the tree's noise).
+    const ftrl = spec.privacy.mode === 'ftrl';
+    const key = JSON.stringify(ftrl ? [spec.strategy, spec.privacy, spec.rounds.cohortSize] : spec.strategy);
     if (this.server && key === this.serverKey && this.server.dimension === dimension) return this.server;
     const log = this.deps.log.child({ task: spec.id });
-    const server = createServerStrategy(spec.strategy, dimension);
+    const server = ftrl
+      ? ftrlServerStrategy(spec, dimension, cryptoRng())
+      : createServerStrategy(spec.strategy, dimension);
     const saved = await this.deps.store.getStrategyState(spec.id);
     if (
       saved &&
@@ -113,14 +120,25 @@ export class Committer {
     const server = await this.serverFor(task, current.weights.length);
     const before = server.state();
     try {
-      const next = server.apply(current.weights, input.delta, input.control);
+      const step =
+        spec.privacy.mode === 'ftrl' && input.privacy
+          ? ftrlRoundSum(input.delta, input.privacy.expectedReports)
+          : input.delta;
+      const next = server.apply(current.weights, step, input.control);
       const aggregationMs = performance.now() - input.aggregationStartedAt;
       const evalStart = performance.now();
       const evaluation = await model.evaluate(next);
       const evaluationMs = performance.now() - evalStart;
       // The ledger and the adaptive clip norm commit with the version they paid for.
       const spent = input.privacy
-        ? commitPrivacy(spec, await store.getPrivacy(spec.id), input.privacy, input.clipBitSum, cryptoRng())
+        ? commitPrivacy(
+            spec,
+            await store.getPrivacy(spec.id),
+            input.privacy,
+            input.clipBitSum,
+            cryptoRng(),
+            input.participants,
+          )
         : null;
       const record = input.record({
         status: 'committed',

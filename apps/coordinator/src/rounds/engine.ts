@@ -198,6 +198,13 @@ export class Engine extends EventEmitter<{
         `a task's rounds.mode cannot change (it is "${task.spec.rounds.mode}"); create a new task`,
       );
     }
+    const ftrl = spec.privacy.mode === 'ftrl' || task.spec.privacy.mode === 'ftrl';
+    if (ftrl && JSON.stringify(spec.privacy) !== JSON.stringify(task.spec.privacy)) {
+      throw new PollenError(
+        'INVALID_TASK',
+        "a DP-FTRL task's privacy settings cannot change: its tree, its noise and its participation record were accounted under them; create a new task",
+      );
+    }
     await this.store.updateTaskSpec(spec);
     this.runners.get(taskId)?.poke();
     return (await this.store.getTask(taskId))!;

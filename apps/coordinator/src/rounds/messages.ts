@@ -1,4 +1,4 @@
-import { decodeDense, decodeUpload, type SparseVector, type UploadPlan } from '@pollen/compression';
+import { checkUpload, decodeDense, type SparseVector, type UploadPlan } from '@pollen/compression';
 import {
   BACKENDS,
   type ClientMetrics,
@@ -10,7 +10,6 @@ import {
   expectString,
   firstNonFinite,
   type HelloMessage,
-  l2norm,
   PollenError,
   PROTOCOL_VERSION,
   parseMetricValues,
@@ -133,15 +132,8 @@ export function decodeRoundUpload(
   plan: UploadPlan | null,
   dimension: number,
 ): { delta: Float32Array | SparseVector; norm: number } {
-  if (plan === null) {
-    const { vector } = decodeDense(frame, { dimension });
-    const bad = firstNonFinite(vector);
-    if (bad >= 0) throw new PollenError('NON_FINITE', `update has a non-finite value at index ${bad}`);
-    return { delta: vector, norm: l2norm(vector) };
-  }
-  const decoded = decodeUpload(frame, plan, dimension);
-  if (decoded.kind === 'dense') return { delta: decoded.values, norm: l2norm(decoded.values) };
-  return { delta: decoded.vector, norm: l2norm(decoded.vector.values) };
+  // Decode, finiteness and norm in one pass, a dense f32 body read in place (intake.ts).
+  return checkUpload(frame, plan, dimension);
 }
 
 function parseClipBit(value: unknown): 0 | 1 {

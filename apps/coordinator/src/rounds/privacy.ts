@@ -1,5 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import {
+  type FtrlPrivacySettings,
   initialClipNorm,
   nextClipNorm,
   noisedNormBound,
@@ -11,6 +12,7 @@ import {
   type RoundSpec,
   roundNoise,
   type TaskSpec,
+  TreeLedger,
 } from '@pollen/fl-core';
 import type { PrivacyState, RoundPrivacyRecord, StoredPrivacy } from '../store/types.ts';
 
@@ -49,16 +51,23 @@ export interface PrivacyPlan {
 export function currentClipNorm(settings: PrivacySettings, stored: StoredPrivacy | undefined): number | null {
   const initial = initialClipNorm(settings);
   if (initial === null) return null;
-  const adaptive = settings.mode !== 'local' && settings.adaptive !== undefined;
-  return adaptive && stored?.clipNorm != null ? stored.clipNorm : initial;
+  return adaptiveClip(settings) && stored?.clipNorm != null ? stored.clipNorm : initial;
 }
 
-/** The task's ledger as committed, or an empty one; null in mode 'off'. */
+/** Whether a task's clip norm moves (adaptive clipping, Andrew et al. 2021). */
+function adaptiveClip(settings: PrivacySettings): boolean {
+  return (settings.mode === 'off' || settings.mode === 'distributed') && settings.adaptive !== undefined;
+}
+
+/**
+ * The task's ledger of Poisson-subsampled rounds as committed, or an empty one; null in
+ * mode 'off' and in mode 'ftrl', which keeps a {@link loadTreeLedger} instead.
+ */
 export function loadLedger(
   settings: PrivacySettings,
   stored: StoredPrivacy | undefined,
 ): PrivacyLedger | null {
-  if (settings.mode === 'off') return null;
+  if (settings.mode === 'off' || settings.mode === 'ftrl') return null;
   if (!stored?.ledger) return new PrivacyLedger({ delta: settings.delta });
   // A malformed ledger throws in fromJSON and one kept at another delta is refused here: the
   // round fails and the task makes no progress, rather than start again from epsilon 0.
@@ -70,6 +79,87 @@ export function loadLedger(
     );
   }
   return ledger;
+}
+
+/**
+ * A DP-FTRL task's ledger as committed, or an empty one. One kept under another z,
+ * separation, restart rule or delta is refused, as a Poisson ledger at another delta is:
+ * its trees were accounted under those values.
+ */
+export function loadTreeLedger(settings: FtrlPrivacySettings, stored: StoredPrivacy | undefined): TreeLedger {
+  const params = {
+    delta: settings.delta,
+    noiseMultiplier: settings.noiseMultiplier,
+    minSeparation: settings.minSeparation,
+    restartEvery: settings.restartEvery,
+  };
+  if (!stored?.ledger) return new TreeLedger(params);
+  const ledger = TreeLedger.fromJSON(stored.ledger);
+  if (JSON.stringify(ledger.params) !== JSON.stringify(params)) {
+    throw new PollenError(
+      'INTERNAL',
+      `the stored DP-FTRL ledger was kept under ${JSON.stringify(ledger.params)}, the task says ${JSON.stringify(params)}`,
+    );
+  }
+  return ledger;
+}
+
+/**
+ * The candidates a round may select from: all of them, or under DP-FTRL those whose last
+ * round is at least `minSeparation` rounds before the next one (Kairouz et al. 2021). The
+ * rule binds client ids: it holds per person only as far as one person cannot hold many ids.
+ */
+export function separated<T extends { readonly clientId: string }>(
+  spec: TaskSpec,
+  stored: StoredPrivacy | undefined,
+  candidates: readonly T[],
+): T[] {
+  if (spec.privacy.mode !== 'ftrl') return [...candidates];
+  const ledger = loadTreeLedger(spec.privacy, stored);
+  return candidates.filter((c) => ledger.eligible(c.clientId));
+}
+
+/** What the operator sees of a task's spend: epsilon at delta and the rounds charged. */
+export interface PrivacySummary {
+  readonly delta: number;
+  readonly epsilon: number;
+  /** The Renyi order that gave epsilon; NaN when none did. */
+  readonly order: number;
+  readonly rounds: number;
+  readonly entries: readonly unknown[];
+}
+
+/** The committed spend of a task; null in mode 'off'. */
+export function privacySummary(
+  settings: PrivacySettings,
+  stored: StoredPrivacy | undefined,
+): PrivacySummary | null {
+  if (settings.mode === 'ftrl') {
+    const ledger = loadTreeLedger(settings, stored);
+    const spent = ledger.spent();
+    const entries = ledger.segments.map((steps) => ({
+      samplingRate: 1,
+      noiseMultiplier: settings.noiseMultiplier,
+      steps,
+    }));
+    return {
+      delta: settings.delta,
+      epsilon: spent.epsilon,
+      order: spent.order,
+      rounds: ledger.rounds,
+      entries,
+    };
+  }
+  const ledger = loadLedger(settings, stored);
+  if (!ledger) return null;
+  const spent = ledger.spent();
+  return {
+    delta: ledger.delta,
+    epsilon: spent.epsilon,
+    order: spent.order,
+    rounds: ledger.steps,
+    entries: ledger.entries,
+  };
 }
 
 /**
@@ -113,6 +203,11 @@ export function budgetExhaustedReason(
 ): string | null {
   const settings = spec.privacy;
   if (settings.mode === 'off') return null;
+  if (settings.mode === 'ftrl') {
+    const tree = loadTreeLedger(settings, stored);
+    if (!tree.wouldExceed(settings.epsilonBudget)) return null;
+    return `the next DP-FTRL round (z = ${settings.noiseMultiplier}, minSeparation = ${settings.minSeparation}) would take epsilon from ${tree.spent().epsilon.toFixed(3)} to ${tree.preview().epsilon.toFixed(3)}, past the budget of ${settings.epsilonBudget} at delta = ${settings.delta}`;
+  }
   const ledger = loadLedger(settings, stored)!;
   const clipNorm = currentClipNorm(settings, stored)!;
   const q = settings.mode === 'local' ? 1 : predictedSamplingRate(spec.rounds, eligible);
@@ -141,21 +236,25 @@ export function planPrivacy(
   if (clipNorm === null) return null;
   const expectedReports = Math.max(1, Math.min(spec.rounds.cohortSize, selected));
   const noise = roundNoise(settings, clipNorm, spec.rounds.minReports, expectedReports);
+  // DP-FTRL claims no amplification: it is charged as if every client were in every round
+  // (q = 1 in the record), the tree accountant's separation doing what sampling does here.
   const samplingRate =
     settings.mode === 'off'
       ? 0
-      : settings.mode === 'local'
+      : settings.mode === 'local' || settings.mode === 'ftrl'
         ? 1
         : chargedSamplingRate(sampling, selected, eligible);
   const ledger = loadLedger(settings, stored);
-  const before = ledger?.spent().epsilon ?? null;
-  const after = ledger ? ledger.preview(samplingRate, noise.noiseMultiplier).epsilon : null;
+  const tree = settings.mode === 'ftrl' ? loadTreeLedger(settings, stored) : null;
+  const before = tree?.spent().epsilon ?? ledger?.spent().epsilon ?? null;
+  const after =
+    tree?.preview().epsilon ?? ledger?.preview(samplingRate, noise.noiseMultiplier).epsilon ?? null;
   return {
     message: {
       mode: settings.mode,
       clipNorm,
       noiseStd: noise.noiseStd,
-      clipBit: settings.mode !== 'local' && settings.adaptive !== undefined,
+      clipBit: adaptiveClip(settings),
       delta: settings.mode === 'off' ? null : settings.delta,
       epsilonBefore: before,
       epsilonAfter: after,
@@ -199,11 +298,21 @@ export function commitPrivacy(
   plan: PrivacyPlan,
   bitSum: number,
   rng: Rng,
+  participants: readonly string[] = [],
 ): PrivacyCommit {
   const settings = spec.privacy;
+  if (settings.mode === 'ftrl') {
+    // The round's selected clients count as taking part, whether or not they reported.
+    const tree = loadTreeLedger(settings, stored);
+    const epsilon = tree.record(participants).epsilon;
+    return {
+      state: { ledger: tree.toJSON(), clipNorm: settings.clipNorm },
+      record: privacyRecord(plan, epsilon),
+    };
+  }
   const ledger = loadLedger(settings, stored);
   const epsilon = ledger ? ledger.record(plan.samplingRate, plan.noiseMultiplier).epsilon : null;
-  const adaptive = settings.mode !== 'local' ? settings.adaptive : undefined;
+  const adaptive = settings.mode === 'off' || settings.mode === 'distributed' ? settings.adaptive : undefined;
   let clipNorm = plan.message.clipNorm;
   let clipBits: RoundPrivacyRecord['clipBits'];
   if (adaptive && plan.message.clipBit) {

@@ -22,6 +22,7 @@ import {
   unpackReveal,
   unpackShares,
 } from '@pollen/fl-core';
+import { nativeSecAggCrypto } from '@pollen/secagg-node';
 import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
 import { type PrivacyPlan, privacyRecord } from './privacy.ts';
 import type { AcceptedUpdate, CloseReason, RoundAggregate } from './round.ts';
@@ -131,8 +132,10 @@ export class SecAggRound {
       bits: fixedPointBits(n),
     };
     const { k, threshold } = roundNeighbourhood(options.settings, n);
+    // Node's native ChaCha20 and X25519 unmask what the browsers masked with @noble.
     this.server = new SecAggServer(
       secAggParams({ n, d: layoutWords(this.layout), k, threshold, seed: new Uint8Array(randomBytes(32)) }),
+      nativeSecAggCrypto,
     );
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;

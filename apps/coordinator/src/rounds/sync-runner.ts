@@ -3,7 +3,7 @@ import { poissonCohort, scale, stalenessWeight } from '@pollen/fl-core';
 import type { RoundRecord, StoredPrivacy, StoredTask } from '../store/types.ts';
 import { CoordinateSets, roundUpload } from './coordinates.ts';
 import type { Contributor } from './population.ts';
-import { budgetExhaustedReason, loadLedger, type PrivacyPlan, planPrivacy } from './privacy.ts';
+import { budgetExhaustedReason, loadLedger, type PrivacyPlan, planPrivacy, separated } from './privacy.ts';
 import { type CloseReason, Round } from './round.ts';
 import { RunnerBase, type TaskRunner } from './runner.ts';
 import { SecAggRound } from './secagg-round.ts';
@@ -28,7 +28,7 @@ interface Live {
  * then aggregate them (mean or robust rule), apply the task's server strategy and commit, or
  * abandon the round.
  *
- * Up to `rounds.maxInFlight` rounds run at once (pipelining, DESIGN.md step 8): a new round
+ * Up to `rounds.maxInFlight` rounds run at once (pipelining, docs/design.md "Overlapping rounds"): a new round
  * may be selected, from clients in no other round, before the last one committed. Rounds are
  * committed in the order they close, one at a time; an aggregate computed against version v and
  * applied at v + tau is weighted by s(tau) = (1 + tau)^-a and dropped past tau_max (Xie, Koyejo
@@ -107,7 +107,11 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     }
     if (this.live.size >= maxInFlight) return this.waitForChange();
     const { cluster } = this.deps;
-    const candidates = this.candidates(cluster ? await cluster.remote(this.taskId) : []);
+    const candidates = separated(
+      task.spec,
+      await this.deps.store.getPrivacy(task.spec.id),
+      this.candidates(cluster ? await cluster.remote(this.taskId) : []),
+    );
     // Other nodes' clients free up without a local change event: a holder short of clients looks again soon.
     if (candidates.length < minClients) return this.waitForChange(cluster ? CLUSTER_POLL_MS : undefined);
     const pending = [...this.live.values()].map((l) => l.round.privacy).filter((p) => p !== null);
@@ -148,8 +152,9 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     const stored = await store.getPrivacy(spec.id);
     const roundId = await this.roundId();
     const remote = this.deps.cluster ? await this.deps.cluster.remote(this.taskId) : [];
-    // From here to the clients' marks nothing waits: the cohort is drawn from who is free now.
-    const candidates = this.candidates(remote);
+    // From here to the clients' marks nothing waits: the cohort is drawn from who is free now
+    // (under DP-FTRL, and whose last round is far enough back).
+    const candidates = separated(spec, stored, this.candidates(remote));
     if (candidates.length < rounds.minClients) return;
     // SCAFFOLD's N; in a cluster the other nodes' clients count as far as their registry shows (idle ones).
     const populationSize = population.counts(spec.id).total + remote.length;
@@ -308,6 +313,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
               : {}),
             privacy: round.privacy,
             clipBitSum: round.clipBitSum,
+            participants: cohort.map((c) => c.clientId),
             aggregationStartedAt,
             record: (fields) =>
               round.record({ ...fields, bytesDown, mode: 'sync', staleness: { tau, weight } }),

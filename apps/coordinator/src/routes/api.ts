@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { shardExamples } from '../data/mnist.ts';
 import type { Engine } from '../rounds/engine.ts';
 import { CLIENT_ID_PATTERN } from '../rounds/messages.ts';
-import { currentClipNorm, loadLedger } from '../rounds/privacy.ts';
+import { currentClipNorm, privacySummary } from '../rounds/privacy.ts';
 import type { StoredTask } from '../store/types.ts';
 import {
   BINARY,
@@ -139,24 +139,23 @@ export async function apiRoutes(
       const task = await getTask(req.params);
       const settings = task.spec.privacy;
       const stored = await store.getPrivacy(task.spec.id);
-      const ledger = loadLedger(settings, stored);
-      const spent = ledger?.spent();
+      const spent = privacySummary(settings, stored);
       const budget = settings.mode === 'off' ? null : settings.epsilonBudget;
       return {
         taskId: task.spec.id,
         status: task.status,
         mode: settings.mode,
         settings,
-        delta: ledger?.delta ?? null,
+        delta: spent?.delta ?? null,
         epsilon: spent ? spent.epsilon : null,
         order: spent && Number.isFinite(spent.order) ? spent.order : null,
         epsilonBudget: budget,
         remaining: budget !== null && spent ? Math.max(0, budget - spent.epsilon) : null,
-        rounds: ledger?.steps ?? 0,
+        rounds: spent?.rounds ?? 0,
         version: stored?.version ?? null,
         clipNorm: currentClipNorm(settings, stored),
         exhausted: stored?.exhausted ?? null,
-        entries: ledger?.entries ?? [],
+        entries: spent?.entries ?? [],
       };
     },
   );

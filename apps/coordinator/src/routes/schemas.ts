@@ -161,7 +161,7 @@ export const TASK_INPUT = {
   type: 'object',
   additionalProperties: true,
   description:
-    'A task description (README "Configuration"); fields given replace those of the default MNIST task, then the whole is validated',
+    'A task description (docs/tasks.md); fields given replace those of the default MNIST task, then the whole is validated',
 } as const;
 
 /** What an operator may change of a running task. */

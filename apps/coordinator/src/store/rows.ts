@@ -6,6 +6,7 @@ import {
   type StrategyConfig,
   type TaskSpec,
   type TaskStatus,
+  type TreeLedgerJson,
   validateStrategyConfig,
   type WeightSpec,
 } from '@pollen/fl-core';
@@ -70,7 +71,7 @@ export interface PrivacyRow {
 export function toPrivacy(row: PrivacyRow): StoredPrivacy {
   return {
     version: row.version,
-    ledger: row.ledger === null ? null : (JSON.parse(row.ledger) as PrivacyLedgerJson),
+    ledger: row.ledger === null ? null : (JSON.parse(row.ledger) as PrivacyLedgerJson | TreeLedgerJson),
     clipNorm: row.clip_norm,
     exhausted: row.exhausted,
   };

@@ -8,6 +8,7 @@ import type {
   StrategyState,
   TaskSpec,
   TaskStatus,
+  TreeLedgerJson,
   WeightSpec,
 } from '@pollen/fl-core';
 
@@ -29,9 +30,12 @@ export type ClientRoundMetrics = OperatorClientMetrics;
 /** A round's differential privacy, as the operator protocol types it. */
 export type RoundPrivacyRecord = OperatorRoundPrivacy;
 
-/** What a commit writes of a task's privacy: the ledger (null in mode 'off') and the next round's C. */
+/**
+ * What a commit writes of a task's privacy: the ledger (null in mode 'off'; a tree ledger,
+ * with the participation record, in mode 'ftrl') and the next round's C.
+ */
 export interface PrivacyState {
-  readonly ledger: PrivacyLedgerJson | null;
+  readonly ledger: PrivacyLedgerJson | TreeLedgerJson | null;
   readonly clipNorm: number | null;
 }
 

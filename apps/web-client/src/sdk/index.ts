@@ -1,6 +1,6 @@
 /**
  * The Pollen client SDK: embed it in any page to let visitors contribute their device's
- * compute to a federated task. See "Embedding Pollen" in the README.
+ * compute to a federated task. See docs/sdk.md.
  */
 export type { ClientOptions } from './client.ts';
 export { createClient, PollenClient } from './client.ts';

@@ -149,6 +149,26 @@ describe('checkPrivacyCompatibility', () => {
     );
   });
 
+  it('mode ftrl: clients add no noise, and only fedavg/fedavgm, summed, one round at a time', () => {
+    const ftrl = validatePrivacySettings({
+      mode: 'ftrl',
+      clipNorm: 1,
+      noiseMultiplier: 3,
+      delta: 1e-5,
+      epsilonBudget: 5,
+      minSeparation: 2,
+    });
+    expect(roundNoise(ftrl, 1, 2, 4)).toEqual({ noiseStd: 0, noiseMultiplier: 3, bitNoiseStd: 0 });
+    expect(initialClipNorm(ftrl)).toBe(1);
+    checkPrivacyCompatibility(ftrl, strategy({ name: 'fedavgm' }), { maxInFlight: 1 });
+    expect(() => checkPrivacyCompatibility(ftrl, strategy({ name: 'fedadam' }))).toThrow(
+      /FTRL with momentum/,
+    );
+    expect(() => checkPrivacyCompatibility(ftrl, strategy({ robust: { kind: 'median' } }))).toThrow(/median/);
+    expect(() => checkPrivacyCompatibility(ftrl, strategy({ scaffold: true }))).toThrow(/SCAFFOLD/);
+    expect(() => checkPrivacyCompatibility(ftrl, strategy({}), { maxInFlight: 2 })).toThrow(/maxInFlight/);
+  });
+
   it('allows robust rules on local reports, server optimizers and anything in mode off', () => {
     checkPrivacyCompatibility(local, strategy({ robust: { kind: 'median' } }));
     checkPrivacyCompatibility(distributed, strategy({ name: 'fedadam', mu: 0.1 }));

@@ -1,4 +1,5 @@
 import { PollenError } from '../errors.ts';
+import type { RoundSchedule } from '../round-mode.ts';
 import type { StrategyConfig } from '../strategies/config.ts';
 import { expectInt, expectNonNegative, expectPositive } from '../validate.ts';
 import { adaptiveNoiseMultiplier, defaultBitNoiseStd } from './adaptive-clip.ts';
@@ -17,7 +18,8 @@ export interface RoundNoise {
   /**
    * z charged to the ledger per committed round: the task's z in mode 'distributed' (the
    * clipping bits of adaptive clipping included, Andrew et al. 2021, Section 3), sigma / (2C)
-   * in mode 'local' (sensitivity 2C of one report), 0 when no noise is added.
+   * in mode 'local' (sensitivity 2C of one report), the tree nodes' z in mode 'ftrl' (the
+   * coordinator's noise, not the clients'), 0 when no noise is added.
    */
   readonly noiseMultiplier: number;
   /** sigma_b, the noise on the sum of clipping bits; 0 without adaptive clipping. */
@@ -26,7 +28,7 @@ export interface RoundNoise {
 
 /** The clip norm a task starts with: its fixed C or the adaptive initial one; null when it does not clip. */
 export function initialClipNorm(settings: PrivacySettings): number | null {
-  if (settings.mode === 'local') return settings.clipNorm;
+  if (settings.mode === 'local' || settings.mode === 'ftrl') return settings.clipNorm;
   return settings.clipNorm ?? settings.adaptive?.initialClip ?? null;
 }
 
@@ -36,7 +38,7 @@ export function initialClipNorm(settings: PrivacySettings): number | null {
  * cost more than a quarter of the round's privacy (with sigma_b = z, (2 sigma_b)^-2 = z^-2 / 4).
  */
 export function bitNoiseStdFor(settings: PrivacySettings, expectedClients: number): number {
-  if (settings.mode === 'local' || !settings.adaptive) return 0;
+  if (settings.mode === 'local' || settings.mode === 'ftrl' || !settings.adaptive) return 0;
   if (settings.adaptive.bitNoiseStd !== undefined) return settings.adaptive.bitNoiseStd;
   if (settings.mode === 'off') return 0;
   return Math.max(defaultBitNoiseStd(expectedClients), settings.noiseMultiplier);
@@ -59,6 +61,9 @@ export function roundNoise(
   expectPositive('expectedClients', expectedClients);
   const bitNoiseStd = bitNoiseStdFor(settings, expectedClients);
   if (settings.mode === 'off') return { noiseStd: 0, noiseMultiplier: 0, bitNoiseStd };
+  // DP-FTRL: clients only clip; the coordinator adds each tree node's noise z*C to the sum.
+  if (settings.mode === 'ftrl')
+    return { noiseStd: 0, noiseMultiplier: settings.noiseMultiplier, bitNoiseStd: 0 };
   if (settings.mode === 'local') {
     const noiseStd = localNoiseStd({ epsilon: settings.epsilonPerReport, delta: settings.delta, clipNorm });
     return { noiseStd, noiseMultiplier: noiseStd / (2 * clipNorm), bitNoiseStd: 0 };
@@ -98,8 +103,13 @@ export function noisedNormBound(clipNorm: number, noiseStd: number, dimension: n
  * combines individually noised reports with a rule other than the sum the noise is calibrated
  * for. Under 'local' every report is private on its own, so any rule is post-processing.
  */
-export function checkPrivacyCompatibility(settings: PrivacySettings, strategy: StrategyConfig): void {
+export function checkPrivacyCompatibility(
+  settings: PrivacySettings,
+  strategy: StrategyConfig,
+  schedule?: Pick<RoundSchedule, 'maxInFlight'>,
+): void {
   if (settings.mode === 'off') return;
+  if (settings.mode === 'ftrl') checkFtrlCompatibility(strategy, schedule);
   if (strategy.scaffold) {
     throw new PollenError(
       'INVALID_TASK',
@@ -110,6 +120,36 @@ export function checkPrivacyCompatibility(settings: PrivacySettings, strategy: S
     throw new PollenError(
       'INVALID_TASK',
       `distributed noise is calibrated for the sum of the reports, but robust aggregation "${strategy.robust.kind}" does not sum them: set strategy.robust.kind to "none" or use privacy.mode "local"`,
+    );
+  }
+}
+
+/**
+ * DP-FTRL's server step is FTRL with momentum on the tree's prefix sums (ftrl.ts): it takes
+ * strategy.serverLr and strategy.momentum, so only 'fedavg' (momentum 0) and 'fedavgm' fit;
+ * the tree's noise is on the sum, so robust rules cannot combine the reports; and rounds
+ * must commit one at a time, in order, as the tree's leaves and the separation rule count them.
+ */
+function checkFtrlCompatibility(
+  strategy: StrategyConfig,
+  schedule?: Pick<RoundSchedule, 'maxInFlight'>,
+): void {
+  if (strategy.name !== 'fedavg' && strategy.name !== 'fedavgm') {
+    throw new PollenError(
+      'INVALID_TASK',
+      `privacy mode "ftrl" makes the server step FTRL with momentum on the noisy prefix sums; strategy "${strategy.name}" has no such form: use strategy.name "fedavgm" (or "fedavg") or another privacy.mode`,
+    );
+  }
+  if (strategy.robust.kind !== 'none') {
+    throw new PollenError(
+      'INVALID_TASK',
+      `the tree's noise is added to the sum of the reports, but robust aggregation "${strategy.robust.kind}" does not sum them: set strategy.robust.kind to "none"`,
+    );
+  }
+  if (schedule && schedule.maxInFlight > 1) {
+    throw new PollenError(
+      'INVALID_TASK',
+      `privacy mode "ftrl" adds each round to the tree as the next leaf and keeps clients ${'"minSeparation"'} rounds apart by that order; overlapping rounds (rounds.maxInFlight = ${schedule.maxInFlight}) would commit out of order: set rounds.maxInFlight to 1`,
     );
   }
 }

@@ -88,7 +88,7 @@ describe('validatePrivacySettings', () => {
     [
       'unknown mode',
       { mode: 'central' },
-      '"privacy.mode" expected one of off, distributed, local, got "central"',
+      '"privacy.mode" expected one of off, distributed, local, ftrl, got "central"',
     ],
     [
       'quantile of 1',
@@ -147,5 +147,39 @@ describe('validatePrivacySettings', () => {
     const err = refusal(input);
     expect(err.code).toBe('INVALID_TASK');
     expect(err.message).toContain(message);
+  });
+});
+
+describe('validatePrivacySettings: mode "ftrl"', () => {
+  const ftrl = {
+    mode: 'ftrl',
+    clipNorm: 1,
+    noiseMultiplier: 2,
+    delta: 1e-5,
+    epsilonBudget: 8,
+    minSeparation: 4,
+  };
+
+  it('accepts it with restartEvery defaulting to 0 (one tree)', () => {
+    expect(validatePrivacySettings(ftrl)).toEqual({ ...ftrl, restartEvery: 0 });
+    expect(validatePrivacySettings({ ...ftrl, restartEvery: 64 })).toEqual({ ...ftrl, restartEvery: 64 });
+  });
+
+  it('refuses what cannot work, naming the field', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ ...ftrl, minSeparation: undefined }, /minSeparation" is required/],
+      [{ ...ftrl, minSeparation: 0 }, /minSeparation/],
+      [{ ...ftrl, minSeparation: 1.5 }, /minSeparation/],
+      [{ ...ftrl, restartEvery: -1 }, /restartEvery/],
+      [{ ...ftrl, noiseMultiplier: 0 }, /is 0 in mode "ftrl"/],
+      [{ ...ftrl, clipNorm: undefined }, /clipNorm/],
+      [{ ...ftrl, clipNorm: undefined, adaptive }, /adaptive" is not available in mode "ftrl"/],
+      [{ ...ftrl, delta: 1 }, /delta/],
+    ];
+    for (const [input, message] of cases) {
+      const err = refusal(input);
+      expect(err.code).toBe('INVALID_TASK');
+      expect(err.message).toMatch(message);
+    }
   });
 });

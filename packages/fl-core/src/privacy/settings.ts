@@ -1,5 +1,5 @@
 import { PollenError } from '../errors.ts';
-import { expectNonNegative, expectObject, expectOneOf, expectPositive } from '../validate.ts';
+import { expectInt, expectNonNegative, expectObject, expectOneOf, expectPositive } from '../validate.ts';
 
 /**
  * How a task protects its contributors:
@@ -7,12 +7,15 @@ import { expectNonNegative, expectObject, expectOneOf, expectPositive } from '..
  *   securely aggregated sum carries noise z*C; the server accounts epsilon centrally.
  * - 'local': every client clips and adds enough noise for its report alone to be
  *   (epsilonPerReport, delta)-DP, trusting nobody.
+ * - 'ftrl': DP-FTRL (Kairouz et al. 2021): every client clips; the coordinator adds the noise
+ *   of a tree of prefix sums to the (securely) aggregated sum and keeps every client to one
+ *   round in any `minSeparation` consecutive ones, so epsilon needs no sampling assumption.
  * - 'off': no noise and no accounting (clipping alone may still be asked for).
  */
-export type PrivacyMode = 'off' | 'distributed' | 'local';
+export type PrivacyMode = 'off' | 'distributed' | 'local' | 'ftrl';
 
 /** The modes, for validation and forms. */
-export const PRIVACY_MODES: readonly PrivacyMode[] = ['off', 'distributed', 'local'];
+export const PRIVACY_MODES: readonly PrivacyMode[] = ['off', 'distributed', 'local', 'ftrl'];
 
 /** Adaptive clipping settings (Andrew et al. 2021): C tracks a quantile of update norms. */
 export interface AdaptiveClipSettings {
@@ -55,6 +58,23 @@ export interface LocalPrivacySettings {
   readonly epsilonBudget: number;
 }
 
+/**
+ * DP-FTRL with tree aggregation: central noise on a binary tree of prefix sums, the
+ * participation rule instead of sampling (privacy/tree-accountant.ts, privacy/ftrl.ts).
+ */
+export interface FtrlPrivacySettings {
+  readonly mode: 'ftrl';
+  readonly clipNorm: number;
+  /** z > 0: each tree node's noise std divided by C. */
+  readonly noiseMultiplier: number;
+  readonly delta: number;
+  readonly epsilonBudget: number;
+  /** b >= 1: a client id takes part in at most one round of any b consecutive rounds. */
+  readonly minSeparation: number;
+  /** Rounds per tree before it restarts from the current model; 0 (default): never. */
+  readonly restartEvery: number;
+}
+
 /** No differential privacy; updates may still be clipped. */
 export interface NoPrivacySettings {
   readonly mode: 'off';
@@ -63,7 +83,11 @@ export interface NoPrivacySettings {
 }
 
 /** A task's privacy block, as validated by {@link validatePrivacySettings}. */
-export type PrivacySettings = NoPrivacySettings | DistributedPrivacySettings | LocalPrivacySettings;
+export type PrivacySettings =
+  | NoPrivacySettings
+  | DistributedPrivacySettings
+  | LocalPrivacySettings
+  | FtrlPrivacySettings;
 
 function invalid(message: string): PollenError {
   return new PollenError('INVALID_TASK', message);
@@ -105,6 +129,28 @@ function validateClip(obj: Record<string, unknown>, required: boolean): ClipSett
   return {};
 }
 
+function validateFtrl(
+  obj: Record<string, unknown>,
+  noiseMultiplier: number,
+  delta: number,
+  epsilonBudget: number,
+): FtrlPrivacySettings {
+  if (obj.adaptive !== undefined) {
+    throw invalid(
+      '"privacy.adaptive" is not available in mode "ftrl": the tree accountant has no place for the clipping bits; set a fixed "privacy.clipNorm"',
+    );
+  }
+  const clipNorm = expectPositive('privacy.clipNorm', obj.clipNorm, 'INVALID_TASK');
+  if (obj.minSeparation === undefined) {
+    throw invalid(
+      '"privacy.minSeparation" is required in mode "ftrl": without it one client could take part in every round and the tree accountant would not hold',
+    );
+  }
+  const minSeparation = expectInt('privacy.minSeparation', obj.minSeparation, 1, 100_000, 'INVALID_TASK');
+  const restartEvery = expectInt('privacy.restartEvery', obj.restartEvery ?? 0, 0, 100_000, 'INVALID_TASK');
+  return { mode: 'ftrl', clipNorm, noiseMultiplier, delta, epsilonBudget, minSeparation, restartEvery };
+}
+
 /**
  * Check an untrusted privacy block of a task and return it normalized (only the fields its
  * mode uses). Refuses, with INVALID_TASK and a message naming the field: NaN or infinite
@@ -141,9 +187,10 @@ export function validatePrivacySettings(input: unknown): PrivacySettings {
   const noiseMultiplier = expectNonNegative('privacy.noiseMultiplier', obj.noiseMultiplier, 'INVALID_TASK');
   if (noiseMultiplier === 0) {
     throw invalid(
-      '"privacy.noiseMultiplier" is 0 in mode "distributed": no noise spends an infinite epsilon; use mode "off" to train without differential privacy',
+      `"privacy.noiseMultiplier" is 0 in mode "${mode}": no noise spends an infinite epsilon; use mode "off" to train without differential privacy`,
     );
   }
+  if (mode === 'ftrl') return validateFtrl(obj, noiseMultiplier, delta, epsilonBudget);
   const clip = validateClip(obj, true) as ClipSettings;
   const bitNoiseStd = clip.adaptive?.bitNoiseStd;
   if (bitNoiseStd !== undefined && 2 * bitNoiseStd <= noiseMultiplier) {

@@ -1,5 +1,6 @@
 import { PollenError } from '../errors.ts';
 import { expectInt } from '../validate.ts';
+import { nobleSecAggCrypto, type SecAggCrypto } from './crypto.ts';
 import { NeighbourGraph } from './graph.ts';
 import {
   agree,
@@ -59,6 +60,7 @@ export class SecAggClient {
   readonly params: SecAggParams;
   #stage: SecAggStage = 'advertise';
   readonly #randomBytes: RandomBytes;
+  readonly #crypto: SecAggCrypto;
   readonly #neighbours: ReadonlySet<number>;
   readonly #c: KeyPair;
   readonly #s: KeyPair;
@@ -70,15 +72,21 @@ export class SecAggClient {
 
   /**
    * Client `id` of a round of `params` (as the server sent them; validated here), drawing its
-   * keys and self-mask seed from `randomBytes`.
+   * keys and self-mask seed from `randomBytes`; `crypto` (crypto.ts) defaults to pure JavaScript.
    */
-  constructor(params: SecAggParams, id: number, randomBytes: RandomBytes) {
+  constructor(
+    params: SecAggParams,
+    id: number,
+    randomBytes: RandomBytes,
+    crypto: SecAggCrypto = nobleSecAggCrypto,
+  ) {
     this.params = secAggParams(params);
     this.id = expectInt('id', id, 0, this.params.n - 1);
     this.#randomBytes = randomBytes;
+    this.#crypto = crypto;
     this.#neighbours = new Set(NeighbourGraph.of(this.params).neighbours(id));
-    this.#c = generateKeyPair(randomBytes);
-    this.#s = generateKeyPair(randomBytes);
+    this.#c = generateKeyPair(randomBytes, crypto);
+    this.#s = generateKeyPair(randomBytes, crypto);
     this.#b = takeBytes(randomBytes, SEED_BYTES).slice();
   }
 
@@ -119,7 +127,7 @@ export class SecAggClient {
       const selfMaskShares = shamirSplit(this.#b, xs, threshold, this.#randomBytes);
       const keyShares = shamirSplit(this.#s.secretKey, xs, threshold, this.#randomBytes);
       const shares = holders.map(({ id: to, cPk, sPk }, i) => {
-        const shareKey = pairShareKey(agree(this.#c.secretKey, cPk), seed, this.id, to);
+        const shareKey = pairShareKey(agree(this.#c.secretKey, cPk, this.#crypto), seed, this.id, to);
         this.#peers.set(to, { cPk, sPk, shareKey });
         const plaintext = new Uint8Array(2 * SHARE_BYTES);
         plaintext.set(selfMaskShares[i]!, 0);
@@ -157,10 +165,10 @@ export class SecAggClient {
         throw new PollenError('SECAGG_ABORTED', `${this.#held.size} partners shared, need ${threshold}`);
       }
       const masked = input.slice();
-      addMask(masked, this.#b, 1);
+      addMask(masked, this.#b, 1, this.#crypto);
       for (const v of this.#held.keys()) {
-        const pairSeed = pairMaskSeed(agree(this.#s.secretKey, this.#peers.get(v)!.sPk), seed, this.id, v);
-        addMask(masked, pairSeed, this.id < v ? 1 : -1);
+        const shared = agree(this.#s.secretKey, this.#peers.get(v)!.sPk, this.#crypto);
+        addMask(masked, pairMaskSeed(shared, seed, this.id, v), this.id < v ? 1 : -1, this.#crypto);
       }
       return { masked };
     });

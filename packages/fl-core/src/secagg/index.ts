@@ -1,5 +1,7 @@
 export type { SecAggStage } from './client.ts';
 export { SecAggClient } from './client.ts';
+export type { SecAggCrypto } from './crypto.ts';
+export { nobleSecAggCrypto } from './crypto.ts';
 export { NeighbourGraph } from './graph.ts';
 export type { KeyPair } from './keys.ts';
 export {
@@ -46,7 +48,7 @@ export {
   MAX_DIMENSION,
   secAggParams,
 } from './params.ts';
-export { addMask, expandMask, SEED_BYTES } from './prg.ts';
+export { addMask, expandMask, MASK_NONCE, SEED_BYTES } from './prg.ts';
 export type { RandomBytes } from './random.ts';
 export { chachaRandomBytes, takeBytes } from './random.ts';
 export type { SecAggResult } from './server.ts';

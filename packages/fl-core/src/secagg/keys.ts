@@ -1,9 +1,9 @@
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { PollenError } from '../errors.ts';
+import { nobleSecAggCrypto, type SecAggCrypto } from './crypto.ts';
 import { type RandomBytes, takeBytes } from './random.ts';
 
 /**
@@ -55,26 +55,30 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 /** A fresh X25519 key pair from 32 random bytes (X25519 clamps them, RFC 7748 §5). */
-export function generateKeyPair(randomBytes: RandomBytes): KeyPair {
+export function generateKeyPair(randomBytes: RandomBytes, crypto: SecAggCrypto = nobleSecAggCrypto): KeyPair {
   const secretKey = takeBytes(randomBytes, KEY_BYTES).slice();
-  return { secretKey, publicKey: x25519.getPublicKey(secretKey) };
+  return { secretKey, publicKey: crypto.x25519PublicKey(secretKey) };
 }
 
 /** The X25519 public key of `secretKey`. */
-export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
+export function publicKeyOf(secretKey: Uint8Array, crypto: SecAggCrypto = nobleSecAggCrypto): Uint8Array {
   checkKey('secretKey', secretKey);
-  return x25519.getPublicKey(secretKey);
+  return crypto.x25519PublicKey(secretKey);
 }
 
 /**
  * X25519(secretKey, publicKey). A public key of small order gives the all-zero output and is
  * refused with INVALID_MESSAGE (RFC 7748 §6.1): it would make the "secret" public.
  */
-export function agree(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+export function agree(
+  secretKey: Uint8Array,
+  publicKey: Uint8Array,
+  crypto: SecAggCrypto = nobleSecAggCrypto,
+): Uint8Array {
   checkKey('secretKey', secretKey);
   checkKey('publicKey', publicKey);
   try {
-    return x25519.getSharedSecret(secretKey, publicKey);
+    return crypto.x25519(secretKey, publicKey);
   } catch {
     throw new PollenError('INVALID_MESSAGE', 'X25519 public key of small order');
   }

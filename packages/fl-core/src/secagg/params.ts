@@ -40,7 +40,7 @@ export const MAX_DIMENSION = 2 ** 26;
  * low enough to survive 30% drop-outs (k/4) lets a server colluding with 5% of the clients
  * rebuild the mask key of ~0.7% of them; at 3 log2 n, t = k/3 survives 30% drop-outs in all
  * but ~1% of rounds (n = 50..1000, union bound over the clients) and exposes ~1e-5 of them.
- * See README.md, "Secure aggregation", for the table.
+ * See docs/design.md, "Secure aggregation" (the threshold trade-off), for the table.
  */
 export function defaultSecAggNeighbours(n: number): number {
   expectInt('n', n, 3, MAX_CLIENTS);

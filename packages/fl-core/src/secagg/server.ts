@@ -2,6 +2,7 @@ import { equalBytes } from '@noble/curves/utils.js';
 import { PollenError } from '../errors.ts';
 import { expectInt } from '../validate.ts';
 import type { SecAggStage } from './client.ts';
+import { nobleSecAggCrypto, type SecAggCrypto } from './crypto.ts';
 import { NeighbourGraph } from './graph.ts';
 import { agree, pairMaskSeed, publicKeyOf } from './keys.ts';
 import {
@@ -64,9 +65,16 @@ export class SecAggServer {
   readonly #selfMaskShares = new Map<number, ShamirShare[]>();
   readonly #keyShares = new Map<number, ShamirShare[]>();
 
-  /** A server for one round; `params` are validated again here, since anyone may build them. */
-  constructor(params: SecAggParams) {
+  readonly #crypto: SecAggCrypto;
+
+  /**
+   * A server for one round; `params` are validated again here, since anyone may build them.
+   * `crypto` expands and agrees on the masks it removes (crypto.ts; the coordinator passes
+   * Node's native one): any implementation unmasks what clients with another one masked.
+   */
+  constructor(params: SecAggParams, crypto: SecAggCrypto = nobleSecAggCrypto) {
     this.params = secAggParams(params);
+    this.#crypto = crypto;
     this.graph = NeighbourGraph.of(this.params);
   }
 
@@ -225,18 +233,19 @@ export class SecAggServer {
     const sum = this.#sum;
     try {
       for (const u of sorted(this.#u3))
-        addMask(sum, shamirCombine(this.#selfMaskShares.get(u)!, threshold), -1);
+        addMask(sum, shamirCombine(this.#selfMaskShares.get(u)!, threshold), -1, this.#crypto);
       const dropped = sorted(this.#u2).filter((v) => !this.#u3.has(v));
       for (const v of dropped) {
         const secretKey = shamirCombine(this.#keyShares.get(v)!, threshold);
-        if (!equalBytes(publicKeyOf(secretKey), this.#keys.get(v)!.sPk)) {
+        if (!equalBytes(publicKeyOf(secretKey, this.#crypto), this.#keys.get(v)!.sPk)) {
           this.#fail(`the mask key recovered for client ${v} does not match its public key`);
         }
         for (const u of this.#partners.get(v)!) {
           if (!this.#u3.has(u)) continue;
-          const pairSeed = pairMaskSeed(agree(secretKey, this.#keys.get(u)!.sPk), seed, u, v);
+          const shared = agree(secretKey, this.#keys.get(u)!.sPk, this.#crypto);
+          const pairSeed = pairMaskSeed(shared, seed, u, v);
           // y_u carries (u < v ? +1 : -1) * PRG(s_uv); take it back out.
-          addMask(sum, pairSeed, u < v ? -1 : 1);
+          addMask(sum, pairSeed, u < v ? -1 : 1, this.#crypto);
         }
       }
       this.#stage = 'done';

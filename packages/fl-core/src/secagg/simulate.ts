@@ -1,5 +1,6 @@
 import { PollenError } from '../errors.ts';
 import { SecAggClient } from './client.ts';
+import type { SecAggCrypto } from './crypto.ts';
 import type { SecAggParams } from './params.ts';
 import type { RandomBytes } from './random.ts';
 import { type SecAggResult, SecAggServer } from './server.ts';
@@ -26,6 +27,8 @@ export interface SecAggSimulation {
   /** Each client's randomness source (a CSPRNG in production, `chachaRandomBytes` in tests). */
   readonly randomBytes: (id: number) => RandomBytes;
   readonly dropouts?: SecAggDropouts;
+  /** The clients' and the server's primitives (crypto.ts); pure JavaScript by default. */
+  readonly crypto?: { readonly clients?: SecAggCrypto; readonly server?: SecAggCrypto };
 }
 
 /** The server's result, plus the clients that aborted on their own, with why. */
@@ -44,8 +47,10 @@ export function simulateSecAgg(options: SecAggSimulation): SecAggSimulationResul
   if (inputs.length !== params.n) {
     throw new PollenError('INVALID_ARGUMENT', `"inputs" expected ${params.n} vectors, got ${inputs.length}`);
   }
-  const clients = inputs.map((_, id) => new SecAggClient(params, id, options.randomBytes(id)));
-  const server = new SecAggServer(params);
+  const clients = inputs.map(
+    (_, id) => new SecAggClient(params, id, options.randomBytes(id), options.crypto?.clients),
+  );
+  const server = new SecAggServer(params, options.crypto?.server);
   const clientErrors = new Map<number, PollenError>();
   const alive = new Set(clients.map((client) => client.id));
   const leave = (ids: Iterable<number> | undefined): void => {

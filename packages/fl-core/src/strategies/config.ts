@@ -186,8 +186,8 @@ export interface CompatibilityInput {
 
 /**
  * Check a task's strategy block and refuse, with INVALID_TASK and a message saying why and what
- * to change, every combination that cannot work (DESIGN.md: refused at task creation, never
- * silently degraded):
+ * to change, every combination that cannot work (docs/design.md "What combines with what":
+ * refused at task creation, never silently degraded):
  * - a robust rule with secure aggregation: robust rules need each update, SecAgg reveals only
  *   the sum (Bonawitz et al. 2017);
  * - SCAFFOLD without persistent client state: c_i must survive between a client's rounds

@@ -1,0 +1,1 @@
+export { nativeSecAggCrypto } from './native-crypto.ts';

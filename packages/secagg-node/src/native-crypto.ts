@@ -1,0 +1,67 @@
+import {
+  createCipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  type KeyObject,
+} from 'node:crypto';
+import type { SecAggCrypto } from '@pollen/fl-core';
+
+/**
+ * fl-core's SecAgg+ primitives on Node's own OpenSSL (node:crypto): ChaCha20 about 4x and
+ * X25519 about 30x faster than the pure-JavaScript default, with the same bytes, so a
+ * coordinator using it unmasks what browsers masked with @noble.
+ *
+ * OpenSSL's "chacha20" takes a 16-byte IV that is RFC 8439's 32-bit block counter, little
+ * endian, followed by the 12-byte nonce (RFC 8439 §2.3 state words 12-15).
+ *
+ * X25519 keys cross into OpenSSL as DER: PKCS #8 and SubjectPublicKeyInfo with the
+ * id-X25519 OID 1.3.101.110 (RFC 8410 §7 and §4), the raw 32 bytes at the end.
+ */
+
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+/** A zero plaintext, encrypted into the keystream; grown on demand, never written. */
+let zeros = Buffer.alloc(0);
+
+function privateKey(secretKey: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secretKey]), format: 'der', type: 'pkcs8' });
+}
+
+function publicKey(raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+function toBytes(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+export const nativeSecAggCrypto: SecAggCrypto = {
+  keystream(key, nonce, counter, out) {
+    if (nonce.length !== 12) throw new RangeError(`ChaCha20 nonce expected 12 bytes, got ${nonce.length}`);
+    if (!Number.isInteger(counter) || counter < 0 || counter > 0xffffffff) {
+      throw new RangeError(`ChaCha20 block counter expected a 32-bit unsigned integer, got ${counter}`);
+    }
+    // RFC 8439's counter is 32 bits: a stream past 256 GiB would wrap, and OpenSSL would carry
+    // into the nonce instead; refuse it (a mask of 2^26 words is 256 MiB).
+    if (counter + Math.ceil(out.length / 64) > 0x100000000) {
+      throw new RangeError('ChaCha20 keystream would pass the 32-bit block counter');
+    }
+    const iv = Buffer.alloc(16);
+    iv.writeUInt32LE(counter, 0);
+    iv.set(nonce, 4);
+    if (zeros.length < out.length) zeros = Buffer.alloc(out.length);
+    const cipher = createCipheriv('chacha20', key, iv);
+    out.set(cipher.update(zeros.subarray(0, out.length)));
+  },
+  x25519(secretKey, raw) {
+    const shared = toBytes(diffieHellman({ privateKey: privateKey(secretKey), publicKey: publicKey(raw) }));
+    // OpenSSL refuses the all-zero output of a small-order point too; check, whatever its version.
+    if (shared.every((b) => b === 0)) throw new RangeError('X25519 public key of small order');
+    return shared;
+  },
+  x25519PublicKey(secretKey) {
+    const der = createPublicKey(privateKey(secretKey)).export({ format: 'der', type: 'spki' });
+    return toBytes(der).slice(SPKI_PREFIX.length);
+  },
+};
