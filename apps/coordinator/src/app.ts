@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
+import { initTf } from '@pollen/ml';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
 import { operatorGuard } from './auth.ts';
@@ -9,7 +10,6 @@ import { useMnistCache } from './data/mnist.ts';
 import { defaultTaskSpec } from './default-task.ts';
 import { asPollenError, HTTP_STATUS } from './errors.ts';
 import { createMetrics } from './metrics.ts';
-import { initTf } from './ml/tf.ts';
 import { Engine, type PollenServer } from './rounds/engine.ts';
 import { apiRoutes } from './routes/api.ts';
 import { openapi } from './routes/openapi.ts';

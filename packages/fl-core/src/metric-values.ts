@@ -1,16 +1,9 @@
 import { PollenError, type PollenErrorCode } from './errors.ts';
+import type { MetricValues } from './task/schema.ts';
 import { expectObject } from './validate.ts';
 
-/**
- * Named metrics of a model on some examples: always `loss` (the task's loss), plus the task's
- * declared metrics by name (`accuracy`, `mse`, `topKAccuracy@5`, ...). Clients report their
- * local training metrics this way; the coordinator's held-out evaluation, the round records,
- * the stores, the dashboard and the simulation report carry the same map.
- */
-export type MetricValues = Readonly<Record<string, number>>;
-
-/** A metric's name: a word, optionally with a parameter after `@` (topKAccuracy@5). */
-export const METRIC_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,31}(@[0-9]{1,6})?$/;
+/** A metric's name: a word (`accuracy`, `top5Accuracy`, `mse`). */
+export const METRIC_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 /** At most this many metrics in one report: a task declares a handful. */
 export const MAX_METRICS = 16;
 /** Any reported metric lies in [-MAX_METRIC_ABS, MAX_METRIC_ABS]. */

@@ -1,6 +1,6 @@
-import type { MetricValues } from './metric-values.ts';
 import type { PrivacyMode } from './privacy/settings.ts';
 import type { Ack, Backend, ClientMetrics } from './protocol.ts';
+import type { MetricValues } from './task/schema.ts';
 import type { TaskStatus } from './task.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { CompressionBits, CompressionKind } from './compression.ts';
 import type { PollenErrorCode } from './errors.ts';
-import type { MetricValues } from './metric-values.ts';
 import type { PrivacyMode } from './privacy/settings.ts';
+import type { MetricValues } from './task/schema.ts';
 import type { TrainingSpec } from './task.ts';
 
 /**

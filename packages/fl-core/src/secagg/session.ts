@@ -1,5 +1,4 @@
 import { PollenError } from '../errors.ts';
-import type { MetricValues } from '../metric-values.ts';
 import type {
   Backend,
   RoundSecAgg,
@@ -10,6 +9,7 @@ import type {
   SecAggRevealEvent,
   SecAggSharesEvent,
 } from '../protocol.ts';
+import type { MetricValues } from '../task/schema.ts';
 import { expectInRange, expectInt, expectObject } from '../validate.ts';
 import { SecAggClient } from './client.ts';
 import { encodeSecAggInput, layoutWords, type SecAggInputParts, type SecAggLayout } from './layout.ts';
