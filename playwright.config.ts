@@ -16,6 +16,7 @@ export const CHROMIUM_ARGS = [
 
 export default defineConfig({
   testDir: 'e2e',
+  globalSetup: './e2e/global-setup.ts',
   timeout: 6 * 60_000,
   expect: { timeout: 30_000 },
   workers: 1,

@@ -11,6 +11,7 @@ import {
 } from '@pollen/fl-core';
 import { io, type Socket } from 'socket.io-client';
 import { startPostgres, startRedis } from '../apps/coordinator/src/testing/servers.ts';
+import { deviceAuth } from './lib/identity.ts';
 import { describeMachine } from './lib/machine.ts';
 import { RESULTS_DIR } from './lib/paths.ts';
 import { median, sig, sleep } from './lib/stats.ts';
@@ -97,6 +98,7 @@ async function oneRun(nodes: number, run: number): Promise<RunResult> {
     await Promise.all(
       Array.from({ length: clients }, async (_, i) => {
         const socket: BenchSocket = io(coordinators[i % nodes]!.url, {
+          auth: deviceAuth(`client-${run}-${i}`),
           transports: ['websocket'],
           reconnection: false,
           forceNew: true,

@@ -22,10 +22,12 @@ describe('bench:compression', () => {
     expect(dense!.uploadBytes).toBe(32 + 4 * 6370);
     expect(topk!.uploadBytes).toBeLessThan(dense!.uploadBytes / 100);
     expect(shared!.uploadBytes).toBeLessThan(dense!.uploadBytes / 100);
-    for (const r of results) {
-      expect(r.accuracy).toHaveLength(2);
-      expect(r.accuracy[1]).toBeGreaterThan(0.1);
-    }
+    for (const r of results) expect(r.accuracy).toHaveLength(2);
+    // The federation learns through the real pipeline (untrained or broken, it scores ~0.1; a
+    // run here had 0.65 then 0.78 dense, 0.24 then 0.41 top-k 1%), and error feedback carries
+    // top-k forward from one round to the next.
+    expect(dense!.accuracy[1]).toBeGreaterThan(0.5);
+    expect(topk!.accuracy[1]).toBeGreaterThan(topk!.accuracy[0]!);
     expect(table(fed, results)).toContain('| top-k 1% 8-bit |');
   }, 60_000);
 });

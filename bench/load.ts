@@ -14,6 +14,7 @@ import {
   type WeightSpec,
 } from '@pollen/fl-core';
 import { io, type Socket } from 'socket.io-client';
+import { deviceAuth } from './lib/identity.ts';
 import { describeMachine } from './lib/machine.ts';
 import { RESULTS_DIR } from './lib/paths.ts';
 import { startCoordinator } from './sim/coordinator.ts';
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
     let vanished = 0;
     const connect = (id: string): LoadSocket => {
       const socket: LoadSocket = io(coordinator.url, {
+        auth: deviceAuth(id),
         transports: ['websocket'],
         forceNew: true,
         reconnection: false,

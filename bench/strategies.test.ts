@@ -42,12 +42,17 @@ describe('bench:strategies', () => {
       byzantine: { label: string; accuracy: number[]; strategy: { robust: { kind: string } } }[];
     };
     expect(json.race.map((r) => r.accuracy.length)).toEqual([2, 2, 2, 2]);
-    for (const r of json.race) for (const a of r.accuracy) expect(a).toBeGreaterThan(0);
+    // Every strategy learns something in two rounds (an untrained MLP scores about 0.1; a run
+    // here ended at 0.23 to 0.35), and the sign-flipping attackers undo FedAvg's progress
+    // (clean 0.49, attacked 0.10 in that run).
+    for (const r of json.race) expect(r.accuracy[1]).toBeGreaterThan(0.15);
+    const [clean, attacked] = json.byzantine;
+    expect(clean!.accuracy[1]! - attacked!.accuracy[1]!).toBeGreaterThan(0.2);
     expect(json.byzantine.map((r) => r.strategy.robust.kind)).toEqual([
       'none',
       'none',
       'trimmed-mean',
       'multi-krum',
     ]);
-  }, 60_000);
+  }, 180_000);
 });

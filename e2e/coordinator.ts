@@ -22,12 +22,17 @@ export interface CoordinatorOptions {
   /** Reuse a data directory (to test restarts). */
   readonly dataDir?: string;
   readonly port?: number;
+  /** Settings added to the environment (POLLEN_JOIN_TOKEN_SECRET, ...). */
+  readonly env?: Record<string, string>;
 }
 
 /** Start a real coordinator process on 127.0.0.1 and wait until it listens. */
 export async function startCoordinator(options: CoordinatorOptions = {}): Promise<RunningCoordinator> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'pollen-e2e-'));
-  const args = ['--import', 'tsx', 'src/main.ts', '--host', '127.0.0.1', '--port', String(options.port ?? 0)];
+  // npm test runs the build it just made (POLLEN_USE_BUILD), which is what ships; a spec run on
+  // its own runs the sources through tsx, so it never tests a stale build.
+  const entry = process.env.POLLEN_USE_BUILD ? ['dist/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+  const args = [...entry, '--host', '127.0.0.1', '--port', String(options.port ?? 0)];
   args.push('--data-dir', dataDir, '--log-level', 'info', '--operator-token', OPERATOR_TOKEN);
   if (options.task) {
     const file = join(dataDir, 'task.json');
@@ -37,6 +42,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: COORDINATOR_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
   });
   let log = '';
   child.stdout!.on('data', (d: Buffer) => {

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The two commands of README.md, runnable on a machine that has only Node 20 and npm:
-//   node scripts/pollen.mjs start   install what is missing, build the web client, run Pollen
+//   node scripts/pollen.mjs start   install what is missing, build (web client, coordinator), run Pollen
 //   node scripts/pollen.mjs test    install what is missing, run every check and test, print a summary
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -93,16 +94,85 @@ function readJson(path) {
   }
 }
 
-function start() {
-  install();
-  say('building the web client');
+/** Every tracked or new (not ignored) file the build reads, hashed: the build is current when it matches. */
+function sourceDigest() {
+  const listed = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (listed.status !== 0) return null; // not a git checkout: always build
+  const hash = createHash('sha256');
+  for (const file of listed.stdout.split('\0').sort()) {
+    if (!file || file.startsWith('e2e/') || file.endsWith('.md') || file.includes('.test.')) continue;
+    if (!existsSync(join(ROOT, file))) continue; // deleted, not yet staged
+    hash
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(ROOT, file)))
+      .update('\0');
+  }
+  return hash.digest('hex');
+}
+
+const BUILD_STAMP = join(ROOT, 'node_modules', '.cache', 'pollen', 'build-digest');
+const BUILD_OUTPUTS = ['apps/web-client/dist/index.html', 'apps/coordinator/dist/main.js'];
+
+/** `pnpm build` unless its outputs exist and were built from exactly these sources. */
+function buildIfStale() {
+  const digest = sourceDigest();
+  const current =
+    digest !== null &&
+    BUILD_OUTPUTS.every((file) => existsSync(join(ROOT, file))) &&
+    existsSync(BUILD_STAMP) &&
+    readFileSync(BUILD_STAMP, 'utf8') === digest;
+  if (current) {
+    say('the build is up to date with the sources');
+    return;
+  }
+  say('building the web client and the coordinator');
   mustPnpm(['build']);
-  const extra = process.argv.slice(3);
-  say('starting Pollen on http://localhost:8080 (contributor page /, dashboard /dashboard)');
+  stampBuild(digest);
+}
+
+function stampBuild(digest) {
+  if (digest === null) return;
+  mkdirSync(dirname(BUILD_STAMP), { recursive: true });
+  writeFileSync(BUILD_STAMP, digest);
+}
+
+/**
+ * Run the built coordinator (node, no TypeScript loader) with the flags given after `--`. Its
+ * logs are JSON lines; at a terminal they go through pino-pretty for a person to read
+ * (POLLEN_LOG_FORMAT=json keeps them raw).
+ */
+async function start() {
+  install();
+  buildIfStale();
+  const args = process.argv.slice(3);
   // The store and the operator token live in .data at the top of the checkout unless told otherwise.
   const env = { ...process.env, POLLEN_DATA_DIR: process.env.POLLEN_DATA_DIR ?? join(ROOT, '.data') };
-  process.exit(pnpm(['--filter', '@pollen/coordinator', 'start', '--', ...extra], { env }));
+  const pretty = process.stdout.isTTY && process.env.POLLEN_LOG_FORMAT !== 'json';
+  say('starting Pollen (contributor page /, dashboard /dashboard)');
+  const child = spawn(process.execPath, [join(ROOT, 'apps/coordinator/dist/main.js'), ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['inherit', pretty ? 'pipe' : 'inherit', 'inherit'],
+  });
+  if (pretty) {
+    const { default: pinoPretty } = await import('pino-pretty');
+    child.stdout.pipe(pinoPretty({ colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' }));
+  }
+  // The coordinator closes cleanly on SIGINT and SIGTERM: pass them on and wait for it.
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
+
+/** Vitest's three layers (vitest.config.ts), run one after the other so each is timed. */
+const VITEST_LAYERS = [
+  ['unit', 'unit tests (vitest: pure code)'],
+  ['integration', 'integration tests (vitest: a coordinator in process)'],
+  ['system', 'system tests (vitest: processes, PostgreSQL and Redis, the start commands)'],
+];
 
 function test() {
   ensureSystemPackages();
@@ -112,48 +182,68 @@ function test() {
   const checks = [];
   const step = (name, args) => {
     say(name);
+    const began = performance.now();
     const status = pnpm(args);
-    checks.push({ name, ok: status === 0 });
+    checks.push({ name, ok: status === 0, seconds: (performance.now() - began) / 1000 });
     return status === 0;
   };
+  const results = [
+    ...VITEST_LAYERS.map(([layer]) => `test-results/${layer}-results.json`),
+    'test-results/e2e-results.json',
+  ];
+  for (const file of results) rmSync(join(ROOT, file), { force: true });
+
   step('lint and format check (biome)', ['lint']);
   step('typecheck (tsc, every package)', ['typecheck']);
-  const built = step('build the web client (vite)', ['build']);
-  step('unit and integration tests (vitest)', [
-    'exec',
-    'vitest',
-    'run',
-    '--reporter=default',
-    '--reporter=json',
-    '--outputFile.json=test-results/unit-results.json',
-  ]);
+  const digest = sourceDigest();
+  const built = step('build the web client (vite) and the coordinator (esbuild)', ['build']);
+  if (built) {
+    stampBuild(digest);
+    // The system and browser tests start the coordinator from this build (what ships).
+    process.env.POLLEN_USE_BUILD = '1';
+  }
+  for (const [layer, name] of VITEST_LAYERS) {
+    step(name, [
+      'exec',
+      'vitest',
+      'run',
+      '--project',
+      layer,
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=test-results/${layer}-results.json`,
+    ]);
+  }
   if (built) step('browser end-to-end tests (playwright, Chromium)', ['exec', 'playwright', 'test']);
-  else checks.push({ name: 'browser end-to-end tests (skipped: the build failed)', ok: false });
+  else checks.push({ name: 'browser end-to-end tests (skipped: the build failed)', ok: false, seconds: 0 });
 
-  const unit = readJson('test-results/unit-results.json');
-  const e2e = readJson('test-results/e2e-results.json');
   let passed = 0;
   let failed = 0;
   let skipped = 0;
-  if (unit) {
+  for (const [layer] of VITEST_LAYERS) {
+    const unit = readJson(`test-results/${layer}-results.json`);
+    if (!unit) continue;
     passed += unit.numPassedTests ?? 0;
     failed += unit.numFailedTests ?? 0;
     skipped += (unit.numPendingTests ?? 0) + (unit.numTodoTests ?? 0);
   }
+  const e2e = readJson('test-results/e2e-results.json');
   if (e2e?.stats) {
     passed += (e2e.stats.expected ?? 0) + (e2e.stats.flaky ?? 0);
     failed += e2e.stats.unexpected ?? 0;
     skipped += e2e.stats.skipped ?? 0;
   }
   say('summary');
-  for (const c of checks) process.stdout.write(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}\n`);
+  for (const c of checks) {
+    process.stdout.write(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.seconds.toFixed(0).padStart(4)} s  ${c.name}\n`);
+  }
   const ok = checks.every((c) => c.ok) && failed === 0;
   process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   process.exit(ok ? 0 : 1);
 }
 
 const command = process.argv[2];
-if (command === 'start') start();
+if (command === 'start') await start();
 else if (command === 'test') test();
 else {
   process.stderr.write('usage: node scripts/pollen.mjs start|test\n');

@@ -7,6 +7,7 @@ import { backendsSuite } from '../rows/backends.ts';
 import { capacitySuite } from '../rows/capacity.ts';
 import { compressionSuite } from '../rows/compression.ts';
 import { secAggSuite } from '../rows/secagg.ts';
+import { secAggUnmaskSuite } from '../rows/secagg-unmask.ts';
 import { timeToAccuracySuite } from '../rows/time-to-accuracy.ts';
 import type { BenchRow, Suite } from '../rows/types.ts';
 import { describeMachine } from './machine.ts';
@@ -19,6 +20,7 @@ export const SUITES: readonly Suite[] = [
   aggregationSuite,
   compressionSuite,
   secAggSuite,
+  secAggUnmaskSuite,
   asyncSuite,
   capacitySuite,
 ];

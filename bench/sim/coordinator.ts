@@ -49,7 +49,13 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: COORDINATOR_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...options.env },
+    // Every simulated device connects from 127.0.0.1: the per-address limits are off here.
+    env: {
+      ...process.env,
+      POLLEN_MAX_CONNECTIONS_PER_ADDRESS: '0',
+      POLLEN_HELLOS_PER_SECOND_PER_ADDRESS: '0',
+      ...options.env,
+    },
   });
   let log = '';
   const append = (d: Buffer): void => {

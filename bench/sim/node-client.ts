@@ -15,6 +15,7 @@ import { io, type Socket } from 'socket.io-client';
 import { encodeRoundUpload } from '../../apps/web-client/src/sdk/upload.ts';
 
 import { BenchError } from '../lib/errors.ts';
+import { deviceAuth } from '../lib/identity.ts';
 import { sleep } from '../lib/stats.ts';
 import type { Behaviour } from './behaviour.ts';
 
@@ -115,6 +116,7 @@ export class NodeClient {
 
   private async connect(): Promise<void> {
     const socket: ClientSocket = io(this.url, {
+      auth: deviceAuth(this.clientId),
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,

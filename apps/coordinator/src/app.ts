@@ -3,18 +3,24 @@ import fastifyStatic from '@fastify/static';
 import { initTf } from '@pollen/ml';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
+import { AddressLimits, DEFAULT_ADDRESS_LIMITS } from './admission/address-limits.ts';
+import { contributorHandshake } from './admission/handshake.ts';
+import { JoinTokenVerifier } from './admission/join-token.ts';
 import { operatorGuard } from './auth.ts';
+import { type Clock, systemClock } from './clock.ts';
 import { ClusterNode } from './cluster/node.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { useMnistCache } from './data/mnist.ts';
 import { defaultTaskSpec } from './default-task.ts';
 import { asPollenError, HTTP_STATUS } from './errors.ts';
+import { MessageLimit } from './message-limit.ts';
 import { createMetrics } from './metrics.ts';
-import { Engine, type PollenServer } from './rounds/engine.ts';
+import { Engine } from './rounds/engine.ts';
 import { apiRoutes } from './routes/api.ts';
 import { openapi } from './routes/openapi.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { operatorSocket } from './routes/operator-socket.ts';
+import type { PollenServer } from './socket.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
 import { loadTaskFile } from './task-file.ts';
@@ -30,9 +36,6 @@ export interface Coordinator {
   readonly routes: readonly { readonly method: string; readonly url: string; readonly hidden: boolean }[];
 }
 
-/** Slack above the largest update frame for the Socket.io envelope and metadata. */
-const ENVELOPE_BYTES = 64 * 1024;
-
 const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
@@ -45,7 +48,11 @@ const SECURITY_HEADERS: Record<string, string> = {
  * Build the coordinator without listening: the store, the engine with its tasks, the HTTP
  * routes and the Socket.io server. Tests call this and `app.listen({ port: 0 })`.
  */
-export async function buildCoordinator(config: CoordinatorConfig): Promise<Coordinator> {
+export async function buildCoordinator(
+  config: CoordinatorConfig,
+  /** Tests drive time (testing/manual-clock.ts); a process runs on the system clock. */
+  clock: Clock = systemClock,
+): Promise<Coordinator> {
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: 1024 * 1024,
@@ -60,9 +67,11 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   });
   await openapi(app);
   await initTf();
-  useMnistCache(config.dataDir);
+  // POLLEN_MNIST_CACHE shares one converted copy between processes (the tests build it once a run).
+  useMnistCache(process.env.POLLEN_MNIST_CACHE || config.dataDir);
   const store = await openStore(config);
-  const engine = new Engine(store, app.log);
+  const engine = new Engine(store, app.log, clock);
+  const messageLimit = new MessageLimit(engine);
   let cluster: ClusterNode | null = null;
   try {
     if (config.cluster) {
@@ -182,11 +191,28 @@ export async function buildCoordinator(config: CoordinatorConfig): Promise<Coord
   const io: PollenServer = new Server(app.server, {
     transports: ['websocket'],
     serveClient: false,
-    maxHttpBufferSize: (await engine.maxPayloadBytes()) + ENVELOPE_BYTES,
+    maxHttpBufferSize: messageLimit.current,
     pingInterval: 10_000,
     pingTimeout: 10_000,
   });
+  messageLimit.attach(io);
   await cluster?.attach(io);
+  const admission = config.admission ?? {};
+  io.use(
+    contributorHandshake({
+      store,
+      log: app.log,
+      limits: new AddressLimits({
+        maxConnections: admission.maxConnectionsPerAddress ?? DEFAULT_ADDRESS_LIMITS.maxConnections,
+        hellosPerSecond: admission.hellosPerSecondPerAddress ?? DEFAULT_ADDRESS_LIMITS.hellosPerSecond,
+      }),
+      tokens: new JoinTokenVerifier({
+        secret: admission.joinTokenSecret ?? null,
+        publicKey: admission.joinTokenPublicKey ?? null,
+        issuer: admission.joinTokenIssuer ?? null,
+      }),
+    }),
+  );
   engine.attach(io);
   operatorSocket(app, io, engine, config.operatorTokens);
 

@@ -1,3 +1,7 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PollenError } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.ts';
@@ -52,5 +56,47 @@ describe('store and cluster configuration', () => {
     expect(refusal([], { ...pgEnv, POLLEN_REDIS_URL: 'redis://h', POLLEN_NODE_ID: 'a b' })).toMatch(
       /POLLEN_NODE_ID/,
     );
+  });
+});
+
+describe('admission configuration', () => {
+  it('defaults to no join-token key and the documented per-address limits', () => {
+    expect(loadConfig([], {}).admission).toEqual({
+      maxConnectionsPerAddress: 256,
+      hellosPerSecondPerAddress: 10,
+    });
+  });
+
+  it('takes join-token keys and limits from flags or the environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pollen-config-'));
+    try {
+      const pem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      writeFileSync(join(dir, 'key.pem'), pem);
+      const config = loadConfig(
+        ['--max-connections-per-address', '5000', '--join-token-issuer', 'https://host'],
+        {
+          POLLEN_JOIN_TOKEN_SECRET: 'x'.repeat(32),
+          POLLEN_JOIN_TOKEN_PUBLIC_KEY: join(dir, 'key.pem'),
+          POLLEN_HELLOS_PER_SECOND_PER_ADDRESS: '0',
+        },
+      );
+      expect(config.admission).toEqual({
+        joinTokenSecret: 'x'.repeat(32),
+        joinTokenPublicKey: pem,
+        joinTokenIssuer: 'https://host',
+        maxConnectionsPerAddress: 5000,
+        hellosPerSecondPerAddress: 0,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a short secret, an unreadable key and a negative limit, naming the setting', () => {
+    expect(refusal([], { POLLEN_JOIN_TOKEN_SECRET: 'short' })).toMatch(/POLLEN_JOIN_TOKEN_SECRET/);
+    expect(refusal([], { POLLEN_JOIN_TOKEN_PUBLIC_KEY: '/nonexistent/key.pem' })).toMatch(
+      /POLLEN_JOIN_TOKEN_PUBLIC_KEY/,
+    );
+    expect(refusal(['--max-connections-per-address', '-1'])).toMatch(/POLLEN_MAX_CONNECTIONS_PER_ADDRESS/);
   });
 });

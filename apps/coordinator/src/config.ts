@@ -1,8 +1,11 @@
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { expectInt, expectOneOf, PollenError } from '@pollen/fl-core';
+import { DEFAULT_ADDRESS_LIMITS } from './admission/address-limits.ts';
 
 /** Everything the coordinator process is configured with. */
 export interface CoordinatorConfig {
@@ -23,6 +26,22 @@ export interface CoordinatorConfig {
    * for one process on its own. Needs the PostgreSQL store.
    */
   readonly cluster?: ClusterConfig;
+  /** Join-token keys and per-address limits; absent: no join-token key, default limits. */
+  readonly admission?: AdmissionConfig;
+}
+
+/** Who may connect as a contributor (docs/operating.md, "Admission"). */
+export interface AdmissionConfig {
+  /** HMAC secret shared with the host site's backend, for HS256/384/512 join tokens. */
+  readonly joinTokenSecret?: string;
+  /** The host backend's public key (PEM, SPKI) for RS256/PS256/ES256/ES384/EdDSA join tokens. */
+  readonly joinTokenPublicKey?: string;
+  /** When set, join tokens must carry this `iss`. */
+  readonly joinTokenIssuer?: string;
+  /** Contributor connections open at once per remote address; 0: no limit. */
+  readonly maxConnectionsPerAddress?: number;
+  /** Contributor connections (hellos) per second per remote address, sustained; 0: no limit. */
+  readonly hellosPerSecondPerAddress?: number;
 }
 
 export type StoreConfig = { readonly kind: 'sqlite' } | { readonly kind: 'postgres'; readonly url: string };
@@ -67,7 +86,14 @@ const USAGE = `pollen-coordinator [options]
   --database-url URL postgres://user@host:port/db for --store postgres (POLLEN_DATABASE_URL)
   --redis-url URL    redis://host:port shared by several coordinators (POLLEN_REDIS_URL);
                      needs --store postgres
-  --node-id ID       this coordinator's name in the cluster (POLLEN_NODE_ID, default host-pid)`;
+  --node-id ID       this coordinator's name in the cluster (POLLEN_NODE_ID, default host-pid)
+  --join-token-secret S      HMAC secret for join tokens, 32+ characters (POLLEN_JOIN_TOKEN_SECRET)
+  --join-token-public-key F  PEM public key file for signed join tokens (POLLEN_JOIN_TOKEN_PUBLIC_KEY)
+  --join-token-issuer ISS    required "iss" of join tokens (POLLEN_JOIN_TOKEN_ISSUER)
+  --max-connections-per-address N  open contributor connections per address, 0: no limit
+                     (POLLEN_MAX_CONNECTIONS_PER_ADDRESS, default 256)
+  --hellos-per-second-per-address N  contributor connections per second per address, bursts of
+                     10 s worth, 0: no limit (POLLEN_HELLOS_PER_SECOND_PER_ADDRESS, default 10)`;
 
 /** Read the configuration from command-line flags, then environment variables, then defaults. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorConfig {
@@ -87,6 +113,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
         'database-url': { type: 'string' },
         'redis-url': { type: 'string' },
         'node-id': { type: 'string' },
+        'join-token-secret': { type: 'string' },
+        'join-token-public-key': { type: 'string' },
+        'join-token-issuer': { type: 'string' },
+        'max-connections-per-address': { type: 'string' },
+        'hellos-per-second-per-address': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -142,6 +173,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
   return {
     store,
     ...(cluster ? { cluster } : {}),
+    admission: loadAdmission(str),
     host: str('host', 'POLLEN_HOST') ?? '127.0.0.1',
     port: expectInt('port', port, 0, 65535),
     dataDir: resolve(str('data-dir', 'POLLEN_DATA_DIR') ?? '.data'),
@@ -157,5 +189,44 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
       'trace',
       'silent',
     ]),
+  };
+}
+
+/** The admission settings: join-token keys (checked now, not at the first connection) and limits. */
+function loadAdmission(str: (flag: string, name: string) => string | undefined): AdmissionConfig {
+  const secret = str('join-token-secret', 'POLLEN_JOIN_TOKEN_SECRET');
+  if (secret !== undefined && secret.length < 32) {
+    throw new PollenError('INVALID_ARGUMENT', 'POLLEN_JOIN_TOKEN_SECRET needs at least 32 characters');
+  }
+  const keyFile = str('join-token-public-key', 'POLLEN_JOIN_TOKEN_PUBLIC_KEY');
+  let publicKey: string | undefined;
+  if (keyFile !== undefined) {
+    try {
+      publicKey = readFileSync(keyFile, 'utf8');
+      createPublicKey(publicKey);
+    } catch (err) {
+      throw new PollenError(
+        'INVALID_ARGUMENT',
+        `POLLEN_JOIN_TOKEN_PUBLIC_KEY: cannot read a PEM public key from "${keyFile}": ${(err as Error).message}`,
+      );
+    }
+  }
+  const issuer = str('join-token-issuer', 'POLLEN_JOIN_TOKEN_ISSUER');
+  const limit = (flag: string, name: string, fallback: number): number =>
+    expectInt(name, Number(str(flag, name) ?? fallback), 0, 1_000_000);
+  return {
+    ...(secret !== undefined ? { joinTokenSecret: secret } : {}),
+    ...(publicKey !== undefined ? { joinTokenPublicKey: publicKey } : {}),
+    ...(issuer !== undefined ? { joinTokenIssuer: issuer } : {}),
+    maxConnectionsPerAddress: limit(
+      'max-connections-per-address',
+      'POLLEN_MAX_CONNECTIONS_PER_ADDRESS',
+      DEFAULT_ADDRESS_LIMITS.maxConnections,
+    ),
+    hellosPerSecondPerAddress: limit(
+      'hellos-per-second-per-address',
+      'POLLEN_HELLOS_PER_SECOND_PER_ADDRESS',
+      DEFAULT_ADDRESS_LIMITS.hellosPerSecond,
+    ),
   };
 }

@@ -33,7 +33,8 @@ describe('error feedback', () => {
         const dense = sparseToDense(sent);
         for (let i = 0; i < update.length; i++) {
           const input = Math.fround(update[i]! + (previous?.[i] ?? 0));
-          expect(dense[i]! + residual[i]!).toBe(input);
+          // Equal as numbers: -0 and +0 are the same mass (toBe's Object.is would tell them apart).
+          expect(dense[i]! + residual[i]! === input, `${dense[i]} + ${residual[i]} vs ${input}`).toBe(true);
           // Each coordinate goes to exactly one side.
           expect(dense[i] === 0 || residual[i] === 0).toBe(true);
         }

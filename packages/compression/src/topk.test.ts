@@ -39,18 +39,17 @@ describe('topKIndices', () => {
     for (const k of [1, 200, 10_000, 19_999]) expect([...topKIndices(x, k)]).toEqual(referenceTopK(x, k));
   });
 
-  it('stays fast on inputs that defeat naive pivots', () => {
+  it('is exact on inputs that defeat naive pivots', () => {
+    // All equal, sorted both ways, alternating signs: a quadratic quickselect would take minutes
+    // here (the test's timeout catches that); the introselect fallback keeps it O(d log d).
     const d = 1 << 18;
     const inputs = [
-      new Float32Array(d), // all equal
-      Float32Array.from({ length: d }, (_, i) => i), // ascending
-      Float32Array.from({ length: d }, (_, i) => d - i), // descending
-      Float32Array.from({ length: d }, (_, i) => (i % 2 ? i : -i)), // alternating signs
+      new Float32Array(d),
+      Float32Array.from({ length: d }, (_, i) => i),
+      Float32Array.from({ length: d }, (_, i) => d - i),
+      Float32Array.from({ length: d }, (_, i) => (i % 2 ? i : -i)),
     ];
-    const start = Date.now();
-    for (const x of inputs) expect(topKIndices(x, d >> 8).length).toBe(d >> 8);
-    // A quadratic selection would take minutes here; linear takes milliseconds.
-    expect(Date.now() - start).toBeLessThan(2000);
+    for (const x of inputs) expect([...topKIndices(x, d >> 8)]).toEqual(referenceTopK(x, d >> 8));
   });
 
   it('handles the ends and infinities', () => {

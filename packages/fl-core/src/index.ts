@@ -1,3 +1,5 @@
+export type { AdmissionSettings } from './admission.ts';
+export { validateAdmission } from './admission.ts';
 export type { CompressionBits, CompressionKind, CompressionSettings } from './compression.ts';
 export {
   COMPRESSION_KINDS,
@@ -100,6 +102,7 @@ export type {
   Binary,
   ClientMetrics,
   ClientToServerEvents,
+  ContributorAuth,
   EligibilityMessage,
   ErrorMessage,
   HelloMessage,
@@ -122,7 +125,7 @@ export type {
   UpdateMessage,
   WithdrawMessage,
 } from './protocol.ts';
-export { BACKENDS, PROTOCOL_VERSION, toBytes } from './protocol.ts';
+export { BACKENDS, CLIENT_ID_PATTERN, CLIENT_SECRET_PATTERN, PROTOCOL_VERSION, toBytes } from './protocol.ts';
 export type { Rng } from './rng.ts';
 export { gamma, gaussian, hashSeed, seededRng, shuffle } from './rng.ts';
 export type { RoundMode, RoundSchedule } from './round-mode.ts';

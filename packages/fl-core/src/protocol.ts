@@ -36,6 +36,26 @@ export type Ack<T extends object = Record<never, never>> =
   | ({ readonly ok: true } & T)
   | { readonly ok: false; readonly code: PollenErrorCode; readonly message: string };
 
+/**
+ * What a contributor presents in the Socket.io handshake (`io(url, { auth })`), checked before
+ * any handler runs. A client id is bound to its secret the first time the coordinator sees it
+ * (it keeps only a hash); a later connection with that id and another secret is refused with
+ * IDENTITY_MISMATCH, so nobody can take a device's place by naming its id.
+ */
+export interface ContributorAuth {
+  /** The device's id, random, kept in IndexedDB; `hello` must name the same one. */
+  readonly clientId: string;
+  /** The device's secret (32 random bytes, base64url), kept next to its id; never shown to anyone. */
+  readonly secret: string;
+  /** A join token for tasks that require one (`admission.joinToken`): a JWT whose audience is the task id. */
+  readonly joinToken?: string;
+}
+
+/** A client id: 8..64 of A-Z a-z 0-9 _ -. */
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+/** A client secret: 22..128 of A-Z a-z 0-9 _ - (at least 128 bits as base64url). */
+export const CLIENT_SECRET_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
+
 export interface HelloMessage {
   readonly protocolVersion: number;
   readonly clientId: string;

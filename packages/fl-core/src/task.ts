@@ -1,3 +1,5 @@
+import type { AdmissionSettings } from './admission.ts';
+import { validateAdmission } from './admission.ts';
 import {
   type CompressionSettings,
   checkCompressionCompatibility,
@@ -113,6 +115,8 @@ export interface TaskSpec {
    * Absent: updates travel in the clear. `true` in a task description takes every default.
    */
   readonly secureAggregation?: SecureAggregationSettings;
+  /** Who may join (admission.ts). Absent: anyone; `{ joinToken: true }`: holders of a join token. */
+  readonly admission?: AdmissionSettings;
 }
 
 /** A task as stored: its spec plus the weight layout derived from the topology. */
@@ -219,6 +223,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     secureAggregation: secureAggregation !== null,
   });
   const compression = validateCompression(obj.compression);
+  const admission = validateAdmission(obj.admission);
   checkCompressionCompatibility(compression, strategy, privacy, secureAggregation !== null, rounds.mode);
   return {
     id,
@@ -239,5 +244,6 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     privacy,
     compression,
     ...(secureAggregation ? { secureAggregation } : {}),
+    ...(admission ? { admission } : {}),
   };
 }

@@ -1,46 +1,18 @@
-import { type RobustConfig, type RoundSecAgg, type RoundStartMessage, uploadPlanFor } from '@pollen/fl-core';
+import { type RoundStartMessage, uploadPlanFor } from '@pollen/fl-core';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { FastifyBaseLogger } from 'fastify';
-import type { PollenServer } from '../rounds/engine.ts';
 import type { Contributor, Population } from '../rounds/population.ts';
-import type { PrivacyPlan } from '../rounds/privacy.ts';
 import { Round } from '../rounds/round.ts';
 import type { RoundShare, TaskRunner } from '../rounds/runner.ts';
 import { SecAggRound } from '../rounds/secagg-round.ts';
-import type { Fence, RoundRecord } from '../store/types.ts';
+import type { PollenServer } from '../socket.ts';
+import type { Fence } from '../store/types.ts';
+import type { RoundEnd, RoundPlan, SecAggForward } from './events.ts';
 import { RoundLeases } from './lease.ts';
 import { partialKey, readPartial, writePartial } from './partials.ts';
 import { connectRedis, type Redis } from './redis.ts';
 import { ClientRegistry } from './registry.ts';
-import { type RelayForward, SecAggRelay } from './secagg-relay.ts';
-
-/** What the lease holder tells the other nodes when it opens a round. */
-interface RoundPlan {
-  readonly taskId: string;
-  readonly roundId: number;
-  readonly holder: string;
-  readonly baseVersion: number;
-  readonly dimension: number;
-  readonly deadline: number;
-  readonly target: number;
-  readonly robust: RobustConfig;
-  readonly scaffold: boolean;
-  readonly privacy: PrivacyPlan | null;
-  readonly cohort: readonly { readonly clientId: string; readonly nodeId: string }[];
-  readonly start: RoundStartMessage;
-  /** A secure round: each of the other nodes' clients' SecAgg block of round:start, by client id. */
-  readonly secagg?: Readonly<Record<string, RoundSecAgg>>;
-}
-
-/** A follower's forward to the holder of a secure round. */
-type SecAggForward = RelayForward & { readonly taskId: string; readonly roundId: number };
-
-interface RoundEnd {
-  readonly taskId: string;
-  readonly roundId: number;
-  readonly status: RoundRecord['status'];
-  readonly modelVersion: number;
-}
+import { SecAggRelay } from './secagg-relay.ts';
 
 /** Followers hand their partial in this long before the holder's deadline, so it still counts. */
 const PARTIAL_MARGIN_MS = 1000;
@@ -118,13 +90,10 @@ export class ClusterNode implements ClusterHooks {
    */
   async attach(io: PollenServer): Promise<void> {
     io.adapter(createAdapter(this.redis));
-    io.on('pollen:plan', (plan: RoundPlan) => void this.follow(plan));
-    io.on(
-      'pollen:partial',
-      (msg: { taskId: string; roundId: number; nodeId: string }) => void this.absorb(msg),
-    );
-    io.on('pollen:secagg', (msg: SecAggForward) => this.relayed(msg));
-    io.on('pollen:end', (end: RoundEnd) => this.following.get(followKey(end.taskId, end.roundId))?.end(end));
+    io.on('pollen:plan', (plan) => void this.follow(plan));
+    io.on('pollen:partial', (msg) => void this.absorb(msg));
+    io.on('pollen:secagg', (msg) => this.relayed(msg));
+    io.on('pollen:end', (end) => this.following.get(followKey(end.taskId, end.roundId))?.end(end));
     this.server = io;
     await this.registry.start();
     this.log.info('joined the cluster');

@@ -26,12 +26,16 @@ export function useMnistCache(dir: string): void {
   cacheDir = dir;
 }
 
-/** The directory `useMnistCache` set, for a worker thread that loads the same digits. */
+/**
+ * The cache directory: the one `useMnistCache` set, else POLLEN_MNIST_CACHE (a test run's or a
+ * simulation's shared copy), else none. A worker thread asks for it to load the same digits.
+ */
 export function mnistCacheDir(): string | undefined {
-  return cacheDir;
+  return cacheDir ?? (process.env.POLLEN_MNIST_CACHE || undefined);
 }
 
 function readCache(): MnistSplit | undefined {
+  const cacheDir = mnistCacheDir();
   if (!cacheDir) return undefined;
   const train = join(cacheDir, 'mnist-train-v1.bin');
   const test = join(cacheDir, 'mnist-test-v1.bin');
@@ -45,6 +49,7 @@ function readCache(): MnistSplit | undefined {
 }
 
 function writeCache(split: MnistSplit): void {
+  const cacheDir = mnistCacheDir();
   if (!cacheDir) return;
   mkdirSync(cacheDir, { recursive: true });
   for (const [name, batch] of [

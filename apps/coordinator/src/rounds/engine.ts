@@ -2,21 +2,21 @@ import { EventEmitter } from 'node:events';
 import { CodecError, FRAME_HEADER_BYTES, maxUploadBytes } from '@pollen/compression';
 import {
   type Ack,
-  type ClientToServerEvents,
   compressionK,
   PollenError,
   type PollenErrorCode,
-  type ServerToClientEvents,
   specSize,
   type TaskSpec,
   toPollenError,
 } from '@pollen/fl-core';
 import { weightSpecOf } from '@pollen/ml';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Server, Socket } from 'socket.io';
+import { checkAdmission } from '../admission/handshake.ts';
+import { type Clock, systemClock } from '../clock.ts';
 import type { ClusterHooks } from '../cluster/node.ts';
 import { SecAggRelay } from '../cluster/secagg-relay.ts';
 import { TaskModel } from '../ml/evaluator.ts';
+import type { PollenServer, PollenSocket } from '../socket.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
 import { createRunner } from './create-runner.ts';
 import { decodeRoundUpload, parseEligibility, parseHello, parseUpdate, parseWithdraw } from './messages.ts';
@@ -26,8 +26,7 @@ import type { TaskRunner } from './runner.ts';
 import { parseSecAggEnvelope, SECAGG_EVENTS } from './secagg-messages.ts';
 import { SecAggRound } from './secagg-round.ts';
 
-export type PollenServer = Server<ClientToServerEvents, ServerToClientEvents>;
-type PollenSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+export type { PollenServer };
 
 /** Largest payload a task's update may take: a dense float32 frame, two under SCAFFOLD (Delta c_i). */
 export function maxUpdateBytes(task: StoredTask): number {
@@ -60,6 +59,8 @@ export class Engine extends EventEmitter<{
   round: [RoundRecord];
   roundStarted: [RoundRecord];
   rejected: [PollenErrorCode];
+  /** A task runs here now, or its settings changed: the transport's message limit may need to grow. */
+  taskStarted: [StoredTask];
 }> {
   readonly population = new Population();
   private readonly limiter = new RateLimiter(MESSAGES_PER_SECOND, MESSAGE_BURST);
@@ -69,7 +70,7 @@ export class Engine extends EventEmitter<{
    * Selected clients whose connection broke, by client id: the round they were in and the drop
    * that follows unless they return.
    */
-  private readonly awaited = new Map<string, { readonly roundId: number; readonly timer: NodeJS.Timeout }>();
+  private readonly awaited = new Map<string, { readonly roundId: number; readonly cancel: () => void }>();
 
   private readonly starting = new Map<string, Promise<void>>();
   /** In a cluster, the hooks runners use; set by `useCluster` before `start`. */
@@ -78,6 +79,8 @@ export class Engine extends EventEmitter<{
   constructor(
     readonly store: Store,
     private readonly log: FastifyBaseLogger,
+    /** Where the reconnect grace, rounds' deadlines and SecAgg+'s stage timers take their time from. */
+    private readonly clock: Clock = systemClock,
   ) {
     super();
   }
@@ -147,11 +150,13 @@ export class Engine extends EventEmitter<{
       population: this.population,
       log: this.log,
       model,
+      clock: this.clock,
       onRound: (record) => this.emit('round', record),
       onRoundStarted: (record) => this.emit('roundStarted', record),
       ...(this.cluster ? { cluster: this.cluster } : {}),
     });
     this.runners.set(task.spec.id, runner);
+    this.emit('taskStarted', task);
     runner.start();
   }
 
@@ -211,14 +216,9 @@ export class Engine extends EventEmitter<{
     }
     await this.store.updateTaskSpec(spec);
     this.runners.get(taskId)?.poke();
-    return (await this.store.getTask(taskId))!;
-  }
-
-  /** The largest update any task accepts, for the transport's buffer limit. */
-  async maxPayloadBytes(): Promise<number> {
-    let max = 0;
-    for (const task of await this.store.listTasks()) max = Math.max(max, maxUpdateBytes(task));
-    return max;
+    const updated = (await this.store.getTask(taskId))!;
+    this.emit('taskStarted', updated);
+    return updated;
   }
 
   runner(taskId: string): TaskRunner | undefined {
@@ -266,8 +266,16 @@ export class Engine extends EventEmitter<{
           if (this.population.bySocketId(socket.id))
             throw new PollenError('INVALID_MESSAGE', 'hello was already said');
           const hello = parseHello(msg);
+          // The handshake proved which client id this connection holds (admission/handshake.ts).
+          if (hello.clientId !== socket.data.clientId) {
+            throw new PollenError(
+              'IDENTITY_MISMATCH',
+              `hello names client "${hello.clientId}"; this connection proved "${socket.data.clientId}"`,
+            );
+          }
           const task = await this.store.getTask(hello.taskId);
           if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${hello.taskId}"`);
+          checkAdmission(socket.data, task.spec.id, task.spec.admission);
           await this.ensureRunner(task);
           // Checked again: another hello on this socket may have joined while the store answered.
           if (this.population.bySocketId(socket.id))
@@ -415,14 +423,13 @@ export class Engine extends EventEmitter<{
 
   /** Drop a selected client from its round unless it says hello again within the grace period. */
   private awaitReturn(c: Contributor, roundId: number): void {
-    clearTimeout(this.awaited.get(c.clientId)?.timer);
-    const timer = setTimeout(() => {
+    this.awaited.get(c.clientId)?.cancel();
+    const cancel = this.clock.setTimeout(() => {
       this.awaited.delete(c.clientId);
       if (this.population.byClientId(c.clientId)) return;
       this.runners.get(c.taskId)?.drop(c.clientId, roundId);
     }, RECONNECT_GRACE_MS);
-    timer.unref();
-    this.awaited.set(c.clientId, { roundId, timer });
+    this.awaited.set(c.clientId, { roundId, cancel });
   }
 
   /**
@@ -433,7 +440,7 @@ export class Engine extends EventEmitter<{
   private resume(clientId: string): void {
     const awaited = this.awaited.get(clientId);
     if (!awaited) return;
-    clearTimeout(awaited.timer);
+    awaited.cancel();
     this.awaited.delete(clientId);
     const c = this.population.byClientId(clientId);
     if (c) this.runners.get(c.taskId)?.resume(c, awaited.roundId);
@@ -441,7 +448,7 @@ export class Engine extends EventEmitter<{
 
   /** Stop every runner (rounds in flight are abandoned) and release the models. */
   async close(): Promise<void> {
-    for (const { timer } of this.awaited.values()) clearTimeout(timer);
+    for (const { cancel } of this.awaited.values()) cancel();
     this.awaited.clear();
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
     this.runners.clear();

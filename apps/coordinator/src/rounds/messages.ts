@@ -1,6 +1,7 @@
 import { checkUpload, decodeDense, type SparseVector, type UploadPlan } from '@pollen/compression';
 import {
   BACKENDS,
+  CLIENT_ID_PATTERN,
   type ClientMetrics,
   type EligibilityMessage,
   expectInRange,
@@ -24,7 +25,8 @@ import {
  * offending field.
  */
 
-export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+export { CLIENT_ID_PATTERN };
+
 const MAX_EXAMPLES = 10_000_000;
 const MAX_ROUND = 0xffffffff;
 

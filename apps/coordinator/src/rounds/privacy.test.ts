@@ -77,8 +77,8 @@ async function operator(
   status: number;
   body: Record<string, unknown>;
 }> {
-  const res = await fetch(`${coordinator!.url}${path}`, { headers });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  const res = await coordinator!.app.inject({ url: path, headers });
+  return { status: res.statusCode, body: res.json<Record<string, unknown>>() };
 }
 
 const committed = async () =>
@@ -235,14 +235,15 @@ describe('differential privacy in rounds', () => {
     expect(privacy.body).toMatchObject({ status: 'budget-exhausted', rounds: 2 });
     expect(privacy.body.epsilon).toBeLessThanOrEqual(8);
     expect(privacy.body.exhausted).toMatch(/would take epsilon from 7\.077 to 9\.010, past the budget of 8/);
-    const tasks = (await (await fetch(`${coordinator.url}/api/tasks`)).json()) as { status: string }[];
+    const tasks = (await coordinator.app.inject('/api/tasks')).json<{ status: string }[]>();
     expect(tasks[0]!.status).toBe('budget-exhausted');
-    const resume = await fetch(`${coordinator.url}/api/tasks/tiny/start`, {
+    const resume = await coordinator.app.inject({
       method: 'POST',
+      url: '/api/tasks/tiny/start',
       headers: OPERATOR_HEADERS,
     });
-    expect(resume.status).toBe(409);
-    expect(((await resume.json()) as { code: string }).code).toBe('TASK_NOT_RUNNING');
+    expect(resume.statusCode).toBe(409);
+    expect(resume.json<{ code: string }>().code).toBe('TASK_NOT_RUNNING');
   });
 
   it('keeps the ledger and the adaptive clip norm across a restart and charges on from them', async () => {
@@ -297,13 +298,14 @@ describe('privacy settings over the operator API', () => {
     ['SCAFFOLD under noise', { privacy: distributed, strategy: { scaffold: true } }, /SCAFFOLD/],
   ])('refuses %s with 400 INVALID_TASK and creates nothing', async (_name, fields, message) => {
     coordinator = await session.start({ rounds: rounds() });
-    const res = await fetch(`${coordinator.url}/api/tasks`, {
+    const res = await coordinator.app.inject({
       method: 'POST',
-      headers: { ...OPERATOR_HEADERS, 'content-type': 'application/json' },
-      body: JSON.stringify({ id: 'private', model: { kind: 'mlp', hidden: [4] }, ...fields }),
+      url: '/api/tasks',
+      headers: OPERATOR_HEADERS,
+      payload: { id: 'private', model: { kind: 'mlp', hidden: [4] }, ...fields },
     });
-    expect(res.status).toBe(400);
-    const error = (await res.json()) as { code: string; message: string };
+    expect(res.statusCode).toBe(400);
+    const error = res.json<{ code: string; message: string }>();
     expect(error.code).toBe('INVALID_TASK');
     expect(error.message).toMatch(message);
     expect(await coordinator.store.getTask('private')).toBeUndefined();

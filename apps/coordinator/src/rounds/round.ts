@@ -9,6 +9,7 @@ import {
   WeightedAccumulator,
   type WeightedVector,
 } from '@pollen/fl-core';
+import { type Clock, systemClock } from '../clock.ts';
 import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
 import { checkClipBit, decodeControlDelta } from './messages.ts';
 import { type PrivacyPlan, privacyRecord } from './privacy.ts';
@@ -69,7 +70,7 @@ export class Round {
   readonly taskId: string;
   readonly roundId: number;
   readonly baseVersion: number;
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
   readonly deadline: number;
   readonly target: number;
   readonly closed: Promise<CloseReason>;
@@ -96,7 +97,7 @@ export class Round {
   private clipBits = 0;
   private closeReason: CloseReason | null = null;
   private resolveClosed!: (reason: CloseReason) => void;
-  private readonly timer: NodeJS.Timeout;
+  private readonly cancelTimer: () => void;
 
   constructor(options: {
     taskId: string;
@@ -114,7 +115,11 @@ export class Round {
     privacy?: PrivacyPlan | null;
     /** The round's upload compression (default: none, dense frames). */
     upload?: UploadPlan | null;
+    /** Where the deadline's time comes from (default: the system clock). */
+    clock?: Clock;
   }) {
+    const clock = options.clock ?? systemClock;
+    this.startedAt = clock.now();
     this.taskId = options.taskId;
     this.roundId = options.roundId;
     this.baseVersion = options.baseVersion;
@@ -133,8 +138,7 @@ export class Round {
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
-    this.timer = setTimeout(() => this.close('deadline'), options.deadlineMs);
-    this.timer.unref?.();
+    this.cancelTimer = clock.setTimeout(() => this.close('deadline'), options.deadlineMs);
   }
 
   get isOpen(): boolean {
@@ -234,7 +238,7 @@ export class Round {
   close(reason: CloseReason): void {
     if (this.closeReason !== null) return;
     this.closeReason = reason;
-    clearTimeout(this.timer);
+    this.cancelTimer();
     this.resolveClosed(reason);
   }
 

@@ -13,6 +13,7 @@ import type { SecAggRound } from './secagg-round.ts';
 /** A node's share of a round another node drives: its own clients' sums, or a secure round's relay. */
 export type RoundShare = Round | SecAggRelay;
 
+import type { Clock } from '../clock.ts';
 import type { UpdateTarget } from './target.ts';
 
 export interface RunnerDeps {
@@ -26,6 +27,8 @@ export interface RunnerDeps {
   readonly onRoundStarted: (record: RoundRecord) => void;
   /** In a cluster: the round lease, selection across nodes, and the other nodes' shares. */
   readonly cluster?: ClusterHooks;
+  /** Where rounds' deadlines and SecAgg+'s stage timers take their time from. */
+  readonly clock: Clock;
 }
 
 const IDLE_POLL_MS = 1000;

@@ -15,12 +15,14 @@ import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveTaskInput } from '../task-file.ts';
 import {
+  contributorAuth,
   NodeContributor,
   removeDir,
   startTestCoordinator,
   type TestCoordinator,
   waitFor,
 } from '../testing/harness.ts';
+import { ManualClock } from '../testing/manual-clock.ts';
 import type { SecAggLeavePoint } from '../testing/secagg-client.ts';
 import { parseMaskedReport } from './secagg-messages.ts';
 
@@ -41,11 +43,27 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) removeDir(dir);
 });
 
-async function start(n: number, minReports: number, secureAggregation: unknown): Promise<TestCoordinator> {
-  coordinator = await startTestCoordinator({
-    rounds: { cohortSize: n, minReports, minClients: n, overSelection: 1, deadlineMs: 20_000, maxRounds: 1 },
-    secureAggregation,
-  });
+async function start(
+  n: number,
+  minReports: number,
+  secureAggregation: unknown,
+  clock?: ManualClock,
+): Promise<TestCoordinator> {
+  coordinator = await startTestCoordinator(
+    {
+      rounds: {
+        cohortSize: n,
+        minReports,
+        minClients: n,
+        overSelection: 1,
+        deadlineMs: 20_000,
+        maxRounds: 1,
+      },
+      secureAggregation,
+    },
+    undefined,
+    clock ? { clock } : {},
+  );
   dirs.push(coordinator.dataDir);
   return coordinator;
 }
@@ -140,7 +158,8 @@ describe('secure aggregation rounds over Socket.io', () => {
   });
 
   it('sends a client back from a broken connection the stage message it missed, and the round completes', async () => {
-    await start(4, 4, { range: 1, stageMs: 15_000 });
+    // The clock stands still: no stage timer can fire, so only the resent keys can finish the round.
+    await start(4, 4, { range: 1, stageMs: 15_000 }, new ManualClock());
     const deltas = await cohort(3);
     const d = await dimension();
     const mine = deltaOf(3, d);
@@ -153,7 +172,12 @@ describe('secure aggregation rounds over Socket.io', () => {
     await waitFor(() => !x.secagg.lose.has('secagg:keys'));
     x.socket.io.engine.close();
     await waitFor(() => !x.socket.connected);
-    const again = io(coordinator!.url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    const again = io(coordinator!.url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      auth: contributorAuth('secure-client-3'),
+    });
     sockets.push(again);
     x.secagg.rebind(again);
     const hello = await again.emitWithAck('hello', {
@@ -172,14 +196,13 @@ describe('secure aggregation rounds over Socket.io', () => {
       endedAt: number;
     };
     expect(record).toMatchObject({ status: 'committed', reported: 4 });
-    // Well before the share stage's 15 s deadline: the resent keys were answered at once.
-    expect(record.endedAt - record.startedAt).toBeLessThan(12_000);
     expect(await error(mean([...deltas, mine]))).toBeLessThan(QUANTIZATION);
   });
 
   it('aborts at the unmask stage, without waiting for its deadline, when too few survivors are left to reveal', async () => {
     // Everyone's masked input arrives, then half leave: no self-mask seed can get t = 4 shares.
-    await start(6, 2, { range: 1, stageMs: 15_000, threshold: 4 });
+    // The clock stands still: the unmask stage's timer cannot be what ends the round.
+    await start(6, 2, { range: 1, stageMs: 15_000, threshold: 4 }, new ManualClock());
     await cohort(6, { 0: 'masked', 2: 'masked', 4: 'masked' });
     const record = (await finished()) as {
       status: string;
@@ -189,7 +212,6 @@ describe('secure aggregation rounds over Socket.io', () => {
     };
     expect(record.status).toBe('abandoned');
     expect(record.reason).toMatch(/secure aggregation aborted: .*shares of the self-mask seed/);
-    expect(record.endedAt - record.startedAt).toBeLessThan(10_000);
     expect((await coordinator!.store.getTask('tiny'))!.currentVersion).toBe(0);
   });
 

@@ -23,6 +23,7 @@ import {
   unpackShares,
 } from '@pollen/fl-core';
 import { nativeSecAggCrypto } from '@pollen/secagg-node';
+import { type Clock, systemClock } from '../clock.ts';
 import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
 import { type PrivacyPlan, privacyRecord } from './privacy.ts';
 import type { AcceptedUpdate, CloseReason, RoundAggregate } from './round.ts';
@@ -55,6 +56,8 @@ export interface SecAggRoundOptions {
   readonly log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Send a stage message to a client, by client id (a client no longer connected is skipped). */
   readonly send: (clientId: string, event: SecAggServerEvent, payload: object) => void;
+  /** Where the stage timers' time comes from (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 interface Report {
@@ -86,7 +89,7 @@ export class SecAggRound {
   readonly taskId: string;
   readonly roundId: number;
   readonly baseVersion: number;
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
   readonly deadline: number;
   readonly target: number;
   readonly closed: Promise<CloseReason>;
@@ -110,10 +113,13 @@ export class SecAggRound {
   private maskClosedBy: CloseReason = 'all-accounted';
   private closeReason: CloseReason | null = null;
   private resolveClosed!: (reason: CloseReason) => void;
-  private timer: NodeJS.Timeout | null = null;
+  private cancelTimer: (() => void) | null = null;
+  private readonly clock: Clock;
 
   constructor(options: SecAggRoundOptions) {
     this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.startedAt = this.clock.now();
     this.taskId = options.taskId;
     this.roundId = options.roundId;
     this.baseVersion = options.baseVersion;
@@ -327,13 +333,12 @@ export class SecAggRound {
   }
 
   private arm(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.onTimer(), Math.max(0, ms));
-    this.timer.unref?.();
+    this.cancelTimer?.();
+    this.cancelTimer = this.clock.setTimeout(() => this.onTimer(), Math.max(0, ms));
   }
 
   private onTimer(): void {
-    this.timer = null;
+    this.cancelTimer = null;
     if (!this.isOpen) return;
     if (this.server.stage === 'mask') this.maskClosedBy = 'deadline';
     if (this.server.stage === 'unmask') {
@@ -371,7 +376,7 @@ export class SecAggRound {
           for (const [id, m] of this.server.closeShares()) {
             send(this.clients[id]!, 'secagg:deliver', { taskId, roundId, ...packShares(m.shares) });
           }
-          this.arm(this.deadline - Date.now());
+          this.arm(this.deadline - this.clock.now());
           return;
         case 'mask': {
           if (this.reports.size < this.options.minReports) {
@@ -417,8 +422,8 @@ export class SecAggRound {
   }
 
   private settle(reason: CloseReason): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
     this.closeReason = reason;
     this.resolveClosed(reason);
   }

@@ -1,5 +1,6 @@
 import { decodeDense, encodeDense } from '@pollen/compression';
 import { type PollenError, type RoundStartMessage, specSize, toBytes } from '@pollen/fl-core';
+import type { InjectOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   NodeContributor,
@@ -144,12 +145,13 @@ describe('task creation over the operator API', () => {
   it('refuses a bad strategy with INVALID_TASK and checks a PATCH against the strategy', async () => {
     await start({ rounds: rounds(1) });
     const post = async (path: string, body: unknown, method = 'POST'): Promise<Record<string, unknown>> => {
-      const res = await fetch(`${coordinator!.url}${path}`, {
-        method,
-        headers: { ...OPERATOR_HEADERS, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+      const res = await coordinator!.app.inject({
+        method: method as InjectOptions['method'],
+        url: path,
+        headers: OPERATOR_HEADERS,
+        payload: body as Record<string, unknown>,
       });
-      return { ...((await res.json()) as Record<string, unknown>), http: res.status };
+      return { ...res.json<Record<string, unknown>>(), http: res.statusCode };
     };
     const task = (strategy: unknown): Record<string, unknown> => ({
       id: 'krum-task',

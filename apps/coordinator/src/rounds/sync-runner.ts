@@ -189,6 +189,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       deadlineMs: rounds.deadlineMs,
       scaffold: strategy.scaffold,
       privacy,
+      clock: this.deps.clock,
     };
     const remoteById = new Map(cohort.filter((c) => c.nodeId !== undefined).map((c) => [c.clientId, c]));
     // Secure aggregation: the same surface, the SecAgg+ stages inside (secagg-round.ts).

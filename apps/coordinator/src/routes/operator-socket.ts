@@ -15,7 +15,8 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { Namespace, Server } from 'socket.io';
 import { operatorTokenCheck } from '../auth.ts';
-import type { Engine, PollenServer } from '../rounds/engine.ts';
+import type { Engine } from '../rounds/engine.ts';
+import type { PollenServer } from '../socket.ts';
 import type { RoundRecord } from '../store/types.ts';
 
 type OperatorNamespace = Namespace<OperatorClientToServerEvents, OperatorServerToClientEvents>;

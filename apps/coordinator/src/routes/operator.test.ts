@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   NodeContributor,
@@ -22,19 +23,20 @@ async function call(
   body?: unknown,
   headers: Record<string, string> = OPERATOR_HEADERS,
 ): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
-  const res = await fetch(`${coordinator!.url}${path}`, {
-    method,
+  const res = await coordinator!.app.inject({
+    method: method as InjectOptions['method'],
+    url: path,
     headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
   });
-  const text = await res.text();
+  const text = res.body;
   let parsed: Record<string, unknown> = {};
   try {
     parsed = JSON.parse(text) as Record<string, unknown>;
   } catch {
     // metrics are text
   }
-  return { status: res.status, body: parsed, text };
+  return { status: res.statusCode, body: parsed, text };
 }
 
 const quiet = { rounds: { cohortSize: 1, minReports: 1, minClients: 1, overSelection: 1, deadlineMs: 5000 } };
@@ -97,12 +99,13 @@ describe('operator API', () => {
       'INVALID_TASK',
     );
     expect((await call('POST', '/api/tasks', [1, 2])).body.code).toBe('INVALID_TASK');
-    const res = await fetch(`${coordinator.url}/api/tasks`, {
+    const res = await coordinator.app.inject({
       method: 'POST',
+      url: '/api/tasks',
       headers: { ...OPERATOR_HEADERS, 'content-type': 'application/json' },
-      body: '{not json',
+      payload: '{not json',
     });
-    expect(res.status).toBe(400);
+    expect(res.statusCode).toBe(400);
     const configured = await call('PATCH', '/api/tasks/second', {
       training: { learningRate: 0.05 },
       rounds: { deadlineMs: 9000 },

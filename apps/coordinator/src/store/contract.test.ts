@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PollenError, type TaskSpec, validateStrategyConfig } from '@pollen/fl-core';
+import { PollenError, type TaskSpec, TreeLedger, validateStrategyConfig } from '@pollen/fl-core';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveTaskInput } from '../task-file.ts';
@@ -216,6 +216,35 @@ for (const backend of [sqlite, postgres]) {
       expect(await code(store.exhaustBudget('nope', 'x'))).toBe('UNKNOWN_TASK');
     });
 
+    it("keeps a DP-FTRL task's tree (strategy state) and tree ledger with its version", async () => {
+      const store = await fresh();
+      const ledger = new TreeLedger({ delta: 1e-5, noiseMultiplier: 1, minSeparation: 3, restartEvery: 0 });
+      ledger.record(['client-a', 'client-b']);
+      await store.openRound(record('tiny', 1));
+      const state = {
+        'ftrl.steps': 1,
+        'ftrl.trees': 1,
+        'ftrl.sum': v(1, 2, 3, 4),
+        'ftrl.anchor': v(0, 0, 0, 0),
+        'ftrl.momentum': v(0.5, 1, 1.5, 2),
+        'ftrl.noise.0': v(0.25, -0.25, 0, 1),
+      };
+      const config = validateStrategyConfig({ name: 'fedavgm' });
+      await store.commitRound(
+        committed('tiny', 1),
+        v(1, 1, 1, 1),
+        { config, state },
+        {
+          ledger: ledger.toJSON(),
+          clipNorm: 1,
+        },
+      );
+      expect((await store.getStrategyState('tiny'))!.state).toEqual(state);
+      const read = TreeLedger.fromJSON((await store.getPrivacy('tiny'))!.ledger);
+      expect(read.toJSON()).toEqual(ledger.toJSON());
+      expect(read.eligible('client-a')).toBe(false);
+    });
+
     it("abandons rounds left open, all of them on restart or one task's under a fence, and keeps everything across a reopen", async () => {
       const store = await fresh();
       await store.createTask({ ...spec, id: 'other' }, weightSpec, v(0, 0, 0, 0), null);
@@ -281,6 +310,17 @@ for (const backend of [sqlite, postgres]) {
       expect(
         await Promise.all([store.shardFor('client-z', 'tiny', 4), store.shardFor('client-z', 'tiny', 4)]),
       ).toEqual([1, 1]);
+    });
+
+    it('binds a client id to the first secret hash it is claimed with, once even when claimed at once', async () => {
+      const store = await fresh();
+      const [a, b] = await Promise.all([
+        store.claimClient('client-a', 'h1'),
+        store.claimClient('client-a', 'h2'),
+      ]);
+      expect(a).toBe(b);
+      expect(await store.claimClient('client-a', 'h3')).toBe(a);
+      expect(await store.claimClient('client-b', 'h2')).toBe('h2');
     });
   });
 }

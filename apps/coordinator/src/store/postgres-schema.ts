@@ -55,7 +55,15 @@ CREATE TABLE fences (
   token BIGINT NOT NULL
 );
 `,
-  // Named metrics: a version's held-out evaluation and a round record's held-out and client
+  // 2: a client id is bound to the SHA-256 of its device's secret on first sight (identity).
+  `
+CREATE TABLE client_identities (
+  client_id TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL,
+  first_seen BIGINT NOT NULL
+);
+`,
+  // 3: named metrics: a version's held-out evaluation and a round record's held-out and client
   // metrics become `{ loss, ...metrics }` maps instead of fixed accuracy and loss fields.
   // jsonb_strip_nulls drops a missing accuracy rather than storing it as null.
   `

@@ -384,6 +384,19 @@ export class PostgresStore implements Store {
     });
   }
 
+  async claimClient(clientId: string, secretHash: string): Promise<string> {
+    // The first writer wins; a concurrent claim with another secret reads the winner's hash.
+    await this.pool.query(
+      'INSERT INTO client_identities (client_id, secret_hash, first_seen) VALUES ($1, $2, $3) ON CONFLICT (client_id) DO NOTHING',
+      [clientId, secretHash, Date.now()],
+    );
+    const { rows } = await this.pool.query<{ secret_hash: string }>(
+      'SELECT secret_hash FROM client_identities WHERE client_id = $1',
+      [clientId],
+    );
+    return rows[0]!.secret_hash;
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }

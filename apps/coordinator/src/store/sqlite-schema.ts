@@ -89,6 +89,14 @@ UPDATE rounds SET record = json_set(
   )
 );
 `,
+  // A client id is bound to the SHA-256 of its device's secret on first sight (identity).
+  `
+CREATE TABLE IF NOT EXISTS client_identities (
+  client_id TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL,
+  first_seen INTEGER NOT NULL
+);
+`,
 ];
 
 /**

@@ -318,6 +318,18 @@ export class SqliteStore implements Store {
     })();
   }
 
+  async claimClient(clientId: string, secretHash: string): Promise<string> {
+    this.db
+      .prepare(
+        'INSERT OR IGNORE INTO client_identities (client_id, secret_hash, first_seen) VALUES (?, ?, ?)',
+      )
+      .run(clientId, secretHash, Date.now());
+    const row = this.db
+      .prepare('SELECT secret_hash FROM client_identities WHERE client_id = ?')
+      .get(clientId) as { secret_hash: string };
+    return row.secret_hash;
+  }
+
   async updateTaskSpec(spec: TaskSpec): Promise<void> {
     const result = this.db
       .prepare('UPDATE tasks SET spec = ? WHERE id = ?')

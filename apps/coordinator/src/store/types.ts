@@ -133,6 +133,11 @@ export interface Store {
   nextRoundId(taskId: string): Promise<number>;
   /** The demo shard of a client for a task, assigned round-robin on first sight and kept. */
   shardFor(clientId: string, taskId: string, numShards: number): Promise<number>;
+  /**
+   * Bind a client id to the hash of its secret on first sight; return the hash on record
+   * (the given one when this call bound it). The caller compares, in constant time.
+   */
+  claimClient(clientId: string, secretHash: string): Promise<string>;
   close(): Promise<void>;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { decodeDense, encodeDense, encodeUpload } from '@pollen/compression';
 import {
   type Ack,
   type ClientToServerEvents,
+  type ContributorAuth,
   hashSeed,
   PROTOCOL_VERSION,
   type RoundStartMessage,
@@ -15,6 +17,7 @@ import {
 } from '@pollen/fl-core';
 import { io, type Socket } from 'socket.io-client';
 import { buildCoordinator, type Coordinator } from '../app.ts';
+import type { Clock } from '../clock.ts';
 import type { CoordinatorConfig } from '../config.ts';
 import { resolveTaskInput } from '../task-file.ts';
 import { type SecAggLeavePoint, SecAggNodeClient } from './secagg-client.ts';
@@ -31,10 +34,16 @@ export interface TestCoordinator extends Coordinator {
   close(): Promise<void>;
 }
 
+/** What a test may set beyond the task: admission settings, a clock it drives (manual-clock.ts). */
+export interface TestSettings extends Pick<CoordinatorConfig, 'admission'> {
+  readonly clock?: Clock;
+}
+
 /** A real coordinator on 127.0.0.1 with a temporary data directory and a tiny MLP task. */
 export async function startTestCoordinator(
   task: Record<string, unknown> = {},
   dataDir = mkdtempSync(join(tmpdir(), 'pollen-test-')),
+  settings: TestSettings = {},
 ): Promise<TestCoordinator> {
   const { writeFileSync } = await import('node:fs');
   const spec = await resolveTaskInput({ id: 'tiny', model: { kind: 'mlp', hidden: [8] }, ...task });
@@ -48,8 +57,9 @@ export async function startTestCoordinator(
     taskFile,
     logLevel: 'silent',
     operatorTokens: [TEST_OPERATOR_TOKEN],
+    ...(settings.admission ? { admission: settings.admission } : {}),
   };
-  const coordinator = await buildCoordinator(config);
+  const coordinator = await buildCoordinator(config, settings.clock);
   const url = await coordinator.app.listen({ host: '127.0.0.1', port: 0 });
   return { ...coordinator, url, dataDir, close: () => coordinator.app.close() };
 }
@@ -59,6 +69,15 @@ export function removeDir(dir: string): void {
 }
 
 export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/**
+ * A test device's handshake auth: its id and a secret derived from the id, so a test that
+ * reconnects a client on a new socket proves the same identity, as a browser does from IndexedDB.
+ */
+export function contributorAuth(clientId: string, extra: Partial<ContributorAuth> = {}): ContributorAuth {
+  const secret = createHash('sha256').update(`pollen-test-secret:${clientId}`).digest('base64url');
+  return { clientId, secret, ...extra };
+}
 
 /**
  * A contributor speaking the real protocol from Node: it trains nothing, it answers each
@@ -82,10 +101,34 @@ export class NodeContributor {
     private readonly respond?: (global: Float32Array, msg: RoundStartMessage) => Float32Array | null,
     /** In secure rounds, vanish after sending this stage's message. */
     leaveAfter: SecAggLeavePoint | null = null,
+    /** Handshake auth beyond the test identity: a join token, another secret. */
+    auth: Partial<ContributorAuth> = {},
   ) {
-    this.socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    this.socket = io(url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      auth: contributorAuth(clientId, auth),
+    });
     this.socket.on('round:start', (msg) => void this.onRound(msg));
     this.secagg = new SecAggNodeClient(this.socket, leaveAfter);
+  }
+
+  /**
+   * How the handshake ended: connected, or refused with the code the coordinator gave
+   * (`connect_error`'s `data.code`).
+   */
+  connected(): Promise<{ readonly ok: true } | { readonly ok: false; readonly code: string }> {
+    if (this.socket.connected) return Promise.resolve({ ok: true });
+    return new Promise((resolve) => {
+      this.socket.once('connect', () => resolve({ ok: true }));
+      this.socket.once('connect_error', (err) =>
+        resolve({
+          ok: false,
+          code: String((err as { data?: { code?: unknown } }).data?.code ?? err.message),
+        }),
+      );
+    });
   }
 
   async hello(taskId = 'tiny', numExamples = 10): Promise<Ack> {

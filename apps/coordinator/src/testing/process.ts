@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './harness.ts';
 
-const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+/**
+ * What to run: npm test runs the build it just made (POLLEN_USE_BUILD), which is what ships and
+ * starts faster; a test run on its own runs the sources through tsx, so never a stale build.
+ */
+const ENTRY = process.env.POLLEN_USE_BUILD
+  ? [fileURLToPath(new URL('../../dist/main.js', import.meta.url))]
+  : ['--import', 'tsx', fileURLToPath(new URL('../main.ts', import.meta.url))];
 
 export interface CoordinatorProcess {
   readonly url: string;
@@ -15,7 +21,7 @@ export interface CoordinatorProcess {
 }
 
 /**
- * Start the real coordinator process (tsx) and wait until it listens; `env` adds settings
+ * Start the real coordinator process and wait until it listens; `env` adds settings
  * (POLLEN_STORE, POLLEN_REDIS_URL, ...) to this process's environment.
  */
 export async function launchCoordinator(
@@ -25,19 +31,7 @@ export async function launchCoordinator(
 ): Promise<CoordinatorProcess> {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      MAIN,
-      '--port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--task',
-      taskFile,
-      '--log-level',
-      'warn',
-    ],
+    [...ENTRY, '--port', '0', '--data-dir', dataDir, '--task', taskFile, '--log-level', 'warn'],
     {
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
       stdio: ['ignore', 'pipe', 'pipe'],

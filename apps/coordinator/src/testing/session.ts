@@ -1,5 +1,11 @@
 import { afterEach } from 'vitest';
-import { type NodeContributor, removeDir, startTestCoordinator, type TestCoordinator } from './harness.ts';
+import {
+  type NodeContributor,
+  removeDir,
+  startTestCoordinator,
+  type TestCoordinator,
+  type TestSettings,
+} from './harness.ts';
 
 /** What one test file's tests open, and everything that is closed after each of them. */
 export interface TestSession {
@@ -9,7 +15,7 @@ export interface TestSession {
    * Start a coordinator for the test running now (see startTestCoordinator). After the test it
    * is closed, unless the test closed it itself, and its data directory removed.
    */
-  start(task?: Record<string, unknown>, dataDir?: string): Promise<TestCoordinator>;
+  start(task?: Record<string, unknown>, dataDir?: string, settings?: TestSettings): Promise<TestCoordinator>;
 }
 
 /**
@@ -29,8 +35,8 @@ export function testSession(): TestSession {
   });
   return {
     clients,
-    async start(task = {}, dataDir) {
-      const started = await startTestCoordinator(task, dataDir);
+    async start(task = {}, dataDir, settings) {
+      const started = await startTestCoordinator(task, dataDir, settings);
       const entry = { coordinator: started, closed: false };
       coordinators.push(entry);
       // A test may close it itself (a restart, say); closing twice is not asked of Fastify.

@@ -1,9 +1,9 @@
-import type { OperatorRound } from '@pollen/fl-core';
+import type { OperatorRound, PrivacyMode } from '@pollen/fl-core';
 import uPlot from 'uplot';
 
 /** The task's privacy settings, as GET /api/tasks/:id returns them in its spec. */
 export interface PrivacySpec {
-  mode: 'off' | 'distributed' | 'local';
+  mode: PrivacyMode;
   epsilonBudget?: number;
   delta?: number;
 }

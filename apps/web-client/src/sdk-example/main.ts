@@ -69,8 +69,12 @@ async function main(): Promise<void> {
   const task = params.get('task') ?? tasks[0]?.id;
   if (!task) throw new Error('the coordinator has no task');
   const backend = params.get('backend');
+  // A site whose task admits its signed-in users only fetches a join token from its own backend
+  // before each connection; this example takes one from its URL.
+  const joinToken = params.get('joinToken');
   const client = createClient({
     task,
+    ...(joinToken ? { joinToken: async () => joinToken } : {}),
     // The site brings its own data: no demo shard.
     demoData: false,
     ...(backend === 'webgpu' || backend === 'webgl' || backend === 'wasm' || backend === 'cpu'

@@ -3,6 +3,7 @@ import {
   type Ack,
   type Backend,
   type ClientToServerEvents,
+  type ContributorAuth,
   PROTOCOL_VERSION,
   type RoundStartMessage,
   type ServerToClientEvents,
@@ -24,6 +25,9 @@ import { acquireTrainerLock, type ReleaseLock } from './trainer-lock.ts';
 import { encodeRoundUpload } from './upload.ts';
 
 type PollenSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** Handshake refusals that pass: the address is over its limits for now. */
+const TRANSIENT_REFUSALS: ReadonlySet<string> = new Set(['RATE_LIMITED', 'TOO_MANY_CONNECTIONS', 'INTERNAL']);
 
 /** A promise with its resolver, for a moment other code waits for. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -50,6 +54,13 @@ export interface ClientOptions {
    * it deletes the oldest examples first.
    */
   readonly quotaBytes?: number;
+  /**
+   * A join token, for tasks that admit holders of one only (`admission.joinToken`): a short-lived
+   * JWT the host site's backend signs for its signed-in user, with the task id as audience. A
+   * function is called before every connection and reconnection, so a fresh token can be
+   * fetched once the last one expired.
+   */
+  readonly joinToken?: string | (() => string | Promise<string>);
 }
 
 type TaskInfo = TrainTask;
@@ -59,12 +70,16 @@ type TaskInfo = TrainTask;
  * the coordinator's rounds over Socket.io.
  */
 export class PollenClient extends Emitter<ClientEvents> {
-  readonly options: Required<Omit<ClientOptions, 'backend'>> & { backend: Backend | null };
+  readonly options: Required<Omit<ClientOptions, 'backend' | 'joinToken'>> & {
+    backend: Backend | null;
+    joinToken: ClientOptions['joinToken'] | null;
+  };
   private worker: Worker | null = null;
   private socket: Socket<ServerToClientEvents, ClientToServerEvents> | null = null;
   private backendName: Backend | null = null;
   private task: TaskInfo | null = null;
   private id = '';
+  private secret = '';
   private trainSeq = 0;
   private state: ClientStatus = 'idle';
   private pending = new Map<number, { resolve: (r: WorkerReply) => void; roundId: number }>();
@@ -98,6 +113,7 @@ export class PollenClient extends Emitter<ClientEvents> {
       demoData: options.demoData ?? true,
       background: options.background ?? false,
       quotaBytes: options.quotaBytes ?? DEFAULT_QUOTA_BYTES,
+      joinToken: options.joinToken ?? null,
     };
     this.background = this.options.background;
     // The page's history of rounds joined survives reloads: keep it next to the examples.
@@ -255,7 +271,7 @@ export class PollenClient extends Emitter<ClientEvents> {
 
   private async begin(signal: AbortSignal): Promise<void> {
     this.setStatus('starting', 'preparing the training worker');
-    this.id = await storage.clientId();
+    ({ clientId: this.id, secret: this.secret } = await storage.deviceIdentity());
     const base = this.options.url.replace(/\/$/, '');
     await this.taskSpec();
     if (signal.aborted) return;
@@ -265,6 +281,13 @@ export class PollenClient extends Emitter<ClientEvents> {
 
     this.setStatus('connecting', base);
     const socket: PollenSocket = io(base, {
+      // The device's identity (and join token) travel in the handshake, checked before any message.
+      auth: (send) => {
+        void this.handshakeAuth().then(send, (err: unknown) => {
+          this.emit('error', { code: 'CLIENT_ERROR', message: `no join token: ${(err as Error).message}` });
+          send({ clientId: this.id, secret: this.secret });
+        });
+      },
       transports: ['websocket'],
       reconnection: true,
       reconnectionDelay: 500,
@@ -285,6 +308,16 @@ export class PollenClient extends Emitter<ClientEvents> {
       this.emit('roundEnd', { roundId: msg.roundId, status: msg.status, modelVersion: msg.modelVersion });
     });
     socket.on('pollen:error', (err) => this.emit('error', err));
+    socket.on('connect_error', (err) => {
+      // Refused by the handshake (a code in `data`): Socket.io does not retry on its own then.
+      const code = (err as { data?: { code?: unknown } }).data?.code;
+      if (typeof code !== 'string') return;
+      this.emit('error', { code, message: err.message });
+      if (TRANSIENT_REFUSALS.has(code)) {
+        // Too many connections from this address just now: try again later, spread out.
+        setTimeout(() => this.socket === socket && socket.connect(), 5000 + Math.random() * 5000);
+      } else this.stop();
+    });
     if (typeof document !== 'undefined') document.addEventListener('visibilitychange', this.onVisibility);
     globalThis.addEventListener?.('pagehide', this.onPageHide);
   }
@@ -337,6 +370,12 @@ export class PollenClient extends Emitter<ClientEvents> {
     this.releaseLock = null;
   }
 
+  private async handshakeAuth(): Promise<ContributorAuth> {
+    const token = this.options.joinToken;
+    const joinToken = typeof token === 'function' ? await token() : token;
+    return { clientId: this.id, secret: this.secret, ...(joinToken ? { joinToken } : {}) };
+  }
+
   private eligible(): boolean {
     return this.background || typeof document === 'undefined' || document.visibilityState === 'visible';
   }
@@ -354,6 +393,8 @@ export class PollenClient extends Emitter<ClientEvents> {
     });
     if (!reply.ok) {
       this.emit('error', { code: reply.code, message: reply.message });
+      // Not admitted to the task: retrying the same connection cannot help.
+      if (reply.code.startsWith('JOIN_TOKEN_') || reply.code === 'IDENTITY_MISMATCH') this.stop();
       return;
     }
     this.introduced.resolve();

@@ -86,6 +86,15 @@ export function openStore(): Promise<IDBPDatabase<PollenDb>> {
   return dbPromise;
 }
 
+/** base64url of random bytes (RFC 4648 section 5), without padding. */
+function randomBase64url(bytes: number): string {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes));
+  return btoa(String.fromCharCode(...raw))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+}
+
 /** This device's client id: random, made once, kept in IndexedDB. */
 export async function clientId(): Promise<string> {
   const db = await openStore();
@@ -95,6 +104,27 @@ export async function clientId(): Promise<string> {
   const id = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   await db.put('meta', id, 'clientId');
   return id;
+}
+
+/**
+ * This device's identity: its client id and the secret that proves it (32 random bytes,
+ * base64url), both kept in IndexedDB. The coordinator binds the id to the secret's hash the
+ * first time it sees it, so another device naming this id is refused. A device that kept an id
+ * from before secrets existed makes its secret now; its id is bound on its next connection.
+ */
+export async function deviceIdentity(): Promise<{ clientId: string; secret: string }> {
+  const id = await clientId();
+  const db = await openStore();
+  const tx = db.transaction('meta', 'readwrite');
+  const existing = await tx.store.get('clientSecret');
+  let secret: string;
+  if (typeof existing === 'string') secret = existing;
+  else {
+    secret = randomBase64url(32);
+    await tx.store.put(secret, 'clientSecret');
+  }
+  await tx.done;
+  return { clientId: id, secret };
 }
 
 export async function countExamples(taskId: string): Promise<number> {

@@ -1,0 +1,49 @@
+import type { RobustConfig, RoundSecAgg, RoundStartMessage } from '@pollen/fl-core';
+import type { PrivacyPlan } from '../rounds/privacy.ts';
+import type { RoundRecord } from '../store/types.ts';
+import type { RelayForward } from './secagg-relay.ts';
+
+/** What the nodes of a cluster tell each other through the Socket.io adapter (`serverSideEmit`). */
+
+/** What the lease holder tells the other nodes when it opens a round. */
+export interface RoundPlan {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly holder: string;
+  readonly baseVersion: number;
+  readonly dimension: number;
+  readonly deadline: number;
+  readonly target: number;
+  readonly robust: RobustConfig;
+  readonly scaffold: boolean;
+  readonly privacy: PrivacyPlan | null;
+  readonly cohort: readonly { readonly clientId: string; readonly nodeId: string }[];
+  readonly start: RoundStartMessage;
+  /** A secure round: each of the other nodes' clients' SecAgg block of round:start, by client id. */
+  readonly secagg?: Readonly<Record<string, RoundSecAgg>>;
+}
+
+/** A follower's forward to the holder of a secure round. */
+export type SecAggForward = RelayForward & { readonly taskId: string; readonly roundId: number };
+
+export interface RoundEnd {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly status: RoundRecord['status'];
+  readonly modelVersion: number;
+}
+
+/** A follower wrote its partial sum of a round to Redis (partials.ts) for the holder to add. */
+export interface PartialReady {
+  readonly taskId: string;
+  readonly roundId: number;
+  readonly nodeId: string;
+}
+
+/** The cluster's server-side events: the third type parameter of the Socket.io `Server`. */
+export interface ClusterServerEvents {
+  'pollen:plan': (plan: RoundPlan) => void;
+  'pollen:partial': (msg: PartialReady) => void;
+  'pollen:secagg': (msg: SecAggForward) => void;
+  'pollen:end': (end: RoundEnd) => void;
+}
