@@ -26,9 +26,9 @@ describe('named metrics', () => {
     expect(refusal({ loss: 1, __proto__x: 1 })).toMatch(/has a metric named/);
     const many = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`m${i}`, i]));
     expect(refusal({ loss: 1, ...many })).toMatch(/has 18 metrics, at most 16/);
-    expect(parseMetricValues('m', { loss: 0.5, 'topKAccuracy@5': 0.9 })).toEqual({
+    expect(parseMetricValues('m', { loss: 0.5, top5Accuracy: 0.9 })).toEqual({
       loss: 0.5,
-      'topKAccuracy@5': 0.9,
+      top5Accuracy: 0.9,
     });
   });
 

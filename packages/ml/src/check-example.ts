@@ -93,6 +93,8 @@ function convert(
 
 function checkLabels(task: ExampleTask, y: ExampleValues): void {
   const { target } = task;
+  // Regression targets are any finite float32 (negative ones too): `convert` checked that.
+  if (target.kind === 'regression') return;
   const max =
     target.kind === 'class'
       ? target.numClasses - 1

@@ -9,7 +9,7 @@ const roundAxis: uPlot.Axis = {
   incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
 };
 
-/** A metric name as part of an element id (`topKAccuracy@5` -> `topKAccuracy-5`). */
+/** A metric name as part of an element id: letters, digits, `_` and `-` only. */
 export const metricId = (name: string): string => name.replace(/[^A-Za-z0-9_-]/g, '-');
 
 interface MetricChart {

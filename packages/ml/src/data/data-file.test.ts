@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { ExampleTask } from '../examples.ts';
 import { parseCsvData } from './csv.ts';
 import { parseJsonLinesData } from './json-lines.ts';
+import { readDataFile } from './read.ts';
 import { DataFileError, dataFormatOf } from './rows.ts';
 
 function refusal(read: () => unknown): string {
@@ -89,6 +91,60 @@ describe('JSON-lines data files', () => {
     expect(dataFormatOf('b.ndjson')).toBe('jsonl');
     expect(refusal(() => dataFormatOf('data.txt'))).toBe(
       'INVALID_DATA data file: "data.txt" is neither .csv nor .jsonl (.ndjson)',
+    );
+  });
+});
+
+describe('a data file read against a task', () => {
+  const regression: ExampleTask = {
+    input: { shape: [3], dtype: 'float32' },
+    target: { kind: 'regression', shape: [1] },
+  };
+  const classes: ExampleTask = {
+    input: { shape: [2], dtype: 'uint8' },
+    target: { kind: 'class', numClasses: 3 },
+  };
+
+  it('gives the examples in the task dtypes, and their groups', () => {
+    const csv = 'user,a,b,c,y\nu1,0.5,1,2,3.25\nu2,4,5,6,-7\n';
+    const file = readDataFile(regression, csv, 'csv', { group: 'user' });
+    expect(file.examples.count).toBe(2);
+    expect(file.examples.x).toEqual(Float32Array.from([0.5, 1, 2, 4, 5, 6]));
+    expect(file.examples.y).toEqual(Float32Array.from([3.25, -7]));
+    expect(file.groups).toEqual(['u1', 'u2']);
+    const lines = '{"x": [0, 255], "y": 2}\n{"x": [7, 8], "y": [0]}\n';
+    const digits = readDataFile(classes, lines, 'jsonl');
+    expect(digits.examples.x).toEqual(Uint8Array.from([0, 255, 7, 8]));
+    expect(digits.examples.y).toEqual(Int32Array.from([2, 0]));
+    expect(digits.groups).toBeNull();
+  });
+
+  it("refuses the first bad row with the line, the field and the example check's code", () => {
+    const reason = (read: () => unknown): string => {
+      try {
+        read();
+        return 'ok';
+      } catch (err) {
+        const e = err as DataFileError;
+        return `${e.code} ${e.reason} line ${e.line}: ${e.message}`;
+      }
+    };
+    expect(reason(() => readDataFile(classes, 'a,b,y\n1,2,0\n3,4,3\n', 'csv'))).toBe(
+      'INVALID_DATA BAD_LABEL line 3: line 3, field "y": "y" expected a label in [0, 2], got 3',
+    );
+    expect(
+      reason(() => readDataFile(classes, '{"x": [1, 2], "y": 0}\n\n{"x": [1, 256], "y": 0}', 'jsonl')),
+    ).toMatch(/^INVALID_DATA OUT_OF_RANGE line 3: line 3, field "x\[1\]"/);
+    expect(reason(() => readDataFile(regression, 'a,b,y\n1,2,3\n', 'csv'))).toMatch(
+      /^INVALID_DATA SHAPE_MISMATCH line 2: .*"x" expected 3 values, got 2/,
+    );
+    expect(reason(() => readDataFile(regression, 'a,b,c,y\n1,NaN,2,3\n', 'csv'))).toMatch(
+      /^INVALID_DATA NON_FINITE line 2/,
+    );
+    expect(reason(() => readDataFile(regression, 'a,b,c,y\n', 'csv'))).toMatch(/holds no examples/);
+    const mixed = '{"x": [1, 2, 3], "y": 1, "group": "a"}\n{"x": [1, 2, 3], "y": 1}';
+    expect(reason(() => readDataFile(regression, mixed, 'jsonl'))).toMatch(
+      /^INVALID_DATA null line 2: line 2, field "group": is missing/,
     );
   });
 });
