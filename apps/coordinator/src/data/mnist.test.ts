@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 
 describe('MNIST split', () => {
-  it('is 8,000 + 2,000 real digits, the same from the package and from the binary cache', async () => {
+  // It converts the package's 41 MB of JSON twice (the first load, and the damaged cache's
+  // rebuild): seconds on a quiet machine, more than the default 30 s on a busy one.
+  it('is 8,000 + 2,000 real digits, the same from the package and from the binary cache', {
+    timeout: 120_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pollen-mnist-'));
     try {
       vi.resetModules();
