@@ -263,7 +263,7 @@ async function run(
         : epsilonFor({
             samplingRate: mechanism === 'fedavg' ? q : 1,
             noiseMultiplier: z,
-            steps: o.rounds,
+            steps: mechanism === 'fedavg-sep' ? Math.ceil(o.rounds / o.separation) : o.rounds,
             delta: o.delta,
           }).epsilon;
   const tail = accuracy.slice(-3);
