@@ -19,6 +19,7 @@ const SYSTEM = [
   'apps/coordinator/src/crash.test.ts',
   'apps/coordinator/src/fault.test.ts',
   'apps/coordinator/src/store/contract.test.ts',
+  'apps/coordinator/src/store/migrate.test.ts',
   'bench/sim.smoke.test.ts',
   'scripts/start.test.ts',
 ];

@@ -7,19 +7,12 @@ import {
   validateTaskSpec,
   WeightedAccumulator,
 } from '@pollen/fl-core';
+import { type BatchSource, buildModel, initTf, setFlatWeights, trainLocal } from '@pollen/ml';
 import { loadMnist, pick } from '../apps/coordinator/src/data/mnist.ts';
-import { evaluate, initTf } from '../apps/coordinator/src/ml/tf.ts';
-import { mlpTopology } from '../apps/coordinator/src/ml/topologies.ts';
 import { CoordinateSets, roundUpload } from '../apps/coordinator/src/rounds/coordinates.ts';
 import { decodeRoundUpload } from '../apps/coordinator/src/rounds/messages.ts';
 import { encodeRoundUpload } from '../apps/web-client/src/sdk/upload.ts';
-import {
-  buildModel,
-  type LocalData,
-  setFlatWeights,
-  toTensors,
-  trainLocal,
-} from '../apps/web-client/src/worker/train.ts';
+import { evaluateMnist, mnistTask, sourceOf } from './lib/mnist.ts';
 import { initialWeights } from './strategies-sim.ts';
 
 // One federated MNIST training in one Node process per compression setting, with the code
@@ -79,11 +72,9 @@ export async function simulateCompression(
   await initTf();
   const { train, test } = loadMnist();
   const parts = partitionIid(train.count, fed.clients, seededRng(fed.seed));
-  const shards: LocalData[] = parts.map((indices) => {
-    const batch = pick(train, indices);
-    return toTensors(batch.pixels, batch.labels, [784], 10);
-  });
-  const model = await buildModel(await mlpTopology(fed.hidden));
+  const shards: BatchSource[] = parts.map((indices) => sourceOf(pick(train, indices)));
+  const task = mnistTask(fed.hidden);
+  const model = await buildModel(task);
   let global = initialWeights(
     model.weights.map((w) => w.shape.map((d) => d ?? 1)),
     hashSeed(`init:${fed.seed}`),
@@ -105,7 +96,7 @@ export async function simulateCompression(
       const plan = upload.message ? upload.plan : null;
       const sum = new WeightedAccumulator(d);
       for (let k = 0; k < shards.length; k++) {
-        const result = await trainLocal(model, shards[k]!, global, fed.training);
+        const result = await trainLocal(model, shards[k]!, global, fed.training, task);
         const rng = seededRng(hashSeed(`upload:${fed.seed}:${round}:${k}`));
         const sent = encodeRoundUpload(result.delta, msg, residuals[k]!, rng);
         if (msg.compression?.errorFeedback) residuals[k] = sent.residual;
@@ -121,16 +112,12 @@ export async function simulateCompression(
       global = next;
       coordinates.observe(spec, round, mean);
       setFlatWeights(model, global);
-      const { accuracy: acc } = await evaluate(model, test, [784], 10);
+      const { accuracy: acc } = await evaluateMnist(model, test);
       accuracy.push(acc);
       onRound?.(setting.label, round, acc);
     }
   } finally {
     model.dispose();
-    for (const s of shards) {
-      s.xs.dispose();
-      s.ys.dispose();
-    }
   }
   return {
     label: setting.label,

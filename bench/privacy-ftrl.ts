@@ -16,17 +16,10 @@ import {
   treeEpsilon,
   validateStrategyConfig,
 } from '@pollen/fl-core';
+import { type BatchSource, getFlatWeights, initTf, setFlatWeights, trainLocal } from '@pollen/ml';
 import { pick } from '../apps/coordinator/src/data/mnist.ts';
-import { evaluate, initTf } from '../apps/coordinator/src/ml/tf.ts';
-import {
-  buildModel,
-  getFlatWeights,
-  type LocalData,
-  setFlatWeights,
-  trainLocal,
-} from '../apps/web-client/src/worker/train.ts';
 import { numberFlag } from './lib/flags.ts';
-import { loadMnist, mlpTopology, tensorsOf } from './lib/mnist.ts';
+import { buildMnistModel, evaluateMnist, loadMnist, mlpTopology, mnistTask, sourceOf } from './lib/mnist.ts';
 import { RESULTS_DIR } from './lib/paths.ts';
 
 // pnpm bench:privacy-ftrl: accuracy against epsilon on non-IID MNIST (McMahan's two-shard
@@ -46,7 +39,7 @@ import { RESULTS_DIR } from './lib/paths.ts';
 // - DP-FTRL: up to m clients drawn among those online whose last round is at least b rounds
 //   back, tree noise on the prefix sums, FTRL with the same momentum; epsilon from the tree
 //   accountant, which needs no sampling assumption.
-// Training is the browser's (train.ts), the split and the evaluation the coordinator's, the
+// Training is the browser's (@pollen/ml's trainLocal), the split and the evaluation the coordinator's, the
 // clipping, noise, strategies and accountants fl-core's.
 
 const USAGE = `tsx bench/privacy-ftrl.ts [options]
@@ -174,7 +167,7 @@ function addNoise(sum: Float32Array, std: number, rng: Rng): void {
 }
 
 interface Prepared {
-  readonly shards: LocalData[];
+  readonly shards: BatchSource[];
   readonly initial: Float32Array;
   readonly topology: Record<string, unknown>;
   readonly online: boolean[][];
@@ -189,7 +182,8 @@ async function run(
 ): Promise<Run> {
   const started = performance.now();
   const { test } = loadMnist();
-  const model = await buildModel(p.topology);
+  const model = await buildMnistModel(p.topology);
+  const task = mnistTask([o.hidden]);
   const d = p.initial.length;
   const expectedOnline = o.clients * o.online;
   const q = Math.min(1, o.cohort / expectedOnline);
@@ -225,7 +219,7 @@ async function run(
       selected += cohort.length;
       const sum = new Float32Array(d);
       for (const k of cohort) {
-        const { delta } = await trainLocal(model, p.shards[k]!, global, o.training);
+        const { delta } = await trainLocal(model, p.shards[k]!, global, o.training, task);
         const { clipped } = clipToNorm(delta, o.clip);
         for (let i = 0; i < d; i++) sum[i] = sum[i]! + clipped[i]!;
         last.set(k, r);
@@ -244,7 +238,7 @@ async function run(
       }
       if ((r + 1) % 5 === 0 || r + 1 === o.rounds) {
         setFlatWeights(model, global);
-        accuracy.push({ round: r + 1, accuracy: (await evaluate(model, test, [784], 10)).accuracy });
+        accuracy.push({ round: r + 1, accuracy: (await evaluateMnist(model, test)).accuracy });
       }
     }
   } finally {
@@ -316,11 +310,11 @@ async function main(argv: readonly string[]): Promise<string> {
   const { train } = loadMnist();
   const parts = partitionPathological(train.labels, o.clients, 2, seededRng(o.seed));
   const topology = await mlpTopology([o.hidden]);
-  const model = await buildModel(topology);
+  const model = await buildMnistModel(topology);
   const initial = await getFlatWeights(model);
   model.dispose();
   const prepared: Prepared = {
-    shards: parts.map((indices) => tensorsOf(pick(train, indices))),
+    shards: parts.map((indices) => sourceOf(pick(train, indices))),
     initial,
     topology,
     online: availability(o),
@@ -333,47 +327,40 @@ async function main(argv: readonly string[]): Promise<string> {
       `  ${LABEL[r.mechanism]} at ${r.targetEpsilon ?? '-'}: ${(100 * r.final).toFixed(1)}%\n`,
     );
   };
-  try {
-    log(await run(o, prepared, 'none', 0, null));
-    for (const target of o.epsilons) {
-      const zPoisson = calibrate(
-        (z) => epsilonFor({ samplingRate: q, noiseMultiplier: z, steps: o.rounds, delta: o.delta }).epsilon,
-        target,
-      );
-      const zFull = calibrate(
-        (z) => epsilonFor({ samplingRate: 1, noiseMultiplier: z, steps: o.rounds, delta: o.delta }).epsilon,
-        target,
-      );
-      const zSeparated = calibrate(
-        (z) =>
-          epsilonFor({
-            samplingRate: 1,
-            noiseMultiplier: z,
-            steps: Math.ceil(o.rounds / o.separation),
-            delta: o.delta,
-          }).epsilon,
-        target,
-      );
-      const zTree = calibrate(
-        (z) =>
-          treeEpsilon({
-            noiseMultiplier: z,
-            segments: [o.rounds],
-            minSeparation: o.separation,
-            delta: o.delta,
-          }).epsilon,
-        target,
-      );
-      log(await run(o, prepared, 'fedavg', zPoisson, target));
-      log(await run(o, prepared, 'fedavg-q1', zFull, target));
-      log(await run(o, prepared, 'fedavg-sep', zSeparated, target));
-      log(await run(o, prepared, 'ftrl', zTree, target));
-    }
-  } finally {
-    for (const s of prepared.shards) {
-      s.xs.dispose();
-      s.ys.dispose();
-    }
+  log(await run(o, prepared, 'none', 0, null));
+  for (const target of o.epsilons) {
+    const zPoisson = calibrate(
+      (z) => epsilonFor({ samplingRate: q, noiseMultiplier: z, steps: o.rounds, delta: o.delta }).epsilon,
+      target,
+    );
+    const zFull = calibrate(
+      (z) => epsilonFor({ samplingRate: 1, noiseMultiplier: z, steps: o.rounds, delta: o.delta }).epsilon,
+      target,
+    );
+    const zSeparated = calibrate(
+      (z) =>
+        epsilonFor({
+          samplingRate: 1,
+          noiseMultiplier: z,
+          steps: Math.ceil(o.rounds / o.separation),
+          delta: o.delta,
+        }).epsilon,
+      target,
+    );
+    const zTree = calibrate(
+      (z) =>
+        treeEpsilon({
+          noiseMultiplier: z,
+          segments: [o.rounds],
+          minSeparation: o.separation,
+          delta: o.delta,
+        }).epsilon,
+      target,
+    );
+    log(await run(o, prepared, 'fedavg', zPoisson, target));
+    log(await run(o, prepared, 'fedavg-q1', zFull, target));
+    log(await run(o, prepared, 'fedavg-sep', zSeparated, target));
+    log(await run(o, prepared, 'ftrl', zTree, target));
   }
   const markdown = table(o, runs);
   mkdirSync(dirname(o.out), { recursive: true });

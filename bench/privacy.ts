@@ -15,17 +15,10 @@ import {
   type TrainingSpec,
   validatePrivacySettings,
 } from '@pollen/fl-core';
+import { type BatchSource, getFlatWeights, initTf, setFlatWeights, trainLocal } from '@pollen/ml';
 import { pick } from '../apps/coordinator/src/data/mnist.ts';
-import { evaluate, initTf } from '../apps/coordinator/src/ml/tf.ts';
-import {
-  buildModel,
-  getFlatWeights,
-  type LocalData,
-  setFlatWeights,
-  trainLocal,
-} from '../apps/web-client/src/worker/train.ts';
 import { numberFlag } from './lib/flags.ts';
-import { loadMnist, mlpTopology, tensorsOf } from './lib/mnist.ts';
+import { buildMnistModel, evaluateMnist, loadMnist, mlpTopology, mnistTask, sourceOf } from './lib/mnist.ts';
 import { RESULTS_DIR } from './lib/paths.ts';
 import { checkStrategy, type Federation } from './strategies-sim.ts';
 
@@ -140,7 +133,7 @@ function settingsFor(options: PrivacyBenchOptions, z: number): PrivacySettings {
 }
 
 interface Prepared {
-  readonly shards: LocalData[];
+  readonly shards: BatchSource[];
   readonly initial: Float32Array;
   readonly topology: Record<string, unknown>;
 }
@@ -149,9 +142,9 @@ async function prepare(fed: Federation): Promise<Prepared> {
   await initTf();
   const { train } = loadMnist();
   const parts = partitionIid(train.count, fed.clients, seededRng(fed.seed));
-  const shards = parts.map((indices) => tensorsOf(pick(train, indices)));
+  const shards = parts.map((indices) => sourceOf(pick(train, indices)));
   const topology = await mlpTopology(fed.hidden);
-  const model = await buildModel(topology);
+  const model = await buildMnistModel(topology);
   // One initial model for every z, so the runs differ only by their noise.
   const initial = await getFlatWeights(model);
   model.dispose();
@@ -171,7 +164,8 @@ export async function runPrivate(
   const strategy = checkStrategy(fed, { serverLr: options.serverLr });
   const server = createServerStrategy(strategy, prepared.initial.length);
   const { test } = loadMnist();
-  const model = await buildModel(prepared.topology);
+  const model = await buildMnistModel(prepared.topology);
+  const task = mnistTask(fed.hidden);
   const q = fed.fraction;
   const expected = q * fed.clients;
   const minReports = Math.max(1, Math.round(options.quorum * expected));
@@ -194,7 +188,7 @@ export async function runPrivate(
       }
       const sum = new Float64Array(global.length);
       for (const k of cohort) {
-        const { delta } = await trainLocal(model, prepared.shards[k]!, global, fed.training);
+        const { delta } = await trainLocal(model, prepared.shards[k]!, global, fed.training, task);
         const clip = clipToNorm(delta, options.clipNorm);
         const report = addGaussianNoise(clip.clipped, noiseStd, rng);
         for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + report[i]!;
@@ -208,7 +202,7 @@ export async function runPrivate(
       ledger?.record(q, noiseMultiplier);
       committed++;
       setFlatWeights(model, global);
-      const { accuracy: acc } = await evaluate(model, test, [784], 10);
+      const { accuracy: acc } = await evaluateMnist(model, test);
       accuracy.push(acc);
       onRound?.(round, acc);
     }
@@ -261,20 +255,13 @@ export async function main(argv: readonly string[]): Promise<string> {
   const options = parseOptions(argv);
   const prepared = await prepare(options.federation);
   const runs: PrivacyRun[] = [];
-  try {
-    for (const z of options.noiseMultipliers) {
-      runs.push(
-        await runPrivate(options, prepared, z, (round, acc) => {
-          if (round % 10 === 0)
-            process.stderr.write(`  z = ${z}: round ${round}, accuracy ${acc.toFixed(4)}\n`);
-        }),
-      );
-    }
-  } finally {
-    for (const shard of prepared.shards) {
-      shard.xs.dispose();
-      shard.ys.dispose();
-    }
+  for (const z of options.noiseMultipliers) {
+    runs.push(
+      await runPrivate(options, prepared, z, (round, acc) => {
+        if (round % 10 === 0)
+          process.stderr.write(`  z = ${z}: round ${round}, accuracy ${acc.toFixed(4)}\n`);
+      }),
+    );
   }
   const markdown = table(options, runs);
   mkdirSync(dirname(options.out), { recursive: true });

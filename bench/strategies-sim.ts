@@ -11,21 +11,12 @@ import {
   validateTaskSpec,
   type WeightedVector,
 } from '@pollen/fl-core';
+import { type BatchSource, initTf, type LocalStrategyInput, setFlatWeights, trainLocal } from '@pollen/ml';
 import { loadMnist, pick } from '../apps/coordinator/src/data/mnist.ts';
-import { evaluate, initTf } from '../apps/coordinator/src/ml/tf.ts';
-import { mlpTopology } from '../apps/coordinator/src/ml/topologies.ts';
-import {
-  buildModel,
-  type LocalData,
-  type LocalStrategyInput,
-  setFlatWeights,
-  toTensors,
-  trainLocal,
-} from '../apps/web-client/src/worker/train.ts';
+import { buildMnistModel, evaluateMnist, mlpTopology, mnistTask, sourceOf } from './lib/mnist.ts';
 
 // A federated simulation in one Node process, with the browser's own training module
-// (apps/web-client/src/worker/train.ts: model.fit for FedAvg, the corrected loop for FedProx
-// and SCAFFOLD), the coordinator's MNIST split and held-out evaluation, and fl-core's server
+// (@pollen/ml's trainLocal: one loop for FedAvg, FedProx and SCAFFOLD), the coordinator's MNIST split and held-out evaluation, and fl-core's server
 // side (robustAggregate, then createServerStrategy), as the coordinator runs them at commit.
 
 /** The federation every run of one benchmark shares. */
@@ -83,7 +74,7 @@ export type Progress = (label: string, round: number, accuracy: number) => void;
 
 interface Prepared {
   readonly topology: Record<string, unknown>;
-  readonly shards: LocalData[];
+  readonly shards: BatchSource[];
   readonly initial: Float32Array;
   readonly perRound: number;
 }
@@ -118,12 +109,9 @@ async function prepare(fed: Federation): Promise<Prepared> {
     fed.partition === 'iid'
       ? partitionIid(train.count, fed.clients, rng)
       : partitionPathological(train.labels, fed.clients, 2, rng);
-  const shards = parts.map((indices) => {
-    const batch = pick(train, indices);
-    return toTensors(batch.pixels, batch.labels, [784], 10);
-  });
+  const shards = parts.map((indices) => sourceOf(pick(train, indices)));
   const topology = await mlpTopology(fed.hidden);
-  const model = await buildModel(topology);
+  const model = await buildMnistModel(topology);
   const initial = initialWeights(
     model.weights.map((w) => w.shape.map((d) => d ?? 1)),
     hashSeed(`init:${fed.seed}`),
@@ -161,7 +149,8 @@ export async function simulate(fed: Federation, run: RunSpec, onRound?: Progress
   const config = checkStrategy(fed, run.strategy);
   const { topology, shards, initial, perRound } = await prepare(fed);
   const { test } = loadMnist();
-  const model = await buildModel(topology);
+  const model = await buildMnistModel(topology);
+  const task = mnistTask(fed.hidden);
   const d = initial.length;
   const server = createServerStrategy(config, d);
   // SCAFFOLD's c_i of every client, kept across its rounds as IndexedDB keeps it in a browser.
@@ -199,7 +188,7 @@ export async function simulate(fed: Federation, run: RunSpec, onRound?: Progress
             ? { scaffold: { c: server.control()!, ci: controls.get(k) ?? new Float32Array(d) } }
             : {}),
         };
-        const result = await trainLocal(model, shards[k]!, global, fed.training, undefined, strategy);
+        const result = await trainLocal(model, shards[k]!, global, fed.training, task, undefined, strategy);
         let delta = result.delta;
         if (attackers.has(k)) delta = delta.map((v) => -scale * v);
         updates.push({ vector: delta, weight: result.numExamples });
@@ -217,7 +206,7 @@ export async function simulate(fed: Federation, run: RunSpec, onRound?: Progress
         : undefined;
       global = server.apply(global, delta, control);
       setFlatWeights(model, global);
-      const { accuracy: acc } = await evaluate(model, test, [784], 10);
+      const { accuracy: acc } = await evaluateMnist(model, test);
       accuracy.push(acc);
       onRound?.(run.label, round, acc);
       if (run.target !== undefined && acc >= run.target) {

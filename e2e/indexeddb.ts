@@ -26,8 +26,9 @@ export function readExamples(taskId: string): Promise<StoredExampleSummary[]> {
       all.onsuccess = () => {
         db.close();
         resolve(
-          (all.result as { y: number; source: string; x: Uint8Array }[]).map((e) => ({
-            y: e.y,
+          (all.result as { y: number | Int32Array; source: string; x: Uint8Array }[]).map((e) => ({
+            // A label is a typed array since database version 4 (a number before).
+            y: typeof e.y === 'number' ? e.y : e.y[0]!,
             source: e.source,
             pixels: e.x.length,
             ink: e.x.reduce((a, b) => a + b, 0),

@@ -1,12 +1,12 @@
 import { decodeExamples } from '@pollen/compression';
 import type { Backend } from '@pollen/fl-core';
+import { arraySource, buildModel, getFlatWeights, inputTensor, type TrainTask, trainLocal } from '@pollen/ml';
 import * as tf from '@tensorflow/tfjs';
 import { chooseBackend } from '../../apps/web-client/src/worker/backends.ts';
-import { buildModel, getFlatWeights, toTensors, trainLocal } from '../../apps/web-client/src/worker/train.ts';
 
 /**
  * The page the browser-throughput benchmark opens: the contributor's own backend choice
- * (backends.ts) and training step (train.ts), timed against plain `model.fit` on the same
+ * (backends.ts) and training step (@pollen/ml's trainLocal), timed against plain `model.fit` on the same
  * model, data and backend in the same tab.
  */
 
@@ -27,13 +27,14 @@ export interface ThroughputResult {
   readonly plain: number[];
 }
 
-function topology(hidden: number): Record<string, unknown> {
-  const model = tf.sequential({ name: 'mnist_mlp' });
-  model.add(tf.layers.dense({ name: 'hidden1', units: hidden, activation: 'relu', inputShape: [784] }));
-  model.add(tf.layers.dense({ name: 'output', units: 10, activation: 'softmax' }));
-  const json = model.toJSON(null, false) as unknown as Record<string, unknown>;
-  model.dispose();
-  return json;
+function digitsTask(hidden: number): TrainTask & { model: { kind: 'mlp'; hidden: number[] } } {
+  return {
+    model: { kind: 'mlp', hidden: [hidden] },
+    input: { shape: [784], dtype: 'uint8', scale: 1 / 255 },
+    target: { kind: 'class', numClasses: 10 },
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+  };
 }
 
 async function measure(req: ThroughputRequest): Promise<ThroughputResult> {
@@ -42,10 +43,16 @@ async function measure(req: ThroughputRequest): Promise<ThroughputResult> {
   if (choice.backend !== req.backend) return { backend: choice.backend, skipped, pollen: [], plain: [] };
   const batch = decodeExamples(new Uint8Array(await (await fetch('./mnist.bin')).arrayBuffer()));
   const count = Math.min(req.examples, batch.count);
-  const data = toTensors(batch.pixels.subarray(0, count * 784), batch.labels.subarray(0, count), [784], 10);
-  const json = topology(req.hidden);
-  const pollenModel = await buildModel(json);
-  const plainModel = await buildModel(json);
+  const task = digitsTask(req.hidden);
+  const pixels = batch.pixels.subarray(0, count * 784);
+  const labels = Int32Array.from(batch.labels.subarray(0, count));
+  const source = arraySource(task, { count, x: pixels, y: labels });
+  const data = {
+    xs: inputTensor(pixels, count, task.input),
+    ys: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat()),
+  };
+  const pollenModel = await buildModel(task);
+  const plainModel = await buildModel(task);
   const global = await getFlatWeights(pollenModel);
   const training = {
     epochs: req.epochs,
@@ -61,7 +68,7 @@ async function measure(req: ThroughputRequest): Promise<ThroughputResult> {
 
   const pollenRun = async (): Promise<number> => {
     const start = performance.now();
-    await trainLocal(pollenModel, data, global, training);
+    await trainLocal(pollenModel, source, global, training, task);
     return performance.now() - start;
   };
   const plainRun = async (): Promise<number> => {

@@ -1,20 +1,77 @@
 import type { ExampleBatch } from '@pollen/compression';
 import { partitionIid, seededRng } from '@pollen/fl-core';
-import type * as tf from '@tensorflow/tfjs';
+import {
+  arraySource,
+  type BatchSource,
+  buildModel,
+  type ExampleSet,
+  evaluate,
+  getFlatWeights,
+  initTf,
+  inputTensor,
+  modelTopology,
+  type TrainTask,
+  trainLocal,
+} from '@pollen/ml';
+import * as tf from '@tensorflow/tfjs';
 import { loadMnist, pick } from '../../apps/coordinator/src/data/mnist.ts';
-import { initTf } from '../../apps/coordinator/src/ml/tf.ts';
-import { mlpTopology } from '../../apps/coordinator/src/ml/topologies.ts';
-import { buildModel, getFlatWeights, toTensors, trainLocal } from '../../apps/web-client/src/worker/train.ts';
 
 /**
  * The coordinator's own MNIST split (8,000 training and 2,000 held-out digits, the same in
- * every process) and model topologies, for benchmarks that train outside a coordinator.
+ * every process) as the built-in digits task describes it, for benchmarks that train outside
+ * a coordinator. Training and evaluation come from @pollen/ml, as the worker's do.
  */
-export { loadMnist, mlpTopology };
+export { loadMnist };
 
-/** A batch as input and one-hot tensors (0..255 pixels scaled to 0..1). */
+/** The built-in digits task's input, target, loss and metrics (model: a 784-h-10 MLP). */
+export function mnistTask(
+  hidden: readonly number[] = [128],
+): TrainTask & { model: { kind: 'mlp'; hidden: number[] } } {
+  return {
+    model: { kind: 'mlp', hidden: [...hidden] },
+    input: { shape: [784], dtype: 'uint8', scale: 1 / 255 },
+    target: { kind: 'class', numClasses: 10 },
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+  };
+}
+
+const TASK = mnistTask();
+
+/** MNIST's uint8 digits as an example set (labels as int32 class ids). */
+export function examplesOf(batch: ExampleBatch): ExampleSet {
+  return { count: batch.count, x: batch.pixels, y: Int32Array.from(batch.labels) };
+}
+
+/** A batch of digits as a training source for @pollen/ml's trainLocal. */
+export function sourceOf(batch: ExampleBatch): BatchSource {
+  return arraySource(TASK, examplesOf(batch));
+}
+
+/** A batch as input and one-hot tensors, for the `model.fit` baselines. */
 export function tensorsOf(batch: ExampleBatch): { xs: tf.Tensor; ys: tf.Tensor; count: number } {
-  return toTensors(batch.pixels, batch.labels, [batch.features], 10);
+  const xs = inputTensor(batch.pixels, batch.count, TASK.input);
+  const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from(batch.labels), 'int32'), 10).toFloat());
+  return { xs, ys, count: batch.count };
+}
+
+/** The tfjs topology of the digits MLP with these hidden layers. */
+export function mlpTopology(hidden: readonly number[] = [128]): Promise<Record<string, unknown>> {
+  return modelTopology(mnistTask(hidden));
+}
+
+/** A digits model from a topology. */
+export function buildMnistModel(topology: Record<string, unknown>): Promise<tf.LayersModel> {
+  return buildModel({ ...TASK, model: { topology } });
+}
+
+/** Held-out accuracy and loss of a model on digits. */
+export async function evaluateMnist(
+  model: tf.LayersModel,
+  batch: ExampleBatch,
+): Promise<{ accuracy: number; loss: number }> {
+  const m = await evaluate(model, sourceOf(batch), TASK);
+  return { accuracy: m.accuracy ?? 0, loss: m.loss ?? 0 };
 }
 
 /**
@@ -26,17 +83,15 @@ export async function realDelta(seed = 1): Promise<Float32Array> {
   await initTf();
   const { train } = loadMnist();
   const shard = partitionIid(train.count, 20, seededRng(seed))[0]!;
-  const data = tensorsOf(pick(train, shard));
-  const model = await buildModel(await mlpTopology([128]));
+  const model = await buildModel(TASK);
   const global = await getFlatWeights(model);
-  const { delta } = await trainLocal(model, data, global, {
-    epochs: 1,
-    batchSize: 32,
-    learningRate: 0.1,
-    optimizer: 'sgd',
-  });
+  const { delta } = await trainLocal(
+    model,
+    sourceOf(pick(train, shard)),
+    global,
+    { epochs: 1, batchSize: 32, learningRate: 0.1, optimizer: 'sgd' },
+    TASK,
+  );
   model.dispose();
-  data.xs.dispose();
-  data.ys.dispose();
   return delta;
 }

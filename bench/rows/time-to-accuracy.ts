@@ -1,8 +1,7 @@
 import { join } from 'node:path';
+import { initTf } from '@pollen/ml';
 import * as tf from '@tensorflow/tfjs';
-import { evaluate, initTf } from '../../apps/coordinator/src/ml/tf.ts';
-import { buildModel } from '../../apps/web-client/src/worker/train.ts';
-import { loadMnist, mlpTopology, tensorsOf } from '../lib/mnist.ts';
+import { buildMnistModel, evaluateMnist, loadMnist, mlpTopology, tensorsOf } from '../lib/mnist.ts';
 import { RESULTS_DIR } from '../lib/paths.ts';
 import { median, sig } from '../lib/stats.ts';
 import { parseSimArgs, SIM_DEFAULTS } from '../sim/options.ts';
@@ -22,7 +21,7 @@ async function centralizedSeconds(target: number, maxEpochs: number): Promise<nu
   await initTf();
   const { train, test } = loadMnist();
   const data = tensorsOf(train);
-  const model = await buildModel(await mlpTopology([128]));
+  const model = await buildMnistModel(await mlpTopology([128]));
   model.compile({
     optimizer: tf.train.sgd(SIM_DEFAULTS.learningRate),
     loss: 'categoricalCrossentropy',
@@ -36,10 +35,10 @@ async function centralizedSeconds(target: number, maxEpochs: number): Promise<nu
     shuffle: true,
     verbose: 0,
     callbacks: {
-      onBatchEnd: async (batch) => {
+      onBatchEnd: async (batch: number) => {
         if ((batch + 1) % CHECK_EVERY !== 0 || reachedAt !== null) return;
         trainingMs += performance.now() - segmentStart;
-        const { accuracy } = await evaluate(model, test, [784], 10);
+        const { accuracy } = await evaluateMnist(model, test);
         if (accuracy >= target) {
           reachedAt = trainingMs;
           model.stopTraining = true;

@@ -6,12 +6,14 @@ import {
   PROTOCOL_VERSION,
   type RoundStartMessage,
   type ServerToClientEvents,
+  type TaskSpec,
   toBytes,
 } from '@pollen/fl-core';
-import * as tf from '@tensorflow/tfjs';
+import { arraySource, type BatchSource, buildModel, trainLocal } from '@pollen/ml';
+import type * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
 import { encodeRoundUpload } from '../../apps/web-client/src/sdk/upload.ts';
-import { buildModel, type LocalData, toTensors, trainLocal } from '../../apps/web-client/src/worker/train.ts';
+
 import { BenchError } from '../lib/errors.ts';
 import { deviceAuth } from '../lib/identity.ts';
 import { sleep } from '../lib/stats.ts';
@@ -23,12 +25,10 @@ type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 const LOAD_CLIENT_EXAMPLES = 100;
 
 /** What a Node client needs of the task (from GET /api/tasks/:id). */
-export interface TaskInfo {
-  readonly id: string;
-  readonly modelTopology: Record<string, unknown>;
-  readonly inputShape: readonly number[];
-  readonly numClasses: number;
-}
+export type TaskInfo = { readonly id: string } & Pick<
+  TaskSpec,
+  'model' | 'input' | 'target' | 'loss' | 'metrics'
+>;
 
 /** Counters a client keeps, summed into the simulation report. */
 export interface ClientStats {
@@ -70,7 +70,7 @@ export class NodeClient {
   lastError: string | null = null;
   private socket: ClientSocket | null = null;
   private model: tf.LayersModel | null = null;
-  private data: LocalData | null = null;
+  private data: BatchSource | null = null;
   private numExamples = 0;
   /** SCAFFOLD's c_i, kept like the browser keeps it in IndexedDB; replaced when a round commits. */
   private control: Float32Array | null = null;
@@ -96,8 +96,12 @@ export class NodeClient {
       if (!res.ok) throw new BenchError('CLIENT_FAILED', `shard of ${this.clientId}: ${res.status}`);
       const batch = decodeExamples(new Uint8Array(await res.arrayBuffer()));
       this.numExamples = batch.count;
-      this.data = toTensors(batch.pixels, batch.labels, this.task.inputShape, this.task.numClasses);
-      this.model = await buildModel(this.task.modelTopology);
+      this.data = arraySource(this.task, {
+        count: batch.count,
+        x: batch.pixels,
+        y: Int32Array.from(batch.labels),
+      });
+      this.model = await buildModel(this.task);
     } else {
       // A load generator: no data, no model; it claims examples so it is eligible.
       this.numExamples = LOAD_CLIENT_EXAMPLES;
@@ -204,12 +208,12 @@ export class NodeClient {
     let nextControl: Float32Array | null = null;
     let metrics: ClientMetrics = { metrics: { loss: 0 }, trainMs: 0 };
     if (this.train) {
-      const result = await trainLocal(this.model!, this.data!, vector, msg.training, undefined, {
+      const result = await trainLocal(this.model!, this.data!, vector, msg.training, this.task, undefined, {
         proximalMu: strategy.proximalMu,
         scaffold,
       });
       delta = result.delta;
-      metrics = result.metrics;
+      metrics = { metrics: result.metrics, trainMs: result.trainMs };
       controlDelta = result.scaffold?.deltaC ?? null;
       nextControl = result.scaffold?.ci ?? null;
       this.stats.trainMs += metrics.trainMs;
@@ -254,7 +258,6 @@ export class NodeClient {
     this.socket = null;
     this.model?.dispose();
     this.model = null;
-    if (this.data) tf.dispose([this.data.xs, this.data.ys]);
     this.data = null;
   }
 }

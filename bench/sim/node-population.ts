@@ -1,4 +1,4 @@
-import { initTf } from '../../apps/coordinator/src/ml/tf.ts';
+import { initTf } from '@pollen/ml';
 import type { Behaviour } from './behaviour.ts';
 import { api } from './coordinator.ts';
 import { NodeClient, type TaskInfo } from './node-client.ts';
@@ -12,12 +12,8 @@ export function nodeClientId(index: number, prefix = 'sim-node'): string {
 /** Fetch what a client needs to know of a task. */
 export async function fetchTask(url: string, taskId: string): Promise<TaskInfo> {
   const { spec } = await api<{ spec: TaskInfo }>(url, `/api/tasks/${taskId}`);
-  return {
-    id: taskId,
-    modelTopology: spec.modelTopology,
-    inputShape: spec.inputShape,
-    numClasses: spec.numClasses,
-  };
+  const { model, input, target, loss, metrics } = spec;
+  return { id: taskId, model, input, target, loss, metrics };
 }
 
 /** Start `count` Node clients against a coordinator, `concurrency` at a time. */

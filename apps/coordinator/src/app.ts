@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
+import { initTf } from '@pollen/ml';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
 import { AddressLimits, DEFAULT_ADDRESS_LIMITS } from './admission/address-limits.ts';
@@ -14,7 +15,6 @@ import { defaultTaskSpec } from './default-task.ts';
 import { asPollenError, HTTP_STATUS } from './errors.ts';
 import { MessageLimit } from './message-limit.ts';
 import { createMetrics } from './metrics.ts';
-import { initTf } from './ml/tf.ts';
 import { Engine } from './rounds/engine.ts';
 import { apiRoutes } from './routes/api.ts';
 import { openapi } from './routes/openapi.ts';

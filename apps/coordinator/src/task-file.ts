@@ -1,36 +1,22 @@
 import { readFileSync, statSync } from 'node:fs';
-import { expectInt, expectObject, PollenError, type TaskSpec } from '@pollen/fl-core';
-import { defaultTaskSpec } from './default-task.ts';
-import { cnnTopology, mlpTopology } from './ml/topologies.ts';
+import { expectObject, PollenError, type TaskSpec, upgradeLegacyTask } from '@pollen/fl-core';
+import { defaultTaskSpec, MNIST_INPUT } from './default-task.ts';
 
 const MAX_TASK_FILE_BYTES = 4 * 1024 * 1024;
 
 /**
- * Resolve a task description: fields given replace those of the default MNIST task, and
- * `model: { kind: 'mlp', hidden: [64] }` or `{ kind: 'cnn' }` stands for a built-in
- * topology. The result is validated like any task.
+ * Resolve a task description: fields given replace those of the default MNIST task. A built-in
+ * CNN (`model: { kind: 'cnn' }`) given without an `input` reads the digits as 28x28x1 images.
+ * The result is validated like any task.
  */
 export async function resolveTaskInput(input: unknown): Promise<TaskSpec> {
-  const obj = { ...expectObject('task', input, 'INVALID_TASK') };
-  if (obj.model !== undefined) {
-    const model = expectObject('model', obj.model, 'INVALID_TASK');
-    if (model.kind === 'mlp') {
-      const hidden = Array.isArray(model.hidden) ? model.hidden : [128];
-      if (hidden.length === 0 || hidden.length > 8) {
-        throw new PollenError('INVALID_TASK', '"model.hidden" expected 1..8 layer sizes');
-      }
-      obj.modelTopology = await mlpTopology(
-        hidden.map((u, i) => expectInt(`model.hidden[${i}]`, u, 1, 4096, 'INVALID_TASK')),
-      );
-      obj.inputShape = [784];
-    } else if (model.kind === 'cnn') {
-      obj.modelTopology = await cnnTopology();
-      obj.inputShape = [28, 28, 1];
-    } else {
-      throw new PollenError('INVALID_TASK', '"model.kind" expected mlp or cnn');
-    }
-    delete obj.model;
-  }
+  // Fields of earlier versions (`dataset`, `modelTopology`, ...) are read as today's before
+  // they replace the default task's.
+  const obj = {
+    ...(upgradeLegacyTask(expectObject('task', input, 'INVALID_TASK')) as Record<string, unknown>),
+  };
+  const model = obj.model as { kind?: unknown } | undefined;
+  if (model?.kind === 'cnn' && obj.input === undefined) obj.input = { ...MNIST_INPUT, shape: [28, 28, 1] };
   return defaultTaskSpec(obj);
 }
 

@@ -259,15 +259,47 @@ export {
   validateProximalMu,
   validateStrategyConfig,
 } from './strategies/index.ts';
+export { checkSchema, fieldName } from './task/check-schema.ts';
+export {
+  checkLoss,
+  checkMetrics,
+  DEFAULT_METRICS,
+  expectedOutputShape,
+  LOSSES_BY_TARGET,
+  metricKey,
+  outputUnits,
+} from './task/fit.ts';
+export { upgradeLegacyTask } from './task/legacy.ts';
 export type {
-  DatasetSpec,
+  DataSpec,
+  InputDtype,
+  InputSpec,
+  LossName,
+  MetricSpec,
+  ModelShorthand,
+  ModelSpec,
   PartitionSpec,
-  RoundSpec,
-  TaskRecord,
-  TaskSpec,
-  TaskStatus,
-  TrainingSpec,
-} from './task.ts';
+  SimpleMetric,
+  TargetKind,
+  TargetSpec,
+  TaskInput,
+  WeightEntrySpec,
+} from './task/schema.ts';
+export {
+  DataSchema,
+  DTYPES,
+  InputSchema,
+  LOSSES,
+  LossSchema,
+  MetricSchema,
+  MetricsSchema,
+  ModelSchema,
+  SIMPLE_METRICS,
+  TARGET_KINDS,
+  TargetSchema,
+  TaskInputSchema,
+} from './task/schema.ts';
+export type { RoundSpec, TaskRecord, TaskSpec, TaskStatus, TrainingSpec } from './task.ts';
 export { TASK_ID_PATTERN, validateTaskSpec } from './task.ts';
 export {
   assertFinite,

@@ -1,6 +1,6 @@
 import { PollenError } from './errors.ts';
 import { gamma, type Rng, shuffle } from './rng.ts';
-import type { PartitionSpec } from './task.ts';
+import type { PartitionSpec } from './task/schema.ts';
 import { expectInt } from './validate.ts';
 
 /**

@@ -5,10 +5,10 @@ import { validateTaskSpec } from './task.ts';
 const valid = {
   id: 'mnist',
   name: 'Digits',
-  modelTopology: { class_name: 'Sequential', config: {} },
-  inputShape: [784],
-  numClasses: 10,
-  dataset: { name: 'mnist', partition: { kind: 'dirichlet', alpha: 0.5 }, numShards: 100 },
+  model: { topology: { class_name: 'Sequential', config: {} } },
+  input: { shape: [784], dtype: 'uint8', scale: 1 / 255 },
+  target: { kind: 'class', numClasses: 10 },
+  data: { builtin: 'mnist', partition: { kind: 'dirichlet', alpha: 0.5 }, numShards: 100 },
   training: { epochs: 1, batchSize: 32, learningRate: 0.1 },
   rounds: { cohortSize: 10, minReports: 5, deadlineMs: 30_000 },
 };
@@ -34,6 +34,7 @@ describe('task spec validation', () => {
 
   it.each([
     ['not an object', null, /"task" expected object/],
+    ['an unknown field', { ...valid, colour: 'blue' }, /"colour" expected no such field/],
     ['bad id', { ...valid, id: 'Bad Id!' }, /"id"/],
     [
       'NaN learning rate',
@@ -44,17 +45,17 @@ describe('task spec validation', () => {
     ['quorum above cohort', { ...valid, rounds: { ...valid.rounds, minReports: 11 } }, /cannot exceed/],
     [
       'unknown partition',
-      { ...valid, dataset: { ...valid.dataset, partition: { kind: 'zipf' } } },
-      /partition.kind/,
+      { ...valid, data: { ...valid.data, partition: { kind: 'zipf' } } },
+      /"data.partition.kind" expected one of iid, dirichlet, shards, got "zipf"/,
     ],
     [
       'zero alpha',
-      { ...valid, dataset: { ...valid.dataset, partition: { kind: 'dirichlet', alpha: 0 } } },
-      /alpha/,
+      { ...valid, data: { ...valid.data, partition: { kind: 'dirichlet', alpha: 0 } } },
+      /"data.partition.alpha" expected finite number in \[0.001, 1000\], got 0/,
     ],
     ['unknown codec', { ...valid, codec: 'f8' }, /codec/],
     ['infinite norm bound', { ...valid, maxUpdateNorm: Number.POSITIVE_INFINITY }, /maxUpdateNorm/],
-    ['no topology', { ...valid, modelTopology: 'x' }, /modelTopology/],
+    ['a topology that is not an object', { ...valid, model: { topology: 'x' } }, /"model.topology"/],
   ])('refuses %s with INVALID_TASK', (_name, input, message) => {
     const result = codeOf(input);
     expect(result).toMatch(/^INVALID_TASK: /);

@@ -15,14 +15,21 @@ import type { SecureAggregationSettings } from './secagg/settings.ts';
 import { validateSecureAggregation } from './secagg/settings.ts';
 import type { StrategyConfig } from './strategies/config.ts';
 import { checkCompatibility } from './strategies/config.ts';
-import { expectInRange, expectInt, expectObject, expectOneOf, expectString } from './validate.ts';
+import { checkSchema } from './task/check-schema.ts';
+import { checkInputTarget, checkLoss, checkMetrics, checkShorthand } from './task/fit.ts';
+import { upgradeLegacyTask } from './task/legacy.ts';
+import type {
+  DataSpec,
+  InputSpec,
+  LossName,
+  MetricSpec,
+  ModelSpec,
+  TargetSpec,
+  TaskInput,
+} from './task/schema.ts';
+import { TaskInputSchema } from './task/schema.ts';
+import { expectInRange, expectInt, expectObject, expectOneOf } from './validate.ts';
 import type { WeightSpec } from './vector.ts';
-
-/** How the demo dataset is split across clients. */
-export type PartitionSpec =
-  | { readonly kind: 'iid' }
-  | { readonly kind: 'dirichlet'; readonly alpha: number }
-  | { readonly kind: 'shards'; readonly shardsPerClient: number };
 
 /** Local training hyper-parameters sent to every selected client. */
 export interface TrainingSpec {
@@ -61,26 +68,24 @@ export interface RoundSpec extends RoundSchedule {
   readonly maxRounds: number;
 }
 
-/** The dataset a task trains on and how it is partitioned into per-client shards. */
-export interface DatasetSpec {
-  readonly name: 'mnist';
-  readonly partition: PartitionSpec;
-  /** Number of shards the training split is cut into; each client id maps to one. */
-  readonly numShards: number;
-  readonly seed: number;
-}
-
 /** A federated task: the model to train, on what, and how. */
 export interface TaskSpec {
   readonly id: string;
   readonly name: string;
   readonly description: string;
   readonly owner: string;
-  /** A tfjs Layers model topology (the `modelTopology` of model.json). */
-  readonly modelTopology: Record<string, unknown>;
-  readonly inputShape: readonly number[];
-  readonly numClasses: number;
-  readonly dataset: DatasetSpec;
+  /** A built-in shorthand, or a tfjs Layers topology with optional initial weights. */
+  readonly model: ModelSpec;
+  /** One example's features: shape, stored dtype, and the scale/offset that make model input. */
+  readonly input: InputSpec;
+  /** What the model predicts: classes, labels, a regression tensor or next tokens. */
+  readonly target: TargetSpec;
+  /** The training loss (defaulted by target kind). */
+  readonly loss: LossName;
+  /** Metrics reported besides the loss (defaulted by target kind). */
+  readonly metrics: readonly MetricSpec[];
+  /** Built-in demo data served to clients, when the task has some (MNIST). */
+  readonly data?: DataSpec;
   readonly training: TrainingSpec;
   readonly rounds: RoundSpec;
   /** How weights and updates travel: 'f32' exact, 'f16' half the bytes. */
@@ -131,54 +136,38 @@ export type TaskStatus = 'running' | 'paused' | 'stopped' | 'completed' | 'budge
 
 export const TASK_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-function validatePartition(value: unknown): PartitionSpec {
-  const obj = expectObject('dataset.partition', value, 'INVALID_TASK');
-  const kind = expectOneOf(
-    'dataset.partition.kind',
-    obj.kind,
-    ['iid', 'dirichlet', 'shards'],
-    'INVALID_TASK',
-  );
-  if (kind === 'iid') return { kind };
-  if (kind === 'dirichlet') {
-    return { kind, alpha: expectInRange('dataset.partition.alpha', obj.alpha, 1e-3, 1e3, 'INVALID_TASK') };
-  }
-  return {
-    kind,
-    shardsPerClient: expectInt(
-      'dataset.partition.shardsPerClient',
-      obj.shardsPerClient,
-      1,
-      10,
+/** Built-in data fits only the task it was made for: MNIST is 784 pixels and 10 classes. */
+function checkData(data: TaskInput['data'] & object, input: InputSpec, target: TargetSpec): DataSpec {
+  const size = input.shape.reduce((a, b) => a * b, 1);
+  if (size !== 784 || input.dtype !== 'uint8' || target.kind !== 'class' || target.numClasses !== 10) {
+    throw new PollenError(
       'INVALID_TASK',
-    ),
-  };
+      '"data.builtin" mnist holds 28x28 uint8 digits in 10 classes: "input" must be 784 uint8 values and "target" 10 classes',
+    );
+  }
+  return { ...data, seed: data.seed ?? 0 };
 }
 
 /**
  * Check an untrusted task description and return it as a TaskSpec. Every field is checked
- * for type and range; an impossible combination is refused with INVALID_TASK.
+ * against {@link TaskInputSchema} (an error names the field), then the cross-field rules
+ * (loss and metrics against the target, strategy against privacy and secure aggregation);
+ * an impossible combination is refused with INVALID_TASK. A spec stored by an older
+ * coordinator (`modelTopology`, `inputShape`, `numClasses`, `dataset`) is upgraded first.
  */
 export function validateTaskSpec(input: unknown): TaskSpec {
-  const obj = expectObject('task', input, 'INVALID_TASK');
-  const id = expectString('id', obj.id, 63, TASK_ID_PATTERN, 'INVALID_TASK');
-  const name = expectString('name', obj.name, 200, undefined, 'INVALID_TASK');
-  const description = typeof obj.description === 'string' ? obj.description.slice(0, 2000) : '';
-  const owner = typeof obj.owner === 'string' ? obj.owner.slice(0, 200) : 'Pollen';
-  const modelTopology = expectObject('modelTopology', obj.modelTopology, 'INVALID_TASK');
-  if (!Array.isArray(obj.inputShape) || obj.inputShape.length === 0 || obj.inputShape.length > 4) {
-    throw new PollenError('INVALID_TASK', '"inputShape" expected array of 1..4 positive integers');
-  }
-  const inputShape = obj.inputShape.map((d, i) => expectInt(`inputShape[${i}]`, d, 1, 4096, 'INVALID_TASK'));
-  const numClasses = expectInt('numClasses', obj.numClasses, 2, 10_000, 'INVALID_TASK');
-
-  const ds = expectObject('dataset', obj.dataset, 'INVALID_TASK');
-  const dataset: DatasetSpec = {
-    name: expectOneOf('dataset.name', ds.name, ['mnist'], 'INVALID_TASK'),
-    partition: validatePartition(ds.partition),
-    numShards: expectInt('dataset.numShards', ds.numShards, 1, 100_000, 'INVALID_TASK'),
-    seed: expectInt('dataset.seed', ds.seed ?? 0, 0, 0xffffffff, 'INVALID_TASK'),
-  };
+  const obj = upgradeLegacyTask(input) as Record<string, unknown>;
+  checkSchema(TaskInputSchema, obj);
+  const task = obj as TaskInput;
+  const { id, name } = task;
+  const description = task.description ?? '';
+  const owner = task.owner ?? 'Pollen';
+  const { model, input: inputSpec, target } = task;
+  checkInputTarget(inputSpec, target);
+  checkShorthand(model, inputSpec, target);
+  const loss = checkLoss(target, task.loss);
+  const metrics = checkMetrics(target, task.metrics);
+  const data = task.data ? checkData(task.data, inputSpec, target) : undefined;
 
   const tr = expectObject('training', obj.training, 'INVALID_TASK');
   const training: TrainingSpec = {
@@ -241,10 +230,12 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     name,
     description,
     owner,
-    modelTopology,
-    inputShape,
-    numClasses,
-    dataset,
+    model,
+    input: inputSpec,
+    target,
+    loss,
+    metrics,
+    ...(data ? { data } : {}),
     training,
     rounds,
     codec,

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { decodeExamples, type ExampleBatch, encodeExamples } from '@pollen/compression';
-import { type DatasetSpec, hashSeed, partition, seededRng, shuffle } from '@pollen/fl-core';
+import { type DataSpec, hashSeed, partition, seededRng, shuffle } from '@pollen/fl-core';
 
 /** 28 x 28 grey-scale pixels per digit. */
 export const MNIST_FEATURES = 784;
@@ -114,7 +114,7 @@ export function pick(batch: ExampleBatch, indices: readonly number[]): ExampleBa
 const partitions = new Map<string, number[][]>();
 
 /** The shards of the training split for a dataset spec (memoized per spec). */
-export function shardsFor(dataset: DatasetSpec): number[][] {
+export function shardsFor(dataset: DataSpec): number[][] {
   const key = JSON.stringify(dataset);
   let shards = partitions.get(key);
   if (!shards) {
@@ -131,7 +131,7 @@ export function shardsFor(dataset: DatasetSpec): number[][] {
 }
 
 /** The training examples of one shard. */
-export function shardExamples(dataset: DatasetSpec, shard: number): ExampleBatch {
+export function shardExamples(dataset: DataSpec, shard: number): ExampleBatch {
   const shards = shardsFor(dataset);
   return pick(loadMnist().train, shards[shard % shards.length]!);
 }

@@ -1,12 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { arraySource, buildModel, evaluate, initTf, setFlatWeights } from '@pollen/ml';
 import type * as tf from '@tensorflow/tfjs';
-import { loadMnist, useMnistCache } from '../data/mnist.ts';
+import { useMnistCache } from '../data/mnist.ts';
 import type { EvaluateReply, EvaluateRequest } from './evaluator.ts';
-import { buildModel, evaluate, initTf, writeWeights } from './tf.ts';
+import { heldOutFor } from './held-out.ts';
 
 /**
  * The held-out evaluator's thread: its own tfjs (WASM backend), one model per topology, the
- * held-out digits loaded once. Requests are served one at a time, in order.
+ * held-out data loaded once. Requests are served one at a time, in order.
  */
 const port = parentPort!;
 const { cacheDir } = workerData as { cacheDir: string | null };
@@ -20,13 +21,15 @@ async function handle(req: EvaluateRequest): Promise<EvaluateReply> {
     await ready;
     let model = models.get(req.key);
     if (!model) {
-      model = buildModel(req.topology);
+      model = buildModel(req.task);
       models.set(req.key, model);
     }
+    const data = heldOutFor(req.task);
+    if (!data) return { id: req.id, ok: true, metrics: null };
     const m = await model;
-    writeWeights(m, req.weights);
-    const { accuracy, loss } = await evaluate(m, loadMnist().test, req.inputShape, req.numClasses);
-    return { id: req.id, ok: true, accuracy, loss };
+    setFlatWeights(m, req.weights);
+    const metrics = await evaluate(m, arraySource(req.task, data), req.task);
+    return { id: req.id, ok: true, metrics };
   } catch (err) {
     return { id: req.id, ok: false, message: (err as Error).message };
   }

@@ -2,12 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRng } from '@pollen/fl-core';
+import { initTf, modelTopology } from '@pollen/ml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useMnistCache } from '../data/mnist.ts';
 import { resolveTaskInput } from '../task-file.ts';
 import { removeDir } from '../testing/harness.ts';
 import { TaskModel } from './evaluator.ts';
-import { initTf } from './tf.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pollen-eval-'));
 afterAll(() => removeDir(dir));
@@ -26,14 +26,45 @@ describe('held-out evaluation off the event loop', () => {
       // Two requests at once: the thread serves them in order, each on its own weights.
       const there = await Promise.all([model.evaluate(initial), model.evaluate(other)]);
       for (let i = 0; i < 2; i++) {
-        expect(there[i]!.accuracy).toBeCloseTo(here[i]!.accuracy!, 6);
-        expect(there[i]!.loss).toBeCloseTo(here[i]!.loss!, 5);
+        expect(there[i]!.accuracy!).toBeCloseTo(here[i]!.accuracy!, 6);
+        expect(there[i]!.loss!).toBeCloseTo(here[i]!.loss!, 5);
       }
-      expect(here[0]!.loss).not.toBeCloseTo(here[1]!.loss!, 5);
+      expect(here[0]!.loss!).not.toBeCloseTo(here[1]!.loss!, 5);
       // They came from the thread, not from the fallback on this one.
       expect(model.offThread).toBe(true);
     } finally {
       model.dispose();
     }
   }, 60_000);
+
+  it('refuses at creation a model whose output disagrees with the target, naming the field', async () => {
+    await initTf();
+    const spec = await resolveTaskInput({
+      id: 'five',
+      model: {
+        topology: await modelTopology(
+          await resolveTaskInput({ id: 'x', model: { kind: 'mlp', hidden: [4] } }),
+        ),
+      },
+      target: { kind: 'class', numClasses: 5 },
+      data: undefined,
+    });
+    await expect(TaskModel.create(spec)).rejects.toMatchObject({
+      code: 'INVALID_TASK',
+      message: expect.stringMatching(
+        /"target" \(class\) needs a model output of \[5\], the model gives \[10\]/,
+      ),
+    });
+  });
+
+  it('reports no held-out figures for a task without held-out data', async () => {
+    await initTf();
+    const spec = await resolveTaskInput({ id: 'none', model: { kind: 'mlp', hidden: [4] }, data: undefined });
+    const model = await TaskModel.create(spec);
+    try {
+      expect(await model.evaluate(await model.initialWeights())).toBeNull();
+    } finally {
+      model.dispose();
+    }
+  });
 });

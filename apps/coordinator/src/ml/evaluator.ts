@@ -1,24 +1,34 @@
 import { Worker } from 'node:worker_threads';
-import type { ExampleBatch } from '@pollen/compression';
 import type { MetricValues, TaskSpec } from '@pollen/fl-core';
+import {
+  arraySource,
+  buildModel,
+  checkModelFits,
+  type ExampleSet,
+  evaluate,
+  getFlatWeights,
+  setFlatWeights,
+  type TrainTask,
+} from '@pollen/ml';
 import type * as tf from '@tensorflow/tfjs';
-import { loadMnist, mnistCacheDir } from '../data/mnist.ts';
-import { buildModel, evaluate, readWeights, writeWeights } from './tf.ts';
+import { mnistCacheDir } from '../data/mnist.ts';
+import { heldOutFor } from './held-out.ts';
+
+/** The parts of a spec the evaluator thread builds and scores by. */
+export type EvaluatedTask = TrainTask & Pick<TaskSpec, 'model' | 'data'>;
 
 /** A request to the evaluator thread. */
 export interface EvaluateRequest {
   readonly id: number;
   /** Which model the thread builds and keeps for this topology. */
   readonly key: string;
-  readonly topology: Record<string, unknown>;
-  readonly inputShape: readonly number[];
-  readonly numClasses: number;
+  readonly task: EvaluatedTask;
   readonly weights: Float32Array;
 }
 
 /** The evaluator thread's answer. */
 export type EvaluateReply =
-  | { readonly id: number; readonly ok: true; readonly accuracy: number; readonly loss: number }
+  | { readonly id: number; readonly ok: true; readonly metrics: MetricValues | null }
   | { readonly id: number; readonly ok: false; readonly message: string };
 
 /**
@@ -59,10 +69,8 @@ class EvaluatorThread {
     const id = this.nextId++;
     const request: EvaluateRequest = {
       id,
-      key: JSON.stringify(spec.modelTopology),
-      topology: spec.modelTopology,
-      inputShape: spec.inputShape,
-      numClasses: spec.numClasses,
+      key: JSON.stringify(spec.model),
+      task: taskOf(spec),
       // A copy goes over, so the caller keeps its weights.
       weights: weights.slice(),
     };
@@ -74,6 +82,11 @@ class EvaluatorThread {
       if (this.pending.size === 0) this.worker.unref();
     }) as Promise<EvaluateReply>;
   }
+}
+
+function taskOf(spec: TaskSpec): EvaluatedTask {
+  const { model, input, target, loss, metrics, data } = spec;
+  return { model, input, target, loss, metrics, ...(data ? { data } : {}) };
 }
 
 /**
@@ -98,14 +111,20 @@ export class TaskModel {
   private constructor(
     private readonly spec: TaskSpec,
     readonly model: tf.LayersModel,
-    private readonly heldOut: () => ExampleBatch,
+    private readonly heldOut: () => ExampleSet | null,
   ) {
     this.thread = evaluatorThread();
   }
 
   static async create(spec: TaskSpec): Promise<TaskModel> {
-    const model = await buildModel(spec.modelTopology);
-    return new TaskModel(spec, model, () => loadMnist().test);
+    const model = await buildModel(spec);
+    try {
+      checkModelFits(model, spec);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+    return new TaskModel(spec, model, () => heldOutFor(spec));
   }
 
   /** Whether evaluations run on the evaluator thread (false once it failed: then on this one). */
@@ -115,29 +134,28 @@ export class TaskModel {
 
   /** The freshly initialised weights of the topology. */
   initialWeights(): Promise<Float32Array> {
-    return readWeights(this.model);
+    return getFlatWeights(this.model);
   }
 
-  /** Held-out metrics (`loss`, `accuracy`) of a weight vector, computed off the event loop. */
-  async evaluate(weights: Float32Array): Promise<MetricValues> {
+  /**
+   * The task's loss and metrics of a weight vector on the held-out data, computed off the
+   * event loop; null when the task has no held-out data.
+   */
+  async evaluate(weights: Float32Array): Promise<MetricValues | null> {
     if (!this.thread.broken) {
       const reply = await this.thread.evaluate(this.spec, weights);
-      if (reply.ok) return { loss: reply.loss, accuracy: reply.accuracy };
+      if (reply.ok) return reply.metrics;
       if (!this.thread.broken) throw new Error(`held-out evaluation failed: ${reply.message}`);
     }
     return this.evaluateHere(weights);
   }
 
   /** The same evaluation on this thread: the fallback, and the reference the tests compare with. */
-  async evaluateHere(weights: Float32Array): Promise<MetricValues> {
-    writeWeights(this.model, weights);
-    const { loss, accuracy } = await evaluate(
-      this.model,
-      this.heldOut(),
-      this.spec.inputShape,
-      this.spec.numClasses,
-    );
-    return { loss, accuracy };
+  async evaluateHere(weights: Float32Array): Promise<MetricValues | null> {
+    const data = this.heldOut();
+    if (!data) return null;
+    setFlatWeights(this.model, weights);
+    return evaluate(this.model, arraySource(this.spec, data), this.spec);
   }
 
   dispose(): void {

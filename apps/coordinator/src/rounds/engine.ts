@@ -9,13 +9,13 @@ import {
   type TaskSpec,
   toPollenError,
 } from '@pollen/fl-core';
+import { weightSpecOf } from '@pollen/ml';
 import type { FastifyBaseLogger } from 'fastify';
 import { checkAdmission } from '../admission/handshake.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import type { ClusterHooks } from '../cluster/node.ts';
 import { SecAggRelay } from '../cluster/secagg-relay.ts';
 import { TaskModel } from '../ml/evaluator.ts';
-import { weightSpecOf } from '../ml/tf.ts';
 import type { PollenServer, PollenSocket } from '../socket.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
 import { createRunner } from './create-runner.ts';
@@ -191,11 +191,15 @@ export class Engine extends EventEmitter<{
     const task = await this.store.getTask(taskId);
     if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${taskId}"`);
     if (spec.id !== taskId) throw new PollenError('INVALID_TASK', 'a task id cannot change');
-    if (JSON.stringify(spec.modelTopology) !== JSON.stringify(task.spec.modelTopology)) {
+    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+    if (!same([spec.model, spec.input, spec.target], [task.spec.model, task.spec.input, task.spec.target])) {
       throw new PollenError('INVALID_TASK', "a task's model cannot change; create a new task");
     }
-    if (JSON.stringify(spec.dataset) !== JSON.stringify(task.spec.dataset)) {
-      throw new PollenError('INVALID_TASK', "a task's dataset partition cannot change; create a new task");
+    if (!same(spec.data, task.spec.data)) {
+      throw new PollenError(
+        'INVALID_TASK',
+        "a task's demo data and its partition cannot change; create a new task",
+      );
     }
     if (spec.rounds.mode !== task.spec.rounds.mode) {
       throw new PollenError(

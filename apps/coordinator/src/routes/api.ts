@@ -1,5 +1,6 @@
 import { encodeExamples } from '@pollen/compression';
 import { expectInt, expectString, PollenError, TASK_ID_PATTERN } from '@pollen/fl-core';
+import { modelTopology } from '@pollen/ml';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { shardExamples } from '../data/mnist.ts';
 import type { Engine } from '../rounds/engine.ts';
@@ -185,7 +186,7 @@ export async function apiRoutes(
         format: 'layers-model',
         generatedBy: 'Pollen',
         convertedBy: null,
-        modelTopology: task.spec.modelTopology,
+        modelTopology: await modelTopology(task.spec),
         weightsManifest: [
           {
             paths: [`model/weights.bin?version=${version}`],
@@ -227,8 +228,10 @@ export async function apiRoutes(
         CLIENT_ID_PATTERN,
         'INVALID_ARGUMENT',
       );
-      const shard = await store.shardFor(clientId, task.spec.id, task.spec.dataset.numShards);
-      const bytes = encodeExamples(shardExamples(task.spec.dataset, shard));
+      const data = task.spec.data;
+      if (!data) throw new PollenError('NOT_FOUND', `task "${task.spec.id}" has no demo data`);
+      const shard = await store.shardFor(clientId, task.spec.id, data.numShards);
+      const bytes = encodeExamples(shardExamples(data, shard));
       reply.type('application/octet-stream').header('x-pollen-shard', String(shard));
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },

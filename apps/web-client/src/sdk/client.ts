@@ -10,8 +10,14 @@ import {
   toBytes,
 } from '@pollen/fl-core';
 import { io, type Socket } from 'socket.io-client';
-import type { WorkerReply, WorkerRequest } from '../worker/messages.ts';
+import type { TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
 import { type ClientEvents, type ClientStatus, Emitter } from './events.ts';
+import {
+  type AddExamplesResult,
+  addTaskExamples,
+  DEFAULT_QUOTA_BYTES,
+  type ExampleInput,
+} from './examples.ts';
 import { privatize, uploadPrivacy } from './privacy.ts';
 import { SecAggRelay } from './secagg-relay.ts';
 import * as storage from './storage.ts';
@@ -44,6 +50,11 @@ export interface ClientOptions {
   /** Keep training while the tab is hidden. */
   readonly background?: boolean;
   /**
+   * IndexedDB space the task's examples may take on this device (default 64 MiB); adding past
+   * it deletes the oldest examples first.
+   */
+  readonly quotaBytes?: number;
+  /**
    * A join token, for tasks that admit holders of one only (`admission.joinToken`): a short-lived
    * JWT the host site's backend signs for its signed-in user, with the task id as audience. A
    * function is called before every connection and reconnection, so a fresh token can be
@@ -52,11 +63,7 @@ export interface ClientOptions {
   readonly joinToken?: string | (() => string | Promise<string>);
 }
 
-interface TaskInfo {
-  readonly modelTopology: Record<string, unknown>;
-  readonly inputShape: number[];
-  readonly numClasses: number;
-}
+type TaskInfo = TrainTask;
 
 /**
  * A contributor: keeps its examples in IndexedDB, trains in a Web Worker, and takes part in
@@ -105,6 +112,7 @@ export class PollenClient extends Emitter<ClientEvents> {
       backend: options.backend ?? null,
       demoData: options.demoData ?? true,
       background: options.background ?? false,
+      quotaBytes: options.quotaBytes ?? DEFAULT_QUOTA_BYTES,
       joinToken: options.joinToken ?? null,
     };
     this.background = this.options.background;
@@ -197,16 +205,36 @@ export class PollenClient extends Emitter<ClientEvents> {
     return storage.countExamples(this.options.task);
   }
 
-  /** Add labelled examples (0..255 pixels) to this device's store. */
+  /**
+   * Add labelled examples `{ x, y }` (typed arrays or number arrays of the task's input shape
+   * and dtype; y a class id, flags, values or next tokens as the task's target says). Each is
+   * checked; a bad one is refused with a stable code and the good ones are kept (examples.ts).
+   */
   async addExamples(
-    examples: readonly { x: Uint8Array; y: number }[],
+    examples: readonly ExampleInput[],
     source: 'drawn' | 'host' = 'host',
-  ): Promise<void> {
-    const now = Date.now();
-    await storage.addExamples(
-      examples.map((e, i) => ({ taskId: this.options.task, x: e.x, y: e.y, source, addedAt: now + i })),
-    );
+  ): Promise<AddExamplesResult> {
+    const task = await this.taskSpec();
+    const result = await addTaskExamples(this.options.task, task, examples, source, this.options.quotaBytes);
     await this.reportEligibility();
+    return result;
+  }
+
+  /** The task's spec as the coordinator serves it, fetched once. */
+  private async taskSpec(): Promise<TaskInfo> {
+    if (this.task) return this.task;
+    const base = this.options.url.replace(/\/$/, '');
+    const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}`);
+    if (!res.ok) throw new Error(`task "${this.options.task}" is not available (${res.status})`);
+    const { spec } = (await res.json()) as { spec: TaskInfo };
+    this.task = {
+      model: spec.model,
+      input: spec.input,
+      target: spec.target,
+      loss: spec.loss,
+      metrics: spec.metrics,
+    };
+    return this.task;
   }
 
   /** Remove every example of the task from this device, and what was learnt from them (c_i). */
@@ -245,14 +273,7 @@ export class PollenClient extends Emitter<ClientEvents> {
     this.setStatus('starting', 'preparing the training worker');
     ({ clientId: this.id, secret: this.secret } = await storage.deviceIdentity());
     const base = this.options.url.replace(/\/$/, '');
-    const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}`);
-    if (!res.ok) throw new Error(`task "${this.options.task}" is not available (${res.status})`);
-    const task = (await res.json()) as { spec: TaskInfo };
-    this.task = {
-      modelTopology: task.spec.modelTopology,
-      inputShape: task.spec.inputShape,
-      numClasses: task.spec.numClasses,
-    };
+    await this.taskSpec();
     if (signal.aborted) return;
     await this.startWorker();
     if (this.options.demoData && (await this.exampleCounts()).demo === 0) await this.loadDemoShard(base);
@@ -403,18 +424,17 @@ export class PollenClient extends Emitter<ClientEvents> {
     const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}/shard/${this.id}`);
     if (!res.ok) throw new Error(`could not load the demo data (${res.status})`);
     const batch = decodeExamples(new Uint8Array(await res.arrayBuffer()));
-    const now = Date.now();
-    const examples: storage.StoredExample[] = [];
-    for (let i = 0; i < batch.count; i++) {
-      examples.push({
-        taskId: this.options.task,
-        x: batch.pixels.slice(i * batch.features, (i + 1) * batch.features),
-        y: batch.labels[i]!,
-        source: 'demo',
-        addedAt: now,
-      });
-    }
-    await storage.addExamples(examples);
+    const examples = Array.from({ length: batch.count }, (_, i) => ({
+      x: batch.pixels.subarray(i * batch.features, (i + 1) * batch.features),
+      y: batch.labels[i]!,
+    }));
+    await addTaskExamples(
+      this.options.task,
+      await this.taskSpec(),
+      examples,
+      'demo',
+      this.options.quotaBytes,
+    );
   }
 
   private startWorker(): Promise<void> {
@@ -497,9 +517,7 @@ export class PollenClient extends Emitter<ClientEvents> {
           type: 'train',
           id,
           taskId: msg.taskId,
-          modelTopology: task.modelTopology,
-          inputShape: task.inputShape,
-          numClasses: task.numClasses,
+          task,
           training: msg.training,
           weights: weights.buffer as ArrayBuffer,
           strategy: { proximalMu: strategy.proximalMu, scaffold: strategy.scaffold },

@@ -7,5 +7,7 @@ export { createClient, PollenClient } from './client.ts';
 export type { InkImage } from './digit.ts';
 export { inkFromRgba, toMnist } from './digit.ts';
 export type { ClientEvents, ClientStatus } from './events.ts';
-export type { HistoryEntry, StoredExample } from './storage.ts';
+export type { AddExamplesResult, ExampleInput } from './examples.ts';
+export { DEFAULT_QUOTA_BYTES } from './examples.ts';
+export type { ExampleSource, HistoryEntry, StoredExample } from './storage.ts';
 export { TRAINER_LOCK } from './trainer-lock.ts';

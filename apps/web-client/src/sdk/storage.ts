@@ -1,13 +1,18 @@
 import type { MetricValues } from '@pollen/fl-core';
+import type { ExampleValues } from '@pollen/ml';
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 
-/** One labelled example kept on this device. */
+/** Where an example came from: the task's demo shard, the contributor page's widget, the host page. */
+export type ExampleSource = 'demo' | 'drawn' | 'host';
+
+/** One labelled example kept on this device, in the task's dtypes (checked when added). */
 export interface StoredExample {
   readonly taskId: string;
-  /** 0..255 grey levels, row-major. */
-  readonly x: Uint8Array;
-  readonly y: number;
-  readonly source: 'demo' | 'drawn' | 'host';
+  /** The features, row-major, in the task's input dtype. */
+  readonly x: ExampleValues;
+  /** The label, in the task's label dtype (one class id, flags, values or next tokens). */
+  readonly y: ExampleValues;
+  readonly source: ExampleSource;
   readonly addedAt: number;
 }
 
@@ -42,8 +47,11 @@ interface PollenDb extends DBSchema {
 }
 
 const DB_NAME = 'pollen';
-/** 1: meta and examples. 2: SCAFFOLD control variates. 3: error-feedback residuals. */
-export const DB_VERSION = 3;
+/**
+ * 1: meta and examples. 2: SCAFFOLD control variates. 3: error-feedback residuals.
+ * 4: an example's label is a typed array (it was a number: MNIST's class id).
+ */
+export const DB_VERSION = 4;
 
 let dbPromise: Promise<IDBPDatabase<PollenDb>> | undefined;
 
@@ -52,13 +60,22 @@ export function openStore(): Promise<IDBPDatabase<PollenDb>> {
   dbPromise ??= openDB<PollenDb>(DB_NAME, DB_VERSION, {
     // Each step takes a database from one version to the next, so a device that kept version 1
     // (its client id and examples) keeps them and only gains what is new.
-    upgrade(db, oldVersion) {
+    async upgrade(db, oldVersion, _newVersion, tx) {
       if (oldVersion < 1) {
         db.createObjectStore('meta');
         db.createObjectStore('examples', { autoIncrement: true }).createIndex('taskId', 'taskId');
       }
       if (oldVersion < 2) db.createObjectStore('controls');
       if (oldVersion < 3) db.createObjectStore('residuals');
+      if (oldVersion >= 1 && oldVersion < 4) {
+        // Examples kept before version 4 (MNIST digits) had a number label: keep them, as int32.
+        let cursor = await tx.objectStore('examples').openCursor();
+        while (cursor) {
+          const y = cursor.value.y as unknown;
+          if (typeof y === 'number') await cursor.update({ ...cursor.value, y: Int32Array.of(y) });
+          cursor = await cursor.continue();
+        }
+      }
     },
     // A newer page elsewhere wants to upgrade: step aside rather than block it; reopen on next use.
     blocking(_current, _blocked, event) {
@@ -115,16 +132,46 @@ export async function countExamples(taskId: string): Promise<number> {
   return db.countFromIndex('examples', 'taskId', taskId);
 }
 
-export async function loadExamples(taskId: string): Promise<StoredExample[]> {
+/** The keys of a task's examples, oldest first (keys only grow, and index entries sort by key). */
+export async function exampleKeys(taskId: string): Promise<number[]> {
   const db = await openStore();
-  return db.getAllFromIndex('examples', 'taskId', taskId);
+  return db.getAllKeysFromIndex('examples', 'taskId', taskId);
 }
 
-/** Add examples in one transaction. */
-export async function addExamples(examples: readonly StoredExample[]): Promise<void> {
+/** Examples by key, in the keys' order, in one transaction; a key deleted meanwhile is skipped. */
+export async function examplesByKey(keys: readonly number[]): Promise<StoredExample[]> {
+  const db = await openStore();
+  const tx = db.transaction('examples');
+  const found = await Promise.all(keys.map((k) => tx.store.get(k)));
+  await tx.done;
+  return found.filter((e): e is StoredExample => e !== undefined);
+}
+
+/**
+ * Add examples in one transaction, first deleting the task's oldest ones beyond `maxExamples`
+ * (oldest-first eviction keeps the newest data within the task's quota). Returns how many
+ * were evicted.
+ */
+export async function addExamples(
+  taskId: string,
+  examples: readonly StoredExample[],
+  maxExamples = Number.POSITIVE_INFINITY,
+): Promise<number> {
   const db = await openStore();
   const tx = db.transaction('examples', 'readwrite');
-  await Promise.all([...examples.map((e) => tx.store.add(e)), tx.done]);
+  const index = tx.store.index('taskId');
+  const fresh = examples.slice(Math.max(0, examples.length - maxExamples));
+  const held = await index.count(taskId);
+  let evict = Math.max(0, held + fresh.length - maxExamples);
+  const evicted = evict;
+  let cursor = evict > 0 ? await index.openKeyCursor(taskId) : null;
+  while (cursor && evict > 0) {
+    await tx.store.delete(cursor.primaryKey);
+    evict--;
+    cursor = await cursor.continue();
+  }
+  await Promise.all([...fresh.map((e) => tx.store.add(e)), tx.done]);
+  return evicted + (examples.length - fresh.length);
 }
 
 /** Remove every example of a task from this device. */

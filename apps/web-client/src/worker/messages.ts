@@ -1,7 +1,10 @@
-import type { Backend, ClientMetrics, LocalStrategy, TrainingSpec } from '@pollen/fl-core';
+import type { Backend, ClientMetrics, LocalStrategy, TaskSpec, TrainingSpec } from '@pollen/fl-core';
 import type { SecAggErrorReply, SecAggSendReply, SecAggWorkerRequest } from './secagg.ts';
 
 /** Messages between the page and the training worker. */
+
+/** The parts of a task spec the worker trains and evaluates by. */
+export type TrainTask = Pick<TaskSpec, 'model' | 'input' | 'target' | 'loss' | 'metrics'>;
 
 export interface InitRequest {
   readonly type: 'init';
@@ -13,9 +16,8 @@ export interface TrainRequest {
   readonly type: 'train';
   readonly id: number;
   readonly taskId: string;
-  readonly modelTopology: Record<string, unknown>;
-  readonly inputShape: readonly number[];
-  readonly numClasses: number;
+  /** What the model is, what it reads and predicts, and how it is scored. */
+  readonly task: TrainTask;
   readonly training: TrainingSpec;
   /** The global model, float32, transferred. */
   readonly weights: ArrayBuffer;

@@ -1,25 +1,17 @@
 /// <reference lib="webworker" />
-import type { Backend } from '@pollen/fl-core';
+import type { Backend, ClientMetrics } from '@pollen/fl-core';
+import { buildModel, type LocalResult, type LocalStrategyInput, type Progress, trainLocal } from '@pollen/ml';
 import * as tf from '@tensorflow/tfjs';
-import { loadExamples } from '../sdk/storage.ts';
+import { storedSource } from '../sdk/examples.ts';
 import { chooseBackend, fallBackFrom, isBackendFailure, watchGpuDevice } from './backends.ts';
 import type { TrainRequest, WorkerReply, WorkerRequest } from './messages.ts';
 import { handleSecAgg } from './secagg.ts';
-import {
-  buildModel,
-  type LocalData,
-  type LocalStrategyInput,
-  type Progress,
-  toTensors,
-  trainLocal,
-} from './train.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let backend: Backend | null = null;
 let model: tf.LayersModel | null = null;
 let modelKey = '';
-let data: (LocalData & { key: string }) | null = null;
 
 function post(reply: WorkerReply, transfer: Transferable[] = []): void {
   self.postMessage(reply, transfer);
@@ -27,29 +19,17 @@ function post(reply: WorkerReply, transfer: Transferable[] = []): void {
 
 /** Reuse the model across rounds while the topology is the same, so nothing leaks per round. */
 async function modelFor(req: TrainRequest): Promise<tf.LayersModel> {
-  const key = JSON.stringify(req.modelTopology);
+  const key = JSON.stringify([req.task.model, req.task.input, req.task.target]);
   if (model && key === modelKey) return model;
   model?.dispose();
-  model = await buildModel(req.modelTopology);
+  model = await buildModel(req.task);
   modelKey = key;
   return model;
 }
 
-/** This device's examples as tensors, cached until the stored examples change. */
-async function dataFor(req: TrainRequest): Promise<LocalData> {
-  const examples = await loadExamples(req.taskId);
-  if (examples.length === 0) throw new Error('no local examples to train on');
-  const key = `${req.taskId}:${examples.length}:${examples[examples.length - 1]!.addedAt}`;
-  if (data?.key === key) return data;
-  if (data) tf.dispose([data.xs, data.ys]);
-  const features = req.inputShape.reduce((a, b) => a * b, 1);
-  const pixels = new Uint8Array(examples.length * features);
-  examples.forEach((e, i) => {
-    pixels.set(e.x.subarray(0, features), i * features);
-  });
-  const labels = examples.map((e) => e.y);
-  data = { key, ...toTensors(pixels, labels, req.inputShape, req.numClasses) };
-  return data;
+/** What the upload reports: the loss and the task's metrics of the last epoch, and the time spent. */
+function clientMetrics(result: LocalResult): ClientMetrics {
+  return { metrics: result.metrics, trainMs: result.trainMs };
 }
 
 /** FedProx's mu and SCAFFOLD's c and c_i for `trainLocal`, from the request. */
@@ -68,7 +48,7 @@ function strategyFor(req: TrainRequest, dimension: number): LocalStrategyInput {
 
 async function train(req: TrainRequest): Promise<void> {
   const m = await modelFor(req);
-  const local = await dataFor(req);
+  const local = await storedSource(req.taskId, req.task);
   const global = new Float32Array(req.weights);
   let lastPost = 0;
   const onProgress = (p: Progress): void => {
@@ -82,6 +62,7 @@ async function train(req: TrainRequest): Promise<void> {
     local,
     global,
     req.training,
+    req.task,
     onProgress,
     strategyFor(req, global.length),
   );
@@ -95,7 +76,7 @@ async function train(req: TrainRequest): Promise<void> {
       id: req.id,
       delta: result.delta.buffer as ArrayBuffer,
       numExamples: result.numExamples,
-      metrics: result.metrics,
+      metrics: clientMetrics(result),
       numTensors: tf.memory().numTensors,
       numBytes: tf.memory().numBytes,
       clientControl: (result.scaffold?.ci.buffer as ArrayBuffer | undefined) ?? null,
@@ -118,13 +99,11 @@ function recover(reason: string): Promise<void> {
     backend = null;
     try {
       model?.dispose();
-      if (data) tf.dispose([data.xs, data.ys]);
     } catch {
       // Their memory went with the device.
     }
     model = null;
     modelKey = '';
-    data = null;
     // Forget the bookkeeping of every tensor that lived on the lost backend, so tf.memory()
     // counts only live ones; the other backends start afresh when chosen.
     try {

@@ -1,0 +1,31 @@
+import type { MetricValues } from '@pollen/fl-core';
+import type * as tf from '@tensorflow/tfjs';
+import { MetricAccumulator } from './metrics.ts';
+import { batchTensors } from './preprocess.ts';
+import type { BatchSource } from './source.ts';
+import type { TrainTask } from './train.ts';
+
+/**
+ * The task's loss and metrics of a model on labelled examples, read in batches so memory stays
+ * bounded: what the coordinator reports on held-out data and a device on its own examples.
+ */
+export async function evaluate(
+  model: tf.LayersModel,
+  source: BatchSource,
+  task: TrainTask,
+  batchSize = 500,
+): Promise<MetricValues> {
+  const metrics = new MetricAccumulator(task);
+  for await (const set of source.batches(batchSize, false)) {
+    const { xs, ys } = batchTensors(set, task);
+    const predictions = model.predict(xs) as tf.Tensor;
+    try {
+      await metrics.add(ys, predictions);
+    } finally {
+      xs.dispose();
+      ys.dispose();
+      predictions.dispose();
+    }
+  }
+  return metrics.result();
+}

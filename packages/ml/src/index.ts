@@ -1,0 +1,27 @@
+export { initTf } from './backend.ts';
+export { base64ToBytes, bytesToBase64 } from './base64.ts';
+export type { CheckedExample, ExampleErrorCode, ExampleRefusal } from './check-example.ts';
+export { checkExamples } from './check-example.ts';
+export { decodeExampleSet, encodeExampleSet } from './codec.ts';
+export { evaluate } from './evaluate.ts';
+export type { ExampleSet, ExampleTask, ExampleValues, LabelDtype } from './examples.ts';
+export {
+  allocate,
+  concatExamples,
+  inputSize,
+  labelDtype,
+  labelSize,
+  pickExamples,
+} from './examples.ts';
+export type { LossTask } from './losses.ts';
+export { batchLoss, EPSILON } from './losses.ts';
+export type { ScoreTask } from './metrics.ts';
+export { MetricAccumulator, rocAuc } from './metrics.ts';
+export type { ModelTask } from './model.ts';
+export { buildModel, checkModelFits, modelTopology } from './model.ts';
+export { batchTensors, inputTensor, targetTensor } from './preprocess.ts';
+export type { BatchSource } from './source.ts';
+export { arraySource, permutation } from './source.ts';
+export type { LocalResult, LocalStrategyInput, Progress, TrainTask } from './train.ts';
+export { trainLocal } from './train.ts';
+export { getFlatWeights, setFlatWeights, weightSpecOf } from './weights.ts';
