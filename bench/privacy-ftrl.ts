@@ -33,6 +33,9 @@ import { RESULTS_DIR } from './lib/paths.ts';
 //   adversary cannot see, whoever happens to be online.
 // - DP-FedAvg charged at q = 1: the same rounds, with no amplification claimed (what the
 //   accountant falls back to when a cohort is clamped).
+// - DP-FedAvg with the separation rule: DP-FTRL's selection (below), each round's sum noised
+//   alone, charged as ceil(R / b) Gaussian mechanisms (a client is in at most that many rounds,
+//   and a round without it reveals nothing about it): no sampling assumption either.
 // - DP-FTRL: up to m clients drawn among those online whose last round is at least b rounds
 //   back, tree noise on the prefix sums, FTRL with the same momentum; epsilon from the tree
 //   accountant, which needs no sampling assumption.
@@ -40,10 +43,10 @@ import { RESULTS_DIR } from './lib/paths.ts';
 // clipping, noise, strategies and accountants fl-core's.
 
 const USAGE = `tsx bench/privacy-ftrl.ts [options]
-  --clients N      clients, two label shards of the 8,000 training digits each (default 200)
-  --cohort M       reports per round: DP-FTRL's cohort, DP-FedAvg's expected one (default 10)
-  --rounds R       rounds per run (default 50)
-  --separation B   DP-FTRL's minimum separation b (default 10)
+  --clients N      clients, two label shards of the 8,000 training digits each (default 1000)
+  --cohort M       reports per round: DP-FTRL's cohort, DP-FedAvg's expected one (default 50)
+  --rounds R       rounds per run (default 40)
+  --separation B   DP-FTRL's minimum separation b (default 8)
   --online P       stationary fraction of clients online (default 0.5)
   --leave L        chance an online client goes offline after a round (default 0.2)
   --epsilons LIST  target epsilons, comma-separated (default 4,8)
@@ -73,7 +76,7 @@ interface Options {
   readonly out: string;
 }
 
-type Mechanism = 'none' | 'fedavg' | 'fedavg-q1' | 'ftrl';
+type Mechanism = 'none' | 'fedavg' | 'fedavg-q1' | 'fedavg-sep' | 'ftrl';
 
 interface Run {
   readonly mechanism: Mechanism;
@@ -105,10 +108,10 @@ function parseOptions(argv: readonly string[]): Options {
   const epsilons = (values.epsilons ?? '4,8').split(',').map(Number);
   if (epsilons.some((e) => !(e > 0))) throw new Error(`--epsilons expected positive numbers\n${USAGE}`);
   return {
-    clients: numberFlag(values, 'clients', 200),
-    cohort: numberFlag(values, 'cohort', 10),
-    rounds: numberFlag(values, 'rounds', 50),
-    separation: numberFlag(values, 'separation', 10),
+    clients: numberFlag(values, 'clients', 1000),
+    cohort: numberFlag(values, 'cohort', 50),
+    rounds: numberFlag(values, 'rounds', 40),
+    separation: numberFlag(values, 'separation', 8),
     online: numberFlag(values, 'online', 0.5),
     leave: numberFlag(values, 'leave', 0.2),
     epsilons,
@@ -124,7 +127,8 @@ function parseOptions(argv: readonly string[]): Options {
     },
     hidden: numberFlag(values, 'hidden', 32),
     seed: numberFlag(values, 'seed', 1),
-    out: resolve(values.out ?? resolve(RESULTS_DIR, 'privacy-ftrl.json')),
+    // Relative to where pnpm was run (INIT_CWD), not the bench package it runs in.
+    out: resolve(process.env.INIT_CWD ?? '.', values.out ?? resolve(RESULTS_DIR, 'privacy-ftrl.json')),
   };
 }
 
@@ -203,15 +207,15 @@ async function run(
   try {
     for (let r = 0; r < o.rounds; r++) {
       // The same availability for every run; the same cohorts for the FedAvg variants.
-      const rng = seededRng(hashSeed(`${mechanism === 'ftrl' ? 'ftrl' : 'poisson'}:${o.seed}:${r}`));
+      const separated = mechanism === 'ftrl' || mechanism === 'fedavg-sep';
+      const rng = seededRng(hashSeed(`${separated ? 'separated' : 'poisson'}:${o.seed}:${r}`));
       const online = p.online[r]!.flatMap((on, k) => (on ? [k] : []));
-      const cohort =
-        mechanism === 'ftrl'
-          ? shuffle(
-              online.filter((k) => last.get(k) === undefined || r - last.get(k)! >= o.separation),
-              rng,
-            ).slice(0, o.cohort)
-          : online.filter(() => rng() < q);
+      const cohort = separated
+        ? shuffle(
+            online.filter((k) => last.get(k) === undefined || r - last.get(k)! >= o.separation),
+            rng,
+          ).slice(0, o.cohort)
+        : online.filter(() => rng() < q);
       selected += cohort.length;
       const sum = new Float32Array(d);
       for (const k of cohort) {
@@ -253,7 +257,7 @@ async function run(
         : epsilonFor({
             samplingRate: mechanism === 'fedavg' ? q : 1,
             noiseMultiplier: z,
-            steps: o.rounds,
+            steps: mechanism === 'fedavg-sep' ? Math.ceil(o.rounds / o.separation) : o.rounds,
             delta: o.delta,
           }).epsilon;
   const tail = accuracy.slice(-3);
@@ -274,6 +278,7 @@ const LABEL: Record<Mechanism, string> = {
   none: 'no noise (clipping only)',
   fedavg: 'DP-FedAvg, Poisson q charged (amplification assumed)',
   'fedavg-q1': 'DP-FedAvg, q = 1 charged (no amplification)',
+  'fedavg-sep': 'DP-FedAvg with the separation rule, ceil(R / b) rounds charged',
   ftrl: 'DP-FTRL (tree, minimum separation)',
 };
 
@@ -332,6 +337,16 @@ async function main(argv: readonly string[]): Promise<string> {
       (z) => epsilonFor({ samplingRate: 1, noiseMultiplier: z, steps: o.rounds, delta: o.delta }).epsilon,
       target,
     );
+    const zSeparated = calibrate(
+      (z) =>
+        epsilonFor({
+          samplingRate: 1,
+          noiseMultiplier: z,
+          steps: Math.ceil(o.rounds / o.separation),
+          delta: o.delta,
+        }).epsilon,
+      target,
+    );
     const zTree = calibrate(
       (z) =>
         treeEpsilon({
@@ -344,6 +359,7 @@ async function main(argv: readonly string[]): Promise<string> {
     );
     log(await run(o, prepared, 'fedavg', zPoisson, target));
     log(await run(o, prepared, 'fedavg-q1', zFull, target));
+    log(await run(o, prepared, 'fedavg-sep', zSeparated, target));
     log(await run(o, prepared, 'ftrl', zTree, target));
   }
   const markdown = table(o, runs);

@@ -1,4 +1,4 @@
-import { FtrlServer, type Rng, type ServerStrategy, type TaskSpec } from '@pollen/fl-core';
+import { FtrlServer, PollenError, type Rng, type ServerStrategy, type TaskSpec } from '@pollen/fl-core';
 
 /**
  * A DP-FTRL task's server side as the committer drives any strategy: FTRL with momentum on
@@ -12,7 +12,9 @@ import { FtrlServer, type Rng, type ServerStrategy, type TaskSpec } from '@polle
  */
 export function ftrlServerStrategy(spec: TaskSpec, dimension: number, rng: Rng): ServerStrategy {
   const privacy = spec.privacy;
-  if (privacy.mode !== 'ftrl') throw new Error(`task ${spec.id} is not in privacy mode "ftrl"`);
+  if (privacy.mode !== 'ftrl') {
+    throw new PollenError('INTERNAL', `task "${spec.id}" is not in privacy mode "ftrl"`);
+  }
   const server = new FtrlServer({
     dimension,
     learningRate: spec.strategy.serverLr,

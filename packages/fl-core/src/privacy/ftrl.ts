@@ -2,14 +2,7 @@ import { PollenError } from '../errors.ts';
 import type { Rng } from '../rng.ts';
 import type { StrategyState } from '../strategies/strategy.ts';
 import { readStateCount, readStateVector } from '../strategies/strategy.ts';
-import {
-  assertFinite,
-  assertLength,
-  expectInRange,
-  expectInt,
-  expectNonNegative,
-  expectPositive,
-} from '../validate.ts';
+import { assertFinite, assertLength, expectInt, expectNonNegative, expectPositive } from '../validate.ts';
 import { TreeAggregator } from './tree-aggregation.ts';
 
 /**
@@ -44,6 +37,13 @@ export interface FtrlOptions {
   readonly restartEvery: number;
 }
 
+function expectMomentum(value: unknown): number {
+  if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
+    throw new PollenError('INVALID_ARGUMENT', `"momentum" expected number in [0, 1), got ${String(value)}`);
+  }
+  return value;
+}
+
 const KEY = {
   steps: 'ftrl.steps',
   trees: 'ftrl.trees',
@@ -66,7 +66,7 @@ export class FtrlServer {
     this.options = {
       dimension,
       learningRate: expectPositive('learningRate', options.learningRate),
-      momentum: expectInRange('momentum', options.momentum, 0, 1 - Number.EPSILON),
+      momentum: expectMomentum(options.momentum),
       noiseStd: expectNonNegative('noiseStd', options.noiseStd),
       denominator: expectPositive('denominator', options.denominator),
       restartEvery: expectInt('restartEvery', options.restartEvery, 0, Number.MAX_SAFE_INTEGER),
