@@ -10,7 +10,7 @@ import { defineConfig } from 'vitest/config';
  * - system: whole processes (started, killed, restarted), PostgreSQL and Redis, Chromium, the
  *   documented start commands.
  * A new test file lands in unit under packages/ and in integration under apps/coordinator/
- * unless it is listed below.
+ * unless it is listed below (tfjs training counts as integration).
  */
 const SYSTEM = [
   'apps/coordinator/src/cluster/cluster.test.ts',
@@ -35,8 +35,8 @@ const PURE_ELSEWHERE = [
   'scripts/doc-links.test.ts',
 ];
 
-/** Web client files that train or evaluate with tfjs. */
-const WEB_CLIENT_TRAINING = ['apps/web-client/src/worker/train.test.ts'];
+/** Files that train or evaluate with tfjs: its backends are process-wide state, and it takes seconds. */
+const TFJS = ['apps/web-client/src/worker/train.test.ts', 'packages/ml/src/**/*.test.ts'];
 
 export default defineConfig({
   test: {
@@ -55,7 +55,7 @@ export default defineConfig({
           pool: 'threads',
           isolate: false,
           include: ['packages/*/src/**/*.test.ts', 'apps/web-client/src/**/*.test.ts', ...PURE_ELSEWHERE],
-          exclude: [...WEB_CLIENT_TRAINING, '**/node_modules/**'],
+          exclude: [...TFJS, '**/node_modules/**'],
         },
       },
       {
@@ -66,7 +66,7 @@ export default defineConfig({
             'apps/coordinator/src/**/*.test.ts',
             'bench/**/*.test.ts',
             'scripts/**/*.test.ts',
-            ...WEB_CLIENT_TRAINING,
+            ...TFJS,
           ],
           exclude: [...PURE_ELSEWHERE, ...SYSTEM, '**/node_modules/**'],
         },
