@@ -1,5 +1,6 @@
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
 import { api, withCoordinator } from './coordinator.ts';
+import { POLLEN_DB_VERSION } from './indexeddb.ts';
 
 // The page functions below run in Chromium; the specs' tsconfig has Node's types only, so the
 // few IndexedDB shapes they use are declared here.
@@ -164,7 +165,12 @@ test('three tabs send top-k 1% uploads at 8 bits, keep their residuals in Indexe
       for (const [i, { page }] of devices.entries()) {
         await expect.poll(async () => (await page.evaluate(readResidual, 'mnist-topk')).roundId).toBe(last);
         const residual = await page.evaluate(readResidual, 'mnist-topk');
-        expect(residual).toMatchObject({ version: 3, clientId: ids[i], length: 25_450, finite: true });
+        expect(residual).toMatchObject({
+          version: POLLEN_DB_VERSION,
+          clientId: ids[i],
+          length: 25_450,
+          finite: true,
+        });
         // What was not sent stays: far more coordinates than the k = 255 sent per round. Not
         // all d: first-layer weights of pixels blank across a tab's shard, and of hidden units
         // ReLU left dead, get no gradient at all, and how many depends on the shard and the

@@ -1,5 +1,6 @@
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
 import { api, removeDataDir, startCoordinator } from './coordinator.ts';
+import { POLLEN_DB_VERSION } from './indexeddb.ts';
 
 // The page functions below run in Chromium. The specs' tsconfig has Node's types only (the DOM
 // lib would retype fetch for every spec), so the few IndexedDB shapes they use are declared here.
@@ -158,7 +159,12 @@ test('SCAFFOLD with FedProx trains in the browser and keeps c_i in an upgraded I
     for (const [i, { page }] of devices.entries()) {
       await expect.poll(async () => (await page.evaluate(readStored, 'mnist-scaffold')).roundId).toBe(2);
       const stored = await page.evaluate(readStored, 'mnist-scaffold');
-      expect(stored).toMatchObject({ version: 3, clientId: ids[i], length: 25_450, finite: true });
+      expect(stored).toMatchObject({
+        version: POLLEN_DB_VERSION,
+        clientId: ids[i],
+        length: 25_450,
+        finite: true,
+      });
     }
     for (const { context } of devices) await context.close();
   } catch (err) {
