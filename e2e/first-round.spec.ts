@@ -10,7 +10,7 @@ interface Round {
   backends: Record<string, number>;
 }
 
-test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 10 rounds', async ({ browser }) => {
+test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 5 rounds', async ({ browser }) => {
   await withCoordinator(
     {
       task: {
@@ -22,7 +22,7 @@ test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 10 round
           minClients: 5,
           overSelection: 1,
           deadlineMs: 60_000,
-          maxRounds: 10,
+          maxRounds: 5,
         },
       },
     },
@@ -38,12 +38,15 @@ test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 10 round
         .toBe('completed');
       const rounds = await api<Round[]>(coordinator.url, '/api/tasks/mnist-e2e/rounds');
       const committed = rounds.filter((r) => r.status === 'committed');
-      expect(committed).toHaveLength(10);
+      expect(committed).toHaveLength(5);
       const last = committed.at(-1)!;
       console.log(
         `held-out accuracy by round: ${committed.map((r) => r.metrics!.accuracy.toFixed(3)).join(' ')}`,
       );
+      // About 0.81 after the first round and 0.88 after the fifth on this split: the
+      // model learns across rounds, not only in the first one.
       expect(last.metrics!.accuracy).toBeGreaterThanOrEqual(0.85);
+      expect(last.metrics!.accuracy).toBeGreaterThan(committed[0]!.metrics!.accuracy);
       expect(last.backends.wasm).toBeGreaterThanOrEqual(4);
       await tabs[0]!.page.screenshot({ path: test.info().outputPath('contributor.png') });
       for (const tab of tabs) await tab.context.close();

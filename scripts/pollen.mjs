@@ -68,7 +68,9 @@ function hasRedis() {
  */
 function ensureSystemPackages() {
   const missing = [];
-  if (!existsSync(CHROMIUM)) missing.push('chromium');
+  // Without Debian's recommends (printing, audio, a desktop's session services), which a
+  // headless browser does not use; a font family so that pages lay out text as they would.
+  if (!existsSync(CHROMIUM)) missing.push('chromium', 'fonts-liberation');
   if (!hasPostgres()) missing.push('postgresql');
   if (!hasRedis()) missing.push('redis-server');
   if (missing.length === 0) return;
@@ -81,7 +83,7 @@ function ensureSystemPackages() {
   }
   say(`installing Debian's ${missing.join(', ')} for the tests`);
   must('apt-get', ['update', '-qq']);
-  must('apt-get', ['install', '-y', '-qq', ...missing], {
+  must('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
 }
