@@ -1,4 +1,6 @@
 import { defineConfig } from 'vitest/config';
+import type { TestSpecification } from 'vitest/node';
+import { BaseSequencer } from 'vitest/node';
 
 /**
  * Three layers, each a Vitest project, all run by `npm test` (`pnpm test:unit`,
@@ -18,8 +20,10 @@ const SYSTEM = [
   'apps/coordinator/src/cluster/lease.test.ts',
   'apps/coordinator/src/crash.test.ts',
   'apps/coordinator/src/fault.test.ts',
+  'apps/coordinator/src/fault-overlap.test.ts',
   'apps/coordinator/src/store/contract.test.ts',
   'apps/coordinator/src/store/migrate.test.ts',
+  'bench/bench.smoke.test.ts',
   'bench/sim.smoke.test.ts',
   'scripts/start.test.ts',
 ];
@@ -38,12 +42,39 @@ const PURE_ELSEWHERE = [
 /** Files that train or evaluate with tfjs: its backends are process-wide state, and it takes seconds. */
 const TFJS = ['apps/web-client/src/worker/train.test.ts', 'packages/ml/src/**/*.test.ts'];
 
+/**
+ * The longest files of each layer, started first so that two workers finish together: on a
+ * clean clone Vitest has no timings cached and would start them in directory order.
+ */
+const LONGEST_FIRST = [
+  'apps/coordinator/src/fault.test.ts',
+  'bench/bench.smoke.test.ts',
+  'apps/coordinator/src/cluster/failover.test.ts',
+  'apps/coordinator/src/fault-overlap.test.ts',
+  'scripts/start.test.ts',
+  'apps/coordinator/src/rounds/compression.test.ts',
+  'apps/coordinator/src/abuse.test.ts',
+  'apps/coordinator/src/rounds/secagg-round.test.ts',
+];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (spec: TestSpecification): number => {
+      const at = LONGEST_FIRST.findIndex((file) => spec.moduleId.endsWith(file));
+      return at === -1 ? LONGEST_FIRST.length : at;
+    };
+    // Array.prototype.sort is stable: Vitest's own order (cached timings) within each rank.
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
+  }
+}
+
 export default defineConfig({
   test: {
     environment: 'node',
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    sequence: { sequencer: LongestFirst },
     // The MNIST digits are converted once per run into a directory every file shares.
     globalSetup: ['apps/coordinator/src/testing/vitest-setup.ts'],
     projects: [
@@ -62,6 +93,9 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
+          // Two files at a time (Vitest's default on two cores is one): much of a file's time
+          // is sockets, timers and worker threads waiting on each other.
+          maxWorkers: 2,
           include: [
             'apps/coordinator/src/**/*.test.ts',
             'bench/**/*.test.ts',
@@ -73,7 +107,9 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'system', include: SYSTEM, testTimeout: 120_000 },
+        // Two files at a time: these mostly wait on child processes and servers, and Vitest's
+        // default on a two-core machine is one.
+        test: { name: 'system', include: SYSTEM, testTimeout: 120_000, maxWorkers: 2 },
       },
     ],
   },

@@ -1,0 +1,5 @@
+import { describeKills } from './testing/kill-scenario.ts';
+
+// Two rounds in flight at once (two cohorts of three, committed in the order they close, the
+// later one weighted by its staleness), killed 10 times to keep the suite's time in bounds.
+describeKills({ maxInFlight: 2, clients: 6, kills: 10 });
