@@ -2,9 +2,6 @@ import { expect, test } from '@playwright/test';
 import { api, withCoordinator } from './coordinator.ts';
 import { DropProxy } from './proxy.ts';
 
-/** The coordinator's grace for a selected client whose connection broke (RECONNECT_GRACE_MS). */
-const RECONNECT_GRACE_MS = 10_000;
-
 interface Round {
   status: string;
   selected: number;
@@ -21,8 +18,9 @@ test('a tab whose network drops mid-round reconnects with the same client id and
         id: 'mnist-drop',
         model: { kind: 'mlp', hidden: [32] },
         dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 20, seed: 5 },
-        // Long enough local training that the drop happens while the tab trains.
-        training: { epochs: 25, batchSize: 32, learningRate: 0.05, optimizer: 'sgd' },
+        // Long enough local training that the drop happens while the tab trains, short enough
+        // (a few seconds) that the tab is back within the coordinator's grace on a busy machine.
+        training: { epochs: 10, batchSize: 32, learningRate: 0.05, optimizer: 'sgd' },
         rounds: {
           cohortSize: 1,
           minReports: 1,
@@ -62,13 +60,13 @@ test('a tab whose network drops mid-round reconnects with the same client id and
           timeout: 60_000,
         });
         console.log(
-          `reconnect: trained ${trainedOffline} ms offline, uploaded ${Date.now() - cutAt} ms after the drop`,
+          `reconnect: trained ${trainedOffline} ms offline, uploaded ${Date.now() - cutAt} ms after the drop (grace 10 s)`,
         );
-        expect(Date.now() - cutAt).toBeLessThan(RECONNECT_GRACE_MS);
         await expect
           .poll(async () => (await api<Round[]>(coordinator.url, '/api/tasks/mnist-drop/rounds'))[0]?.status)
           .toBe('committed');
         const [round] = await api<Round[]>(coordinator.url, '/api/tasks/mnist-drop/rounds');
+        // Back within the grace: had it come later, the coordinator would have dropped it.
         expect(round).toMatchObject({ selected: 1, reported: 1, dropped: 0 });
         // It did lose the connection, and came back as the one client the coordinator knows.
         expect(statuses).toContain('connecting');
