@@ -19,7 +19,15 @@ async function main(): Promise<number> {
   const log = (line: string): void => {
     if (!options.quiet) process.stderr.write(`[sim ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   };
-  const report = await runSim(options, { command: `pnpm sim ${argv.join(' ')}`.trim(), log });
+  let report: Awaited<ReturnType<typeof runSim>>;
+  try {
+    report = await runSim(options, { command: `pnpm sim ${argv.join(' ')}`.trim(), log });
+  } catch (err) {
+    // A task or data file that cannot be used is refused before anything starts.
+    if (!(err instanceof BenchError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return 2;
+  }
   if (report.error) process.stderr.write(`simulation failed: ${report.error}\n`);
   log(`report ${report.summary.report}, plot ${report.summary.plot}`);
   process.stdout.write(`${JSON.stringify(report.summary)}\n`);

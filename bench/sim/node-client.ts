@@ -9,7 +9,7 @@ import {
   type TaskSpec,
   toBytes,
 } from '@pollen/fl-core';
-import { arraySource, type BatchSource, buildModel, trainLocal } from '@pollen/ml';
+import { arraySource, type BatchSource, buildModel, type ExampleSet, trainLocal } from '@pollen/ml';
 import type * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
 import { encodeRoundUpload } from '../../apps/web-client/src/sdk/upload.ts';
@@ -87,11 +87,17 @@ export class NodeClient {
     readonly clientId: string,
     private readonly behaviour: Behaviour | null,
     private readonly train = true,
+    /** The examples this device holds (`pnpm sim --data`); null: the demo shard the coordinator serves. */
+    private readonly examples: ExampleSet | null = null,
   ) {}
 
-  /** Fetch this client's demo shard, build the model and join the population. */
+  /** Fetch this client's demo shard (unless it holds its own examples), build the model and join the population. */
   async start(): Promise<void> {
-    if (this.train) {
+    if (this.train && this.examples) {
+      this.numExamples = this.examples.count;
+      this.data = arraySource(this.task, this.examples);
+      this.model = await buildModel(this.task);
+    } else if (this.train) {
       const res = await fetch(`${this.url}/api/tasks/${this.task.id}/shard/${this.clientId}`);
       if (!res.ok) throw new BenchError('CLIENT_FAILED', `shard of ${this.clientId}: ${res.status}`);
       const batch = decodeExamples(new Uint8Array(await res.arrayBuffer()));

@@ -1,4 +1,4 @@
-import { initTf } from '@pollen/ml';
+import { type ExampleSet, initTf } from '@pollen/ml';
 import type { Behaviour } from './behaviour.ts';
 import { api } from './coordinator.ts';
 import { NodeClient, type TaskInfo } from './node-client.ts';
@@ -25,6 +25,8 @@ export async function startNodePopulation(options: {
   behaviour: Behaviour | null;
   train?: boolean;
   idPrefix?: string;
+  /** Each client's own examples, by index (`pnpm sim --data`); absent: the coordinator's demo shards. */
+  examples?: readonly ExampleSet[];
 }): Promise<Population & { readonly clients: readonly NodeClient[] }> {
   if (options.train !== false) await initTf();
   const task = await fetchTask(options.url, options.taskId);
@@ -37,6 +39,7 @@ export async function startNodePopulation(options: {
         nodeClientId(i, options.idPrefix),
         options.behaviour,
         options.train !== false,
+        options.examples?.[i] ?? null,
       ),
   );
   const closeAll = async (): Promise<void> => {

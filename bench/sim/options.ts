@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
-import type { CompressionSettings, PartitionSpec, PrivacySettings, StrategyConfig } from '@pollen/fl-core';
+import type { CompressionSettings, PrivacySettings, StrategyConfig } from '@pollen/fl-core';
 import { BenchError } from '../lib/errors.ts';
 import { parseCompression } from './compression-option.ts';
+import { DATA_USAGE, type OpenTaskOptions, parseOpenTask, type SimPartition } from './data-option.ts';
 import { DP_DEFAULTS, parsePrivacy } from './privacy-option.ts';
 import { parseStrategy } from './strategy-option.ts';
 
@@ -22,7 +23,11 @@ export interface SimOptions {
   readonly cohortSize: number;
   readonly overSelection: number;
   readonly minReports: number;
-  readonly partition: PartitionSpec;
+  readonly partition: SimPartition;
+  /** `--task FILE --data FILE`: any task on any data file; null: the built-in digits task. */
+  readonly open: OpenTaskOptions | null;
+  /** The flags given: with --task, the task file keeps its own fields unless a flag overrides them. */
+  readonly given: readonly string[];
   /** Shards the training split is cut into (one per client by default). */
   readonly shards: number;
   readonly dropout: number;
@@ -56,7 +61,7 @@ export interface SimOptions {
   /** Stop as soon as a committed round reaches this held-out accuracy. */
   readonly target: number | null;
   readonly timeoutMs: number;
-  /** Where report.json and plot.html go; null: bench/results/sim/<run name>. */
+  /** Where report.json, plot.html and rounds.csv go; null: bench/results/sim/<run name>. */
   readonly outDir: string | null;
   /** Tabs (or Node clients) started at once. */
   readonly startConcurrency: number;
@@ -109,7 +114,8 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --cohort C             per round: a fraction of the clients (0.5, 1.0, 25%) or a count (10)
   --over-selection X     select ceil(cohort * X) to absorb drop-outs (default ${SIM_DEFAULTS.overSelection})
   --min-reports M        fewer reports abandon the round (default half the cohort)
-  --partition P          iid | dirichlet:ALPHA | shards:K (default ${SIM_DEFAULTS.partition})
+  --partition P          iid | dirichlet:ALPHA | shards:K | column:NAME (default ${SIM_DEFAULTS.partition};
+                         with --data: iid, dirichlet and shards for class targets only)
   --shards S             shards the training split is cut into (default: one per client)
   --dropout P            a selected client drops out of its round with probability P
   --dropout-mode M       vanish (connection closes, then comes back) | withdraw | silent (node only)
@@ -130,8 +136,9 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --target A             stop once the held-out accuracy reaches A
   --timeout S            give up after S seconds (default ${SIM_DEFAULTS.timeoutS})
   --seed N               seed of partitions, drop-outs, churn and latency (default ${SIM_DEFAULTS.seed})
-  --out DIR              where report.json and plot.html go (default bench/results/sim/<run>)
-  --quiet                no progress lines on stderr`;
+  --out DIR              where report.json, plot.html, rounds.csv go (default bench/results/sim/<run>)
+  --quiet                no progress lines on stderr
+${DATA_USAGE}`;
 
 function invalid(message: string): never {
   throw new BenchError('INVALID_OPTION', `${message}\n\n${USAGE}`);
@@ -147,12 +154,13 @@ function num(flag: string, text: string | undefined, min: number, max: number, i
   return value;
 }
 
-export function parsePartition(text: string): PartitionSpec {
+export function parsePartition(text: string): SimPartition {
   if (text === 'iid') return { kind: 'iid' };
   const [kind, arg] = text.split(':');
+  if (kind === 'column' && arg) return { kind, column: text.slice('column:'.length) };
   if (kind === 'dirichlet') return { kind, alpha: num('partition dirichlet:ALPHA', arg, 1e-3, 1e3) };
   if (kind === 'shards') return { kind, shardsPerClient: num('partition shards:K', arg, 1, 10, true) };
-  return invalid(`"--partition" expected iid, dirichlet:ALPHA or shards:K, got ${text}`);
+  return invalid(`"--partition" expected iid, dirichlet:ALPHA, shards:K or column:NAME, got ${text}`);
 }
 
 export function parseModel(text: string): ModelChoice {
@@ -278,6 +286,10 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
         seed: { type: 'string' },
         out: { type: 'string' },
         concurrency: { type: 'string' },
+        task: { type: 'string' },
+        data: { type: 'string' },
+        'held-out-fraction': { type: 'string' },
+        columns: { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -339,6 +351,8 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     },
     strategy,
   );
+  const partition = parsePartition(str('partition') ?? SIM_DEFAULTS.partition);
+  const open = parseOpenTask(str, partition, mode, num);
   const { codec, compression } = parseCompression(
     str('compression') ?? SIM_DEFAULTS.codec,
     strategy,
@@ -357,7 +371,9 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
       cohortSize,
       true,
     ),
-    partition: parsePartition(str('partition') ?? SIM_DEFAULTS.partition),
+    partition,
+    open,
+    given: Object.keys(values).filter((k) => values[k] !== undefined),
     shards: num('shards', str('shards') ?? String(clients), 1, 8000, true),
     dropout: num('dropout', str('dropout') ?? '0', 0, 0.95),
     dropoutMode,

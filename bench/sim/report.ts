@@ -1,5 +1,6 @@
 import { cpus } from 'node:os';
 import type { MetricValues, OperatorRound } from '@pollen/fl-core';
+import type { OpenTaskReport } from './open-task.ts';
 import type { SimOptions } from './options.ts';
 
 /** A round record as the coordinator's API returns it: the operator protocol's own type. */
@@ -54,6 +55,9 @@ export interface SimSummary {
   readonly bytesUp: number;
   readonly bytesDown: number;
   readonly epsilon: number | null;
+  /** Regression (`--data`): held-out MSE of predicting the training mean, and the last committed MSE over it. */
+  readonly baselineMse: number | null;
+  readonly mseRatio: number | null;
   readonly ok: boolean;
   readonly stopped: 'completed' | 'target' | 'budget-exhausted' | 'stopped' | 'timeout' | 'error';
   readonly report: string;
@@ -70,6 +74,8 @@ export interface SimReport {
   readonly initialMetrics: MetricValues | null;
   readonly rounds: readonly ReportRound[];
   readonly population: Record<string, number | string>;
+  /** The task file and data file of `--task --data`; null for the built-in digits. */
+  readonly data: OpenTaskReport | null;
   readonly error: string | null;
   readonly summary: SimSummary;
 }
@@ -98,6 +104,11 @@ export function reportRounds(records: readonly ApiRound[]): ReportRound[] {
     backends: r.backends,
     reason: r.reason,
   }));
+}
+
+/** A round's held-out MSE: the `mse` metric, or the loss when the loss is the MSE; null otherwise. */
+export function heldOutMse(metrics: MetricValues | null, loss: unknown): number | null {
+  return metrics?.mse ?? (loss === 'meanSquaredError' ? (metrics?.loss ?? null) : null);
 }
 
 /** Describe this machine, for reports and benchmark tables. */

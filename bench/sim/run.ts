@@ -1,17 +1,27 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { formatMetricValues, type MetricValues } from '@pollen/fl-core';
 import { BenchError } from '../lib/errors.ts';
 import { sleep } from '../lib/stats.ts';
 import { Behaviour } from './behaviour.ts';
 import { startBrowserPopulation } from './browser.ts';
 import { type CoordinatorProcess, startCoordinator } from './coordinator.ts';
+import { heldOutHandOver } from './held-out.ts';
 import { startNodePopulation } from './node-population.ts';
+import { loadOpenTask, type OpenTask } from './open-task.ts';
 import type { SimOptions } from './options.ts';
 import { plotHtml } from './plot.ts';
 import type { Population } from './population.ts';
-import { type ApiRound, machine, reportRounds, type SimReport, type SimSummary } from './report.ts';
+import {
+  type ApiRound,
+  heldOutMse,
+  machine,
+  reportRounds,
+  type SimReport,
+  type SimSummary,
+} from './report.ts';
+import { roundsCsv } from './rounds-csv.ts';
 import { SIM_TASK_ID, simTask } from './task.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -33,7 +43,8 @@ function ensureWebClient(log: (line: string) => void): void {
 
 function defaultOutDir(o: SimOptions): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return join(ROOT, 'bench/results/sim', `${o.mode}-${o.clients}c-${stamp}`);
+  const name = o.open ? `task-${basename(o.open.taskFile).replace(/(\.task)?\.json$/, '')}` : o.mode;
+  return join(ROOT, 'bench/results/sim', `${name}-${o.clients}c-${stamp}`);
 }
 
 interface Progress {
@@ -48,7 +59,13 @@ async function follow(
   population: Population,
   started: number,
   log: (line: string) => void,
+  open: OpenTask | null,
 ): Promise<Progress> {
+  const baseline = open?.report.baselineMse ?? null;
+  const versus = (r: ApiRound): string => {
+    const mse = heldOutMse(r.metrics, open?.task.loss);
+    return baseline && mse !== null ? ` (${(mse / baseline).toFixed(3)} of the mean's MSE)` : '';
+  };
   const seen = new Set<number>();
   for (;;) {
     const [task, rounds] = await Promise.all([
@@ -62,7 +79,7 @@ async function follow(
       const wall = (((r.endedAt ?? r.startedAt) - r.startedAt) / 1000).toFixed(1);
       log(
         `round ${r.roundId} ${r.status}: ${r.reported}/${r.selected} reported, ${r.dropped} dropped, ` +
-          `held-out ${formatMetricValues(r.metrics) ?? '-'}, ${wall} s` +
+          `held-out ${formatMetricValues(r.metrics) ?? '-'}${versus(r)}, ${wall} s` +
           (r.reason ? ` (${r.reason})` : '') +
           `; ${population.connected()}/${population.size} connected`,
       );
@@ -88,13 +105,16 @@ function summarise(
   lastRoundAt: number | null,
   stopped: SimSummary['stopped'],
   paths: { report: string; plot: string },
+  open: OpenTask | null,
 ): SimSummary {
   const committed = rounds.filter((r) => r.status === 'committed');
-  const accuracies = committed.map((r) => r.metrics?.accuracy ?? 0);
+  const accuracies = committed.map((r) => r.metrics?.accuracy).filter((a): a is number => a !== undefined);
   const hit = o.target === null ? undefined : committed.find((r) => (r.metrics?.accuracy ?? 0) >= o.target!);
   const epsilons = rounds.map((r) => r.epsilon).filter((e): e is number => e !== null);
   const metrics = committed.at(-1)?.metrics ?? null;
   const accuracy = metrics?.accuracy ?? null;
+  const baselineMse = open?.report.baselineMse ?? null;
+  const mse = heldOutMse(metrics, open?.task.loss);
   return {
     sim: o.mode,
     clients: o.clients,
@@ -111,6 +131,8 @@ function summarise(
     bytesUp: rounds.reduce((n, r) => n + r.bytesUp, 0),
     bytesDown: rounds.reduce((n, r) => n + r.bytesDown, 0),
     epsilon: epsilons.at(-1) ?? null,
+    baselineMse,
+    mseRatio: baselineMse && mse !== null ? mse / baselineMse : null,
     ok:
       stopped === 'target' ||
       (stopped === 'completed' && committed.length >= o.rounds && (o.target === null || hit !== undefined)),
@@ -123,7 +145,7 @@ function summarise(
 /**
  * Run one simulation: a fresh coordinator process on 127.0.0.1 with a temporary data
  * directory, a population of Node clients or Chromium tabs, until the task completes its
- * rounds, reaches the target or times out. Writes report.json and plot.html and returns the
+ * rounds, reaches the target or times out. Writes report.json, plot.html and rounds.csv and returns the
  * report; a failure still writes a report (with `error`), and the summary says `ok: false`.
  */
 export async function runSim(
@@ -139,7 +161,9 @@ export async function runSim(
     report: relative(cwd, join(outDir, 'report.json')),
     plot: relative(cwd, join(outDir, 'plot.html')),
   };
-  const task = simTask(o);
+  // A task file and a data file are read and split before anything starts: a bad row stops here.
+  const open = o.open ? loadOpenTask(o, cwd) : null;
+  const task = open ? open.task : simTask(o);
   const behaviour = new Behaviour(o);
   let coordinator: CoordinatorProcess | null = null;
   let population: Population | null = null;
@@ -147,9 +171,10 @@ export async function runSim(
   let initialMetrics: MetricValues | null = null;
   let error: string | null = null;
   let populationStats: Record<string, number | string> = {};
+  const heldOut = open ? heldOutHandOver(open.exampleTask, open.heldOut) : null;
   try {
     if (o.mode === 'browser') ensureWebClient(log);
-    coordinator = await startCoordinator({ task });
+    coordinator = await startCoordinator({ task, ...(heldOut ? { env: heldOut.env } : {}) });
     log(`coordinator at ${coordinator.url}`);
     const versions = await coordinator.get<{ version: number; metrics: MetricValues | null }[]>(
       `/api/tasks/${SIM_TASK_ID}/versions`,
@@ -163,6 +188,7 @@ export async function runSim(
             count: o.clients,
             concurrency: o.startConcurrency,
             behaviour,
+            ...(open ? { examples: open.shards } : {}),
           })
         : await startBrowserPopulation({
             url: coordinator.url,
@@ -175,7 +201,7 @@ export async function runSim(
             log,
           });
     log(`${population.size} ${o.mode} clients started in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    progress = await follow(o, coordinator, population, started, log);
+    progress = await follow(o, coordinator, population, started, log, open);
     progress = {
       ...progress,
       rounds: await coordinator.get<ApiRound[]>(`/api/tasks/${SIM_TASK_ID}/rounds?limit=1000`),
@@ -195,13 +221,14 @@ export async function runSim(
     populationStats = population?.stats() ?? {};
     await population?.close().catch(() => undefined);
     await coordinator?.stop().catch(() => undefined);
+    heldOut?.dispose();
   }
 
   const closed = progress.rounds.filter((r) => r.status !== 'open');
   const firstRoundAt = closed.length ? Math.min(...closed.map((r) => r.startedAt)) : null;
   const lastRoundAt = closed.length ? Math.max(...closed.map((r) => r.endedAt ?? r.startedAt)) : null;
   const rounds = reportRounds(progress.rounds);
-  const summary = summarise(o, rounds, started, firstRoundAt, lastRoundAt, progress.stopped, paths);
+  const summary = summarise(o, rounds, started, firstRoundAt, lastRoundAt, progress.stopped, paths, open);
   const report: SimReport = {
     generatedAt: new Date(started).toISOString(),
     command: options.command,
@@ -211,11 +238,13 @@ export async function runSim(
     initialMetrics,
     rounds,
     population: { ...populationStats, ...behaviour.injected },
+    data: open?.report ?? null,
     error,
     summary,
   };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(outDir, 'plot.html'), plotHtml(report));
+  writeFileSync(join(outDir, 'rounds.csv'), roundsCsv(report));
   return report;
 }

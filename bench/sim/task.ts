@@ -3,12 +3,28 @@ import type { SimOptions } from './options.ts';
 /** The id of the task every simulation creates in its own fresh coordinator. */
 export const SIM_TASK_ID = 'sim';
 
+/** The rounds block of a simulation: its cohort, deadline, rounds and schedule. */
+function simRounds(o: SimOptions): Record<string, unknown> {
+  const cohortSize = o.cohortSize;
+  return {
+    cohortSize,
+    minReports: Math.min(o.minReports, cohortSize),
+    // Wait for a full cohort: churned clients come back within seconds.
+    minClients: cohortSize,
+    overSelection: o.overSelection,
+    deadlineMs: o.deadlineMs,
+    maxRounds: o.rounds,
+    ...(o.schedule.mode === 'buffered'
+      ? { mode: 'buffered', bufferSize: o.schedule.bufferSize, concurrency: o.schedule.concurrency }
+      : { maxInFlight: o.schedule.maxInFlight }),
+  };
+}
+
 /**
  * The task JSON a simulation hands to its coordinator (`--task FILE`): the fields of the
  * default MNIST task it changes, resolved by the coordinator like any task file.
  */
 export function simTask(o: SimOptions): Record<string, unknown> {
-  const cohortSize = o.cohortSize;
   return {
     id: SIM_TASK_ID,
     name: `Simulation: ${o.clients} ${o.mode} clients`,
@@ -21,22 +37,41 @@ export function simTask(o: SimOptions): Record<string, unknown> {
       learningRate: o.learningRate,
       optimizer: o.optimizer,
     },
-    rounds: {
-      cohortSize,
-      minReports: Math.min(o.minReports, cohortSize),
-      // Wait for a full cohort: churned clients come back within seconds.
-      minClients: cohortSize,
-      overSelection: o.overSelection,
-      deadlineMs: o.deadlineMs,
-      maxRounds: o.rounds,
-      ...(o.schedule.mode === 'buffered'
-        ? { mode: 'buffered', bufferSize: o.schedule.bufferSize, concurrency: o.schedule.concurrency }
-        : { maxInFlight: o.schedule.maxInFlight }),
-    },
+    rounds: simRounds(o),
     codec: o.codec,
     compression: o.compression,
     strategy: o.strategy,
     privacy: o.privacy,
     maxUpdateNorm: 1000,
+  };
+}
+
+/**
+ * The task JSON of `--task FILE --data FILE`: the task file's own fields, with the
+ * simulation's id and rounds, no built-in data (clients train on their part of the data file),
+ * and each field a flag was given for replaced by the flag's value.
+ */
+export function openSimTask(o: SimOptions, file: Record<string, unknown>): Record<string, unknown> {
+  const given = new Set(o.given);
+  const has = (...flags: string[]): boolean => flags.some((f) => given.has(f));
+  const own = file.training as Record<string, unknown> | undefined;
+  // A task file without training takes the simulation's (flags or defaults) whole.
+  const training: Record<string, unknown> = own
+    ? { ...own }
+    : { epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, optimizer: o.optimizer };
+  if (has('epochs')) training.epochs = o.epochs;
+  if (has('batch')) training.batchSize = o.batchSize;
+  if (has('lr')) training.learningRate = o.learningRate;
+  if (has('optimizer')) training.optimizer = o.optimizer;
+  return {
+    ...file,
+    id: SIM_TASK_ID,
+    data: null,
+    rounds: simRounds(o),
+    training,
+    ...(has('model') ? { model: o.model } : {}),
+    ...(has('compression') ? { codec: o.codec, compression: o.compression } : {}),
+    ...(has('strategy') ? { strategy: o.strategy } : {}),
+    ...(has('dp') ? { privacy: o.privacy } : {}),
   };
 }

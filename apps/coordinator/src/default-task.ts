@@ -8,7 +8,7 @@ export const MNIST_INPUT = { shape: [784], dtype: 'uint8', scale: 1 / 255 } as c
  * `mnist`, 20 IID demo shards of 400 digits, rounds of up to 10 clients.
  */
 export async function defaultTaskSpec(overrides: Record<string, unknown> = {}): Promise<TaskSpec> {
-  return validateTaskSpec({
+  const spec: Record<string, unknown> = {
     id: 'mnist',
     name: 'Handwritten digits (MNIST)',
     description: 'A small neural network that recognises handwritten digits, trained across visitors.',
@@ -31,5 +31,9 @@ export async function defaultTaskSpec(overrides: Record<string, unknown> = {}): 
     codec: 'f32',
     maxUpdateNorm: 1000,
     ...overrides,
-  });
+  };
+  // `"data": null` (JSON has no undefined): a task without the built-in digits, trained on
+  // what host pages add or on a simulation's data file (docs/tasks.md).
+  if (spec.data === null) delete spec.data;
+  return validateTaskSpec(spec);
 }
