@@ -59,7 +59,9 @@ export function partitionByGroup(groups: readonly string[], clients: number, rng
   }
   const names = shuffle([...byGroup.keys()].sort(), rng);
   const parts: number[][] = Array.from({ length: clients }, () => []);
-  names.forEach((name, i) => parts[i % clients]!.push(...byGroup.get(name)!));
+  names.forEach((name, i) => {
+    parts[i % clients]!.push(...byGroup.get(name)!);
+  });
   return parts;
 }
 
