@@ -36,6 +36,7 @@ const PURE_ELSEWHERE = [
   'apps/coordinator/src/rounds/rate-limit.test.ts',
   'apps/coordinator/src/store/strategy-state.test.ts',
   'bench/sim/options.test.ts',
+  'bench/sim/data-option.test.ts',
   'scripts/doc-links.test.ts',
 ];
 

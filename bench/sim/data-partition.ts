@@ -65,6 +65,16 @@ export function partitionByGroup(groups: readonly string[], clients: number, rng
   return parts;
 }
 
+/** Dirichlet and shards skew labels: they need a class target (there are labels to skew). */
+export function checkPartitionFits(partition: SimPartition, task: ExampleTask): void {
+  if ((partition.kind === 'dirichlet' || partition.kind === 'shards') && task.target.kind !== 'class') {
+    refuse(
+      `"--partition ${partition.kind}" skews labels and needs a class target; this task's target is ` +
+        `${task.target.kind}: use iid or column:NAME`,
+    );
+  }
+}
+
 /**
  * The training examples split across `clients` as `--partition` says: IID, Dirichlet over the
  * labels or McMahan's shards (class targets: there are labels to skew), or by the group
@@ -79,12 +89,7 @@ export function partitionExamples(
   rng: Rng,
 ): ExampleSet[] {
   if (clients > set.count) refuse(`--clients ${clients} is more than the ${set.count} training rows`);
-  if ((partition.kind === 'dirichlet' || partition.kind === 'shards') && task.target.kind !== 'class') {
-    refuse(
-      `"--partition ${partition.kind}" skews labels and needs a class target; this task's target is ` +
-        `${task.target.kind}: use iid or column:NAME`,
-    );
-  }
+  checkPartitionFits(partition, task);
   let parts: number[][];
   switch (partition.kind) {
     case 'iid':

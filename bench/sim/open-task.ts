@@ -5,7 +5,7 @@ import { type ExampleSet, type ExampleTask, labelSize, pickExamples } from '@pol
 import { dataFormatOf, readDataFile } from '@pollen/ml/data';
 import { BenchError } from '../lib/errors.ts';
 import { median } from '../lib/stats.ts';
-import { partitionExamples, splitHeldOut, streamRng } from './data-partition.ts';
+import { checkPartitionFits, partitionExamples, splitHeldOut, streamRng } from './data-partition.ts';
 import type { SimOptions } from './options.ts';
 import { openSimTask } from './task.ts';
 
@@ -80,6 +80,7 @@ export function loadOpenTask(o: SimOptions, cwd: string): OpenTask {
   }
   const task = openSimTask(o, file);
   const exampleTask = task as unknown as OpenTask['exampleTask'];
+  checkPartitionFits(o.partition, exampleTask);
   let text: string;
   try {
     text = readFileSync(dataPath, 'utf8');
@@ -96,7 +97,14 @@ export function loadOpenTask(o: SimOptions, cwd: string): OpenTask {
   try {
     data = readDataFile(exampleTask, text, format, open.columns);
   } catch (err) {
-    return refuse(`data file ${open.dataFile}: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    // A text column the options did not name: most likely who the row came from.
+    const text = /column "([^"]+)": expected a number/.exec(message)?.[1];
+    const hint =
+      text && open.columns.group === undefined
+        ? `; if "${text}" says who a row came from, name it: --columns '{"group": "${text}"}' or --partition column:${text}`
+        : '';
+    return refuse(`data file ${open.dataFile}: ${message}${hint}`);
   }
   const { examples, groups } = data;
   const split = splitHeldOut(examples.count, open.heldOutFraction, streamRng(o.seed, 'held-out'));

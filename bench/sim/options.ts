@@ -115,7 +115,7 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --over-selection X     select ceil(cohort * X) to absorb drop-outs (default ${SIM_DEFAULTS.overSelection})
   --min-reports M        fewer reports abandon the round (default half the cohort)
   --partition P          iid | dirichlet:ALPHA | shards:K | column:NAME (default ${SIM_DEFAULTS.partition};
-                         with --data: iid, dirichlet and shards for class targets only)
+                         with --data: iid by default, dirichlet and shards for class targets only)
   --shards S             shards the training split is cut into (default: one per client)
   --dropout P            a selected client drops out of its round with probability P
   --dropout-mode M       vanish (connection closes, then comes back) | withdraw | silent (node only)
@@ -351,7 +351,8 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     },
     strategy,
   );
-  const partition = parsePartition(str('partition') ?? SIM_DEFAULTS.partition);
+  // Any task's data may have no classes to skew: IID unless asked otherwise.
+  const partition = parsePartition(str('partition') ?? (str('task') ? 'iid' : SIM_DEFAULTS.partition));
   const open = parseOpenTask(str, partition, mode, num);
   const { codec, compression } = parseCompression(
     str('compression') ?? SIM_DEFAULTS.codec,
@@ -364,13 +365,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     rounds: num('rounds', str('rounds') ?? String(SIM_DEFAULTS.rounds), 1, MAX_ROUNDS, true),
     cohortSize,
     overSelection: num('over-selection', str('over-selection') ?? String(SIM_DEFAULTS.overSelection), 1, 10),
-    minReports: num(
-      'min-reports',
-      str('min-reports') ?? String(Math.ceil(cohortSize / 2)),
-      1,
-      cohortSize,
-      true,
-    ),
+    minReports,
     partition,
     open,
     given: Object.keys(values).filter((k) => values[k] !== undefined),
