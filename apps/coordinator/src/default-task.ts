@@ -35,5 +35,10 @@ export async function defaultTaskSpec(overrides: Record<string, unknown> = {}): 
   // `"data": null` (JSON has no undefined): a task without the built-in digits, trained on
   // what host pages add or on a simulation's data file (docs/tasks.md).
   if (spec.data === null) delete spec.data;
+  // A task with its own target takes that target's default loss and metrics, not the digits'.
+  if (overrides.target !== undefined) {
+    if (overrides.loss === undefined) delete spec.loss;
+    if (overrides.metrics === undefined) delete spec.metrics;
+  }
   return validateTaskSpec(spec);
 }
