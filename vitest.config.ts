@@ -25,6 +25,7 @@ const SYSTEM = [
   'apps/coordinator/src/store/migrate.test.ts',
   'bench/bench.smoke.test.ts',
   'bench/sim.smoke.test.ts',
+  'bench/sim-task.smoke.test.ts',
   'scripts/start.test.ts',
 ];
 
