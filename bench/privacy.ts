@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { pick } from '@pollen/coordinator';
 import {
   addGaussianNoise,
   clipToNorm,
@@ -16,7 +17,6 @@ import {
   validatePrivacySettings,
 } from '@pollen/fl-core';
 import { type BatchSource, getFlatWeights, initTf, setFlatWeights, trainLocal } from '@pollen/ml';
-import { pick } from '../apps/coordinator/src/data/mnist.ts';
 import { numberFlag } from './lib/flags.ts';
 import { buildMnistModel, evaluateMnist, loadMnist, mlpTopology, mnistTask, sourceOf } from './lib/mnist.ts';
 import { RESULTS_DIR } from './lib/paths.ts';
