@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeDense } from '@pollen/compression';
+import { startPostgres, startRedis } from '@pollen/coordinator/testing';
 import {
   type ClientToServerEvents,
   expectInt,
@@ -10,7 +11,6 @@ import {
   type ServerToClientEvents,
 } from '@pollen/fl-core';
 import { io, type Socket } from 'socket.io-client';
-import { startPostgres, startRedis } from '../apps/coordinator/src/testing/servers.ts';
 import { deviceAuth } from './lib/identity.ts';
 import { describeMachine } from './lib/machine.ts';
 import { RESULTS_DIR } from './lib/paths.ts';

@@ -1,3 +1,4 @@
+import { CoordinateSets, decodeRoundUpload, loadMnist, pick, roundUpload } from '@pollen/coordinator';
 import {
   hashSeed,
   partitionIid,
@@ -8,10 +9,7 @@ import {
   WeightedAccumulator,
 } from '@pollen/fl-core';
 import { type BatchSource, buildModel, initTf, setFlatWeights, trainLocal } from '@pollen/ml';
-import { loadMnist, pick } from '../apps/coordinator/src/data/mnist.ts';
-import { CoordinateSets, roundUpload } from '../apps/coordinator/src/rounds/coordinates.ts';
-import { decodeRoundUpload } from '../apps/coordinator/src/rounds/messages.ts';
-import { encodeRoundUpload } from '../apps/web-client/src/sdk/upload.ts';
+import { encodeRoundUpload } from '@pollen/web-client';
 import { evaluateMnist, mnistTask, sourceOf } from './lib/mnist.ts';
 import { initialWeights } from './strategies-sim.ts';
 

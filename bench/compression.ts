@@ -10,7 +10,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -23,6 +23,7 @@ import {
 import { answerJob, runJobs } from './lib/child-jobs.ts';
 import { numberFlag } from './lib/flags.ts';
 import { describeMachine } from './lib/machine.ts';
+import { runAsScript, writeResults } from './lib/script.ts';
 
 // pnpm bench:compression: one MNIST federation (same split, initial model and seed for every
 // row) trained with each upload compression setting; upload bytes per round relative to
@@ -192,35 +193,16 @@ export async function main(argv: readonly string[]): Promise<string> {
     settings.map((setting) => ({ federation: options.federation, setting, share: options.share })),
   );
   const markdown = table(options.federation, results);
-  mkdirSync(dirname(options.out), { recursive: true });
-  writeFileSync(
-    options.out,
-    `${JSON.stringify(
-      {
-        command: `pnpm bench:compression ${argv.join(' ')}`.trim(),
-        measuredAt: new Date(started).toISOString(),
-        wallSeconds: Math.round((Date.now() - started) / 1000),
-        machine: describeMachine(),
-        federation: options.federation,
-        results,
-        table: markdown,
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  writeResults(options.out, {
+    command: `pnpm bench:compression ${argv.join(' ')}`.trim(),
+    measuredAt: new Date(started).toISOString(),
+    wallSeconds: Math.round((Date.now() - started) / 1000),
+    machine: describeMachine(),
+    federation: options.federation,
+    results,
+    table: markdown,
+  });
   return markdown;
 }
 
-const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isMain && process.argv.includes('--child')) {
-  answerJob(runRow);
-} else if (isMain) {
-  main(process.argv.slice(2)).then(
-    (markdown) => process.stdout.write(`${markdown}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${(err as Error).message}\n`);
-      process.exit(2);
-    },
-  );
-}
+runAsScript(import.meta.url, main, () => answerJob(runRow));

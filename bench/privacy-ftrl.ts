@@ -1,7 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { pick } from '@pollen/coordinator';
 import {
   clipToNorm,
   createServerStrategy,
@@ -17,10 +16,10 @@ import {
   validateStrategyConfig,
 } from '@pollen/fl-core';
 import { type BatchSource, getFlatWeights, initTf, setFlatWeights, trainLocal } from '@pollen/ml';
-import { pick } from '../apps/coordinator/src/data/mnist.ts';
 import { numberFlag } from './lib/flags.ts';
 import { buildMnistModel, evaluateMnist, loadMnist, mlpTopology, mnistTask, sourceOf } from './lib/mnist.ts';
 import { RESULTS_DIR } from './lib/paths.ts';
+import { runAsScript, writeResults } from './lib/script.ts';
 
 // pnpm bench:privacy-ftrl: accuracy against epsilon on non-IID MNIST (McMahan's two-shard
 // split) when availability is not Poisson: every client comes and goes in sessions (a
@@ -363,30 +362,13 @@ async function main(argv: readonly string[]): Promise<string> {
     log(await run(o, prepared, 'ftrl', zTree, target));
   }
   const markdown = table(o, runs);
-  mkdirSync(dirname(o.out), { recursive: true });
-  writeFileSync(
-    o.out,
-    `${JSON.stringify(
-      {
-        command: `pnpm bench:privacy-ftrl ${argv.join(' ')}`.trim(),
-        date: new Date().toISOString(),
-        options: { ...o, out: undefined },
-        runs,
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  writeResults(o.out, {
+    command: `pnpm bench:privacy-ftrl ${argv.join(' ')}`.trim(),
+    date: new Date().toISOString(),
+    options: { ...o, out: undefined },
+    runs,
+  });
   return markdown;
 }
 
-const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isMain) {
-  main(process.argv.slice(2)).then(
-    (markdown) => process.stdout.write(`${markdown}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${(err as Error).message}\n`);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(import.meta.url, main);

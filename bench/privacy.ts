@@ -1,7 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { pick } from '@pollen/coordinator';
 import {
   addGaussianNoise,
   clipToNorm,
@@ -16,10 +15,10 @@ import {
   validatePrivacySettings,
 } from '@pollen/fl-core';
 import { type BatchSource, getFlatWeights, initTf, setFlatWeights, trainLocal } from '@pollen/ml';
-import { pick } from '../apps/coordinator/src/data/mnist.ts';
 import { numberFlag } from './lib/flags.ts';
 import { buildMnistModel, evaluateMnist, loadMnist, mlpTopology, mnistTask, sourceOf } from './lib/mnist.ts';
 import { RESULTS_DIR } from './lib/paths.ts';
+import { runAsScript, writeResults } from './lib/script.ts';
 import { checkStrategy, type Federation } from './strategies-sim.ts';
 
 // pnpm bench:privacy: DP-FedAvg on IID MNIST for a fixed number of rounds at noise multipliers
@@ -264,30 +263,13 @@ export async function main(argv: readonly string[]): Promise<string> {
     );
   }
   const markdown = table(options, runs);
-  mkdirSync(dirname(options.out), { recursive: true });
-  writeFileSync(
-    options.out,
-    `${JSON.stringify(
-      {
-        command: `pnpm bench:privacy ${argv.join(' ')}`.trim(),
-        date: new Date().toISOString(),
-        options: { ...options, out: undefined },
-        runs: runs.map((r) => ({ ...r, epsilon: Number.isFinite(r.epsilon) ? r.epsilon : null })),
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  writeResults(options.out, {
+    command: `pnpm bench:privacy ${argv.join(' ')}`.trim(),
+    date: new Date().toISOString(),
+    options: { ...options, out: undefined },
+    runs: runs.map((r) => ({ ...r, epsilon: Number.isFinite(r.epsilon) ? r.epsilon : null })),
+  });
   return markdown;
 }
 
-const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isMain) {
-  main(process.argv.slice(2)).then(
-    (markdown) => process.stdout.write(`${markdown}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${(err as Error).message}\n`);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(import.meta.url, main);

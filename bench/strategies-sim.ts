@@ -1,3 +1,4 @@
+import { loadMnist, pick } from '@pollen/coordinator';
 import {
   createServerStrategy,
   hashSeed,
@@ -12,7 +13,6 @@ import {
   type WeightedVector,
 } from '@pollen/fl-core';
 import { type BatchSource, initTf, type LocalStrategyInput, setFlatWeights, trainLocal } from '@pollen/ml';
-import { loadMnist, pick } from '../apps/coordinator/src/data/mnist.ts';
 import { buildMnistModel, evaluateMnist, mlpTopology, mnistTask, sourceOf } from './lib/mnist.ts';
 
 // A federated simulation in one Node process, with the browser's own training module

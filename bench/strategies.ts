@@ -1,10 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { TrainingSpec } from '@pollen/fl-core';
 import { answerJob, runJobs } from './lib/child-jobs.ts';
 import { numberFlag } from './lib/flags.ts';
+import { runAsScript, writeResults } from './lib/script.ts';
 import { type Federation, type RunResult, type RunSpec, simulate } from './strategies-sim.ts';
 
 // pnpm bench:strategies: FedAvg, FedProx, SCAFFOLD and FedAdam on McMahan's pathological
@@ -234,36 +234,17 @@ export async function main(argv: readonly string[]): Promise<string> {
   const raceResults = all.slice(0, race.length);
   const byzantineResults = all.slice(race.length);
   const markdown = tables(options, raceResults, byzantineResults);
-  mkdirSync(dirname(options.out), { recursive: true });
-  writeFileSync(
-    options.out,
-    `${JSON.stringify(
-      {
-        command: `pnpm bench:strategies ${argv.join(' ')}`.trim(),
-        date: new Date().toISOString(),
-        federation: options.federation,
-        byzantineFederation: options.byzantineFederation,
-        byzantineSampling: options.byzantineSampling,
-        target: options.target,
-        race: raceResults,
-        byzantine: byzantineResults,
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  writeResults(options.out, {
+    command: `pnpm bench:strategies ${argv.join(' ')}`.trim(),
+    date: new Date().toISOString(),
+    federation: options.federation,
+    byzantineFederation: options.byzantineFederation,
+    byzantineSampling: options.byzantineSampling,
+    target: options.target,
+    race: raceResults,
+    byzantine: byzantineResults,
+  });
   return markdown;
 }
 
-const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isMain && process.argv.includes('--child')) {
-  answerJob(runJob);
-} else if (isMain) {
-  main(process.argv.slice(2)).then(
-    (markdown) => process.stdout.write(`${markdown}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${(err as Error).message}\n`);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(import.meta.url, main, () => answerJob(runJob));

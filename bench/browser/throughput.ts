@@ -1,8 +1,8 @@
 import { decodeExamples } from '@pollen/compression';
 import type { Backend } from '@pollen/fl-core';
 import { arraySource, buildModel, getFlatWeights, inputTensor, type TrainTask, trainLocal } from '@pollen/ml';
+import { chooseBackend } from '@pollen/web-client/backends';
 import * as tf from '@tensorflow/tfjs';
-import { chooseBackend } from '../../apps/web-client/src/worker/backends.ts';
 
 /**
  * The page the browser-throughput benchmark opens: the contributor's own backend choice

@@ -1,4 +1,5 @@
 import type { ExampleBatch } from '@pollen/compression';
+import { loadMnist, pick } from '@pollen/coordinator';
 import { partitionIid, seededRng } from '@pollen/fl-core';
 import {
   arraySource,
@@ -14,7 +15,6 @@ import {
   trainLocal,
 } from '@pollen/ml';
 import * as tf from '@tensorflow/tfjs';
-import { loadMnist, pick } from '../../apps/coordinator/src/data/mnist.ts';
 
 /**
  * The coordinator's own MNIST split (8,000 training and 2,000 held-out digits, the same in

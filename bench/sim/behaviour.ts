@@ -1,5 +1,5 @@
+import { RECONNECT_GRACE_MS } from '@pollen/coordinator';
 import { gaussian, hashSeed, type Rng, seededRng } from '@pollen/fl-core';
-import { RECONNECT_GRACE_MS } from '../../apps/coordinator/src/rounds/engine.ts';
 import type { DropoutMode, SimOptions } from './options.ts';
 
 /**

@@ -1,12 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SIM_HELD_OUT_ENV } from '@pollen/coordinator';
 import { type ExampleSet, type ExampleTask, encodeExampleSet } from '@pollen/ml';
 
 /**
  * The one place the simulation gives its coordinator the held-out split. Until the coordinator
  * takes `PUT /api/tasks/:id/held-out`, the examples go in a file of @pollen/ml's example
- * codec that the coordinator process is started with, named by POLLEN_SIM_HELD_OUT (its
+ * codec that the coordinator process is started with, named by SIM_HELD_OUT_ENV (its
  * held-out seam, docs/tasks.md#simulating-any-task); once the route exists, this becomes one
  * request after the coordinator has started.
  */
@@ -18,7 +19,7 @@ export function heldOutHandOver(
   const path = join(dir, 'held-out.plx');
   writeFileSync(path, encodeExampleSet(task, examples));
   return {
-    env: { POLLEN_SIM_HELD_OUT: path },
+    env: { [SIM_HELD_OUT_ENV]: path },
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -10,9 +10,9 @@ import {
   toBytes,
 } from '@pollen/fl-core';
 import { arraySource, type BatchSource, buildModel, type ExampleSet, trainLocal } from '@pollen/ml';
+import { encodeRoundUpload } from '@pollen/web-client';
 import type * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
-import { encodeRoundUpload } from '../../apps/web-client/src/sdk/upload.ts';
 
 import { BenchError } from '../lib/errors.ts';
 import { deviceAuth } from '../lib/identity.ts';
