@@ -3,8 +3,18 @@
  * The site renders labelled digits of its own, adds them with `addExamples`, and starts
  * contributing when the visitor agrees.
  */
-import { createClient, inkFromRgba, toMnist } from '../sdk/index.ts';
+import { createClient, inkFromRgba, type PollenClient, toMnist } from '../sdk/index.ts';
 import '../styles.css';
+
+declare global {
+  interface Window {
+    /**
+     * The page's SDK client, for trying the SDK from the browser's console and for specs that
+     * play the host site with data of their own (e2e/open-task.spec.ts adds float examples).
+     */
+    pollen?: PollenClient;
+  }
+}
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -81,6 +91,8 @@ async function main(): Promise<void> {
       ? { backend }
       : {}),
   });
+
+  window.pollen = client;
 
   const count = async (): Promise<void> => {
     const n = await client.countExamples();

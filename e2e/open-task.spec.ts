@@ -1,0 +1,208 @@
+import { type BrowserContext, expect, type Page, test } from '@playwright/test';
+import * as tf from '@tensorflow/tfjs';
+import { api, OPERATOR_TOKEN, withCoordinator } from './coordinator.ts';
+
+// A task that is not MNIST, end to end: a float-feature regression model built and saved by
+// tfjs here, created through the REST API with its topology and initial weights inline, held-out
+// data uploaded as CSV, three tabs whose host page adds its own examples through the SDK, and
+// the exported model loaded back with tf.loadLayersModel.
+
+const TASK_ID = 'houses';
+const FEATURES = 4;
+const ROUNDS = 4;
+
+interface Example {
+  x: number[];
+  y: number[];
+}
+
+/** What the SDK example page exposes as `window.pollen` (apps/web-client/src/sdk-example/main.ts). */
+interface HostWindow {
+  pollen: { addExamples(rows: Example[], source: 'host'): Promise<{ accepted: number; refused: unknown[] }> };
+}
+
+interface Version {
+  version: number;
+  metrics: Record<string, number> | null;
+}
+
+/** mulberry32: a seeded generator, so the data is the same on every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** y = 2 x0 - x1 + x2 x3 + 0.5 sin(3 x0), features uniform in [-1, 1], a little noise. */
+function examples(count: number, seed: number): Example[] {
+  const next = rng(seed);
+  return Array.from({ length: count }, () => {
+    const x = Array.from({ length: FEATURES }, () => Number((2 * next() - 1).toFixed(4)));
+    const y = 2 * x[0]! - x[1]! + x[2]! * x[3]! + 0.5 * Math.sin(3 * x[0]!) + 0.05 * (next() - 0.5);
+    return { x, y: [Number(y.toFixed(4))] };
+  });
+}
+
+/** A 4-16-1 MLP as an operator would make it with tfjs, and its model.json parts as tfjs saves them. */
+async function savedModel(): Promise<{ model: tf.LayersModel; artifacts: tf.io.ModelArtifacts }> {
+  await tf.setBackend('cpu');
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [FEATURES], units: 16, activation: 'relu', name: 'hidden' }),
+      tf.layers.dense({ units: 1, name: 'price' }),
+    ],
+  });
+  let artifacts: tf.io.ModelArtifacts | null = null;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return { model, artifacts: artifacts! };
+}
+
+function weightBytes(data: tf.io.WeightData): Buffer {
+  return Buffer.concat((Array.isArray(data) ? data : [data]).map((b) => Buffer.from(b)));
+}
+
+async function operatorFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const res = await fetch(url, {
+    ...init,
+    headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, ...init.headers },
+  });
+  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`);
+  return res;
+}
+
+/** The held-out rows as a data file (docs/tasks.md#data-files-held-out-and-simulation-data). */
+function csvOf(rows: readonly Example[]): string {
+  const header = [...Array.from({ length: FEATURES }, (_, i) => `x${i}`), 'y'].join(',');
+  return `${[header, ...rows.map((r) => [...r.x, r.y[0]].join(','))].join('\n')}\n`;
+}
+
+/** One device: the SDK example page, which adds this device's own examples and contributes. */
+async function openHost(context: BrowserContext, url: string, own: Example[]): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
+  await page.goto(`${url}/sdk-example.html?task=${TASK_ID}&backend=wasm`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  const added = await page.evaluate(async (rows) => {
+    const result = await (window as unknown as HostWindow).pollen.addExamples(rows, 'host');
+    return { accepted: result.accepted, refused: result.refused.length };
+  }, own);
+  expect(added).toEqual({ accepted: own.length, refused: 0 });
+  await page.locator('#agree').check();
+  await page.locator('#contribute').click();
+  return page;
+}
+
+test('a regression model saved by tfjs trains in three tabs on their own examples, and its export predicts what the coordinator evaluates', async ({
+  browser,
+}) => {
+  const { model, artifacts } = await savedModel();
+  const heldOut = examples(200, 99);
+  await withCoordinator({}, async (coordinator) => {
+    const task = `${coordinator.url}/api/tasks/${TASK_ID}`;
+    await operatorFetch(`${coordinator.url}/api/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        id: TASK_ID,
+        name: 'House prices (synthetic)',
+        model: {
+          topology: artifacts.modelTopology,
+          weights: {
+            specs: artifacts.weightSpecs,
+            data: weightBytes(artifacts.weightData!).toString('base64'),
+          },
+        },
+        input: { shape: [FEATURES], dtype: 'float32' },
+        target: { kind: 'regression', shape: [1] },
+        loss: 'meanSquaredError',
+        metrics: ['mse', 'mae'],
+        data: null,
+        training: { epochs: 5, batchSize: 16, learningRate: 0.02, optimizer: 'adam' },
+        rounds: {
+          cohortSize: 3,
+          minReports: 3,
+          minClients: 3,
+          overSelection: 1,
+          deadlineMs: 30_000,
+          maxRounds: ROUNDS,
+        },
+      }),
+    });
+    await operatorFetch(`${task}/held-out`, {
+      method: 'PUT',
+      headers: { 'content-type': 'text/csv' },
+      body: csvOf(heldOut),
+    });
+
+    const contexts = await Promise.all([0, 1, 2].map(() => browser.newContext()));
+    try {
+      await Promise.all(contexts.map((c, i) => openHost(c, coordinator.url, examples(120, i + 1))));
+      await expect
+        .poll(async () => (await api<{ status: string }>(coordinator.url, `/api/tasks/${TASK_ID}`)).status, {
+          timeout: 60_000,
+        })
+        .toBe('completed');
+    } finally {
+      await Promise.all(contexts.map((c) => c.close()));
+    }
+
+    // The held-out loss falls over the rounds: the coordinator evaluated every version.
+    const versions = (await api<Version[]>(coordinator.url, `/api/tasks/${TASK_ID}/versions`)).sort(
+      (a, b) => a.version - b.version,
+    );
+    // (Version 0 is scored too when the held-out data came before the coordinator evaluated it.)
+    const evaluated = versions.filter((v) => v.metrics !== null);
+    expect(evaluated.map((v) => v.version)).toEqual(
+      expect.arrayContaining(Array.from({ length: ROUNDS }, (_, i) => i + 1)),
+    );
+    const losses = evaluated.map((v) => v.metrics!.loss!);
+    for (let i = 1; i < losses.length; i++) {
+      expect(losses[i], `version ${evaluated[i]!.version}`).toBeLessThan(losses[0]!);
+    }
+    expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
+    const latest = evaluated.at(-1)!;
+    expect(Object.keys(latest.metrics!).sort()).toEqual(['loss', 'mae', 'mse']);
+
+    // The export loads with tf.loadLayersModel through an IO handler that fetches its parts.
+    const manifest = (await (await operatorFetch(`${task}/model`)).json()) as {
+      modelTopology: object;
+      weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+    };
+    const group = manifest.weightsManifest[0]!;
+    const weightData = await (await operatorFetch(`${task}/${group.paths[0]}`)).arrayBuffer();
+    const exported = await tf.loadLayersModel({
+      load: async () => ({ modelTopology: manifest.modelTopology, weightSpecs: group.weights, weightData }),
+    });
+    const xs = tf.tensor2d(heldOut.map((e) => e.x));
+    const predicted = (exported.predict(xs) as tf.Tensor).dataSync();
+    // Its held-out MSE is the one the coordinator computed for that version from its own copy.
+    const mse = heldOut.reduce((s, e, i) => s + (predicted[i]! - e.y[0]!) ** 2, 0) / heldOut.length;
+    expect(mse).toBeCloseTo(latest.metrics!.mse!, 4);
+    // And the operator's own model, given the latest version's weights, predicts the same.
+    const flat = new Float32Array(weightData);
+    let at = 0;
+    model.setWeights(
+      model.weights.map((w) => {
+        // A trained model's variables have whole shapes (no batch dimension).
+        const shape = w.shape as number[];
+        const size = shape.reduce((n, d) => n * d, 1);
+        const t = tf.tensor(flat.subarray(at, at + size), shape);
+        at += size;
+        return t;
+      }),
+    );
+    expect(at).toBe(flat.length);
+    const own = (model.predict(xs) as tf.Tensor).dataSync();
+    const worst = Math.max(...Array.from(own, (v, i) => Math.abs(v - predicted[i]!)));
+    expect(worst).toBeLessThan(1e-5);
+  });
+});
