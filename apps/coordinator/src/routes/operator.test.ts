@@ -67,7 +67,12 @@ describe('operator API', () => {
     ];
     for (const [method, path] of routes) {
       for (const headers of bad) {
-        const res = await call(method, path, method === 'GET' || method === 'DELETE' ? undefined : {}, headers);
+        const res = await call(
+          method,
+          path,
+          method === 'GET' || method === 'DELETE' ? undefined : {},
+          headers,
+        );
         expect(res.status, `${method} ${path}`).toBe(401);
         expect(res.body.code).toBe('UNAUTHORIZED');
       }

@@ -22,6 +22,13 @@ export function checkTaskOverrides(value: unknown): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new PollenError('INVALID_TASK', '"task" expected a JSON object');
   }
+  const model = (value as { model?: unknown }).model;
+  if (model !== null && typeof model === 'object' && 'path' in model) {
+    throw new PollenError(
+      'INVALID_TASK',
+      '"model.path" is for task files: the HTTP API takes the model itself (multipart model.json and weight files, or an inline topology)',
+    );
+  }
   checkSchema(TaskOverridesSchema, value, 'INVALID_TASK');
   return value as Record<string, unknown>;
 }
