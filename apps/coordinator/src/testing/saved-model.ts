@@ -23,7 +23,8 @@ export const REGRESSION_TASK = {
  */
 export async function saveRegressionModel(seed = 1): Promise<SavedModel> {
   await initTf();
-  const init = (s: number): tf.initializers.Initializer => tf.initializers.glorotUniform({ seed: s });
+  const init = (s: number): ReturnType<typeof tf.initializers.glorotUniform> =>
+    tf.initializers.glorotUniform({ seed: s });
   const model = tf.sequential({
     layers: [
       tf.layers.dense({
