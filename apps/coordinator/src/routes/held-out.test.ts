@@ -172,4 +172,27 @@ describe('held-out data of a task', () => {
     expect(await nextVersionMetrics()).toBeNull();
     expect(await heldOut('DELETE', 'houses')).toMatchObject({ http: 200, source: null });
   });
+
+  it("reads a CSV by the task's columns, which PATCH may change", async () => {
+    const patched = await coordinator.app.inject({
+      method: 'PATCH',
+      url: '/api/tasks/houses',
+      headers: OPERATOR_HEADERS,
+      payload: { columns: { features: ['x2', 'x1', 'x0'], target: 'y' } },
+    });
+    expect(patched.statusCode).toBe(200);
+    const csv = 'x0,x1,x2,y\n1,2,3,4\n5,6,7,8\n';
+    expect(await heldOut('PUT', 'houses', csv)).toMatchObject({ http: 200, count: 2 });
+    const stored = (await coordinator.store.getHeldOut('houses'))!;
+    // Features in the order the spec names them: x2, x1, x0.
+    expect(
+      Array.from(
+        new Float32Array(stored.data.buffer.slice(stored.data.byteOffset + 16, stored.data.byteOffset + 28)),
+      ),
+    ).toEqual([3, 2, 1]);
+    expect(await heldOut('PUT', 'houses', 'a,b,c,price\n1,2,3,4\n')).toMatchObject({
+      http: 400,
+      message: expect.stringMatching(/^line 1, column "y": the target column is not in the header/),
+    });
+  });
 });
