@@ -1,7 +1,6 @@
 import { expectString, PollenError, TASK_ID_PATTERN } from '@pollen/fl-core';
-import { encodeExampleSet } from '@pollen/ml';
-import { readDataFile } from '@pollen/ml/data';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { readHeldOut } from '../data/held-out-reader.ts';
 import type { Engine } from '../rounds/engine.ts';
 import type { HeldOutInfo, StoredTask } from '../store/types.ts';
 import { HELD_OUT, HELD_OUT_BODY, OPERATOR_ERRORS, OPERATOR_SECURITY, TASK_PARAMS } from './schemas.ts';
@@ -74,15 +73,15 @@ export async function heldOutRoutes(
           'held-out data is a text/csv or application/x-ndjson (JSON lines) body',
         );
       }
-      const { examples } = readDataFile(task.spec, req.body, format, task.spec.columns);
-      const bytes = encodeExampleSet(task.spec, examples);
+      // Read off the event loop: a large file takes seconds (data/held-out-reader.ts).
+      const { count, bytes } = await readHeldOut(task.spec, req.body, format);
       if (bytes.byteLength > MAX_HELD_OUT_BYTES) {
         throw new PollenError(
           'PAYLOAD_TOO_LARGE',
-          `the ${examples.count} examples take ${bytes.byteLength} bytes in the task's dtypes, more than ${MAX_HELD_OUT_BYTES}`,
+          `the ${count} examples take ${bytes.byteLength} bytes in the task's dtypes, more than ${MAX_HELD_OUT_BYTES}`,
         );
       }
-      const info = await store.putHeldOut(task.spec.id, examples.count, bytes);
+      const info = await store.putHeldOut(task.spec.id, count, bytes);
       engine.heldOut.invalidate(task.spec.id);
       req.log.info({ task: task.spec.id, count: info.count, bytes: info.bytes }, 'held-out data uploaded');
       return reply(task, info);
