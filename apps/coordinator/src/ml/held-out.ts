@@ -9,8 +9,9 @@ export function mnistExamples(batch: ExampleBatch): ExampleSet {
 }
 
 /**
- * The held-out examples a task is evaluated on: MNIST's test split for the built-in digits,
- * none otherwise (then the coordinator reports no held-out figures rather than fake ones).
+ * The built-in held-out examples of a task: MNIST's test split for the built-in digits, none
+ * otherwise. A task's uploaded held-out set, when it has one, replaces this (held-out-source.ts);
+ * a task with neither reports no held-out figures rather than fake ones.
  */
 export function heldOutFor(spec: Pick<TaskSpec, 'data'>): ExampleSet | null {
   return spec.data?.builtin === 'mnist' ? mnistExamples(loadMnist().test) : null;
