@@ -125,7 +125,6 @@ test('a regression model saved by tfjs trains in three tabs on their own example
         target: { kind: 'regression', shape: [1] },
         loss: 'meanSquaredError',
         metrics: ['mse', 'mae'],
-        data: null,
         training: { epochs: 5, batchSize: 16, learningRate: 0.02, optimizer: 'adam' },
         rounds: {
           cohortSize: 3,

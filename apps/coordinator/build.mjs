@@ -74,6 +74,12 @@ await Promise.all([
     entryPoints: [join(HERE, 'src/ml/evaluate-thread.ts')],
     outfile: join(HERE, 'dist/evaluate-worker.mjs'),
   }),
+  // The held-out reader's thread (src/data/held-out-reader.ts starts `./held-out-read-worker.mjs`).
+  build({
+    ...common,
+    entryPoints: [join(HERE, 'src/data/held-out-read-thread.ts')],
+    outfile: join(HERE, 'dist/held-out-read-worker.mjs'),
+  }),
 ]);
 // The package's bin: executable, run by its #! line.
 chmodSync(join(HERE, 'dist/main.js'), 0o755);

@@ -1,25 +1,41 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SIM_HELD_OUT_ENV } from '@pollen/coordinator';
-import { type ExampleSet, type ExampleTask, encodeExampleSet } from '@pollen/ml';
+import type { ExampleSet, ExampleTask } from '@pollen/ml';
+import { inputSize, labelSize } from '@pollen/ml';
+import { BenchError } from '../lib/errors.ts';
+import type { CoordinatorProcess } from './coordinator.ts';
+
+/** Examples as JSON lines (`{"x": [...], "y": [...]}`), the data file format of docs/tasks.md. */
+export function jsonLinesOf(task: ExampleTask, set: ExampleSet): string {
+  const xs = inputSize(task.input);
+  const ys = labelSize(task);
+  const classId = task.target.kind === 'class';
+  const lines: string[] = [];
+  for (let i = 0; i < set.count; i++) {
+    const x = Array.from(set.x.subarray(i * xs, (i + 1) * xs));
+    const y = Array.from(set.y.subarray(i * ys, (i + 1) * ys));
+    lines.push(JSON.stringify({ x, y: classId ? y[0] : y }));
+  }
+  return `${lines.join('\n')}\n`;
+}
 
 /**
- * The one place the simulation gives its coordinator the held-out split. Until the coordinator
- * takes `PUT /api/tasks/:id/held-out`, the examples go in a file of @pollen/ml's example
- * codec that the coordinator process is started with, named by SIM_HELD_OUT_ENV (its
- * held-out seam, docs/tasks.md#simulating-any-task); once the route exists, this becomes one
- * request after the coordinator has started.
+ * Give the simulation's coordinator its held-out split: `PUT /api/tasks/:id/held-out` with the
+ * examples as JSON lines (already checked against the task when the data file was read, so
+ * the task's CSV columns do not matter here). Every version committed afterwards is evaluated
+ * on it; the untrained version 0, evaluated when the task was created, has no figures.
  */
-export function heldOutHandOver(
+export async function uploadHeldOut(
+  coordinator: CoordinatorProcess,
+  taskId: string,
   task: ExampleTask,
-  examples: ExampleSet,
-): { readonly env: Record<string, string>; dispose(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'pollen-sim-held-out-'));
-  const path = join(dir, 'held-out.plx');
-  writeFileSync(path, encodeExampleSet(task, examples));
-  return {
-    env: { [SIM_HELD_OUT_ENV]: path },
-    dispose: () => rmSync(dir, { recursive: true, force: true }),
-  };
+  set: ExampleSet,
+): Promise<{ count: number }> {
+  const res = await fetch(`${coordinator.url}/api/tasks/${taskId}/held-out`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${coordinator.token}`, 'content-type': 'application/x-ndjson' },
+    body: jsonLinesOf(task, set),
+  });
+  if (!res.ok) {
+    throw new BenchError('COORDINATOR_FAILED', `PUT held-out: ${res.status} ${await res.text()}`);
+  }
+  return (await res.json()) as { count: number };
 }

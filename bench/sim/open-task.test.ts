@@ -33,7 +33,7 @@ describe('pnpm sim --task --data: reading and splitting the data file', () => {
     expect(a.shards.reduce((n, s) => n + s.count, 0)).toBe(160);
     expect(a.task).toMatchObject({
       id: 'sim',
-      data: null,
+      columns: { target: 'y', group: 'user' },
       loss: 'meanSquaredError',
       metrics: ['mse', 'mae'],
     });
@@ -78,16 +78,21 @@ describe('pnpm sim --task --data: reading and splitting the data file', () => {
     expect(() => open(['--partition', 'dirichlet:0.5'])).toThrow(
       /"--partition dirichlet" skews labels and needs a class target; this task's target is regression/,
     );
-    expect(() => open(['--partition', 'iid'])).toThrow(
-      /data file .*small.csv: line 2, column "user": expected a number, got "u000"; if "user" says who a row came from, name it/,
-    );
+    // The task file names its CSV columns (group "user"): IID needs no --columns.
+    expect(open(['--partition', 'iid', '--clients', '4']).shards).toHaveLength(4);
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, 'user,x0,x1,x2,x3,x4,x5,x6,x7,y\nu1,1,2,3,4,5,6,7,8,1\nu2,1,2,3,4,5,6,7,8,oops\n');
-    expect(() => open(['--columns', '{"group":"user"}'], bad)).toThrow(
-      /line 3, column "y": expected a number, got "oops"/,
+    expect(() => open([], bad)).toThrow(/line 3, column "y": expected a number, got "oops"/);
+    // A text column the columns leave among the features.
+    const city = join(dir, 'city.csv');
+    writeFileSync(city, 'user,city,x0,x1,x2,x3,x4,x5,x6,y\nu1,paris,1,2,3,4,5,6,7,1\n');
+    expect(() => open([], city)).toThrow(
+      /line 2, column "city": expected a number, got "paris"; if "city" says who a row came from, name it/,
     );
-    expect(() => open(['--clients', '500', '--columns', '{"group":"user"}'])).toThrow(
-      /--clients 500 is more than the 160 training rows/,
+    // --columns replaces the task file's fields one by one.
+    expect(() => open(['--columns', '{"group": "city"}'], city)).toThrow(
+      /line 2, column "user": expected a number/,
     );
+    expect(() => open(['--clients', '500'])).toThrow(/--clients 500 is more than the 160 training rows/);
   });
 });

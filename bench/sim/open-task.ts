@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TaskSpec } from '@pollen/fl-core';
 import { type ExampleSet, type ExampleTask, labelSize, pickExamples } from '@pollen/ml';
-import { dataFormatOf, readDataFile } from '@pollen/ml/data';
+import { type DataColumns, dataFormatOf, readDataFile } from '@pollen/ml/data';
 import { BenchError } from '../lib/errors.ts';
 import { median } from '../lib/stats.ts';
 import { checkPartitionFits, partitionExamples, splitHeldOut, streamRng } from './data-partition.ts';
@@ -78,7 +78,9 @@ export function loadOpenTask(o: SimOptions, cwd: string): OpenTask {
       `task file ${open.taskFile}: --data needs a task that says its "input" and "target" (docs/tasks.md)`,
     );
   }
-  const task = openSimTask(o, file);
+  // The task file's CSV columns, each field --columns or --partition column:NAME gives replaced.
+  const columns: DataColumns = { ...((file.columns as DataColumns | undefined) ?? {}), ...open.columns };
+  const task = openSimTask(o, file, { ...columns });
   const exampleTask = task as unknown as OpenTask['exampleTask'];
   checkPartitionFits(o.partition, exampleTask);
   let text: string;
@@ -95,13 +97,13 @@ export function loadOpenTask(o: SimOptions, cwd: string): OpenTask {
   }
   let data: ReturnType<typeof readDataFile>;
   try {
-    data = readDataFile(exampleTask, text, format, open.columns);
+    data = readDataFile(exampleTask, text, format, columns);
   } catch (err) {
     const message = (err as Error).message;
     // A text column the options did not name: most likely who the row came from.
     const text = /column "([^"]+)": expected a number/.exec(message)?.[1];
     const hint =
-      text && open.columns.group === undefined
+      text && text !== columns.group
         ? `; if "${text}" says who a row came from, name it: --columns '{"group": "${text}"}' or --partition column:${text}`
         : '';
     return refuse(`data file ${open.dataFile}: ${message}${hint}`);

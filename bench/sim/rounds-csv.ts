@@ -7,8 +7,8 @@ function cell(value: number | string | null | undefined): string {
 }
 
 /**
- * The report's rounds as CSV, one row per closed round after one for the untrained model
- * (version 0): the held-out metrics by name (`loss` first, then the task's in name order)
+ * The report's rounds as CSV, one row per closed round, after one for the untrained model
+ * (version 0) when it was evaluated: the held-out metrics by name (`loss` first, then the task's in name order)
  * and, for a regression with a baseline, the held-out MSE over the baseline's.
  */
 export function roundsCsv(report: SimReport): string {
@@ -30,7 +30,7 @@ export function roundsCsv(report: SimReport): string {
     if (baseline !== null) values.push(ratio(m));
     rows.push(values.map(cell).join(','));
   };
-  line([null, 'initial', 0, null, null, null], report.initialMetrics);
+  if (report.initialMetrics) line([null, 'initial', 0, null, null, null], report.initialMetrics);
   for (const r of report.rounds)
     line([r.round, r.status, r.version, r.reported, r.dropped, r.elapsedS], r.metrics);
   return `${rows.join('\n')}\n`;

@@ -7,7 +7,7 @@ import { sleep } from '../lib/stats.ts';
 import { Behaviour } from './behaviour.ts';
 import { startBrowserPopulation } from './browser.ts';
 import { type CoordinatorProcess, startCoordinator } from './coordinator.ts';
-import { heldOutHandOver } from './held-out.ts';
+import { uploadHeldOut } from './held-out.ts';
 import { startNodePopulation } from './node-population.ts';
 import { loadOpenTask, type OpenTask } from './open-task.ts';
 import type { SimOptions } from './options.ts';
@@ -171,11 +171,15 @@ export async function runSim(
   let initialMetrics: MetricValues | null = null;
   let error: string | null = null;
   let populationStats: Record<string, number | string> = {};
-  const heldOut = open ? heldOutHandOver(open.exampleTask, open.heldOut) : null;
   try {
     if (o.mode === 'browser') ensureWebClient(log);
-    coordinator = await startCoordinator({ task, ...(heldOut ? { env: heldOut.env } : {}) });
+    coordinator = await startCoordinator({ task });
     log(`coordinator at ${coordinator.url}`);
+    if (open) {
+      // Before any client joins, so every round's version is scored on it.
+      const { count } = await uploadHeldOut(coordinator, SIM_TASK_ID, open.exampleTask, open.heldOut);
+      log(`held-out: ${count} examples uploaded`);
+    }
     const versions = await coordinator.get<{ version: number; metrics: MetricValues | null }[]>(
       `/api/tasks/${SIM_TASK_ID}/versions`,
     );
@@ -221,7 +225,6 @@ export async function runSim(
     populationStats = population?.stats() ?? {};
     await population?.close().catch(() => undefined);
     await coordinator?.stop().catch(() => undefined);
-    heldOut?.dispose();
   }
 
   const closed = progress.rounds.filter((r) => r.status !== 'open');

@@ -47,11 +47,16 @@ export function simTask(o: SimOptions): Record<string, unknown> {
 }
 
 /**
- * The task JSON of `--task FILE --data FILE`: the task file's own fields, with the
- * simulation's id and rounds, no built-in data (clients train on their part of the data file),
- * and each field a flag was given for replaced by the flag's value.
+ * The task JSON of `--task FILE --data FILE`: the task file's own fields (a task naming its
+ * target has no built-in data: clients train on their part of the data file), with the
+ * simulation's id, rounds and data-file columns, and each field a flag was given for replaced
+ * by the flag's value.
  */
-export function openSimTask(o: SimOptions, file: Record<string, unknown>): Record<string, unknown> {
+export function openSimTask(
+  o: SimOptions,
+  file: Record<string, unknown>,
+  columns: Record<string, unknown>,
+): Record<string, unknown> {
   const given = new Set(o.given);
   const has = (...flags: string[]): boolean => flags.some((f) => given.has(f));
   const own = file.training as Record<string, unknown> | undefined;
@@ -66,7 +71,7 @@ export function openSimTask(o: SimOptions, file: Record<string, unknown>): Recor
   return {
     ...file,
     id: SIM_TASK_ID,
-    data: null,
+    ...(Object.keys(columns).length > 0 ? { columns } : {}),
     rounds: simRounds(o),
     training,
     ...(has('model') ? { model: o.model } : {}),

@@ -8,7 +8,7 @@ export const MNIST_INPUT = { shape: [784], dtype: 'uint8', scale: 1 / 255 } as c
  * `mnist`, 20 IID demo shards of 400 digits, rounds of up to 10 clients.
  */
 export async function defaultTaskSpec(overrides: Record<string, unknown> = {}): Promise<TaskSpec> {
-  const spec: Record<string, unknown> = {
+  return validateTaskSpec({
     id: 'mnist',
     name: 'Handwritten digits (MNIST)',
     description: 'A small neural network that recognises handwritten digits, trained across visitors.',
@@ -31,14 +31,5 @@ export async function defaultTaskSpec(overrides: Record<string, unknown> = {}): 
     codec: 'f32',
     maxUpdateNorm: 1000,
     ...overrides,
-  };
-  // `"data": null` (JSON has no undefined): a task without the built-in digits, trained on
-  // what host pages add or on a simulation's data file (docs/tasks.md).
-  if (spec.data === null) delete spec.data;
-  // A task with its own target takes that target's default loss and metrics, not the digits'.
-  if (overrides.target !== undefined) {
-    if (overrides.loss === undefined) delete spec.loss;
-    if (overrides.metrics === undefined) delete spec.metrics;
-  }
-  return validateTaskSpec(spec);
+  });
 }

@@ -5,6 +5,7 @@ import { PollenError, type PollenErrorCode, toPollenError } from '@pollen/fl-cor
 export const HTTP_STATUS: Record<PollenErrorCode, number> = {
   INVALID_ARGUMENT: 400,
   INVALID_TASK: 400,
+  INVALID_MODEL: 400,
   INVALID_DATA: 400,
   INVALID_MESSAGE: 400,
   SHAPE_MISMATCH: 400,

@@ -3,7 +3,6 @@ export { buildCoordinator } from './app.ts';
 export type { CoordinatorConfig } from './config.ts';
 export { loadConfig } from './config.ts';
 export { loadMnist, pick, shardExamples } from './data/mnist.ts';
-export { SIM_HELD_OUT_ENV } from './ml/held-out.ts';
 export { CoordinateSets, roundUpload } from './rounds/coordinates.ts';
 export { Engine, RECONNECT_GRACE_MS } from './rounds/engine.ts';
 export { decodeRoundUpload } from './rounds/messages.ts';

@@ -5,6 +5,7 @@
 export type PollenErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVALID_TASK'
+  | 'INVALID_MODEL'
   | 'INVALID_MESSAGE'
   | 'SHAPE_MISMATCH'
   | 'NON_FINITE'

@@ -261,6 +261,7 @@ export {
 } from './strategies/index.ts';
 export { checkSchema, fieldName } from './task/check-schema.ts';
 export {
+  checkColumns,
   checkLoss,
   checkMetrics,
   DEFAULT_METRICS,
@@ -271,6 +272,7 @@ export {
 } from './task/fit.ts';
 export { upgradeLegacyTask } from './task/legacy.ts';
 export type {
+  ColumnsSpec,
   DataSpec,
   InputDtype,
   InputSpec,
@@ -286,6 +288,7 @@ export type {
   WeightEntrySpec,
 } from './task/schema.ts';
 export {
+  ColumnsSchema,
   DataSchema,
   DTYPES,
   InputSchema,
@@ -293,11 +296,14 @@ export {
   LossSchema,
   MetricSchema,
   MetricsSchema,
+  ModelPathSchema,
   ModelSchema,
   SIMPLE_METRICS,
   TARGET_KINDS,
   TargetSchema,
   TaskInputSchema,
+  TaskOverridesSchema,
+  WeightEntrySchema,
 } from './task/schema.ts';
 export type { RoundSpec, TaskRecord, TaskSpec, TaskStatus, TrainingSpec } from './task.ts';
 export { TASK_ID_PATTERN, validateTaskSpec } from './task.ts';

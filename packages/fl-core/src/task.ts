@@ -16,9 +16,10 @@ import { validateSecureAggregation } from './secagg/settings.ts';
 import type { StrategyConfig } from './strategies/config.ts';
 import { checkCompatibility } from './strategies/config.ts';
 import { checkSchema } from './task/check-schema.ts';
-import { checkInputTarget, checkLoss, checkMetrics, checkShorthand } from './task/fit.ts';
+import { checkColumns, checkInputTarget, checkLoss, checkMetrics, checkShorthand } from './task/fit.ts';
 import { upgradeLegacyTask } from './task/legacy.ts';
 import type {
+  ColumnsSpec,
   DataSpec,
   InputSpec,
   LossName,
@@ -86,6 +87,8 @@ export interface TaskSpec {
   readonly metrics: readonly MetricSpec[];
   /** Built-in demo data served to clients, when the task has some (MNIST). */
   readonly data?: DataSpec;
+  /** Which CSV columns of its data files (held-out upload, simulations) make an example. */
+  readonly columns?: ColumnsSpec;
   readonly training: TrainingSpec;
   readonly rounds: RoundSpec;
   /** How weights and updates travel: 'f32' exact, 'f16' half the bytes. */
@@ -168,6 +171,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   const loss = checkLoss(target, task.loss);
   const metrics = checkMetrics(target, task.metrics);
   const data = task.data ? checkData(task.data, inputSpec, target) : undefined;
+  if (task.columns) checkColumns(task.columns, inputSpec, target);
 
   const tr = expectObject('training', obj.training, 'INVALID_TASK');
   const training: TrainingSpec = {
@@ -236,6 +240,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     loss,
     metrics,
     ...(data ? { data } : {}),
+    ...(task.columns ? { columns: task.columns } : {}),
     training,
     rounds,
     codec,

@@ -1,3 +1,5 @@
+export type { TopologyModel } from './artifacts.ts';
+export { MODEL_LIMITS, manifestPaths, modelFromArtifacts, withoutInitialWeights } from './artifacts.ts';
 export { initTf } from './backend.ts';
 export { base64ToBytes, bytesToBase64 } from './base64.ts';
 export type { CheckedExample, ExampleErrorCode, ExampleRefusal } from './check-example.ts';

@@ -1,9 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { arraySource, buildModel, evaluate, initTf, setFlatWeights } from '@pollen/ml';
+import { arraySource, buildModel, type ExampleSet, evaluate, initTf, setFlatWeights } from '@pollen/ml';
 import type * as tf from '@tensorflow/tfjs';
 import { useMnistCache } from '../data/mnist.ts';
 import type { EvaluateReply, EvaluateRequest } from './evaluator.ts';
 import { heldOutFor } from './held-out.ts';
+import { BUILTIN_MNIST_KEY } from './held-out-source.ts';
 
 /**
  * The held-out evaluator's thread: its own tfjs (WASM backend), one model per topology, the
@@ -15,6 +16,17 @@ if (cacheDir) useMnistCache(cacheDir);
 const ready = initTf();
 const models = new Map<string, Promise<tf.LayersModel>>();
 let queue: Promise<void> = Promise.resolve();
+/** Each task's uploaded held-out set, as last sent, by its key. */
+const uploaded = new Map<string, { readonly key: string; readonly set: ExampleSet }>();
+
+function heldOutOf(req: EvaluateRequest): ExampleSet | null {
+  const { key, set } = req.heldOut;
+  if (key === BUILTIN_MNIST_KEY) return heldOutFor(req.task);
+  if (set) uploaded.set(req.taskId, { key, set });
+  const kept = uploaded.get(req.taskId);
+  if (kept?.key !== key) throw new Error(`held-out set ${key} was never sent to the evaluator thread`);
+  return kept.set;
+}
 
 async function handle(req: EvaluateRequest): Promise<EvaluateReply> {
   try {
@@ -24,7 +36,7 @@ async function handle(req: EvaluateRequest): Promise<EvaluateReply> {
       model = buildModel(req.task);
       models.set(req.key, model);
     }
-    const data = heldOutFor(req.task);
+    const data = heldOutOf(req);
     if (!data) return { id: req.id, ok: true, metrics: null };
     const m = await model;
     setFlatWeights(m, req.weights);

@@ -9,10 +9,11 @@ import {
   getFlatWeights,
   setFlatWeights,
   type TrainTask,
+  withoutInitialWeights,
 } from '@pollen/ml';
 import type * as tf from '@tensorflow/tfjs';
 import { mnistCacheDir } from '../data/mnist.ts';
-import { heldOutFor } from './held-out.ts';
+import { BUILTIN_MNIST_KEY, builtinHeldOut, type HeldOut, type HeldOutLookup } from './held-out-source.ts';
 
 /** The parts of a spec the evaluator thread builds and scores by. */
 export type EvaluatedTask = TrainTask & Pick<TaskSpec, 'model' | 'data'>;
@@ -24,6 +25,9 @@ export interface EvaluateRequest {
   readonly key: string;
   readonly task: EvaluatedTask;
   readonly weights: Float32Array;
+  /** Which task's held-out set to use, by key; the set itself when the thread does not hold it yet. */
+  readonly taskId: string;
+  readonly heldOut: { readonly key: string; readonly set?: ExampleSet };
 }
 
 /** The evaluator thread's answer. */
@@ -41,6 +45,8 @@ class EvaluatorThread {
   private readonly pending = new Map<number, (reply: EvaluateReply) => void>();
   private nextId = 1;
   private failed: Error | null = null;
+  /** The held-out key each task's set was last sent with: the thread keeps the last one per task. */
+  private readonly sent = new Map<string, string>();
 
   constructor() {
     this.worker = new Worker(new URL('./evaluate-worker.mjs', import.meta.url), {
@@ -65,14 +71,19 @@ class EvaluatorThread {
     return this.failed !== null;
   }
 
-  evaluate(spec: TaskSpec, weights: Float32Array): Promise<EvaluateReply> {
+  evaluate(spec: TaskSpec, weights: Float32Array, heldOut: HeldOut): Promise<EvaluateReply> {
     const id = this.nextId++;
+    // Requests are served in order, so a set sent once is there for every later request.
+    const send = heldOut.key !== BUILTIN_MNIST_KEY && this.sent.get(spec.id) !== heldOut.key;
+    this.sent.set(spec.id, heldOut.key);
     const request: EvaluateRequest = {
       id,
       key: JSON.stringify(spec.model),
       task: taskOf(spec),
       // A copy goes over, so the caller keeps its weights.
       weights: weights.slice(),
+      taskId: spec.id,
+      heldOut: send ? { key: heldOut.key, set: heldOut.examples() } : { key: heldOut.key },
     };
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
@@ -111,12 +122,19 @@ export class TaskModel {
   private constructor(
     private readonly spec: TaskSpec,
     readonly model: tf.LayersModel,
-    private readonly heldOut: () => ExampleSet | null,
+    private readonly heldOut: () => Promise<HeldOut | null>,
   ) {
     this.thread = evaluatorThread();
   }
 
-  static async create(spec: TaskSpec): Promise<TaskModel> {
+  /**
+   * Build a task's model and check it fits the task. Held-out examples come from `heldOut`
+   * (the engine's store-backed source); by default, the task's built-in data only.
+   */
+  static async create(
+    spec: TaskSpec,
+    heldOut: HeldOutLookup = async (s) => builtinHeldOut(s),
+  ): Promise<TaskModel> {
     const model = await buildModel(spec);
     try {
       checkModelFits(model, spec);
@@ -124,7 +142,9 @@ export class TaskModel {
       model.dispose();
       throw err;
     }
-    return new TaskModel(spec, model, () => heldOutFor(spec));
+    // The thread builds its own copy from the topology and loads each version's weights.
+    const evaluated = { ...spec, model: withoutInitialWeights(spec.model) };
+    return new TaskModel(evaluated, model, () => heldOut(evaluated));
   }
 
   /** Whether evaluations run on the evaluator thread (false once it failed: then on this one). */
@@ -142,8 +162,10 @@ export class TaskModel {
    * event loop; null when the task has no held-out data.
    */
   async evaluate(weights: Float32Array): Promise<MetricValues | null> {
+    const heldOut = await this.heldOut();
+    if (!heldOut) return null;
     if (!this.thread.broken) {
-      const reply = await this.thread.evaluate(this.spec, weights);
+      const reply = await this.thread.evaluate(this.spec, weights, heldOut);
       if (reply.ok) return reply.metrics;
       if (!this.thread.broken) throw new Error(`held-out evaluation failed: ${reply.message}`);
     }
@@ -152,10 +174,10 @@ export class TaskModel {
 
   /** The same evaluation on this thread: the fallback, and the reference the tests compare with. */
   async evaluateHere(weights: Float32Array): Promise<MetricValues | null> {
-    const data = this.heldOut();
-    if (!data) return null;
+    const heldOut = await this.heldOut();
+    if (!heldOut) return null;
     setFlatWeights(this.model, weights);
-    return evaluate(this.model, arraySource(this.spec, data), this.spec);
+    return evaluate(this.model, arraySource(this.spec, heldOut.examples()), this.spec);
   }
 
   dispose(): void {

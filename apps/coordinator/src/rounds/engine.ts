@@ -9,13 +9,14 @@ import {
   type TaskSpec,
   toPollenError,
 } from '@pollen/fl-core';
-import { weightSpecOf } from '@pollen/ml';
+import { weightSpecOf, withoutInitialWeights } from '@pollen/ml';
 import type { FastifyBaseLogger } from 'fastify';
 import { checkAdmission } from '../admission/handshake.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import type { ClusterHooks } from '../cluster/node.ts';
 import { SecAggRelay } from '../cluster/secagg-relay.ts';
 import { TaskModel } from '../ml/evaluator.ts';
+import { HeldOutSource } from '../ml/held-out-source.ts';
 import type { PollenServer, PollenSocket } from '../socket.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
 import { createRunner } from './create-runner.ts';
@@ -73,6 +74,8 @@ export class Engine extends EventEmitter<{
   private readonly awaited = new Map<string, { readonly roundId: number; readonly cancel: () => void }>();
 
   private readonly starting = new Map<string, Promise<void>>();
+  /** Where held-out examples come from: uploads in the store, else built-in data. */
+  readonly heldOut: HeldOutSource;
   /** In a cluster, the hooks runners use; set by `useCluster` before `start`. */
   private cluster: ClusterHooks | undefined;
 
@@ -83,6 +86,7 @@ export class Engine extends EventEmitter<{
     private readonly clock: Clock = systemClock,
   ) {
     super();
+    this.heldOut = new HeldOutSource(store);
   }
 
   /** Run as one node of several: rounds need the task's lease, cohorts span every node. */
@@ -116,10 +120,12 @@ export class Engine extends EventEmitter<{
         'rounds.mode "buffered" does not run on several coordinators yet: use synchronous rounds',
       );
     }
-    const model = await TaskModel.create(spec);
+    const model = await TaskModel.create(spec, this.heldOut.lookup);
     const initial = await model.initialWeights();
     const evaluation = await model.evaluate(initial);
-    const task = await this.store.createTask(spec, weightSpecOf(model.model), initial, evaluation);
+    // Initial weights become version 0; the stored spec keeps the topology only (docs/tasks.md).
+    const stored = { ...spec, model: withoutInitialWeights(spec.model) };
+    const task = await this.store.createTask(stored, weightSpecOf(model.model), initial, evaluation);
     this.models.set(spec.id, model);
     await this.startRunner(task);
     return task;
@@ -142,7 +148,7 @@ export class Engine extends EventEmitter<{
   private async startRunner(task: StoredTask): Promise<void> {
     let model = this.models.get(task.spec.id);
     if (!model) {
-      model = await TaskModel.create(task.spec);
+      model = await TaskModel.create(task.spec, this.heldOut.lookup);
       this.models.set(task.spec.id, model);
     }
     const runner = createRunner(task, {

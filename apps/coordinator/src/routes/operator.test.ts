@@ -55,6 +55,9 @@ describe('operator API', () => {
       ['POST', '/api/tasks/tiny/start'],
       ['POST', '/api/tasks/tiny/pause'],
       ['POST', '/api/tasks/tiny/stop'],
+      ['PUT', '/api/tasks/tiny/held-out'],
+      ['GET', '/api/tasks/tiny/held-out'],
+      ['DELETE', '/api/tasks/tiny/held-out'],
     ];
     const bad: Record<string, string>[] = [
       {},
@@ -64,7 +67,12 @@ describe('operator API', () => {
     ];
     for (const [method, path] of routes) {
       for (const headers of bad) {
-        const res = await call(method, path, method === 'GET' ? undefined : {}, headers);
+        const res = await call(
+          method,
+          path,
+          method === 'GET' || method === 'DELETE' ? undefined : {},
+          headers,
+        );
         expect(res.status, `${method} ${path}`).toBe(401);
         expect(res.body.code).toBe('UNAUTHORIZED');
       }

@@ -1,17 +1,36 @@
+import multipart from '@fastify/multipart';
 import { expectObject, expectOneOf, expectString, PollenError, TASK_ID_PATTERN } from '@pollen/fl-core';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Engine } from '../rounds/engine.ts';
 import { resolveTaskInput } from '../task-file.ts';
+import { heldOutRoutes } from './held-out.ts';
 import { openapiRoute } from './openapi.ts';
 import {
   OPERATOR_ERRORS,
   OPERATOR_SECURITY,
-  TASK_INPUT,
+  TASK_BODY,
   TASK_PARAMS,
   TASK_PATCH,
   TASK_STATUS,
 } from './schemas.ts';
+import { checkTaskOverrides, readTaskUpload } from './task-upload.ts';
+
+/**
+ * The task body's validator: a JSON body is checked against the task schema by @pollen/fl-core
+ * (INVALID_TASK naming the field, no type coercion), then merged and validated whole; a
+ * multipart body is read and checked part by part in the handler.
+ */
+const taskBodyValidator: FastifySchemaCompiler<unknown> = ({ contentType }) =>
+  contentType === 'application/json'
+    ? (body: unknown) => {
+        try {
+          return { value: checkTaskOverrides(body) };
+        } catch (error) {
+          return { error: error as Error };
+        }
+      }
+    : () => true;
 
 export interface OperatorRouteOptions {
   readonly engine: Engine;
@@ -29,6 +48,8 @@ export async function operatorRoutes(app: FastifyInstance, opts: OperatorRouteOp
     expectString('id', (params as { id?: unknown }).id, 63, TASK_ID_PATTERN, 'NOT_FOUND');
 
   openapiRoute(app);
+  // Multipart bodies for the operator's uploads only; limits are set per request (task-upload.ts).
+  await app.register(multipart);
 
   app.get(
     '/metrics',
@@ -51,9 +72,10 @@ export async function operatorRoutes(app: FastifyInstance, opts: OperatorRouteOp
     {
       onRequest: guard,
       schema: {
-        summary: 'Create a task (fields override the default MNIST task)',
+        summary:
+          'Create a task: JSON (fields override the default MNIST task), or multipart with a tfjs model.json and its weight files',
         security: OPERATOR_SECURITY,
-        body: TASK_INPUT,
+        body: TASK_BODY,
         response: {
           201: {
             type: 'object',
@@ -65,9 +87,13 @@ export async function operatorRoutes(app: FastifyInstance, opts: OperatorRouteOp
           ...OPERATOR_ERRORS,
         },
       },
+      validatorCompiler: taskBodyValidator,
     },
     async (req, reply) => {
-      const spec = await resolveTaskInput(expectObject('body', req.body, 'INVALID_TASK'));
+      const input = req.isMultipart()
+        ? await readTaskUpload(req)
+        : expectObject('body', req.body, 'INVALID_TASK');
+      const spec = await resolveTaskInput(input);
       const task = await engine.createTask(spec);
       reply.status(201);
       return {
@@ -84,7 +110,7 @@ export async function operatorRoutes(app: FastifyInstance, opts: OperatorRouteOp
     {
       onRequest: guard,
       schema: {
-        summary: 'Configure name, description, owner, training, rounds or maxUpdateNorm',
+        summary: 'Configure name, description, owner, columns, training, rounds or maxUpdateNorm',
         security: OPERATOR_SECURITY,
         params: TASK_PARAMS,
         body: TASK_PATCH,
@@ -110,7 +136,7 @@ export async function operatorRoutes(app: FastifyInstance, opts: OperatorRouteOp
         expectOneOf(
           `body.${key}`,
           key,
-          ['name', 'description', 'owner', 'training', 'rounds', 'maxUpdateNorm'],
+          ['name', 'description', 'owner', 'columns', 'training', 'rounds', 'maxUpdateNorm'],
           'INVALID_TASK',
         );
       }
@@ -125,6 +151,8 @@ export async function operatorRoutes(app: FastifyInstance, opts: OperatorRouteOp
       return { id, status: task.status, spec: task.spec };
     },
   );
+
+  await app.register(heldOutRoutes, { engine, guard });
 
   const SUMMARIES = {
     start: 'Resume selecting rounds',

@@ -1,4 +1,4 @@
-import { TASK_ID_PATTERN } from '@pollen/fl-core';
+import { TASK_ID_PATTERN, TaskOverridesSchema } from '@pollen/fl-core';
 import { CLIENT_ID_PATTERN } from '../rounds/messages.ts';
 
 /**
@@ -156,12 +156,64 @@ export const PRIVACY = {
 
 export const BINARY = { type: 'string', format: 'binary' } as const;
 
-/** A task description: fields that override the default MNIST task, checked by @pollen/fl-core. */
-export const TASK_INPUT = {
+/**
+ * The body of POST /api/tasks, by media type. JSON: any task fields, declared once by
+ * @pollen/fl-core's TaskOverridesSchema (and checked against it without coercion by the
+ * route). Multipart: the same JSON as a `task` part, a tfjs `model.json` and its weight files.
+ */
+export const TASK_BODY = {
+  content: {
+    'application/json': { schema: TaskOverridesSchema },
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        required: ['task'],
+        properties: {
+          task: {
+            type: 'string',
+            description: 'The task JSON (as application/json takes it), without `model`',
+          },
+          'model.json': {
+            type: 'string',
+            format: 'binary',
+            description: 'A tfjs model.json: modelTopology and weightsManifest',
+          },
+        },
+        additionalProperties: {
+          type: 'string',
+          format: 'binary',
+          description: "A weight file, named as in the manifest's paths (without ./)",
+        },
+      },
+    },
+  },
+} as const;
+
+/** A held-out data file: CSV with the task's `columns`, or JSON lines. */
+export const HELD_OUT_BODY = {
+  content: {
+    'text/csv': { schema: { type: 'string', description: "CSV, a header row naming the spec's columns" } },
+    'application/x-ndjson': { schema: { type: 'string', description: 'JSON lines: {"x": [...], "y": ...}' } },
+  },
+} as const;
+
+/** A task's held-out data: uploaded, built-in, or none. */
+export const HELD_OUT = {
   type: 'object',
-  additionalProperties: true,
-  description:
-    'A task description (docs/tasks.md); fields given replace those of the default MNIST task, then the whole is validated',
+  required: ['taskId', 'source'],
+  properties: {
+    taskId: { type: 'string' },
+    source: {
+      type: ['string', 'null'],
+      enum: ['uploaded', 'builtin', null],
+      description:
+        'Where versions are evaluated: an upload, the built-in data, or nowhere (null: no held-out data)',
+    },
+    count: nullableInt,
+    bytes: { ...nullableInt, description: "Bytes of the examples in the task's dtypes" },
+    digest: { type: ['string', 'null'], description: 'SHA-256 of the stored examples' },
+    uploadedAt: nullableInt,
+  },
 } as const;
 
 /** What an operator may change of a running task. */
@@ -172,6 +224,7 @@ export const TASK_PATCH = {
     name: {},
     description: {},
     owner: {},
+    columns: { type: 'object', additionalProperties: true },
     training: { type: 'object', additionalProperties: true },
     rounds: { type: 'object', additionalProperties: true },
     maxUpdateNorm: {},

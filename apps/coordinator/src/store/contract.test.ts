@@ -322,5 +322,27 @@ for (const backend of [sqlite, postgres]) {
       expect(await store.claimClient('client-a', 'h3')).toBe(a);
       expect(await store.claimClient('client-b', 'h2')).toBe('h2');
     });
+
+    it('keeps one held-out set per task: replaced on upload, deleted, kept across a reopen', async () => {
+      const store = await fresh();
+      expect(await store.getHeldOutInfo('tiny')).toBeUndefined();
+      expect(await store.getHeldOut('tiny')).toBeUndefined();
+      expect(await store.deleteHeldOut('tiny')).toBe(false);
+      const first = await store.putHeldOut('tiny', 2, Uint8Array.from([1, 2, 3, 4]));
+      expect(first).toMatchObject({ taskId: 'tiny', count: 2, bytes: 4 });
+      expect(first.digest).toMatch(/^[0-9a-f]{64}$/);
+      const second = await store.putHeldOut('tiny', 3, Uint8Array.from([5, 6, 7, 8, 9, 10]));
+      expect(second.digest).not.toBe(first.digest);
+      expect(await store.getHeldOutInfo('tiny')).toEqual(second);
+      const reopened = await opened!.reopen();
+      stores.push(reopened);
+      const stored = (await reopened.getHeldOut('tiny'))!;
+      expect(stored).toMatchObject(second);
+      expect(Array.from(stored.data)).toEqual([5, 6, 7, 8, 9, 10]);
+      expect(await code(store.putHeldOut('nope', 1, Uint8Array.from([1])))).toBe('UNKNOWN_TASK');
+      expect(await store.deleteHeldOut('tiny')).toBe(true);
+      expect(await store.getHeldOutInfo('tiny')).toBeUndefined();
+      expect(await reopened.getHeldOut('tiny')).toBeUndefined();
+    });
   });
 }

@@ -77,6 +77,9 @@ async function expectHistoryKept(store: Store): Promise<void> {
   await store.commitRound(next, Float32Array.from([1, 1, 1, 1]));
   expect((await store.listVersions('legacy'))[2]!.metrics).toEqual({ loss: 0.5, mse: 0.25 });
   expect((await store.listRounds('legacy'))[2]!.metrics).toEqual({ loss: 0.5, mse: 0.25 });
+  // And takes held-out uploads (step 4).
+  expect(await store.getHeldOutInfo('legacy')).toBeUndefined();
+  expect((await store.putHeldOut('legacy', 1, Uint8Array.from([7]))).count).toBe(1);
 }
 
 describe('a SQLite file written before named metrics', () => {

@@ -99,4 +99,14 @@ UPDATE rounds SET record = (
 FROM (SELECT task_id, round_id, record::jsonb AS r FROM rounds) AS old
 WHERE rounds.task_id = old.task_id AND rounds.round_id = old.round_id;
 `,
+  // 4: a task's uploaded held-out examples (PUT /api/tasks/:id/held-out), one set per task.
+  `
+CREATE TABLE held_out (
+  task_id TEXT PRIMARY KEY REFERENCES tasks(id),
+  count INTEGER NOT NULL,
+  data BYTEA NOT NULL,
+  digest TEXT NOT NULL,
+  uploaded_at BIGINT NOT NULL
+);
+`,
 ];

@@ -7,6 +7,7 @@ import {
   type WeightSpec,
 } from '@pollen/fl-core';
 import pg from 'pg';
+import { PostgresHeldOut } from './held-out-rows.ts';
 import { MIGRATIONS } from './postgres-schema.ts';
 import {
   fromBlob,
@@ -25,10 +26,12 @@ import { encodeStrategyState } from './strategy-state.ts';
 import type {
   Evaluated,
   Fence,
+  HeldOutInfo,
   ModelVersion,
   PrivacyState,
   RoundRecord,
   Store,
+  StoredHeldOut,
   StoredPrivacy,
   StoredStrategyState,
   StoredTask,
@@ -62,9 +65,11 @@ const taskOf = (row: PgTaskRow): StoredTask => toTask({ ...row, created_at: Numb
  */
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
+  private readonly heldOut: PostgresHeldOut;
 
   private constructor(pool: pg.Pool) {
     this.pool = pool;
+    this.heldOut = new PostgresHeldOut(pool);
   }
 
   /** Connect and bring the schema up to date; a bad URL or an unreachable server fails here. */
@@ -395,6 +400,22 @@ export class PostgresStore implements Store {
       [clientId],
     );
     return rows[0]!.secret_hash;
+  }
+
+  putHeldOut(taskId: string, count: number, data: Uint8Array): Promise<HeldOutInfo> {
+    return this.heldOut.put(taskId, count, data);
+  }
+
+  getHeldOutInfo(taskId: string): Promise<HeldOutInfo | undefined> {
+    return this.heldOut.info(taskId);
+  }
+
+  getHeldOut(taskId: string): Promise<StoredHeldOut | undefined> {
+    return this.heldOut.get(taskId);
+  }
+
+  deleteHeldOut(taskId: string): Promise<boolean> {
+    return this.heldOut.delete(taskId);
   }
 
   async close(): Promise<void> {

@@ -97,6 +97,16 @@ CREATE TABLE IF NOT EXISTS client_identities (
   first_seen INTEGER NOT NULL
 );
 `,
+  // 4: a task's uploaded held-out examples (PUT /api/tasks/:id/held-out), one set per task.
+  `
+CREATE TABLE held_out (
+  task_id TEXT PRIMARY KEY REFERENCES tasks(id),
+  count INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  digest TEXT NOT NULL,
+  uploaded_at INTEGER NOT NULL
+);
+`,
 ];
 
 /**

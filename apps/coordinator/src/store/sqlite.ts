@@ -9,6 +9,7 @@ import {
   type WeightSpec,
 } from '@pollen/fl-core';
 import Database from 'better-sqlite3';
+import { SqliteHeldOut } from './held-out-rows.ts';
 import {
   fromBlob,
   metricsText,
@@ -27,10 +28,12 @@ import { encodeStrategyState } from './strategy-state.ts';
 import type {
   Evaluated,
   Fence,
+  HeldOutInfo,
   ModelVersion,
   PrivacyState,
   RoundRecord,
   Store,
+  StoredHeldOut,
   StoredPrivacy,
   StoredStrategyState,
   StoredTask,
@@ -51,6 +54,7 @@ interface VersionRow {
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  private readonly heldOut: SqliteHeldOut;
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -59,6 +63,7 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     migrateSqlite(this.db);
+    this.heldOut = new SqliteHeldOut(this.db);
   }
 
   async createTask(
@@ -335,6 +340,22 @@ export class SqliteStore implements Store {
       .prepare('UPDATE tasks SET spec = ? WHERE id = ?')
       .run(JSON.stringify(spec), spec.id);
     if (result.changes === 0) throw new PollenError('UNKNOWN_TASK', `no task "${spec.id}"`);
+  }
+
+  async putHeldOut(taskId: string, count: number, data: Uint8Array): Promise<HeldOutInfo> {
+    return this.heldOut.put(taskId, count, data);
+  }
+
+  async getHeldOutInfo(taskId: string): Promise<HeldOutInfo | undefined> {
+    return this.heldOut.info(taskId);
+  }
+
+  async getHeldOut(taskId: string): Promise<StoredHeldOut | undefined> {
+    return this.heldOut.get(taskId);
+  }
+
+  async deleteHeldOut(taskId: string): Promise<boolean> {
+    return this.heldOut.delete(taskId);
   }
 
   async close(): Promise<void> {

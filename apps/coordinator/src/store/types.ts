@@ -67,6 +67,22 @@ export interface StoredStrategyState {
   readonly state: StrategyState;
 }
 
+/** A task's uploaded held-out examples as stored: how many, their size, SHA-256 and upload time. */
+export interface HeldOutInfo {
+  readonly taskId: string;
+  readonly count: number;
+  /** Bytes of the encoded examples (@pollen/ml's example codec, in the task's dtypes). */
+  readonly bytes: number;
+  /** SHA-256 of the encoded examples, hex: what an evaluator's cache is checked against. */
+  readonly digest: string;
+  readonly uploadedAt: number;
+}
+
+/** Uploaded held-out examples with their bytes. */
+export interface StoredHeldOut extends HeldOutInfo {
+  readonly data: Uint8Array;
+}
+
 /**
  * A fencing token (Kleppmann, "How to do distributed locking", 2016): the number a round
  * lease was granted with. The store remembers the highest token it saw per task and refuses
@@ -138,6 +154,13 @@ export interface Store {
    * (the given one when this call bound it). The caller compares, in constant time.
    */
   claimClient(clientId: string, secretHash: string): Promise<string>;
+  /** Keep a task's held-out examples (encoded), replacing any it had; UNKNOWN_TASK without the task. */
+  putHeldOut(taskId: string, count: number, data: Uint8Array): Promise<HeldOutInfo>;
+  /** What a task's uploaded held-out examples are, without reading their bytes. */
+  getHeldOutInfo(taskId: string): Promise<HeldOutInfo | undefined>;
+  getHeldOut(taskId: string): Promise<StoredHeldOut | undefined>;
+  /** Forget a task's uploaded held-out examples; false when it had none. */
+  deleteHeldOut(taskId: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

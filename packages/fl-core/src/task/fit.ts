@@ -1,5 +1,6 @@
 import { PollenError } from '../errors.ts';
 import type {
+  ColumnsSpec,
   InputSpec,
   LossName,
   MetricSpec,
@@ -169,4 +170,51 @@ export function checkShorthand(model: ModelSpec, input: InputSpec, target: Targe
       `"model.kind" cnn needs "input.shape" [height, width, channels], got [${input.shape.join(', ')}]`,
     );
   }
+}
+
+/** Values per example's label in a data file: 1 class id, n flags, the regression tensor, one token per position. */
+function labelValues(input: InputSpec, target: TargetSpec): number {
+  switch (target.kind) {
+    case 'class':
+      return 1;
+    case 'multilabel':
+      return target.numLabels;
+    case 'regression':
+      return target.shape.reduce((a, b) => a * b, 1);
+    case 'sequence':
+      return input.shape[0]!;
+  }
+}
+
+/**
+ * CSV columns that can make an example of this task: as many feature columns as the input has
+ * values and as many target columns as a label has, each column in one role only.
+ */
+export function checkColumns(columns: ColumnsSpec, input: InputSpec, target: TargetSpec): void {
+  const size = input.shape.reduce((a, b) => a * b, 1);
+  if (columns.features && columns.features.length !== size) {
+    throw new PollenError(
+      'INVALID_TASK',
+      `"columns.features" names ${columns.features.length} columns, "input.shape" [${input.shape.join(', ')}] holds ${size} values`,
+    );
+  }
+  const targets = typeof columns.target === 'string' ? [columns.target] : columns.target;
+  const labels = labelValues(input, target);
+  if (targets && targets.length !== labels) {
+    throw new PollenError(
+      'INVALID_TASK',
+      `"columns.target" names ${targets.length} columns, a ${target.kind} label holds ${labels} values`,
+    );
+  }
+  const roles = new Map<string, string>();
+  const take = (name: string, role: string): void => {
+    const other = roles.get(name);
+    if (other !== undefined) {
+      throw new PollenError('INVALID_TASK', `"${role}" column "${name}" is also named in "${other}"`);
+    }
+    roles.set(name, role);
+  };
+  for (const name of columns.features ?? []) take(name, 'columns.features');
+  for (const name of targets ?? []) take(name, 'columns.target');
+  if (columns.group !== undefined) take(columns.group, 'columns.group');
 }

@@ -61,6 +61,12 @@ describe('the task schema', () => {
     }
   });
 
+  it('keeps the CSV columns of its data files', () => {
+    const columns = { features: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], target: 'price', group: 'user' };
+    expect(validateTaskSpec({ ...base, columns }).columns).toEqual(columns);
+    expect(validateTaskSpec(base)).not.toHaveProperty('columns');
+  });
+
   it('keeps a declared loss and metrics, and a validated spec validates to itself', () => {
     const spec = validateTaskSpec({
       ...base,
@@ -179,6 +185,23 @@ describe('the task schema', () => {
         target: { kind: 'sequence', vocabSize: 9 },
       },
       /"input.dtype" of a sequence target holds token ids/,
+    ],
+    ['an unknown columns field', { columns: { label: 'y' } }, /"columns.label" expected no such field/],
+    ['an empty feature list', { columns: { features: [] } }, /"columns.features" expected array of 1..65536/],
+    [
+      'feature columns that do not fill the input',
+      { columns: { features: ['a', 'b'] } },
+      /"columns.features" names 2 columns, "input.shape" \[8\] holds 8 values/,
+    ],
+    [
+      'target columns that do not fill a label',
+      { columns: { target: ['p', 'q'] } },
+      /"columns.target" names 2 columns, a regression label holds 1 values/,
+    ],
+    [
+      'a column in two roles',
+      { columns: { target: 'price', group: 'price' } },
+      /"columns.group" column "price" is also named in "columns.target"/,
     ],
   ])('refuses %s, naming the field', (_name, change, message) => {
     expect(refusal({ ...base, ...change })).toMatch(message);

@@ -171,6 +171,51 @@ export const DataSchema = Type.Object(
 );
 export type DataSpec = Static<typeof DataSchema> & { readonly seed: number };
 
+const ColumnName = Type.String({ minLength: 1, maxLength: 200 });
+
+/**
+ * Which columns of a CSV data file (held-out upload, simulations) make an example: the
+ * features in the order of the model's flat input, the target column(s), and the column
+ * naming who a row came from. Independent of `data` (built-in demo data).
+ */
+export const ColumnsSchema = Type.Object(
+  {
+    features: Type.Optional(
+      Type.Array(ColumnName, {
+        minItems: 1,
+        maxItems: 65_536,
+        description: 'Feature columns, in input order; default: every column but the target and group',
+      }),
+    ),
+    target: Type.Optional(
+      Type.Union([ColumnName, Type.Array(ColumnName, { minItems: 1, maxItems: 65_536 })], {
+        description: 'The target column, or one column per label value; default "y"',
+      }),
+    ),
+    group: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'A user or author id column' }),
+    ),
+  },
+  { additionalProperties: false, description: "CSV columns of the task's data files (docs/tasks.md)" },
+);
+export type ColumnsSpec = Static<typeof ColumnsSchema>;
+
+/**
+ * A model saved by tfjs as files, for task files only: `path` names its model.json, relative
+ * to the task file; the weight files its manifest names are read next to it. The HTTP API
+ * takes no server paths: it takes the files themselves (multipart).
+ */
+export const ModelPathSchema = Type.Object(
+  {
+    path: Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: 'model.json, relative to the task file',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const TrainingSchema = Type.Object(
   {
     epochs: Int(1, 100),
@@ -199,6 +244,7 @@ export const TaskInputSchema = Type.Object(
     loss: Type.Optional(LossSchema),
     metrics: Type.Optional(MetricsSchema),
     data: Type.Optional(DataSchema),
+    columns: Type.Optional(ColumnsSchema),
     training: TrainingSchema,
     rounds: Type.Record(Type.String(), Type.Unknown(), {
       description:
@@ -217,3 +263,24 @@ export const TaskInputSchema = Type.Object(
   { additionalProperties: false },
 );
 export type TaskInput = Static<typeof TaskInputSchema>;
+
+/** Fields of task specs written before tasks described their model (legacy.ts reads them). */
+const LEGACY_FIELDS = {
+  dataset: Type.Optional(Type.Unknown({ description: 'Deprecated: data: { builtin, ... }' })),
+  modelTopology: Type.Optional(Type.Unknown({ description: 'Deprecated: model: { topology }' })),
+  inputShape: Type.Optional(Type.Unknown({ description: 'Deprecated: input.shape' })),
+  numClasses: Type.Optional(Type.Unknown({ description: 'Deprecated: target.numClasses' })),
+};
+
+/**
+ * What POST /api/tasks takes as JSON (and a task file holds, `model.path` aside): any fields of
+ * a task, each checked against {@link TaskInputSchema}; the others come from the default task.
+ */
+export const TaskOverridesSchema = Type.Partial(
+  Type.Object({ ...TaskInputSchema.properties, ...LEGACY_FIELDS }, { additionalProperties: false }),
+  {
+    additionalProperties: false,
+    description:
+      'A task description (docs/tasks.md): the fields given replace those of the default MNIST task, then the whole is validated',
+  },
+);

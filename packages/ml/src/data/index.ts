@@ -1,3 +1,4 @@
+export { decodeExampleSet, encodeExampleSet } from '../codec.ts';
 export type { DataColumns } from './csv.ts';
 export { parseCsvData } from './csv.ts';
 export { parseJsonLinesData } from './json-lines.ts';
