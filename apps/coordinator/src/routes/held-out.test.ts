@@ -66,16 +66,28 @@ async function mseOf(version: number, csv: string): Promise<number> {
 }
 
 /** Let one client commit one more round of the task; returns the new version's metrics. */
-async function nextVersionMetrics(): Promise<Record<string, number> | null> {
-  const before = (await coordinator.store.getTask('houses'))!.currentVersion;
-  const client = new NodeContributor(coordinator.url, `client-h${before}`, (g) =>
+/**
+ * The metrics of the version made by the first round that starts after this call: a round
+ * already open (a previous client may still be in one) committed on whatever held-out set was
+ * there when it began evaluating.
+ */
+async function nextVersion(): Promise<{ version: number; metrics: Record<string, number> | null }> {
+  const rounds = await coordinator.store.listRounds('houses');
+  const lastRound = Math.max(0, ...rounds.map((r) => r.roundId));
+  const client = new NodeContributor(coordinator.url, `client-h${lastRound}`, (g) =>
     new Float32Array(g.length).fill(0.01),
   );
   await client.hello('houses');
-  await waitFor(async () => (await coordinator.store.getTask('houses'))!.currentVersion > before, 15_000);
+  const made = await waitFor(
+    async () =>
+      (await coordinator.store.listRounds('houses')).find(
+        (r) => r.roundId > lastRound && r.status === 'committed',
+      ),
+    15_000,
+  );
   client.close();
-  const versions = await coordinator.store.listVersions('houses');
-  return versions.at(-1)!.metrics;
+  const version = made.newVersion!;
+  return { version, metrics: (await coordinator.store.getVersion('houses', version))!.metrics };
 }
 
 describe('held-out data of a task', () => {
@@ -155,9 +167,9 @@ describe('held-out data of a task', () => {
       digest: put.digest,
     });
 
-    const first = (await nextVersionMetrics())!;
+    const { version, metrics } = await nextVersion();
+    const first = metrics!;
     expect(Object.keys(first).sort()).toEqual(['loss', 'mae', 'mse']);
-    const version = (await coordinator.store.getTask('houses'))!.currentVersion;
     expect(first.mse).toBeCloseTo(await mseOf(version, csv), 4);
 
     // JSON lines replace the CSV: the next version is scored on the new set.
@@ -165,11 +177,11 @@ describe('held-out data of a task', () => {
     const replaced = await heldOut('PUT', 'houses', lines, 'application/x-ndjson');
     expect(replaced).toMatchObject({ http: 200, count: 2 });
     expect(replaced.digest).not.toBe(put.digest);
-    const second = (await nextVersionMetrics())!;
+    const second = (await nextVersion()).metrics!;
     expect(second.mse).toBeGreaterThan(1000);
 
     expect(await heldOut('DELETE', 'houses')).toMatchObject({ http: 200, source: null });
-    expect(await nextVersionMetrics()).toBeNull();
+    expect((await nextVersion()).metrics).toBeNull();
     expect(await heldOut('DELETE', 'houses')).toMatchObject({ http: 200, source: null });
   });
 
