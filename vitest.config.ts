@@ -84,6 +84,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          // Projects with different worker counts run as ordered groups, one after the other.
+          sequence: { groupOrder: 0 },
           // Pure code keeps no state between files: one set of threads, modules loaded once.
           pool: 'threads',
           isolate: false,
@@ -95,6 +97,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           // Two files at a time (Vitest's default on two cores is one): much of a file's time
           // is sockets, timers and worker threads waiting on each other.
           maxWorkers: 2,
@@ -111,7 +114,13 @@ export default defineConfig({
         extends: true,
         // Two files at a time: these mostly wait on child processes and servers, and Vitest's
         // default on a two-core machine is one.
-        test: { name: 'system', include: SYSTEM, testTimeout: 120_000, maxWorkers: 2 },
+        test: {
+          name: 'system',
+          sequence: { groupOrder: 2 },
+          include: SYSTEM,
+          testTimeout: 120_000,
+          maxWorkers: 2,
+        },
       },
     ],
   },
