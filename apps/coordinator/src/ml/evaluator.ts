@@ -13,6 +13,7 @@ import {
 import type * as tf from '@tensorflow/tfjs';
 import { mnistCacheDir } from '../data/mnist.ts';
 import { heldOutFor } from './held-out.ts';
+import { DEFAULT_EVALUATION_SAMPLE, evaluationSample } from './held-out-sample.ts';
 
 /** The parts of a spec the evaluator thread builds and scores by. */
 export type EvaluatedTask = TrainTask & Pick<TaskSpec, 'model' | 'data'>;
@@ -24,6 +25,8 @@ export interface EvaluateRequest {
   readonly key: string;
   readonly task: EvaluatedTask;
   readonly weights: Float32Array;
+  /** Held-out examples scored at most: a fixed sample of a larger set (held-out-sample.ts); 0: all. */
+  readonly sample: number;
 }
 
 /** The evaluator thread's answer. */
@@ -65,7 +68,7 @@ class EvaluatorThread {
     return this.failed !== null;
   }
 
-  evaluate(spec: TaskSpec, weights: Float32Array): Promise<EvaluateReply> {
+  evaluate(spec: TaskSpec, weights: Float32Array, sample: number): Promise<EvaluateReply> {
     const id = this.nextId++;
     const request: EvaluateRequest = {
       id,
@@ -73,6 +76,7 @@ class EvaluatorThread {
       task: taskOf(spec),
       // A copy goes over, so the caller keeps its weights.
       weights: weights.slice(),
+      sample,
     };
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
@@ -112,11 +116,13 @@ export class TaskModel {
     private readonly spec: TaskSpec,
     readonly model: tf.LayersModel,
     private readonly heldOut: () => ExampleSet | null,
+    private readonly sample: number,
   ) {
     this.thread = evaluatorThread();
   }
 
-  static async create(spec: TaskSpec): Promise<TaskModel> {
+  /** `sample`: held-out examples scored at most per version (0: all; default 2,000). */
+  static async create(spec: TaskSpec, options: { readonly sample?: number } = {}): Promise<TaskModel> {
     const model = await buildModel(spec);
     try {
       checkModelFits(model, spec);
@@ -124,7 +130,7 @@ export class TaskModel {
       model.dispose();
       throw err;
     }
-    return new TaskModel(spec, model, () => heldOutFor(spec));
+    return new TaskModel(spec, model, () => heldOutFor(spec), options.sample ?? DEFAULT_EVALUATION_SAMPLE);
   }
 
   /** Whether evaluations run on the evaluator thread (false once it failed: then on this one). */
@@ -143,7 +149,7 @@ export class TaskModel {
    */
   async evaluate(weights: Float32Array): Promise<MetricValues | null> {
     if (!this.thread.broken) {
-      const reply = await this.thread.evaluate(this.spec, weights);
+      const reply = await this.thread.evaluate(this.spec, weights, this.sample);
       if (reply.ok) return reply.metrics;
       if (!this.thread.broken) throw new Error(`held-out evaluation failed: ${reply.message}`);
     }
@@ -155,7 +161,7 @@ export class TaskModel {
     const data = this.heldOut();
     if (!data) return null;
     setFlatWeights(this.model, weights);
-    return evaluate(this.model, arraySource(this.spec, data), this.spec);
+    return evaluate(this.model, arraySource(this.spec, evaluationSample(data, this.sample)), this.spec);
   }
 
   dispose(): void {

@@ -60,6 +60,14 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
   /** Each open buffer's record write, which its commit or abandonment must follow. */
   private readonly opened = new Map<number, Promise<void>>();
 
+  protected inUse(): number[] {
+    return [
+      ...(this.buffer ? [this.buffer.baseVersion, ...this.buffer.versions()] : []),
+      ...[...this.handouts.values()].map((h) => h.version),
+      ...(this.broadcast ? [this.broadcast.version] : []),
+    ];
+  }
+
   openRoundIds(): number[] {
     return this.buffer ? [this.buffer.roundId] : [];
   }

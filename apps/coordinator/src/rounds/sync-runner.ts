@@ -40,6 +40,10 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
   /** Shared-coordinate sparsity: each round's coordinate set and the state that scores them. */
   readonly coordinates = new CoordinateSets();
 
+  protected inUse(): number[] {
+    return [...this.live.values()].map((l) => l.round.baseVersion);
+  }
+
   openRoundIds(): number[] {
     return [...this.live.values()].filter((l) => l.round.isOpen).map((l) => l.round.roundId);
   }
