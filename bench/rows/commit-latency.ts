@@ -9,7 +9,7 @@ import {
 import { io, type Socket } from 'socket.io-client';
 import { BenchError } from '../lib/errors.ts';
 import { deviceAuth } from '../lib/identity.ts';
-import { median, quantile, sig } from '../lib/stats.ts';
+import { median, quantile, sig, sleep } from '../lib/stats.ts';
 import { startCoordinator } from '../sim/coordinator.ts';
 import type { ApiRound } from '../sim/report.ts';
 import type { BenchContext, BenchRow, Suite } from './types.ts';
@@ -17,6 +17,8 @@ import type { BenchContext, BenchRow, Suite } from './types.ts';
 const TASK = 'commit-latency';
 /** The goal of issue 16: a median under this many milliseconds. */
 const GOAL_MS = 50;
+/** Each round's clients wait this long before uploading, as if training. */
+const TRAIN_MS = 300;
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -95,7 +97,7 @@ interface Run {
 /**
  * One coordinator process with the default task's model and data (784-128-10 MLP, d = 101,770,
  * MNIST's 2,000 held-out digits) and two clients in every round; rounds close when both have
- * reported. Each round: the first client uploads, then the second, whose emit starts the clock;
+ * reported. Each round: after TRAIN_MS the first client uploads, then the second, whose emit starts the clock;
  * the clock stops when the next round's start reaches a client.
  */
 async function measureRun(rounds: number, warmup: number): Promise<Run> {
@@ -129,6 +131,8 @@ async function measureRun(rounds: number, warmup: number): Promise<Run> {
     let update: Float32Array | null = null;
     for (let r = 1; r <= warmup + rounds; r++) {
       const [ma, mb] = await Promise.all([a.start(r), b.start(r)]);
+      // Stand-in for local training, and under the contributor rate limit (5 messages/s).
+      await sleep(TRAIN_MS);
       update ??= new Float32Array(decodeDense(toBytes(ma.weights)).vector.length).fill(1e-4);
       await a.upload(ma, update);
       const sent = performance.now();

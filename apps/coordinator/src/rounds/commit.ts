@@ -35,6 +35,8 @@ export class Committer {
   private server: ServerStrategy | null = null;
   private serverKey = '';
   private queue: Promise<void> = Promise.resolve();
+  /** The version this committer committed last, weights included: the next round starts from it without a store read. */
+  private latest: ModelVersion | null = null;
 
   constructor(
     private readonly taskId: string,
@@ -53,6 +55,18 @@ export class Committer {
   /** Drop the strategy held in memory: another node committed since (a cluster's lease moved). */
   forget(): void {
     this.server = null;
+    this.latest = null;
+  }
+
+  /**
+   * The task's current version: the one this committer committed last when it still is (no
+   * store read of d floats on the way from a commit to the next round), else the store's.
+   */
+  async current(task: StoredTask): Promise<ModelVersion> {
+    if (this.latest?.version === task.currentVersion) return this.latest;
+    const stored = await this.deps.store.getVersion(task.spec.id, task.currentVersion);
+    if (!stored) throw new Error(`version ${task.currentVersion} of ${task.spec.id} is missing`);
+    return stored;
   }
 
   /**
@@ -160,6 +174,14 @@ export class Committer {
         this.deps.fence?.(),
         this.deps.retention?.(),
       );
+      this.latest = {
+        taskId: spec.id,
+        version: record.newVersion!,
+        roundId: record.roundId,
+        createdAt: record.endedAt ?? Date.now(),
+        weights: next,
+        metrics: null,
+      };
       if (pruned.length > 0)
         this.deps.log.info({ task: spec.id, pruned }, 'pruned the weights of old versions');
       evaluations.submit(record.newVersion!, next);

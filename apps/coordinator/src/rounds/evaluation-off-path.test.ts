@@ -8,7 +8,7 @@ import {
   specSize,
 } from '@pollen/fl-core';
 import { io, type Socket } from 'socket.io-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Evaluated } from '../store/types.ts';
 import {
   NodeContributor,
@@ -69,7 +69,9 @@ describe('held-out evaluation off the commit path', () => {
         auth: { token: TEST_OPERATOR_TOKEN },
       },
     );
-    session.clients.push({ close: () => dashboard.disconnect() } as NodeContributor);
+    onTestFinished(() => {
+      dashboard.disconnect();
+    });
     const pushed: OperatorRound[] = [];
     dashboard.on('round', (r) => pushed.push(r));
     const snapshot = await new Promise<Ack<OperatorSnapshot>>((resolve) =>
