@@ -31,6 +31,8 @@ const SYSTEM = [
 /** Coordinator and bench files that need no server, no tfjs and no process. */
 const PURE_ELSEWHERE = [
   'apps/coordinator/src/config.test.ts',
+  'apps/coordinator/src/ml/held-out-sample.test.ts',
+  'apps/coordinator/src/store/retention.test.ts',
   'apps/coordinator/src/cluster/partials.test.ts',
   'apps/coordinator/src/rounds/coordinates.test.ts',
   'apps/coordinator/src/rounds/rate-limit.test.ts',

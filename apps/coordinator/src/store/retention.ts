@@ -1,4 +1,4 @@
-import { expectInt, PollenError } from '@pollen/fl-core';
+import { PollenError } from '@pollen/fl-core';
 
 /**
  * Which versions' weights a task keeps (docs/operating.md, "Version retention"): the last
@@ -19,13 +19,6 @@ export interface RetentionPlan extends RetentionPolicy {
 
 /** N = 10 and M = 100: at d = 5M (20 MB a version) about 200 MB plus 20 MB per 100 rounds. */
 export const DEFAULT_RETENTION: RetentionPolicy = { keepLast: 10, keepEvery: 100 };
-
-/** A policy checked at the boundary: keepLast in [1, 1e6] (the current version is always kept), keepEvery in [0, 1e9]. */
-export function validateRetention(policy: { keepLast: unknown; keepEvery: unknown }): RetentionPolicy {
-  const keepLast = expectInt('keepLast', policy.keepLast, 1, 1_000_000);
-  const keepEvery = expectInt('keepEvery', policy.keepEvery, 0, 1_000_000_000);
-  return { keepLast, keepEvery };
-}
 
 /** The highest version a commit of `newVersion` may prune: everything above it is among the last ones. */
 export function pruneCeiling(newVersion: number, policy: RetentionPolicy): number {
