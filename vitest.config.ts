@@ -23,6 +23,7 @@ const SYSTEM = [
   'apps/coordinator/src/fault-overlap.test.ts',
   'apps/coordinator/src/store/contract.test.ts',
   'apps/coordinator/src/store/migrate.test.ts',
+  'apps/coordinator/src/store/retention-contract.test.ts',
   'bench/bench.smoke.test.ts',
   'bench/sim.smoke.test.ts',
   'scripts/start.test.ts',
