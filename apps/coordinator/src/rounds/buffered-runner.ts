@@ -365,7 +365,6 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
             {
               reported: record.reported,
               version: record.newVersion,
-              metrics: record.metrics,
               staleness: aggregate.staleness,
               aggregationMs: record.aggregationMs,
             },

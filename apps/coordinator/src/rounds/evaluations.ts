@@ -50,7 +50,13 @@ export class VersionEvaluations {
     // A version no newer than one already taken is not evaluated after it.
     if (this.stopped || version <= this.newest) return;
     this.newest = version;
-    if (this.waiting) this.deps.onSkipped(this.taskId, this.waiting.version);
+    if (this.waiting) {
+      this.deps.log.info(
+        { task: this.taskId, version: this.waiting.version, newer: version },
+        'evaluation skipped',
+      );
+      this.deps.onSkipped(this.taskId, this.waiting.version);
+    }
     this.waiting = { version, weights };
     this.running ??= this.drain();
   }
@@ -86,6 +92,7 @@ export class VersionEvaluations {
         const metrics = await this.deps.evaluator.evaluate(weights);
         const evaluationMs = Math.round((performance.now() - started) * 1000) / 1000;
         const record = await this.deps.store.attachEvaluation(this.taskId, version, metrics, evaluationMs);
+        this.deps.log.info({ task: this.taskId, version, metrics, evaluationMs }, 'version evaluated');
         this.deps.onEvaluated({ taskId: this.taskId, version, metrics, evaluationMs, record });
       } catch (err) {
         // The version stays committed with null metrics; the next one is evaluated as usual.

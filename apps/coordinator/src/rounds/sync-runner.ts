@@ -326,7 +326,6 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
             {
               reported: record.reported,
               reason,
-              metrics: record.metrics,
               version: record.newVersion,
               tau,
               weight,
