@@ -30,7 +30,7 @@ export interface CoordinatorConfig {
   readonly cluster?: ClusterConfig;
   /** Join-token keys and per-address limits; absent: no join-token key, default limits. */
   readonly admission?: AdmissionConfig;
-  /** Which versions' weights are kept (docs/operating.md, "Version retention"); absent: the defaults. */
+  /** Which versions' weights are kept (docs/operating.md, "Retention"); absent: the defaults. */
   readonly retention?: RetentionPolicy;
   /** Held-out examples each version is evaluated on at most (a fixed sample; 0: all); absent: 2,000. */
   readonly evaluationSample?: number;

@@ -29,7 +29,7 @@ export interface RunnerDeps {
   readonly onEvaluated: (evaluated: VersionEvaluated) => void;
   /** Called for each version whose evaluation was skipped for a newer one. */
   readonly onEvaluationSkipped: (taskId: string, version: number) => void;
-  /** Which versions' weights commits keep (docs/operating.md, "Version retention"). */
+  /** Which versions' weights commits keep (docs/operating.md, "Retention"). */
   readonly retention: RetentionPolicy;
   /** Versions something outside the runner still reads (an export in progress). */
   readonly pinned: (taskId: string) => readonly number[];

@@ -1,7 +1,7 @@
 import { PollenError } from '@pollen/fl-core';
 
 /**
- * Which versions' weights a task keeps (docs/operating.md, "Version retention"): the last
+ * Which versions' weights a task keeps (docs/operating.md, "Retention"): the last
  * `keepLast` versions and every `keepEvery`-th one (version 0 among them); 0 keeps no
  * checkpoints beyond the last ones. Round records and their checksums are kept forever
  * whatever the policy; only the weights of the other versions are dropped.

@@ -16,7 +16,7 @@ export interface KillScenario {
 
 /**
  * Retention the killed coordinators run with: small, so that commits prune often and kills
- * land inside pruning commits too (docs/operating.md, "Version retention").
+ * land inside pruning commits too (docs/operating.md, "Retention").
  */
 const RETENTION = { POLLEN_KEEP_VERSIONS: '3', POLLEN_KEEP_EVERY: '5' };
 
