@@ -23,6 +23,7 @@ const SYSTEM = [
   'apps/coordinator/src/fault-overlap.test.ts',
   'apps/coordinator/src/store/contract.test.ts',
   'apps/coordinator/src/store/migrate.test.ts',
+  'apps/coordinator/src/store/retention-contract.test.ts',
   'bench/bench.smoke.test.ts',
   'bench/sim.smoke.test.ts',
   'bench/sim-task.smoke.test.ts',
@@ -32,6 +33,8 @@ const SYSTEM = [
 /** Coordinator and bench files that need no server, no tfjs and no process. */
 const PURE_ELSEWHERE = [
   'apps/coordinator/src/config.test.ts',
+  'apps/coordinator/src/ml/held-out-sample.test.ts',
+  'apps/coordinator/src/store/retention.test.ts',
   'apps/coordinator/src/cluster/partials.test.ts',
   'apps/coordinator/src/rounds/coordinates.test.ts',
   'apps/coordinator/src/rounds/rate-limit.test.ts',

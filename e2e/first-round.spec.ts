@@ -36,12 +36,22 @@ test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 5 rounds
           intervals: [2000],
         })
         .toBe('completed');
+      // Held-out metrics attach after each commit (docs/design.md): wait for the last round's.
+      await expect
+        .poll(
+          async () =>
+            (await api<Round[]>(coordinator.url, '/api/tasks/mnist-e2e/rounds'))
+              .filter((r) => r.status === 'committed')
+              .at(-1)?.metrics ?? null,
+          { timeout: 60_000, intervals: [500] },
+        )
+        .not.toBeNull();
       const rounds = await api<Round[]>(coordinator.url, '/api/tasks/mnist-e2e/rounds');
       const committed = rounds.filter((r) => r.status === 'committed');
       expect(committed).toHaveLength(5);
       const last = committed.at(-1)!;
       console.log(
-        `held-out accuracy by round: ${committed.map((r) => r.metrics!.accuracy.toFixed(3)).join(' ')}`,
+        `held-out accuracy by round: ${committed.map((r) => r.metrics?.accuracy.toFixed(3) ?? 'not evaluated').join(' ')}`,
       );
       // About 0.81 after the first round and 0.88 after the fifth on this split: the
       // model learns across rounds, not only in the first one.

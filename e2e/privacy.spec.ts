@@ -59,6 +59,16 @@ test('three tabs clip, noise and send clipping bits; rounds commit and the ledge
         })
         .toBe('completed');
 
+      // Held-out metrics attach after each commit (docs/design.md): wait for the last round's.
+      await expect
+        .poll(
+          async () =>
+            (await api<Round[]>(coordinator.url, '/api/tasks/mnist-dp/rounds'))
+              .filter((r) => r.status === 'committed')
+              .at(-1)?.metrics ?? null,
+          { timeout: 60_000, intervals: [500] },
+        )
+        .not.toBeNull();
       const rounds = await api<Round[]>(coordinator.url, '/api/tasks/mnist-dp/rounds');
       const committed = rounds.filter((r) => r.status === 'committed');
       expect(committed).toHaveLength(3);

@@ -5,6 +5,7 @@ import { aggregationSuite } from '../rows/aggregation.ts';
 import { asyncSuite } from '../rows/async.ts';
 import { backendsSuite } from '../rows/backends.ts';
 import { capacitySuite } from '../rows/capacity.ts';
+import { commitLatencySuite } from '../rows/commit-latency.ts';
 import { compressionSuite } from '../rows/compression.ts';
 import { secAggSuite } from '../rows/secagg.ts';
 import { secAggUnmaskSuite } from '../rows/secagg-unmask.ts';
@@ -23,6 +24,7 @@ export const SUITES: readonly Suite[] = [
   secAggUnmaskSuite,
   asyncSuite,
   capacitySuite,
+  commitLatencySuite,
 ];
 
 export interface BenchOptions {

@@ -72,7 +72,6 @@ async function follow(
       coordinator.get<{ status: string }>(`/api/tasks/${SIM_TASK_ID}`),
       coordinator.get<ApiRound[]>(`/api/tasks/${SIM_TASK_ID}/rounds?limit=1000`),
     ]);
-    let reached = false;
     for (const r of [...rounds].sort((a, b) => a.roundId - b.roundId)) {
       if (r.status === 'open' || seen.has(r.roundId)) continue;
       seen.add(r.roundId);
@@ -84,9 +83,12 @@ async function follow(
           `; ${population.connected()}/${population.size} connected`,
       );
       if (o.churn > 0) population.churn();
-      if (o.target !== null && r.status === 'committed' && (r.metrics?.accuracy ?? 0) >= o.target)
-        reached = true;
     }
+    // Held-out metrics attach after a round's commit (docs/design.md, "Evaluation off the
+    // commit path"), so every committed round is looked at again on each poll.
+    const reached =
+      o.target !== null &&
+      rounds.some((r) => r.status === 'committed' && (r.metrics?.accuracy ?? 0) >= o.target!);
     if (reached) return { rounds, stopped: 'target' };
     if (task.status === 'completed') return { rounds, stopped: 'completed' };
     // The privacy budget ran out, or an operator stopped the task: no more rounds will come.
@@ -140,6 +142,23 @@ function summarise(
     report: paths.report,
     plot: paths.plot,
   };
+}
+
+/** How long the report waits for the last committed version's held-out evaluation. */
+const EVALUATION_WAIT_MS = 60_000;
+
+/**
+ * The task's rounds once the last committed one's held-out evaluation, which runs after its
+ * commit, has attached its metrics (or after EVALUATION_WAIT_MS).
+ */
+async function evaluatedRounds(coordinator: CoordinatorProcess): Promise<ApiRound[]> {
+  const until = Date.now() + EVALUATION_WAIT_MS;
+  for (;;) {
+    const rounds = await coordinator.get<ApiRound[]>(`/api/tasks/${SIM_TASK_ID}/rounds?limit=1000`);
+    const last = rounds.filter((r) => r.status === 'committed').at(-1);
+    if (!last || last.evaluationMs !== undefined || Date.now() > until) return rounds;
+    await sleep(200);
+  }
 }
 
 /**
@@ -206,10 +225,7 @@ export async function runSim(
           });
     log(`${population.size} ${o.mode} clients started in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     progress = await follow(o, coordinator, population, started, log, open);
-    progress = {
-      ...progress,
-      rounds: await coordinator.get<ApiRound[]>(`/api/tasks/${SIM_TASK_ID}/rounds?limit=1000`),
-    };
+    progress = { ...progress, rounds: await evaluatedRounds(coordinator) };
   } catch (err) {
     error = (err as Error).message;
     if (coordinator) error += `\n--- coordinator output (tail) ---\n${coordinator.output().slice(-3000)}`;

@@ -15,7 +15,7 @@ import { defaultTaskSpec } from './default-task.ts';
 import { asPollenError, HTTP_STATUS } from './errors.ts';
 import { MessageLimit } from './message-limit.ts';
 import { createMetrics } from './metrics.ts';
-import { Engine } from './rounds/engine.ts';
+import { Engine, type EngineOptions } from './rounds/engine.ts';
 import { apiRoutes } from './routes/api.ts';
 import { openapi } from './routes/openapi.ts';
 import { operatorRoutes } from './routes/operator.ts';
@@ -52,6 +52,8 @@ export async function buildCoordinator(
   config: CoordinatorConfig,
   /** Tests drive time (testing/manual-clock.ts); a process runs on the system clock. */
   clock: Clock = systemClock,
+  /** Tests control held-out evaluation (an evaluation that resolves when the test says). */
+  testing: Pick<EngineOptions, 'evaluator'> = {},
 ): Promise<Coordinator> {
   const app = Fastify({
     logger: { level: config.logLevel },
@@ -70,7 +72,11 @@ export async function buildCoordinator(
   // POLLEN_MNIST_CACHE shares one converted copy between processes (the tests build it once a run).
   useMnistCache(process.env.POLLEN_MNIST_CACHE || config.dataDir);
   const store = await openStore(config);
-  const engine = new Engine(store, app.log, clock);
+  const engine = new Engine(store, app.log, clock, {
+    ...testing,
+    ...(config.retention ? { retention: config.retention } : {}),
+    ...(config.evaluationSample !== undefined ? { evaluationSample: config.evaluationSample } : {}),
+  });
   const messageLimit = new MessageLimit(engine);
   let cluster: ClusterNode | null = null;
   try {

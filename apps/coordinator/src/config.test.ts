@@ -100,3 +100,38 @@ describe('admission configuration', () => {
     expect(refusal(['--max-connections-per-address', '-1'])).toMatch(/POLLEN_MAX_CONNECTIONS_PER_ADDRESS/);
   });
 });
+
+describe('retention and evaluation settings', () => {
+  it('defaults to the last 10 versions, every 100th, and 2,000 held-out examples', () => {
+    expect(loadConfig([], {})).toMatchObject({
+      retention: { keepLast: 10, keepEvery: 100 },
+      evaluationSample: 2000,
+    });
+  });
+
+  it('takes them from flags or the environment', () => {
+    expect(
+      loadConfig(['--keep-versions', '3', '--keep-every', '0', '--evaluation-sample', '0'], {}),
+    ).toMatchObject({ retention: { keepLast: 3, keepEvery: 0 }, evaluationSample: 0 });
+    expect(
+      loadConfig([], {
+        POLLEN_KEEP_VERSIONS: '25',
+        POLLEN_KEEP_EVERY: '50',
+        POLLEN_EVALUATION_SAMPLE: '500',
+      }),
+    ).toMatchObject({ retention: { keepLast: 25, keepEvery: 50 }, evaluationSample: 500 });
+  });
+
+  it('refuses what is not a whole number in range, naming the setting', () => {
+    expect(refusal(['--keep-versions', '0'])).toBe(
+      '"POLLEN_KEEP_VERSIONS" expected integer in [1, 1000000], got 0',
+    );
+    expect(refusal([], { POLLEN_KEEP_VERSIONS: 'ten' })).toMatch(/^"POLLEN_KEEP_VERSIONS" expected integer/);
+    expect(refusal(['--keep-every=-1'])).toMatch(/^"POLLEN_KEEP_EVERY" expected integer in \[0, /);
+    expect(refusal([], { POLLEN_KEEP_EVERY: '2.5' })).toMatch(/^"POLLEN_KEEP_EVERY" expected integer/);
+    expect(refusal(['--evaluation-sample', ''])).toMatch(/^"POLLEN_EVALUATION_SAMPLE" expected integer/);
+    expect(refusal([], { POLLEN_EVALUATION_SAMPLE: '1e9' })).toMatch(
+      /^"POLLEN_EVALUATION_SAMPLE" expected integer/,
+    );
+  });
+});

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { expectInt, expectOneOf, PollenError } from '@pollen/fl-core';
 import { DEFAULT_ADDRESS_LIMITS } from './admission/address-limits.ts';
+import { DEFAULT_EVALUATION_SAMPLE } from './ml/held-out-sample.ts';
+import { DEFAULT_RETENTION, type RetentionPolicy } from './store/retention.ts';
 
 /** Everything the coordinator process is configured with. */
 export interface CoordinatorConfig {
@@ -28,6 +30,10 @@ export interface CoordinatorConfig {
   readonly cluster?: ClusterConfig;
   /** Join-token keys and per-address limits; absent: no join-token key, default limits. */
   readonly admission?: AdmissionConfig;
+  /** Which versions' weights are kept (docs/operating.md, "Retention"); absent: the defaults. */
+  readonly retention?: RetentionPolicy;
+  /** Held-out examples each version is evaluated on at most (a fixed sample; 0: all); absent: 2,000. */
+  readonly evaluationSample?: number;
 }
 
 /** Who may connect as a contributor (docs/operating.md, "Admission"). */
@@ -93,7 +99,12 @@ const USAGE = `pollen-coordinator [options]
   --max-connections-per-address N  open contributor connections per address, 0: no limit
                      (POLLEN_MAX_CONNECTIONS_PER_ADDRESS, default 256)
   --hellos-per-second-per-address N  contributor connections per second per address, bursts of
-                     10 s worth, 0: no limit (POLLEN_HELLOS_PER_SECOND_PER_ADDRESS, default 10)`;
+                     10 s worth, 0: no limit (POLLEN_HELLOS_PER_SECOND_PER_ADDRESS, default 10)
+  --keep-versions N  keep the weights of each task's last N versions, N >= 1
+                     (POLLEN_KEEP_VERSIONS, default 10)
+  --keep-every M     and of every M-th version, 0: none (POLLEN_KEEP_EVERY, default 100)
+  --evaluation-sample N  held-out examples each version is evaluated on at most, a fixed
+                     sample of a larger set, 0: all (POLLEN_EVALUATION_SAMPLE, default 2000)`;
 
 /** Read the configuration from command-line flags, then environment variables, then defaults. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorConfig {
@@ -118,6 +129,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
         'join-token-issuer': { type: 'string' },
         'max-connections-per-address': { type: 'string' },
         'hellos-per-second-per-address': { type: 'string' },
+        'keep-versions': { type: 'string' },
+        'keep-every': { type: 'string' },
+        'evaluation-sample': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -170,10 +184,31 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
     }
     cluster = { redisUrl: expectUrl('POLLEN_REDIS_URL', redisUrl, ['redis:', 'rediss:']), nodeId };
   }
+  // Settings are whole numbers; anything else (a fraction, a word, an empty string) is refused by name.
+  const whole = (flag: string, name: string, fallback: number, min: number, max: number): number => {
+    const text = str(flag, name);
+    return expectInt(
+      name,
+      text === undefined ? fallback : /^\d{1,10}$/.test(text) ? Number(text) : text,
+      min,
+      max,
+    );
+  };
   return {
     store,
     ...(cluster ? { cluster } : {}),
     admission: loadAdmission(str),
+    retention: {
+      keepLast: whole('keep-versions', 'POLLEN_KEEP_VERSIONS', DEFAULT_RETENTION.keepLast, 1, 1_000_000),
+      keepEvery: whole('keep-every', 'POLLEN_KEEP_EVERY', DEFAULT_RETENTION.keepEvery, 0, 1_000_000_000),
+    },
+    evaluationSample: whole(
+      'evaluation-sample',
+      'POLLEN_EVALUATION_SAMPLE',
+      DEFAULT_EVALUATION_SAMPLE,
+      0,
+      100_000_000,
+    ),
     host: str('host', 'POLLEN_HOST') ?? '127.0.0.1',
     port: expectInt('port', port, 0, 65535),
     dataDir: resolve(str('data-dir', 'POLLEN_DATA_DIR') ?? '.data'),

@@ -20,6 +20,8 @@ export const HTTP_STATUS: Record<PollenErrorCode, number> = {
   DUPLICATE_CLIENT: 409,
   UNKNOWN_TASK: 404,
   NOT_FOUND: 404,
+  // A version the retention policy dropped the weights of (docs/operating.md, "Retention").
+  VERSION_PRUNED: 410,
   TASK_NOT_RUNNING: 409,
   UNAUTHORIZED: 401,
   IDENTITY_MISMATCH: 401,

@@ -58,9 +58,15 @@ export function createMetrics(engine: Engine): Registry {
   });
   const evaluation = new Histogram({
     name: 'pollen_evaluation_seconds',
-    help: 'Time to evaluate a committed model on the held-out split',
+    help: 'Time to evaluate a committed model on the held-out split (after its commit)',
     labelNames: ['task'],
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const skipped = new Counter({
+    name: 'pollen_evaluations_skipped_total',
+    help: 'Committed versions left unevaluated because a newer version arrived first (their metrics stay null)',
+    labelNames: ['task'],
     registers: [registry],
   });
   const staleness = new Histogram({
@@ -108,7 +114,6 @@ export function createMetrics(engine: Engine): Registry {
     rounds.inc({ task: r.taskId, status: r.status });
     const mode = r.mode ?? 'sync';
     if (r.aggregationMs !== undefined) aggregation.observe({ task: r.taskId, mode }, r.aggregationMs / 1000);
-    if (r.evaluationMs !== undefined) evaluation.observe({ task: r.taskId }, r.evaluationMs / 1000);
     if (r.staleness) staleness.observe({ task: r.taskId, mode }, r.staleness.tau);
     survivors.observe({ task: r.taskId }, r.reported);
     dropped.inc({ task: r.taskId }, r.dropped);
@@ -116,6 +121,8 @@ export function createMetrics(engine: Engine): Registry {
     bytes.inc({ task: r.taskId, direction: 'down' }, r.bytesDown);
     if (r.endedAt) duration.observe({ task: r.taskId, status: r.status }, (r.endedAt - r.startedAt) / 1000);
   });
+  engine.on('evaluated', (e) => evaluation.observe({ task: e.taskId }, e.evaluationMs / 1000));
+  engine.on('evaluationSkipped', (e) => skipped.inc({ task: e.taskId }));
   engine.on('rejected', (code) => rejected.inc({ code }));
   return registry;
 }

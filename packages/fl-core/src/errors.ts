@@ -33,6 +33,7 @@ export type PollenErrorCode =
   | 'SECAGG_STAGE'
   | 'LEASE_LOST'
   | 'INVALID_DATA'
+  | 'VERSION_PRUNED'
   | 'INTERNAL';
 
 /** The one error class Pollen throws on purpose; `code` is stable, `message` is for people. */

@@ -78,7 +78,9 @@ export interface OperatorRound {
   readonly endedAt: number | null;
   /**
    * Held-out metrics (`loss` and the task's declared metrics) of the model the round committed;
-   * null when the round did not commit or the task has no held-out data.
+   * null when the round did not commit, while the evaluation that runs after the commit has not
+   * attached them (it may be skipped for a newer version: "not evaluated"), or when the task
+   * has no held-out data (then `evaluationMs` is set).
    */
   readonly metrics: MetricValues | null;
   readonly bytesUp: number;
@@ -96,7 +98,10 @@ export interface OperatorRound {
   readonly staleness?: OperatorRoundStaleness;
   /** Milliseconds spent aggregating and applying the server strategy (held-out evaluation excluded). */
   readonly aggregationMs?: number;
-  /** Milliseconds of held-out evaluation of the committed model. */
+  /**
+   * Milliseconds of held-out evaluation of the committed model; absent until that evaluation,
+   * which runs after the commit, attached its metrics, and for a version it skipped.
+   */
   readonly evaluationMs?: number;
 }
 

@@ -4,6 +4,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { useMnistCache } from '../data/mnist.ts';
 import type { EvaluateReply, EvaluateRequest } from './evaluator.ts';
 import { heldOutFor } from './held-out.ts';
+import { evaluationSample } from './held-out-sample.ts';
 import { BUILTIN_MNIST_KEY } from './held-out-source.ts';
 
 /**
@@ -40,7 +41,7 @@ async function handle(req: EvaluateRequest): Promise<EvaluateReply> {
     if (!data) return { id: req.id, ok: true, metrics: null };
     const m = await model;
     setFlatWeights(m, req.weights);
-    const metrics = await evaluate(m, arraySource(req.task, data), req.task);
+    const metrics = await evaluate(m, arraySource(req.task, evaluationSample(data, req.sample)), req.task);
     return { id: req.id, ok: true, metrics };
   } catch (err) {
     return { id: req.id, ok: false, message: (err as Error).message };

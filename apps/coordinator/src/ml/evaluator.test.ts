@@ -37,6 +37,28 @@ describe('held-out evaluation off the event loop', () => {
     }
   }, 60_000);
 
+  it('scores a fixed sample of the held-out set when it is larger than the cap, on the thread and here alike', async () => {
+    await initTf();
+    useMnistCache(dir);
+    const spec = await resolveTaskInput({ id: 'eval', model: { kind: 'mlp', hidden: [8] } });
+    const sampled = await TaskModel.create(spec, undefined, { sample: 100 });
+    const whole = await TaskModel.create(spec, undefined, { sample: 0 });
+    try {
+      const weights = await sampled.initialWeights();
+      const there = (await sampled.evaluate(weights))!;
+      const here = (await sampled.evaluateHere(weights))!;
+      expect(there.loss!).toBeCloseTo(here.loss!, 5);
+      // 100 examples: accuracy moves in steps of 1/100.
+      expect(Math.abs(there.accuracy! * 100 - Math.round(there.accuracy! * 100))).toBeLessThan(1e-4);
+      expect(there.loss!).not.toBeCloseTo((await whole.evaluate(weights))!.loss!, 5);
+      // The same examples for every version: the same weights score the same.
+      expect((await sampled.evaluate(weights))!.loss).toBe(there.loss);
+    } finally {
+      sampled.dispose();
+      whole.dispose();
+    }
+  }, 60_000);
+
   it('refuses at creation a model whose output disagrees with the target, naming the field', async () => {
     await initTf();
     const spec = await resolveTaskInput({

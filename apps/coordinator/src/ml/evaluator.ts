@@ -13,6 +13,7 @@ import {
 } from '@pollen/ml';
 import type * as tf from '@tensorflow/tfjs';
 import { mnistCacheDir } from '../data/mnist.ts';
+import { DEFAULT_EVALUATION_SAMPLE, evaluationSample } from './held-out-sample.ts';
 import { BUILTIN_MNIST_KEY, builtinHeldOut, type HeldOut, type HeldOutLookup } from './held-out-source.ts';
 
 /** The parts of a spec the evaluator thread builds and scores by. */
@@ -28,6 +29,8 @@ export interface EvaluateRequest {
   /** Which task's held-out set to use, by key; the set itself when the thread does not hold it yet. */
   readonly taskId: string;
   readonly heldOut: { readonly key: string; readonly set?: ExampleSet };
+  /** Held-out examples scored at most: a fixed sample of a larger set (held-out-sample.ts); 0: all. */
+  readonly sample: number;
 }
 
 /** The evaluator thread's answer. */
@@ -71,7 +74,7 @@ class EvaluatorThread {
     return this.failed !== null;
   }
 
-  evaluate(spec: TaskSpec, weights: Float32Array, heldOut: HeldOut): Promise<EvaluateReply> {
+  evaluate(spec: TaskSpec, weights: Float32Array, heldOut: HeldOut, sample: number): Promise<EvaluateReply> {
     const id = this.nextId++;
     // Requests are served in order, so a set sent once is there for every later request.
     const send = heldOut.key !== BUILTIN_MNIST_KEY && this.sent.get(spec.id) !== heldOut.key;
@@ -84,6 +87,7 @@ class EvaluatorThread {
       weights: weights.slice(),
       taskId: spec.id,
       heldOut: send ? { key: heldOut.key, set: heldOut.examples() } : { key: heldOut.key },
+      sample,
     };
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
@@ -123,6 +127,7 @@ export class TaskModel {
     private readonly spec: TaskSpec,
     readonly model: tf.LayersModel,
     private readonly heldOut: () => Promise<HeldOut | null>,
+    private readonly sample: number,
   ) {
     this.thread = evaluatorThread();
   }
@@ -130,10 +135,12 @@ export class TaskModel {
   /**
    * Build a task's model and check it fits the task. Held-out examples come from `heldOut`
    * (the engine's store-backed source); by default, the task's built-in data only.
+   * `options.sample`: held-out examples scored at most per version (0: all; default 2,000).
    */
   static async create(
     spec: TaskSpec,
     heldOut: HeldOutLookup = async (s) => builtinHeldOut(s),
+    options: { readonly sample?: number } = {},
   ): Promise<TaskModel> {
     const model = await buildModel(spec);
     try {
@@ -144,7 +151,12 @@ export class TaskModel {
     }
     // The thread builds its own copy from the topology and loads each version's weights.
     const evaluated = { ...spec, model: withoutInitialWeights(spec.model) };
-    return new TaskModel(evaluated, model, () => heldOut(evaluated));
+    return new TaskModel(
+      evaluated,
+      model,
+      () => heldOut(evaluated),
+      options.sample ?? DEFAULT_EVALUATION_SAMPLE,
+    );
   }
 
   /** Whether evaluations run on the evaluator thread (false once it failed: then on this one). */
@@ -165,7 +177,7 @@ export class TaskModel {
     const heldOut = await this.heldOut();
     if (!heldOut) return null;
     if (!this.thread.broken) {
-      const reply = await this.thread.evaluate(this.spec, weights, heldOut);
+      const reply = await this.thread.evaluate(this.spec, weights, heldOut, this.sample);
       if (reply.ok) return reply.metrics;
       if (!this.thread.broken) throw new Error(`held-out evaluation failed: ${reply.message}`);
     }
@@ -177,7 +189,11 @@ export class TaskModel {
     const heldOut = await this.heldOut();
     if (!heldOut) return null;
     setFlatWeights(this.model, weights);
-    return evaluate(this.model, arraySource(this.spec, heldOut.examples()), this.spec);
+    return evaluate(
+      this.model,
+      arraySource(this.spec, evaluationSample(heldOut.examples(), this.sample)),
+      this.spec,
+    );
   }
 
   dispose(): void {

@@ -72,6 +72,11 @@ export class Buffer {
   }
 
   /** Fold in a validated update trained on `version`, handed out in round `roundId`. */
+  /** The versions the buffered updates were trained on (retention keeps them while the buffer is open). */
+  versions(): number[] {
+    return [...this.groups.keys()];
+  }
+
   add(update: AcceptedUpdate, version: number, roundId: number): void {
     let group = this.groups.get(version);
     if (!group) {

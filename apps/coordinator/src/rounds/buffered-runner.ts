@@ -60,6 +60,14 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
   /** Each open buffer's record write, which its commit or abandonment must follow. */
   private readonly opened = new Map<number, Promise<void>>();
 
+  protected inUse(): number[] {
+    return [
+      ...(this.buffer ? [this.buffer.baseVersion, ...this.buffer.versions()] : []),
+      ...[...this.handouts.values()].map((h) => h.version),
+      ...(this.broadcast ? [this.broadcast.version] : []),
+    ];
+  }
+
   openRoundIds(): number[] {
     return this.buffer ? [this.buffer.roundId] : [];
   }
@@ -175,8 +183,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
     if (this.broadcast?.version === version && this.broadcast.roundId === buffer.roundId)
       return this.broadcast;
     const { store } = this.deps;
-    const base = await store.getVersion(task.spec.id, version);
-    if (!base) throw new Error(`version ${version} of ${task.spec.id} is missing`);
+    const base = await this.committer.current(task);
     const { spec } = task;
     // Mode 'off' only (FedBuff with accounting is refused at task creation): at most a fixed clip.
     const privacy = planPrivacy(
@@ -339,8 +346,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
       if (spec.rounds.maxRounds > 0 && task.currentVersion >= spec.rounds.maxRounds) {
         why = `the task committed its ${spec.rounds.maxRounds} rounds`;
       } else {
-        const current = await store.getVersion(spec.id, task.currentVersion);
-        if (!current) throw new Error(`version ${task.currentVersion} of ${spec.id} is missing`);
+        const current = await this.committer.current(task);
         const aggregationStartedAt = performance.now();
         const aggregate = buffer.aggregate(current.version, spec.strategy.staleness);
         if (!aggregate) {
@@ -359,7 +365,6 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
             {
               reported: record.reported,
               version: record.newVersion,
-              metrics: record.metrics,
               staleness: aggregate.staleness,
               aggregationMs: record.aggregationMs,
             },

@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { createServerStrategy, type ServerStrategy } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
-import type { TaskModel } from '../ml/evaluator.ts';
+import type { RetentionPlan } from '../store/retention.ts';
 import type { Fence, ModelVersion, RoundRecord, Store, StoredTask } from '../store/types.ts';
+import type { VersionEvaluations } from './evaluations.ts';
 import { ftrlRoundSum, ftrlServerStrategy } from './ftrl.ts';
 import { commitPrivacy, cryptoRng, type PrivacyPlan } from './privacy.ts';
 
@@ -34,21 +35,38 @@ export class Committer {
   private server: ServerStrategy | null = null;
   private serverKey = '';
   private queue: Promise<void> = Promise.resolve();
+  /** The version this committer committed last, weights included: the next round starts from it without a store read. */
+  private latest: ModelVersion | null = null;
 
   constructor(
     private readonly taskId: string,
     private readonly deps: {
       readonly store: Store;
-      readonly model: TaskModel;
+      /** Where a committed version goes to be evaluated, after the commit. */
+      readonly evaluations: VersionEvaluations;
       readonly log: FastifyBaseLogger;
       /** In a cluster, the fence of the round lease this node holds: commits carry it. */
       readonly fence?: () => Fence | undefined;
+      /** Which versions' weights the commit may prune, and which it must keep (retention.ts). */
+      readonly retention?: () => RetentionPlan;
     },
   ) {}
 
   /** Drop the strategy held in memory: another node committed since (a cluster's lease moved). */
   forget(): void {
     this.server = null;
+    this.latest = null;
+  }
+
+  /**
+   * The task's current version: the one this committer committed last when it still is (no
+   * store read of d floats on the way from a commit to the next round), else the store's.
+   */
+  async current(task: StoredTask): Promise<ModelVersion> {
+    if (this.latest?.version === task.currentVersion) return this.latest;
+    const stored = await this.deps.store.getVersion(task.spec.id, task.currentVersion);
+    if (!stored) throw new Error(`version ${task.currentVersion} of ${task.spec.id} is missing`);
+    return stored;
   }
 
   /**
@@ -107,14 +125,16 @@ export class Committer {
   }
 
   /**
-   * Apply an aggregate with the task's server strategy onto the current model, evaluate the
-   * result on the held-out split, charge the privacy ledger, and commit the new version, its
-   * round record, the strategy's state and the ledger in one transaction. On any failure the
+   * Apply an aggregate with the task's server strategy onto the current model, charge the
+   * privacy ledger, and commit the new version, its round record, the strategy's state and the
+   * ledger in one transaction, pruning the versions retention drops in it. On any failure the
    * strategy goes back to its last committed state, so a failed step is never half-applied.
+   * The held-out evaluation is not waited for: the version is handed to the task's evaluations,
+   * which attach its metrics when they finish (docs/design.md, "Evaluation off the commit path").
    * Call it inside `exclusive`.
    */
   async commit(input: CommitInput): Promise<RoundRecord> {
-    const { store, model } = this.deps;
+    const { store, evaluations } = this.deps;
     const { task, current } = input;
     const { spec } = task;
     const server = await this.serverFor(task, current.weights.length);
@@ -126,9 +146,6 @@ export class Committer {
           : input.delta;
       const next = server.apply(current.weights, step, input.control);
       const aggregationMs = performance.now() - input.aggregationStartedAt;
-      const evalStart = performance.now();
-      const evaluation = await model.evaluate(next);
-      const evaluationMs = performance.now() - evalStart;
       // The ledger and the adaptive clip norm commit with the version they paid for.
       const spent = input.privacy
         ? commitPrivacy(
@@ -144,19 +161,30 @@ export class Committer {
         status: 'committed',
         newVersion: current.version + 1,
         endedAt: Date.now(),
-        metrics: evaluation,
+        metrics: null,
         aggregationMs: round3(aggregationMs),
-        evaluationMs: round3(evaluationMs),
         ...(spent ? { privacy: spent.record } : {}),
       });
       // The strategy's new state commits with the version it produced, or neither does.
-      await store.commitRound(
+      const pruned = await store.commitRound(
         record,
         next,
         { config: spec.strategy, state: server.state() },
         spent?.state,
         this.deps.fence?.(),
+        this.deps.retention?.(),
       );
+      this.latest = {
+        taskId: spec.id,
+        version: record.newVersion!,
+        roundId: record.roundId,
+        createdAt: record.endedAt ?? Date.now(),
+        weights: next,
+        metrics: null,
+      };
+      if (pruned.length > 0)
+        this.deps.log.info({ task: spec.id, pruned }, 'pruned the weights of old versions');
+      evaluations.submit(record.newVersion!, next);
       return record;
     } catch (err) {
       server.restore(before);

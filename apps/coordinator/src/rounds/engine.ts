@@ -18,16 +18,32 @@ import { SecAggRelay } from '../cluster/secagg-relay.ts';
 import { TaskModel } from '../ml/evaluator.ts';
 import { HeldOutSource } from '../ml/held-out-source.ts';
 import type { PollenServer, PollenSocket } from '../socket.ts';
+import { DEFAULT_RETENTION, type RetentionPolicy } from '../store/retention.ts';
 import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
 import { createRunner } from './create-runner.ts';
+import type { Evaluator, VersionEvaluated } from './evaluations.ts';
 import { decodeRoundUpload, parseEligibility, parseHello, parseUpdate, parseWithdraw } from './messages.ts';
 import { type Contributor, Population } from './population.ts';
 import { RateLimiter } from './rate-limit.ts';
 import type { TaskRunner } from './runner.ts';
 import { parseSecAggEnvelope, SECAGG_EVENTS } from './secagg-messages.ts';
 import { SecAggRound } from './secagg-round.ts';
+import { VersionPins } from './version-pins.ts';
 
 export type { PollenServer };
+
+/** What an engine is set up with beyond its store, log and clock. */
+export interface EngineOptions {
+  /** Which versions' weights commits keep (default DEFAULT_RETENTION). */
+  readonly retention?: RetentionPolicy;
+  /**
+   * What evaluates a task's committed versions: the task's model by default. Tests pass one
+   * they control (an evaluation that resolves when the test says).
+   */
+  readonly evaluator?: (spec: TaskSpec, model: TaskModel) => Evaluator;
+  /** Held-out examples each version is scored on at most (ml/held-out-sample.ts; 0: all). */
+  readonly evaluationSample?: number;
+}
 
 /** Largest payload a task's update may take: a dense float32 frame, two under SCAFFOLD (Delta c_i). */
 export function maxUpdateBytes(task: StoredTask): number {
@@ -59,11 +75,17 @@ export const RECONNECT_GRACE_MS = 10_000;
 export class Engine extends EventEmitter<{
   round: [RoundRecord];
   roundStarted: [RoundRecord];
+  /** A committed version's held-out metrics were attached (after its commit). */
+  evaluated: [VersionEvaluated];
+  /** A committed version's evaluation was skipped for a newer version. */
+  evaluationSkipped: [{ readonly taskId: string; readonly version: number }];
   rejected: [PollenErrorCode];
   /** A task runs here now, or its settings changed: the transport's message limit may need to grow. */
   taskStarted: [StoredTask];
 }> {
   readonly population = new Population();
+  /** Versions an export in progress needs: retention keeps them. */
+  readonly pins: VersionPins;
   private readonly limiter = new RateLimiter(MESSAGES_PER_SECOND, MESSAGE_BURST);
   private readonly runners = new Map<string, TaskRunner>();
   private readonly models = new Map<string, TaskModel>();
@@ -84,9 +106,11 @@ export class Engine extends EventEmitter<{
     private readonly log: FastifyBaseLogger,
     /** Where the reconnect grace, rounds' deadlines and SecAgg+'s stage timers take their time from. */
     private readonly clock: Clock = systemClock,
+    private readonly options: EngineOptions = {},
   ) {
     super();
     this.heldOut = new HeldOutSource(store);
+    this.pins = new VersionPins(clock);
   }
 
   /** Run as one node of several: rounds need the task's lease, cohorts span every node. */
@@ -120,7 +144,7 @@ export class Engine extends EventEmitter<{
         'rounds.mode "buffered" does not run on several coordinators yet: use synchronous rounds',
       );
     }
-    const model = await TaskModel.create(spec, this.heldOut.lookup);
+    const model = await TaskModel.create(spec, this.heldOut.lookup, this.modelOptions());
     const initial = await model.initialWeights();
     const evaluation = await model.evaluate(initial);
     // Initial weights become version 0; the stored spec keeps the topology only (docs/tasks.md).
@@ -129,6 +153,11 @@ export class Engine extends EventEmitter<{
     this.models.set(spec.id, model);
     await this.startRunner(task);
     return task;
+  }
+
+  private modelOptions(): { sample?: number } {
+    const { evaluationSample } = this.options;
+    return evaluationSample === undefined ? {} : { sample: evaluationSample };
   }
 
   /**
@@ -148,17 +177,21 @@ export class Engine extends EventEmitter<{
   private async startRunner(task: StoredTask): Promise<void> {
     let model = this.models.get(task.spec.id);
     if (!model) {
-      model = await TaskModel.create(task.spec, this.heldOut.lookup);
+      model = await TaskModel.create(task.spec, this.heldOut.lookup, this.modelOptions());
       this.models.set(task.spec.id, model);
     }
     const runner = createRunner(task, {
       store: this.store,
       population: this.population,
       log: this.log,
-      model,
+      evaluator: this.options.evaluator?.(task.spec, model) ?? model,
+      retention: this.options.retention ?? DEFAULT_RETENTION,
+      pinned: (taskId) => this.pins.pinned(taskId),
       clock: this.clock,
       onRound: (record) => this.emit('round', record),
       onRoundStarted: (record) => this.emit('roundStarted', record),
+      onEvaluated: (evaluated) => this.emit('evaluated', evaluated),
+      onEvaluationSkipped: (taskId, version) => this.emit('evaluationSkipped', { taskId, version }),
       ...(this.cluster ? { cluster: this.cluster } : {}),
     });
     this.runners.set(task.spec.id, runner);

@@ -3,9 +3,10 @@ import { type Rng, seededRng, suggestedRetryMs } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClusterHooks } from '../cluster/node.ts';
 import type { SecAggRelay } from '../cluster/secagg-relay.ts';
-import type { TaskModel } from '../ml/evaluator.ts';
+import type { RetentionPolicy } from '../store/retention.ts';
 import type { Fence, RoundRecord, Store, StoredTask } from '../store/types.ts';
 import { Committer } from './commit.ts';
+import { type Evaluator, type VersionEvaluated, VersionEvaluations } from './evaluations.ts';
 import type { Contributor, Population } from './population.ts';
 import type { Round } from './round.ts';
 import type { SecAggRound } from './secagg-round.ts';
@@ -20,9 +21,18 @@ export interface RunnerDeps {
   readonly store: Store;
   readonly population: Population;
   readonly log: FastifyBaseLogger;
-  readonly model: TaskModel;
+  /** Scores committed versions on the task's held-out data, after their commit. */
+  readonly evaluator: Evaluator;
   /** Called with every round record that closed (committed or abandoned). */
   readonly onRound: (record: RoundRecord) => void;
+  /** Called when a committed version's held-out metrics are attached. */
+  readonly onEvaluated: (evaluated: VersionEvaluated) => void;
+  /** Called for each version whose evaluation was skipped for a newer one. */
+  readonly onEvaluationSkipped: (taskId: string, version: number) => void;
+  /** Which versions' weights commits keep (docs/operating.md, "Retention"). */
+  readonly retention: RetentionPolicy;
+  /** Versions something outside the runner still reads (an export in progress). */
+  readonly pinned: (taskId: string) => readonly number[];
   /** Called with the record of every round as it opens. */
   readonly onRoundStarted: (record: RoundRecord) => void;
   /** In a cluster: the round lease, selection across nodes, and the other nodes' shares. */
@@ -82,6 +92,8 @@ export abstract class RunnerBase {
   readonly taskId: string;
   protected readonly deps: RunnerDeps;
   protected readonly committer: Committer;
+  /** Held-out evaluation of the versions this runner commits, after their commits. */
+  protected readonly evaluations: VersionEvaluations;
   protected readonly rng: Rng = seededRng(randomInt(2 ** 32));
   protected stopped = false;
   private wake: (() => void) | null = null;
@@ -100,7 +112,35 @@ export abstract class RunnerBase {
   constructor(taskId: string, deps: RunnerDeps) {
     this.taskId = taskId;
     this.deps = deps;
-    this.committer = new Committer(taskId, { ...deps, fence: () => this.fence });
+    this.evaluations = new VersionEvaluations(taskId, {
+      store: deps.store,
+      evaluator: deps.evaluator,
+      log: deps.log,
+      onEvaluated: deps.onEvaluated,
+      onSkipped: deps.onEvaluationSkipped,
+    });
+    this.committer = new Committer(taskId, {
+      store: deps.store,
+      log: deps.log,
+      evaluations: this.evaluations,
+      fence: () => this.fence,
+      retention: () => ({
+        ...deps.retention,
+        protect: [...this.inUse(), ...deps.pinned(taskId)],
+      }),
+    });
+  }
+
+  /** Versions the rounds in flight were built on or handed out: retention never prunes them. */
+  protected abstract inUse(): number[];
+
+  /**
+   * A version committed and never evaluated (the process stopped first) is evaluated now, if it
+   * is the current one; older ones keep null metrics, as skipped ones do.
+   */
+  private async evaluateCurrent(task: StoredTask): Promise<void> {
+    const current = await this.deps.store.getVersion(this.taskId, task.currentVersion);
+    if (current && current.metrics === null) this.evaluations.submit(current.version, current.weights);
   }
 
   follow(round: RoundShare): boolean {
@@ -134,6 +174,8 @@ export abstract class RunnerBase {
         fence: lease.fence,
       });
       this.deps.log.info({ task: this.taskId, token: lease.fence.token, abandoned }, 'took the round lease');
+      const task = await this.deps.store.getTask(this.taskId);
+      if (task) await this.evaluateCurrent(task);
     }
     return true;
   }
@@ -150,6 +192,7 @@ export abstract class RunnerBase {
     this.wake?.();
     await this.loopDone;
     await this.committer.idle();
+    await this.evaluations.stop();
   }
 
   poke(): void {
@@ -177,6 +220,15 @@ export abstract class RunnerBase {
 
   private async loop(): Promise<void> {
     const { store, log } = this.deps;
+    // One process on its own evaluates what its last run left unevaluated; in a cluster the
+    // node that takes the task's lease does (holdLease).
+    if (!this.deps.cluster) {
+      const task = await store.getTask(this.taskId);
+      if (task)
+        await this.evaluateCurrent(task).catch((err: unknown) =>
+          log.error({ err }, 'evaluation on start failed'),
+        );
+    }
     while (!this.stopped) {
       const task = await store.getTask(this.taskId);
       if (!task) {

@@ -40,6 +40,10 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
   /** Shared-coordinate sparsity: each round's coordinate set and the state that scores them. */
   readonly coordinates = new CoordinateSets();
 
+  protected inUse(): number[] {
+    return [...this.live.values()].map((l) => l.round.baseVersion);
+  }
+
   openRoundIds(): number[] {
     return [...this.live.values()].filter((l) => l.round.isOpen).map((l) => l.round.roundId);
   }
@@ -146,8 +150,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     const { store, population } = this.deps;
     const { spec } = task;
     const { strategy, rounds } = spec;
-    const base = await store.getVersion(spec.id, task.currentVersion);
-    if (!base) throw new Error(`version ${task.currentVersion} of ${spec.id} is missing`);
+    const base = await this.committer.current(task);
     const server = await this.committer.serverFor(task, base.weights.length);
     const stored = await store.getPrivacy(spec.id);
     const roundId = await this.roundId();
@@ -294,8 +297,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       } else if (spec.rounds.maxRounds > 0 && task.currentVersion >= spec.rounds.maxRounds) {
         why = `the task committed its ${spec.rounds.maxRounds} rounds`;
       } else {
-        const current = await store.getVersion(spec.id, task.currentVersion);
-        if (!current) throw new Error(`version ${task.currentVersion} of ${spec.id} is missing`);
+        const current = await this.committer.current(task);
         const tau = current.version - round.baseVersion;
         const weight = stalenessWeight(tau, spec.strategy.staleness);
         if (weight === 0) {
@@ -324,7 +326,6 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
             {
               reported: record.reported,
               reason,
-              metrics: record.metrics,
               version: record.newVersion,
               tau,
               weight,

@@ -182,6 +182,11 @@ export async function apiRoutes(
     async (req) => {
       const task = await getTask(req.params);
       const version = versionOf(task, req.query);
+      // VERSION_PRUNED (410) for a version retention dropped; else it is kept until the
+      // weights this file names have been fetched too.
+      if (!(await store.getVersion(task.spec.id, version)))
+        throw new PollenError('NOT_FOUND', 'no such model version');
+      engine.pins.pin(task.spec.id, version);
       return {
         format: 'layers-model',
         generatedBy: 'Pollen',

@@ -67,7 +67,8 @@ async function mseOf(version: number, csv: string): Promise<number> {
 
 /** Let one client commit one more round of the task; returns the new version's metrics. */
 /**
- * The metrics of the version made by the first round that starts after this call: a round
+ * The metrics of the version made by the first round that starts after this call, once its
+ * evaluation attached them: a round
  * already open (a previous client may still be in one) committed on whatever held-out set was
  * there when it began evaluating.
  */
@@ -81,7 +82,8 @@ async function nextVersion(): Promise<{ version: number; metrics: Record<string,
   const made = await waitFor(
     async () =>
       (await coordinator.store.listRounds('houses')).find(
-        (r) => r.roundId > lastRound && r.status === 'committed',
+        // Evaluated: held-out metrics attach after the commit (docs/design.md).
+        (r) => r.roundId > lastRound && r.status === 'committed' && r.evaluationMs !== undefined,
       ),
     15_000,
   );

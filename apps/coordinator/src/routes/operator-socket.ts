@@ -16,6 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Namespace, Server } from 'socket.io';
 import { operatorTokenCheck } from '../auth.ts';
 import type { Engine } from '../rounds/engine.ts';
+import type { VersionEvaluated } from '../rounds/evaluations.ts';
 import type { PollenServer } from '../socket.ts';
 import type { RoundRecord } from '../store/types.ts';
 
@@ -97,6 +98,11 @@ export function operatorSocket(
     nsp.to(room(record.taskId)).emit('round', record);
     pushTask(record.taskId);
   };
+  // Held-out metrics arrive after the commit: the round goes out again with them, and the
+  // dashboard's charts redraw from the record it replaces.
+  const onEvaluated = ({ record }: VersionEvaluated): void => {
+    if (record) nsp.to(room(record.taskId)).emit('round', record);
+  };
   let pending: NodeJS.Timeout | null = null;
   const announced = new Map<string, number>();
   const onPopulation = (): void => {
@@ -121,12 +127,14 @@ export function operatorSocket(
   }, OPEN_ROUND_TICK_MS);
   tick.unref();
   engine.on('round', onRound);
+  engine.on('evaluated', onEvaluated);
   engine.population.on('change', onPopulation);
   app.addHook('preClose', async () => {
     nsp.disconnectSockets(true);
     clearInterval(tick);
     if (pending) clearTimeout(pending);
     engine.off('round', onRound);
+    engine.off('evaluated', onEvaluated);
     engine.population.off('change', onPopulation);
   });
 

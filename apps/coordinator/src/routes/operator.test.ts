@@ -133,8 +133,12 @@ describe('operator API', () => {
       new Float32Array(g.length).fill(0.01),
     );
     await client.hello();
+    // Held-out evaluation attaches its time after the commit (docs/design.md).
     await waitFor(
-      async () => (await coordinator!.store.listRounds('tiny')).some((r) => r.status === 'committed'),
+      async () =>
+        (await coordinator!.store.listRounds('tiny')).some(
+          (r) => r.status === 'committed' && r.evaluationMs !== undefined,
+        ),
       10_000,
     );
     const metrics = await call('GET', '/metrics');

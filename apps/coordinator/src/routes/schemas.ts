@@ -98,7 +98,8 @@ export const TASK_DETAIL = {
 const METRICS = {
   type: ['object', 'null'],
   additionalProperties: { type: 'number' },
-  description: "Held-out `loss` and the task's declared metrics by name; null without held-out data",
+  description:
+    "Held-out `loss` and the task's declared metrics by name; null until the evaluation that runs after the commit attaches them, when it was skipped for a newer version (not evaluated), or without held-out data",
 } as const;
 
 export const ROUND_RECORD = {
@@ -119,6 +120,10 @@ export const ROUND_RECORD = {
     endedAt: nullableInt,
     metrics: METRICS,
     aggregationMs: { type: 'number' },
+    evaluationMs: {
+      type: 'number',
+      description: 'Held-out evaluation time; absent while the version is not evaluated (pending or skipped)',
+    },
     staleness: { type: 'object', additionalProperties: true },
     checksum: { type: 'string' },
   },
@@ -133,6 +138,10 @@ export const VERSION = {
     roundId: nullableInt,
     createdAt: { type: 'integer' },
     metrics: METRICS,
+    pruned: {
+      type: 'boolean',
+      description: 'The retention policy dropped its weights; its round record and checksum remain',
+    },
   },
 } as const;
 

@@ -1,105 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PollenError, type TaskSpec, TreeLedger, validateStrategyConfig } from '@pollen/fl-core';
-import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type TaskSpec, TreeLedger, validateStrategyConfig } from '@pollen/fl-core';
+import { afterEach, describe, expect, it } from 'vitest';
 import { resolveTaskInput } from '../task-file.ts';
-import { serversMissing, startPostgres, type TestServer } from '../testing/servers.ts';
-import { PostgresStore } from './postgres.ts';
-import { SqliteStore } from './sqlite.ts';
-import type { RoundRecord, Store } from './types.ts';
+import {
+  type Backend,
+  code,
+  committed,
+  record,
+  storeBackends,
+  v,
+  weightSpec,
+} from '../testing/store-backends.ts';
+import type { Store } from './types.ts';
 
-/** One store implementation under test: `open` returns a fresh, empty store; `reopen` the same one again. */
-interface Backend {
-  readonly name: string;
-  open(): Promise<{ store: Store; reopen: () => Promise<Store>; drop: () => Promise<void> }>;
-}
-
-const sqlite: Backend = {
-  name: 'sqlite',
-  async open() {
-    const dir = mkdtempSync(join(tmpdir(), 'pollen-contract-'));
-    return {
-      store: new SqliteStore(dir),
-      reopen: async () => new SqliteStore(dir),
-      drop: async () => rmSync(dir, { recursive: true, force: true }),
-    };
-  },
-};
-
-let server: TestServer | null = null;
-let databases = 0;
-const missing = serversMissing();
-const postgres: Backend = {
-  name: 'postgres',
-  async open() {
-    // A database of its own per test: the suite's tests never see each other's rows.
-    const name = `contract_${++databases}`;
-    const admin = new pg.Client({ connectionString: server!.url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = server!.url.replace(/\/postgres$/, `/${name}`);
-    return {
-      store: await PostgresStore.connect(url),
-      reopen: () => PostgresStore.connect(url),
-      drop: async () => {},
-    };
-  },
-};
-
-beforeAll(async () => {
-  if (!missing) server = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
-
-const weightSpec = [{ name: 'w', shape: [4] }];
-const v = (...xs: number[]): Float32Array => Float32Array.from(xs);
-
-function record(taskId: string, roundId: number, over: Partial<RoundRecord> = {}): RoundRecord {
-  return {
-    taskId,
-    roundId,
-    status: 'open',
-    baseVersion: roundId - 1,
-    newVersion: null,
-    selected: 3,
-    reported: 0,
-    dropped: 0,
-    rejected: 0,
-    deadlineHit: false,
-    startedAt: 1000 + roundId,
-    endedAt: null,
-    metrics: null,
-    bytesUp: 0,
-    bytesDown: 0,
-    backends: {},
-    clientMetrics: [],
-    reason: null,
-    ...over,
-  };
-}
-
-const committed = (taskId: string, roundId: number): RoundRecord =>
-  record(taskId, roundId, {
-    status: 'committed',
-    newVersion: roundId,
-    reported: 2,
-    endedAt: 2000 + roundId,
-    metrics: { loss: 1.5, accuracy: 0.5 },
-  });
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    return err instanceof PollenError ? err.code : `not a PollenError: ${String(err)}`;
-  }
-}
+const { sqlite, postgres, missing } = storeBackends();
 
 for (const backend of [sqlite, postgres]) {
   describe.skipIf(backend === postgres && missing !== null)(`store contract: ${backend.name}`, () => {

@@ -9,9 +9,11 @@ import {
 import pg from 'pg';
 import { PostgresHeldOut } from './held-out-rows.ts';
 import { MIGRATIONS } from './postgres-schema.ts';
+import { prunable, pruneCeiling, prunedError, type RetentionPlan } from './retention.ts';
 import {
   fromBlob,
   metricsText,
+  PRUNED_WEIGHTS,
   type PrivacyRow,
   type StrategyRow,
   type TaskRow,
@@ -21,6 +23,7 @@ import {
   toStrategyState,
   toTask,
   weightsChecksum,
+  withEvaluation,
 } from './rows.ts';
 import { encodeStrategyState } from './strategy-state.ts';
 import type {
@@ -35,6 +38,7 @@ import type {
   StoredPrivacy,
   StoredStrategyState,
   StoredTask,
+  VersionInfo,
 } from './types.ts';
 
 type Client = pg.PoolClient;
@@ -49,6 +53,7 @@ interface VersionRow {
   created_at: string;
   weights?: Buffer;
   metrics: string | null;
+  pruned?: boolean;
 }
 
 interface PgTaskRow extends Omit<TaskRow, 'created_at'> {
@@ -183,6 +188,7 @@ export class PostgresStore implements Store {
     );
     const row = rows[0];
     if (!row) return undefined;
+    if (row.weights!.byteLength === 0) throw prunedError(taskId, version);
     return {
       taskId: row.task_id,
       version: row.version,
@@ -193,9 +199,10 @@ export class PostgresStore implements Store {
     };
   }
 
-  async listVersions(taskId: string): Promise<Omit<ModelVersion, 'weights'>[]> {
+  async listVersions(taskId: string): Promise<VersionInfo[]> {
+    // octet_length of a stored (possibly TOASTed) bytea reads its header, not the weights.
     const { rows } = await this.pool.query<VersionRow>(
-      'SELECT task_id, version, round_id, created_at, metrics FROM model_versions WHERE task_id = $1 ORDER BY version',
+      'SELECT task_id, version, round_id, created_at, metrics, octet_length(weights) = 0 AS pruned FROM model_versions WHERE task_id = $1 ORDER BY version',
       [taskId],
     );
     return rows.map((row) => ({
@@ -204,6 +211,7 @@ export class PostgresStore implements Store {
       roundId: row.round_id,
       createdAt: Number(row.created_at),
       metrics: toMetrics(row.metrics),
+      pruned: row.pruned === true,
     }));
   }
 
@@ -224,11 +232,12 @@ export class PostgresStore implements Store {
     strategy?: { readonly config: StrategyConfig; readonly state: StrategyState },
     privacy?: PrivacyState,
     fence?: Fence,
-  ): Promise<void> {
+    retention?: RetentionPlan,
+  ): Promise<number[]> {
     const newVersion = record.newVersion;
     if (newVersion === null) throw new PollenError('INTERNAL', 'a committed round needs a new version');
     const blob = toBlob(weights);
-    await this.tx(async (c) => {
+    return this.tx(async (c) => {
       await this.checkFence(c, record.taskId, fence);
       // Moving the version only from its predecessor makes a gap or a second commit impossible.
       const moved = await c.query(
@@ -276,6 +285,61 @@ export class PostgresStore implements Store {
           ],
         );
       }
+      return retention ? this.prune(c, record.taskId, newVersion, retention) : [];
+    });
+  }
+
+  /** Inside a commit's transaction (which holds the task row's lock): drop the weights `retention` does not keep. */
+  private async prune(
+    c: Client,
+    taskId: string,
+    newVersion: number,
+    retention: RetentionPlan,
+  ): Promise<number[]> {
+    const { rows } = await c.query<{ version: number }>(
+      'SELECT version FROM model_versions WHERE task_id = $1 AND version <= $2 AND octet_length(weights) > 0 ORDER BY version',
+      [taskId, pruneCeiling(newVersion, retention)],
+    );
+    const versions = prunable(
+      rows.map((r) => r.version),
+      newVersion,
+      retention,
+    );
+    if (versions.length > 0) {
+      await c.query(
+        'UPDATE model_versions SET weights = $1 WHERE task_id = $2 AND version = ANY($3::int[])',
+        [PRUNED_WEIGHTS, taskId, versions],
+      );
+    }
+    return versions;
+  }
+
+  async attachEvaluation(
+    taskId: string,
+    version: number,
+    metrics: Evaluated,
+    evaluationMs: number,
+  ): Promise<RoundRecord | undefined> {
+    return this.tx(async (c) => {
+      const found = await c.query<{ round_id: number | null }>(
+        'UPDATE model_versions SET metrics = $1 WHERE task_id = $2 AND version = $3 RETURNING round_id',
+        [metricsText(metrics), taskId, version],
+      );
+      const row = found.rows[0];
+      if (!row) throw new PollenError('NOT_FOUND', `no version ${version} of "${taskId}"`);
+      if (row.round_id === null) return undefined;
+      const round = await c.query<{ record: string }>(
+        'SELECT record FROM rounds WHERE task_id = $1 AND round_id = $2 FOR UPDATE',
+        [taskId, row.round_id],
+      );
+      if (!round.rows[0]) return undefined;
+      const updated = withEvaluation(JSON.parse(round.rows[0].record) as RoundRecord, metrics, evaluationMs);
+      await c.query('UPDATE rounds SET record = $1 WHERE task_id = $2 AND round_id = $3', [
+        JSON.stringify(updated),
+        taskId,
+        row.round_id,
+      ]);
+      return updated;
     });
   }
 

@@ -11,7 +11,7 @@ import {
   type WeightSpec,
 } from '@pollen/fl-core';
 import { decodeStrategyState } from './strategy-state.ts';
-import type { StoredPrivacy, StoredStrategyState, StoredTask } from './types.ts';
+import type { RoundRecord, StoredPrivacy, StoredStrategyState, StoredTask } from './types.ts';
 
 /** A task as both stores keep it: spec and weight layout as JSON text. */
 export interface TaskRow {
@@ -99,4 +99,19 @@ export function metricsText(metrics: MetricValues | null): string | null {
 
 export function toMetrics(text: string | null): MetricValues | null {
   return text === null ? null : (JSON.parse(text) as MetricValues);
+}
+
+/**
+ * What a pruned version's weights column holds: no bytes (the column stays NOT NULL, and no
+ * model has zero parameters), so pruning needs no schema change and frees the version's pages.
+ */
+export const PRUNED_WEIGHTS: Buffer = Buffer.alloc(0);
+
+/** A round record with its version's held-out evaluation attached (it runs after the commit). */
+export function withEvaluation(
+  record: RoundRecord,
+  metrics: MetricValues | null,
+  evaluationMs: number,
+): RoundRecord {
+  return { ...record, metrics, evaluationMs };
 }

@@ -10,9 +10,11 @@ import {
 } from '@pollen/fl-core';
 import Database from 'better-sqlite3';
 import { SqliteHeldOut } from './held-out-rows.ts';
+import { prunable, pruneCeiling, prunedError, type RetentionPlan } from './retention.ts';
 import {
   fromBlob,
   metricsText,
+  PRUNED_WEIGHTS,
   type PrivacyRow,
   type StrategyRow,
   type TaskRow,
@@ -22,6 +24,7 @@ import {
   toStrategyState,
   toTask,
   weightsChecksum,
+  withEvaluation,
 } from './rows.ts';
 import { migrateSqlite } from './sqlite-schema.ts';
 import { encodeStrategyState } from './strategy-state.ts';
@@ -37,6 +40,7 @@ import type {
   StoredPrivacy,
   StoredStrategyState,
   StoredTask,
+  VersionInfo,
 } from './types.ts';
 
 interface VersionRow {
@@ -46,6 +50,7 @@ interface VersionRow {
   created_at: number;
   weights?: Buffer;
   metrics: string | null;
+  pruned?: number;
 }
 
 /**
@@ -110,6 +115,7 @@ export class SqliteStore implements Store {
       .prepare('SELECT * FROM model_versions WHERE task_id = ? AND version = ?')
       .get(taskId, version) as VersionRow | undefined;
     if (!row) return undefined;
+    if (row.weights!.byteLength === 0) throw prunedError(taskId, version);
     return {
       taskId: row.task_id,
       version: row.version,
@@ -120,10 +126,11 @@ export class SqliteStore implements Store {
     };
   }
 
-  async listVersions(taskId: string): Promise<Omit<ModelVersion, 'weights'>[]> {
+  async listVersions(taskId: string): Promise<VersionInfo[]> {
+    // length() of a BLOB reads its size from the record header, not the weights.
     const rows = this.db
       .prepare(
-        'SELECT task_id, version, round_id, created_at, metrics FROM model_versions WHERE task_id = ? ORDER BY version',
+        'SELECT task_id, version, round_id, created_at, metrics, length(weights) = 0 AS pruned FROM model_versions WHERE task_id = ? ORDER BY version',
       )
       .all(taskId) as VersionRow[];
     return rows.map((row) => ({
@@ -132,6 +139,7 @@ export class SqliteStore implements Store {
       roundId: row.round_id,
       createdAt: row.created_at,
       metrics: toMetrics(row.metrics),
+      pruned: row.pruned === 1,
     }));
   }
 
@@ -162,11 +170,12 @@ export class SqliteStore implements Store {
     strategy?: { readonly config: StrategyConfig; readonly state: StrategyState },
     privacy?: PrivacyState,
     fence?: Fence,
-  ): Promise<void> {
+    retention?: RetentionPlan,
+  ): Promise<number[]> {
     if (record.newVersion === null)
       throw new PollenError('INTERNAL', 'a committed round needs a new version');
     const blob = toBlob(weights);
-    this.db.transaction(() => {
+    return this.db.transaction(() => {
       this.checkFence(record.taskId, fence);
       const task = this.db.prepare('SELECT current_version FROM tasks WHERE id = ?').get(record.taskId) as
         | { current_version: number }
@@ -219,6 +228,51 @@ export class SqliteStore implements Store {
             privacy.clipNorm,
           );
       }
+      return retention ? this.prune(record.taskId, record.newVersion!, retention) : [];
+    })();
+  }
+
+  /** Inside a commit's transaction: drop the weights `retention` does not keep. */
+  private prune(taskId: string, newVersion: number, retention: RetentionPlan): number[] {
+    const held = this.db
+      .prepare(
+        'SELECT version FROM model_versions WHERE task_id = ? AND version <= ? AND length(weights) > 0 ORDER BY version',
+      )
+      .all(taskId, pruneCeiling(newVersion, retention)) as { version: number }[];
+    const versions = prunable(
+      held.map((r) => r.version),
+      newVersion,
+      retention,
+    );
+    const drop = this.db.prepare('UPDATE model_versions SET weights = ? WHERE task_id = ? AND version = ?');
+    for (const version of versions) drop.run(PRUNED_WEIGHTS, taskId, version);
+    return versions;
+  }
+
+  async attachEvaluation(
+    taskId: string,
+    version: number,
+    metrics: Evaluated,
+    evaluationMs: number,
+  ): Promise<RoundRecord | undefined> {
+    return this.db.transaction(() => {
+      const row = this.db
+        .prepare('SELECT round_id FROM model_versions WHERE task_id = ? AND version = ?')
+        .get(taskId, version) as { round_id: number | null } | undefined;
+      if (!row) throw new PollenError('NOT_FOUND', `no version ${version} of "${taskId}"`);
+      this.db
+        .prepare('UPDATE model_versions SET metrics = ? WHERE task_id = ? AND version = ?')
+        .run(metricsText(metrics), taskId, version);
+      if (row.round_id === null) return undefined;
+      const round = this.db
+        .prepare('SELECT record FROM rounds WHERE task_id = ? AND round_id = ?')
+        .get(taskId, row.round_id) as { record: string } | undefined;
+      if (!round) return undefined;
+      const updated = withEvaluation(JSON.parse(round.record) as RoundRecord, metrics, evaluationMs);
+      this.db
+        .prepare('UPDATE rounds SET record = ? WHERE task_id = ? AND round_id = ?')
+        .run(JSON.stringify(updated), taskId, row.round_id);
+      return updated;
     })();
   }
 

@@ -11,6 +11,7 @@ import type {
   TreeLedgerJson,
   WeightSpec,
 } from '@pollen/fl-core';
+import type { RetentionPlan } from './retention.ts';
 
 /** A stored task: its spec, the weight layout and where it stands. */
 export interface StoredTask {
@@ -54,8 +55,17 @@ export interface ModelVersion {
   readonly roundId: number | null;
   readonly createdAt: number;
   readonly weights: Float32Array;
-  /** Held-out metrics of this version; null when it was not evaluated (no held-out data). */
+  /**
+   * Held-out metrics of this version; null until its evaluation attached them (it runs after
+   * the commit), when the evaluator skipped it for a newer version, or without held-out data.
+   */
   readonly metrics: MetricValues | null;
+}
+
+/** A version as listed: everything but the weights, and whether retention dropped them. */
+export interface VersionInfo extends Omit<ModelVersion, 'weights'> {
+  /** The weights were pruned (retention.ts); the round record and its checksum remain. */
+  readonly pruned: boolean;
 }
 
 /** A task's server strategy state (optimizer moments, SCAFFOLD's c) as committed with a version. */
@@ -112,14 +122,16 @@ export interface Store {
   setTaskStatus(taskId: string, status: TaskStatus): Promise<void>;
   /** Replace a task's spec (same id and weight layout; the caller validates). */
   updateTaskSpec(spec: TaskSpec): Promise<void>;
+  /** A version and its weights; VERSION_PRUNED when retention dropped them. */
   getVersion(taskId: string, version: number): Promise<ModelVersion | undefined>;
-  listVersions(taskId: string): Promise<Omit<ModelVersion, 'weights'>[]>;
+  listVersions(taskId: string): Promise<VersionInfo[]>;
   /** Record a round as open before any client is told of it. */
   openRound(record: RoundRecord, fence?: Fence): Promise<void>;
   /**
    * Commit a round: the new model version, the round record, the task's current version and,
-   * when given, the strategy state and the privacy ledger that go with the new version, in one
-   * transaction.
+   * when given, the strategy state and the privacy ledger that go with the new version, and the
+   * weights `retention` drops (retention.ts), in one transaction: a crash anywhere in it leaves
+   * neither the version nor any pruning. Returns the versions pruned.
    */
   commitRound(
     record: RoundRecord,
@@ -127,7 +139,19 @@ export interface Store {
     strategy?: { readonly config: StrategyConfig; readonly state: StrategyState },
     privacy?: PrivacyState,
     fence?: Fence,
-  ): Promise<void>;
+    retention?: RetentionPlan,
+  ): Promise<number[]>;
+  /**
+   * A committed version's held-out evaluation, which runs after its commit: the version's
+   * metrics and its round record's `metrics` and `evaluationMs`, together. Returns the record
+   * as it now stands, or undefined for a version no round committed (version 0).
+   */
+  attachEvaluation(
+    taskId: string,
+    version: number,
+    metrics: Evaluated,
+    evaluationMs: number,
+  ): Promise<RoundRecord | undefined>;
   /** The privacy ledger and adaptive clip norm committed last for a task, if any. */
   getPrivacy(taskId: string): Promise<StoredPrivacy | undefined>;
   /** Stop a task on its privacy budget: status 'budget-exhausted' and the reason, together. */

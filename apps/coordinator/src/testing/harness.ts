@@ -19,6 +19,7 @@ import { io, type Socket } from 'socket.io-client';
 import { buildCoordinator, type Coordinator } from '../app.ts';
 import type { Clock } from '../clock.ts';
 import type { CoordinatorConfig } from '../config.ts';
+import type { EngineOptions } from '../rounds/engine.ts';
 import { resolveTaskInput } from '../task-file.ts';
 import { type SecAggLeavePoint, SecAggNodeClient } from './secagg-client.ts';
 
@@ -34,9 +35,13 @@ export interface TestCoordinator extends Coordinator {
   close(): Promise<void>;
 }
 
-/** What a test may set beyond the task: admission settings, a clock it drives (manual-clock.ts). */
-export interface TestSettings extends Pick<CoordinatorConfig, 'admission'> {
+/**
+ * What a test may set beyond the task: admission and retention settings, a clock it drives
+ * (manual-clock.ts), an evaluator it controls.
+ */
+export interface TestSettings extends Pick<CoordinatorConfig, 'admission' | 'retention'> {
   readonly clock?: Clock;
+  readonly evaluator?: EngineOptions['evaluator'];
 }
 
 /** A real coordinator on 127.0.0.1 with a temporary data directory and a tiny MLP task. */
@@ -58,8 +63,13 @@ export async function startTestCoordinator(
     logLevel: 'silent',
     operatorTokens: [TEST_OPERATOR_TOKEN],
     ...(settings.admission ? { admission: settings.admission } : {}),
+    ...(settings.retention ? { retention: settings.retention } : {}),
   };
-  const coordinator = await buildCoordinator(config, settings.clock);
+  const coordinator = await buildCoordinator(
+    config,
+    settings.clock,
+    settings.evaluator ? { evaluator: settings.evaluator } : {},
+  );
   const url = await coordinator.app.listen({ host: '127.0.0.1', port: 0 });
   return { ...coordinator, url, dataDir, close: () => coordinator.app.close() };
 }

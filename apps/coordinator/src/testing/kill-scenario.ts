@@ -15,10 +15,17 @@ export interface KillScenario {
 }
 
 /**
+ * Retention the killed coordinators run with: small, so that commits prune often and kills
+ * land inside pruning commits too (docs/operating.md, "Retention").
+ */
+const RETENTION = { POLLEN_KEEP_VERSIONS: '3', POLLEN_KEEP_EVERY: '5' };
+
+/**
  * A coordinator process SIGKILLed at random points of its rounds, `kills` times, then run
- * once more cleanly: its history must have no gap and no duplicate, every version must match
- * its checksum, and training must carry on. One scenario per test file, so that the system
- * layer runs them side by side.
+ * once more cleanly: its history must have no gap and no duplicate, every version whose
+ * weights are kept must match its checksum (the last 3 and every 5th always are), and
+ * training must carry on. One scenario per test file, so that the system layer runs them
+ * side by side.
  */
 export function describeKills({ maxInFlight, clients: n, kills }: KillScenario): void {
   const dirs: string[] = [];
@@ -38,7 +45,7 @@ export function describeKills({ maxInFlight, clients: n, kills }: KillScenario):
       dirs.push(dataDir);
       const rng = seededRng(2026);
       for (let kill = 0; kill < kills; kill++) {
-        const coordinator = await launchCoordinator(dataDir, taskFile);
+        const coordinator = await launchCoordinator(dataDir, taskFile, RETENTION);
         // Answers come after a random delay so kills land in every phase of a round.
         const clients = Array.from({ length: n }, (_, i) => i).map(
           (i) =>
@@ -57,7 +64,7 @@ export function describeKills({ maxInFlight, clients: n, kills }: KillScenario):
       const check = new SqliteStore(dataDir);
       const committedBefore = (await check.getTask('tiny'))!.currentVersion;
       await check.close();
-      const last = await launchCoordinator(dataDir, taskFile);
+      const last = await launchCoordinator(dataDir, taskFile, RETENTION);
       const clients = Array.from({ length: n }, (_, i) => i).map(
         (i) => new NodeContributor(last.url, `client-end${i}`, (g) => new Float32Array(g.length).fill(0.001)),
       );
@@ -67,7 +74,8 @@ export function describeKills({ maxInFlight, clients: n, kills }: KillScenario):
       for (const c of clients) c.close();
       await last.kill();
 
-      const versions = (await store.listVersions('tiny')).map((v) => v.version);
+      const listed = await store.listVersions('tiny');
+      const versions = listed.map((v) => v.version);
       expect(versions).toEqual(Array.from({ length: versions.length }, (_, i) => i));
       const rounds = await store.listRounds('tiny');
       const roundIds = rounds.map((r) => r.roundId);
@@ -79,7 +87,18 @@ export function describeKills({ maxInFlight, clients: n, kills }: KillScenario):
         .sort((a, b) => a.newVersion! - b.newVersion!);
       // Each committed round made exactly the next version, once.
       expect(committed.map((r) => r.newVersion)).toEqual(versions.slice(1));
+      // Every record keeps its checksum; every version whose weights were kept matches it.
+      const current = versions.length - 1;
+      // Pruning ran (version 1 is past the last 3, no multiple of 5, in no round by now).
+      if (current >= 6) expect(listed[1]!.pruned).toBe(true);
       for (const r of committed) {
+        expect(r.checksum, `version ${r.newVersion}`).toMatch(/^[0-9a-f]{64}$/);
+        if (listed[r.newVersion!]!.pruned) {
+          expect(r.newVersion! <= current - 3 && r.newVersion! % 5 !== 0, `version ${r.newVersion}`).toBe(
+            true,
+          );
+          continue;
+        }
         const v = (await store.getVersion('tiny', r.newVersion!))!;
         const digest = createHash('sha256').update(Buffer.from(v.weights.buffer)).digest('hex');
         expect(digest, `version ${r.newVersion}`).toBe(r.checksum);

@@ -1,4 +1,4 @@
-import { formatMetricValues, type OperatorRound, type OperatorTask } from '@pollen/fl-core';
+import type { OperatorRound, OperatorTask } from '@pollen/fl-core';
 import 'uplot/dist/uPlot.min.css';
 import '../styles.css';
 import { createCharts, type PopulationSample } from './charts.ts';
@@ -6,7 +6,7 @@ import { LiveFeed } from './live.ts';
 import { MetricCharts } from './metric-charts.ts';
 import { EpsilonChart, type PrivacySpec } from './privacy-chart.ts';
 import { drawRounds } from './rounds-table.ts';
-import { compressionRatio, formatBytes, totals } from './stats.ts';
+import { compressionRatio, formatBytes, heldOutText, totals } from './stats.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const TOKEN_KEY = 'pollen-operator-token';
@@ -48,7 +48,7 @@ function drawTiles(rounds: readonly OperatorRound[]): void {
   $('tile-backends').textContent =
     `${task.population.available} free to select; ${backends.join(', ') || 'no devices'}`;
   const last = rounds.filter((r) => r.status === 'committed').at(-1);
-  $('tile-heldout').textContent = last ? (formatMetricValues(last.metrics) ?? 'no held-out data') : '-';
+  $('tile-heldout').textContent = last ? heldOutText(last) : '-';
   const t = totals(rounds);
   $('tile-rounds').textContent = String(t.committed);
   $('tile-rounds-detail').textContent =

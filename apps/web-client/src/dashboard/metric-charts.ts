@@ -55,7 +55,9 @@ export class MetricCharts {
         const rs = evaluated.filter((r) => r.metrics![c.name] !== undefined);
         c.plot.setData([rs.map((r) => r.roundId), rs.map((r) => r.metrics![c.name]!)]);
         c.el.dataset.points = String(rs.length);
-        const none = committed.length > 0 && evaluated.length === 0;
+        // Evaluated without figures: held-out metrics attach after each commit, so a round not
+        // evaluated yet (or skipped) does not mean the task has none.
+        const none = committed.some((r) => r.evaluationMs !== undefined) && evaluated.length === 0;
         c.note.textContent = none ? 'no held-out data' : `Held-out ${c.name} of each committed version.`;
         c.el.dataset.heldOut = none ? 'none' : 'some';
       } else {

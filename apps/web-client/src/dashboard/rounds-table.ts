@@ -1,5 +1,5 @@
-import { formatMetricValues, type OperatorRound } from '@pollen/fl-core';
-import { fiveNumbers, formatBytes } from './stats.ts';
+import type { OperatorRound } from '@pollen/fl-core';
+import { fiveNumbers, formatBytes, heldOutText } from './stats.ts';
 
 /** Rows the log keeps: the charts show the whole run, the log the latest rounds. */
 const ROWS = 50;
@@ -16,7 +16,7 @@ function cells(r: OperatorRound): string[] {
     String(r.reported),
     r.status === 'open' ? '-' : String(r.dropped),
     r.deadlineHit ? 'yes' : '',
-    r.status !== 'committed' ? '-' : (formatMetricValues(r.metrics) ?? 'no held-out data'),
+    r.status !== 'committed' ? '-' : heldOutText(r),
     spread
       ? `${name} ${spread.min.toFixed(2)} / ${spread.median.toFixed(2)} / ${spread.max.toFixed(2)}`
       : '-',

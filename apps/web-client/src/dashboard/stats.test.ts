@@ -1,6 +1,14 @@
 import { formatMetricValues, type OperatorRound } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
-import { compressionRatio, fiveNumbers, formatBytes, metricNames, quantile, totals } from './stats.ts';
+import {
+  compressionRatio,
+  fiveNumbers,
+  formatBytes,
+  heldOutText,
+  metricNames,
+  quantile,
+  totals,
+} from './stats.ts';
 
 const round = (fields: Partial<OperatorRound>): OperatorRound => ({
   taskId: 't',
@@ -80,5 +88,11 @@ describe('dashboard statistics', () => {
     expect(metricNames([])).toEqual(['loss']);
     expect(formatMetricValues({ loss: 0.31, accuracy: 0.91234 })).toBe('accuracy 0.9123, loss 0.3100');
     expect(formatMetricValues(null)).toBeNull();
+  });
+
+  it('says whether a committed round is not evaluated yet (or skipped) or had no held-out data', () => {
+    expect(heldOutText(round({}))).toBe('accuracy 0.5000, loss 1.0000');
+    expect(heldOutText(round({ metrics: null }))).toBe('not evaluated');
+    expect(heldOutText(round({ metrics: null, evaluationMs: 12 }))).toBe('no held-out data');
   });
 });

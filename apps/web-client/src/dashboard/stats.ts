@@ -1,4 +1,15 @@
-import type { OperatorRound } from '@pollen/fl-core';
+import { formatMetricValues, type OperatorRound } from '@pollen/fl-core';
+
+/**
+ * A committed round's held-out figures in words. They attach after the commit (docs/design.md,
+ * "Evaluation off the commit path"): until then, and for a version the evaluator skipped for a
+ * newer one, "not evaluated"; an evaluated round without figures had no held-out data.
+ */
+export function heldOutText(r: OperatorRound): string {
+  const text = formatMetricValues(r.metrics);
+  if (text !== null) return text;
+  return r.evaluationMs === undefined ? 'not evaluated' : 'no held-out data';
+}
 
 /** Bytes of a dense float32 update of `dimension` parameters: what an uncompressed upload would take. */
 export function denseBytes(dimension: number): number {
