@@ -38,6 +38,13 @@ describe('coordinator', () => {
     await client.hello();
     await waitFor(async () => (await coordinator!.store.getTask('tiny'))!.status === 'completed', 20_000);
     client.close();
+    // Held-out metrics attach after the commit: once the newest version's have, no evaluation
+    // of an older one follows (docs/design.md, "Evaluation off the commit path").
+    await waitFor(async () =>
+      (await coordinator!.store.listRounds('tiny')).some(
+        (r) => r.newVersion === 3 && r.evaluationMs !== undefined,
+      ),
+    );
     const versionsBefore = await coordinator.store.listVersions('tiny');
     const roundsBefore = await coordinator.store.listRounds('tiny');
     const weightsBefore = (await coordinator.store.getVersion('tiny', 3))!.weights;
