@@ -1,5 +1,5 @@
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
-import { api, withCoordinator } from './coordinator.ts';
+import { api, evaluatedRounds, withCoordinator } from './coordinator.ts';
 import { POLLEN_DB_VERSION } from './indexeddb.ts';
 
 // The page functions below run in Chromium; the specs' tsconfig has Node's types only, so the
@@ -145,7 +145,7 @@ test('three tabs send top-k 1% uploads at 8 bits, keep their residuals in Indexe
           intervals: [1000],
         })
         .toBe('completed');
-      const rounds = (await api<Round[]>(coordinator.url, '/api/tasks/mnist-topk/rounds')).filter(
+      const rounds = (await evaluatedRounds<Round>(coordinator.url, 'mnist-topk')).filter(
         (r) => r.status === 'committed',
       );
       expect(rounds).toHaveLength(3);

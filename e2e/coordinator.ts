@@ -113,3 +113,26 @@ export async function api<T>(base: string, path: string): Promise<T> {
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
+
+/** A round record as the specs read it from the operator API. */
+export interface ApiRound {
+  readonly status: string;
+  readonly metrics: Record<string, number> | null;
+  readonly evaluationMs?: number;
+}
+
+/**
+ * A task's round records once the held-out evaluation of its last committed round attached
+ * (metrics attach after the commit; an earlier version may have been skipped for a newer one
+ * and keep null metrics: docs/design.md, "Evaluation off the commit path").
+ */
+export async function evaluatedRounds<R extends ApiRound>(base: string, taskId: string): Promise<R[]> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const rounds = await api<R[]>(base, `/api/tasks/${taskId}/rounds`);
+    const last = rounds.filter((r) => r.status === 'committed').at(-1);
+    if (last?.evaluationMs !== undefined) return rounds;
+    if (Date.now() > until) throw new Error(`${taskId}: the last committed round was not evaluated in 60 s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

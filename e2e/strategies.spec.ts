@@ -1,5 +1,5 @@
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
-import { api, removeDataDir, startCoordinator } from './coordinator.ts';
+import { api, evaluatedRounds, removeDataDir, startCoordinator } from './coordinator.ts';
 import { POLLEN_DB_VERSION } from './indexeddb.ts';
 
 // The page functions below run in Chromium. The specs' tsconfig has Node's types only (the DOM
@@ -149,7 +149,7 @@ test('SCAFFOLD with FedProx trains in the browser and keeps c_i in an upgraded I
         },
       )
       .toBe('completed');
-    const rounds = await api<Round[]>(coordinator.url, '/api/tasks/mnist-scaffold/rounds');
+    const rounds = await evaluatedRounds<Round>(coordinator.url, 'mnist-scaffold');
     expect(rounds.map((r) => [r.status, r.reported])).toEqual([
       ['committed', 2],
       ['committed', 2],
