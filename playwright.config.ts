@@ -3,7 +3,9 @@ import { defineConfig } from '@playwright/test';
 /**
  * End-to-end specs drive Debian's Chromium (Playwright cannot download a browser here).
  * Each spec starts its own coordinator on a free loopback port with a temporary data
- * directory; specs run one at a time because the machine has two cores.
+ * directory. Two spec files run at a time (the tests of a file in order): much of a spec's time
+ * is waiting on rounds, deadlines and reconnections, and the machines this runs on have two
+ * cores.
  */
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -19,7 +21,7 @@ export default defineConfig({
   globalSetup: './e2e/global-setup.ts',
   timeout: 6 * 60_000,
   expect: { timeout: 30_000 },
-  workers: 1,
+  workers: 2,
   fullyParallel: false,
   retries: 0,
   reporter: [['list'], ['json', { outputFile: 'test-results/e2e-results.json' }]],
