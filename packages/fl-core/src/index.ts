@@ -267,6 +267,7 @@ export {
   DEFAULT_METRICS,
   expectedOutputShape,
   LOSSES_BY_TARGET,
+  labelSize,
   metricKey,
   outputUnits,
 } from './task/fit.ts';

@@ -1,4 +1,4 @@
-import type { InputDtype, InputSpec, TargetSpec } from '@pollen/fl-core';
+import { type InputDtype, type InputSpec, labelSize, type TargetSpec } from '@pollen/fl-core';
 
 /** Typed arrays examples are kept in: on the device, in IndexedDB and on the wire. */
 export type ExampleValues = Float32Array | Int32Array | Uint8Array;
@@ -26,23 +26,8 @@ export function inputSize(input: InputSpec): number {
   return input.shape.reduce((a, b) => a * b, 1);
 }
 
-/**
- * Values per example's label: 1 class id, numLabels 0/1 flags, the regression tensor, or one
- * next token per input position.
- */
-export function labelSize(task: ExampleTask): number {
-  const { target } = task;
-  switch (target.kind) {
-    case 'class':
-      return 1;
-    case 'multilabel':
-      return target.numLabels;
-    case 'regression':
-      return target.shape.reduce((a, b) => a * b, 1);
-    case 'sequence':
-      return task.input.shape[0]!;
-  }
-}
+/** Values per example's label (fl-core's, shared with the task checks). */
+export { labelSize };
 
 /** How labels are stored: token and class ids as int32, multilabel flags as uint8, regression as float32. */
 export function labelDtype(target: TargetSpec): LabelDtype {

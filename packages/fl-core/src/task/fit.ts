@@ -172,8 +172,12 @@ export function checkShorthand(model: ModelSpec, input: InputSpec, target: Targe
   }
 }
 
-/** Values per example's label in a data file: 1 class id, n flags, the regression tensor, one token per position. */
-function labelValues(input: InputSpec, target: TargetSpec): number {
+/**
+ * Values per example's label: 1 class id, numLabels 0/1 flags, the regression tensor, or one
+ * next token per input position.
+ */
+export function labelSize(task: { readonly input: InputSpec; readonly target: TargetSpec }): number {
+  const { target } = task;
   switch (target.kind) {
     case 'class':
       return 1;
@@ -182,7 +186,7 @@ function labelValues(input: InputSpec, target: TargetSpec): number {
     case 'regression':
       return target.shape.reduce((a, b) => a * b, 1);
     case 'sequence':
-      return input.shape[0]!;
+      return task.input.shape[0]!;
   }
 }
 
@@ -199,7 +203,7 @@ export function checkColumns(columns: ColumnsSpec, input: InputSpec, target: Tar
     );
   }
   const targets = typeof columns.target === 'string' ? [columns.target] : columns.target;
-  const labels = labelValues(input, target);
+  const labels = labelSize({ input, target });
   if (targets && targets.length !== labels) {
     throw new PollenError(
       'INVALID_TASK',
