@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../store/sqlite.ts';
-import type { Evaluated, RoundRecord } from '../store/types.ts';
+import type { Evaluated } from '../store/types.ts';
 import { resolveTaskInput } from '../task-file.ts';
+import { record } from '../testing/store-backends.ts';
 import { type Evaluator, type VersionEvaluated, VersionEvaluations } from './evaluations.ts';
 
 /** An evaluator the test answers: each call waits until the test resolves (or fails) it. */
@@ -39,26 +40,7 @@ async function storeWithVersions(n: number): Promise<SqliteStore> {
   const spec = await resolveTaskInput({ id: 'tiny', model: { kind: 'mlp', hidden: [8] } });
   await store.createTask(spec, [{ name: 'w', shape: [2] }], new Float32Array(2), null);
   for (let r = 1; r <= n; r++) {
-    const open: RoundRecord = {
-      taskId: 'tiny',
-      roundId: r,
-      status: 'open',
-      baseVersion: r - 1,
-      newVersion: null,
-      selected: 1,
-      reported: 0,
-      dropped: 0,
-      rejected: 0,
-      deadlineHit: false,
-      startedAt: r,
-      endedAt: null,
-      metrics: null,
-      bytesUp: 0,
-      bytesDown: 0,
-      backends: {},
-      clientMetrics: [],
-      reason: null,
-    };
+    const open = record('tiny', r, { selected: 1, startedAt: r });
     await store.openRound(open);
     await store.commitRound(
       { ...open, status: 'committed', newVersion: r, endedAt: r },
