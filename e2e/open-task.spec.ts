@@ -1,6 +1,6 @@
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs';
-import { api, OPERATOR_TOKEN, withCoordinator } from './coordinator.ts';
+import { api, evaluatedRounds, OPERATOR_TOKEN, withCoordinator } from './coordinator.ts';
 
 // A task that is not MNIST, end to end: a float-feature regression model built and saved by
 // tfjs here, created through the REST API with its topology and initial weights inline, held-out
@@ -154,7 +154,9 @@ test('a regression model saved by tfjs trains in three tabs on their own example
       await Promise.all(contexts.map((c) => c.close()));
     }
 
-    // The held-out loss falls over the rounds: the coordinator evaluated every version.
+    // The held-out loss falls over the rounds: the coordinator evaluated every version (metrics
+    // attach after each commit, so first wait for the last one's).
+    await evaluatedRounds(coordinator.url, TASK_ID);
     const versions = (await api<Version[]>(coordinator.url, `/api/tasks/${TASK_ID}/versions`)).sort(
       (a, b) => a.version - b.version,
     );
