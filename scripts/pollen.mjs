@@ -4,7 +4,18 @@
 //   node scripts/pollen.mjs test    install what is missing, run every check and test, print a summary
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -169,18 +180,29 @@ async function start() {
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
-/** Vitest's three layers (vitest.config.ts), run one after the other so each is timed. */
+/** Vitest's three layers (vitest.config.ts), each timed on its own. */
 const VITEST_LAYERS = [
   ['unit', 'unit tests (vitest: pure code)'],
   ['integration', 'integration tests (vitest: a coordinator in process)'],
   ['system', 'system tests (vitest: processes, PostgreSQL and Redis, the start commands)'],
 ];
 
-function test() {
+const BROWSER_LOG = 'test-results/e2e.log';
+
+/**
+ * Every check and test, then one summary line. The browser specs spend most of their time
+ * waiting on rounds and deadlines (about one core of two busy), so they run in the background
+ * from the moment the build is there, beside the typecheck and the Vitest layers, which run one
+ * after the other; their output is printed when they end (docs/getting-started.md).
+ */
+async function test() {
   ensureSystemPackages();
   // The cluster tests fail instead of skipping when PostgreSQL or Redis cannot be started.
   process.env.POLLEN_REQUIRE_SERVERS = '1';
   install();
+  // One MNIST cache for Vitest and Playwright alike: converted once, removed at the end.
+  const mnistCache = mkdtempSync(join(tmpdir(), 'pollen-mnist-test-'));
+  process.env.POLLEN_MNIST_CACHE = mnistCache;
   const checks = [];
   const step = (name, args) => {
     say(name);
@@ -196,14 +218,20 @@ function test() {
   for (const file of results) rmSync(join(ROOT, file), { force: true });
 
   step('lint and format check (biome)', ['lint']);
-  step('typecheck (tsc, every package)', ['typecheck']);
   const digest = sourceDigest();
   const built = step('build the web client (vite) and the coordinator (esbuild)', ['build']);
+  let browser = null;
   if (built) {
     stampBuild(digest);
     // The system and browser tests start the coordinator from this build (what ships).
     process.env.POLLEN_USE_BUILD = '1';
+    browser = startInBackground('browser end-to-end tests (playwright, Chromium)', [
+      'exec',
+      'playwright',
+      'test',
+    ]);
   }
+  step('typecheck (tsc, every package)', ['typecheck']);
   for (const [layer, name] of VITEST_LAYERS) {
     step(name, [
       'exec',
@@ -216,8 +244,9 @@ function test() {
       `--outputFile.json=test-results/${layer}-results.json`,
     ]);
   }
-  if (built) step('browser end-to-end tests (playwright, Chromium)', ['exec', 'playwright', 'test']);
+  if (browser) checks.push(await browser);
   else checks.push({ name: 'browser end-to-end tests (skipped: the build failed)', ok: false, seconds: 0 });
+  rmSync(mnistCache, { recursive: true, force: true });
 
   let passed = 0;
   let failed = 0;
@@ -244,9 +273,34 @@ function test() {
   process.exit(ok ? 0 : 1);
 }
 
+/**
+ * Start a pnpm step whose output goes to BROWSER_LOG; resolves to its check once it exits,
+ * after printing what it wrote.
+ */
+function startInBackground(name, args) {
+  say(`${name}: started in the background, its output follows when it ends`);
+  mkdirSync(join(ROOT, dirname(BROWSER_LOG)), { recursive: true });
+  const log = openSync(join(ROOT, BROWSER_LOG), 'w');
+  const began = performance.now();
+  const child = spawn(pnpmBin, [...pnpmPrefix, ...args], { cwd: ROOT, stdio: ['ignore', log, log] });
+  return new Promise((resolve) => {
+    let ended = false;
+    const done = (status) => {
+      if (ended) return;
+      ended = true;
+      closeSync(log);
+      say(name);
+      process.stdout.write(readFileSync(join(ROOT, BROWSER_LOG)));
+      resolve({ name, ok: status === 0, seconds: (performance.now() - began) / 1000 });
+    };
+    child.on('error', () => done(1));
+    child.on('exit', (code) => done(code ?? 1));
+  });
+}
+
 const command = process.argv[2];
 if (command === 'start') await start();
-else if (command === 'test') test();
+else if (command === 'test') await test();
 else {
   process.stderr.write('usage: node scripts/pollen.mjs start|test\n');
   process.exit(2);
