@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { decodeExamples, type ExampleBatch, encodeExamples } from '@pollen/compression';
 import { type DataSpec, hashSeed, partition, seededRng, shuffle } from '@pollen/fl-core';
 
@@ -56,10 +57,13 @@ function writeCache(split: MnistSplit): void {
     ['mnist-train-v1.bin', split.train],
     ['mnist-test-v1.bin', split.test],
   ] as const) {
-    // Write then rename, so a crash never leaves a half-written cache behind.
+    // Write then rename, so a crash never leaves a half-written cache behind; the temporary
+    // name is this process's own, since several processes may fill one shared cache at once
+    // (the last rename wins, with the same bytes).
     const file = join(cacheDir, name);
-    writeFileSync(`${file}.tmp`, encodeExamples(batch));
-    renameSync(`${file}.tmp`, file);
+    const partial = `${file}.${process.pid}.${threadId}.tmp`;
+    writeFileSync(partial, encodeExamples(batch));
+    renameSync(partial, file);
   }
 }
 
