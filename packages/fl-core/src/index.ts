@@ -273,6 +273,21 @@ export {
 } from './task/fit.ts';
 export { upgradeLegacyTask } from './task/legacy.ts';
 export type {
+  ImagePresentation,
+  NextCharPresentation,
+  Presentation,
+  PresentationKind,
+  TextFeatures,
+  TextLabelPresentation,
+} from './task/presentation.ts';
+export {
+  checkPresentation,
+  nextCharVocabSize,
+  PRESENTATION_KINDS,
+  PresentationSchema,
+  presentationOf,
+} from './task/presentation.ts';
+export type {
   ColumnsSpec,
   DataSpec,
   InputDtype,

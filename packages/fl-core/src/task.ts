@@ -18,6 +18,7 @@ import { checkCompatibility } from './strategies/config.ts';
 import { checkSchema } from './task/check-schema.ts';
 import { checkColumns, checkInputTarget, checkLoss, checkMetrics, checkShorthand } from './task/fit.ts';
 import { upgradeLegacyTask } from './task/legacy.ts';
+import { checkPresentation, type Presentation } from './task/presentation.ts';
 import type {
   ColumnsSpec,
   DataSpec,
@@ -89,6 +90,11 @@ export interface TaskSpec {
   readonly data?: DataSpec;
   /** Which CSV columns of its data files (held-out upload, simulations) make an example. */
   readonly columns?: ColumnsSpec;
+  /**
+   * How the contributor's page presents the task and turns the visitor's input into examples.
+   * Absent: presentationOf() defaults it (a canvas for MNIST, else none).
+   */
+  readonly presentation?: Presentation;
   readonly training: TrainingSpec;
   readonly rounds: RoundSpec;
   /** How weights and updates travel: 'f32' exact, 'f16' half the bytes. */
@@ -172,6 +178,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   const metrics = checkMetrics(target, task.metrics);
   const data = task.data ? checkData(task.data, inputSpec, target) : undefined;
   if (task.columns) checkColumns(task.columns, inputSpec, target);
+  if (task.presentation) checkPresentation(task.presentation, inputSpec, target);
 
   const tr = expectObject('training', obj.training, 'INVALID_TASK');
   const training: TrainingSpec = {
@@ -241,6 +248,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     metrics,
     ...(data ? { data } : {}),
     ...(task.columns ? { columns: task.columns } : {}),
+    ...(task.presentation ? { presentation: task.presentation } : {}),
     training,
     rounds,
     codec,

@@ -1,4 +1,5 @@
 import { type Static, type TInteger, Type } from '@sinclair/typebox';
+import { PresentationSchema } from './presentation.ts';
 
 /**
  * The task's own fields, declared once with TypeBox: each declaration is a JSON Schema (for
@@ -245,6 +246,7 @@ export const TaskInputSchema = Type.Object(
     metrics: Type.Optional(MetricsSchema),
     data: Type.Optional(DataSchema),
     columns: Type.Optional(ColumnsSchema),
+    presentation: Type.Optional(PresentationSchema),
     training: TrainingSchema,
     rounds: Type.Record(Type.String(), Type.Unknown(), {
       description:
