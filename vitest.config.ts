@@ -44,8 +44,16 @@ const PURE_ELSEWHERE = [
   'scripts/doc-links.test.ts',
 ];
 
-/** Files that train or evaluate with tfjs: its backends are process-wide state, and it takes seconds. */
-const TFJS = ['apps/web-client/src/worker/train.test.ts', 'packages/ml/src/**/*.test.ts'];
+/**
+ * Files that train or evaluate with tfjs: its backends are process-wide state, and it takes
+ * seconds. @pollen/ml's text/ folder is pure (no tfjs): its tests are unit tests.
+ */
+const TFJS = [
+  'apps/web-client/src/worker/train.test.ts',
+  'packages/ml/src/*.test.ts',
+  'packages/ml/src/data/**/*.test.ts',
+  'packages/ml/src/layers/**/*.test.ts',
+];
 
 /**
  * The longest files of each layer, started first so that two workers finish together: on a

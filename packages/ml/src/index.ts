@@ -24,6 +24,24 @@ export { buildModel, checkModelFits, modelTopology } from './model.ts';
 export { batchTensors, inputTensor, targetTensor } from './preprocess.ts';
 export type { BatchSource } from './source.ts';
 export { arraySource, permutation } from './source.ts';
+export type { CharCoding, CharSuggestion, NextCharExamples, Ranked } from './text/index.ts';
+export {
+  contextIds,
+  decodeText,
+  encodeText,
+  fnv1a32,
+  hashedBagOfWords,
+  htmlText,
+  messageFeatures,
+  messageText,
+  nextCharExamples,
+  normalizeText,
+  tokenize,
+  topChars,
+  topK,
+  UNKNOWN_CHAR,
+  UNKNOWN_ID,
+} from './text/index.ts';
 export type { LocalResult, LocalStrategyInput, Progress, TrainTask } from './train.ts';
 export { trainLocal } from './train.ts';
 export { getFlatWeights, setFlatWeights, weightSpecOf } from './weights.ts';
