@@ -1,24 +1,10 @@
 import { expect, type Page, test } from '@playwright/test';
 import { draw, SEVEN } from './contributors.ts';
 import { withCoordinator } from './coordinator.ts';
+import { MNIST_TASK, NEXT_CHAR_TASK } from './page-tasks.ts';
 
 // Trying the global model on the contributor page (docs/tasks.md, "Try the model"): it runs
 // in the tab's worker on what the visitor draws or types, and follows the versions that commit.
-
-const ROUNDS = { cohortSize: 1, minReports: 1, minClients: 1, overSelection: 1, deadlineMs: 30_000 };
-
-/** A small next-character task on the page's own typing: a 12-character context, an MLP over ids. */
-export const NEXT_CHAR_TASK = {
-  id: 'typing',
-  name: 'Next character',
-  description: 'Suggests the next character as you type, learnt from what visitors type.',
-  model: { kind: 'mlp', hidden: [16] },
-  input: { shape: [12], dtype: 'int32' },
-  target: { kind: 'class', numClasses: 28 },
-  presentation: { kind: 'next-char', alphabet: 'abcdefghijklmnopqrstuvwxyz ', context: 12 },
-  training: { epochs: 2, batchSize: 16, learningRate: 0.05 },
-  rounds: { ...ROUNDS, maxRounds: 1 },
-};
 
 async function open(page: Page, url: string, task: string): Promise<void> {
   page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
@@ -27,28 +13,18 @@ async function open(page: Page, url: string, task: string): Promise<void> {
 }
 
 test('drawing a digit on the MNIST page shows what the global model predicts', async ({ page }) => {
-  await withCoordinator(
-    {
-      task: {
-        id: 'mnist-try',
-        model: { kind: 'mlp', hidden: [16] },
-        dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 10, seed: 1 },
-        rounds: { ...ROUNDS, maxRounds: 1 },
-      },
-    },
-    async (coordinator) => {
-      await open(page, coordinator.url, 'mnist-try');
-      await expect(page.locator('body')).toHaveAttribute('data-presentation', 'image');
-      await expect(page.locator('#try-version')).toHaveText('Using global model version 0.');
-      await draw(page, SEVEN);
-      const classes = page.locator('#classes');
-      await expect(classes).toHaveAttribute('data-version', '0');
-      await expect(classes.locator('li')).toHaveCount(3);
-      await expect(classes.locator('li').first()).toHaveText(/^\d: \d+(\.\d)?%$/);
-      // The visitor's drawing stays in the tab: only the model came down.
-      expect(page.locator('#entries')).toHaveCount(0);
-    },
-  );
+  await withCoordinator({ task: MNIST_TASK }, async (coordinator) => {
+    await open(page, coordinator.url, MNIST_TASK.id);
+    await expect(page.locator('body')).toHaveAttribute('data-presentation', 'image');
+    await expect(page.locator('#try-version')).toHaveText('Using global model version 0.');
+    await draw(page, SEVEN);
+    const classes = page.locator('#classes');
+    await expect(classes).toHaveAttribute('data-version', '0');
+    await expect(classes.locator('li')).toHaveCount(3);
+    await expect(classes.locator('li').first()).toHaveText(/^\d: \d+(\.\d)?%$/);
+    // The visitor's drawing stays in the tab: only the model came down.
+    expect(page.locator('#entries')).toHaveCount(0);
+  });
 });
 
 test('typing on the next-character page shows the global model suggestions, which change once a new version commits', async ({
@@ -57,7 +33,7 @@ test('typing on the next-character page shows the global model suggestions, whic
   await withCoordinator({ task: NEXT_CHAR_TASK }, async (coordinator) => {
     const sent: string[] = [];
     page.on('request', (req) => req.method() !== 'GET' && sent.push(req.url()));
-    await open(page, coordinator.url, 'typing');
+    await open(page, coordinator.url, NEXT_CHAR_TASK.id);
     await expect(page.locator('body')).toHaveAttribute('data-presentation', 'next-char');
     await expect(page.locator('#pad')).toHaveCount(0);
     await expect(page.locator('#try-version')).toHaveText('Using global model version 0.');

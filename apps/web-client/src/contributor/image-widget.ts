@@ -1,8 +1,9 @@
 import type { ImagePresentation } from '@pollen/fl-core';
+import { topK } from '@pollen/ml';
 import { SIDE, toMnist } from '../sdk/digit.ts';
 import type { DrawPad } from './draw-pad.ts';
 import { setUpDrawing } from './drawing.ts';
-import { fill, percent, topK, type WidgetContext } from './widget-kit.ts';
+import { fill, percent, type WidgetContext } from './widget-kit.ts';
 
 /** Classes shown with their probabilities. */
 const SHOWN = 3;
@@ -37,16 +38,17 @@ export function mountImage(ctx: WidgetContext, p: ImagePresentation): void {
     }
     const prediction = await ctx.model.predict(x);
     if (mine !== asked || !prediction) return;
+    const top = topK(prediction.probs, SHOWN);
     out.replaceChildren(
-      ...topK(prediction.probs, SHOWN).map((c) => {
+      ...top.map(({ index, p: probability }) => {
         const li = document.createElement('li');
-        li.dataset.class = String(c);
-        li.textContent = `${c}: ${percent(prediction.probs[c]!)}`;
+        li.dataset.class = String(index);
+        li.textContent = `${index}: ${percent(probability)}`;
         return li;
       }),
     );
     out.dataset.version = String(prediction.version);
-    out.dataset.top = String(topK(prediction.probs, 1)[0]);
+    out.dataset.top = String(top[0]!.index);
   };
   setUpDrawing(ctx.client, ctx.onExamples, (pad) => {
     last = pad;

@@ -1,7 +1,8 @@
 import type { NextCharPresentation } from '@pollen/fl-core';
+import { topChars } from '@pollen/ml';
 import { nextCharContext } from '../sdk/index.ts';
 import { EntriesList } from './entries-list.ts';
-import { fill, percent, topK, type WidgetContext } from './widget-kit.ts';
+import { fill, percent, type WidgetContext } from './widget-kit.ts';
 
 /** Suggestions shown as the visitor types. */
 const SUGGESTIONS = 3;
@@ -27,7 +28,6 @@ export async function mountNextChar(ctx: WidgetContext, p: NextCharPresentation)
   const entries = await ctx.client.entries();
   const list = new EntriesList($<HTMLUListElement>('entries'), $('entries-empty'), entries, ctx.onExamples);
   await list.draw();
-  const alphabet = [...p.alphabet];
   const suggestions = document.createElement('div');
   suggestions.id = 'suggestions';
   suggestions.className = 'row suggestions';
@@ -40,17 +40,17 @@ export async function mountNextChar(ctx: WidgetContext, p: NextCharPresentation)
     const prediction = await ctx.model.predict(nextCharContext(p, text.value));
     // A newer keystroke asked again meanwhile: its answer is the one to show.
     if (mine !== asked || !prediction) return;
-    // Id 0 is "any other character": nothing to suggest typing.
-    const ids = topK(prediction.probs.subarray(1), SUGGESTIONS).map((i) => i + 1);
+    // Id 0 is "any other character": never suggested.
+    const top = topChars(prediction.probs, p, SUGGESTIONS);
     suggestions.replaceChildren(
-      ...ids.map((id) => {
+      ...top.map(({ char, p: probability }) => {
         const button = document.createElement('button');
         button.type = 'button';
         button.className = 'secondary suggestion';
-        button.dataset.char = alphabet[id - 1]!;
-        button.textContent = `${shown(alphabet[id - 1]!)} ${percent(prediction.probs[id]!)}`;
+        button.dataset.char = char;
+        button.textContent = `${shown(char)} ${percent(probability)}`;
         button.addEventListener('click', () => {
-          text.value += alphabet[id - 1]!;
+          text.value += char;
           text.dispatchEvent(new Event('input'));
           text.focus();
         });
@@ -58,7 +58,7 @@ export async function mountNextChar(ctx: WidgetContext, p: NextCharPresentation)
       }),
     );
     suggestions.dataset.version = String(prediction.version);
-    suggestions.dataset.suggestions = ids.map((id) => alphabet[id - 1]).join('');
+    suggestions.dataset.suggestions = top.map((t) => t.char).join('');
   };
   text.addEventListener('input', () => {
     save.disabled = text.value.trim() === '';

@@ -1,5 +1,5 @@
 import type { TextLabelPresentation } from '@pollen/fl-core';
-import { messageFeatures } from '../sdk/index.ts';
+import { labelFeatures } from '../sdk/index.ts';
 import { EntriesList } from './entries-list.ts';
 import { fill, percent, type WidgetContext } from './widget-kit.ts';
 
@@ -44,7 +44,7 @@ export async function mountTextLabel(ctx: WidgetContext, p: TextLabelPresentatio
       out.replaceChildren();
       return;
     }
-    const prediction = await ctx.model.predict(messageFeatures(p, text.value));
+    const prediction = await ctx.model.predict(labelFeatures(p, text.value));
     if (mine !== asked || !prediction) return;
     out.replaceChildren(
       ...p.labels.flatMap((name, i) => {

@@ -24,10 +24,3 @@ export function fill(card: HTMLElement, templateId: string): void {
 
 /** A probability as a person reads it. */
 export const percent = (p: number): string => `${(100 * p).toFixed(p >= 0.995 || p < 0.005 ? 0 : 1)}%`;
-
-/** Class ids by probability, highest first, at most `k`. */
-export function topK(probs: Float32Array, k: number): number[] {
-  return Array.from(probs.keys())
-    .sort((a, b) => probs[b]! - probs[a]! || a - b)
-    .slice(0, k);
-}

@@ -8,7 +8,7 @@ export type { InkImage } from './digit.ts';
 export { inkFromRgba, toMnist } from './digit.ts';
 export type { Entry, EntryErrorCode, EntryInput, EntryTask } from './entries.ts';
 export { EntryError, MAX_ENTRY_CHARS, TaskEntries } from './entries.ts';
-export { entryExamples, messageFeatures, nextCharContext } from './entry-examples.ts';
+export { entryExamples, labelFeatures, nextCharContext } from './entry-examples.ts';
 export type { ClientEvents, ClientStatus } from './events.ts';
 export type { AddExamplesResult, ExampleInput } from './examples.ts';
 export { DEFAULT_QUOTA_BYTES } from './examples.ts';
