@@ -1,4 +1,4 @@
-import { type DataSpec, hashSeed, partition, presentationOf, seededRng } from '@pollen/fl-core';
+import { type DataSpec, hashSeed, PollenError, partition, presentationOf, seededRng } from '@pollen/fl-core';
 import { type Baseline, type ExampleSet, majorityBaseline, ngramBaselines, pickExamples } from '@pollen/ml';
 import { loadMnist, mnistExamples } from './mnist.ts';
 import { type BuiltinSplit, type SplitTask, textSplit } from './text-split.ts';
@@ -43,17 +43,19 @@ export function builtinSplit(task: SplitTask): BuiltinSplit | null {
 const partitions = new Map<string, number[][]>();
 
 /** The shards of a task's training split (memoized per data spec and key). */
-export function builtinShards(task: SplitTask & { readonly data: DataSpec }): number[][] {
-  const dataKey = JSON.stringify(task.data);
+export function builtinShards(task: SplitTask): number[][] {
+  const data: DataSpec | undefined = task.data;
+  if (!data) throw new PollenError('NOT_FOUND', 'the task has no built-in data');
+  const dataKey = JSON.stringify(data);
   const key = `${builtinKey(task)}|${dataKey}`;
   let shards = partitions.get(key);
   if (!shards) {
     const split = builtinSplit(task)!;
     shards = partition(
       split.train.y,
-      task.data.numShards,
-      task.data.partition,
-      seededRng((task.data.seed ^ hashSeed(dataKey)) >>> 0),
+      data.numShards,
+      data.partition,
+      seededRng((data.seed ^ hashSeed(dataKey)) >>> 0),
       split.groups ?? undefined,
     );
     partitions.set(key, shards);
@@ -62,7 +64,7 @@ export function builtinShards(task: SplitTask & { readonly data: DataSpec }): nu
 }
 
 /** The training examples of one shard of a task's built-in data. */
-export function builtinShard(task: SplitTask & { readonly data: DataSpec }, shard: number): ExampleSet {
+export function builtinShard(task: SplitTask, shard: number): ExampleSet {
   const shards = builtinShards(task);
   return pickExamples(task, builtinSplit(task)!.train, shards[shard % shards.length]!);
 }

@@ -236,7 +236,7 @@ export async function apiRoutes(
       const data = task.spec.data;
       if (!data) throw new PollenError('NOT_FOUND', `task "${task.spec.id}" has no demo data`);
       const shard = await store.shardFor(clientId, task.spec.id, data.numShards);
-      const bytes = encodeExampleSet(task.spec, builtinShard({ ...task.spec, data }, shard));
+      const bytes = encodeExampleSet(task.spec, builtinShard(task.spec, shard));
       reply.type('application/octet-stream').header('x-pollen-shard', String(shard));
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
