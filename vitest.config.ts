@@ -33,6 +33,7 @@ const SYSTEM = [
 /** Coordinator and bench files that need no server, no tfjs and no process. */
 const PURE_ELSEWHERE = [
   'apps/coordinator/src/config.test.ts',
+  'apps/coordinator/src/data/builtin.test.ts',
   'apps/coordinator/src/ml/held-out-sample.test.ts',
   'apps/coordinator/src/store/retention.test.ts',
   'apps/coordinator/src/cluster/partials.test.ts',

@@ -34,7 +34,13 @@ export type {
   PopulationCounts,
 } from './operator-protocol.ts';
 export { OPERATOR_ACTIONS, OPERATOR_NAMESPACE } from './operator-protocol.ts';
-export { partition, partitionDirichlet, partitionIid, partitionPathological } from './partition.ts';
+export {
+  partition,
+  partitionDirichlet,
+  partitionIid,
+  partitionNatural,
+  partitionPathological,
+} from './partition.ts';
 export type {
   AdaptiveClipParams,
   AdaptiveClipSettings,
@@ -288,6 +294,7 @@ export {
   presentationOf,
 } from './task/presentation.ts';
 export type {
+  BuiltinData,
   ColumnsSpec,
   DataSpec,
   InputDtype,
@@ -304,6 +311,7 @@ export type {
   WeightEntrySpec,
 } from './task/schema.ts';
 export {
+  BUILTIN_DATA,
   ColumnsSchema,
   DataSchema,
   DTYPES,

@@ -86,7 +86,7 @@ export interface TaskSpec {
   readonly loss: LossName;
   /** Metrics reported besides the loss (defaulted by target kind). */
   readonly metrics: readonly MetricSpec[];
-  /** Built-in demo data served to clients, when the task has some (MNIST). */
+  /** Built-in demo data served to clients, when the task has some (MNIST, Brown, SpamAssassin). */
   readonly data?: DataSpec;
   /** Which CSV columns of its data files (held-out upload, simulations) make an example. */
   readonly columns?: ColumnsSpec;
@@ -145,14 +145,47 @@ export type TaskStatus = 'running' | 'paused' | 'stopped' | 'completed' | 'budge
 
 export const TASK_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-/** Built-in data fits only the task it was made for: MNIST is 784 pixels and 10 classes. */
-function checkData(data: TaskInput['data'] & object, input: InputSpec, target: TargetSpec): DataSpec {
+/**
+ * Built-in data fits only the task it was made for: MNIST is 784 pixels and 10 classes; Brown
+ * text is read through a next-char presentation (its alphabet and context make the examples);
+ * SpamAssassin messages through a text-label presentation labelled ham and spam (its features
+ * make the input). Only Brown and SpamAssassin have groups for a natural partition.
+ */
+function checkData(
+  data: TaskInput['data'] & object,
+  input: InputSpec,
+  target: TargetSpec,
+  presentation: Presentation | undefined,
+): DataSpec {
   const size = input.shape.reduce((a, b) => a * b, 1);
-  if (size !== 784 || input.dtype !== 'uint8' || target.kind !== 'class' || target.numClasses !== 10) {
-    throw new PollenError(
-      'INVALID_TASK',
-      '"data.builtin" mnist holds 28x28 uint8 digits in 10 classes: "input" must be 784 uint8 values and "target" 10 classes',
-    );
+  if (data.builtin === 'mnist') {
+    if (size !== 784 || input.dtype !== 'uint8' || target.kind !== 'class' || target.numClasses !== 10) {
+      throw new PollenError(
+        'INVALID_TASK',
+        '"data.builtin" mnist holds 28x28 uint8 digits in 10 classes: "input" must be 784 uint8 values and "target" 10 classes',
+      );
+    }
+    if (data.partition.kind === 'natural') {
+      throw new PollenError(
+        'INVALID_TASK',
+        '"data.partition" natural needs data with groups (brown, spam-assassin); MNIST has none',
+      );
+    }
+  } else if (data.builtin === 'brown') {
+    if (presentation?.kind !== 'next-char' || target.kind !== 'class') {
+      throw new PollenError(
+        'INVALID_TASK',
+        '"data.builtin" brown is text: it needs a "presentation" of kind next-char and a class target (the next character)',
+      );
+    }
+  } else {
+    const labels = presentation?.kind === 'text-label' ? [...presentation.labels].sort() : [];
+    if (labels.join() !== 'ham,spam') {
+      throw new PollenError(
+        'INVALID_TASK',
+        '"data.builtin" spam-assassin holds labelled messages: it needs a "presentation" of kind text-label with the labels ham and spam',
+      );
+    }
   }
   return { ...data, seed: data.seed ?? 0 };
 }
@@ -176,9 +209,9 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   checkShorthand(model, inputSpec, target);
   const loss = checkLoss(target, task.loss);
   const metrics = checkMetrics(target, task.metrics);
-  const data = task.data ? checkData(task.data, inputSpec, target) : undefined;
-  if (task.columns) checkColumns(task.columns, inputSpec, target);
   if (task.presentation) checkPresentation(task.presentation, inputSpec, target);
+  const data = task.data ? checkData(task.data, inputSpec, target, task.presentation) : undefined;
+  if (task.columns) checkColumns(task.columns, inputSpec, target);
 
   const tr = expectObject('training', obj.training, 'INVALID_TASK');
   const training: TrainingSpec = {

@@ -24,7 +24,14 @@ export { buildModel, checkModelFits, modelTopology } from './model.ts';
 export { batchTensors, inputTensor, targetTensor } from './preprocess.ts';
 export type { BatchSource } from './source.ts';
 export { arraySource, permutation } from './source.ts';
-export type { CharCoding, CharSuggestion, NextCharExamples, Ranked } from './text/index.ts';
+export type {
+  Baseline,
+  CharCoding,
+  CharSuggestion,
+  IdExamples,
+  NextCharExamples,
+  Ranked,
+} from './text/index.ts';
 export {
   contextIds,
   decodeText,
@@ -32,9 +39,11 @@ export {
   fnv1a32,
   hashedBagOfWords,
   htmlText,
+  majorityBaseline,
   messageFeatures,
   messageText,
   nextCharExamples,
+  ngramBaselines,
   normalizeText,
   tokenize,
   topChars,

@@ -156,14 +156,28 @@ export const PartitionSchema = Type.Union([
     { additionalProperties: false },
   ),
   Type.Object({ kind: Type.Literal('shards'), shardsPerClient: Int(1, 10) }, { additionalProperties: false }),
+  Type.Object(
+    { kind: Type.Literal('natural') },
+    {
+      additionalProperties: false,
+      description: "By the data's own groups (a Brown document, a SpamAssassin folder); not for MNIST",
+    },
+  ),
 ]);
 /** How built-in demo data is split across clients. */
 export type PartitionSpec = Static<typeof PartitionSchema>;
 
+/** The built-in data sets (docs/tasks.md): MNIST digits, Brown corpus text, SpamAssassin messages. */
+export const BUILTIN_DATA = ['mnist', 'brown', 'spam-assassin'] as const;
+export type BuiltinData = (typeof BUILTIN_DATA)[number];
+
 /** Built-in demo data: each client id maps to one shard of it. */
 export const DataSchema = Type.Object(
   {
-    builtin: Type.Literal('mnist'),
+    builtin: Type.Union(
+      BUILTIN_DATA.map((b) => Type.Literal(b)),
+      { description: 'mnist (digits), brown (next-char text), spam-assassin (messages)' },
+    ),
     partition: PartitionSchema,
     numShards: Int(1, 100_000),
     seed: Type.Optional(Int(0, 0xffffffff)),

@@ -1,4 +1,6 @@
 export { hashedBagOfWords, messageFeatures } from './bag-of-words.ts';
+export type { Baseline, IdExamples } from './baselines.ts';
+export { majorityBaseline, ngramBaselines } from './baselines.ts';
 export { fnv1a32 } from './hash.ts';
 export { htmlText, MAX_MESSAGE_CHARS, messageText } from './message.ts';
 export type { CharCoding, CharSuggestion, NextCharExamples } from './next-char.ts';
