@@ -53,6 +53,27 @@ export const HOST_TASK = {
   rounds: { ...ROUNDS, maxRounds: 1 },
 };
 
+/** Next character on the built-in Brown corpus text (docs/tasks.md), with its n-gram baselines. */
+export const BROWN_TASK = {
+  ...NEXT_CHAR_TASK,
+  id: 'brown-chars',
+  name: 'Next character (Brown corpus)',
+  input: { shape: [12], dtype: 'uint8' },
+  target: { kind: 'class', numClasses: 31 },
+  presentation: { kind: 'next-char', alphabet: " abcdefghijklmnopqrstuvwxyz.,'", context: 12 },
+  metrics: ['accuracy', 'perplexity', { name: 'topKAccuracy', k: 3 }],
+  data: { builtin: 'brown', partition: { kind: 'natural' }, numShards: 50 },
+};
+
+/** Spam or not on the built-in SpamAssassin messages, with the majority-class baseline. */
+export const SPAM_TASK = {
+  ...TEXT_LABEL_TASK,
+  id: 'spam-filter',
+  name: 'Spam filter (SpamAssassin)',
+  metrics: ['accuracy', 'auc'],
+  data: { builtin: 'spam-assassin', partition: { kind: 'natural' }, numShards: 20 },
+};
+
 /** Create a task through the operator API. */
 export async function createTask(url: string, task: Record<string, unknown>): Promise<void> {
   const res = await fetch(`${url}/api/tasks`, {
