@@ -15,6 +15,8 @@ export {
   labelSize,
   pickExamples,
 } from './examples.ts';
+export type { OneHotArgs } from './layers/index.ts';
+export { OneHot } from './layers/index.ts';
 export type { LossTask } from './losses.ts';
 export { batchLoss, EPSILON } from './losses.ts';
 export type { ScoreTask } from './metrics.ts';
