@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
 import { draw, openContributor, SEVEN } from './contributors.ts';
 import { api, evaluatedRounds, OPERATOR_TOKEN, withCoordinator } from './coordinator.ts';
-import { BROWN_TASK, createTask, HOST_TASK, MNIST_TASK, SPAM_TASK } from './page-tasks.ts';
+import { builtinTask, createTask, HOST_TASK, MNIST_TASK } from './page-tasks.ts';
 
 /**
  * The screenshots of docs/tasks.md ("Each task's page"), made from a real run: each built-in
@@ -27,26 +27,33 @@ const rounds = {
   deadlineMs: 60_000,
   maxRounds: ROUNDS,
 };
-const TRAINED = [
-  { ...MNIST_TASK, rounds },
-  { ...BROWN_TASK, rounds },
-  { ...SPAM_TASK, rounds },
+/** The built-in tasks, each trained by one tab for a few rounds. */
+const TRAINED: { id: string; [field: string]: unknown }[] = [
+  { ...MNIST_TASK, id: 'mnist', name: 'Handwritten digits (MNIST)', rounds },
+  { ...builtinTask('next-char'), rounds },
+  // IID here: with one tab, a natural shard is one of the corpus's groups, all ham or all spam.
+  {
+    ...builtinTask('spam'),
+    rounds,
+    data: { builtin: 'spam-assassin', partition: { kind: 'iid' }, numShards: 4, seed: 1 },
+  },
 ];
+const [MNIST, NEXT_CHAR, SPAM] = TRAINED.map((t) => t.id);
 
 /** What a visitor does on each kind of page before the screenshot. */
 const USE: Record<string, (page: Page) => Promise<void>> = {
-  [MNIST_TASK.id]: async (page) => {
+  [MNIST!]: async (page) => {
     await draw(page, SEVEN);
     await expect(page.locator('#classes li')).toHaveCount(3);
   },
-  [BROWN_TASK.id]: async (page) => {
+  [NEXT_CHAR!]: async (page) => {
     await page.locator('#entry-text').pressSequentially('it was the best of times, it was the worst of ');
     await page.locator('#save-entry').click();
     await expect(page.locator('#entries li')).toHaveCount(1);
     await page.locator('#entry-text').pressSequentially('the quick brown fox jumps over the ');
     await expect(page.locator('#suggestions button')).toHaveCount(3);
   },
-  [SPAM_TASK.id]: async (page) => {
+  [SPAM!]: async (page) => {
     await page
       .locator('#entry-text')
       .fill('Are we still on for lunch on Thursday? I can book the usual place.');

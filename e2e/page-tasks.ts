@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { OPERATOR_TOKEN } from './coordinator.ts';
 
 /**
@@ -73,6 +75,12 @@ export const SPAM_TASK = {
   metrics: ['accuracy', 'auc'],
   data: { builtin: 'spam-assassin', partition: { kind: 'natural' }, numShards: 20 },
 };
+
+/** A built-in task file of the coordinator (apps/coordinator/tasks: next-char, spam), as JSON. */
+export function builtinTask(name: 'next-char' | 'spam'): { id: string; [field: string]: unknown } {
+  const file = resolve(import.meta.dirname, `../apps/coordinator/tasks/${name}.json`);
+  return JSON.parse(readFileSync(file, 'utf8')) as { id: string };
+}
 
 /** Create a task through the operator API. */
 export async function createTask(url: string, task: Record<string, unknown>): Promise<void> {

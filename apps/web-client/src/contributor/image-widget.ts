@@ -3,7 +3,8 @@ import { topK } from '@pollen/ml';
 import { SIDE, toMnist } from '../sdk/digit.ts';
 import type { DrawPad } from './draw-pad.ts';
 import { setUpDrawing } from './drawing.ts';
-import { fill, percent, type WidgetContext } from './widget-kit.ts';
+import { percent } from './format.ts';
+import { fill, type WidgetContext } from './widget-kit.ts';
 
 /** Classes shown with their probabilities. */
 const SHOWN = 3;

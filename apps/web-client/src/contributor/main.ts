@@ -57,6 +57,7 @@ async function main(): Promise<void> {
     const counts = await client.exampleCounts();
     const total = counts.demo + counts.drawn + counts.entered + counts.host;
     $('examples').textContent = String(total);
+    $('examples-word').textContent = total === 1 ? 'example' : 'examples';
     document.body.dataset.examples = String(total);
     const parts = [
       counts.demo && `${counts.demo} from the demo shard`,

@@ -2,7 +2,8 @@ import type { NextCharPresentation } from '@pollen/fl-core';
 import { topChars } from '@pollen/ml';
 import { nextCharContext } from '../sdk/index.ts';
 import { EntriesList } from './entries-list.ts';
-import { fill, percent, type WidgetContext } from './widget-kit.ts';
+import { percent } from './format.ts';
+import { fill, type WidgetContext } from './widget-kit.ts';
 
 /** Suggestions shown as the visitor types. */
 const SUGGESTIONS = 3;

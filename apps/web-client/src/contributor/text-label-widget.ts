@@ -1,7 +1,8 @@
 import type { TextLabelPresentation } from '@pollen/fl-core';
 import { labelFeatures } from '../sdk/index.ts';
 import { EntriesList } from './entries-list.ts';
-import { fill, percent, type WidgetContext } from './widget-kit.ts';
+import { percent } from './format.ts';
+import { fill, type WidgetContext } from './widget-kit.ts';
 
 /**
  * A text-label task (spam filtering, say): a box to paste a message. The global model says how

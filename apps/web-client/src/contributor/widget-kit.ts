@@ -21,6 +21,3 @@ export function fill(card: HTMLElement, templateId: string): void {
   const template = document.getElementById(templateId) as HTMLTemplateElement;
   card.replaceChildren(template.content.cloneNode(true));
 }
-
-/** A probability as a person reads it. */
-export const percent = (p: number): string => `${(100 * p).toFixed(p >= 0.995 || p < 0.005 ? 0 : 1)}%`;
