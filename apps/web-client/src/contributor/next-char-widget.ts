@@ -32,6 +32,7 @@ export async function mountNextChar(ctx: WidgetContext, p: NextCharPresentation)
   const suggestions = document.createElement('div');
   suggestions.id = 'suggestions';
   suggestions.className = 'row suggestions';
+  suggestions.setAttribute('role', 'group');
   suggestions.setAttribute('aria-label', 'Next-character suggestions');
   ctx.tryOutput.replaceChildren(suggestions);
 
