@@ -24,9 +24,13 @@ import {
 } from '@pollen/fl-core';
 import { nativeSecAggCrypto } from '@pollen/secagg-node';
 import { type Clock, systemClock } from '../clock.ts';
-import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
-import { type PrivacyPlan, privacyRecord } from './privacy.ts';
-import type { AcceptedUpdate, CloseReason, RoundAggregate } from './round.ts';
+import type { RoundRecord } from '../store/types.ts';
+import type { SharePlan } from './cluster-port.ts';
+import type { CloseReason, DrivenRound, Submission } from './handle.ts';
+import { refusePlainUpdate } from './intake.ts';
+import type { PrivacyPlan } from './privacy.ts';
+import { buildRecord, Tally } from './record.ts';
+import type { RoundAggregate } from './round.ts';
 import { parseMaskedReport, type SecAggEvent } from './secagg-messages.ts';
 
 /** What the round sends a client between stages. */
@@ -85,7 +89,8 @@ interface Report {
  * says why, no aggregate exists and the runner abandons the round. The coordinator never
  * holds an unmasked individual vector: only the sum, and only after a complete unmask stage.
  */
-export class SecAggRound {
+export class SecAggRound implements DrivenRound {
+  readonly kind = 'secure' as const;
   readonly taskId: string;
   readonly roundId: number;
   readonly baseVersion: number;
@@ -108,8 +113,7 @@ export class SecAggRound {
   /** The last stage message sent to each client, for one that reconnects (`resend`). */
   private readonly lastSent = new Map<number, { event: SecAggServerEvent; payload: object }>();
   private result: { sum: SecAggSum; contributors: readonly number[] } | null = null;
-  private rejectedCount = 0;
-  private bytesUp = 0;
+  private readonly tally = new Tally();
   private maskClosedBy: CloseReason = 'all-accounted';
   private closeReason: CloseReason | null = null;
   private resolveClosed!: (reason: CloseReason) => void;
@@ -149,8 +153,43 @@ export class SecAggRound {
     this.arm(options.settings.stageMs);
   }
 
+  /** The model's dimension. */
+  get dimension(): number {
+    return this.layout.dimension;
+  }
+
+  /** This client's round:start carries its SecAgg block. */
+  startFor(clientId: string): { readonly secagg: RoundSecAgg } {
+    return { secagg: this.secAggFor(clientId) };
+  }
+
+  /** A client back within its grace is not started again (its keys live in its worker): it gets the stage message it may have missed. */
+  resume(clientId: string, _sendStart: () => void): void {
+    this.resend(clientId);
+  }
+
+  /** The other nodes relay their clients' stage messages here; they get their SecAgg blocks. */
+  share(remote: readonly string[]): SharePlan {
+    return {
+      dimension: 0,
+      target: this.target,
+      robust: { kind: 'none' },
+      scaffold: false,
+      privacy: this.privacy,
+      secagg: Object.fromEntries(remote.map((id) => [id, this.secAggFor(id)])),
+    };
+  }
+
+  /** A secure round has no partial sums: every stage goes through the lease holder. */
+  absorb(): never {
+    throw new PollenError(
+      'INVALID_MESSAGE',
+      `round ${this.roundId} is securely aggregated: it takes no partials`,
+    );
+  }
+
   /** This client's SecAgg block of round:start. */
-  startFor(clientId: string): RoundSecAgg {
+  secAggFor(clientId: string): RoundSecAgg {
     const index = this.index.get(clientId);
     if (index === undefined) throw new PollenError('NOT_IN_ROUND', `client is not in round ${this.roundId}`);
     const { params } = this.server;
@@ -199,7 +238,7 @@ export class SecAggRound {
   }
 
   get rejected(): number {
-    return this.rejectedCount;
+    return this.tally.rejected;
   }
 
   /** Adaptive clipping: the securely summed clipping bits. */
@@ -220,15 +259,12 @@ export class SecAggRound {
   }
 
   /** A plain update has no place in a secure round: refused, whoever sends it. */
-  accept(_update: AcceptedUpdate): void {
-    throw new PollenError(
-      'INVALID_MESSAGE',
-      `round ${this.roundId} is securely aggregated: send the masked input (secagg:masked), not an update`,
-    );
+  intake(submission: Submission): void {
+    refusePlainUpdate(this, submission);
   }
 
   noteRejected(): void {
-    this.rejectedCount++;
+    this.tally.rejected++;
   }
 
   /**
@@ -241,7 +277,7 @@ export class SecAggRound {
     try {
       this.dispatch(event, from, body);
     } catch (err) {
-      this.rejectedCount++;
+      this.tally.rejected++;
       throw err;
     }
     this.advance();
@@ -252,13 +288,13 @@ export class SecAggRound {
     switch (event) {
       case 'secagg:advertise':
         this.server.receiveAdvertise(from, { cPk: bytesOf(body.cPk), sPk: bytesOf(body.sPk) });
-        this.bytesUp += 64;
+        this.tally.bytesUp += 64;
         return;
       case 'secagg:shares': {
         const { shares } = unpackShares(body, n);
         this.server.receiveShares(from, { shares });
         // Once accepted, every ciphertext is CIPHERTEXT_BYTES, plus its 4-byte recipient.
-        this.bytesUp += shares.length * (4 + CIPHERTEXT_BYTES);
+        this.tally.bytesUp += shares.length * (4 + CIPHERTEXT_BYTES);
         return;
       }
       case 'secagg:masked': {
@@ -276,13 +312,13 @@ export class SecAggRound {
         this.server.receiveMaskedInput(from, { masked: new Uint8Array(report.masked) });
         const { backend, metrics, numExamples } = report;
         this.reports.set(from, { backend, metrics, numExamples });
-        this.bytesUp += report.masked.byteLength;
+        this.tally.bytesUp += report.masked.byteLength;
         return;
       }
       case 'secagg:reveal': {
         const { selfMaskShares, keyShares } = unpackReveal(body, n);
         this.server.receiveUnmask(from, { selfMaskShares, keyShares });
-        this.bytesUp += (selfMaskShares.length + keyShares.length) * (4 + SHARE_BYTES);
+        this.tally.bytesUp += (selfMaskShares.length + keyShares.length) * (4 + SHARE_BYTES);
         return;
       }
     }
@@ -445,40 +481,29 @@ export class SecAggRound {
     return { delta, ...(meanControlDelta ? { meanControlDelta } : {}) };
   }
 
-  /** The round's record as it stands. */
+  /** The round's record as it stands (record.ts): only the survivors' reports once the sum is out. */
   record(fields: Partial<RoundRecord> = {}): RoundRecord {
     const contributors = this.result ? new Set(this.result.contributors) : null;
-    const metrics: ClientRoundMetrics[] = [];
-    const backends: Partial<Record<Backend, number>> = {};
-    for (const [id, r] of this.reports) {
-      if (contributors && !contributors.has(id)) continue;
-      backends[r.backend] = (backends[r.backend] ?? 0) + 1;
-      metrics.push({ ...r.metrics, numExamples: r.numExamples, backend: r.backend });
-    }
-    const reported = this.reportedCount;
-    return {
-      taskId: this.taskId,
-      roundId: this.roundId,
-      status: 'open',
-      baseVersion: this.baseVersion,
-      newVersion: null,
-      selected: this.clients.length,
-      reported,
-      dropped: this.clients.length - reported,
-      rejected: this.rejectedCount,
-      deadlineHit: this.closeReason === 'deadline',
-      startedAt: this.startedAt,
-      endedAt: null,
-      metrics: null,
-      bytesUp: this.bytesUp,
-      bytesDown: 0,
-      backends,
-      clientMetrics: this.privacy?.private ? [] : metrics,
-      reason: this.failure,
-      ...this.sampling,
-      ...(this.privacy ? { privacy: privacyRecord(this.privacy, this.privacy.message.epsilonBefore) } : {}),
-      ...fields,
-    };
+    const counted = new Tally();
+    for (const [id, r] of this.reports) if (!contributors || contributors.has(id)) counted.count(r);
+    return buildRecord(
+      {
+        taskId: this.taskId,
+        roundId: this.roundId,
+        baseVersion: this.baseVersion,
+        startedAt: this.startedAt,
+        selected: this.clients.length,
+        reported: this.reportedCount,
+        deadlineHit: this.closeReason === 'deadline',
+        reason: this.failure,
+        privacy: this.privacy,
+        tally: this.tally,
+        clientMetrics: counted.metrics,
+        backends: counted.backends,
+        extra: this.sampling,
+      },
+      fields,
+    );
   }
 }
 
