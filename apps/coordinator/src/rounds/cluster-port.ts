@@ -6,7 +6,7 @@ import type { PrivacyPlan } from './privacy.ts';
 
 /**
  * The ports rounds/ declares for running as one node of several; cluster/node.ts implements
- * them (docs/design.md, "Rounds"). rounds/ never imports cluster/.
+ * them (docs/design.md, "Rounds in the coordinator"). rounds/ never imports cluster/.
  */
 
 /** What the other nodes need to run their share of a round with their own clients. */

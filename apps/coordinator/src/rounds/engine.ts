@@ -11,7 +11,7 @@ export type { EngineOptions, TaskEvents } from './task-service.ts';
 export type { PollenServer };
 
 /**
- * The coordinator's core (docs/design.md, "Rounds"): the task service (tasks, their runners
+ * The coordinator's core (docs/design.md, "Rounds in the coordinator"): the task service (tasks, their runners
  * and models, task-service.ts) and the contributor gateway serving the protocol over them
  * (gateway.ts).
  */

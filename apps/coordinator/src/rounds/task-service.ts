@@ -43,7 +43,7 @@ export type TaskEvents = {
 
 /**
  * The coordinator's tasks: create, configure and control them, run one runner per task, and
- * keep each task's model (docs/design.md, "Rounds"). The contributor protocol is served by the
+ * keep each task's model (docs/design.md, "Rounds in the coordinator"). The contributor protocol is served by the
  * gateway (gateway.ts) over the population and runners kept here.
  */
 export class TaskService extends EventEmitter<TaskEvents> {

@@ -5,7 +5,7 @@ import { transaction } from './postgres-tx.ts';
 /**
  * The clients both stores keep: each client's data shard per task (assigned in order of first
  * visit) and the hash of the secret each client id is bound to on first sight
- * (docs/design.md, "Identity"). The same semantics in SQLite and PostgreSQL.
+ * (docs/protocol.md, "Identity and admission"). The same semantics in SQLite and PostgreSQL.
  */
 
 /** Client rows in the SQLite file: the same semantics as {@link PostgresClients}. */
