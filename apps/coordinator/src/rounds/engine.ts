@@ -11,9 +11,9 @@ export type { EngineOptions, TaskEvents } from './task-service.ts';
 export type { PollenServer };
 
 /**
- * The coordinator's core (docs/design.md, "Rounds in the coordinator"): the task service (tasks, their runners
- * and models, task-service.ts) and the contributor gateway serving the protocol over them
- * (gateway.ts).
+ * The coordinator's core (docs/design.md, "Rounds in the coordinator"): the task service
+ * (tasks, their runners and models, task-service.ts) and the contributor gateway serving the
+ * protocol over them (gateway.ts).
  */
 export class Engine extends TaskService {
   private readonly gateway: ContributorGateway;

@@ -17,6 +17,7 @@ const MESSAGES_PER_SECOND = 5;
 const MESSAGE_BURST = 20;
 /** A socket refused this many times in a row for flooding is disconnected. */
 const FLOOD_DISCONNECT = 50;
+
 /**
  * The contributor protocol on a Socket.io server: per-socket rate limits, hello and the
  * handshake's identity, eligibility, updates, withdrawals and secure aggregation's stages, each

@@ -7,10 +7,10 @@ import type { RoundAggregate, RoundPartial } from './round.ts';
 import type { SecAggEvent } from './secagg-messages.ts';
 
 /**
- * The kinds of round (docs/design.md, "Rounds in the coordinator"): a synchronous round (`Round`), a securely
- * aggregated one (`SecAggRound`), a cluster follower's relay of a secure round the lease holder
- * runs (cluster/secagg-relay.ts), and one client's hand-out of the model in buffered mode
- * (`Handout`). A kind is for records and logs; nothing branches on it.
+ * The kinds of round (docs/design.md, "Rounds in the coordinator"): a synchronous round
+ * (`Round`), a securely aggregated one (`SecAggRound`), a cluster follower's relay of a secure
+ * round the lease holder runs (cluster/secagg-relay.ts), and one client's hand-out of the model
+ * in buffered mode (`Handout`). A kind is for records and logs; nothing branches on it.
  */
 export type RoundKind = 'sync' | 'secure' | 'relay' | 'handout';
 

@@ -25,8 +25,8 @@ export interface HandoutHost {
 }
 
 /**
- * One client's hand-out of the model in buffered mode (docs/design.md, "Rounds in the coordinator"): a round of
- * one, as the gateway sees it. Its intake is a plain round's (membership, version, decode,
+ * One client's hand-out of the model in buffered mode (docs/design.md, "Rounds in the
+ * coordinator"): a round of one, as the gateway sees it. Its intake is a plain round's (membership, version, decode,
  * norm), dense frames only, and the fold goes to the open buffer, whatever version the client
  * trained (FedBuff: staleness is weighed when the buffer is aggregated, buffer.ts).
  */

@@ -43,8 +43,9 @@ export interface IntakeStages {
 }
 
 /**
- * The one intake pipeline of a plain update (docs/design.md, "Rounds in the coordinator"): the envelope was parsed
- * and its size bounded first (`parseSubmission`, which names the round); here, in order and once
+ * The one intake pipeline of a plain update (docs/design.md, "Rounds in the coordinator"): the
+ * envelope was parsed and its size bounded first (`parseSubmission`, which names the round);
+ * here, in order and once
  * each, membership, the model version, the decode against the round's own codec (before
  * anything is allocated), the norm bound, and the fold. A refusal after membership counts as
  * a rejected message of the round.

@@ -127,7 +127,11 @@ export class SecAggRound implements DrivenRound {
     return { secagg: this.secAggFor(clientId) };
   }
 
-  /** A client back within its grace is not started again (its keys live in its worker): it gets the stage message it may have missed. */
+  /**
+   * A client back within its grace is not started again: its keys and shares live in its
+   * worker, which outlives the connection, and a second start would only wipe them. It gets the
+   * stage message it may have missed instead.
+   */
   resume(clientId: string, _sendStart: () => void): void {
     this.resend(clientId);
   }

@@ -159,7 +159,10 @@ export function startBlock(
   };
 }
 
-/** Binary as a fresh Uint8Array (a Buffer from Socket.io, an ArrayBuffer); anything else is left for fl-core's parsers to refuse. */
+/**
+ * Binary as a fresh Uint8Array (a Buffer from Socket.io, an ArrayBuffer); anything else is left
+ * for fl-core's parsers to refuse.
+ */
 function bytesOf(value: unknown): unknown {
   if (value instanceof Uint8Array) return new Uint8Array(value);
   if (value instanceof ArrayBuffer) return new Uint8Array(value.slice(0));

@@ -27,7 +27,7 @@ export interface EngineOptions {
   readonly evaluationSample?: number;
 }
 
-/** What the coordinator's tasks tell the rest of the process (metrics, the operator feed, the transport). */
+/** What the coordinator's tasks tell the rest of the process: metrics, the operator feed, the transport. */
 export type TaskEvents = {
   round: [RoundRecord];
   roundStarted: [RoundRecord];
@@ -43,8 +43,8 @@ export type TaskEvents = {
 
 /**
  * The coordinator's tasks: create, configure and control them, run one runner per task, and
- * keep each task's model (docs/design.md, "Rounds in the coordinator"). The contributor protocol is served by the
- * gateway (gateway.ts) over the population and runners kept here.
+ * keep each task's model (docs/design.md, "Rounds in the coordinator"). The contributor
+ * protocol is served by the gateway (gateway.ts) over the population and runners kept here.
  */
 export class TaskService extends EventEmitter<TaskEvents> {
   readonly population = new Population();
@@ -60,9 +60,9 @@ export class TaskService extends EventEmitter<TaskEvents> {
 
   constructor(
     readonly store: Store,
-    protected readonly log: FastifyBaseLogger,
+    private readonly log: FastifyBaseLogger,
     /** Where the reconnect grace, rounds' deadlines and SecAgg+'s stage timers take their time from. */
-    protected readonly clock: Clock = systemClock,
+    private readonly clock: Clock = systemClock,
     private readonly options: EngineOptions = {},
   ) {
     super();

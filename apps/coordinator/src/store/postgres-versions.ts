@@ -40,7 +40,10 @@ export function versionInfoOf(row: VersionRow): VersionInfo {
   };
 }
 
-/** Inside a commit's transaction (which holds the task row's lock): drop the weights `retention` does not keep. */
+/**
+ * Inside a commit's transaction (which holds the task row's lock): drop the weights `retention`
+ * does not keep.
+ */
 export async function prune(
   c: Client,
   taskId: string,
