@@ -42,7 +42,7 @@ const IDLE_POLL_MS = 1000;
 const LEASE_POLL_MS = 500;
 
 /**
- * What the engine asks of a task's scheduler, whichever mode it runs: synchronous rounds
+ * What the task service and the gateway ask of a task's scheduler, whichever mode it runs: synchronous rounds
  * (`SyncRunner`, possibly several in flight) or FedBuff's buffered mode (`BufferedRunner`).
  */
 export interface TaskRunner {

@@ -221,7 +221,7 @@ export class SecAggRound implements DrivenRound {
   }
 
   /**
-   * A stage message from a selected client (its envelope already checked by the engine). Any
+   * A stage message from a selected client (its envelope already checked by the gateway). Any
    * refusal throws with a stable code and leaves the round as it was for everyone else.
    */
   receive(event: SecAggEvent, clientId: string, body: Record<string, unknown>): void {

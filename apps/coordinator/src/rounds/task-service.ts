@@ -14,7 +14,7 @@ import { Population } from './population.ts';
 import type { TaskRunner } from './runner.ts';
 import { VersionPins } from './version-pins.ts';
 
-/** What an engine is set up with beyond its store, log and clock. */
+/** What the task service is set up with beyond its store, log and clock. */
 export interface EngineOptions {
   /** Which versions' weights commits keep (default DEFAULT_RETENTION). */
   readonly retention?: RetentionPolicy;
