@@ -1,5 +1,5 @@
 import type { ImagePresentation } from '@pollen/fl-core';
-import { topK } from '@pollen/ml';
+import { topK } from '@pollen/ml/text';
 import { SIDE, toMnist } from '../sdk/digit.ts';
 import type { DrawPad } from './draw-pad.ts';
 import { setUpDrawing } from './drawing.ts';

@@ -1,5 +1,5 @@
 import type { NextCharPresentation } from '@pollen/fl-core';
-import { topChars } from '@pollen/ml';
+import { topChars } from '@pollen/ml/text';
 import { nextCharContext } from '../sdk/index.ts';
 import { EntriesList } from './entries-list.ts';
 import { percent } from './format.ts';

@@ -1,5 +1,5 @@
 import type { NextCharPresentation, Presentation, TextLabelPresentation } from '@pollen/fl-core';
-import { contextIds, messageFeatures, nextCharExamples } from '@pollen/ml';
+import { contextIds, messageFeatures, nextCharExamples } from '@pollen/ml/text';
 import type { ExampleInput } from './examples.ts';
 import type { StoredEntry } from './storage.ts';
 
