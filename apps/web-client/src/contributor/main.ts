@@ -1,4 +1,11 @@
-import { BACKENDS, type Backend, presentationOf, type TaskSpec } from '@pollen/fl-core';
+import {
+  BACKENDS,
+  type Backend,
+  presentationOf,
+  specSize,
+  type TaskSpec,
+  type WeightSpec,
+} from '@pollen/fl-core';
 import { type ClientStatus, createClient } from '../sdk/index.ts';
 import '../styles.css';
 import { kib, plural } from './format.ts';
@@ -106,11 +113,12 @@ async function main(): Promise<void> {
   });
 
   // The input widget and trying the model, by the task's presentation (widgets.ts).
-  const { spec } = (await (await fetch(`/api/tasks/${encodeURIComponent(task.id)}`)).json()) as {
+  const { spec, weightSpec } = (await (await fetch(`/api/tasks/${encodeURIComponent(task.id)}`)).json()) as {
     spec: TaskSpec;
+    weightSpec: WeightSpec;
   };
   const presentation = presentationOf(spec);
-  const model = new TryModel(task.id, spec, backend ?? null, (message) => {
+  const model = new TryModel(task.id, spec, specSize(weightSpec), backend ?? null, (message) => {
     $('try-version').textContent = message;
   });
   model.onVersion((version) => {

@@ -1,6 +1,7 @@
 import type { Backend } from '@pollen/fl-core';
 import type { TrainTask } from '../worker/messages.ts';
 import type { TryReply, TryRequest } from '../worker/try-messages.ts';
+import { checkGlobalModel } from './global-model.ts';
 
 /** How often the page asks whether a new version committed (a 304 costs a few bytes). */
 const POLL_MS = 3000;
@@ -31,6 +32,8 @@ export class TryModel {
   constructor(
     private readonly taskId: string,
     private readonly task: TrainTask,
+    /** How many weights the task's model has (its weight spec's size): what the coordinator must send. */
+    private readonly weightCount: number,
     private readonly preferred: Backend | null,
     private readonly onError: (message: string) => void,
   ) {
@@ -82,8 +85,12 @@ export class TryModel {
         const body = (await res.json().catch(() => ({}))) as { message?: string };
         throw new Error(body.message ?? `the coordinator answered ${res.status}`);
       }
-      const version = Number(res.headers.get('x-pollen-version'));
       const weights = await res.arrayBuffer();
+      const version = checkGlobalModel(
+        res.headers.get('x-pollen-version'),
+        weights.byteLength,
+        this.weightCount,
+      );
       this.etag = res.headers.get('etag') ?? '';
       this.post({ type: 'load', task: this.task, weights, version, preferred: this.preferred }, [weights]);
     } catch (err) {

@@ -13,8 +13,12 @@ export async function loadBaselines(taskId: string, token: string): Promise<Base
   const res = await fetch(`/api/tasks/${encodeURIComponent(taskId)}/held-out`, {
     headers: { authorization: `Bearer ${token}` },
   });
-  if (!res.ok) return [];
-  const { baselines } = (await res.json()) as { baselines?: unknown };
+  return res.ok ? parseBaselines(await res.json()) : [];
+}
+
+/** The well-formed baselines of a held-out answer (a name and finite metric values); the rest dropped. */
+export function parseBaselines(body: unknown): Baseline[] {
+  const baselines = (body as { baselines?: unknown } | null)?.baselines;
   if (!Array.isArray(baselines)) return [];
   return baselines.filter(
     (b): b is Baseline =>
