@@ -83,6 +83,88 @@ describe('local training', () => {
     model.dispose();
   });
 
+  it('a time budget stops training on time and reports the steps it took', async () => {
+    const model = await buildModel(TASK);
+    const data = separable();
+    const global = await getFlatWeights(model);
+    // A simulated device: each mini-batch takes 10 ms of its clock (advanced as progress is reported).
+    let now = 0;
+    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
+    const tick = (): void => void (now += 10);
+    const budget = { ...sgd(100, 16), timeBudgetMs: 105 };
+    const result = await trainLocal(model, data, global, budget, TASK, tick, {}, { clock });
+    // 10 steps take 100 ms; the 11th starts before 105 ms; the budget is then spent.
+    expect(result.steps).toBe(11);
+    expect(result.budgetHit).toBe(true);
+    expect(result.epochs).toBe(3);
+    expect(result.trainMs).toBe(110);
+    expect(Object.keys(result.metrics).sort()).toEqual(['accuracy', 'loss']);
+    // Up to E epochs: a budget that is not reached stops at the epochs.
+    now = 0;
+    const roomy = await trainLocal(
+      model,
+      data,
+      global,
+      { ...sgd(2, 16), timeBudgetMs: 10_000 },
+      TASK,
+      tick,
+      {},
+      {
+        clock,
+      },
+    );
+    expect(roomy).toMatchObject({ steps: 8, epochs: 2, budgetHit: false });
+    // At least one step, even when the budget is spent before the first.
+    now = 0;
+    const slow = (): void => void (now += 1000);
+    const one = await trainLocal(
+      model,
+      data,
+      global,
+      { ...sgd(5, 16), timeBudgetMs: 100 },
+      TASK,
+      slow,
+      {},
+      {
+        clock,
+      },
+    );
+    expect(one.steps).toBe(1);
+  });
+
+  it('a CPU share pauses after each batch so training is busy at most that share of the time', async () => {
+    const model = await buildModel(TASK);
+    const data = separable();
+    const global = await getFlatWeights(model);
+    let now = 0;
+    let slept = 0;
+    const clock = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        now += ms;
+        slept += ms;
+      },
+    };
+    // The task allows 0.5, the visitor lowered it to 0.25: 10 ms of work, then 30 ms of pause.
+    const training = { ...sgd(1, 16), cpuShare: 0.5 };
+    const result = await trainLocal(
+      model,
+      data,
+      global,
+      training,
+      TASK,
+      () => void (now += 10),
+      {},
+      {
+        clock,
+        cpuShare: 0.25,
+      },
+    );
+    expect(result.steps).toBe(4);
+    expect(slept).toBe(120);
+    expect(result.trainMs).toBe(160);
+  });
+
   it('FedProx (mu > 0) leaks nothing and stays nearer the global model', async () => {
     const model = await buildModel(TASK);
     const data = separable();
