@@ -39,6 +39,22 @@ function separable(n = 64) {
   return arraySource(TASK, { count: n, x, y });
 }
 
+/** A device's clock that moves only when told: by training's progress, and by its pauses. */
+class FakeClock {
+  t = 0;
+  slept = 0;
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+  async sleep(ms: number): Promise<void> {
+    this.t += ms;
+    this.slept += ms;
+  }
+}
+
 const norm = (v: Float32Array): number => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 const sgd = (epochs: number, batchSize: number, learningRate = 0.5) => ({
   epochs,
@@ -88,9 +104,8 @@ describe('local training', () => {
     const data = separable();
     const global = await getFlatWeights(model);
     // A simulated device: each mini-batch takes 10 ms of its clock (advanced as progress is reported).
-    let now = 0;
-    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
-    const tick = (): void => void (now += 10);
+    const clock = new FakeClock();
+    const tick = (): void => clock.advance(10);
     const budget = { ...sgd(100, 16), timeBudgetMs: 105 };
     const result = await trainLocal(model, data, global, budget, TASK, tick, {}, { clock });
     // 10 steps take 100 ms; the 11th starts before 105 ms; the budget is then spent.
@@ -100,7 +115,7 @@ describe('local training', () => {
     expect(result.trainMs).toBe(110);
     expect(Object.keys(result.metrics).sort()).toEqual(['accuracy', 'loss']);
     // Up to E epochs: a budget that is not reached stops at the epochs.
-    now = 0;
+    clock.t = 0;
     const roomy = await trainLocal(
       model,
       data,
@@ -115,8 +130,8 @@ describe('local training', () => {
     );
     expect(roomy).toMatchObject({ steps: 8, epochs: 2, budgetHit: false });
     // At least one step, even when the budget is spent before the first.
-    now = 0;
-    const slow = (): void => void (now += 1000);
+    clock.t = 0;
+    const slow = (): void => clock.advance(1000);
     const one = await trainLocal(
       model,
       data,
@@ -136,15 +151,7 @@ describe('local training', () => {
     const model = await buildModel(TASK);
     const data = separable();
     const global = await getFlatWeights(model);
-    let now = 0;
-    let slept = 0;
-    const clock = {
-      now: () => now,
-      sleep: async (ms: number) => {
-        now += ms;
-        slept += ms;
-      },
-    };
+    const clock = new FakeClock();
     // The task allows 0.5, the visitor lowered it to 0.25: 10 ms of work, then 30 ms of pause.
     const training = { ...sgd(1, 16), cpuShare: 0.5 };
     const result = await trainLocal(
@@ -153,7 +160,7 @@ describe('local training', () => {
       global,
       training,
       TASK,
-      () => void (now += 10),
+      () => clock.advance(10),
       {},
       {
         clock,
@@ -161,7 +168,7 @@ describe('local training', () => {
       },
     );
     expect(result.steps).toBe(4);
-    expect(slept).toBe(120);
+    expect(clock.slept).toBe(120);
     expect(result.trainMs).toBe(160);
   });
 
