@@ -403,6 +403,7 @@ export class Engine extends EventEmitter<{
               bytes: update.update.byteLength,
               controlDelta: update.controlDelta,
               clipBit: update.clipBit,
+              steps: update.steps,
             });
           } catch (err) {
             round.noteRejected();

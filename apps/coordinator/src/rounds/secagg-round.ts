@@ -25,6 +25,7 @@ import {
 import { nativeSecAggCrypto } from '@pollen/secagg-node';
 import { type Clock, systemClock } from '../clock.ts';
 import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
+import { applyEffectiveSteps } from './fednova.ts';
 import { type PrivacyPlan, privacyRecord } from './privacy.ts';
 import type { AcceptedUpdate, CloseReason, RoundAggregate } from './round.ts';
 import { parseMaskedReport, type SecAggEvent } from './secagg-messages.ts';
@@ -50,6 +51,8 @@ export interface SecAggRoundOptions {
   readonly privacy?: PrivacyPlan | null;
   /** SCAFFOLD: Delta c_i travels in the masked vector after the update. */
   readonly scaffold?: boolean;
+  /** FedNova: clients mask Delta_i / tau_i and tau_i (fl-core's secagg/layout.ts). */
+  readonly fednova?: boolean;
   /** The round's shared coordinates (sorted), or null for dense updates. */
   readonly coordinates?: Uint32Array | null;
   /** Where each stage's close is logged (structured: stage, how many answered, how many left). */
@@ -134,6 +137,7 @@ export class SecAggRound {
       coordinates: options.coordinates ?? null,
       control: options.scaffold ?? false,
       clipBit: this.privacy?.message.clipBit ?? false,
+      steps: options.fednova ?? false,
       range: options.settings.range,
       bits: fixedPointBits(n),
     };
@@ -166,6 +170,7 @@ export class SecAggRound {
       ...(coordinates ? { coordinates: new Uint8Array(coordinates.buffer.slice(0)) } : {}),
       control: this.layout.control,
       clipBit: this.layout.clipBit,
+      ...(this.layout.steps ? { steps: true } : {}),
       words: params.d,
       stageMs: this.options.settings.stageMs,
     };
@@ -439,6 +444,9 @@ export class SecAggRound {
     const count = contributors.length;
     const denominator = this.privacy?.private ? this.privacy.expectedReports : count;
     const delta = Float32Array.from(sum.delta, (v) => v / denominator);
+    // FedNova: the sum is of Delta_i / tau_i; tau_eff = sum tau_i / count came in the mask
+    // (tasks refuse FedNova under DP, so the denominator is the count here).
+    if (sum.steps !== undefined) applyEffectiveSteps(delta, count, sum.steps);
     const meanControlDelta = sum.controlDelta
       ? Float32Array.from(sum.controlDelta, (v) => v / count)
       : undefined;
