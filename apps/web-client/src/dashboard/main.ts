@@ -6,7 +6,7 @@ import { LiveFeed } from './live.ts';
 import { MetricCharts } from './metric-charts.ts';
 import { EpsilonChart, type PrivacySpec } from './privacy-chart.ts';
 import { drawRounds } from './rounds-table.ts';
-import { compressionRatio, formatBytes, heldOutText, totals } from './stats.ts';
+import { compressionRatio, formatBytes, heldOutTile, totals } from './stats.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const TOKEN_KEY = 'pollen-operator-token';
@@ -47,8 +47,7 @@ function drawTiles(rounds: readonly OperatorRound[]): void {
   const backends = Object.entries(task.population.byBackend).map(([b, n]) => `${b} ${n}`);
   $('tile-backends').textContent =
     `${task.population.available} free to select; ${backends.join(', ') || 'no devices'}`;
-  const last = rounds.filter((r) => r.status === 'committed').at(-1);
-  $('tile-heldout').textContent = last ? heldOutText(last) : '-';
+  $('tile-heldout').textContent = heldOutTile(rounds);
   const t = totals(rounds);
   $('tile-rounds').textContent = String(t.committed);
   $('tile-rounds-detail').textContent =

@@ -5,6 +5,7 @@ import {
   fiveNumbers,
   formatBytes,
   heldOutText,
+  heldOutTile,
   metricNames,
   quantile,
   totals,
@@ -94,5 +95,15 @@ describe('dashboard statistics', () => {
     expect(heldOutText(round({}))).toBe('accuracy 0.5000, loss 1.0000');
     expect(heldOutText(round({ metrics: null }))).toBe('not evaluated');
     expect(heldOutText(round({ metrics: null, evaluationMs: 12 }))).toBe('no held-out data');
+  });
+
+  it('shows the newest evaluated committed round on the held-out tile, not a newer one still waiting', () => {
+    const evaluated = round({ roundId: 1, newVersion: 1 });
+    const waiting = round({ roundId: 2, baseVersion: 1, newVersion: 2, metrics: null });
+    const abandoned = round({ roundId: 3, status: 'abandoned', metrics: null });
+    expect(heldOutTile([evaluated, waiting, abandoned])).toBe('accuracy 0.5000, loss 1.0000 (version 1)');
+    expect(heldOutTile([waiting])).toBe('not evaluated');
+    expect(heldOutTile([abandoned])).toBe('-');
+    expect(heldOutTile([])).toBe('-');
   });
 });

@@ -11,6 +11,19 @@ export function heldOutText(r: OperatorRound): string {
   return r.evaluationMs === undefined ? 'not evaluated' : 'no held-out data';
 }
 
+/**
+ * The held-out tile: the newest committed round whose evaluation has attached, with its version,
+ * so the tile does not fall back to "not evaluated" each time a round commits ahead of its
+ * evaluation; the newest committed round's own words while none is evaluated yet.
+ */
+export function heldOutTile(rounds: readonly OperatorRound[]): string {
+  const committed = rounds.filter((r) => r.status === 'committed');
+  const evaluated = committed.filter((r) => formatMetricValues(r.metrics) !== null).at(-1);
+  if (evaluated) return `${heldOutText(evaluated)} (version ${evaluated.newVersion})`;
+  const last = committed.at(-1);
+  return last ? heldOutText(last) : '-';
+}
+
 /** Bytes of a dense float32 update of `dimension` parameters: what an uncompressed upload would take. */
 export function denseBytes(dimension: number): number {
   return 4 * dimension;
