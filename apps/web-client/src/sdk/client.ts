@@ -14,6 +14,7 @@ import {
 } from '@pollen/fl-core';
 import { io, type Socket } from 'socket.io-client';
 import type { TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
+import { checkCpuShare, effectiveCpuShare } from './cpu-share.ts';
 import { DeviceConditions } from './eligibility.ts';
 import { type ClientEvents, type ClientStatus, Emitter } from './events.ts';
 import {
@@ -70,14 +71,6 @@ export interface ClientOptions {
    * slices with pauses. The task's `training.cpuShare` caps it; a visitor can only go lower.
    */
   readonly cpuShare?: number;
-}
-
-/** Check a CPU share: a number in (0, 1]. */
-function checkCpuShare(share: number): number {
-  if (typeof share !== 'number' || !Number.isFinite(share) || share <= 0 || share > 1) {
-    throw new RangeError(`"cpuShare" expected a number in (0, 1], got ${String(share)}`);
-  }
-  return share;
 }
 
 type TaskInfo = TrainTask;
@@ -203,7 +196,7 @@ export class PollenClient extends Emitter<ClientEvents> {
 
   /** The share of time training may keep the CPU busy: the visitor's, capped by the task's. */
   get cpuShare(): number {
-    return Math.min(this.visitorCpuShare, this.device.cpuShareCap);
+    return effectiveCpuShare(this.visitorCpuShare, this.device.cpuShareCap);
   }
 
   /** The task's cap on the CPU share (1 until the task is loaded). */
