@@ -36,6 +36,11 @@ export interface HeteroFederation {
   readonly alpha: number;
   /** Fraction of the devices that are slow. */
   readonly slowFraction: number;
+  /**
+   * Which devices are slow: `random`, or `by-data`: those whose digits have the lowest mean
+   * label (mostly 0 to 4), as when device speed goes with who holds the device.
+   */
+  readonly slowDevices: 'random' | 'by-data';
   /** How many times slower a slow device's step is. */
   readonly slowdown: number;
   /** Simulated milliseconds of one local step (one mini-batch) on a fast device. */
@@ -90,7 +95,13 @@ async function populate(fed: HeteroFederation): Promise<Population> {
   const shards = parts.map((indices) => sourceOf(pick(train, indices)));
   const everyone = Array.from({ length: fed.clients }, (_, i) => i);
   const slowCount = Math.round(fed.slowFraction * fed.clients);
-  const slow = new Set(shuffle(everyone, seededRng(hashSeed(`slow:${fed.seed}`))).slice(0, slowCount));
+  const meanLabel = (indices: readonly number[]): number =>
+    indices.reduce((sum, i) => sum + train.labels[i]!, 0) / Math.max(1, indices.length);
+  const order =
+    fed.slowDevices === 'by-data'
+      ? [...everyone].sort((a, b) => meanLabel(parts[a]!) - meanLabel(parts[b]!))
+      : shuffle(everyone, seededRng(hashSeed(`slow:${fed.seed}`)));
+  const slow = new Set(order.slice(0, slowCount));
   const topology = await mlpTopology(fed.hidden);
   const model = await buildMnistModel(topology);
   const initial = initialWeights(

@@ -20,6 +20,10 @@ describe('bench:hetero', () => {
     expect(() => parseHeteroOptions(['--target', '2'])).toThrow(/--target/);
     expect(() => parseHeteroOptions(['--slowdown', 'fast'])).toThrow(/--slowdown/);
     expect(() => parseHeteroOptions(['--speed', '1'])).toThrow(/speed/);
+    expect(() => parseHeteroOptions(['--slow-devices', 'old'])).toThrow(
+      /--slow-devices expected random or by-data/,
+    );
+    expect(parseHeteroOptions(['--slow-devices', 'by-data']).federation.slowDevices).toBe('by-data');
   });
 
   it('runs the three schemes on the same seeds and tables them against (a)', async () => {

@@ -18,6 +18,7 @@ const USAGE = `tsx bench/hetero.ts [options]
   --alpha A            Dirichlet concentration over labels (default 0.3)
   --slow-fraction F    share of slow devices (default 1/3)
   --slowdown X         how many times slower a slow device's step is (default 10)
+  --slow-devices S     random, or by-data: the devices holding the lowest digits (default random)
   --step-ms T          simulated ms of one step on a fast device (default 20)
   --epochs E --batch B --lr L   local training (default 3, 32, 0.05)
   --hidden H           hidden units of the MLP (default 32)
@@ -53,6 +54,7 @@ export function parseHeteroOptions(argv: readonly string[]): HeteroOptions {
     'alpha',
     'slow-fraction',
     'slowdown',
+    'slow-devices',
     'step-ms',
     'epochs',
     'batch',
@@ -85,6 +87,10 @@ export function parseHeteroOptions(argv: readonly string[]): HeteroOptions {
   if (cohort > clients) throw new Error(`--cohort (${cohort}) cannot exceed --clients (${clients})`);
   const slowFraction = numberFlag(values, 'slow-fraction', 1 / 3);
   if (slowFraction > 1) throw new Error(`--slow-fraction expected a number in [0, 1]\n${USAGE}`);
+  const slowDevices = values['slow-devices'] ?? 'random';
+  if (slowDevices !== 'random' && slowDevices !== 'by-data') {
+    throw new Error(`--slow-devices expected random or by-data, got ${slowDevices}\n${USAGE}`);
+  }
   const target = numberFlag(values, 'target', 0.85);
   if (target > 1) throw new Error(`--target expected an accuracy in [0, 1]\n${USAGE}`);
   return {
@@ -93,6 +99,7 @@ export function parseHeteroOptions(argv: readonly string[]): HeteroOptions {
       cohort,
       alpha: numberFlag(values, 'alpha', 0.3) || 0.3,
       slowFraction,
+      slowDevices,
       slowdown: Math.max(1, numberFlag(values, 'slowdown', 10)),
       stepMs: numberFlag(values, 'step-ms', 20) || 20,
       hidden: [int('hidden', 32)],
