@@ -8,6 +8,7 @@ import {
 } from '@pollen/fl-core';
 import { type ClientStatus, createClient } from '../sdk/index.ts';
 import '../styles.css';
+import { showDevicePanel } from './device-panel.ts';
 import { kib, plural } from './format.ts';
 import { HistoryList } from './history.ts';
 import { TryModel } from './try-model.ts';
@@ -132,6 +133,11 @@ async function main(): Promise<void> {
     presentation,
   );
   if (presentation.kind !== 'none') model.start();
+  showDevicePanel(client, {
+    eligibility: $('eligibility'),
+    share: $<HTMLInputElement>('cpu-share'),
+    shareText: $('cpu-share-text'),
+  });
 
   client.on('status', ({ status, detail }) => {
     $('status').textContent = detail ? `${STATUS_TEXT[status]}: ${detail}` : STATUS_TEXT[status];

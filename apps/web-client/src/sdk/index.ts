@@ -6,6 +6,7 @@ export type { ClientOptions } from './client.ts';
 export { createClient, PollenClient } from './client.ts';
 export type { InkImage } from './digit.ts';
 export { inkFromRgba, toMnist } from './digit.ts';
+export { CONDITION_TEXT, DeviceConditions } from './eligibility.ts';
 export type { Entry, EntryErrorCode, EntryInput, EntryTask } from './entries.ts';
 export { EntryError, MAX_ENTRY_CHARS, TaskEntries } from './entries.ts';
 export { entryExamples, labelFeatures, nextCharContext } from './entry-examples.ts';
