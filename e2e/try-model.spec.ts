@@ -1,7 +1,7 @@
 import { expect, type Page, test } from '@playwright/test';
 import { draw, SEVEN } from './contributors.ts';
 import { withCoordinator } from './coordinator.ts';
-import { MNIST_TASK, NEXT_CHAR_TASK } from './page-tasks.ts';
+import { MNIST_TASK, NEXT_CHAR_TASK, TEXT_LABEL_TASK } from './page-tasks.ts';
 
 // Trying the global model on the contributor page (docs/tasks.md, "Try the model"): it runs
 // in the tab's worker on what the visitor draws or types, and follows the versions that commit.
@@ -65,5 +65,31 @@ test('typing on the next-character page shows the global model suggestions, whic
     await page.locator('#entries li button').click();
     await expect(page.locator('#entries li')).toHaveCount(0);
     await expect(page.locator('#examples')).toHaveText('0');
+  });
+});
+
+test('pasting a message on the text-label page shows the probability of each label; a labelled message is kept and deleted', async ({
+  page,
+}) => {
+  await withCoordinator({ task: TEXT_LABEL_TASK }, async (coordinator) => {
+    const sent: string[] = [];
+    page.on('request', (req) => req.method() !== 'GET' && sent.push(req.url()));
+    await open(page, coordinator.url, TEXT_LABEL_TASK.id);
+    await expect(page.locator('body')).toHaveAttribute('data-presentation', 'text-label');
+    await expect(page.locator('#try-version')).toHaveText('Using global model version 0.');
+    await page.locator('#entry-text').fill('You have WON a FREE prize, claim your cash now');
+    const scores = page.locator('#label-probabilities');
+    await expect(scores).toHaveAttribute('data-version', '0');
+    await expect(scores.locator('dt')).toHaveText(['ham', 'spam']);
+    await expect(scores.locator('dd').first()).toHaveText(/^\d+(\.\d)?%$/);
+    await expect(page.locator('#save-entry')).toBeDisabled();
+    await page.locator('label:has-text("spam") input').check();
+    await page.locator('#save-entry').click();
+    await expect(page.locator('#entries li')).toHaveCount(1);
+    await expect(page.locator('#entries li .badge')).toHaveText('spam');
+    await expect(page.locator('#examples')).toHaveText('1');
+    await page.locator('#entries li button').click();
+    await expect(page.locator('#examples')).toHaveText('0');
+    expect(sent).toEqual([]);
   });
 });
