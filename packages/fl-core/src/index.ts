@@ -34,7 +34,13 @@ export type {
   PopulationCounts,
 } from './operator-protocol.ts';
 export { OPERATOR_ACTIONS, OPERATOR_NAMESPACE } from './operator-protocol.ts';
-export { partition, partitionDirichlet, partitionIid, partitionPathological } from './partition.ts';
+export {
+  partition,
+  partitionDirichlet,
+  partitionIid,
+  partitionNatural,
+  partitionPathological,
+} from './partition.ts';
 export type {
   AdaptiveClipParams,
   AdaptiveClipSettings,
@@ -291,6 +297,22 @@ export { upgradeLegacyTask } from './task/legacy.ts';
 export type { AugmentationSpec, LocalWorkSpec } from './task/local-work.ts';
 export { AugmentationSchema } from './task/local-work.ts';
 export type {
+  ImagePresentation,
+  NextCharPresentation,
+  Presentation,
+  PresentationKind,
+  TextFeatures,
+  TextLabelPresentation,
+} from './task/presentation.ts';
+export {
+  checkPresentation,
+  nextCharVocabSize,
+  PRESENTATION_KINDS,
+  PresentationSchema,
+  presentationOf,
+} from './task/presentation.ts';
+export type {
+  BuiltinData,
   ColumnsSpec,
   DataSpec,
   InputDtype,
@@ -307,6 +329,7 @@ export type {
   WeightEntrySpec,
 } from './task/schema.ts';
 export {
+  BUILTIN_DATA,
   ColumnsSchema,
   DataSchema,
   DTYPES,

@@ -20,6 +20,7 @@ import { type EligibilitySettings, validateEligibility } from './task/eligibilit
 import { checkColumns, checkInputTarget, checkLoss, checkMetrics, checkShorthand } from './task/fit.ts';
 import { upgradeLegacyTask } from './task/legacy.ts';
 import { checkLocalWork, type LocalWorkSpec } from './task/local-work.ts';
+import { checkPresentation, type Presentation } from './task/presentation.ts';
 import type {
   ColumnsSpec,
   DataSpec,
@@ -92,10 +93,15 @@ export interface TaskSpec {
   readonly loss: LossName;
   /** Metrics reported besides the loss (defaulted by target kind). */
   readonly metrics: readonly MetricSpec[];
-  /** Built-in demo data served to clients, when the task has some (MNIST). */
+  /** Built-in demo data served to clients, when the task has some (MNIST, Brown, SpamAssassin). */
   readonly data?: DataSpec;
   /** Which CSV columns of its data files (held-out upload, simulations) make an example. */
   readonly columns?: ColumnsSpec;
+  /**
+   * How the contributor's page presents the task and turns the visitor's input into examples.
+   * Absent: presentationOf() defaults it (a canvas for MNIST, else none).
+   */
+  readonly presentation?: Presentation;
   readonly training: TrainingSpec;
   readonly rounds: RoundSpec;
   /** How weights and updates travel: 'f32' exact, 'f16' half the bytes. */
@@ -174,14 +180,47 @@ function checkFedNovaCompatibility(
   }
 }
 
-/** Built-in data fits only the task it was made for: MNIST is 784 pixels and 10 classes. */
-function checkData(data: TaskInput['data'] & object, input: InputSpec, target: TargetSpec): DataSpec {
+/**
+ * Built-in data fits only the task it was made for: MNIST is 784 pixels and 10 classes; Brown
+ * text is read through a next-char presentation (its alphabet and context make the examples);
+ * SpamAssassin messages through a text-label presentation labelled ham and spam (its features
+ * make the input). Only Brown and SpamAssassin have groups for a natural partition.
+ */
+function checkData(
+  data: TaskInput['data'] & object,
+  input: InputSpec,
+  target: TargetSpec,
+  presentation: Presentation | undefined,
+): DataSpec {
   const size = input.shape.reduce((a, b) => a * b, 1);
-  if (size !== 784 || input.dtype !== 'uint8' || target.kind !== 'class' || target.numClasses !== 10) {
-    throw new PollenError(
-      'INVALID_TASK',
-      '"data.builtin" mnist holds 28x28 uint8 digits in 10 classes: "input" must be 784 uint8 values and "target" 10 classes',
-    );
+  if (data.builtin === 'mnist') {
+    if (size !== 784 || input.dtype !== 'uint8' || target.kind !== 'class' || target.numClasses !== 10) {
+      throw new PollenError(
+        'INVALID_TASK',
+        '"data.builtin" mnist holds 28x28 uint8 digits in 10 classes: "input" must be 784 uint8 values and "target" 10 classes',
+      );
+    }
+    if (data.partition.kind === 'natural') {
+      throw new PollenError(
+        'INVALID_TASK',
+        '"data.partition" natural needs data with groups (brown, spam-assassin); MNIST has none',
+      );
+    }
+  } else if (data.builtin === 'brown') {
+    if (presentation?.kind !== 'next-char' || target.kind !== 'class') {
+      throw new PollenError(
+        'INVALID_TASK',
+        '"data.builtin" brown is text: it needs a "presentation" of kind next-char and a class target (the next character)',
+      );
+    }
+  } else {
+    const labels = presentation?.kind === 'text-label' ? [...presentation.labels].sort() : [];
+    if (labels.join() !== 'ham,spam') {
+      throw new PollenError(
+        'INVALID_TASK',
+        '"data.builtin" spam-assassin holds labelled messages: it needs a "presentation" of kind text-label with the labels ham and spam',
+      );
+    }
   }
   return { ...data, seed: data.seed ?? 0 };
 }
@@ -205,7 +244,8 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   checkShorthand(model, inputSpec, target);
   const loss = checkLoss(target, task.loss);
   const metrics = checkMetrics(target, task.metrics);
-  const data = task.data ? checkData(task.data, inputSpec, target) : undefined;
+  if (task.presentation) checkPresentation(task.presentation, inputSpec, target);
+  const data = task.data ? checkData(task.data, inputSpec, target, task.presentation) : undefined;
   if (task.columns) checkColumns(task.columns, inputSpec, target);
 
   const tr = expectObject('training', obj.training, 'INVALID_TASK');
@@ -286,6 +326,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     metrics,
     ...(data ? { data } : {}),
     ...(task.columns ? { columns: task.columns } : {}),
+    ...(task.presentation ? { presentation: task.presentation } : {}),
     training,
     rounds,
     codec,

@@ -16,6 +16,8 @@ export {
   labelSize,
   pickExamples,
 } from './examples.ts';
+export type { OneHotArgs } from './layers/index.ts';
+export { OneHot } from './layers/index.ts';
 export type { LossTask } from './losses.ts';
 export { batchLoss, EPSILON } from './losses.ts';
 export type { ScoreTask } from './metrics.ts';
@@ -27,6 +29,39 @@ export { expectCpuShare, Pacer, realClock } from './pace.ts';
 export { batchTensors, inputTensor, targetTensor } from './preprocess.ts';
 export type { BatchSource } from './source.ts';
 export { arraySource, permutation } from './source.ts';
-export type { LocalDeviceInput, LocalResult, LocalStrategyInput, Progress, TrainTask } from './train.ts';
+export type {
+  Baseline,
+  CharCoding,
+  CharSuggestion,
+  IdExamples,
+  NextCharExamples,
+  Ranked,
+} from './text/index.ts';
+export {
+  contextIds,
+  decodeText,
+  encodeText,
+  fnv1a32,
+  hashedBagOfWords,
+  htmlText,
+  majorityBaseline,
+  messageFeatures,
+  messageText,
+  nextCharExamples,
+  ngramBaselines,
+  normalizeText,
+  tokenize,
+  topChars,
+  topK,
+  UNKNOWN_CHAR,
+  UNKNOWN_ID,
+} from './text/index.ts';
+export type {
+  LocalDeviceInput,
+  LocalResult,
+  LocalStrategyInput,
+  Progress,
+  TrainTask,
+} from './train.ts';
 export { trainLocal } from './train.ts';
 export { getFlatWeights, setFlatWeights, weightSpecOf } from './weights.ts';

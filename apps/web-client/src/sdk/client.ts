@@ -1,4 +1,4 @@
-import { decodeDense, decodeExamples, encodeDense } from '@pollen/compression';
+import { decodeDense, encodeDense } from '@pollen/compression';
 import {
   type Ack,
   type Backend,
@@ -12,6 +12,7 @@ import {
   type ServerToClientEvents,
   toBytes,
 } from '@pollen/fl-core';
+import { decodeExampleSet, inputSize, labelSize } from '@pollen/ml';
 import { io, type Socket } from 'socket.io-client';
 import type { TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
 import { checkCpuShare, effectiveCpuShare } from './cpu-share.ts';
@@ -491,18 +492,16 @@ export class PollenClient extends Emitter<ClientEvents> {
   private async loadDemoShard(base: string): Promise<void> {
     const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}/shard/${this.id}`);
     if (!res.ok) throw new Error(`could not load the demo data (${res.status})`);
-    const batch = decodeExamples(new Uint8Array(await res.arrayBuffer()));
-    const examples = Array.from({ length: batch.count }, (_, i) => ({
-      x: batch.pixels.subarray(i * batch.features, (i + 1) * batch.features),
-      y: batch.labels[i]!,
+    const task = await this.taskSpec();
+    // The shard is an example set of the task ('PLX1', @pollen/ml's codec), checked against it.
+    const set = decodeExampleSet(task, new Uint8Array(await res.arrayBuffer()));
+    const xs = inputSize(task.input);
+    const ys = labelSize(task);
+    const examples = Array.from({ length: set.count }, (_, i) => ({
+      x: set.x.subarray(i * xs, (i + 1) * xs),
+      y: set.y.subarray(i * ys, (i + 1) * ys),
     }));
-    await addTaskExamples(
-      this.options.task,
-      await this.taskSpec(),
-      examples,
-      'demo',
-      this.options.quotaBytes,
-    );
+    await addTaskExamples(this.options.task, task, examples, 'demo', this.options.quotaBytes);
   }
 
   private startWorker(): Promise<void> {
