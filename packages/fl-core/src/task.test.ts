@@ -46,7 +46,7 @@ describe('task spec validation', () => {
     [
       'unknown partition',
       { ...valid, data: { ...valid.data, partition: { kind: 'zipf' } } },
-      /"data.partition.kind" expected one of iid, dirichlet, shards, got "zipf"/,
+      /"data.partition.kind" expected one of iid, dirichlet, shards, natural, got "zipf"/,
     ],
     [
       'zero alpha',
