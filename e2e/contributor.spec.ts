@@ -1,4 +1,5 @@
 import { expect, type Page, test } from '@playwright/test';
+import { draw, SEVEN } from './contributors.ts';
 import { api, type RunningCoordinator, removeDataDir, startCoordinator } from './coordinator.ts';
 import { readExamples } from './indexeddb.ts';
 
@@ -24,28 +25,6 @@ async function openPage(page: Page): Promise<void> {
   await page.locator('body[data-ready="true"]').waitFor();
 }
 
-/** Draw strokes on the pad with the mouse: each stroke is a list of points in pad fractions. */
-async function draw(page: Page, strokes: [number, number][][]): Promise<void> {
-  await page.locator('#pad').scrollIntoViewIfNeeded();
-  const box = (await page.locator('#pad').boundingBox())!;
-  for (const stroke of strokes) {
-    const [first, ...rest] = stroke;
-    await page.mouse.move(box.x + first![0] * box.width, box.y + first![1] * box.height);
-    await page.mouse.down();
-    for (const [x, y] of rest) {
-      await page.mouse.move(box.x + x * box.width, box.y + y * box.height, { steps: 8 });
-    }
-    await page.mouse.up();
-  }
-}
-
-const SEVEN: [number, number][][] = [
-  [
-    [0.25, 0.2],
-    [0.75, 0.2],
-    [0.45, 0.85],
-  ],
-];
 const ONE: [number, number][][] = [
   [
     [0.5, 0.15],

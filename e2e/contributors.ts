@@ -22,3 +22,26 @@ export async function openContributor(
     .waitFor({ timeout: 60_000 });
   return { context, page };
 }
+
+/** Draw strokes on the pad with the mouse: each stroke is a list of points in pad fractions. */
+export async function draw(page: Page, strokes: [number, number][][]): Promise<void> {
+  await page.locator('#pad').scrollIntoViewIfNeeded();
+  const box = (await page.locator('#pad').boundingBox())!;
+  for (const stroke of strokes) {
+    const [first, ...rest] = stroke;
+    await page.mouse.move(box.x + first![0] * box.width, box.y + first![1] * box.height);
+    await page.mouse.down();
+    for (const [x, y] of rest) {
+      await page.mouse.move(box.x + x * box.width, box.y + y * box.height, { steps: 8 });
+    }
+    await page.mouse.up();
+  }
+}
+
+export const SEVEN: [number, number][][] = [
+  [
+    [0.25, 0.2],
+    [0.75, 0.2],
+    [0.45, 0.85],
+  ],
+];

@@ -17,6 +17,7 @@ import { MessageLimit } from './message-limit.ts';
 import { createMetrics } from './metrics.ts';
 import { Engine, type EngineOptions } from './rounds/engine.ts';
 import { apiRoutes } from './routes/api.ts';
+import { globalModelRoute } from './routes/global-model.ts';
 import { openapi } from './routes/openapi.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { operatorSocket } from './routes/operator-socket.ts';
@@ -170,6 +171,13 @@ export async function buildCoordinator(
   // Per-request logs only at warn and above: contributors poll, operators refresh.
   const guard = operatorGuard(config.operatorTokens);
   await app.register(apiRoutes, { engine, guard, logLevel: 'warn' });
+  const admission = config.admission ?? {};
+  const tokens = new JoinTokenVerifier({
+    secret: admission.joinTokenSecret ?? null,
+    publicKey: admission.joinTokenPublicKey ?? null,
+    issuer: admission.joinTokenIssuer ?? null,
+  });
+  await app.register(globalModelRoute, { engine, tokens, logLevel: 'warn' });
   await app.register(operatorRoutes, { engine, guard, metrics: createMetrics(engine) });
 
   if (config.webRoot && existsSync(config.webRoot)) {
@@ -203,7 +211,6 @@ export async function buildCoordinator(
   });
   messageLimit.attach(io);
   await cluster?.attach(io);
-  const admission = config.admission ?? {};
   io.use(
     contributorHandshake({
       store,
@@ -212,11 +219,7 @@ export async function buildCoordinator(
         maxConnections: admission.maxConnectionsPerAddress ?? DEFAULT_ADDRESS_LIMITS.maxConnections,
         hellosPerSecond: admission.hellosPerSecondPerAddress ?? DEFAULT_ADDRESS_LIMITS.hellosPerSecond,
       }),
-      tokens: new JoinTokenVerifier({
-        secret: admission.joinTokenSecret ?? null,
-        publicKey: admission.joinTokenPublicKey ?? null,
-        issuer: admission.joinTokenIssuer ?? null,
-      }),
+      tokens,
     }),
   );
   engine.attach(io);

@@ -89,4 +89,33 @@ describe('held-out evaluation off the event loop', () => {
       model.dispose();
     }
   });
+
+  it('builds one model per task shape on the thread: the same shorthand over another input is another model', async () => {
+    await initTf();
+    useMnistCache(dir);
+    const digits = await TaskModel.create(
+      await resolveTaskInput({ id: 'digits', model: { kind: 'mlp', hidden: [4] } }),
+    );
+    const spec = await resolveTaskInput({
+      id: 'spam',
+      model: { kind: 'mlp', hidden: [4] },
+      input: { shape: [64], dtype: 'float32' },
+      target: { kind: 'class', numClasses: 2 },
+      presentation: {
+        kind: 'text-label',
+        labels: ['ham', 'spam'],
+        features: { kind: 'hashed-bow', dims: 64 },
+      },
+      data: { builtin: 'spam-assassin', partition: { kind: 'iid' }, numShards: 4 },
+    });
+    const messages = await TaskModel.create(spec);
+    try {
+      expect(await digits.evaluate(await digits.initialWeights())).toHaveProperty('accuracy');
+      expect(await messages.evaluate(await messages.initialWeights())).toHaveProperty('accuracy');
+      expect(messages.offThread).toBe(true);
+    } finally {
+      digits.dispose();
+      messages.dispose();
+    }
+  }, 60_000);
 });

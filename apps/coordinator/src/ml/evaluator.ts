@@ -81,7 +81,8 @@ class EvaluatorThread {
     this.sent.set(spec.id, heldOut.key);
     const request: EvaluateRequest = {
       id,
-      key: JSON.stringify(spec.model),
+      // A shorthand (mlp, cnn) builds a different model for another input or target.
+      key: JSON.stringify([spec.model, spec.input, spec.target]),
       task: taskOf(spec),
       // A copy goes over, so the caller keeps its weights.
       weights: weights.slice(),

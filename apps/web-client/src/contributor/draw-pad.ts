@@ -13,6 +13,8 @@ export class DrawPad {
   constructor(
     private readonly canvas: HTMLCanvasElement,
     private readonly onChange: (empty: boolean) => void = () => {},
+    /** A stroke ended (to try the model on the drawing so far). */
+    private readonly onStroke: () => void = () => {},
   ) {
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
     if (!ctx) throw new Error('this browser cannot draw on a canvas');
@@ -28,6 +30,7 @@ export class DrawPad {
     canvas.addEventListener('pointermove', (e) => this.move(e));
     for (const type of ['pointerup', 'pointercancel', 'pointerleave'] as const) {
       canvas.addEventListener(type, () => {
+        if (this.last) this.onStroke();
         this.last = null;
       });
     }

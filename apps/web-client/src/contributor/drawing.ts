@@ -16,7 +16,11 @@ function paint(canvas: HTMLCanvasElement, pixels: Uint8Array): void {
  * The "Draw a digit" card: a pad, ten label buttons, save and clear. A saved drawing is
  * downsampled to MNIST's 28x28 and stored with the SDK's `addExamples(..., 'drawn')`.
  */
-export function setUpDrawing(client: PollenClient, onSaved: () => Promise<void>): void {
+export function setUpDrawing(
+  client: PollenClient,
+  onSaved: () => Promise<void>,
+  onStroke: (pad: DrawPad) => void = () => {},
+): void {
   const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
   const save = $<HTMLButtonElement>('save-digit');
   const note = $('draw-note');
@@ -34,7 +38,7 @@ export function setUpDrawing(client: PollenClient, onSaved: () => Promise<void>)
   const sync = (): void => {
     save.disabled = pad.empty || chosen() === null;
   };
-  const pad = new DrawPad($<HTMLCanvasElement>('pad'), sync);
+  const pad: DrawPad = new DrawPad($<HTMLCanvasElement>('pad'), sync, () => onStroke(pad));
   labels.addEventListener('change', sync);
   $('clear-pad').addEventListener('click', () => pad.clear());
   save.addEventListener('click', async () => {

@@ -1,10 +1,18 @@
-import { BACKENDS, type Backend } from '@pollen/fl-core';
+import {
+  BACKENDS,
+  type Backend,
+  presentationOf,
+  specSize,
+  type TaskSpec,
+  type WeightSpec,
+} from '@pollen/fl-core';
 import { type ClientStatus, createClient } from '../sdk/index.ts';
 import '../styles.css';
 import { showDevicePanel } from './device-panel.ts';
-import { setUpDrawing } from './drawing.ts';
 import { kib, plural } from './format.ts';
 import { HistoryList } from './history.ts';
+import { TryModel } from './try-model.ts';
+import { DATA_CLEARED, mountWidget } from './widgets.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -55,12 +63,14 @@ async function main(): Promise<void> {
 
   const refreshCount = async (): Promise<void> => {
     const counts = await client.exampleCounts();
-    const total = counts.demo + counts.drawn + counts.host;
+    const total = counts.demo + counts.drawn + counts.entered + counts.host;
     $('examples').textContent = String(total);
+    $('examples-word').textContent = total === 1 ? 'example' : 'examples';
     document.body.dataset.examples = String(total);
     const parts = [
       counts.demo && `${counts.demo} from the demo shard`,
       counts.drawn && `${counts.drawn} drawn here`,
+      counts.entered && `${counts.entered} from what you entered here`,
       counts.host && `${counts.host} added by this site`,
     ].filter(Boolean);
     $('examples-detail').textContent = parts.length ? `(${parts.join(', ')})` : '';
@@ -99,14 +109,35 @@ async function main(): Promise<void> {
     await client.clearExamples();
     await client.clearHistory();
     history.clear();
+    document.dispatchEvent(new Event(DATA_CLEARED));
     await refreshCount();
   });
-  setUpDrawing(client, refreshCount);
   showDevicePanel(client, {
     eligibility: $('eligibility'),
     share: $<HTMLInputElement>('cpu-share'),
     shareText: $('cpu-share-text'),
   });
+
+  // The input widget and trying the model, by the task's presentation (widgets.ts).
+  const { spec, weightSpec } = (await (await fetch(`/api/tasks/${encodeURIComponent(task.id)}`)).json()) as {
+    spec: TaskSpec;
+    weightSpec: WeightSpec;
+  };
+  const presentation = presentationOf(spec);
+  const model = new TryModel(task.id, spec, specSize(weightSpec), backend ?? null, (message) => {
+    $('try-version').textContent = message;
+  });
+  model.onVersion((version) => {
+    $('try-version').textContent = `Using global model version ${version}.`;
+    document.body.dataset.tryVersion = String(version);
+  });
+  client.on('roundEnd', (r) => r.status === 'committed' && void model.refresh());
+  $('try').hidden = presentation.kind === 'none';
+  await mountWidget(
+    { client, card: $('widget'), tryOutput: $('try-output'), model, onExamples: refreshCount },
+    presentation,
+  );
+  if (presentation.kind !== 'none') model.start();
 
   client.on('status', ({ status, detail }) => {
     $('status').textContent = detail ? `${STATUS_TEXT[status]}: ${detail}` : STATUS_TEXT[status];

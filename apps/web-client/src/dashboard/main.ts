@@ -1,6 +1,7 @@
-import type { OperatorRound, OperatorTask } from '@pollen/fl-core';
+import { type MetricSpec, metricKey, type OperatorRound, type OperatorTask } from '@pollen/fl-core';
 import 'uplot/dist/uPlot.min.css';
 import '../styles.css';
+import { loadBaselines } from './baselines.ts';
 import { createCharts, type PopulationSample } from './charts.ts';
 import { LiveFeed } from './live.ts';
 import { MetricCharts } from './metric-charts.ts';
@@ -22,10 +23,15 @@ const state = {
   privacy: undefined as PrivacySpec | undefined,
 };
 
-async function loadPrivacy(taskId: string): Promise<PrivacySpec | undefined> {
+/** The watched task's privacy settings and metric names, from its public spec (GET /api/tasks/:id). */
+async function loadSpec(taskId: string): Promise<{ privacy?: PrivacySpec; metrics: string[] }> {
   const res = await fetch(`/api/tasks/${encodeURIComponent(taskId)}`);
-  if (!res.ok) return undefined;
-  return ((await res.json()) as { spec?: { privacy?: PrivacySpec } }).spec?.privacy;
+  if (!res.ok) return { metrics: [] };
+  const { spec } = (await res.json()) as { spec?: { privacy?: PrivacySpec; metrics?: MetricSpec[] } };
+  return {
+    ...(spec?.privacy ? { privacy: spec.privacy } : {}),
+    metrics: (spec?.metrics ?? []).map(metricKey),
+  };
 }
 
 function sortedRounds(): OperatorRound[] {
@@ -106,9 +112,12 @@ async function main(): Promise<void> {
           metricCharts.clear();
           state.population = [];
           state.privacy = undefined;
-          void loadPrivacy(task.id).then((privacy) => {
+          // The task's own metrics and the baselines its held-out data is scored against.
+          void Promise.all([loadSpec(task.id), loadBaselines(task.id, token)]).then(([spec, baselines]) => {
             if (state.task?.id !== task.id) return;
-            state.privacy = privacy;
+            state.privacy = spec.privacy;
+            metricCharts.declare(spec.metrics, baselines);
+            document.body.dataset.baselines = String(baselines.length);
             redraw();
           });
         }
@@ -157,6 +166,9 @@ async function main(): Promise<void> {
   $('resume').addEventListener('click', () => void feed?.control('start'));
   $('pause').addEventListener('click', () => void feed?.control('pause'));
   select.addEventListener('change', () => {
+    const url = new URL(location.href);
+    url.searchParams.set('task', select.value);
+    history.replaceState(null, '', url);
     state.task = null;
     state.rounds.clear();
     state.population = [];

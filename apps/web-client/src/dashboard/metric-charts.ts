@@ -1,9 +1,12 @@
 import type { OperatorRound } from '@pollen/fl-core';
 import uPlot from 'uplot';
+import { type Baseline, baselinesOf } from './baselines.ts';
 import { fiveNumbers, metricNames } from './stats.ts';
 
 const HEIGHT = 220;
 const ACCENT = '#c77d00';
+/** Baselines' lines: dashed, in greys a reader tells from the accent. */
+const BASELINE_STROKES = ['#57606a', '#8c959f', '#24292f'];
 const roundAxis: uPlot.Axis = {
   label: 'round',
   incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
@@ -43,22 +46,46 @@ function card(title: string, id: string): { card: HTMLElement; el: HTMLElement; 
 export class MetricCharts {
   private readonly charts: MetricChart[] = [];
   private readonly names = new Set<string>();
+  private baselines: readonly Baseline[] = [];
+  private rounds: readonly OperatorRound[] = [];
 
   constructor(private readonly container: HTMLElement) {}
 
+  /**
+   * The task's own metrics (its spec's names: loss first), charted before any round reports
+   * them, and the baselines its held-out data is scored against, drawn as flat lines.
+   */
+  declare(names: readonly string[], baselines: readonly Baseline[]): void {
+    this.clear();
+    this.baselines = baselines;
+    for (const name of ['loss', ...names]) if (!this.names.has(name)) this.add(name);
+    this.update(this.rounds);
+  }
+
   update(rounds: readonly OperatorRound[]): void {
+    this.rounds = rounds;
     for (const name of metricNames(rounds)) if (!this.names.has(name)) this.add(name);
     const committed = rounds.filter((r) => r.status === 'committed');
     const evaluated = committed.filter((r) => r.metrics !== null);
     for (const c of this.charts) {
       if (c.kind === 'heldout') {
         const rs = evaluated.filter((r) => r.metrics![c.name] !== undefined);
-        c.plot.setData([rs.map((r) => r.roundId), rs.map((r) => r.metrics![c.name]!)]);
+        // A baseline spans the rounds shown (at least the first round, so it shows before any).
+        const xs = rs.length > 0 ? rs.map((r) => r.roundId) : [];
+        const lines = baselinesOf(this.baselines, c.name).map((b) =>
+          xs.length > 0 ? xs.map(() => b.value) : [],
+        );
+        c.plot.setData([xs, rs.map((r) => r.metrics![c.name]!), ...lines]);
         c.el.dataset.points = String(rs.length);
         // Evaluated without figures: held-out metrics attach after each commit, so a round not
         // evaluated yet (or skipped) does not mean the task has none.
         const none = committed.some((r) => r.evaluationMs !== undefined) && evaluated.length === 0;
-        c.note.textContent = none ? 'no held-out data' : `Held-out ${c.name} of each committed version.`;
+        const against = baselinesOf(this.baselines, c.name)
+          .map((b) => `${b.name} ${b.value.toPrecision(4)}`)
+          .join(', ');
+        c.note.textContent = none
+          ? 'no held-out data'
+          : `Held-out ${c.name} of each committed version${against ? `, against the baselines: ${against}` : ''}.`;
         c.el.dataset.heldOut = none ? 'none' : 'some';
       } else {
         const rs = committed
@@ -87,12 +114,15 @@ export class MetricCharts {
     for (const c of this.charts) c.plot.destroy();
     this.charts.length = 0;
     this.names.clear();
+    this.baselines = [];
+    this.rounds = [];
     this.container.replaceChildren();
   }
 
   private add(name: string): void {
     this.names.add(name);
     const held = card(`Held-out ${name} per round`, `heldout-${metricId(name)}-chart`);
+    const baselines = baselinesOf(this.baselines, name);
     const clients = card(`Local ${name} across clients`, `clients-${metricId(name)}-chart`);
     clients.note.textContent = `Per committed round: minimum, quartiles and maximum of the selected clients' own ${name}.`;
     this.container.append(held.card, clients.card);
@@ -106,11 +136,19 @@ export class MetricCharts {
         series: [
           {},
           { label: `held-out ${name}`, stroke: ACCENT, width: 2, points: { show: true, size: 5 } },
+          ...baselines.map((b, i) => ({
+            label: b.name,
+            stroke: BASELINE_STROKES[i % BASELINE_STROKES.length]!,
+            width: 1.5,
+            dash: [6, 4],
+            points: { show: false },
+          })),
         ],
       },
-      [[], []],
+      [[], [], ...baselines.map(() => [])],
       held.el,
     );
+    held.el.dataset.baselines = baselines.map((b) => b.name).join(',');
     const band = (label: string, alpha: number): uPlot.Series => ({
       label,
       stroke: `rgba(199, 125, 0, ${alpha})`,

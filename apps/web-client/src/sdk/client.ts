@@ -8,8 +8,11 @@ import {
   type EligibilityVerdict,
   normalizeBySteps,
   PROTOCOL_VERSION,
+  type Presentation,
+  presentationOf,
   type RoundStartMessage,
   type ServerToClientEvents,
+  type TaskSpec,
   toBytes,
 } from '@pollen/fl-core';
 import { decodeExampleSet, inputSize, labelSize } from '@pollen/ml';
@@ -17,6 +20,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
 import { checkCpuShare, effectiveCpuShare } from './cpu-share.ts';
 import { DeviceConditions } from './eligibility.ts';
+import { TaskEntries } from './entries.ts';
 import { type ClientEvents, type ClientStatus, Emitter } from './events.ts';
 import {
   type AddExamplesResult,
@@ -88,7 +92,7 @@ export class PollenClient extends Emitter<ClientEvents> {
   private worker: Worker | null = null;
   private socket: Socket<ServerToClientEvents, ClientToServerEvents> | null = null;
   private backendName: Backend | null = null;
-  private task: TaskInfo | null = null;
+  private task: (TaskInfo & { presentation: Presentation; demoData: boolean }) | null = null;
   private id = '';
   private secret = '';
   private trainSeq = 0;
@@ -223,7 +227,7 @@ export class PollenClient extends Emitter<ClientEvents> {
   }
 
   /** Examples this device holds for the task, by source: the demo shard, drawn, added by the host page. */
-  exampleCounts(): Promise<Record<'demo' | 'drawn' | 'host', number>> {
+  exampleCounts(): Promise<Record<storage.ExampleSource, number>> {
     return storage.countBySource(this.options.task);
   }
 
@@ -277,21 +281,25 @@ export class PollenClient extends Emitter<ClientEvents> {
     return result;
   }
 
+  /**
+   * The visitor's own entries for the task (text typed, messages pasted and labelled), kept in
+   * this browser and turned into training examples by the task's presentation (entries.ts).
+   */
+  async entries(): Promise<TaskEntries> {
+    const task = await this.taskSpec();
+    return new TaskEntries(this.options.task, task, this.options.quotaBytes);
+  }
+
   /** The task's spec as the coordinator serves it, fetched once. */
-  private async taskSpec(): Promise<TaskInfo> {
+  private async taskSpec(): Promise<TaskInfo & { presentation: Presentation; demoData: boolean }> {
     if (this.task) return this.task;
     const base = this.options.url.replace(/\/$/, '');
     const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}`);
     if (!res.ok) throw new Error(`task "${this.options.task}" is not available (${res.status})`);
-    const { spec } = (await res.json()) as {
-      spec: TaskInfo & {
-        eligibility?: EligibilitySettings;
-        training?: { cpuShare?: number };
-      };
-    };
+    const { spec } = (await res.json()) as { spec: TaskSpec };
     this.device = {
       eligibility: spec.eligibility ?? null,
-      cpuShareCap: spec.training?.cpuShare ?? 1,
+      cpuShareCap: spec.training.cpuShare ?? 1,
     };
     this.task = {
       model: spec.model,
@@ -299,6 +307,8 @@ export class PollenClient extends Emitter<ClientEvents> {
       target: spec.target,
       loss: spec.loss,
       metrics: spec.metrics,
+      presentation: presentationOf(spec),
+      demoData: spec.data !== undefined,
     };
     return this.task;
   }
@@ -306,6 +316,7 @@ export class PollenClient extends Emitter<ClientEvents> {
   /** Remove every example of the task from this device, and what was learnt from them (c_i). */
   async clearExamples(): Promise<void> {
     await storage.clearExamples(this.options.task);
+    await storage.clearEntries(this.options.task);
     await storage.clearControl(this.options.task);
     await storage.clearResidual(this.options.task);
     await this.reportEligibility();
@@ -339,13 +350,16 @@ export class PollenClient extends Emitter<ClientEvents> {
     this.setStatus('starting', 'preparing the training worker');
     ({ clientId: this.id, secret: this.secret } = await storage.deviceIdentity());
     const base = this.options.url.replace(/\/$/, '');
-    await this.taskSpec();
+    const { demoData } = await this.taskSpec();
     if (signal.aborted) return;
     this.emit('cpuShare', { share: this.cpuShare, cap: this.device.cpuShareCap });
     await this.conditions.watch(this.device.eligibility);
     if (signal.aborted) return;
     await this.startWorker();
-    if (this.options.demoData && (await this.exampleCounts()).demo === 0) await this.loadDemoShard(base);
+    // A task without demo data has only what this device's visitor or host page adds.
+    if (this.options.demoData && demoData && (await this.exampleCounts()).demo === 0) {
+      await this.loadDemoShard(base);
+    }
     if (signal.aborted) return;
 
     this.setStatus('connecting', base);

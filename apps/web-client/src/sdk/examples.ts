@@ -54,13 +54,15 @@ export async function addTaskExamples(
   examples: readonly unknown[],
   source: storage.ExampleSource,
   quotaBytes = DEFAULT_QUOTA_BYTES,
+  /** The entry they were made from (entries.ts), which deletes them with itself. */
+  entry?: number,
 ): Promise<AddExamplesResult> {
   const { accepted, refused } = checkExamples(task, examples);
   const now = Date.now();
   const evicted = accepted.length
     ? await storage.addExamples(
         taskId,
-        accepted.map((e) => ({ taskId, x: e.x, y: e.y, source, addedAt: now })),
+        accepted.map((e) => ({ taskId, x: e.x, y: e.y, source, addedAt: now, ...(entry ? { entry } : {}) })),
         maxExamplesFor(task, quotaBytes),
       )
     : 0;

@@ -2,8 +2,11 @@ import type { MetricValues } from '@pollen/fl-core';
 import type { ExampleValues } from '@pollen/ml';
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 
-/** Where an example came from: the task's demo shard, the contributor page's widget, the host page. */
-export type ExampleSource = 'demo' | 'drawn' | 'host';
+/**
+ * Where an example came from: the task's demo shard, the contributor page's drawing canvas, an
+ * entry typed or pasted on the contributor page (entries.ts), the host page.
+ */
+export type ExampleSource = 'demo' | 'drawn' | 'entered' | 'host';
 
 /** One labelled example kept on this device, in the task's dtypes (checked when added). */
 export interface StoredExample {
@@ -13,6 +16,18 @@ export interface StoredExample {
   /** The label, in the task's label dtype (one class id, flags, values or next tokens). */
   readonly y: ExampleValues;
   readonly source: ExampleSource;
+  readonly addedAt: number;
+  /** The entry (typed text, a labelled message) it was made from, which deletes it with itself. */
+  readonly entry?: number;
+}
+
+/** Something the visitor entered on the contributor page, as entered (entries.ts). */
+export interface StoredEntry {
+  readonly taskId: string;
+  /** The text typed or pasted. */
+  readonly text: string;
+  /** The class id the visitor gave it (text-label), or null (next-char text). */
+  readonly label: number | null;
   readonly addedAt: number;
 }
 
@@ -44,14 +59,17 @@ interface PollenDb extends DBSchema {
   controls: { key: string; value: StoredControl };
   /** Since version 3, keyed by task id. */
   residuals: { key: string; value: StoredResidual };
+  /** Since version 5: what the visitor entered, by auto-increment key. */
+  entries: { key: number; value: StoredEntry; indexes: { taskId: string } };
 }
 
 const DB_NAME = 'pollen';
 /**
  * 1: meta and examples. 2: SCAFFOLD control variates. 3: error-feedback residuals.
  * 4: an example's label is a typed array (it was a number: MNIST's class id).
+ * 5: entries (text typed or pasted on the contributor page), the examples made from them.
  */
-export const DB_VERSION = 4;
+export const DB_VERSION = 5;
 
 let dbPromise: Promise<IDBPDatabase<PollenDb>> | undefined;
 
@@ -67,6 +85,8 @@ export function openStore(): Promise<IDBPDatabase<PollenDb>> {
       }
       if (oldVersion < 2) db.createObjectStore('controls');
       if (oldVersion < 3) db.createObjectStore('residuals');
+      if (oldVersion < 5)
+        db.createObjectStore('entries', { autoIncrement: true }).createIndex('taskId', 'taskId');
       if (oldVersion >= 1 && oldVersion < 4) {
         // Examples kept before version 4 (MNIST digits) had a number label: keep them, as int32.
         let cursor = await tx.objectStore('examples').openCursor();
@@ -84,6 +104,13 @@ export function openStore(): Promise<IDBPDatabase<PollenDb>> {
     },
   });
   return dbPromise;
+}
+
+/** Close the database and forget the connection; the next use opens it again. */
+export async function closeStore(): Promise<void> {
+  const open = dbPromise;
+  dbPromise = undefined;
+  (await open)?.close();
 }
 
 /** base64url of random bytes (RFC 4648 section 5), without padding. */
@@ -234,7 +261,7 @@ export async function clearResidual(taskId: string): Promise<void> {
 /** Examples of a task on this device, by where they came from. */
 export async function countBySource(taskId: string): Promise<Record<StoredExample['source'], number>> {
   const db = await openStore();
-  const counts = { demo: 0, drawn: 0, host: 0 };
+  const counts = { demo: 0, drawn: 0, entered: 0, host: 0 };
   let cursor = await db.transaction('examples').store.index('taskId').openCursor(taskId);
   while (cursor) {
     counts[cursor.value.source]++;
@@ -300,4 +327,56 @@ export async function recordHistory(
 export async function clearHistory(taskId: string): Promise<void> {
   const db = await openStore();
   await db.delete('meta', historyKey(taskId));
+}
+
+/** Keep an entry; returns its id. */
+export async function addEntry(entry: StoredEntry): Promise<number> {
+  const db = await openStore();
+  return db.add('entries', entry);
+}
+
+/** A task's entries with their ids, oldest first. */
+export async function listEntries(taskId: string): Promise<{ id: number; entry: StoredEntry }[]> {
+  const db = await openStore();
+  const out: { id: number; entry: StoredEntry }[] = [];
+  let cursor = await db.transaction('entries').store.index('taskId').openCursor(taskId);
+  while (cursor) {
+    out.push({ id: cursor.primaryKey, entry: cursor.value });
+    cursor = await cursor.continue();
+  }
+  return out;
+}
+
+/**
+ * Delete an entry of a task and the examples made from it, in one transaction; false when the
+ * task has no such entry.
+ */
+export async function deleteEntry(taskId: string, id: number): Promise<boolean> {
+  const db = await openStore();
+  const tx = db.transaction(['entries', 'examples'], 'readwrite');
+  const entry = await tx.objectStore('entries').get(id);
+  if (!entry || entry.taskId !== taskId) {
+    await tx.done;
+    return false;
+  }
+  await tx.objectStore('entries').delete(id);
+  let cursor = await tx.objectStore('examples').index('taskId').openCursor(taskId);
+  while (cursor) {
+    if (cursor.value.entry === id) await cursor.delete();
+    cursor = await cursor.continue();
+  }
+  await tx.done;
+  return true;
+}
+
+/** Forget every entry of a task (with its examples, when the visitor deletes their data). */
+export async function clearEntries(taskId: string): Promise<void> {
+  const db = await openStore();
+  const tx = db.transaction('entries', 'readwrite');
+  let cursor = await tx.store.index('taskId').openCursor(taskId);
+  while (cursor) {
+    await cursor.delete();
+    cursor = await cursor.continue();
+  }
+  await tx.done;
 }

@@ -1,0 +1,116 @@
+import type { Backend } from '@pollen/fl-core';
+import type { TrainTask } from '../worker/messages.ts';
+import type { TryReply, TryRequest } from '../worker/try-messages.ts';
+import { checkGlobalModel } from './global-model.ts';
+
+/** How often the page asks whether a new version committed (a 304 costs a few bytes). */
+const POLL_MS = 3000;
+
+export interface Prediction {
+  /** The model's output: class probabilities. */
+  readonly probs: Float32Array;
+  /** The global model version that made it. */
+  readonly version: number;
+}
+
+/**
+ * The current global model, run in a worker of its own on the visitor's input (docs/tasks.md,
+ * "Try the model"): fetched from GET /api/tasks/:id/global, and again whenever a new version
+ * commits (polled with If-None-Match, or at once when told). Predictions stay in the tab.
+ */
+export class TryModel {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, (p: Prediction | null) => void>();
+  private seq = 0;
+  private etag = '';
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private fetching: Promise<void> | null = null;
+  private readonly listeners: ((version: number) => void)[] = [];
+  /** The version the worker holds, or null before the first loaded. */
+  version: number | null = null;
+
+  constructor(
+    private readonly taskId: string,
+    private readonly task: TrainTask,
+    /** How many weights the task's model has (its weight spec's size): what the coordinator must send. */
+    private readonly weightCount: number,
+    private readonly preferred: Backend | null,
+    private readonly onError: (message: string) => void,
+  ) {
+    this.worker = new Worker(new URL('../worker/try.worker.ts', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (event: MessageEvent<TryReply>) => this.receive(event.data);
+  }
+
+  /** Call `listener` with each version the worker loads (to predict again with it). */
+  onVersion(listener: (version: number) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Load the current version and keep following new ones. */
+  start(): void {
+    void this.refresh();
+    this.timer ??= setInterval(() => void this.refresh(), POLL_MS);
+  }
+
+  /** Ask for the current version now (a round this page took part in just committed, say). */
+  refresh(): Promise<void> {
+    this.fetching ??= this.fetchGlobal().finally(() => {
+      this.fetching = null;
+    });
+    return this.fetching;
+  }
+
+  /** The model's output on one example of the task's input, or null when no model is loaded yet. */
+  predict(x: ArrayLike<number>): Promise<Prediction | null> {
+    if (this.version === null) return Promise.resolve(null);
+    const id = ++this.seq;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.post({ type: 'predict', id, x: Array.from(x) });
+    });
+  }
+
+  private post(req: TryRequest, transfer: Transferable[] = []): void {
+    this.worker.postMessage(req, transfer);
+  }
+
+  private async fetchGlobal(): Promise<void> {
+    try {
+      const res = await fetch(`/api/tasks/${encodeURIComponent(this.taskId)}/global`, {
+        headers: this.etag ? { 'if-none-match': this.etag } : {},
+        cache: 'no-store',
+      });
+      if (res.status === 304) return;
+      if (!res.ok) {
+        const body = (await res.json().catch(() => ({}))) as { message?: string };
+        throw new Error(body.message ?? `the coordinator answered ${res.status}`);
+      }
+      const weights = await res.arrayBuffer();
+      const version = checkGlobalModel(
+        res.headers.get('x-pollen-version'),
+        weights.byteLength,
+        this.weightCount,
+      );
+      this.etag = res.headers.get('etag') ?? '';
+      this.post({ type: 'load', task: this.task, weights, version, preferred: this.preferred }, [weights]);
+    } catch (err) {
+      this.onError(`could not load the model: ${(err as Error).message}`);
+    }
+  }
+
+  private receive(reply: TryReply): void {
+    if (reply.type === 'loaded') {
+      this.version = reply.version;
+      for (const listener of this.listeners) listener(reply.version);
+    } else if (reply.type === 'prediction') {
+      this.pending.get(reply.id)?.({ probs: reply.probs, version: reply.version });
+      this.pending.delete(reply.id);
+    } else {
+      this.onError(reply.message);
+      if (reply.id !== null) {
+        this.pending.get(reply.id)?.(null);
+        this.pending.delete(reply.id);
+      }
+    }
+  }
+}
