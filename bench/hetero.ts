@@ -116,7 +116,10 @@ export function parseHeteroOptions(argv: readonly string[]): HeteroOptions {
     rounds: int('rounds', 80),
     repeats: int('repeats', 3),
     seed: int('seed', 1, 0),
-    out: resolve(values.out ?? fileURLToPath(new URL('./results/hetero.json', import.meta.url))),
+    // Relative to where the command was typed (pnpm runs the script in bench/).
+    out: values.out
+      ? resolve(process.env.INIT_CWD ?? process.cwd(), values.out)
+      : fileURLToPath(new URL('./results/hetero.json', import.meta.url)),
   };
 }
 
