@@ -116,7 +116,10 @@ export function parseHeteroOptions(argv: readonly string[]): HeteroOptions {
     rounds: int('rounds', 80),
     repeats: int('repeats', 3),
     seed: int('seed', 1, 0),
-    out: resolve(values.out ?? fileURLToPath(new URL('./results/hetero.json', import.meta.url))),
+    // Relative to where the command was typed (pnpm runs the script in bench/).
+    out: values.out
+      ? resolve(process.env.INIT_CWD ?? process.cwd(), values.out)
+      : fileURLToPath(new URL('./results/hetero.json', import.meta.url)),
   };
 }
 
@@ -169,7 +172,9 @@ export async function main(argv: string[]): Promise<string> {
         `| ${row.label} | ${row.rounds ?? 'n/a'} | ${ratio(row.rounds, base.rounds)} | ${row.wall === null ? 'n/a' : `${row.wall.toFixed(1)} s`} | ${ratio(row.wall, base.wall)} | ${row.reached} of ${options.repeats} | ${pct(row.best)} | ${row.stepsFast.toFixed(0)} / ${row.stepsSlow.toFixed(0)} | ${row.dropped} |`,
     ),
   ].join('\n');
-  writeResults(options.out, { options, rows, runs: results });
+  // The options as run, without where the file went (a path of this machine).
+  const { out, ...settings } = options;
+  writeResults(out, { options: settings, rows, runs: results });
   return table;
 }
 

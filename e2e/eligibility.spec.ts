@@ -16,7 +16,7 @@ const TASK = {
   model: { kind: 'mlp', hidden: [16] },
   data: { builtin: 'mnist', partition: { kind: 'iid' }, numShards: 40, seed: 5 },
   // Every round trains for 2.5 s (up to 100 epochs), so a round is in flight long enough to unplug.
-  training: { epochs: 100, batchSize: 32, learningRate: 0.1, timeBudgetMs: 2500 },
+  training: { epochs: 100, batchSize: 32, learningRate: 0.1, timeBudgetMs: 2500, cpuShare: 0.5 },
   rounds: { cohortSize: 1, minReports: 1, minClients: 1, overSelection: 1, deadlineMs: 30_000, maxRounds: 0 },
   eligibility: { charging: true, unmetered: true, whenUnsupported: { battery: 'allow', network: 'deny' } },
 };
@@ -123,7 +123,7 @@ test('a device that unplugs leaves its round and becomes ineligible; plugged in 
   await context.close();
 });
 
-test("a missing API follows the task's policy: no battery API is allowed, no network API is denied", async ({
+test("a missing API follows the task's policy (no battery API allowed, no network API denied); the visitor lowers the CPU share below the task's cap", async ({
   browser,
 }) => {
   const noBattery = await openDevice(browser, {
@@ -131,6 +131,12 @@ test("a missing API follows the task's policy: no battery API is allowed, no net
     connection: { type: 'wifi', saveData: false },
   });
   await expect(noBattery.page.locator('body')).toHaveAttribute('data-eligible', 'true');
+  // The CPU share: the task caps it at 50%, the visitor lowers it to 20%.
+  await expect(noBattery.page.locator('#cpu-share-text')).toContainText('the task allows at most 50%');
+  await expect(noBattery.page.locator('body')).toHaveAttribute('data-cpu-share', '0.5');
+  await noBattery.page.locator('#cpu-share').fill('20');
+  await expect(noBattery.page.locator('body')).toHaveAttribute('data-cpu-share', '0.2');
+  await expect(noBattery.page.locator('#cpu-share-text')).toContainText('up to 20% of the time');
   await noBattery.context.close();
 
   const noNetwork = await openDevice(browser, { battery: { charging: true, level: 1 }, connection: null });

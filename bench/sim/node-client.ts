@@ -216,6 +216,8 @@ export class NodeClient {
     let controlDelta: Float32Array | null = null;
     let nextControl: Float32Array | null = null;
     let metrics: ClientMetrics = { metrics: { loss: 0 }, trainMs: 0 };
+    // Local steps, reported with every update (FedNova needs them); a stand-in trains one.
+    let steps = 1;
     if (this.train) {
       const result = await trainLocal(this.model!, this.data!, vector, msg.training, this.task, undefined, {
         proximalMu: strategy.proximalMu,
@@ -223,6 +225,7 @@ export class NodeClient {
       });
       delta = result.delta;
       metrics = { metrics: result.metrics, trainMs: result.trainMs };
+      steps = result.steps;
       controlDelta = result.scaffold?.deltaC ?? null;
       nextControl = result.scaffold?.ci ?? null;
       this.stats.trainMs += metrics.trainMs;
@@ -245,6 +248,7 @@ export class NodeClient {
       numExamples: this.numExamples,
       backend: this.backend,
       ...metrics,
+      steps,
       update: frame,
       ...(controlFrame ? { controlDelta: controlFrame } : {}),
       ...(clipBit !== undefined ? { clipBit } : {}),

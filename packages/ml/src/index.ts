@@ -56,6 +56,12 @@ export {
   UNKNOWN_CHAR,
   UNKNOWN_ID,
 } from './text/index.ts';
-export type { LocalDeviceInput, LocalResult, LocalStrategyInput, Progress, TrainTask } from './train.ts';
+export type {
+  LocalDeviceInput,
+  LocalResult,
+  LocalStrategyInput,
+  Progress,
+  TrainTask,
+} from './train.ts';
 export { trainLocal } from './train.ts';
 export { getFlatWeights, setFlatWeights, weightSpecOf } from './weights.ts';

@@ -112,6 +112,11 @@ async function main(): Promise<void> {
     document.dispatchEvent(new Event(DATA_CLEARED));
     await refreshCount();
   });
+  showDevicePanel(client, {
+    eligibility: $('eligibility'),
+    share: $<HTMLInputElement>('cpu-share'),
+    shareText: $('cpu-share-text'),
+  });
 
   // The input widget and trying the model, by the task's presentation (widgets.ts).
   const { spec, weightSpec } = (await (await fetch(`/api/tasks/${encodeURIComponent(task.id)}`)).json()) as {
@@ -133,11 +138,6 @@ async function main(): Promise<void> {
     presentation,
   );
   if (presentation.kind !== 'none') model.start();
-  showDevicePanel(client, {
-    eligibility: $('eligibility'),
-    share: $<HTMLInputElement>('cpu-share'),
-    shareText: $('cpu-share-text'),
-  });
 
   client.on('status', ({ status, detail }) => {
     $('status').textContent = detail ? `${STATUS_TEXT[status]}: ${detail}` : STATUS_TEXT[status];

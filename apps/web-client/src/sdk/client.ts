@@ -119,6 +119,8 @@ export class PollenClient extends Emitter<ClientEvents> {
   private visitorCpuShare: number;
   /** Rounds this device left because it stopped being eligible: their updates are not sent. */
   private readonly left = new Set<number>();
+  /** Rounds this page is training or uploading right now. */
+  private readonly inFlight = new Set<number>();
   /** Leaving the page leaves the coordinator at once, rather than after its reconnection grace. */
   private readonly onPageHide = (): void => this.stop();
   /** Rounds this page was selected for and has not heard the end of. */
@@ -221,7 +223,7 @@ export class PollenClient extends Emitter<ClientEvents> {
    * round's update.
    */
   private onEligibility(verdict: EligibilityVerdict): void {
-    if (!verdict.eligible) for (const roundId of this.handling) this.left.add(roundId);
+    if (!verdict.eligible) for (const roundId of this.inFlight) this.left.add(roundId);
     this.emit('eligibility', verdict);
     void this.reportEligibility();
   }
@@ -296,15 +298,10 @@ export class PollenClient extends Emitter<ClientEvents> {
     const base = this.options.url.replace(/\/$/, '');
     const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}`);
     if (!res.ok) throw new Error(`task "${this.options.task}" is not available (${res.status})`);
-    const { spec } = (await res.json()) as {
-      spec: TaskSpec & {
-        eligibility?: EligibilitySettings;
-        training?: { cpuShare?: number };
-      };
-    };
+    const { spec } = (await res.json()) as { spec: TaskSpec };
     this.device = {
       eligibility: spec.eligibility ?? null,
-      cpuShareCap: spec.training?.cpuShare ?? 1,
+      cpuShareCap: spec.training.cpuShare ?? 1,
     };
     this.task = {
       model: spec.model,
@@ -442,6 +439,7 @@ export class PollenClient extends Emitter<ClientEvents> {
     globalThis.removeEventListener?.('pagehide', this.onPageHide);
     this.handling.clear();
     this.left.clear();
+    this.inFlight.clear();
     this.socket?.disconnect();
     this.socket = null;
     this.worker?.terminate();
@@ -629,17 +627,15 @@ export class PollenClient extends Emitter<ClientEvents> {
       deadline: msg.deadline,
     });
     this.setStatus('training', `round ${msg.roundId}`);
+    this.inFlight.add(msg.roundId);
     this.secagg.start(msg);
     try {
       const { vector } = decodeDense(toBytes(msg.weights));
       const reply = await this.train(msg.roundId, msg, vector);
       if (reply.type !== 'result')
         throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
-      if (this.left.has(msg.roundId)) {
-        // No longer eligible: the coordinator took this device out of the round.
-        this.left.delete(msg.roundId);
-        return;
-      }
+      // No longer eligible: the coordinator took this device out of the round.
+      if (this.left.has(msg.roundId)) return;
       this.setStatus('uploading', `round ${msg.roundId}`);
       const raw = new Float32Array(reply.delta);
       // A secure round masks the privatized dense delta in the worker (secagg-relay.ts); any
@@ -715,6 +711,8 @@ export class PollenClient extends Emitter<ClientEvents> {
         });
       }
     } finally {
+      this.inFlight.delete(msg.roundId);
+      this.left.delete(msg.roundId);
       if (this.state !== 'stopped') this.setStatus('waiting', `round ${msg.roundId} done`);
     }
   }
