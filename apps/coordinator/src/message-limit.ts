@@ -1,5 +1,5 @@
-import type { Engine } from './rounds/engine.ts';
-import { maxUpdateBytes } from './rounds/engine.ts';
+import { maxUpdateBytes } from './rounds/intake.ts';
+import type { TaskService } from './rounds/task-service.ts';
 import type { PollenServer } from './socket.ts';
 
 /** Slack above the largest update frame for the Socket.io envelope and metadata. */
@@ -16,9 +16,9 @@ export class MessageLimit {
   private bytes = ENVELOPE_BYTES;
   private io: PollenServer | null = null;
 
-  /** Follow the engine's tasks; call before the engine starts so every task is counted. */
-  constructor(engine: Engine) {
-    engine.on('taskStarted', (task) => this.grow(maxUpdateBytes(task) + ENVELOPE_BYTES));
+  /** Follow the coordinator's tasks; call before they start so every task is counted. */
+  constructor(tasks: TaskService) {
+    tasks.on('taskStarted', (task) => this.grow(maxUpdateBytes(task) + ENVELOPE_BYTES));
   }
 
   get current(): number {

@@ -144,6 +144,8 @@ export {
 } from './round-mode.ts';
 export type { SamplingSpec } from './sampling.ts';
 export { poissonCohort, suggestedRetryMs } from './sampling.ts';
+export type { LrSchedule } from './schedule.ts';
+export { CONSTANT_SCHEDULE, LrScheduleSchema, lrAt, validateLrSchedule } from './schedule.ts';
 export type {
   AdvertiseMessage,
   DeliveryMessage,
@@ -213,6 +215,7 @@ export type {
   ControlStep,
   FedAvgMOptions,
   FedAvgOptions,
+  FedNovaInput,
   KrumSelection,
   OptimizerConfig,
   RobustAggregate,
@@ -245,10 +248,15 @@ export {
   createServerStrategy,
   createStrategy,
   DEFAULT_STALENESS,
+  expectSteps,
+  fedNovaAggregate,
+  fedNovaFromSums,
   krum,
   krumMinUpdates,
   krumScores,
+  MAX_LOCAL_STEPS,
   multiKrum,
+  normalizeBySteps,
   normBoundedMean,
   proximalGradient,
   proximalTerm,
@@ -266,6 +274,14 @@ export {
   validateStrategyConfig,
 } from './strategies/index.ts';
 export { checkSchema, fieldName } from './task/check-schema.ts';
+export type {
+  DeviceReadings,
+  EligibilityCondition,
+  EligibilitySettings,
+  EligibilityVerdict,
+  UnsupportedPolicy,
+} from './task/eligibility.ts';
+export { EligibilitySchema, judgeEligibility, validateEligibility } from './task/eligibility.ts';
 export {
   checkColumns,
   checkLoss,
@@ -278,6 +294,8 @@ export {
   outputUnits,
 } from './task/fit.ts';
 export { upgradeLegacyTask } from './task/legacy.ts';
+export type { AugmentationSpec, LocalWorkSpec } from './task/local-work.ts';
+export { AugmentationSchema } from './task/local-work.ts';
 export type {
   ImagePresentation,
   NextCharPresentation,

@@ -1,37 +1,24 @@
-import type { RobustConfig, RoundSecAgg, RoundStartMessage } from '@pollen/fl-core';
-import type { PrivacyPlan } from '../rounds/privacy.ts';
-import type { RoundRecord } from '../store/types.ts';
+import type { RoundStartMessage } from '@pollen/fl-core';
+import type { RoundEnd, SharePlan } from '../rounds/cluster-port.ts';
 import type { RelayForward } from './secagg-relay.ts';
+
+export type { RoundEnd };
 
 /** What the nodes of a cluster tell each other through the Socket.io adapter (`serverSideEmit`). */
 
 /** What the lease holder tells the other nodes when it opens a round. */
-export interface RoundPlan {
+export interface RoundPlan extends SharePlan {
   readonly taskId: string;
   readonly roundId: number;
   readonly holder: string;
   readonly baseVersion: number;
-  readonly dimension: number;
   readonly deadline: number;
-  readonly target: number;
-  readonly robust: RobustConfig;
-  readonly scaffold: boolean;
-  readonly privacy: PrivacyPlan | null;
   readonly cohort: readonly { readonly clientId: string; readonly nodeId: string }[];
   readonly start: RoundStartMessage;
-  /** A secure round: each of the other nodes' clients' SecAgg block of round:start, by client id. */
-  readonly secagg?: Readonly<Record<string, RoundSecAgg>>;
 }
 
 /** A follower's forward to the holder of a secure round. */
 export type SecAggForward = RelayForward & { readonly taskId: string; readonly roundId: number };
-
-export interface RoundEnd {
-  readonly taskId: string;
-  readonly roundId: number;
-  readonly status: RoundRecord['status'];
-  readonly modelVersion: number;
-}
 
 /** A follower wrote its partial sum of a round to Redis (partials.ts) for the holder to add. */
 export interface PartialReady {

@@ -1,10 +1,11 @@
 import { type RoundStartMessage, uploadPlanFor } from '@pollen/fl-core';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { FastifyBaseLogger } from 'fastify';
+import type { ClusterPort } from '../rounds/cluster-port.ts';
+import type { DrivenRound } from '../rounds/handle.ts';
 import type { Contributor, Population } from '../rounds/population.ts';
 import { Round } from '../rounds/round.ts';
 import type { RoundShare, TaskRunner } from '../rounds/runner.ts';
-import { SecAggRound } from '../rounds/secagg-round.ts';
 import type { PollenServer } from '../socket.ts';
 import type { Fence } from '../store/types.ts';
 import type { RoundEnd, RoundPlan, SecAggForward } from './events.ts';
@@ -20,27 +21,11 @@ const PARTIAL_MARGIN_MS = 1000;
 const END_GRACE_MS = 5000;
 
 /**
- * The hooks a task runner uses in a cluster: take the task's round lease, select among every
- * node's clients, tell the other nodes about the round it opened and how it ended.
- */
-export interface ClusterHooks {
-  readonly nodeId: string;
-  /** The fence to write with, when this node holds (or just took) the task's lease. */
-  acquire(taskId: string): Promise<{ fence: Fence; fresh: boolean } | null>;
-  /** Every other node's available clients of the task, as contributors to select from. */
-  remote(taskId: string): Promise<Contributor[]>;
-  /** The holder opened a round: each node with selected clients starts its share of it. */
-  opened(round: Round | SecAggRound, start: RoundStartMessage, cohort: readonly Contributor[]): void;
-  /** The holder closed a round: each node tells its clients and frees them. */
-  ended(end: RoundEnd): void;
-}
-
-/**
  * One coordinator of several sharing Redis: the Socket.io Redis Streams adapter (any node can
  * emit to any client), round leases, the client registry, and the partial sums each node
  * gathers of a round from its own clients for the lease holder to add up.
  */
-export class ClusterNode implements ClusterHooks {
+export class ClusterNode implements ClusterPort {
   readonly nodeId: string;
   private readonly redis: Redis;
   private readonly leases: RoundLeases;
@@ -139,26 +124,18 @@ export class ClusterNode implements ClusterHooks {
     return out;
   }
 
-  opened(round: Round | SecAggRound, start: RoundStartMessage, cohort: readonly Contributor[]): void {
+  opened(round: DrivenRound, start: RoundStartMessage, cohort: readonly Contributor[]): void {
     const remote = cohort.filter((c) => nodeOf(c) !== null);
     if (remote.length === 0) return;
-    const secure = round instanceof SecAggRound;
     const plan: RoundPlan = {
       taskId: round.taskId,
       roundId: round.roundId,
       holder: this.nodeId,
       baseVersion: round.baseVersion,
-      dimension: secure ? 0 : round.dimension,
       deadline: round.deadline,
-      target: round.target,
-      robust: secure ? { kind: 'none' } : round.robust,
-      scaffold: secure ? false : round.scaffold,
-      privacy: round.privacy,
+      ...round.share(remote.map((c) => c.clientId)),
       cohort: cohort.map((c) => ({ clientId: c.clientId, nodeId: nodeOf(c) ?? this.nodeId })),
       start,
-      ...(secure
-        ? { secagg: Object.fromEntries(remote.map((c) => [c.clientId, round.startFor(c.clientId)])) }
-        : {}),
     };
     this.io.serverSideEmit('pollen:plan', plan);
   }
@@ -189,6 +166,7 @@ export class ClusterNode implements ClusterHooks {
       deadlineMs,
       robust: plan.robust,
       scaffold: plan.scaffold,
+      fednova: plan.fednova ?? false,
       privacy: plan.privacy,
       // The round's upload compression, from the start message the holder built (coordinates.ts).
       upload: plan.start.compression ? uploadPlanFor(plan.start, plan.dimension) : null,
@@ -317,7 +295,7 @@ export class ClusterNode implements ClusterHooks {
   /** The holder: a follower's client sent a secure round's stage message, or left. */
   private relayed(msg: SecAggForward): void {
     const round = this.runners(msg.taskId)?.driven(msg.roundId);
-    if (!(round instanceof SecAggRound)) return;
+    if (!round) return;
     try {
       if (msg.kind === 'drop') round.drop(msg.clientId);
       else round.receive(msg.event, msg.clientId, msg.body as Record<string, unknown>);
@@ -333,7 +311,7 @@ export class ClusterNode implements ClusterHooks {
   /** The holder folds a follower's partial into the round it drives. */
   private async absorb(msg: { taskId: string; roundId: number; nodeId: string }): Promise<void> {
     const round = this.runners(msg.taskId)?.driven(msg.roundId);
-    if (!(round instanceof Round)) return;
+    if (!round) return;
     try {
       const partial = await readPartial(
         this.redis,

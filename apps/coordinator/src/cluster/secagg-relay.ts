@@ -1,8 +1,10 @@
 import { PollenError } from '@pollen/fl-core';
+import type { CloseReason, RoundHandle, Submission } from '../rounds/handle.ts';
+import { refusePlainUpdate } from '../rounds/intake.ts';
 import type { PrivacyPlan } from '../rounds/privacy.ts';
-import type { AcceptedUpdate, CloseReason } from '../rounds/round.ts';
+import { buildRecord, Tally } from '../rounds/record.ts';
 import type { SecAggEvent } from '../rounds/secagg-messages.ts';
-import type { UpdateTarget } from '../rounds/target.ts';
+import type { RoundRecord } from '../store/types.ts';
 
 /** What a relay passes on to the lease holder: a client's stage message, or its departure. */
 export type RelayForward =
@@ -23,13 +25,16 @@ export type RelayForward =
  * masked inputs are summed by the holder, mod 2^32 as one server would; the holder never sees
  * more than it would have seen alone.
  */
-export class SecAggRelay implements UpdateTarget {
+export class SecAggRelay implements RoundHandle {
+  readonly kind = 'relay' as const;
+  readonly startedAt = Date.now();
   readonly closed: Promise<CloseReason>;
   private readonly selected: Set<string>;
   private readonly left = new Set<string>();
   private closeReason: CloseReason | null = null;
   private resolveClosed!: (reason: CloseReason) => void;
   private readonly timer: NodeJS.Timeout;
+  private readonly tally = new Tally();
 
   constructor(
     readonly taskId: string,
@@ -60,14 +65,13 @@ export class SecAggRelay implements UpdateTarget {
   }
 
   /** As in SecAggRound: a plain update has no place in a secure round. */
-  accept(_update: AcceptedUpdate): void {
-    throw new PollenError(
-      'INVALID_MESSAGE',
-      `round ${this.roundId} is securely aggregated: send the masked input (secagg:masked), not an update`,
-    );
+  intake(submission: Submission): void {
+    refusePlainUpdate(this, submission);
   }
 
-  noteRejected(): void {}
+  noteRejected(): void {
+    this.tally.rejected++;
+  }
 
   /** A stage message from one of this node's selected clients, its envelope checked: to the holder. */
   receive(event: SecAggEvent, clientId: string, body: Record<string, unknown>): void {
@@ -86,5 +90,27 @@ export class SecAggRelay implements UpdateTarget {
     this.closeReason = reason;
     clearTimeout(this.timer);
     this.resolveClosed(reason);
+  }
+
+  /**
+   * What this node saw of the round: its selected clients and what it refused. The holder's
+   * record is the round's; this one is for logs.
+   */
+  record(fields: Partial<RoundRecord> = {}): RoundRecord {
+    return buildRecord(
+      {
+        taskId: this.taskId,
+        roundId: this.roundId,
+        baseVersion: this.baseVersion,
+        startedAt: this.startedAt,
+        selected: this.selected.size,
+        reported: 0,
+        deadlineHit: this.closeReason === 'deadline',
+        reason: null,
+        privacy: this.privacy,
+        tally: this.tally,
+      },
+      fields,
+    );
   }
 }

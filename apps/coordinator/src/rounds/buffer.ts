@@ -1,11 +1,11 @@
 import {
-  type Backend,
   type OperatorRoundStaleness,
   type StalenessConfig,
   stalenessWeight,
   WeightedAccumulator,
 } from '@pollen/fl-core';
-import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
+import type { RoundRecord } from '../store/types.ts';
+import { buildRecord, Tally } from './record.ts';
 import type { AcceptedUpdate } from './round.ts';
 
 /** A full buffer's aggregate, ready for the server strategy. */
@@ -34,14 +34,10 @@ export class Buffer {
   private readonly groups = new Map<number, WeightedAccumulator>();
   /** Contributors and the round of the hand-out each update came from. */
   readonly contributors = new Map<string, number>();
-  private readonly metrics: ClientRoundMetrics[] = [];
-  private readonly backendCounts: Partial<Record<Backend, number>> = {};
-  private bytesUp = 0;
-  private bytesDown = 0;
+  private readonly tally = new Tally();
   /** Models handed out while this buffer was open, and those handed back unused. */
   private handouts = 0;
   private lost = 0;
-  private rejectedCount = 0;
 
   constructor(options: { taskId: string; roundId: number; baseVersion: number; dimension: number }) {
     this.taskId = options.taskId;
@@ -60,7 +56,7 @@ export class Buffer {
 
   noteHandout(bytes: number): void {
     this.handouts++;
-    this.bytesDown += bytes;
+    this.tally.bytesDown += bytes;
   }
 
   noteLost(): void {
@@ -68,7 +64,7 @@ export class Buffer {
   }
 
   noteRejected(): void {
-    this.rejectedCount++;
+    this.tally.rejected++;
   }
 
   /** Fold in a validated update trained on `version`, handed out in round `roundId`. */
@@ -86,9 +82,8 @@ export class Buffer {
     if (update.delta instanceof Float32Array) group.add(update.delta, update.numExamples);
     else group.addSparse(update.delta, update.numExamples);
     this.contributors.set(update.clientId, roundId);
-    this.bytesUp += update.bytes;
-    this.backendCounts[update.backend] = (this.backendCounts[update.backend] ?? 0) + 1;
-    this.metrics.push({ ...update.metrics, numExamples: update.numExamples, backend: update.backend });
+    this.tally.bytesUp += update.bytes;
+    this.tally.count(update);
   }
 
   /**
@@ -134,29 +129,24 @@ export class Buffer {
     };
   }
 
-  /** The buffer's round record as it stands. */
+  /** The buffer's round record as it stands (record.ts). */
   record(fields: Partial<RoundRecord> = {}): RoundRecord {
-    return {
-      taskId: this.taskId,
-      roundId: this.roundId,
-      status: 'open',
-      mode: 'buffered',
-      baseVersion: this.baseVersion,
-      newVersion: null,
-      selected: this.handouts,
-      reported: this.contributors.size,
-      dropped: this.lost,
-      rejected: this.rejectedCount,
-      deadlineHit: false,
-      startedAt: this.startedAt,
-      endedAt: null,
-      metrics: null,
-      bytesUp: this.bytesUp,
-      bytesDown: this.bytesDown,
-      backends: { ...this.backendCounts },
-      clientMetrics: [...this.metrics],
-      reason: null,
-      ...fields,
-    };
+    return buildRecord(
+      {
+        taskId: this.taskId,
+        roundId: this.roundId,
+        baseVersion: this.baseVersion,
+        startedAt: this.startedAt,
+        selected: this.handouts,
+        reported: this.contributors.size,
+        dropped: this.lost,
+        deadlineHit: false,
+        reason: null,
+        privacy: null,
+        tally: this.tally,
+        extra: { mode: 'buffered' },
+      },
+      fields,
+    );
   }
 }

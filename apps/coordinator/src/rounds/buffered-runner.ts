@@ -2,24 +2,14 @@ import { performance } from 'node:perf_hooks';
 import { PollenError, shuffle, specSize } from '@pollen/fl-core';
 import type { RoundRecord, StoredTask } from '../store/types.ts';
 import { Buffer } from './buffer.ts';
+import type { DrivenRound, RoundHandle } from './handle.ts';
+import { Handout, type HandoutHost, type TakeBack } from './handout.ts';
 import { checkClipBit, decodeControlDelta } from './messages.ts';
 import type { Contributor } from './population.ts';
 import { type PrivacyPlan, planPrivacy } from './privacy.ts';
-import type { AcceptedUpdate, Round } from './round.ts';
+import type { AcceptedUpdate } from './round.ts';
 import { RunnerBase, type TaskRunner } from './runner.ts';
-import type { SecAggRound } from './secagg-round.ts';
 import { type RoundStart, roundStart } from './start-message.ts';
-import { refusingTarget, type UpdateTarget } from './target.ts';
-
-/** A model handed to one client: what it was given and until when it may answer. */
-interface Handout {
-  readonly clientId: string;
-  readonly roundId: number;
-  readonly version: number;
-  readonly privacy: PrivacyPlan | null;
-  readonly message: RoundStart['message'];
-  readonly timer: NodeJS.Timeout;
-}
 
 /** The start message of the current model, built once per version and buffer. */
 interface Broadcast {
@@ -42,7 +32,7 @@ interface Broadcast {
  * which is refused with STALE_MODEL. A client adds at most one update to a buffer; a hand-out
  * it did not answer by `rounds.deadlineMs` is taken back and given to someone else.
  */
-export class BufferedRunner extends RunnerBase implements TaskRunner {
+export class BufferedRunner extends RunnerBase implements TaskRunner, HandoutHost {
   private buffer: Buffer | null = null;
   private readonly handouts = new Map<string, Handout>();
   /** The hand-out round of each client's last accepted update, to tell a replay apart. */
@@ -63,7 +53,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
   protected inUse(): number[] {
     return [
       ...(this.buffer ? [this.buffer.baseVersion, ...this.buffer.versions()] : []),
-      ...[...this.handouts.values()].map((h) => h.version),
+      ...[...this.handouts.values()].map((h) => h.baseVersion),
       ...(this.broadcast ? [this.broadcast.version] : []),
     ];
   }
@@ -76,20 +66,14 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
     return this.buffer ? [this.buffer.record()] : [];
   }
 
-  target(clientId: string, roundId: number): UpdateTarget | undefined {
+  target(clientId: string, roundId: number): RoundHandle | undefined {
     const handout = this.handouts.get(clientId);
-    if (handout?.roundId === roundId) return this.handoutTarget(handout);
+    if (handout?.roundId === roundId) return handout;
     if (this.reportedIn.get(clientId) === roundId) {
-      return refusingTarget(
-        roundId,
-        new PollenError('REPLAY', `client already reported for round ${roundId}`),
-      );
+      throw new PollenError('REPLAY', `client already reported for round ${roundId}`);
     }
     if (!this.buffer || roundId > this.buffer.roundId) return undefined;
-    return refusingTarget(
-      roundId,
-      new PollenError('NOT_IN_ROUND', `client holds no model handed out in round ${roundId}`),
-    );
+    throw new PollenError('NOT_IN_ROUND', `client holds no model handed out in round ${roundId}`);
   }
 
   drop(clientId: string, roundId: number): void {
@@ -120,7 +104,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
   }
 
   /** Buffered mode has no rounds another node could fold partial sums into. */
-  driven(_roundId: number): Round | SecAggRound | undefined {
+  driven(_roundId: number): DrivenRound | undefined {
     return undefined;
   }
 
@@ -221,20 +205,21 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
       const { start, privacy, version } = broadcast;
       const deadline = Date.now() + deadlineMs;
       const message = { ...start.message, deadline };
+      const dimension = specSize(task.weightSpec);
       for (const c of chosen) {
-        const timer = setTimeout(() => {
-          const handout = this.handouts.get(c.clientId);
-          if (handout?.timer === timer) this.takeBack(handout, 'deadline');
-        }, deadlineMs);
-        timer.unref();
-        this.handouts.set(c.clientId, {
-          clientId: c.clientId,
-          roundId: buffer.roundId,
+        const handout = new Handout(
+          this.taskId,
+          c.clientId,
+          buffer.roundId,
           version,
+          dimension,
           privacy,
           message,
-          timer,
-        });
+          this,
+        );
+        handout.timer = setTimeout(() => handout.close('deadline'), deadlineMs);
+        handout.timer.unref();
+        this.handouts.set(c.clientId, handout);
         buffer.noteHandout(start.bytesPerClient);
         c.activeRound = buffer.roundId;
         c.send('round:start', message);
@@ -250,8 +235,12 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
     });
   }
 
+  holds(handout: Handout): boolean {
+    return this.handouts.get(handout.clientId) === handout;
+  }
+
   /** A hand-out ends without an update: the client is free again and hears the round is over for it. */
-  private takeBack(handout: Handout, why: 'deadline' | 'left' | 'stopped' | 'stale'): void {
+  takeBack(handout: Handout, why: TakeBack): void {
     const { population } = this.deps;
     clearTimeout(handout.timer);
     this.handouts.delete(handout.clientId);
@@ -262,47 +251,43 @@ export class BufferedRunner extends RunnerBase implements TaskRunner {
       taskId: this.taskId,
       roundId: handout.roundId,
       status: 'abandoned',
-      modelVersion: this.task?.currentVersion ?? handout.version,
+      modelVersion: this.task?.currentVersion ?? handout.baseVersion,
     });
     population.touch();
   }
 
-  private handoutTarget(handout: Handout): UpdateTarget {
-    return {
-      roundId: handout.roundId,
-      baseVersion: handout.version,
-      privacy: handout.privacy,
-      checkMembership: (clientId) => {
-        if (this.handouts.get(clientId) !== handout) {
-          throw new PollenError('ROUND_CLOSED', `round ${handout.roundId} is over for this client`);
-        }
-        if (!this.buffer) throw new PollenError('ROUND_CLOSED', 'no buffer is open');
-        const task = this.task!;
-        const tau = task.currentVersion - handout.version;
-        const { maxStaleness } = task.spec.strategy.staleness;
-        if (tau > maxStaleness) {
-          // Refused before any decoding; the client is free for the current model.
-          this.takeBack(handout, 'stale');
-          throw new PollenError(
-            'STALE_MODEL',
-            `update trained on version ${handout.version} is ${tau} versions behind, past strategy.staleness.maxStaleness = ${maxStaleness}`,
-          );
-        }
-      },
-      accept: (update) => this.accept(handout, update),
-      noteRejected: () => this.buffer?.noteRejected(),
-    };
+  refusal(handout: Handout): PollenError | undefined {
+    if (!this.buffer) return new PollenError('ROUND_CLOSED', 'no buffer is open');
+    const task = this.task!;
+    const tau = task.currentVersion - handout.baseVersion;
+    const { maxStaleness } = task.spec.strategy.staleness;
+    if (tau <= maxStaleness) return undefined;
+    // Refused before any decoding; the client is free for the current model.
+    this.takeBack(handout, 'stale');
+    return new PollenError(
+      'STALE_MODEL',
+      `update trained on version ${handout.baseVersion} is ${tau} versions behind, past strategy.staleness.maxStaleness = ${maxStaleness}`,
+    );
   }
 
-  private accept(handout: Handout, update: AcceptedUpdate): void {
+  noteRejected(): void {
+    this.buffer?.noteRejected();
+  }
+
+  record(handout: Handout, fields: Partial<RoundRecord>): RoundRecord {
+    const buffer = this.buffer?.roundId === handout.roundId ? this.buffer : null;
+    if (!buffer) throw new PollenError('ROUND_CLOSED', `round ${handout.roundId} is over`);
+    return buffer.record(fields);
+  }
+
+  accept(handout: Handout, update: AcceptedUpdate): void {
     const buffer = this.buffer;
     if (!buffer || this.handouts.get(update.clientId) !== handout) {
       throw new PollenError('ROUND_CLOSED', `round ${handout.roundId} is over for this client`);
     }
-    const dimension = update.delta instanceof Float32Array ? update.delta.length : update.delta.dimension;
-    decodeControlDelta(update.controlDelta, dimension, false);
+    decodeControlDelta(update.controlDelta, handout.dimension, false);
     checkClipBit(update.clipBit, false);
-    buffer.add(update, handout.version, handout.roundId);
+    buffer.add(update, handout.baseVersion, handout.roundId);
     clearTimeout(handout.timer);
     this.handouts.delete(update.clientId);
     this.reportedIn.set(update.clientId, handout.roundId);

@@ -11,10 +11,15 @@ import {
 } from '@pollen/fl-core';
 import { type Clock, systemClock } from '../clock.ts';
 import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
+import type { SharePlan } from './cluster-port.ts';
+import { applyEffectiveSteps, normalizeUpload, roundSteps } from './fednova.ts';
+import type { CloseReason, DrivenRound, Submission } from './handle.ts';
+import { intake, refuseStageMessage } from './intake.ts';
 import { checkClipBit, decodeControlDelta } from './messages.ts';
-import { type PrivacyPlan, privacyRecord } from './privacy.ts';
+import type { PrivacyPlan } from './privacy.ts';
+import { buildRecord, Tally } from './record.ts';
 
-export type CloseReason = 'all-accounted' | 'target-reached' | 'deadline' | 'stopped';
+export type { CloseReason };
 
 export interface AcceptedUpdate {
   readonly clientId: string;
@@ -28,6 +33,8 @@ export interface AcceptedUpdate {
   readonly controlDelta?: Uint8Array;
   /** Adaptive clipping's bit, checked by `accept` against the round's privacy plan. */
   readonly clipBit?: 0 | 1;
+  /** Local steps the client reported (validated); required under FedNova. */
+  readonly steps?: number;
 }
 
 /** A closed round's aggregate, ready for the server strategy. */
@@ -57,6 +64,8 @@ export interface RoundPartial {
   readonly sum: PartialSum | null;
   readonly updates: readonly WeightedVector[] | null;
   readonly controls: PartialSum | null;
+  /** FedNova: sum of weight * local steps over the reports (0 otherwise). */
+  readonly weightedSteps?: number;
 }
 
 /**
@@ -66,7 +75,10 @@ export interface RoundPartial {
  * the Delta c_i. It closes once, when every selected client is accounted for, when the target
  * number of reports is reached, or at the deadline.
  */
-export class Round {
+export class Round implements DrivenRound {
+  readonly kind = 'sync' as const;
+  /** A plain round does not fail inside: it commits or is abandoned for its counts. */
+  readonly failure = null;
   readonly taskId: string;
   readonly roundId: number;
   readonly baseVersion: number;
@@ -80,6 +92,9 @@ export class Round {
   readonly dimension: number;
   readonly robust: RobustConfig;
   readonly scaffold: boolean;
+  /** FedNova: updates are normalized by their local steps (fednova.ts). */
+  readonly fednova: boolean;
+  private weightedSteps = 0;
   /** The round's clipping and noise; null when the task does not clip. */
   readonly privacy: PrivacyPlan | null;
   /** How this round's uploads are encoded; null: dense frames of the task's codec. */
@@ -90,10 +105,7 @@ export class Round {
   private readonly updates: WeightedVector[] | null;
   /** SCAFFOLD: the running unweighted sum of Delta c_i. */
   private readonly controls: WeightedAccumulator | null;
-  private readonly metrics: ClientRoundMetrics[] = [];
-  private readonly backendCounts: Partial<Record<Backend, number>> = {};
-  private rejectedCount = 0;
-  private bytesUp = 0;
+  private readonly tally = new Tally();
   private clipBits = 0;
   private closeReason: CloseReason | null = null;
   private resolveClosed!: (reason: CloseReason) => void;
@@ -111,6 +123,8 @@ export class Round {
     robust?: RobustConfig;
     /** Whether updates carry SCAFFOLD's Delta c_i (default false). */
     scaffold?: boolean;
+    /** Whether updates are averaged FedNova's way, normalized by their steps (default false). */
+    fednova?: boolean;
     /** The round's clipping and noise, for a task that clips (default: none). */
     privacy?: PrivacyPlan | null;
     /** The round's upload compression (default: none, dense frames). */
@@ -129,6 +143,7 @@ export class Round {
     this.dimension = options.dimension;
     this.robust = options.robust ?? { kind: 'none' };
     this.scaffold = options.scaffold ?? false;
+    this.fednova = options.fednova ?? false;
     this.privacy = options.privacy ?? null;
     this.upload = options.upload ?? null;
     const keep = this.robust.kind !== 'none';
@@ -162,7 +177,7 @@ export class Round {
   }
 
   get rejected(): number {
-    return this.rejectedCount;
+    return this.tally.rejected;
   }
 
   isSelected(clientId: string): boolean {
@@ -183,15 +198,27 @@ export class Round {
     }
   }
 
-  /** Fold in a validated update; its Delta c_i frame is decoded and checked here, first. */
+  /** An update through the round's intake: membership, version, decode, norm, fold (intake.ts). */
+  intake(submission: Submission): void {
+    intake(this, submission);
+  }
+
+  /** A decoded update from a selected client, straight to the fold (a node's own tests, partials). */
   accept(update: AcceptedUpdate): void {
     this.checkMembership(update.clientId);
+    this.fold(update);
+  }
+
+  /** Fold in a checked update; its Delta c_i frame and clip bit are checked here, first. */
+  fold(update: AcceptedUpdate): void {
     const control = decodeControlDelta(update.controlDelta, this.dimension, this.scaffold);
     const bit = checkClipBit(update.clipBit, this.privacy?.message.clipBit ?? false);
     // Under DP every clipped report counts once: an example count is the client's own claim,
     // and weighting by it would let one client's contribution exceed the clip norm.
     const weight = this.privacy?.private ? 1 : update.numExamples;
-    const { delta } = update;
+    const steps = roundSteps(update.steps, this.fednova);
+    const delta = steps === null ? update.delta : normalizeUpload(update.delta, steps);
+    if (steps !== null) this.weightedSteps += weight * steps;
     if (delta instanceof Float32Array) {
       if (this.accumulator) this.accumulator.add(delta, weight);
       else this.updates!.push({ vector: delta, weight });
@@ -207,9 +234,8 @@ export class Round {
     // Algorithm 1 of Karimireddy et al. averages Delta c_i uniformly over the reporting clients.
     if (control) this.controls!.add(control, 1);
     this.reported.add(update.clientId);
-    this.bytesUp += update.bytes + (update.controlDelta?.byteLength ?? 0);
-    this.backendCounts[update.backend] = (this.backendCounts[update.backend] ?? 0) + 1;
-    this.metrics.push({ ...update.metrics, numExamples: update.numExamples, backend: update.backend });
+    this.tally.bytesUp += update.bytes + (update.controlDelta?.byteLength ?? 0);
+    this.tally.count(update);
     if (this.reported.size >= this.target) this.close('target-reached');
     else this.closeIfAccounted();
   }
@@ -221,7 +247,32 @@ export class Round {
 
   /** Count a refused message from a selected client. */
   noteRejected(): void {
-    this.rejectedCount++;
+    this.tally.rejected++;
+  }
+
+  /** Stage messages belong to secure rounds. */
+  receive(): never {
+    refuseStageMessage(this.roundId);
+  }
+
+  /** A plain round's start is the same for every client. */
+  startFor(): { readonly secagg?: never } {
+    return {};
+  }
+
+  resume(_clientId: string, sendStart: () => void): void {
+    sendStart();
+  }
+
+  share(): SharePlan {
+    return {
+      dimension: this.dimension,
+      target: this.target,
+      robust: this.robust,
+      scaffold: this.scaffold,
+      ...(this.fednova ? { fednova: true } : {}),
+      privacy: this.privacy,
+    };
   }
 
   /** A selected client vanished or withdrew. */
@@ -247,14 +298,15 @@ export class Round {
     return {
       reported: [...this.reported],
       dropped: [...this.selected].filter((id) => !this.reported.has(id)),
-      rejected: this.rejectedCount,
-      bytesUp: this.bytesUp,
+      rejected: this.tally.rejected,
+      bytesUp: this.tally.bytesUp,
       clipBits: this.clipBits,
-      backends: { ...this.backendCounts },
-      metrics: [...this.metrics],
+      backends: { ...this.tally.backends },
+      metrics: [...this.tally.metrics],
       sum: this.accumulator?.partial() ?? null,
       updates: this.updates ? [...this.updates] : null,
       controls: this.controls?.partial() ?? null,
+      weightedSteps: this.weightedSteps,
     };
   }
 
@@ -277,16 +329,12 @@ export class Round {
       if (this.accumulator) this.accumulator.merge(partial.sum!);
       else this.updates!.push(...partial.updates!);
       if (this.controls && partial.controls) this.controls.merge(partial.controls);
+      this.weightedSteps += partial.weightedSteps ?? 0;
     }
     for (const id of partial.reported) this.reported.add(id);
     for (const id of partial.dropped) this.dropped.add(id);
-    this.rejectedCount += partial.rejected;
-    this.bytesUp += partial.bytesUp;
+    this.tally.merge(partial);
     this.clipBits += partial.clipBits;
-    for (const [backend, n] of Object.entries(partial.backends) as [Backend, number][]) {
-      this.backendCounts[backend] = (this.backendCounts[backend] ?? 0) + n;
-    }
-    this.metrics.push(...partial.metrics);
     if (this.reported.size >= this.target) this.close('target-reached');
     else this.closeIfAccounted();
   }
@@ -307,40 +355,34 @@ export class Round {
    */
   private mean(accumulator: WeightedAccumulator): Float32Array {
     const mean = accumulator.mean();
+    // FedNova (Wang et al. 2020): the mean of Delta_i / tau_i times tau_eff; tasks refuse it under DP.
+    if (this.fednova) return applyEffectiveSteps(mean, accumulator.weight, this.weightedSteps);
     if (!this.privacy?.private) return mean;
     const factor = accumulator.count / this.privacy.expectedReports;
     for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! * factor;
     return mean;
   }
 
-  /** The round's record as it stands. */
   /** How the cohort was drawn, kept in every record of the round. */
   sampling: Pick<RoundRecord, 'eligible' | 'sampling'> = {};
 
+  /** The round's record as it stands (record.ts). */
   record(fields: Partial<RoundRecord> = {}): RoundRecord {
-    return {
-      taskId: this.taskId,
-      roundId: this.roundId,
-      status: 'open',
-      baseVersion: this.baseVersion,
-      newVersion: null,
-      selected: this.selected.size,
-      reported: this.reported.size,
-      dropped: this.selected.size - this.reported.size,
-      rejected: this.rejectedCount,
-      deadlineHit: this.closeReason === 'deadline',
-      startedAt: this.startedAt,
-      endedAt: null,
-      metrics: null,
-      bytesUp: this.bytesUp,
-      bytesDown: 0,
-      backends: { ...this.backendCounts },
-      // Under DP the clients' own metrics are not noised: kept out of the record.
-      clientMetrics: this.privacy?.private ? [] : [...this.metrics],
-      reason: null,
-      ...this.sampling,
-      ...(this.privacy ? { privacy: privacyRecord(this.privacy, this.privacy.message.epsilonBefore) } : {}),
-      ...fields,
-    };
+    return buildRecord(
+      {
+        taskId: this.taskId,
+        roundId: this.roundId,
+        baseVersion: this.baseVersion,
+        startedAt: this.startedAt,
+        selected: this.selected.size,
+        reported: this.reported.size,
+        deadlineHit: this.closeReason === 'deadline',
+        reason: null,
+        privacy: this.privacy,
+        tally: this.tally,
+        extra: this.sampling,
+      },
+      fields,
+    );
   }
 }

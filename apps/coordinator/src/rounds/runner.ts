@@ -1,21 +1,17 @@
 import { randomInt } from 'node:crypto';
 import { type Rng, seededRng, suggestedRetryMs } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
-import type { ClusterHooks } from '../cluster/node.ts';
-import type { SecAggRelay } from '../cluster/secagg-relay.ts';
+import type { Clock } from '../clock.ts';
 import type { RetentionPolicy } from '../store/retention.ts';
 import type { Fence, RoundRecord, Store, StoredTask } from '../store/types.ts';
+import type { ClusterPort } from './cluster-port.ts';
 import { Committer } from './commit.ts';
 import { type Evaluator, type VersionEvaluated, VersionEvaluations } from './evaluations.ts';
+import type { DrivenRound, RoundHandle } from './handle.ts';
 import type { Contributor, Population } from './population.ts';
-import type { Round } from './round.ts';
-import type { SecAggRound } from './secagg-round.ts';
 
 /** A node's share of a round another node drives: its own clients' sums, or a secure round's relay. */
-export type RoundShare = Round | SecAggRelay;
-
-import type { Clock } from '../clock.ts';
-import type { UpdateTarget } from './target.ts';
+export type RoundShare = RoundHandle;
 
 export interface RunnerDeps {
   readonly store: Store;
@@ -36,7 +32,7 @@ export interface RunnerDeps {
   /** Called with the record of every round as it opens. */
   readonly onRoundStarted: (record: RoundRecord) => void;
   /** In a cluster: the round lease, selection across nodes, and the other nodes' shares. */
-  readonly cluster?: ClusterHooks;
+  readonly cluster?: ClusterPort;
   /** Where rounds' deadlines and SecAgg+'s stage timers take their time from. */
   readonly clock: Clock;
 }
@@ -46,7 +42,7 @@ const IDLE_POLL_MS = 1000;
 const LEASE_POLL_MS = 500;
 
 /**
- * What the engine asks of a task's scheduler, whichever mode it runs: synchronous rounds
+ * What the task service and the gateway ask of a task's scheduler, whichever mode it runs: synchronous rounds
  * (`SyncRunner`, possibly several in flight) or FedBuff's buffered mode (`BufferedRunner`).
  */
 export interface TaskRunner {
@@ -60,8 +56,11 @@ export interface TaskRunner {
   openRoundIds(): number[];
   /** The records of the rounds collecting updates now, as they stand. */
   openRecords(): RoundRecord[];
-  /** Where an update (or a withdrawal) of `clientId` for `roundId` goes; undefined: ROUND_CLOSED. */
-  target(clientId: string, roundId: number): UpdateTarget | undefined;
+  /**
+   * The round a message of `clientId` for `roundId` goes to; undefined: ROUND_CLOSED. Throws
+   * when the runner already knows the message is refused (a replay, a client holding no model).
+   */
+  target(clientId: string, roundId: number): RoundHandle | undefined;
   /** A client left round `roundId` (withdrew, vanished past its grace, became ineligible). */
   drop(clientId: string, roundId: number): void;
   /** Abandon every round in flight (the operator stopped the task). */
@@ -80,7 +79,7 @@ export interface TaskRunner {
   /** The share closed: forget it. */
   unfollow(round: RoundShare): void;
   /** The open round `roundId` this runner drives (the lease holder folds partials into it). */
-  driven(roundId: number): Round | SecAggRound | undefined;
+  driven(roundId: number): DrivenRound | undefined;
 }
 
 /**
@@ -153,7 +152,7 @@ export abstract class RunnerBase {
     if (this.shares.get(round.roundId) === round) this.shares.delete(round.roundId);
   }
 
-  abstract driven(roundId: number): Round | SecAggRound | undefined;
+  abstract driven(roundId: number): DrivenRound | undefined;
 
   /**
    * In a cluster: whether this node holds the task's round lease, taking it when it is free.

@@ -1,70 +1,39 @@
 import { randomBytes } from 'node:crypto';
 import {
-  type Backend,
-  CIPHERTEXT_BYTES,
-  type ClientMetrics,
   decodeSecAggSum,
   firstNonFinite,
   fixedPointBits,
   layoutWords,
   PollenError,
-  packKeys,
-  packShares,
   type RoundSecAgg,
   roundNeighbourhood,
   type SecAggLayout,
   SecAggServer,
   type SecAggSum,
-  type SecureAggregationSettings,
-  SHARE_BYTES,
   secAggParams,
   toPollenError,
-  unpackReveal,
-  unpackShares,
 } from '@pollen/fl-core';
 import { nativeSecAggCrypto } from '@pollen/secagg-node';
 import { type Clock, systemClock } from '../clock.ts';
-import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
-import { type PrivacyPlan, privacyRecord } from './privacy.ts';
-import type { AcceptedUpdate, CloseReason, RoundAggregate } from './round.ts';
-import { parseMaskedReport, type SecAggEvent } from './secagg-messages.ts';
+import type { RoundRecord } from '../store/types.ts';
+import type { SharePlan } from './cluster-port.ts';
+import { applyEffectiveSteps } from './fednova.ts';
+import type { CloseReason, DrivenRound, Submission } from './handle.ts';
+import { refusePlainUpdate } from './intake.ts';
+import type { PrivacyPlan } from './privacy.ts';
+import { buildRecord, Tally } from './record.ts';
+import type { RoundAggregate } from './round.ts';
+import type { SecAggEvent } from './secagg-messages.ts';
+import {
+  closeStageMessages,
+  type SecAggRoundOptions,
+  type SecAggServerEvent,
+  type StageReport,
+  startBlock,
+  takeStageMessage,
+} from './secagg-stage.ts';
 
-/** What the round sends a client between stages. */
-export type SecAggServerEvent = 'secagg:keys' | 'secagg:deliver' | 'secagg:request';
-
-export interface SecAggRoundOptions {
-  readonly taskId: string;
-  readonly roundId: number;
-  readonly baseVersion: number;
-  /** The model's dimension. */
-  readonly dimension: number;
-  /** The cohort, in the order that gives each client its SecAgg index. */
-  readonly selected: readonly string[];
-  /** Masked inputs to wait for: the mask stage closes once this many arrived. */
-  readonly target: number;
-  /** Fewer masked inputs than this abandons the round before any share is requested. */
-  readonly minReports: number;
-  /** The mask stage closes at the round's deadline, this long after the start. */
-  readonly deadlineMs: number;
-  readonly settings: SecureAggregationSettings;
-  readonly privacy?: PrivacyPlan | null;
-  /** SCAFFOLD: Delta c_i travels in the masked vector after the update. */
-  readonly scaffold?: boolean;
-  /** The round's shared coordinates (sorted), or null for dense updates. */
-  readonly coordinates?: Uint32Array | null;
-  /** Where each stage's close is logged (structured: stage, how many answered, how many left). */
-  readonly log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
-  /** Send a stage message to a client, by client id (a client no longer connected is skipped). */
-  readonly send: (clientId: string, event: SecAggServerEvent, payload: object) => void;
-  /** Where the stage timers' time comes from (default: the system clock). */
-  readonly clock?: Clock;
-}
-
-interface Report {
-  readonly backend: Backend;
-  readonly metrics: ClientMetrics;
-  readonly numExamples: number;
-}
+export type { SecAggRoundOptions, SecAggServerEvent };
 
 /**
  * A securely aggregated round (SecAgg+: Bonawitz et al., CCS 2017; Bell et al., CCS 2020) with
@@ -85,7 +54,8 @@ interface Report {
  * says why, no aggregate exists and the runner abandons the round. The coordinator never
  * holds an unmasked individual vector: only the sum, and only after a complete unmask stage.
  */
-export class SecAggRound {
+export class SecAggRound implements DrivenRound {
+  readonly kind = 'secure' as const;
   readonly taskId: string;
   readonly roundId: number;
   readonly baseVersion: number;
@@ -104,12 +74,11 @@ export class SecAggRound {
   private readonly clients: readonly string[];
   private readonly index = new Map<string, number>();
   private readonly gone = new Set<number>();
-  private readonly reports = new Map<number, Report>();
+  private readonly reports = new Map<number, StageReport>();
   /** The last stage message sent to each client, for one that reconnects (`resend`). */
   private readonly lastSent = new Map<number, { event: SecAggServerEvent; payload: object }>();
   private result: { sum: SecAggSum; contributors: readonly number[] } | null = null;
-  private rejectedCount = 0;
-  private bytesUp = 0;
+  private readonly tally = new Tally();
   private maskClosedBy: CloseReason = 'all-accounted';
   private closeReason: CloseReason | null = null;
   private resolveClosed!: (reason: CloseReason) => void;
@@ -134,6 +103,7 @@ export class SecAggRound {
       coordinates: options.coordinates ?? null,
       control: options.scaffold ?? false,
       clipBit: this.privacy?.message.clipBit ?? false,
+      steps: options.fednova ?? false,
       range: options.settings.range,
       bits: fixedPointBits(n),
     };
@@ -149,26 +119,50 @@ export class SecAggRound {
     this.arm(options.settings.stageMs);
   }
 
+  /** The model's dimension. */
+  get dimension(): number {
+    return this.layout.dimension;
+  }
+
+  /** This client's round:start carries its SecAgg block. */
+  startFor(clientId: string): { readonly secagg: RoundSecAgg } {
+    return { secagg: this.secAggFor(clientId) };
+  }
+
+  /**
+   * A client back within its grace is not started again: its keys and shares live in its
+   * worker, which outlives the connection, and a second start would only wipe them. It gets the
+   * stage message it may have missed instead.
+   */
+  resume(clientId: string, _sendStart: () => void): void {
+    this.resend(clientId);
+  }
+
+  /** The other nodes relay their clients' stage messages here; they get their SecAgg blocks. */
+  share(remote: readonly string[]): SharePlan {
+    return {
+      dimension: 0,
+      target: this.target,
+      robust: { kind: 'none' },
+      scaffold: false,
+      privacy: this.privacy,
+      secagg: Object.fromEntries(remote.map((id) => [id, this.secAggFor(id)])),
+    };
+  }
+
+  /** A secure round has no partial sums: every stage goes through the lease holder. */
+  absorb(): never {
+    throw new PollenError(
+      'INVALID_MESSAGE',
+      `round ${this.roundId} is securely aggregated: it takes no partials`,
+    );
+  }
+
   /** This client's SecAgg block of round:start. */
-  startFor(clientId: string): RoundSecAgg {
+  secAggFor(clientId: string): RoundSecAgg {
     const index = this.index.get(clientId);
     if (index === undefined) throw new PollenError('NOT_IN_ROUND', `client is not in round ${this.roundId}`);
-    const { params } = this.server;
-    const { coordinates } = this.layout;
-    return {
-      index,
-      n: params.n,
-      k: params.k,
-      threshold: params.threshold,
-      seed: params.seed.slice(),
-      range: this.layout.range,
-      bits: this.layout.bits,
-      ...(coordinates ? { coordinates: new Uint8Array(coordinates.buffer.slice(0)) } : {}),
-      control: this.layout.control,
-      clipBit: this.layout.clipBit,
-      words: params.d,
-      stageMs: this.options.settings.stageMs,
-    };
+    return startBlock(this.server, this.layout, index, this.options.settings.stageMs);
   }
 
   /** The protocol's stage, for logs and tests. */
@@ -199,7 +193,7 @@ export class SecAggRound {
   }
 
   get rejected(): number {
-    return this.rejectedCount;
+    return this.tally.rejected;
   }
 
   /** Adaptive clipping: the securely summed clipping bits. */
@@ -220,72 +214,30 @@ export class SecAggRound {
   }
 
   /** A plain update has no place in a secure round: refused, whoever sends it. */
-  accept(_update: AcceptedUpdate): void {
-    throw new PollenError(
-      'INVALID_MESSAGE',
-      `round ${this.roundId} is securely aggregated: send the masked input (secagg:masked), not an update`,
-    );
+  intake(submission: Submission): void {
+    refusePlainUpdate(this, submission);
   }
 
   noteRejected(): void {
-    this.rejectedCount++;
+    this.tally.rejected++;
   }
 
   /**
-   * A stage message from a selected client (its envelope already checked by the engine). Any
+   * A stage message from a selected client (its envelope already checked by the gateway). Any
    * refusal throws with a stable code and leaves the round as it was for everyone else.
    */
   receive(event: SecAggEvent, clientId: string, body: Record<string, unknown>): void {
     this.checkMembership(clientId);
     const from = this.index.get(clientId)!;
     try {
-      this.dispatch(event, from, body);
+      const taken = takeStageMessage(this.server, event, from, body, this);
+      this.tally.bytesUp += taken.bytes;
+      if (taken.report) this.reports.set(from, taken.report);
     } catch (err) {
-      this.rejectedCount++;
+      this.tally.rejected++;
       throw err;
     }
     this.advance();
-  }
-
-  private dispatch(event: SecAggEvent, from: number, body: Record<string, unknown>): void {
-    const n = this.clients.length;
-    switch (event) {
-      case 'secagg:advertise':
-        this.server.receiveAdvertise(from, { cPk: bytesOf(body.cPk), sPk: bytesOf(body.sPk) });
-        this.bytesUp += 64;
-        return;
-      case 'secagg:shares': {
-        const { shares } = unpackShares(body, n);
-        this.server.receiveShares(from, { shares });
-        // Once accepted, every ciphertext is CIPHERTEXT_BYTES, plus its 4-byte recipient.
-        this.bytesUp += shares.length * (4 + CIPHERTEXT_BYTES);
-        return;
-      }
-      case 'secagg:masked': {
-        // The stage first: nothing of a masked input is looked at outside its stage.
-        if (this.server.stage !== 'mask') {
-          throw new PollenError(
-            'SECAGG_STAGE',
-            `secure aggregation is at stage "${this.server.stage}", not "mask"`,
-          );
-        }
-        const report = parseMaskedReport(body, this.server.params.d);
-        if (report.modelVersion !== this.baseVersion) {
-          throw new PollenError('STALE_MODEL', `round ${this.roundId} trains version ${this.baseVersion}`);
-        }
-        this.server.receiveMaskedInput(from, { masked: new Uint8Array(report.masked) });
-        const { backend, metrics, numExamples } = report;
-        this.reports.set(from, { backend, metrics, numExamples });
-        this.bytesUp += report.masked.byteLength;
-        return;
-      }
-      case 'secagg:reveal': {
-        const { selfMaskShares, keyShares } = unpackReveal(body, n);
-        this.server.receiveUnmask(from, { selfMaskShares, keyShares });
-        this.bytesUp += (selfMaskShares.length + keyShares.length) * (4 + SHARE_BYTES);
-        return;
-      }
-    }
   }
 
   /**
@@ -364,35 +316,17 @@ export class SecAggRound {
       { stage, missing: waiting.length, dropped: waiting.filter((id) => this.gone.has(id)).length },
       'secagg stage closed',
     );
+    if (stage === 'mask' && this.reports.size < this.options.minReports) {
+      this.server.abort();
+      this.fail(`${this.reports.size} of ${this.options.minReports} required masked inputs`);
+      return;
+    }
     try {
-      switch (this.server.stage) {
-        case 'advertise':
-          for (const [id, m] of this.server.closeAdvertise()) {
-            send(this.clients[id]!, 'secagg:keys', { taskId, roundId, ...packKeys(m) });
-          }
-          this.arm(settings.stageMs);
-          return;
-        case 'share':
-          for (const [id, m] of this.server.closeShares()) {
-            send(this.clients[id]!, 'secagg:deliver', { taskId, roundId, ...packShares(m.shares) });
-          }
-          this.arm(this.deadline - this.clock.now());
-          return;
-        case 'mask': {
-          if (this.reports.size < this.options.minReports) {
-            this.server.abort();
-            this.fail(`${this.reports.size} of ${this.options.minReports} required masked inputs`);
-            return;
-          }
-          for (const [id, m] of this.server.closeMaskedInput()) {
-            send(this.clients[id]!, 'secagg:request', { taskId, roundId, ...m });
-          }
-          this.arm(settings.stageMs);
-          return;
-        }
-        default:
-          return;
-      }
+      const next = closeStageMessages(this.server, { taskId, roundId });
+      if (!next) return;
+      for (const [id, payload] of next.messages) send(this.clients[id]!, next.event, payload);
+      // The mask stage runs to the round's deadline: clients train in it.
+      this.arm(stage === 'share' ? this.deadline - this.clock.now() : settings.stageMs);
     } catch (err) {
       this.fail(toPollenError(err).message);
     }
@@ -439,52 +373,37 @@ export class SecAggRound {
     const count = contributors.length;
     const denominator = this.privacy?.private ? this.privacy.expectedReports : count;
     const delta = Float32Array.from(sum.delta, (v) => v / denominator);
+    // FedNova: the sum is of Delta_i / tau_i; tau_eff = sum tau_i / count came in the mask
+    // (tasks refuse FedNova under DP, so the denominator is the count here).
+    if (sum.steps !== undefined) applyEffectiveSteps(delta, count, sum.steps);
     const meanControlDelta = sum.controlDelta
       ? Float32Array.from(sum.controlDelta, (v) => v / count)
       : undefined;
     return { delta, ...(meanControlDelta ? { meanControlDelta } : {}) };
   }
 
-  /** The round's record as it stands. */
+  /** The round's record as it stands (record.ts): only the survivors' reports once the sum is out. */
   record(fields: Partial<RoundRecord> = {}): RoundRecord {
     const contributors = this.result ? new Set(this.result.contributors) : null;
-    const metrics: ClientRoundMetrics[] = [];
-    const backends: Partial<Record<Backend, number>> = {};
-    for (const [id, r] of this.reports) {
-      if (contributors && !contributors.has(id)) continue;
-      backends[r.backend] = (backends[r.backend] ?? 0) + 1;
-      metrics.push({ ...r.metrics, numExamples: r.numExamples, backend: r.backend });
-    }
-    const reported = this.reportedCount;
-    return {
-      taskId: this.taskId,
-      roundId: this.roundId,
-      status: 'open',
-      baseVersion: this.baseVersion,
-      newVersion: null,
-      selected: this.clients.length,
-      reported,
-      dropped: this.clients.length - reported,
-      rejected: this.rejectedCount,
-      deadlineHit: this.closeReason === 'deadline',
-      startedAt: this.startedAt,
-      endedAt: null,
-      metrics: null,
-      bytesUp: this.bytesUp,
-      bytesDown: 0,
-      backends,
-      clientMetrics: this.privacy?.private ? [] : metrics,
-      reason: this.failure,
-      ...this.sampling,
-      ...(this.privacy ? { privacy: privacyRecord(this.privacy, this.privacy.message.epsilonBefore) } : {}),
-      ...fields,
-    };
+    const counted = new Tally();
+    for (const [id, r] of this.reports) if (!contributors || contributors.has(id)) counted.count(r);
+    return buildRecord(
+      {
+        taskId: this.taskId,
+        roundId: this.roundId,
+        baseVersion: this.baseVersion,
+        startedAt: this.startedAt,
+        selected: this.clients.length,
+        reported: this.reportedCount,
+        deadlineHit: this.closeReason === 'deadline',
+        reason: this.failure,
+        privacy: this.privacy,
+        tally: this.tally,
+        clientMetrics: counted.metrics,
+        backends: counted.backends,
+        extra: this.sampling,
+      },
+      fields,
+    );
   }
-}
-
-/** Binary as a fresh Uint8Array (a Buffer from Socket.io, an ArrayBuffer); anything else is left for fl-core's parsers to refuse. */
-function bytesOf(value: unknown): unknown {
-  if (value instanceof Uint8Array) return new Uint8Array(value);
-  if (value instanceof ArrayBuffer) return new Uint8Array(value.slice(0));
-  return value;
 }

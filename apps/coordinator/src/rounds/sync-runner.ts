@@ -2,20 +2,20 @@ import { performance } from 'node:perf_hooks';
 import { poissonCohort, scale, stalenessWeight } from '@pollen/fl-core';
 import type { RoundRecord, StoredPrivacy, StoredTask } from '../store/types.ts';
 import { CoordinateSets, roundUpload } from './coordinates.ts';
+import type { CloseReason, DrivenRound, RoundHandle } from './handle.ts';
 import type { Contributor } from './population.ts';
 import { budgetExhaustedReason, loadLedger, type PrivacyPlan, planPrivacy, separated } from './privacy.ts';
-import { type CloseReason, Round } from './round.ts';
+import { Round } from './round.ts';
 import { RunnerBase, type TaskRunner } from './runner.ts';
 import { SecAggRound } from './secagg-round.ts';
 import { type RoundStart, roundStart } from './start-message.ts';
-import type { UpdateTarget } from './target.ts';
 
 /** How often a cluster's lease holder short of clients reads the other nodes' registry entries again. */
 const CLUSTER_POLL_MS = 100;
 
 /** A round between its selection and its commit or abandonment. */
 interface Live {
-  readonly round: Round | SecAggRound;
+  readonly round: DrivenRound;
   readonly cohort: readonly Contributor[];
   readonly start: RoundStart;
   /** The task's clients connected at selection: SCAFFOLD's N. */
@@ -52,7 +52,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     return [...this.live.values()].filter((l) => l.round.isOpen).map((l) => l.round.record());
   }
 
-  target(_clientId: string, roundId: number): UpdateTarget | undefined {
+  target(_clientId: string, roundId: number): RoundHandle | undefined {
     const round = this.live.get(roundId)?.round ?? this.shares.get(roundId);
     return round?.isOpen ? round : undefined;
   }
@@ -66,7 +66,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     for (const share of this.shares.values()) share.close('stopped');
   }
 
-  driven(roundId: number): Round | SecAggRound | undefined {
+  driven(roundId: number): DrivenRound | undefined {
     const round = this.live.get(roundId)?.round;
     return round?.isOpen ? round : undefined;
   }
@@ -93,11 +93,8 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       return false;
     }
     c.activeRound = roundId;
-    // A secure round is not started again: the device's keys and shares live in its worker,
-    // which outlives the connection, and a second start would only wipe them; it gets the
-    // stage message it may have missed instead.
-    if (live.round instanceof SecAggRound) live.round.resend(c.clientId);
-    else c.send('round:start', live.start.message);
+    // A plain round sends its start again; a secure one catches the client up its own way.
+    live.round.resume(c.clientId, () => c.send('round:start', live.start.message));
     this.deps.population.touch();
     return true;
   }
@@ -191,12 +188,13 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       target: rounds.cohortSize,
       deadlineMs: rounds.deadlineMs,
       scaffold: strategy.scaffold,
+      fednova: strategy.fednova,
       privacy,
       clock: this.deps.clock,
     };
     const remoteById = new Map(cohort.filter((c) => c.nodeId !== undefined).map((c) => [c.clientId, c]));
     // Secure aggregation: the same surface, the SecAgg+ stages inside (secagg-round.ts).
-    const round = spec.secureAggregation
+    const round: DrivenRound = spec.secureAggregation
       ? new SecAggRound({
           ...options,
           minReports: rounds.minReports,
@@ -236,8 +234,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     for (const c of cohort) {
       const current = population.byClientId(c.clientId);
       if (current?.activeRound !== round.roundId) continue;
-      const secagg = round instanceof SecAggRound ? { secagg: round.startFor(c.clientId) } : {};
-      current.send('round:start', { ...start.message, ...secagg });
+      current.send('round:start', { ...start.message, ...round.startFor(c.clientId) });
     }
     // The other nodes start the round with their own selected clients.
     this.deps.cluster?.opened(round, start.message, cohort);
@@ -290,7 +287,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       const { spec } = task;
       if (reason === 'stopped') {
         why = 'coordinator stopped';
-      } else if (round instanceof SecAggRound && round.failure !== null) {
+      } else if (round.failure !== null) {
         why = `secure aggregation aborted: ${round.failure}`;
       } else if (round.reportedCount < spec.rounds.minReports) {
         why = `${round.reportedCount} of ${spec.rounds.minReports} required reports by ${reason}`;

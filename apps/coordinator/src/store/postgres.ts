@@ -7,18 +7,17 @@ import {
   type WeightSpec,
 } from '@pollen/fl-core';
 import pg from 'pg';
+import { PostgresClients } from './client-rows.ts';
 import { PostgresHeldOut } from './held-out-rows.ts';
-import { MIGRATIONS } from './postgres-schema.ts';
-import { prunable, pruneCeiling, prunedError, type RetentionPlan } from './retention.ts';
+import { type Client, checkFence, migrate, transaction } from './postgres-tx.ts';
+import { prune, type VersionRow, versionInfoOf, versionOf } from './postgres-versions.ts';
+import type { RetentionPlan } from './retention.ts';
 import {
-  fromBlob,
   metricsText,
-  PRUNED_WEIGHTS,
   type PrivacyRow,
   type StrategyRow,
   type TaskRow,
   toBlob,
-  toMetrics,
   toPrivacy,
   toStrategyState,
   toTask,
@@ -41,21 +40,6 @@ import type {
   VersionInfo,
 } from './types.ts';
 
-type Client = pg.PoolClient;
-
-/** Any 64-bit key held while migrating, so several nodes starting at once apply each step once. */
-const MIGRATION_LOCK = 0x706f6c6c656e; // "pollen"
-
-interface VersionRow {
-  task_id: string;
-  version: number;
-  round_id: number | null;
-  created_at: string;
-  weights?: Buffer;
-  metrics: string | null;
-  pruned?: boolean;
-}
-
 interface PgTaskRow extends Omit<TaskRow, 'created_at'> {
   created_at: string;
 }
@@ -71,10 +55,12 @@ const taskOf = (row: PgTaskRow): StoredTask => toTask({ ...row, created_at: Numb
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly heldOut: PostgresHeldOut;
+  private readonly clients: PostgresClients;
 
   private constructor(pool: pg.Pool) {
     this.pool = pool;
     this.heldOut = new PostgresHeldOut(pool);
+    this.clients = new PostgresClients(pool);
   }
 
   /** Connect and bring the schema up to date; a bad URL or an unreachable server fails here. */
@@ -84,7 +70,7 @@ export class PostgresStore implements Store {
     pool.on('error', () => {});
     const store = new PostgresStore(pool);
     try {
-      await store.migrate();
+      await migrate(pool);
     } catch (err) {
       await pool.end();
       throw err;
@@ -92,46 +78,8 @@ export class PostgresStore implements Store {
     return store;
   }
 
-  private async migrate(): Promise<void> {
-    await this.tx(async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      await c.query(
-        'CREATE TABLE IF NOT EXISTS pollen_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
-      );
-      const { rows } = await c.query<{ v: number | null }>('SELECT MAX(version) AS v FROM pollen_migrations');
-      for (let v = (rows[0]?.v ?? 0) + 1; v <= MIGRATIONS.length; v++) {
-        await c.query(MIGRATIONS[v - 1]!);
-        await c.query('INSERT INTO pollen_migrations (version, applied_at) VALUES ($1, $2)', [v, Date.now()]);
-      }
-    });
-  }
-
-  /** Run `fn` in one transaction on one pooled connection; any throw rolls it back. */
-  private async tx<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      const result = await fn(c);
-      await c.query('COMMIT');
-      return result;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
-  }
-
-  private async checkFence(c: Client, taskId: string, fence: Fence | undefined): Promise<void> {
-    if (!fence) return;
-    // The upsert takes the row lock, so two holders' writes are ordered and the lower token loses.
-    const { rowCount } = await c.query(
-      'INSERT INTO fences (task_id, token) VALUES ($1, $2) ON CONFLICT (task_id) DO UPDATE SET token = EXCLUDED.token WHERE fences.token <= EXCLUDED.token RETURNING token',
-      [taskId, fence.token],
-    );
-    if (rowCount !== 1) {
-      throw new PollenError('LEASE_LOST', `the round lease of "${taskId}" moved past token ${fence.token}`);
-    }
+  private tx<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    return transaction(this.pool, fn);
   }
 
   async createTask(
@@ -186,17 +134,7 @@ export class PostgresStore implements Store {
       'SELECT * FROM model_versions WHERE task_id = $1 AND version = $2',
       [taskId, version],
     );
-    const row = rows[0];
-    if (!row) return undefined;
-    if (row.weights!.byteLength === 0) throw prunedError(taskId, version);
-    return {
-      taskId: row.task_id,
-      version: row.version,
-      roundId: row.round_id,
-      createdAt: Number(row.created_at),
-      weights: fromBlob(row.weights!),
-      metrics: toMetrics(row.metrics),
-    };
+    return rows[0] ? versionOf(rows[0]) : undefined;
   }
 
   async listVersions(taskId: string): Promise<VersionInfo[]> {
@@ -205,19 +143,12 @@ export class PostgresStore implements Store {
       'SELECT task_id, version, round_id, created_at, metrics, octet_length(weights) = 0 AS pruned FROM model_versions WHERE task_id = $1 ORDER BY version',
       [taskId],
     );
-    return rows.map((row) => ({
-      taskId: row.task_id,
-      version: row.version,
-      roundId: row.round_id,
-      createdAt: Number(row.created_at),
-      metrics: toMetrics(row.metrics),
-      pruned: row.pruned === true,
-    }));
+    return rows.map(versionInfoOf);
   }
 
   async openRound(record: RoundRecord, fence?: Fence): Promise<void> {
     await this.tx(async (c) => {
-      await this.checkFence(c, record.taskId, fence);
+      await checkFence(c, record.taskId, fence);
       await c.query("INSERT INTO rounds (task_id, round_id, status, record) VALUES ($1, $2, 'open', $3)", [
         record.taskId,
         record.roundId,
@@ -238,7 +169,7 @@ export class PostgresStore implements Store {
     if (newVersion === null) throw new PollenError('INTERNAL', 'a committed round needs a new version');
     const blob = toBlob(weights);
     return this.tx(async (c) => {
-      await this.checkFence(c, record.taskId, fence);
+      await checkFence(c, record.taskId, fence);
       // Moving the version only from its predecessor makes a gap or a second commit impossible.
       const moved = await c.query(
         'UPDATE tasks SET current_version = $1 WHERE id = $2 AND current_version = $3 RETURNING id',
@@ -285,33 +216,8 @@ export class PostgresStore implements Store {
           ],
         );
       }
-      return retention ? this.prune(c, record.taskId, newVersion, retention) : [];
+      return retention ? prune(c, record.taskId, newVersion, retention) : [];
     });
-  }
-
-  /** Inside a commit's transaction (which holds the task row's lock): drop the weights `retention` does not keep. */
-  private async prune(
-    c: Client,
-    taskId: string,
-    newVersion: number,
-    retention: RetentionPlan,
-  ): Promise<number[]> {
-    const { rows } = await c.query<{ version: number }>(
-      'SELECT version FROM model_versions WHERE task_id = $1 AND version <= $2 AND octet_length(weights) > 0 ORDER BY version',
-      [taskId, pruneCeiling(newVersion, retention)],
-    );
-    const versions = prunable(
-      rows.map((r) => r.version),
-      newVersion,
-      retention,
-    );
-    if (versions.length > 0) {
-      await c.query(
-        'UPDATE model_versions SET weights = $1 WHERE task_id = $2 AND version = ANY($3::int[])',
-        [PRUNED_WEIGHTS, taskId, versions],
-      );
-    }
-    return versions;
   }
 
   async attachEvaluation(
@@ -389,7 +295,7 @@ export class PostgresStore implements Store {
 
   async abandonRound(record: RoundRecord, fence?: Fence): Promise<void> {
     await this.tx(async (c) => {
-      await this.checkFence(c, record.taskId, fence);
+      await checkFence(c, record.taskId, fence);
       await this.updateRound(c, record);
     });
   }
@@ -399,7 +305,7 @@ export class PostgresStore implements Store {
     scope?: { readonly taskId: string; readonly fence: Fence },
   ): Promise<number> {
     return this.tx(async (c) => {
-      if (scope) await this.checkFence(c, scope.taskId, scope.fence);
+      if (scope) await checkFence(c, scope.taskId, scope.fence);
       const { rows } = scope
         ? await c.query<{ record: string }>(
             "SELECT record FROM rounds WHERE status = 'open' AND task_id = $1 FOR UPDATE",
@@ -430,40 +336,12 @@ export class PostgresStore implements Store {
     return (rows[0]?.last ?? 0) + 1;
   }
 
-  async shardFor(clientId: string, taskId: string, numShards: number): Promise<number> {
-    return this.tx(async (c) => {
-      // One assignment at a time per task, so two first visits never count the same n.
-      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [taskId]);
-      const found = await c.query<{ shard: number }>(
-        'SELECT shard FROM clients WHERE client_id = $1 AND task_id = $2',
-        [clientId, taskId],
-      );
-      if (found.rows[0]) return found.rows[0].shard % numShards;
-      const { rows } = await c.query<{ n: string }>('SELECT COUNT(*) AS n FROM clients WHERE task_id = $1', [
-        taskId,
-      ]);
-      const shard = Number(rows[0]!.n) % numShards;
-      await c.query('INSERT INTO clients (client_id, task_id, shard, first_seen) VALUES ($1, $2, $3, $4)', [
-        clientId,
-        taskId,
-        shard,
-        Date.now(),
-      ]);
-      return shard;
-    });
+  shardFor(clientId: string, taskId: string, numShards: number): Promise<number> {
+    return this.clients.shardFor(clientId, taskId, numShards);
   }
 
-  async claimClient(clientId: string, secretHash: string): Promise<string> {
-    // The first writer wins; a concurrent claim with another secret reads the winner's hash.
-    await this.pool.query(
-      'INSERT INTO client_identities (client_id, secret_hash, first_seen) VALUES ($1, $2, $3) ON CONFLICT (client_id) DO NOTHING',
-      [clientId, secretHash, Date.now()],
-    );
-    const { rows } = await this.pool.query<{ secret_hash: string }>(
-      'SELECT secret_hash FROM client_identities WHERE client_id = $1',
-      [clientId],
-    );
-    return rows[0]!.secret_hash;
+  claimClient(clientId: string, secretHash: string): Promise<string> {
+    return this.clients.claim(clientId, secretHash);
   }
 
   putHeldOut(taskId: string, count: number, data: Uint8Array): Promise<HeldOutInfo> {

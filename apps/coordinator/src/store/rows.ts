@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import {
   type MetricValues,
+  PollenError,
   type PrivacyLedgerJson,
-  type RoundSpec,
   type StrategyConfig,
   type TaskSpec,
   type TaskStatus,
   type TreeLedgerJson,
-  validateStrategyConfig,
+  toPollenError,
+  validateTaskSpec,
   type WeightSpec,
 } from '@pollen/fl-core';
 import { decodeStrategyState } from './strategy-state.ts';
@@ -23,19 +24,34 @@ export interface TaskRow {
   current_version: number;
 }
 
-const SYNC_ONE_AT_A_TIME = { mode: 'sync', maxInFlight: 1, bufferSize: 0, concurrency: 0 } as const;
+/** Each task's spec as last read: the same stored text gives the same spec without checking it again. */
+const specs = new Map<string, { readonly text: string; readonly spec: TaskSpec }>();
+
+/**
+ * A stored task spec, read back through the task schema with its defaults applied
+ * (docs/tasks.md): a store written by an older coordinator, before strategies, privacy,
+ * overlapping rounds or compression existed, opens with each missing setting at its default.
+ * A spec that no longer validates is refused with INVALID_TASK naming the task and the field.
+ */
+export function storedSpec(id: string, text: string): TaskSpec {
+  const hit = specs.get(id);
+  if (hit?.text === text) return hit.spec;
+  let spec: TaskSpec;
+  try {
+    spec = validateTaskSpec(JSON.parse(text));
+  } catch (err) {
+    throw new PollenError(
+      'INVALID_TASK',
+      `stored task "${id}" does not validate: ${toPollenError(err).message}`,
+    );
+  }
+  specs.set(id, { text, spec });
+  return spec;
+}
 
 export function toTask(row: TaskRow): StoredTask {
-  const spec = JSON.parse(row.spec) as TaskSpec;
   return {
-    // Tasks stored before strategies existed ran FedAvg; before privacy, without it.
-    spec: {
-      ...spec,
-      strategy: spec.strategy ?? validateStrategyConfig(undefined),
-      privacy: spec.privacy ?? { mode: 'off' },
-      // Before overlapping and buffered rounds, one synchronous round at a time.
-      rounds: { ...SYNC_ONE_AT_A_TIME, ...(spec.rounds as Partial<RoundSpec>) } as RoundSpec,
-    },
+    spec: storedSpec(row.id, row.spec),
     weightSpec: JSON.parse(row.weight_spec) as WeightSpec,
     status: row.status,
     createdAt: row.created_at,

@@ -9,6 +9,7 @@ import {
   type WeightSpec,
 } from '@pollen/fl-core';
 import Database from 'better-sqlite3';
+import { SqliteClients } from './client-rows.ts';
 import { SqliteHeldOut } from './held-out-rows.ts';
 import { prunable, pruneCeiling, prunedError, type RetentionPlan } from './retention.ts';
 import {
@@ -60,6 +61,7 @@ interface VersionRow {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly heldOut: SqliteHeldOut;
+  private readonly clients: SqliteClients;
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -69,6 +71,7 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     migrateSqlite(this.db);
     this.heldOut = new SqliteHeldOut(this.db);
+    this.clients = new SqliteClients(this.db);
   }
 
   async createTask(
@@ -361,32 +364,11 @@ export class SqliteStore implements Store {
   }
 
   async shardFor(clientId: string, taskId: string, numShards: number): Promise<number> {
-    return this.db.transaction(() => {
-      const row = this.db
-        .prepare('SELECT shard FROM clients WHERE client_id = ? AND task_id = ?')
-        .get(clientId, taskId) as { shard: number } | undefined;
-      if (row) return row.shard % numShards;
-      const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM clients WHERE task_id = ?').get(taskId) as {
-        n: number;
-      };
-      const shard = n % numShards;
-      this.db
-        .prepare('INSERT INTO clients (client_id, task_id, shard, first_seen) VALUES (?, ?, ?, ?)')
-        .run(clientId, taskId, shard, Date.now());
-      return shard;
-    })();
+    return this.clients.shardFor(clientId, taskId, numShards);
   }
 
   async claimClient(clientId: string, secretHash: string): Promise<string> {
-    this.db
-      .prepare(
-        'INSERT OR IGNORE INTO client_identities (client_id, secret_hash, first_seen) VALUES (?, ?, ?)',
-      )
-      .run(clientId, secretHash, Date.now());
-    const row = this.db
-      .prepare('SELECT secret_hash FROM client_identities WHERE client_id = ?')
-      .get(clientId) as { secret_hash: string };
-    return row.secret_hash;
+    return this.clients.claim(clientId, secretHash);
   }
 
   async updateTaskSpec(spec: TaskSpec): Promise<void> {

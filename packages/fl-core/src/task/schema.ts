@@ -1,4 +1,6 @@
 import { type Static, type TInteger, Type } from '@sinclair/typebox';
+import { EligibilitySchema } from './eligibility.ts';
+import { LOCAL_WORK_FIELDS } from './local-work.ts';
 import { PresentationSchema } from './presentation.ts';
 
 /**
@@ -237,6 +239,7 @@ export const TrainingSchema = Type.Object(
     batchSize: Int(1, 4096),
     learningRate: Type.Number({ minimum: 1e-7, maximum: 10 }),
     optimizer: Type.Optional(Type.Union([Type.Literal('sgd'), Type.Literal('adam')])),
+    ...LOCAL_WORK_FIELDS,
   },
   { additionalProperties: false },
 );
@@ -275,6 +278,7 @@ export const TaskInputSchema = Type.Object(
     admission: Type.Optional(
       Type.Unknown({ description: 'AdmissionSettings: join tokens, per-address limits' }),
     ),
+    eligibility: Type.Optional(EligibilitySchema),
   },
   { additionalProperties: false },
 );
