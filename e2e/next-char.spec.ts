@@ -11,8 +11,12 @@ test('three tabs train the next-char model on Brown documents below the bigram p
       task: {
         ...task,
         id: 'next-char-e2e',
-        training: { epochs: 2, batchSize: 32, learningRate: 0.01, optimizer: 'adam' },
-        rounds: specRounds(3, 5),
+        // IID shards of about 3,800 characters from all training documents: three tabs of one
+        // document each see too little of the language in a few rounds, and overfit it (the
+        // natural partition's figures are in docs/tasks.md).
+        data: { builtin: 'brown', partition: { kind: 'iid' }, numShards: 150, seed: 1 },
+        training: { epochs: 1, batchSize: 32, learningRate: 0.01, optimizer: 'adam' },
+        rounds: specRounds(3, 4),
       },
     },
     async (coordinator) => {

@@ -59,6 +59,25 @@ export interface ClientStats {
  * feedback's residual kept in memory). With `train: false` it answers rounds with a zero update at once,
  * which is how the capacity benchmark loads the coordinator without training.
  */
+
+/**
+ * A batch source that lets the event loop run between batches. Awaiting the next batch of an
+ * in-memory source is only a microtask, so a whole local training would otherwise hold the
+ * loop, and with several clients training in this one process a slow model (next-char's GRU)
+ * keeps socket.io's heartbeats waiting past their timeout and the clients are dropped.
+ */
+function yielding(source: BatchSource): BatchSource {
+  return {
+    count: source.count,
+    async *batches(batchSize: number, shuffle: boolean): AsyncIterable<ExampleSet> {
+      for await (const batch of source.batches(batchSize, shuffle)) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        yield batch;
+      }
+    },
+  };
+}
+
 export class NodeClient {
   readonly stats: ClientStats = {
     rounds: 0,
@@ -102,14 +121,14 @@ export class NodeClient {
   async start(): Promise<void> {
     if (this.train && this.examples) {
       this.numExamples = this.examples.count;
-      this.data = arraySource(this.task, this.examples);
+      this.data = yielding(arraySource(this.task, this.examples));
       this.model = await buildModel(this.task);
     } else if (this.train) {
       const res = await fetch(`${this.url}/api/tasks/${this.task.id}/shard/${this.clientId}`);
       if (!res.ok) throw new BenchError('CLIENT_FAILED', `shard of ${this.clientId}: ${res.status}`);
       const set = decodeExampleSet(this.task, new Uint8Array(await res.arrayBuffer()));
       this.numExamples = set.count;
-      this.data = arraySource(this.task, set);
+      this.data = yielding(arraySource(this.task, set));
       this.model = await buildModel(this.task);
     } else {
       // A load generator: no data, no model; it claims examples so it is eligible.

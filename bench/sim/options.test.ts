@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { BenchError } from '../lib/errors.ts';
 import { Behaviour } from './behaviour.ts';
 import { parseCohort, parseLatency, parsePartition, parseSimArgs } from './options.ts';
+import { builtinSimTask } from './task.ts';
 
 describe('pnpm sim options', () => {
   it('takes the issue reference command: --browser --clients 20 --rounds 15 on Dirichlet(0.5) and an MLP', () => {
@@ -121,5 +122,34 @@ describe('simulated misbehaviour', () => {
     expect(at(0.5)).toBeLessThan(1150);
     expect(at(0.95)).toBeGreaterThan(7000);
     expect(at(0.95)).toBeLessThan(14_000);
+  });
+});
+
+describe('pnpm sim on a built-in task', () => {
+  it('reads --task next-char|spam without --data as the built-in task on its own data', () => {
+    const o = parseSimArgs(['--node', '--task', 'next-char', '--clients', '4']);
+    expect(o).toMatchObject({ builtin: 'next-char', open: null, clients: 4 });
+    expect(parseSimArgs(['--node', '--task', 'spam', '--partition', 'natural'])).toMatchObject({
+      builtin: 'spam',
+      partition: { kind: 'natural' },
+    });
+    const task = builtinSimTask(
+      parseSimArgs(['--node', '--task', 'spam', '--partition', 'natural', '--shards', '5']),
+      {
+        id: 'spam',
+        name: 'Spam',
+        data: { builtin: 'spam-assassin', partition: { kind: 'iid' }, numShards: 12, seed: 1 },
+        training: { epochs: 2, batchSize: 16, learningRate: 0.01, optimizer: 'adam' },
+      },
+    );
+    expect(task).toMatchObject({
+      id: 'sim',
+      data: { builtin: 'spam-assassin', partition: { kind: 'natural' }, numShards: 5, seed: 1 },
+      training: { epochs: 2, batchSize: 16 },
+    });
+    expect(() => parseSimArgs(['--node', '--partition', 'natural'])).toThrow(
+      /"--partition natural" splits a built-in task/,
+    );
+    expect(parsePartition('natural')).toEqual({ kind: 'natural' });
   });
 });

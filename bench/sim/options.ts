@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { BUILTIN_TASKS, type BuiltinTask } from '@pollen/coordinator';
 import type { CompressionSettings, PrivacySettings, StrategyConfig } from '@pollen/fl-core';
 import { BenchError } from '../lib/errors.ts';
 import { parseCompression } from './compression-option.ts';
@@ -26,6 +27,8 @@ export interface SimOptions {
   readonly partition: SimPartition;
   /** `--task FILE --data FILE`: any task on any data file; null: the built-in digits task. */
   readonly open: OpenTaskOptions | null;
+  /** `--task next-char|spam` (no --data): a built-in task on its built-in data (docs/tasks.md). */
+  readonly builtin: BuiltinTask | null;
   /** The flags given: with --task, the task file keeps its own fields unless a flag overrides them. */
   readonly given: readonly string[];
   /** Shards the training split is cut into (one per client by default). */
@@ -156,11 +159,14 @@ function num(flag: string, text: string | undefined, min: number, max: number, i
 
 export function parsePartition(text: string): SimPartition {
   if (text === 'iid') return { kind: 'iid' };
+  if (text === 'natural') return { kind: 'natural' };
   const [kind, arg] = text.split(':');
   if (kind === 'column' && arg) return { kind, column: text.slice('column:'.length) };
   if (kind === 'dirichlet') return { kind, alpha: num('partition dirichlet:ALPHA', arg, 1e-3, 1e3) };
   if (kind === 'shards') return { kind, shardsPerClient: num('partition shards:K', arg, 1, 10, true) };
-  return invalid(`"--partition" expected iid, dirichlet:ALPHA, shards:K or column:NAME, got ${text}`);
+  return invalid(
+    `"--partition" expected iid, dirichlet:ALPHA, shards:K, natural or column:NAME, got ${text}`,
+  );
 }
 
 export function parseModel(text: string): ModelChoice {
@@ -351,9 +357,19 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     },
     strategy,
   );
+  // A built-in task by name (no --data) runs on its built-in data, partitioned as its task file
+  // says unless --partition is given.
+  const task = str('task');
+  const builtin =
+    task !== undefined && str('data') === undefined && (BUILTIN_TASKS as readonly string[]).includes(task)
+      ? (task as BuiltinTask)
+      : null;
+  if (builtin === null && str('partition') === 'natural') {
+    invalid('"--partition natural" splits a built-in task\'s data by its groups: --task next-char or spam');
+  }
   // Any task's data may have no classes to skew: IID unless asked otherwise.
-  const partition = parsePartition(str('partition') ?? (str('task') ? 'iid' : SIM_DEFAULTS.partition));
-  const open = parseOpenTask(str, partition, mode, num);
+  const partition = parsePartition(str('partition') ?? (task ? 'iid' : SIM_DEFAULTS.partition));
+  const open = builtin ? null : parseOpenTask((name) => str(name), partition, mode, num);
   const { codec, compression } = parseCompression(
     str('compression') ?? SIM_DEFAULTS.codec,
     strategy,
@@ -368,6 +384,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     minReports,
     partition,
     open,
+    builtin,
     given: Object.keys(values).filter((k) => values[k] !== undefined),
     shards: num('shards', str('shards') ?? String(clients), 1, 8000, true),
     dropout: num('dropout', str('dropout') ?? '0', 0, 0.95),

@@ -1,5 +1,6 @@
 import { cpus } from 'node:os';
 import type { MetricValues, OperatorRound } from '@pollen/fl-core';
+import type { Baseline } from '@pollen/ml';
 import type { OpenTaskReport } from './open-task.ts';
 import type { SimOptions } from './options.ts';
 
@@ -76,6 +77,8 @@ export interface SimReport {
   readonly population: Record<string, number | string>;
   /** The task file and data file of `--task --data`; null for the built-in digits. */
   readonly data: OpenTaskReport | null;
+  /** A built-in task's baselines on its held-out split (`--task next-char|spam`); empty otherwise. */
+  readonly baselines: readonly Baseline[];
   readonly error: string | null;
   readonly summary: SimSummary;
 }

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
+import { builtinTaskFile } from '@pollen/coordinator';
 import { formatMetricValues, type MetricValues } from '@pollen/fl-core';
+import type { Baseline } from '@pollen/ml';
 import { BenchError } from '../lib/errors.ts';
 import { sleep } from '../lib/stats.ts';
 import { Behaviour } from './behaviour.ts';
@@ -22,7 +24,7 @@ import {
   type SimSummary,
 } from './report.ts';
 import { roundsCsv } from './rounds-csv.ts';
-import { SIM_TASK_ID, simTask } from './task.ts';
+import { builtinSimTask, SIM_TASK_ID, simTask } from './task.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const WEB_DIST = join(ROOT, 'apps/web-client/dist/index.html');
@@ -43,7 +45,11 @@ function ensureWebClient(log: (line: string) => void): void {
 
 function defaultOutDir(o: SimOptions): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const name = o.open ? `task-${basename(o.open.taskFile).replace(/(\.task)?\.json$/, '')}` : o.mode;
+  const name = o.open
+    ? `task-${basename(o.open.taskFile).replace(/(\.task)?\.json$/, '')}`
+    : o.builtin
+      ? `task-${o.builtin}`
+      : o.mode;
   return join(ROOT, 'bench/results/sim', `${name}-${o.clients}c-${stamp}`);
 }
 
@@ -182,12 +188,17 @@ export async function runSim(
   };
   // A task file and a data file are read and split before anything starts: a bad row stops here.
   const open = o.open ? loadOpenTask(o, cwd) : null;
-  const task = open ? open.task : simTask(o);
+  const task = open
+    ? open.task
+    : o.builtin
+      ? builtinSimTask(o, JSON.parse(readFileSync(builtinTaskFile(o.builtin), 'utf8')))
+      : simTask(o);
   const behaviour = new Behaviour(o);
   let coordinator: CoordinatorProcess | null = null;
   let population: Population | null = null;
   let progress: Progress = { rounds: [], stopped: 'error' };
   let initialMetrics: MetricValues | null = null;
+  let baselines: Baseline[] = [];
   let error: string | null = null;
   let populationStats: Record<string, number | string> = {};
   try {
@@ -203,6 +214,13 @@ export async function runSim(
       `/api/tasks/${SIM_TASK_ID}/versions`,
     );
     initialMetrics = versions.find((v) => v.version === 0)?.metrics ?? null;
+    if (o.builtin) {
+      // What the task's metrics compare against, on the same held-out split.
+      ({ baselines } = await coordinator.get<{ baselines: Baseline[] }>(
+        `/api/tasks/${SIM_TASK_ID}/held-out`,
+      ));
+      for (const b of baselines) log(`baseline ${b.name}: ${formatMetricValues(b.metrics) ?? '-'}`);
+    }
     population =
       o.mode === 'node'
         ? await startNodePopulation({
@@ -258,6 +276,7 @@ export async function runSim(
     rounds,
     population: { ...populationStats, ...behaviour.injected },
     data: open?.report ?? null,
+    baselines,
     error,
     summary,
   };

@@ -47,6 +47,20 @@ export function simTask(o: SimOptions): Record<string, unknown> {
 }
 
 /**
+ * The task JSON of `--task next-char|spam`: the built-in task file's fields, with the
+ * simulation's id, rounds and the flags given (as for a task file), and its data's partition,
+ * shards and seed when --partition, --shards or --seed say so.
+ */
+export function builtinSimTask(o: SimOptions, file: Record<string, unknown>): Record<string, unknown> {
+  const given = new Set(o.given);
+  const data = { ...(file.data as Record<string, unknown>) };
+  if (given.has('partition')) data.partition = o.partition;
+  if (given.has('shards')) data.numShards = o.shards;
+  if (given.has('seed')) data.seed = o.seed;
+  return { ...openSimTask(o, file, {}), name: `Simulation: ${file.name}`, data };
+}
+
+/**
  * The task JSON of `--task FILE --data FILE`: the task file's own fields (a task naming its
  * target has no built-in data: clients train on their part of the data file), with the
  * simulation's id, rounds and data-file columns, and each field a flag was given for replaced

@@ -76,7 +76,7 @@ describe('the built-in tasks', () => {
     expect(nextChar).toMatchObject({
       id: 'next-char',
       data: { builtin: 'brown', partition: { kind: 'natural' } },
-      presentation: { kind: 'next-char', context: 16 },
+      presentation: { kind: 'next-char', context: 10 },
       target: { kind: 'class', numClasses: 49 },
     });
     const model = await buildModel(nextChar);

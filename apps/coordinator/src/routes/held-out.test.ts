@@ -210,3 +210,38 @@ describe('held-out data of a task', () => {
     });
   });
 });
+
+describe('a built-in text task', () => {
+  it('is evaluated on its built-in held-out split, with its baselines, and serves shards of its examples', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { decodeExampleSet } = await import('@pollen/ml');
+    const { builtinTaskFile } = await import('../task-file.ts');
+    const spam = JSON.parse(readFileSync(builtinTaskFile('spam'), 'utf8')) as Record<string, unknown>;
+    const created = await coordinator.app.inject({
+      method: 'POST',
+      url: '/api/tasks',
+      headers: OPERATOR_HEADERS,
+      payload: { ...spam, id: 'spam-test' },
+    });
+    expect(created.statusCode).toBe(201);
+    const reply = await heldOut('GET', 'spam-test');
+    expect(reply).toMatchObject({ http: 200, source: 'builtin' });
+    expect(reply.baselines).toEqual([
+      { name: 'majority', metrics: { accuracy: expect.any(Number), auc: 0.5 } },
+    ]);
+    // Version 0 is scored on the 298 held-out messages under the task's metric names.
+    const v0 = await waitFor(
+      async () => (await coordinator.store.getVersion('spam-test', 0))?.metrics ?? undefined,
+      30_000,
+    );
+    expect(Object.keys(v0).sort()).toEqual(['accuracy', 'auc', 'loss']);
+    const res = await coordinator.app.inject('/api/tasks/spam-test/shard/client-spam1');
+    expect(res.statusCode).toBe(200);
+    const task = (await coordinator.store.getTask('spam-test'))!;
+    const shard = decodeExampleSet(task.spec, new Uint8Array(res.rawPayload));
+    expect(shard.count).toBeGreaterThan(50);
+    expect(shard.x).toBeInstanceOf(Float32Array);
+    expect(shard.x.length).toBe(shard.count * 1024);
+    expect(new Set(shard.y)).toEqual(new Set([shard.y[0]]));
+  });
+});
