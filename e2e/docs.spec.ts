@@ -54,8 +54,10 @@ test('README screenshots', async ({ browser }) => {
       await drawSeven(main);
       // Four selected for three reports (over-selection): the slowest counts as dropped. One device
       // also leaves mid-run.
-      await expect(dashboard.locator('#rounds tr td.committed')).toHaveCount(5, { timeout: 120_000 });
-      await tabs[3]!.page.locator('body[data-status="training"]').waitFor({ timeout: 60_000 });
+      // Rounds take seconds: five or more may have committed by the time the count is read.
+      await expect
+        .poll(() => dashboard.locator('#rounds tr td.committed').count(), { timeout: 120_000 })
+        .toBeGreaterThanOrEqual(5);
       await tabs[3]!.context.close();
       await expect(dashboard.locator('#tile-status')).toHaveText('completed', { timeout: 180_000 });
       await main.evaluate(() => window.scrollTo(0, 0));

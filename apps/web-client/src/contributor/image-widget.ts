@@ -28,10 +28,12 @@ export function mountImage(ctx: WidgetContext, p: ImagePresentation): void {
       );
     return;
   }
-  let last: DrawPad | null = null;
+  // The digit tried: the drawing as of its last stroke, kept once saved (the pad clears) so each
+  // new version is tried on it too, until the visitor clears the pad.
+  let digit: Uint8Array | null = null;
   let asked = 0;
   const classify = async (): Promise<void> => {
-    const x = last && !last.empty ? toMnist(last.ink()) : null;
+    const x = digit;
     const mine = ++asked;
     if (!x) {
       out.replaceChildren();
@@ -51,8 +53,12 @@ export function mountImage(ctx: WidgetContext, p: ImagePresentation): void {
     out.dataset.version = String(prediction.version);
     out.dataset.top = String(top[0]!.index);
   };
-  setUpDrawing(ctx.client, ctx.onExamples, (pad) => {
-    last = pad;
+  setUpDrawing(ctx.client, ctx.onExamples, (pad: DrawPad) => {
+    digit = pad.empty ? null : toMnist(pad.ink());
+    void classify();
+  });
+  ctx.card.querySelector('#clear-pad')!.addEventListener('click', () => {
+    digit = null;
     void classify();
   });
   ctx.model.onVersion(() => void classify());
