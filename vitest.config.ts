@@ -33,6 +33,7 @@ const SYSTEM = [
 /** Coordinator and bench files that need no server, no tfjs and no process. */
 const PURE_ELSEWHERE = [
   'apps/coordinator/src/config.test.ts',
+  'apps/coordinator/src/data/builtin.test.ts',
   'apps/coordinator/src/ml/held-out-sample.test.ts',
   'apps/coordinator/src/store/retention.test.ts',
   'apps/coordinator/src/cluster/partials.test.ts',
@@ -44,8 +45,16 @@ const PURE_ELSEWHERE = [
   'scripts/doc-links.test.ts',
 ];
 
-/** Files that train or evaluate with tfjs: its backends are process-wide state, and it takes seconds. */
-const TFJS = ['apps/web-client/src/worker/train.test.ts', 'packages/ml/src/**/*.test.ts'];
+/**
+ * Files that train or evaluate with tfjs: its backends are process-wide state, and it takes
+ * seconds. @pollen/ml's text/ folder is pure (no tfjs): its tests are unit tests.
+ */
+const TFJS = [
+  'apps/web-client/src/worker/train.test.ts',
+  'packages/ml/src/*.test.ts',
+  'packages/ml/src/data/**/*.test.ts',
+  'packages/ml/src/layers/**/*.test.ts',
+];
 
 /**
  * The longest files of each layer, started first so that two workers finish together: on a

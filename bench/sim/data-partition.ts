@@ -111,6 +111,8 @@ export function partitionExamples(
         refuse(`"--partition column:${partition.column}": the data file names no group for its rows`);
       parts = partitionByGroup(groups, clients, rng);
       break;
+    case 'natural':
+      refuse('"--partition natural" splits built-in data by its groups; a data file uses column:NAME');
   }
   return parts.map((indices) => pickExamples(task, set, indices));
 }

@@ -1,4 +1,4 @@
-import { decodeDense, decodeExamples, encodeDense } from '@pollen/compression';
+import { decodeDense, encodeDense } from '@pollen/compression';
 import {
   type Backend,
   type ClientMetrics,
@@ -9,7 +9,14 @@ import {
   type TaskSpec,
   toBytes,
 } from '@pollen/fl-core';
-import { arraySource, type BatchSource, buildModel, type ExampleSet, trainLocal } from '@pollen/ml';
+import {
+  arraySource,
+  type BatchSource,
+  buildModel,
+  decodeExampleSet,
+  type ExampleSet,
+  trainLocal,
+} from '@pollen/ml';
 import { encodeRoundUpload } from '@pollen/web-client';
 import type * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
@@ -100,13 +107,9 @@ export class NodeClient {
     } else if (this.train) {
       const res = await fetch(`${this.url}/api/tasks/${this.task.id}/shard/${this.clientId}`);
       if (!res.ok) throw new BenchError('CLIENT_FAILED', `shard of ${this.clientId}: ${res.status}`);
-      const batch = decodeExamples(new Uint8Array(await res.arrayBuffer()));
-      this.numExamples = batch.count;
-      this.data = arraySource(this.task, {
-        count: batch.count,
-        x: batch.pixels,
-        y: Int32Array.from(batch.labels),
-      });
+      const set = decodeExampleSet(this.task, new Uint8Array(await res.arrayBuffer()));
+      this.numExamples = set.count;
+      this.data = arraySource(this.task, set);
       this.model = await buildModel(this.task);
     } else {
       // A load generator: no data, no model; it claims examples so it is eligible.

@@ -83,7 +83,8 @@ const USAGE = `pollen-coordinator [options]
   --host HOST        interface to listen on (POLLEN_HOST, default 127.0.0.1)
   --port PORT        port, 0 for any free one (POLLEN_PORT, default 8080)
   --data-dir DIR     where the embedded store lives (POLLEN_DATA_DIR, default .data)
-  --task FILE        task JSON to create if absent (POLLEN_TASK, default: the MNIST task)
+  --task FILE|NAME   task JSON to create if absent, or a built-in task: next-char, spam
+                     (POLLEN_TASK, default: the MNIST task)
   --web-root DIR     built web client to serve (POLLEN_WEB_ROOT)
   --log-level LEVEL  fatal|error|warn|info|debug|trace|silent (POLLEN_LOG_LEVEL, default info)
   --operator-token T operator bearer token, repeatable (POLLEN_OPERATOR_TOKENS, comma-separated);

@@ -68,3 +68,31 @@ describe('task files', () => {
     expect(fives.data).toMatchObject({ builtin: 'mnist', numShards: 2 });
   });
 });
+
+describe('the built-in tasks', () => {
+  it('load by name: next-char on Brown text, spam on SpamAssassin messages, each with a model that fits', async () => {
+    const { buildModel, checkModelFits } = await import('@pollen/ml');
+    const nextChar = await loadTaskFile('next-char');
+    expect(nextChar).toMatchObject({
+      id: 'next-char',
+      data: { builtin: 'brown', partition: { kind: 'natural' } },
+      presentation: { kind: 'next-char', context: 16 },
+      target: { kind: 'class', numClasses: 49 },
+    });
+    const model = await buildModel(nextChar);
+    checkModelFits(model, nextChar);
+    // At most a few hundred thousand parameters, so it trains in a tab.
+    expect(model.countParams()).toBeLessThan(300_000);
+    const spam = await loadTaskFile('spam');
+    expect(spam).toMatchObject({
+      id: 'spam',
+      data: { builtin: 'spam-assassin' },
+      presentation: { kind: 'text-label', labels: ['ham', 'spam'] },
+      metrics: ['accuracy', 'auc'],
+    });
+    // A path that is not a built-in name is read as a file.
+    expect(await refusal(() => loadTaskFile(join(dir, 'spam')))).toMatch(
+      /^INVALID_TASK cannot read task file/,
+    );
+  });
+});

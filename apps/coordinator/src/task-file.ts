@@ -1,5 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import {
   checkSchema,
   expectObject,
@@ -11,6 +11,7 @@ import {
 import { modelFromArtifacts } from '@pollen/ml/artifacts';
 import { defaultTaskSpec, MNIST_INPUT } from './default-task.ts';
 import { readModelArtifacts } from './model/read-artifacts.ts';
+import { TASKS_DIR } from './package-dir.ts';
 
 const MAX_TASK_FILE_BYTES = 4 * 1024 * 1024;
 
@@ -71,7 +72,26 @@ export function readTaskFile(path: string): unknown {
   }
 }
 
-/** Read and resolve a task JSON file, its model.json (when it names one) included. */
+/** The built-in tasks (docs/tasks.md), each a task file in the package's tasks/ folder. */
+export const BUILTIN_TASKS = ['next-char', 'spam'] as const;
+export type BuiltinTask = (typeof BUILTIN_TASKS)[number];
+
+/** The task file of a built-in task. */
+export function builtinTaskFile(name: BuiltinTask): string {
+  return join(TASKS_DIR, `${name}.json`);
+}
+
+/**
+ * What `--task` names: a built-in task's file for its name (`--task next-char`) unless a file
+ * of that name is there, else the path as given.
+ */
+export function taskFilePath(value: string): string {
+  const builtin = (BUILTIN_TASKS as readonly string[]).includes(value) && !existsSync(value);
+  return builtin ? builtinTaskFile(value as BuiltinTask) : value;
+}
+
+/** Read and resolve a task JSON file (or a built-in task by name), its model.json (when it names one) included. */
 export async function loadTaskFile(path: string): Promise<TaskSpec> {
-  return resolveTaskInput(resolveModelPath(readTaskFile(path), path));
+  const file = taskFilePath(path);
+  return resolveTaskInput(resolveModelPath(readTaskFile(file), file));
 }

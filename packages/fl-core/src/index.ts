@@ -34,7 +34,13 @@ export type {
   PopulationCounts,
 } from './operator-protocol.ts';
 export { OPERATOR_ACTIONS, OPERATOR_NAMESPACE } from './operator-protocol.ts';
-export { partition, partitionDirichlet, partitionIid, partitionPathological } from './partition.ts';
+export {
+  partition,
+  partitionDirichlet,
+  partitionIid,
+  partitionNatural,
+  partitionPathological,
+} from './partition.ts';
 export type {
   AdaptiveClipParams,
   AdaptiveClipSettings,
@@ -138,6 +144,8 @@ export {
 } from './round-mode.ts';
 export type { SamplingSpec } from './sampling.ts';
 export { poissonCohort, suggestedRetryMs } from './sampling.ts';
+export type { LrSchedule } from './schedule.ts';
+export { CONSTANT_SCHEDULE, LrScheduleSchema, lrAt, validateLrSchedule } from './schedule.ts';
 export type {
   AdvertiseMessage,
   DeliveryMessage,
@@ -207,6 +215,7 @@ export type {
   ControlStep,
   FedAvgMOptions,
   FedAvgOptions,
+  FedNovaInput,
   KrumSelection,
   OptimizerConfig,
   RobustAggregate,
@@ -239,10 +248,15 @@ export {
   createServerStrategy,
   createStrategy,
   DEFAULT_STALENESS,
+  expectSteps,
+  fedNovaAggregate,
+  fedNovaFromSums,
   krum,
   krumMinUpdates,
   krumScores,
+  MAX_LOCAL_STEPS,
   multiKrum,
+  normalizeBySteps,
   normBoundedMean,
   proximalGradient,
   proximalTerm,
@@ -260,6 +274,14 @@ export {
   validateStrategyConfig,
 } from './strategies/index.ts';
 export { checkSchema, fieldName } from './task/check-schema.ts';
+export type {
+  DeviceReadings,
+  EligibilityCondition,
+  EligibilitySettings,
+  EligibilityVerdict,
+  UnsupportedPolicy,
+} from './task/eligibility.ts';
+export { EligibilitySchema, judgeEligibility, validateEligibility } from './task/eligibility.ts';
 export {
   checkColumns,
   checkLoss,
@@ -272,7 +294,25 @@ export {
   outputUnits,
 } from './task/fit.ts';
 export { upgradeLegacyTask } from './task/legacy.ts';
+export type { AugmentationSpec, LocalWorkSpec } from './task/local-work.ts';
+export { AugmentationSchema } from './task/local-work.ts';
 export type {
+  ImagePresentation,
+  NextCharPresentation,
+  Presentation,
+  PresentationKind,
+  TextFeatures,
+  TextLabelPresentation,
+} from './task/presentation.ts';
+export {
+  checkPresentation,
+  nextCharVocabSize,
+  PRESENTATION_KINDS,
+  PresentationSchema,
+  presentationOf,
+} from './task/presentation.ts';
+export type {
+  BuiltinData,
   ColumnsSpec,
   DataSpec,
   InputDtype,
@@ -289,6 +329,7 @@ export type {
   WeightEntrySpec,
 } from './task/schema.ts';
 export {
+  BUILTIN_DATA,
   ColumnsSchema,
   DataSchema,
   DTYPES,

@@ -93,14 +93,73 @@ export function partitionPathological(
   });
 }
 
-/** Partition labelled examples into shards according to a task's partition spec. */
+/**
+ * Shards by the data's own groups (a document, an author, a corpus folder): the non-IID split
+ * real devices have. Groups keep the order they first appear in. With no more shards than
+ * groups, each shard takes a run of whole consecutive groups; with more, each group is cut into
+ * consecutive pieces, a group's count of pieces in proportion to its size (largest remainders,
+ * at least one each), so no shard mixes groups. Deterministic: no rng.
+ */
+export function partitionNatural(groups: ArrayLike<number>, numShards: number): number[][] {
+  expectInt('numShards', numShards, 1, groups.length);
+  const members = new Map<number, number[]>();
+  for (let i = 0; i < groups.length; i++) {
+    const list = members.get(groups[i]!) ?? [];
+    list.push(i);
+    members.set(groups[i]!, list);
+  }
+  const lists = [...members.values()];
+  if (numShards <= lists.length) {
+    const shards: number[][] = Array.from({ length: numShards }, () => []);
+    lists.forEach((list, g) => {
+      shards[Math.floor((g * numShards) / lists.length)]!.push(...list);
+    });
+    return shards;
+  }
+  // Pieces per group: one each, the rest by largest remainder of the proportional share.
+  const spare = numShards - lists.length;
+  const exact = lists.map((l) => (l.length / groups.length) * spare);
+  const pieces = exact.map((e, g) => Math.min(lists[g]!.length, 1 + Math.floor(e)));
+  let left = numShards - pieces.reduce((a, b) => a + b, 0);
+  const order = exact.map((e, g) => ({ g, r: e - Math.floor(e) })).sort((a, b) => b.r - a.r || a.g - b.g);
+  while (left > 0) {
+    let gave = false;
+    for (const { g } of order) {
+      if (left === 0) break;
+      if (pieces[g]! < lists[g]!.length) {
+        pieces[g]! += 1;
+        left -= 1;
+        gave = true;
+      }
+    }
+    if (!gave) break; // unreachable: numShards <= examples
+  }
+  const shards: number[][] = [];
+  lists.forEach((list, g) => {
+    const n = pieces[g]!;
+    for (let p = 0; p < n; p++) {
+      shards.push(list.slice(Math.round((p * list.length) / n), Math.round(((p + 1) * list.length) / n)));
+    }
+  });
+  return shards;
+}
+
+/**
+ * Partition labelled examples into shards according to a task's partition spec; `groups` (one
+ * group id per example) is what a natural partition splits by.
+ */
 export function partition(
   labels: ArrayLike<number>,
   numShards: number,
   spec: PartitionSpec,
   rng: Rng,
+  groups?: ArrayLike<number>,
 ): number[][] {
   switch (spec.kind) {
+    case 'natural':
+      if (!groups)
+        throw new PollenError('INVALID_ARGUMENT', "a natural partition needs the examples' groups");
+      return partitionNatural(groups, numShards);
     case 'iid':
       return partitionIid(labels.length, numShards, rng);
     case 'dirichlet':

@@ -97,6 +97,12 @@ export interface LocalStrategy {
    * update carries Delta c_i (`UpdateMessage.controlDelta`).
    */
   readonly scaffold: boolean;
+  /**
+   * FedNova (Wang et al. 2020): the server normalizes by local steps, so the update must say
+   * its `steps`; under secure aggregation the client masks Delta_i / steps and its steps
+   * (`RoundSecAgg.steps`). Absent: false.
+   */
+  readonly fednova?: boolean;
 }
 
 /**
@@ -184,6 +190,8 @@ export interface RoundSecAgg {
   readonly control: boolean;
   /** Adaptive clipping's bit ends the masked vector. */
   readonly clipBit: boolean;
+  /** FedNova: the update is masked as Delta_i / steps and the step count follows the clip bit. */
+  readonly steps?: boolean;
   /** Words of the masked vector. */
   readonly words: number;
   /** Each key stage and the unmask stage closes this long after it opened. */
@@ -262,6 +270,11 @@ export interface UpdateMessage {
   readonly metrics: MetricValues;
   /** Milliseconds of local training. */
   readonly trainMs: number;
+  /**
+   * Local optimizer steps taken (mini-batches over all epochs): a positive integer up to
+   * 10^7. Required when the round's strategy has `fednova`; reported by every current client.
+   */
+  readonly steps?: number;
   /** w_local - w_global as a frame: dense, or as the round's `compression` says. */
   readonly update: Binary;
   /**

@@ -134,3 +134,86 @@ describe('task spec validation', () => {
     });
   });
 });
+
+describe('heterogeneous devices in the task', () => {
+  const cnn = { ...valid, data: undefined, input: { shape: [28, 28, 1], dtype: 'uint8', scale: 1 / 255 } };
+
+  it('takes a time budget, a CPU share, a schedule, augmentation and eligibility conditions', () => {
+    const spec = validateTaskSpec({
+      ...cnn,
+      training: {
+        epochs: 5,
+        batchSize: 32,
+        learningRate: 0.1,
+        timeBudgetMs: 2000,
+        cpuShare: 0.5,
+        schedule: { kind: 'exponential', decay: 0.99 },
+        augmentation: { rotationDeg: 10, translate: 0.1 },
+      },
+      eligibility: { charging: true, unmetered: true, whenUnsupported: { battery: 'deny' } },
+    });
+    expect(spec.training).toMatchObject({
+      timeBudgetMs: 2000,
+      cpuShare: 0.5,
+      schedule: { kind: 'exponential', decay: 0.99 },
+      augmentation: { rotationDeg: 10, translate: 0.1, seed: 0 },
+    });
+    expect(spec.eligibility).toEqual({
+      charging: true,
+      minBatteryLevel: 0,
+      unmetered: true,
+      idleSeconds: 0,
+      whenUnsupported: { battery: 'deny', network: 'allow', idle: 'allow' },
+    });
+    // A checked spec validates again to itself (stored tasks are validated on load).
+    expect(validateTaskSpec(spec)).toEqual(spec);
+    expect(validateTaskSpec(valid).eligibility).toBeUndefined();
+  });
+
+  it('refuses each bad field with INVALID_TASK naming it', () => {
+    const training = { epochs: 1, batchSize: 32, learningRate: 0.1 };
+    expect(codeOf({ ...cnn, training: { ...training, timeBudgetMs: 50 } })).toMatch(
+      /^INVALID_TASK: "training.timeBudgetMs"/,
+    );
+    expect(codeOf({ ...cnn, training: { ...training, timeBudgetMs: 30_000 } })).toMatch(
+      /"training.timeBudgetMs" \(30000\) must be below "rounds.deadlineMs"/,
+    );
+    expect(codeOf({ ...cnn, training: { ...training, cpuShare: 0 } })).toMatch(/"training.cpuShare"/);
+    expect(codeOf({ ...cnn, training: { ...training, cpuShare: 1.5 } })).toMatch(/"training.cpuShare"/);
+    expect(codeOf({ ...cnn, training: { ...training, schedule: { kind: 'cosine', rounds: 0 } } })).toMatch(
+      /"training.schedule.rounds"/,
+    );
+    expect(codeOf({ ...cnn, training: { ...training, augmentation: { rotationDeg: 270 } } })).toMatch(
+      /"training.augmentation.rotationDeg"/,
+    );
+    expect(codeOf({ ...valid, training: { ...training, augmentation: { rotationDeg: 10 } } })).toMatch(
+      /"training.augmentation" rotates and shifts images/,
+    );
+    expect(codeOf({ ...cnn, eligibility: { charging: 'yes' } })).toMatch(
+      /^INVALID_TASK: "eligibility.charging"/,
+    );
+    expect(codeOf({ ...cnn, eligibility: { minBatteryLevel: 2 } })).toMatch(/"eligibility.minBatteryLevel"/);
+    expect(codeOf({ ...cnn, eligibility: { whenUnsupported: { battery: 'maybe' } } })).toMatch(
+      /"eligibility.whenUnsupported.battery"/,
+    );
+    expect(codeOf({ ...cnn, eligibility: { wifi: true } })).toMatch(/eligibility/);
+  });
+
+  it('refuses FedNova with differential privacy and in buffered mode', () => {
+    expect(
+      codeOf({
+        ...cnn,
+        strategy: { fednova: true },
+        privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1, delta: 1e-5, epsilonBudget: 10 },
+      }),
+    ).toMatch(/FedNova.*privacy.mode/);
+    expect(
+      codeOf({
+        ...cnn,
+        strategy: { fednova: true },
+        rounds: { ...valid.rounds, mode: 'buffered', bufferSize: 5, concurrency: 10 },
+      }),
+    ).toMatch(/FedNova.*buffered/);
+    expect(codeOf({ ...cnn, strategy: { fednova: true } })).toBe('ok');
+  });
+});

@@ -16,8 +16,11 @@ import { validateSecureAggregation } from './secagg/settings.ts';
 import type { StrategyConfig } from './strategies/config.ts';
 import { checkCompatibility } from './strategies/config.ts';
 import { checkSchema } from './task/check-schema.ts';
+import { type EligibilitySettings, validateEligibility } from './task/eligibility.ts';
 import { checkColumns, checkInputTarget, checkLoss, checkMetrics, checkShorthand } from './task/fit.ts';
 import { upgradeLegacyTask } from './task/legacy.ts';
+import { checkLocalWork, type LocalWorkSpec } from './task/local-work.ts';
+import { checkPresentation, type Presentation } from './task/presentation.ts';
 import type {
   ColumnsSpec,
   DataSpec,
@@ -32,8 +35,13 @@ import { TaskInputSchema } from './task/schema.ts';
 import { expectInRange, expectInt, expectObject, expectOneOf } from './validate.ts';
 import type { WeightSpec } from './vector.ts';
 
-/** Local training hyper-parameters sent to every selected client. */
-export interface TrainingSpec {
+/**
+ * Local training hyper-parameters sent to every selected client; the local-work fields (time
+ * budget, CPU share, schedule, augmentation) are there when the task sets them. In a round
+ * start message `learningRate` is the round's, from the schedule.
+ */
+export interface TrainingSpec extends LocalWorkSpec {
+  /** Epochs to train; with `timeBudgetMs`, the most epochs the budget may reach. */
   readonly epochs: number;
   readonly batchSize: number;
   readonly learningRate: number;
@@ -85,10 +93,15 @@ export interface TaskSpec {
   readonly loss: LossName;
   /** Metrics reported besides the loss (defaulted by target kind). */
   readonly metrics: readonly MetricSpec[];
-  /** Built-in demo data served to clients, when the task has some (MNIST). */
+  /** Built-in demo data served to clients, when the task has some (MNIST, Brown, SpamAssassin). */
   readonly data?: DataSpec;
   /** Which CSV columns of its data files (held-out upload, simulations) make an example. */
   readonly columns?: ColumnsSpec;
+  /**
+   * How the contributor's page presents the task and turns the visitor's input into examples.
+   * Absent: presentationOf() defaults it (a canvas for MNIST, else none).
+   */
+  readonly presentation?: Presentation;
   readonly training: TrainingSpec;
   readonly rounds: RoundSpec;
   /** How weights and updates travel: 'f32' exact, 'f16' half the bytes. */
@@ -120,6 +133,8 @@ export interface TaskSpec {
   readonly secureAggregation?: SecureAggregationSettings;
   /** Who may join (admission.ts). Absent: anyone; `{ joinToken: true }`: holders of a join token. */
   readonly admission?: AdmissionSettings;
+  /** When a device may train: charging, unmetered, battery level, idle (task/eligibility.ts). */
+  readonly eligibility?: EligibilitySettings;
 }
 
 /** A task as stored: its spec plus the weight layout derived from the topology. */
@@ -139,14 +154,73 @@ export type TaskStatus = 'running' | 'paused' | 'stopped' | 'completed' | 'budge
 
 export const TASK_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-/** Built-in data fits only the task it was made for: MNIST is 784 pixels and 10 classes. */
-function checkData(data: TaskInput['data'] & object, input: InputSpec, target: TargetSpec): DataSpec {
-  const size = input.shape.reduce((a, b) => a * b, 1);
-  if (size !== 784 || input.dtype !== 'uint8' || target.kind !== 'class' || target.numClasses !== 10) {
+/**
+ * FedNova rescales the round's aggregate by the clients' mean local steps, a value each client
+ * claims: under DP that would scale the noised sum by client-controlled data, so the
+ * sensitivity the accountant assumes would not hold; buffered mode applies updates one by one,
+ * with no round-wide mean of steps to normalize by.
+ */
+function checkFedNovaCompatibility(
+  strategy: StrategyConfig,
+  privacy: PrivacySettings,
+  rounds: RoundSpec,
+): void {
+  if (!strategy.fednova) return;
+  if (privacy.mode !== 'off') {
     throw new PollenError(
       'INVALID_TASK',
-      '"data.builtin" mnist holds 28x28 uint8 digits in 10 classes: "input" must be 784 uint8 values and "target" 10 classes',
+      `FedNova scales the aggregate by the clients' reported local steps, which differential privacy's sensitivity bound does not cover: set privacy.mode to "off" or strategy.fednova to false`,
     );
+  }
+  if (rounds.mode === 'buffered') {
+    throw new PollenError(
+      'INVALID_TASK',
+      'FedNova normalizes over a round\'s reports; buffered mode applies them without rounds: use rounds.mode "sync" or strategy.fednova false',
+    );
+  }
+}
+
+/**
+ * Built-in data fits only the task it was made for: MNIST is 784 pixels and 10 classes; Brown
+ * text is read through a next-char presentation (its alphabet and context make the examples);
+ * SpamAssassin messages through a text-label presentation labelled ham and spam (its features
+ * make the input). Only Brown and SpamAssassin have groups for a natural partition.
+ */
+function checkData(
+  data: TaskInput['data'] & object,
+  input: InputSpec,
+  target: TargetSpec,
+  presentation: Presentation | undefined,
+): DataSpec {
+  const size = input.shape.reduce((a, b) => a * b, 1);
+  if (data.builtin === 'mnist') {
+    if (size !== 784 || input.dtype !== 'uint8' || target.kind !== 'class' || target.numClasses !== 10) {
+      throw new PollenError(
+        'INVALID_TASK',
+        '"data.builtin" mnist holds 28x28 uint8 digits in 10 classes: "input" must be 784 uint8 values and "target" 10 classes',
+      );
+    }
+    if (data.partition.kind === 'natural') {
+      throw new PollenError(
+        'INVALID_TASK',
+        '"data.partition" natural needs data with groups (brown, spam-assassin); MNIST has none',
+      );
+    }
+  } else if (data.builtin === 'brown') {
+    if (presentation?.kind !== 'next-char' || target.kind !== 'class') {
+      throw new PollenError(
+        'INVALID_TASK',
+        '"data.builtin" brown is text: it needs a "presentation" of kind next-char and a class target (the next character)',
+      );
+    }
+  } else {
+    const labels = presentation?.kind === 'text-label' ? [...presentation.labels].sort() : [];
+    if (labels.join() !== 'ham,spam') {
+      throw new PollenError(
+        'INVALID_TASK',
+        '"data.builtin" spam-assassin holds labelled messages: it needs a "presentation" of kind text-label with the labels ham and spam',
+      );
+    }
   }
   return { ...data, seed: data.seed ?? 0 };
 }
@@ -170,11 +244,12 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   checkShorthand(model, inputSpec, target);
   const loss = checkLoss(target, task.loss);
   const metrics = checkMetrics(target, task.metrics);
-  const data = task.data ? checkData(task.data, inputSpec, target) : undefined;
+  if (task.presentation) checkPresentation(task.presentation, inputSpec, target);
+  const data = task.data ? checkData(task.data, inputSpec, target, task.presentation) : undefined;
   if (task.columns) checkColumns(task.columns, inputSpec, target);
 
   const tr = expectObject('training', obj.training, 'INVALID_TASK');
-  const training: TrainingSpec = {
+  const baseTraining = {
     epochs: expectInt('training.epochs', tr.epochs, 1, 100, 'INVALID_TASK'),
     batchSize: expectInt('training.batchSize', tr.batchSize, 1, 4096, 'INVALID_TASK'),
     learningRate: expectInRange('training.learningRate', tr.learningRate, 1e-7, 10, 'INVALID_TASK'),
@@ -193,6 +268,14 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     deadlineMs: expectInt('rounds.deadlineMs', rd.deadlineMs, 100, 86_400_000, 'INVALID_TASK'),
     maxRounds: expectInt('rounds.maxRounds', rd.maxRounds ?? 0, 0, 10_000_000, 'INVALID_TASK'),
     ...validateRoundSchedule(rd, { cohortSize, overSelection }),
+  };
+  const training: TrainingSpec = {
+    ...baseTraining,
+    ...checkLocalWork(task.training, {
+      learningRate: baseTraining.learningRate,
+      deadlineMs: rounds.deadlineMs,
+      input: inputSpec,
+    }),
   };
   if (rounds.minReports > rounds.cohortSize) {
     throw new PollenError(
@@ -226,8 +309,10 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     privacy,
     secureAggregation: secureAggregation !== null,
   });
+  checkFedNovaCompatibility(strategy, privacy, rounds);
   const compression = validateCompression(obj.compression);
   const admission = validateAdmission(obj.admission);
+  const eligibility = validateEligibility(obj.eligibility);
   checkCompressionCompatibility(compression, strategy, privacy, secureAggregation !== null, rounds.mode);
   return {
     id,
@@ -241,6 +326,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     metrics,
     ...(data ? { data } : {}),
     ...(task.columns ? { columns: task.columns } : {}),
+    ...(task.presentation ? { presentation: task.presentation } : {}),
     training,
     rounds,
     codec,
@@ -250,5 +336,6 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     compression,
     ...(secureAggregation ? { secureAggregation } : {}),
     ...(admission ? { admission } : {}),
+    ...(eligibility ? { eligibility } : {}),
   };
 }

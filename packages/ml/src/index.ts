@@ -1,5 +1,6 @@
 export type { TopologyModel } from './artifacts.ts';
 export { MODEL_LIMITS, manifestPaths, modelFromArtifacts, withoutInitialWeights } from './artifacts.ts';
+export { Augmenter } from './augment.ts';
 export { initTf } from './backend.ts';
 export { base64ToBytes, bytesToBase64 } from './base64.ts';
 export type { CheckedExample, ExampleErrorCode, ExampleRefusal } from './check-example.ts';
@@ -15,15 +16,52 @@ export {
   labelSize,
   pickExamples,
 } from './examples.ts';
+export type { OneHotArgs } from './layers/index.ts';
+export { OneHot } from './layers/index.ts';
 export type { LossTask } from './losses.ts';
 export { batchLoss, EPSILON } from './losses.ts';
 export type { ScoreTask } from './metrics.ts';
 export { MetricAccumulator, rocAuc } from './metrics.ts';
 export type { ModelTask } from './model.ts';
 export { buildModel, checkModelFits, modelTopology } from './model.ts';
+export type { TrainClock } from './pace.ts';
+export { expectCpuShare, Pacer, realClock } from './pace.ts';
 export { batchTensors, inputTensor, targetTensor } from './preprocess.ts';
 export type { BatchSource } from './source.ts';
 export { arraySource, permutation } from './source.ts';
-export type { LocalResult, LocalStrategyInput, Progress, TrainTask } from './train.ts';
+export type {
+  Baseline,
+  CharCoding,
+  CharSuggestion,
+  IdExamples,
+  NextCharExamples,
+  Ranked,
+} from './text/index.ts';
+export {
+  contextIds,
+  decodeText,
+  encodeText,
+  fnv1a32,
+  hashedBagOfWords,
+  htmlText,
+  majorityBaseline,
+  messageFeatures,
+  messageText,
+  nextCharExamples,
+  ngramBaselines,
+  normalizeText,
+  tokenize,
+  topChars,
+  topK,
+  UNKNOWN_CHAR,
+  UNKNOWN_ID,
+} from './text/index.ts';
+export type {
+  LocalDeviceInput,
+  LocalResult,
+  LocalStrategyInput,
+  Progress,
+  TrainTask,
+} from './train.ts';
 export { trainLocal } from './train.ts';
 export { getFlatWeights, setFlatWeights, weightSpecOf } from './weights.ts';

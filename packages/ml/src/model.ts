@@ -8,6 +8,8 @@ import {
   type TargetSpec,
 } from '@pollen/fl-core';
 import * as tf from '@tensorflow/tfjs';
+// Pollen's own layers, registered with tfjs so a topology naming them loads everywhere a model is built.
+import './layers/one-hot.ts';
 import { base64ToBytes } from './base64.ts';
 
 /** The parts of a task that say what model to build. */

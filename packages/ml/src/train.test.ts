@@ -39,6 +39,22 @@ function separable(n = 64) {
   return arraySource(TASK, { count: n, x, y });
 }
 
+/** A device's clock that moves only when told: by training's progress, and by its pauses. */
+class FakeClock {
+  t = 0;
+  slept = 0;
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+  async sleep(ms: number): Promise<void> {
+    this.t += ms;
+    this.slept += ms;
+  }
+}
+
 const norm = (v: Float32Array): number => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 const sgd = (epochs: number, batchSize: number, learningRate = 0.5) => ({
   epochs,
@@ -81,6 +97,79 @@ describe('local training', () => {
       ),
     ).rejects.toThrow(/no local examples/);
     model.dispose();
+  });
+
+  it('a time budget stops training on time and reports the steps it took', async () => {
+    const model = await buildModel(TASK);
+    const data = separable();
+    const global = await getFlatWeights(model);
+    // A simulated device: each mini-batch takes 10 ms of its clock (advanced as progress is reported).
+    const clock = new FakeClock();
+    const tick = (): void => clock.advance(10);
+    const budget = { ...sgd(100, 16), timeBudgetMs: 105 };
+    const result = await trainLocal(model, data, global, budget, TASK, tick, {}, { clock });
+    // 10 steps take 100 ms; the 11th starts before 105 ms; the budget is then spent.
+    expect(result.steps).toBe(11);
+    expect(result.budgetHit).toBe(true);
+    expect(result.epochs).toBe(3);
+    expect(result.trainMs).toBe(110);
+    expect(Object.keys(result.metrics).sort()).toEqual(['accuracy', 'loss']);
+    // Up to E epochs: a budget that is not reached stops at the epochs.
+    clock.t = 0;
+    const roomy = await trainLocal(
+      model,
+      data,
+      global,
+      { ...sgd(2, 16), timeBudgetMs: 10_000 },
+      TASK,
+      tick,
+      {},
+      {
+        clock,
+      },
+    );
+    expect(roomy).toMatchObject({ steps: 8, epochs: 2, budgetHit: false });
+    // At least one step, even when the budget is spent before the first.
+    clock.t = 0;
+    const slow = (): void => clock.advance(1000);
+    const one = await trainLocal(
+      model,
+      data,
+      global,
+      { ...sgd(5, 16), timeBudgetMs: 100 },
+      TASK,
+      slow,
+      {},
+      {
+        clock,
+      },
+    );
+    expect(one.steps).toBe(1);
+  });
+
+  it('a CPU share pauses after each batch so training is busy at most that share of the time', async () => {
+    const model = await buildModel(TASK);
+    const data = separable();
+    const global = await getFlatWeights(model);
+    const clock = new FakeClock();
+    // The task allows 0.5, the visitor lowered it to 0.25: 10 ms of work, then 30 ms of pause.
+    const training = { ...sgd(1, 16), cpuShare: 0.5 };
+    const result = await trainLocal(
+      model,
+      data,
+      global,
+      training,
+      TASK,
+      () => clock.advance(10),
+      {},
+      {
+        clock,
+        cpuShare: 0.25,
+      },
+    );
+    expect(result.steps).toBe(4);
+    expect(clock.slept).toBe(120);
+    expect(result.trainMs).toBe(160);
   });
 
   it('FedProx (mu > 0) leaks nothing and stays nearer the global model', async () => {

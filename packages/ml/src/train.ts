@@ -5,9 +5,11 @@ import {
   type TrainingSpec,
 } from '@pollen/fl-core';
 import * as tf from '@tensorflow/tfjs';
+import { Augmenter } from './augment.ts';
 import type { ExampleTask } from './examples.ts';
 import { batchLoss } from './losses.ts';
 import { MetricAccumulator, type ScoreTask } from './metrics.ts';
+import { Pacer, realClock, type TrainClock } from './pace.ts';
 import { batchTensors } from './preprocess.ts';
 import type { BatchSource } from './source.ts';
 import { getFlatWeights, setFlatWeights } from './weights.ts';
@@ -41,6 +43,16 @@ export interface LocalStrategyInput {
   readonly scaffold?: { readonly c: Float32Array; readonly ci: Float32Array };
 }
 
+/** What the device adds to the round's instructions. */
+export interface LocalDeviceInput {
+  /** Where time comes from (default the real clock): the time budget and the pauses read it. */
+  readonly clock?: TrainClock;
+  /** The visitor's CPU share in (0, 1]; the lower of it and the task's `training.cpuShare` holds. */
+  readonly cpuShare?: number;
+  /** Seed of the augmentation's draws (default the task's `training.augmentation.seed`). */
+  readonly augmentationSeed?: number;
+}
+
 export interface LocalResult {
   /** w_local - w_global. */
   readonly delta: Float32Array;
@@ -49,8 +61,12 @@ export interface LocalResult {
   readonly metrics: MetricValues;
   /** Milliseconds spent training. */
   readonly trainMs: number;
-  /** Local optimizer steps taken: mini-batches over all epochs. */
+  /** Local optimizer steps taken: mini-batches over all epochs (fewer when the time budget ended training). */
   readonly steps: number;
+  /** Epochs begun (the last may be partial when the time budget ended training). */
+  readonly epochs: number;
+  /** Whether the time budget ended training before `training.epochs` epochs. */
+  readonly budgetHit: boolean;
   /** SCAFFOLD: c_i+ to keep on the device once the round commits, and Delta c_i to send. */
   readonly scaffold?: { readonly ci: Float32Array; readonly deltaC: Float32Array };
 }
@@ -85,7 +101,11 @@ function perSlot(slots: readonly Slot[], vector: Float32Array): tf.Tensor[] {
 
 /**
  * Train the model, starting from the global weights, on a batch source for the round's
- * hyper-parameters and strategy, and return the update. Per mini-batch: the task loss's
+ * hyper-parameters and strategy, and return the update. With `training.timeBudgetMs` it trains
+ * until that much time passed (by `device.clock`, pauses included) or `epochs` epochs are done,
+ * whichever comes first, and at least one step; `steps` says how many it took. Below a CPU
+ * share of 1 it pauses after each mini-batch (pace.ts). With `training.augmentation` each
+ * batch's images are rotated and shifted afresh (augment.ts). Per mini-batch: the task loss's
  * gradients, plus mu * (w - w_global) (Li et al. 2020, the proximal term's gradient) and
  * c - c_i (Karimireddy et al. 2020, Algorithm 1, line 10). Shuffles every epoch; metrics are
  * the last epoch's, like `model.fit`'s. Tensors it makes are disposed before it returns.
@@ -98,9 +118,17 @@ export async function trainLocal(
   task: TrainTask,
   onProgress?: (p: Progress) => void,
   strategy: LocalStrategyInput = {},
+  device: LocalDeviceInput = {},
 ): Promise<LocalResult> {
-  const started = Date.now();
+  const clock = device.clock ?? realClock;
+  const started = clock.now();
   const { epochs, batchSize, learningRate } = training;
+  const budget = training.timeBudgetMs;
+  const share = Math.min(training.cpuShare ?? 1, device.cpuShare ?? 1);
+  const pacer = share < 1 ? new Pacer(share, clock) : null;
+  const augmenter = training.augmentation
+    ? new Augmenter(training.augmentation, device.augmentationSeed ?? training.augmentation.seed)
+    : null;
   const mu = strategy.proximalMu ?? 0;
   if (!Number.isFinite(mu) || mu < 0) throw new Error(`proximal mu must be >= 0, got ${mu}`);
   const { scaffold } = strategy;
@@ -115,13 +143,31 @@ export async function trainLocal(
   const opt = training.optimizer === 'adam' ? tf.train.adam(learningRate) : tf.train.sgd(learningRate);
   const batches = Math.ceil(source.count / batchSize);
   let metrics = new MetricAccumulator(task);
+  let steps = 0;
+  let epochsBegun = 0;
+  let budgetHit = false;
+  const outOfTime = (): boolean => budget !== undefined && steps > 0 && clock.now() - started >= budget;
   try {
-    for (let epoch = 0; epoch < epochs; epoch++) {
-      const last = epoch === epochs - 1;
+    for (let epoch = 0; epoch < epochs && !budgetHit; epoch++) {
+      if (outOfTime()) {
+        budgetHit = true;
+        break;
+      }
+      // Under a time budget any epoch may be the last: each one scores the task's metrics.
+      const last = epoch === epochs - 1 || budget !== undefined;
       metrics = new MetricAccumulator(last ? task : { ...task, metrics: [] });
+      epochsBegun++;
       let batch = 0;
       for await (const set of source.batches(batchSize, true)) {
-        const { xs, ys } = batchTensors(set, task);
+        // Checked between batches, so a partial epoch still has metrics to report.
+        if (batch > 0 && outOfTime()) {
+          budgetHit = true;
+          break;
+        }
+        const batchXs = batchTensors(set, task);
+        const xs = augmenter?.active ? augmenter.apply(batchXs.xs) : batchXs.xs;
+        if (xs !== batchXs.xs) batchXs.xs.dispose();
+        const { ys } = batchXs;
         let predictions: tf.Tensor | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const out = model.apply(xs, { training: true }) as tf.Tensor;
@@ -141,7 +187,9 @@ export async function trainLocal(
         await metrics.add(ys, predictions!, loss);
         tf.dispose([xs, ys, value, predictions!, ...Object.values(grads), ...corrected]);
         batch++;
+        steps++;
         onProgress?.({ epoch, epochs, batch, batches, loss });
+        await pacer?.rest();
       }
     }
   } finally {
@@ -150,7 +198,6 @@ export async function trainLocal(
     if (corrections) tf.dispose(corrections);
   }
   const local = await getFlatWeights(model);
-  const steps = epochs * batches;
   let delta: Float32Array;
   let control: LocalResult['scaffold'];
   if (scaffold) {
@@ -173,8 +220,10 @@ export async function trainLocal(
     delta,
     numExamples: source.count,
     metrics: metrics.result(),
-    trainMs: Date.now() - started,
+    trainMs: clock.now() - started,
     steps,
+    epochs: epochsBegun,
+    budgetHit,
     ...(control ? { scaffold: control } : {}),
   };
 }

@@ -166,6 +166,7 @@ export class ClusterNode implements ClusterPort {
       deadlineMs,
       robust: plan.robust,
       scaffold: plan.scaffold,
+      fednova: plan.fednova ?? false,
       privacy: plan.privacy,
       // The round's upload compression, from the start message the holder built (coordinates.ts).
       upload: plan.start.compression ? uploadPlanFor(plan.start, plan.dimension) : null,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { decodeExamples, type ExampleBatch, encodeExamples } from '@pollen/compression';
 import { type DataSpec, hashSeed, partition, seededRng, shuffle } from '@pollen/fl-core';
+import type { ExampleSet } from '@pollen/ml';
 
 /** 28 x 28 grey-scale pixels per digit. */
 export const MNIST_FEATURES = 784;
@@ -101,6 +102,11 @@ export function loadMnist(): MnistSplit {
   cached = { train: toBatch(trainRows), test: toBatch(testRows) };
   writeCache(cached);
   return cached;
+}
+
+/** MNIST's labelled uint8 digits as an example set of the built-in task (labels as int32 class ids). */
+export function mnistExamples(batch: ExampleBatch): ExampleSet {
+  return { count: batch.count, x: batch.pixels, y: Int32Array.from(batch.labels) };
 }
 
 /** Select the given examples of a batch into a new batch. */

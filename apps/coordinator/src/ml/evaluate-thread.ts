@@ -5,7 +5,7 @@ import { useMnistCache } from '../data/mnist.ts';
 import type { EvaluateReply, EvaluateRequest } from './evaluator.ts';
 import { heldOutFor } from './held-out.ts';
 import { evaluationSample } from './held-out-sample.ts';
-import { BUILTIN_MNIST_KEY } from './held-out-source.ts';
+import { isBuiltinKey } from './held-out-source.ts';
 
 /**
  * The held-out evaluator's thread: its own tfjs (WASM backend), one model per topology, the
@@ -22,7 +22,7 @@ const uploaded = new Map<string, { readonly key: string; readonly set: ExampleSe
 
 function heldOutOf(req: EvaluateRequest): ExampleSet | null {
   const { key, set } = req.heldOut;
-  if (key === BUILTIN_MNIST_KEY) return heldOutFor(req.task);
+  if (isBuiltinKey(key)) return heldOutFor(req.task);
   if (set) uploaded.set(req.taskId, { key, set });
   const kept = uploaded.get(req.taskId);
   if (kept?.key !== key) throw new Error(`held-out set ${key} was never sent to the evaluator thread`);

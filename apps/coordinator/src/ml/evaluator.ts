@@ -14,10 +14,10 @@ import {
 import type * as tf from '@tensorflow/tfjs';
 import { mnistCacheDir } from '../data/mnist.ts';
 import { DEFAULT_EVALUATION_SAMPLE, evaluationSample } from './held-out-sample.ts';
-import { BUILTIN_MNIST_KEY, builtinHeldOut, type HeldOut, type HeldOutLookup } from './held-out-source.ts';
+import { builtinHeldOut, type HeldOut, type HeldOutLookup, isBuiltinKey } from './held-out-source.ts';
 
 /** The parts of a spec the evaluator thread builds and scores by. */
-export type EvaluatedTask = TrainTask & Pick<TaskSpec, 'model' | 'data'>;
+export type EvaluatedTask = TrainTask & Pick<TaskSpec, 'model' | 'data' | 'presentation'>;
 
 /** A request to the evaluator thread. */
 export interface EvaluateRequest {
@@ -77,7 +77,7 @@ class EvaluatorThread {
   evaluate(spec: TaskSpec, weights: Float32Array, heldOut: HeldOut, sample: number): Promise<EvaluateReply> {
     const id = this.nextId++;
     // Requests are served in order, so a set sent once is there for every later request.
-    const send = heldOut.key !== BUILTIN_MNIST_KEY && this.sent.get(spec.id) !== heldOut.key;
+    const send = !isBuiltinKey(heldOut.key) && this.sent.get(spec.id) !== heldOut.key;
     this.sent.set(spec.id, heldOut.key);
     const request: EvaluateRequest = {
       id,
@@ -100,8 +100,16 @@ class EvaluatorThread {
 }
 
 function taskOf(spec: TaskSpec): EvaluatedTask {
-  const { model, input, target, loss, metrics, data } = spec;
-  return { model, input, target, loss, metrics, ...(data ? { data } : {}) };
+  const { model, input, target, loss, metrics, data, presentation } = spec;
+  return {
+    model,
+    input,
+    target,
+    loss,
+    metrics,
+    ...(data ? { data } : {}),
+    ...(presentation ? { presentation } : {}),
+  };
 }
 
 /**

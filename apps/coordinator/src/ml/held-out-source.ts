@@ -1,10 +1,17 @@
 import type { TaskSpec } from '@pollen/fl-core';
 import { decodeExampleSet, type ExampleSet } from '@pollen/ml';
+import { builtinKey } from '../data/builtin.ts';
+import type { SplitTask } from '../data/text-split.ts';
 import type { Store } from '../store/types.ts';
 import { heldOutFor } from './held-out.ts';
 
 /** The key of MNIST's test split: the evaluator thread loads it itself rather than receive it. */
 export const BUILTIN_MNIST_KEY = 'builtin:mnist';
+
+/** Whether a held-out key names built-in data (data/builtin.ts), which the evaluator thread loads itself. */
+export function isBuiltinKey(key: string): boolean {
+  return key.startsWith('builtin:');
+}
 
 /**
  * The held-out examples a task's versions are evaluated on, and the key they are cached by
@@ -18,10 +25,11 @@ export interface HeldOut {
 /** Where a task's held-out examples come from; null when it has none. */
 export type HeldOutLookup = (spec: TaskSpec) => Promise<HeldOut | null>;
 
-/** MNIST's test split for the built-in digits, nothing otherwise. */
-export function builtinHeldOut(spec: Pick<TaskSpec, 'data'>): HeldOut | null {
-  if (spec.data?.builtin !== 'mnist') return null;
-  return { key: BUILTIN_MNIST_KEY, examples: () => heldOutFor(spec)! };
+/** The test split of a task's built-in data (MNIST, Brown, SpamAssassin), nothing otherwise. */
+export function builtinHeldOut(spec: SplitTask): HeldOut | null {
+  const key = builtinKey(spec);
+  if (key === null) return null;
+  return { key, examples: () => heldOutFor(spec)! };
 }
 
 /** Decoded uploads kept at most (bytes of examples), the least recently used dropped first. */

@@ -15,6 +15,8 @@ export interface SharePlan {
   readonly target: number;
   readonly robust: RobustConfig;
   readonly scaffold: boolean;
+  /** FedNova: the other nodes normalize their clients' updates by their steps too. */
+  readonly fednova?: boolean;
   readonly privacy: PrivacyPlan | null;
   /** A secure round: each of the other nodes' clients' SecAgg block of round:start, by client id. */
   readonly secagg?: Readonly<Record<string, RoundSecAgg>>;

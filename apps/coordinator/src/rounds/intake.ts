@@ -71,6 +71,7 @@ export function intake(round: IntakeStages, { clientId, update, maxNorm }: Submi
       bytes: update.update.byteLength,
       controlDelta: update.controlDelta,
       clipBit: update.clipBit,
+      steps: update.steps,
     });
   } catch (err) {
     round.noteRejected();

@@ -8,6 +8,7 @@ import {
   expectInt,
   expectObject,
   expectOneOf,
+  expectSteps,
   expectString,
   firstNonFinite,
   type HelloMessage,
@@ -89,6 +90,7 @@ export function parseUpdate(input: unknown, maxPayloadBytes: number): ParsedUpda
   return {
     ...(control ? { controlDelta: control } : {}),
     ...(msg.clipBit === undefined ? {} : { clipBit: parseClipBit(msg.clipBit) }),
+    ...(msg.steps === undefined ? {} : { steps: expectSteps('steps', msg.steps, 'INVALID_MESSAGE') }),
     taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
     roundId: expectInt('roundId', msg.roundId, 1, MAX_ROUND, 'INVALID_MESSAGE'),
     modelVersion: expectInt('modelVersion', msg.modelVersion, 0, MAX_ROUND, 'INVALID_MESSAGE'),

@@ -85,14 +85,21 @@ export class Population extends EventEmitter<{ change: [] }> {
   }
 
   /** Connected contributors, in total and per backend. */
-  counts(taskId?: string): { total: number; byBackend: Partial<Record<Backend, number>> } {
+  counts(taskId?: string): {
+    total: number;
+    /** Connected and eligible (visible, and meeting the task's conditions). */
+    eligible: number;
+    byBackend: Partial<Record<Backend, number>>;
+  } {
     const byBackend: Partial<Record<Backend, number>> = {};
     let total = 0;
+    let eligible = 0;
     for (const c of this.byClient.values()) {
       if (taskId && c.taskId !== taskId) continue;
       total++;
+      if (c.eligible) eligible++;
       byBackend[c.backend] = (byBackend[c.backend] ?? 0) + 1;
     }
-    return { total, byBackend };
+    return { total, eligible, byBackend };
   }
 }

@@ -12,6 +12,7 @@ import {
 import { type Clock, systemClock } from '../clock.ts';
 import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
 import type { SharePlan } from './cluster-port.ts';
+import { applyEffectiveSteps, normalizeUpload, roundSteps } from './fednova.ts';
 import type { CloseReason, DrivenRound, Submission } from './handle.ts';
 import { intake, refuseStageMessage } from './intake.ts';
 import { checkClipBit, decodeControlDelta } from './messages.ts';
@@ -32,6 +33,8 @@ export interface AcceptedUpdate {
   readonly controlDelta?: Uint8Array;
   /** Adaptive clipping's bit, checked by `accept` against the round's privacy plan. */
   readonly clipBit?: 0 | 1;
+  /** Local steps the client reported (validated); required under FedNova. */
+  readonly steps?: number;
 }
 
 /** A closed round's aggregate, ready for the server strategy. */
@@ -61,6 +64,8 @@ export interface RoundPartial {
   readonly sum: PartialSum | null;
   readonly updates: readonly WeightedVector[] | null;
   readonly controls: PartialSum | null;
+  /** FedNova: sum of weight * local steps over the reports (0 otherwise). */
+  readonly weightedSteps?: number;
 }
 
 /**
@@ -87,6 +92,9 @@ export class Round implements DrivenRound {
   readonly dimension: number;
   readonly robust: RobustConfig;
   readonly scaffold: boolean;
+  /** FedNova: updates are normalized by their local steps (fednova.ts). */
+  readonly fednova: boolean;
+  private weightedSteps = 0;
   /** The round's clipping and noise; null when the task does not clip. */
   readonly privacy: PrivacyPlan | null;
   /** How this round's uploads are encoded; null: dense frames of the task's codec. */
@@ -115,6 +123,8 @@ export class Round implements DrivenRound {
     robust?: RobustConfig;
     /** Whether updates carry SCAFFOLD's Delta c_i (default false). */
     scaffold?: boolean;
+    /** Whether updates are averaged FedNova's way, normalized by their steps (default false). */
+    fednova?: boolean;
     /** The round's clipping and noise, for a task that clips (default: none). */
     privacy?: PrivacyPlan | null;
     /** The round's upload compression (default: none, dense frames). */
@@ -133,6 +143,7 @@ export class Round implements DrivenRound {
     this.dimension = options.dimension;
     this.robust = options.robust ?? { kind: 'none' };
     this.scaffold = options.scaffold ?? false;
+    this.fednova = options.fednova ?? false;
     this.privacy = options.privacy ?? null;
     this.upload = options.upload ?? null;
     const keep = this.robust.kind !== 'none';
@@ -205,7 +216,9 @@ export class Round implements DrivenRound {
     // Under DP every clipped report counts once: an example count is the client's own claim,
     // and weighting by it would let one client's contribution exceed the clip norm.
     const weight = this.privacy?.private ? 1 : update.numExamples;
-    const { delta } = update;
+    const steps = roundSteps(update.steps, this.fednova);
+    const delta = steps === null ? update.delta : normalizeUpload(update.delta, steps);
+    if (steps !== null) this.weightedSteps += weight * steps;
     if (delta instanceof Float32Array) {
       if (this.accumulator) this.accumulator.add(delta, weight);
       else this.updates!.push({ vector: delta, weight });
@@ -257,6 +270,7 @@ export class Round implements DrivenRound {
       target: this.target,
       robust: this.robust,
       scaffold: this.scaffold,
+      ...(this.fednova ? { fednova: true } : {}),
       privacy: this.privacy,
     };
   }
@@ -292,6 +306,7 @@ export class Round implements DrivenRound {
       sum: this.accumulator?.partial() ?? null,
       updates: this.updates ? [...this.updates] : null,
       controls: this.controls?.partial() ?? null,
+      weightedSteps: this.weightedSteps,
     };
   }
 
@@ -314,6 +329,7 @@ export class Round implements DrivenRound {
       if (this.accumulator) this.accumulator.merge(partial.sum!);
       else this.updates!.push(...partial.updates!);
       if (this.controls && partial.controls) this.controls.merge(partial.controls);
+      this.weightedSteps += partial.weightedSteps ?? 0;
     }
     for (const id of partial.reported) this.reported.add(id);
     for (const id of partial.dropped) this.dropped.add(id);
@@ -339,6 +355,8 @@ export class Round implements DrivenRound {
    */
   private mean(accumulator: WeightedAccumulator): Float32Array {
     const mean = accumulator.mean();
+    // FedNova (Wang et al. 2020): the mean of Delta_i / tau_i times tau_eff; tasks refuse it under DP.
+    if (this.fednova) return applyEffectiveSteps(mean, accumulator.weight, this.weightedSteps);
     if (!this.privacy?.private) return mean;
     const factor = accumulator.count / this.privacy.expectedReports;
     for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! * factor;

@@ -17,6 +17,7 @@ import { nativeSecAggCrypto } from '@pollen/secagg-node';
 import { type Clock, systemClock } from '../clock.ts';
 import type { RoundRecord } from '../store/types.ts';
 import type { SharePlan } from './cluster-port.ts';
+import { applyEffectiveSteps } from './fednova.ts';
 import type { CloseReason, DrivenRound, Submission } from './handle.ts';
 import { refusePlainUpdate } from './intake.ts';
 import type { PrivacyPlan } from './privacy.ts';
@@ -102,6 +103,7 @@ export class SecAggRound implements DrivenRound {
       coordinates: options.coordinates ?? null,
       control: options.scaffold ?? false,
       clipBit: this.privacy?.message.clipBit ?? false,
+      steps: options.fednova ?? false,
       range: options.settings.range,
       bits: fixedPointBits(n),
     };
@@ -371,6 +373,9 @@ export class SecAggRound implements DrivenRound {
     const count = contributors.length;
     const denominator = this.privacy?.private ? this.privacy.expectedReports : count;
     const delta = Float32Array.from(sum.delta, (v) => v / denominator);
+    // FedNova: the sum is of Delta_i / tau_i; tau_eff = sum tau_i / count came in the mask
+    // (tasks refuse FedNova under DP, so the denominator is the count here).
+    if (sum.steps !== undefined) applyEffectiveSteps(delta, count, sum.steps);
     const meanControlDelta = sum.controlDelta
       ? Float32Array.from(sum.controlDelta, (v) => v / count)
       : undefined;

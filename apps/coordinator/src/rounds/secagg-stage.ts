@@ -38,6 +38,8 @@ export interface SecAggRoundOptions {
   readonly privacy?: PrivacyPlan | null;
   /** SCAFFOLD: Delta c_i travels in the masked vector after the update. */
   readonly scaffold?: boolean;
+  /** FedNova: clients mask Delta_i / tau_i and tau_i (fl-core's secagg/layout.ts). */
+  readonly fednova?: boolean;
   /** The round's shared coordinates (sorted), or null for dense updates. */
   readonly coordinates?: Uint32Array | null;
   /** Where each stage's close is logged (structured: stage, how many answered, how many left). */
@@ -154,6 +156,7 @@ export function startBlock(
     ...(coordinates ? { coordinates: new Uint8Array(coordinates.buffer.slice(0)) } : {}),
     control: layout.control,
     clipBit: layout.clipBit,
+    ...(layout.steps ? { steps: true } : {}),
     words: params.d,
     stageMs,
   };

@@ -1,6 +1,7 @@
 import { encodeDense } from '@pollen/compression';
 import {
   hashSeed,
+  lrAt,
   type RoundCompression,
   type RoundStartMessage,
   type ServerStrategy,
@@ -42,14 +43,28 @@ export function roundStart(
     roundId: options.roundId,
     modelVersion: options.version,
     deadline: options.deadline,
-    training: spec.training,
+    training: roundTraining(spec, options.version),
     codec: spec.codec,
     weights,
-    strategy: { proximalMu: spec.strategy.mu, scaffold: spec.strategy.scaffold },
+    strategy: {
+      proximalMu: spec.strategy.mu,
+      scaffold: spec.strategy.scaffold,
+      ...(spec.strategy.fednova ? { fednova: true } : {}),
+    },
     ...(control ? { control } : {}),
     ...(options.privacy ? { privacy: options.privacy.message } : {}),
     ...(options.compression ? { compression: options.compression } : {}),
   };
   const coordinateBytes = options.compression?.coordinates?.byteLength ?? 0;
   return { message, bytesPerClient: weights.byteLength + (control?.byteLength ?? 0) + coordinateBytes };
+}
+
+/**
+ * The round's training block: the task's, with the learning rate its schedule gives at round
+ * t = the model version the round trains from (fl-core's schedule.ts).
+ */
+export function roundTraining(spec: TaskSpec, version: number): TaskSpec['training'] {
+  const { training } = spec;
+  if (!training.schedule || training.schedule.kind === 'constant') return training;
+  return { ...training, learningRate: lrAt(training.learningRate, training.schedule, version) };
 }

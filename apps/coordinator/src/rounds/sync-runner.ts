@@ -188,6 +188,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       target: rounds.cohortSize,
       deadlineMs: rounds.deadlineMs,
       scaffold: strategy.scaffold,
+      fednova: strategy.fednova,
       privacy,
       clock: this.deps.clock,
     };

@@ -1,8 +1,7 @@
-import { encodeExamples } from '@pollen/compression';
 import { expectInt, expectString, PollenError, TASK_ID_PATTERN } from '@pollen/fl-core';
-import { modelTopology } from '@pollen/ml';
+import { encodeExampleSet, modelTopology } from '@pollen/ml';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { shardExamples } from '../data/mnist.ts';
+import { builtinShard } from '../data/builtin.ts';
 import type { Engine } from '../rounds/engine.ts';
 import { CLIENT_ID_PATTERN } from '../rounds/messages.ts';
 import { currentClipNorm, privacySummary } from '../rounds/privacy.ts';
@@ -219,7 +218,8 @@ export async function apiRoutes(
     '/api/tasks/:id/shard/:clientId',
     {
       schema: {
-        summary: "A client's demo shard: labelled uint8 examples",
+        summary:
+          "A client's demo shard: labelled examples of the task, in the task's dtypes ('PLX1' example-set bytes, @pollen/ml's codec)",
         params: SHARD_PARAMS,
         response: { 200: BINARY, ...ERRORS },
       },
@@ -236,7 +236,7 @@ export async function apiRoutes(
       const data = task.spec.data;
       if (!data) throw new PollenError('NOT_FOUND', `task "${task.spec.id}" has no demo data`);
       const shard = await store.shardFor(clientId, task.spec.id, data.numShards);
-      const bytes = encodeExamples(shardExamples(data, shard));
+      const bytes = encodeExampleSet(task.spec, builtinShard(task.spec, shard));
       reply.type('application/octet-stream').header('x-pollen-shard', String(shard));
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },

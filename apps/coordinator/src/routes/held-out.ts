@@ -1,5 +1,6 @@
 import { expectString, PollenError, TASK_ID_PATTERN } from '@pollen/fl-core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { builtinBaselines } from '../data/builtin.ts';
 import { readHeldOut } from '../data/held-out-reader.ts';
 import type { Engine } from '../rounds/engine.ts';
 import type { HeldOutInfo, StoredTask } from '../store/types.ts';
@@ -19,7 +20,9 @@ function reply(task: StoredTask, info: HeldOutInfo | undefined): HeldOutReply {
   const taskId = task.spec.id;
   if (info) return { ...info, source: 'uploaded' };
   const none = { count: null, bytes: null, digest: null, uploadedAt: null };
-  return { taskId, source: task.spec.data ? 'builtin' : null, ...none };
+  if (!task.spec.data) return { taskId, source: null, ...none };
+  // What the task's metrics on its built-in held-out set compare against (data/builtin.ts).
+  return { taskId, source: 'builtin', ...none, baselines: builtinBaselines(task.spec) };
 }
 
 /**

@@ -222,6 +222,19 @@ export const HELD_OUT = {
     bytes: { ...nullableInt, description: "Bytes of the examples in the task's dtypes" },
     digest: { type: ['string', 'null'], description: 'SHA-256 of the stored examples' },
     uploadedAt: nullableInt,
+    baselines: {
+      type: 'array',
+      description:
+        'Built-in data only: baselines scored on the same held-out set, keyed as the metrics (unigram and bigram for next-char text, the majority class for labelled messages)',
+      items: {
+        type: 'object',
+        required: ['name', 'metrics'],
+        properties: {
+          name: { type: 'string' },
+          metrics: { type: 'object', additionalProperties: { type: 'number' } },
+        },
+      },
+    },
   },
 } as const;
 

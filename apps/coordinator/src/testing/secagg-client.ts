@@ -64,7 +64,7 @@ export class SecAggNodeClient {
   start(
     msg: RoundStartMessage,
     delta: Float32Array,
-    extra: { readonly clipBit?: 0 | 1; readonly controlDelta?: Float32Array } = {},
+    extra: { readonly clipBit?: 0 | 1; readonly controlDelta?: Float32Array; readonly steps?: number } = {},
   ): void {
     const session = new SecAggSession(
       msg.taskId,

@@ -1,6 +1,7 @@
 import { BACKENDS, type Backend } from '@pollen/fl-core';
 import { type ClientStatus, createClient } from '../sdk/index.ts';
 import '../styles.css';
+import { showDevicePanel } from './device-panel.ts';
 import { setUpDrawing } from './drawing.ts';
 import { kib, plural } from './format.ts';
 import { HistoryList } from './history.ts';
@@ -101,6 +102,11 @@ async function main(): Promise<void> {
     await refreshCount();
   });
   setUpDrawing(client, refreshCount);
+  showDevicePanel(client, {
+    eligibility: $('eligibility'),
+    share: $<HTMLInputElement>('cpu-share'),
+    shareText: $('cpu-share-text'),
+  });
 
   client.on('status', ({ status, detail }) => {
     $('status').textContent = detail ? `${STATUS_TEXT[status]}: ${detail}` : STATUS_TEXT[status];

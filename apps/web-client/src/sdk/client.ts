@@ -1,16 +1,22 @@
-import { decodeDense, decodeExamples, encodeDense } from '@pollen/compression';
+import { decodeDense, encodeDense } from '@pollen/compression';
 import {
   type Ack,
   type Backend,
   type ClientToServerEvents,
   type ContributorAuth,
+  type EligibilitySettings,
+  type EligibilityVerdict,
+  normalizeBySteps,
   PROTOCOL_VERSION,
   type RoundStartMessage,
   type ServerToClientEvents,
   toBytes,
 } from '@pollen/fl-core';
+import { decodeExampleSet, inputSize, labelSize } from '@pollen/ml';
 import { io, type Socket } from 'socket.io-client';
 import type { TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
+import { checkCpuShare, effectiveCpuShare } from './cpu-share.ts';
+import { DeviceConditions } from './eligibility.ts';
 import { type ClientEvents, type ClientStatus, Emitter } from './events.ts';
 import {
   type AddExamplesResult,
@@ -61,6 +67,11 @@ export interface ClientOptions {
    * fetched once the last one expired.
    */
   readonly joinToken?: string | (() => string | Promise<string>);
+  /**
+   * The share of time training may keep the CPU busy, in (0, 1] (default 1): training runs in
+   * slices with pauses. The task's `training.cpuShare` caps it; a visitor can only go lower.
+   */
+  readonly cpuShare?: number;
 }
 
 type TaskInfo = TrainTask;
@@ -70,7 +81,7 @@ type TaskInfo = TrainTask;
  * the coordinator's rounds over Socket.io.
  */
 export class PollenClient extends Emitter<ClientEvents> {
-  readonly options: Required<Omit<ClientOptions, 'backend' | 'joinToken'>> & {
+  readonly options: Required<Omit<ClientOptions, 'backend' | 'joinToken' | 'cpuShare'>> & {
     backend: Backend | null;
     joinToken: ClientOptions['joinToken'] | null;
   };
@@ -93,7 +104,17 @@ export class PollenClient extends Emitter<ClientEvents> {
   private introduced = deferred();
   /** The worker changed backend during a round: rejoin once the round's upload is done. */
   private rejoinPending = false;
-  private readonly onVisibility = (): void => void this.reportEligibility();
+  /** The task's eligibility conditions as this device meets them (eligibility.ts). */
+  private readonly conditions: DeviceConditions;
+  /** The task's conditions and CPU share cap, from its spec. */
+  private device: { eligibility: EligibilitySettings | null; cpuShareCap: number } = {
+    eligibility: null,
+    cpuShareCap: 1,
+  };
+  /** The visitor's CPU share, before the task's cap. */
+  private visitorCpuShare: number;
+  /** Rounds this device left because it stopped being eligible: their updates are not sent. */
+  private readonly left = new Set<number>();
   /** Leaving the page leaves the coordinator at once, rather than after its reconnection grace. */
   private readonly onPageHide = (): void => this.stop();
   /** Rounds this page was selected for and has not heard the end of. */
@@ -116,6 +137,10 @@ export class PollenClient extends Emitter<ClientEvents> {
       joinToken: options.joinToken ?? null,
     };
     this.background = this.options.background;
+    this.visitorCpuShare = checkCpuShare(options.cpuShare ?? 1);
+    this.conditions = new DeviceConditions((verdict) => this.onEligibility(verdict), {
+      background: this.background,
+    });
     // The page's history of rounds joined survives reloads: keep it next to the examples.
     this.on('uploaded', (u) =>
       this.remember(u.roundId, () => ({
@@ -162,6 +187,38 @@ export class PollenClient extends Emitter<ClientEvents> {
   /** Train while this tab is hidden (true), or tell the coordinator it is ineligible then (false). */
   setBackground(background: boolean): void {
     this.background = background;
+    this.conditions.setBackground(background);
+  }
+
+  /** Whether this device may train now, and which of the task's conditions hold it back. */
+  get eligibility(): EligibilityVerdict {
+    return this.conditions.current();
+  }
+
+  /** The share of time training may keep the CPU busy: the visitor's, capped by the task's. */
+  get cpuShare(): number {
+    return effectiveCpuShare(this.visitorCpuShare, this.device.cpuShareCap);
+  }
+
+  /** The task's cap on the CPU share (1 until the task is loaded). */
+  get cpuShareCap(): number {
+    return this.device.cpuShareCap;
+  }
+
+  /** Lower (or raise, up to the task's cap) the CPU share training may use, from the next round. */
+  setCpuShare(share: number): void {
+    this.visitorCpuShare = checkCpuShare(share);
+    this.emit('cpuShare', { share: this.cpuShare, cap: this.device.cpuShareCap });
+  }
+
+  /**
+   * A condition changed: tell the coordinator at once. A device no longer eligible is taken
+   * out of its round by the coordinator (as when the tab is hidden); it does not send that
+   * round's update.
+   */
+  private onEligibility(verdict: EligibilityVerdict): void {
+    if (!verdict.eligible) for (const roundId of this.handling) this.left.add(roundId);
+    this.emit('eligibility', verdict);
     void this.reportEligibility();
   }
 
@@ -226,7 +283,16 @@ export class PollenClient extends Emitter<ClientEvents> {
     const base = this.options.url.replace(/\/$/, '');
     const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}`);
     if (!res.ok) throw new Error(`task "${this.options.task}" is not available (${res.status})`);
-    const { spec } = (await res.json()) as { spec: TaskInfo };
+    const { spec } = (await res.json()) as {
+      spec: TaskInfo & {
+        eligibility?: EligibilitySettings;
+        training?: { cpuShare?: number };
+      };
+    };
+    this.device = {
+      eligibility: spec.eligibility ?? null,
+      cpuShareCap: spec.training?.cpuShare ?? 1,
+    };
     this.task = {
       model: spec.model,
       input: spec.input,
@@ -275,6 +341,9 @@ export class PollenClient extends Emitter<ClientEvents> {
     const base = this.options.url.replace(/\/$/, '');
     await this.taskSpec();
     if (signal.aborted) return;
+    this.emit('cpuShare', { share: this.cpuShare, cap: this.device.cpuShareCap });
+    await this.conditions.watch(this.device.eligibility);
+    if (signal.aborted) return;
     await this.startWorker();
     if (this.options.demoData && (await this.exampleCounts()).demo === 0) await this.loadDemoShard(base);
     if (signal.aborted) return;
@@ -318,7 +387,6 @@ export class PollenClient extends Emitter<ClientEvents> {
         setTimeout(() => this.socket === socket && socket.connect(), 5000 + Math.random() * 5000);
       } else this.stop();
     });
-    if (typeof document !== 'undefined') document.addEventListener('visibilitychange', this.onVisibility);
     globalThis.addEventListener?.('pagehide', this.onPageHide);
   }
 
@@ -351,9 +419,10 @@ export class PollenClient extends Emitter<ClientEvents> {
   stop(): void {
     this.session?.abort();
     this.session = null;
-    if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', this.onVisibility);
+    this.conditions.stop();
     globalThis.removeEventListener?.('pagehide', this.onPageHide);
     this.handling.clear();
+    this.left.clear();
     this.socket?.disconnect();
     this.socket = null;
     this.worker?.terminate();
@@ -377,7 +446,7 @@ export class PollenClient extends Emitter<ClientEvents> {
   }
 
   private eligible(): boolean {
-    return this.background || typeof document === 'undefined' || document.visibilityState === 'visible';
+    return this.conditions.current().eligible;
   }
 
   private async hello(): Promise<void> {
@@ -423,18 +492,16 @@ export class PollenClient extends Emitter<ClientEvents> {
   private async loadDemoShard(base: string): Promise<void> {
     const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}/shard/${this.id}`);
     if (!res.ok) throw new Error(`could not load the demo data (${res.status})`);
-    const batch = decodeExamples(new Uint8Array(await res.arrayBuffer()));
-    const examples = Array.from({ length: batch.count }, (_, i) => ({
-      x: batch.pixels.subarray(i * batch.features, (i + 1) * batch.features),
-      y: batch.labels[i]!,
+    const task = await this.taskSpec();
+    // The shard is an example set of the task ('PLX1', @pollen/ml's codec), checked against it.
+    const set = decodeExampleSet(task, new Uint8Array(await res.arrayBuffer()));
+    const xs = inputSize(task.input);
+    const ys = labelSize(task);
+    const examples = Array.from({ length: set.count }, (_, i) => ({
+      x: set.x.subarray(i * xs, (i + 1) * xs),
+      y: set.y.subarray(i * ys, (i + 1) * ys),
     }));
-    await addTaskExamples(
-      this.options.task,
-      await this.taskSpec(),
-      examples,
-      'demo',
-      this.options.quotaBytes,
-    );
+    await addTaskExamples(this.options.task, task, examples, 'demo', this.options.quotaBytes);
   }
 
   private startWorker(): Promise<void> {
@@ -519,6 +586,7 @@ export class PollenClient extends Emitter<ClientEvents> {
           taskId: msg.taskId,
           task,
           training: msg.training,
+          cpuShare: this.cpuShare,
           weights: weights.buffer as ArrayBuffer,
           strategy: { proximalMu: strategy.proximalMu, scaffold: strategy.scaffold },
           control: (control?.buffer as ArrayBuffer | undefined) ?? null,
@@ -548,6 +616,11 @@ export class PollenClient extends Emitter<ClientEvents> {
       const reply = await this.train(msg.roundId, msg, vector);
       if (reply.type !== 'result')
         throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
+      if (this.left.has(msg.roundId)) {
+        // No longer eligible: the coordinator took this device out of the round.
+        this.left.delete(msg.roundId);
+        return;
+      }
       this.setStatus('uploading', `round ${msg.roundId}`);
       const raw = new Float32Array(reply.delta);
       // A secure round masks the privatized dense delta in the worker (secagg-relay.ts); any
@@ -560,7 +633,9 @@ export class PollenClient extends Emitter<ClientEvents> {
       const secure = msg.secagg ? (msg.privacy ? privatize(raw, msg.privacy) : null) : undefined;
       const encoded = msg.secagg ? null : encodeRoundUpload(raw, msg, residual);
       const sent = secure === undefined ? (encoded?.privacy ?? null) : secure;
-      const delta = secure?.update ?? raw;
+      // FedNova under secure aggregation: mask Delta_i / steps and the steps (fl-core's layout.ts).
+      const secureDelta = secure?.update ?? raw;
+      const delta = msg.secagg?.steps ? normalizeBySteps(secureDelta, reply.steps) : secureDelta;
       const frame = encoded?.frame ?? new Uint8Array(0);
       const kept = encoded?.residual ?? null;
       const controlFrame = reply.controlDelta
@@ -575,7 +650,14 @@ export class PollenClient extends Emitter<ClientEvents> {
       // A secure round sends no update: the worker masks it and the coordinator sees only the sum.
       const controlDelta = reply.controlDelta ? new Float32Array(reply.controlDelta) : null;
       const ack = msg.secagg
-        ? await this.secagg.input(msg, delta, controlDelta, sent?.clipBit ?? null, report)
+        ? await this.secagg.input(
+            msg,
+            delta,
+            controlDelta,
+            sent?.clipBit ?? null,
+            report,
+            msg.secagg.steps ? reply.steps : null,
+          )
         : await socket.emitWithAck('update', {
             taskId: msg.taskId,
             roundId: msg.roundId,
@@ -583,6 +665,7 @@ export class PollenClient extends Emitter<ClientEvents> {
             numExamples: reply.numExamples,
             backend: this.backendName!,
             ...reply.metrics,
+            steps: reply.steps,
             update: frame,
             ...(controlFrame ? { controlDelta: controlFrame } : {}),
             ...(sent?.clipBit !== undefined ? { clipBit: sent.clipBit } : {}),

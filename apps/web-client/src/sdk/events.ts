@@ -1,4 +1,4 @@
-import type { Backend, MetricValues } from '@pollen/fl-core';
+import type { Backend, EligibilityVerdict, MetricValues } from '@pollen/fl-core';
 import type { UploadPrivacy } from './privacy.ts';
 import type { HistoryEntry } from './storage.ts';
 
@@ -37,6 +37,13 @@ export interface ClientEvents {
   history: HistoryEntry;
   /** A round this device took part in ended. */
   roundEnd: { roundId: number; status: 'committed' | 'abandoned'; modelVersion: number };
+  /**
+   * Whether this device may train now and which of the task's conditions hold it back (not
+   * charging, metered, ...); sent at start and on every change. The coordinator hears it at once.
+   */
+  eligibility: EligibilityVerdict;
+  /** The CPU share training uses (the visitor's, capped by the task's `cap`). */
+  cpuShare: { share: number; cap: number };
   /** Something went wrong; `code` is a stable Pollen error code when the coordinator sent one. */
   error: { code: string; message: string };
 }

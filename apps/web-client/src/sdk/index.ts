@@ -6,6 +6,7 @@ export type { ClientOptions } from './client.ts';
 export { createClient, PollenClient } from './client.ts';
 export type { InkImage } from './digit.ts';
 export { inkFromRgba, toMnist } from './digit.ts';
+export { CONDITION_TEXT, DeviceConditions } from './eligibility.ts';
 export type { ClientEvents, ClientStatus } from './events.ts';
 export type { AddExamplesResult, ExampleInput } from './examples.ts';
 export { DEFAULT_QUOTA_BYTES } from './examples.ts';

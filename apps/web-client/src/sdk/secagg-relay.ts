@@ -50,6 +50,7 @@ export class SecAggRelay {
     controlDelta: Float32Array | null,
     clipBit: 0 | 1 | null,
     report: SecAggReport,
+    steps: number | null = null,
   ): Promise<Ack> {
     const acked = new Promise<Ack>((resolve) => this.waiting.set(msg.roundId, resolve));
     const copy = delta.slice();
@@ -62,6 +63,7 @@ export class SecAggRelay {
         delta: copy.buffer as ArrayBuffer,
         controlDelta: (control?.buffer as ArrayBuffer | undefined) ?? null,
         clipBit,
+        steps,
         report,
       },
       [copy.buffer as ArrayBuffer, ...(control ? [control.buffer as ArrayBuffer] : [])],

@@ -19,6 +19,8 @@ export interface TrainRequest {
   /** What the model is, what it reads and predicts, and how it is scored. */
   readonly task: TrainTask;
   readonly training: TrainingSpec;
+  /** The CPU share training may use, in (0, 1]: the visitor's, capped by the task's. */
+  readonly cpuShare: number;
   /** The global model, float32, transferred. */
   readonly weights: ArrayBuffer;
   /** FedProx's mu and whether SCAFFOLD is on, as the round said. */
@@ -57,6 +59,8 @@ export interface ResultReply {
   readonly delta: ArrayBuffer;
   readonly numExamples: number;
   readonly metrics: ClientMetrics;
+  /** Local optimizer steps taken (fewer than epochs x batches when the time budget ended training). */
+  readonly steps: number;
   readonly numTensors: number;
   /** Bytes held by those tensors. */
   readonly numBytes: number;

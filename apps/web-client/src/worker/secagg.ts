@@ -50,6 +50,8 @@ export type SecAggWorkerRequest =
       readonly delta: ArrayBuffer;
       readonly controlDelta: ArrayBuffer | null;
       readonly clipBit: 0 | 1 | null;
+      /** FedNova: the local steps; `delta` is then Delta_i / steps. */
+      readonly steps: number | null;
       readonly report: SecAggReport;
     }
   | { readonly type: 'secagg'; readonly step: 'abort'; readonly roundId: number };
@@ -137,6 +139,7 @@ export function handleSecAgg(req: SecAggWorkerRequest, post: Post): void {
           delta,
           ...(req.controlDelta ? { controlDelta: new Float32Array(req.controlDelta) } : {}),
           ...(req.clipBit === null ? {} : { clipBit: req.clipBit }),
+          ...(req.steps === null ? {} : { steps: req.steps }),
         };
         const masked = session.offerInput(delta.length, parts, req.report);
         send('secagg:masked', masked);

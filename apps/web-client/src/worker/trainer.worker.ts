@@ -65,6 +65,7 @@ async function train(req: TrainRequest): Promise<void> {
     req.task,
     onProgress,
     strategyFor(req, global.length),
+    { cpuShare: req.cpuShare },
   );
   const transfer = [result.delta.buffer as ArrayBuffer];
   if (result.scaffold) {
@@ -77,6 +78,7 @@ async function train(req: TrainRequest): Promise<void> {
       delta: result.delta.buffer as ArrayBuffer,
       numExamples: result.numExamples,
       metrics: clientMetrics(result),
+      steps: result.steps,
       numTensors: tf.memory().numTensors,
       numBytes: tf.memory().numBytes,
       clientControl: (result.scaffold?.ci.buffer as ArrayBuffer | undefined) ?? null,

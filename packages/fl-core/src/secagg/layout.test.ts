@@ -41,6 +41,29 @@ describe('SecAgg layout', () => {
     expect(out.clipBits).toBe(2);
   });
 
+  it('FedNova: carries Delta_i / tau_i and tau_i after the clipping bit; the server gets their sums', () => {
+    const layout: SecAggLayout = {
+      dimension: 2,
+      coordinates: null,
+      control: false,
+      clipBit: true,
+      steps: true,
+      range: 1,
+      bits: fixedPointBits(2),
+    };
+    expect(layoutWords(layout)).toBe(4);
+    const a = encodeSecAggInput(layout, { delta: Float32Array.of(0.5, -0.5), clipBit: 1, steps: 7 });
+    const b = encodeSecAggInput(layout, { delta: Float32Array.of(0.25, 0.25), clipBit: 0, steps: 70 });
+    const out = decodeSecAggSum(layout, sum([a, b]), 2);
+    expect(out.clipBits).toBe(1);
+    expect(out.steps).toBe(77);
+    expect(out.delta[0]).toBeCloseTo(0.75, 3);
+    expect(() => encodeSecAggInput(layout, { delta: Float32Array.of(0, 0), clipBit: 1 })).toThrow(/steps/);
+    expect(() =>
+      encodeSecAggInput({ ...layout, steps: false }, { delta: Float32Array.of(0, 0), clipBit: 1, steps: 3 }),
+    ).toThrow(/does not use FedNova/);
+  });
+
   it('sends values only on the shared coordinates and decodes them back in place', () => {
     const layout: SecAggLayout = {
       dimension: 6,

@@ -1,5 +1,6 @@
 import { decodeFixedPointSum, encodeFixedPoint, gather } from '@pollen/compression';
 import { PollenError } from '../errors.ts';
+import { expectSteps } from '../strategies/fednova.ts';
 
 /**
  * What one client's masked vector holds, word by word, in a secure round: the update's values
@@ -22,6 +23,12 @@ export interface SecAggLayout {
   readonly control: boolean;
   /** Whether adaptive clipping's bit ends the vector. */
   readonly clipBit: boolean;
+  /**
+   * FedNova: the update is normalized by the client's local steps (Delta_i / tau_i) and the
+   * step count tau_i, a plain integer word, ends the vector, so the server learns only
+   * sum tau_i and sum Delta_i / tau_i (strategies/fednova.ts). Absent: false.
+   */
+  readonly steps?: boolean;
   /** Fixed-point range R. */
   readonly range: number;
   /** Fixed-point width (fixedPointBits of the cohort size). */
@@ -31,7 +38,7 @@ export interface SecAggLayout {
 /** Words of a masked vector of this layout: its `d` in the round's SecAgg parameters. */
 export function layoutWords(layout: SecAggLayout): number {
   const values = layout.coordinates ? layout.coordinates.length : layout.dimension;
-  return values + (layout.control ? layout.dimension : 0) + (layout.clipBit ? 1 : 0);
+  return values + (layout.control ? layout.dimension : 0) + (layout.clipBit ? 1 : 0) + (layout.steps ? 1 : 0);
 }
 
 /** What a client puts in its masked vector. */
@@ -40,6 +47,8 @@ export interface SecAggInputParts {
   readonly delta: Float32Array;
   readonly controlDelta?: Float32Array;
   readonly clipBit?: 0 | 1;
+  /** FedNova: the local steps tau_i; `delta` is then already Delta_i / tau_i. */
+  readonly steps?: number;
 }
 
 function check(name: string, vector: Float32Array | undefined, length: number): Float32Array {
@@ -71,6 +80,12 @@ export function encodeSecAggInput(layout: SecAggLayout, parts: SecAggInputParts)
       );
     }
     out[at] = parts.clipBit;
+    at += 1;
+  }
+  if (layout.steps) {
+    out[at] = expectSteps('steps', parts.steps, 'INVALID_ARGUMENT');
+  } else if (parts.steps !== undefined) {
+    throw new PollenError('INVALID_ARGUMENT', '"steps" given but the round does not use FedNova');
   }
   return out;
 }
@@ -82,6 +97,8 @@ export interface SecAggSum {
   readonly controlDelta?: Float32Array;
   /** How many clients sent clipping bit 1. */
   readonly clipBits?: number;
+  /** FedNova: the sum of the clients' local steps (mod 2^32; at most 10^7 each). */
+  readonly steps?: number;
 }
 
 /** Decode the recovered sum of `count` inputs (SecAggServer.finish's `sum`). */
@@ -104,9 +121,11 @@ export function decodeSecAggSum(layout: SecAggLayout, sum: Uint32Array, count: n
     controlDelta = decodeFixedPointSum(sum.subarray(at, at + dimension), options, count);
     at += dimension;
   }
+  const clipBits = layout.clipBit ? sum[at++]! : undefined;
   return {
     delta,
     ...(controlDelta ? { controlDelta } : {}),
-    ...(layout.clipBit ? { clipBits: sum[at]! } : {}),
+    ...(clipBits !== undefined ? { clipBits } : {}),
+    ...(layout.steps ? { steps: sum[at]! } : {}),
   };
 }

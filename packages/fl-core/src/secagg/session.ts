@@ -74,6 +74,7 @@ export class SecAggSession {
       coordinates,
       control: b.control === true,
       clipBit: b.clipBit === true,
+      steps: b.steps === true,
       range: expectInRange('secagg.range', b.range, 1e-6, 1e6, 'INVALID_MESSAGE'),
       bits: expectInt('secagg.bits', b.bits, 2, 31, 'INVALID_MESSAGE'),
     };

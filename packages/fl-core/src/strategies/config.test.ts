@@ -30,6 +30,8 @@ describe('validateStrategyConfig', () => {
       tau: 0,
       mu: 0,
       scaffold: false,
+      fednova: false,
+      serverSchedule: { kind: 'constant' },
       robust: { kind: 'none' },
       staleness: { exponent: 0.5, maxStaleness: 10 },
     };
@@ -57,6 +59,8 @@ describe('validateStrategyConfig', () => {
       tau: 0.01,
       mu: 0.1,
       scaffold: true,
+      fednova: true,
+      serverSchedule: { kind: 'exponential', decay: 0.9 },
       robust: { kind: 'none' },
       staleness: { exponent: 1, maxStaleness: 2 },
     });
@@ -69,6 +73,8 @@ describe('validateStrategyConfig', () => {
       tau: 0.01,
       mu: 0.1,
       scaffold: true,
+      fednova: true,
+      serverSchedule: { kind: 'exponential', decay: 0.9 },
       robust: { kind: 'none' },
       staleness: { exponent: 1, maxStaleness: 2 },
     });
@@ -222,6 +228,19 @@ describe('checkCompatibility', () => {
     refused(
       () => checkCompatibility({ ...open, persistentClientState: false, strategy: { scaffold: true } }),
       /SCAFFOLD keeps a control variate on each client between rounds, but this task has no persistent client state/,
+    );
+  });
+
+  it('refuses FedNova with robust aggregation, and with a local Adam optimizer', () => {
+    expect(() =>
+      checkCompatibility({ ...open, strategy: { fednova: true, robust: { kind: 'median' } } }),
+    ).toThrow(/FedNova.*robust/);
+    expect(() =>
+      checkCompatibility({ ...open, strategy: { fednova: true }, localOptimizer: 'adam' }),
+    ).toThrow(/FedNova.*"sgd"/);
+    expect(() => validateStrategyConfig({ fednova: 'yes' })).toThrow(/"strategy.fednova" expected boolean/);
+    expect(() => validateStrategyConfig({ serverSchedule: { kind: 'exponential', decay: 2 } })).toThrow(
+      /strategy.serverSchedule.decay/,
     );
   });
 

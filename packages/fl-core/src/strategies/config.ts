@@ -1,4 +1,5 @@
 import { PollenError } from '../errors.ts';
+import { CONSTANT_SCHEDULE, type LrSchedule, validateLrSchedule } from '../schedule.ts';
 import { expectInRange, expectInt, expectObject, expectOneOf, expectPositive } from '../validate.ts';
 import { ADAPTIVE_DEFAULTS } from './adaptive.ts';
 import { expectInHalfOpen } from './expect.ts';
@@ -32,6 +33,13 @@ export interface StrategyConfig {
   readonly mu: number;
   /** SCAFFOLD control variates on (default false). */
   readonly scaffold: boolean;
+  /**
+   * FedNova (Wang et al. 2020): average updates normalized by each client's local steps, so
+   * clients doing unequal work (time budgets) do not skew the objective (default false).
+   */
+  readonly fednova: boolean;
+  /** The server learning rate over rounds, from `serverLr` (default constant; schedule.ts). */
+  readonly serverSchedule: LrSchedule;
   /** How individual deltas are combined (default { kind: 'none' }: weighted mean). */
   readonly robust: RobustConfig;
   /** Down-weighting of late updates and overlapping rounds. */
@@ -144,6 +152,8 @@ export function validateStrategyConfig(input: unknown): StrategyConfig {
     ...Object.keys(OPTIMIZER_PARAMS),
     'mu',
     'scaffold',
+    'fednova',
+    'serverSchedule',
     'robust',
     'staleness',
   ]);
@@ -165,9 +175,30 @@ export function validateStrategyConfig(input: unknown): StrategyConfig {
     throw new PollenError(CODE, `"strategy.scaffold" expected boolean, got ${typeof obj.scaffold}`);
   }
   const scaffold = obj.scaffold === true;
+  if (obj.fednova !== undefined && typeof obj.fednova !== 'boolean') {
+    throw new PollenError(CODE, `"strategy.fednova" expected boolean, got ${typeof obj.fednova}`);
+  }
+  const fednova = obj.fednova === true;
+  const serverSchedule =
+    obj.serverSchedule === undefined
+      ? CONSTANT_SCHEDULE
+      : validateLrSchedule('strategy.serverSchedule', obj.serverSchedule, serverLr);
   const robust = validateRobust(obj.robust);
   const staleness = validateStaleness(obj.staleness);
-  return { name, serverLr, momentum, beta1, beta2, tau, mu, scaffold, robust, staleness };
+  return {
+    name,
+    serverLr,
+    momentum,
+    beta1,
+    beta2,
+    tau,
+    mu,
+    scaffold,
+    fednova,
+    serverSchedule,
+    robust,
+    staleness,
+  };
 }
 
 /** What the rest of a task says that constrains its strategy. */
@@ -221,6 +252,18 @@ export function checkCompatibility(input: CompatibilityInput): StrategyConfig {
     throw new PollenError(
       CODE,
       `SCAFFOLD's control-variate deltas are averaged, so robust aggregation "${robust.kind}" would not protect them: use one or the other`,
+    );
+  }
+  if (config.fednova && robust.kind !== 'none') {
+    throw new PollenError(
+      CODE,
+      `FedNova averages updates normalized by their local steps; robust aggregation "${robust.kind}" replaces that average: use one or the other`,
+    );
+  }
+  if (config.fednova && input.localOptimizer === 'adam') {
+    throw new PollenError(
+      CODE,
+      'FedNova normalizes by local steps, which measures local progress for plain SGD only (Wang et al. 2020): set training.optimizer to "sgd"',
     );
   }
   if (config.scaffold && input.localOptimizer === 'adam') {

@@ -10,6 +10,14 @@ export type { CompatibilityInput, StrategyConfig } from './config.ts';
 export { checkCompatibility, validateStrategyConfig } from './config.ts';
 export type { OptimizerConfig } from './create.ts';
 export { createStrategy } from './create.ts';
+export type { FedNovaInput } from './fednova.ts';
+export {
+  expectSteps,
+  fedNovaAggregate,
+  fedNovaFromSums,
+  MAX_LOCAL_STEPS,
+  normalizeBySteps,
+} from './fednova.ts';
 export { addProximalGradient, proximalGradient, proximalTerm, validateProximalMu } from './fedprox.ts';
 export type { KrumSelection } from './krum.ts';
 export { krum, krumMinUpdates, krumScores, multiKrum } from './krum.ts';

@@ -19,6 +19,23 @@ describe('createServerStrategy', () => {
     expect(() => server.apply(x, delta, { meanDelta: delta, fraction: 1 })).toThrow(/SCAFFOLD is off/);
   });
 
+  it('follows the server learning-rate schedule: step t uses lrAt(serverLr, schedule, t)', () => {
+    const server = createServerStrategy(
+      validateStrategyConfig({ serverLr: 1, serverSchedule: { kind: 'exponential', decay: 0.5 } }),
+      2,
+    );
+    // t = 0: lr 1; t = 1: lr 0.5; t = 2: lr 0.25.
+    const x1 = server.apply(x, delta);
+    expect(Array.from(x1)).toEqual([1.5, 1]);
+    const x2 = server.apply(x1, delta);
+    expect(Array.from(x2)).toEqual([1.75, 0.5]);
+    expect(Array.from(server.apply(x2, delta))).toEqual([1.875, 0.25]);
+    // Restored to an earlier snapshot, it resumes the schedule from that round.
+    const again = createServerStrategy(server.config, 2);
+    again.restore({ rounds: 1 });
+    expect(Array.from(again.apply(x1, delta))).toEqual([1.75, 0.5]);
+  });
+
   it("with SCAFFOLD and FedAvg matches scaffoldServerUpdate's x and c (Algorithm 1)", () => {
     const server = createServerStrategy(validateStrategyConfig({ scaffold: true, serverLr: 2 }), 2);
     expect(Array.from(server.control()!)).toEqual([0, 0]);

@@ -1,4 +1,5 @@
 import { PollenError } from '../errors.ts';
+import { lrAt } from '../schedule.ts';
 import { assertFinite, assertLength } from '../validate.ts';
 import type { StrategyConfig } from './config.ts';
 import { createStrategy } from './create.ts';
@@ -37,6 +38,11 @@ export interface ServerStrategy {
   restore(state: StrategyState): void;
 }
 
+function readRounds(state: StrategyState): number {
+  const rounds = state.rounds;
+  return typeof rounds === 'number' ? rounds : 0;
+}
+
 /** The key of SCAFFOLD's c in a `ServerStrategy` snapshot, apart from the optimizer's keys. */
 export const CONTROL_STATE_KEY = 'scaffold.c';
 
@@ -63,8 +69,16 @@ export function createServerStrategy(config: StrategyConfig, dimension: number):
       } else if (control) {
         throw new PollenError('INVALID_ARGUMENT', 'a control step was given but SCAFFOLD is off');
       }
+      // The round's server learning rate from the schedule: every optimizer's step is
+      // x + lr * (its direction) and its state does not involve lr, so scaling the step by
+      // lr_t / serverLr is the optimizer run at lr_t (schedule.ts). t = rounds applied so far.
+      const t = readRounds(optimizer.state());
+      const factor = lrAt(config.serverLr, config.serverSchedule, t) / config.serverLr;
       // The optimizer replaces its own state only when its step succeeds; c follows it.
       const next = optimizer.apply(global, delta);
+      if (factor !== 1) {
+        for (let i = 0; i < next.length; i++) next[i] = global[i]! + factor * (next[i]! - global[i]!);
+      }
       if (nextC) c = nextC;
       return next;
     },

@@ -165,7 +165,7 @@ describe('the task schema', () => {
     [
       'unknown built-in data',
       { data: { builtin: 'cifar', partition: { kind: 'iid' }, numShards: 4 } },
-      /"data.builtin" expected "mnist", got "cifar"/,
+      /"data.builtin" expected one of mnist, brown, spam-assassin, got "cifar"/,
     ],
     [
       'a CNN on a flat input',

@@ -1,4 +1,7 @@
 import { type Static, type TInteger, Type } from '@sinclair/typebox';
+import { EligibilitySchema } from './eligibility.ts';
+import { LOCAL_WORK_FIELDS } from './local-work.ts';
+import { PresentationSchema } from './presentation.ts';
 
 /**
  * The task's own fields, declared once with TypeBox: each declaration is a JSON Schema (for
@@ -155,14 +158,28 @@ export const PartitionSchema = Type.Union([
     { additionalProperties: false },
   ),
   Type.Object({ kind: Type.Literal('shards'), shardsPerClient: Int(1, 10) }, { additionalProperties: false }),
+  Type.Object(
+    { kind: Type.Literal('natural') },
+    {
+      additionalProperties: false,
+      description: "By the data's own groups (a Brown document, a SpamAssassin folder); not for MNIST",
+    },
+  ),
 ]);
 /** How built-in demo data is split across clients. */
 export type PartitionSpec = Static<typeof PartitionSchema>;
 
+/** The built-in data sets (docs/tasks.md): MNIST digits, Brown corpus text, SpamAssassin messages. */
+export const BUILTIN_DATA = ['mnist', 'brown', 'spam-assassin'] as const;
+export type BuiltinData = (typeof BUILTIN_DATA)[number];
+
 /** Built-in demo data: each client id maps to one shard of it. */
 export const DataSchema = Type.Object(
   {
-    builtin: Type.Literal('mnist'),
+    builtin: Type.Union(
+      BUILTIN_DATA.map((b) => Type.Literal(b)),
+      { description: 'mnist (digits), brown (next-char text), spam-assassin (messages)' },
+    ),
     partition: PartitionSchema,
     numShards: Int(1, 100_000),
     seed: Type.Optional(Int(0, 0xffffffff)),
@@ -222,6 +239,7 @@ export const TrainingSchema = Type.Object(
     batchSize: Int(1, 4096),
     learningRate: Type.Number({ minimum: 1e-7, maximum: 10 }),
     optimizer: Type.Optional(Type.Union([Type.Literal('sgd'), Type.Literal('adam')])),
+    ...LOCAL_WORK_FIELDS,
   },
   { additionalProperties: false },
 );
@@ -245,6 +263,7 @@ export const TaskInputSchema = Type.Object(
     metrics: Type.Optional(MetricsSchema),
     data: Type.Optional(DataSchema),
     columns: Type.Optional(ColumnsSchema),
+    presentation: Type.Optional(PresentationSchema),
     training: TrainingSchema,
     rounds: Type.Record(Type.String(), Type.Unknown(), {
       description:
@@ -259,6 +278,7 @@ export const TaskInputSchema = Type.Object(
     admission: Type.Optional(
       Type.Unknown({ description: 'AdmissionSettings: join tokens, per-address limits' }),
     ),
+    eligibility: Type.Optional(EligibilitySchema),
   },
   { additionalProperties: false },
 );
