@@ -5,7 +5,7 @@ import { type RelayForward, SecAggRelay } from '../cluster/secagg-relay.ts';
 import { NodeContributor } from '../testing/harness.ts';
 import { ManualClock } from '../testing/manual-clock.ts';
 import { testSession } from '../testing/session.ts';
-import type { RoundHandle, Submission } from './handle.ts';
+import type { DrivenRound, RoundHandle, Submission } from './handle.ts';
 import { Round } from './round.ts';
 import { SecAggRound } from './secagg-round.ts';
 
@@ -42,6 +42,17 @@ function refusal(fn: () => unknown): PollenErrorCode | 'none' {
   }
 }
 
+/** An empty partial of a plain round, for a secure round to refuse. */
+const partialOf = {
+  taskId: 'tiny',
+  roundId: 3,
+  baseVersion: 2,
+  dimension: D,
+  selected: [],
+  target: 1,
+  deadlineMs: 1,
+};
+
 const advertise = {
   taskId: 'tiny',
   roundId: 3,
@@ -52,7 +63,7 @@ const advertise = {
 describe('every kind of round, through the one RoundHandle interface', () => {
   it('sync: takes a plain update through its intake, refuses stage messages, records what it took', () => {
     const clock = new ManualClock();
-    const round: RoundHandle = new Round({
+    const round: DrivenRound = new Round({
       taskId: 'tiny',
       roundId: 3,
       baseVersion: 2,
@@ -81,6 +92,15 @@ describe('every kind of round, through the one RoundHandle interface', () => {
     round.drop('b');
     expect(refusal(() => round.checkMembership('b'))).toBe('ROUND_CLOSED');
     expect(round.record()).toMatchObject({ status: 'open', reported: 1, rejected: 3, selected: 3 });
+    // What a cluster's other nodes get to run their share: the sums' shape, no SecAgg blocks.
+    expect(round.share(['c'])).toEqual({
+      dimension: D,
+      target: 3,
+      robust: { kind: 'none' },
+      scaffold: false,
+      privacy: null,
+    });
+    expect(round.startFor('c')).toEqual({});
     round.close('stopped');
     expect(round.isOpen).toBe(false);
     expect(refusal(() => round.intake(submission('c', 3, 2)))).toBe('ROUND_CLOSED');
@@ -89,7 +109,7 @@ describe('every kind of round, through the one RoundHandle interface', () => {
   it('secure: refuses a plain update, takes its stage messages, records no report before the sum', () => {
     const clock = new ManualClock();
     const sent: string[] = [];
-    const round: RoundHandle = new SecAggRound({
+    const round: DrivenRound = new SecAggRound({
       taskId: 'tiny',
       roundId: 3,
       baseVersion: 2,
@@ -110,6 +130,10 @@ describe('every kind of round, through the one RoundHandle interface', () => {
     round.drop('c');
     expect(refusal(() => round.checkMembership('c'))).toBe('ROUND_CLOSED');
     expect(round.record()).toMatchObject({ status: 'open', reported: 0, selected: 3, rejected: 2 });
+    // Each client's start carries its own SecAgg index; the other nodes get their clients' blocks.
+    expect(round.startFor('b').secagg).toMatchObject({ index: 1, n: 3 });
+    expect(Object.keys(round.share(['b', 'c']).secagg!)).toEqual(['b', 'c']);
+    expect(refusal(() => round.absorb(new Round({ ...partialOf, clock }).partial()))).toBe('INVALID_MESSAGE');
     round.close('stopped');
     expect(round.isOpen).toBe(false);
     expect(round.record().reason).toBe('coordinator stopped');
