@@ -15,7 +15,11 @@ import { REGRESSION_TASK, regressionCsv } from '../testing/saved-model.ts';
 let coordinator: TestCoordinator;
 
 beforeAll(async () => {
-  coordinator = await startTestCoordinator();
+  // Every version kept: under load the task commits many rounds while a version's evaluation
+  // waits, and the test reads the weights of the version its round made.
+  coordinator = await startTestCoordinator({}, undefined, {
+    retention: { keepLast: 1_000_000, keepEvery: 1 },
+  });
   const res = await coordinator.app.inject({
     method: 'POST',
     url: '/api/tasks',
