@@ -70,7 +70,7 @@ describe('pnpm sim --task --data options', () => {
       [[...TASK, '--partition', 'column:user', '--columns', '{"group":"author"}'], /disagree/],
       [
         [...TASK, '--partition', 'column:'],
-        /"--partition" expected iid, dirichlet:ALPHA, shards:K or column:NAME/,
+        /"--partition" expected iid, dirichlet:ALPHA, shards:K, natural or column:NAME/,
       ],
     ];
     for (const [args, message] of cases) {
