@@ -19,10 +19,11 @@ interface Trace {
 const TASK = 'mnist-secure';
 const RANGE = 1;
 
-/** The training worker of a tab. */
+/** The training worker of a tab (the page also runs a worker for trying the model). */
 async function workerOf(page: Page): Promise<Worker> {
-  await expect.poll(() => page.workers().length, { timeout: 30_000 }).toBeGreaterThan(0);
-  return page.workers()[0]!;
+  const trainer = (): Worker | undefined => page.workers().find((w) => w.url().includes('trainer.worker'));
+  await expect.poll(() => trainer() !== undefined, { timeout: 30_000 }).toBe(true);
+  return trainer()!;
 }
 
 async function traceOf(worker: Worker): Promise<Trace | null> {
