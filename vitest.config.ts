@@ -85,7 +85,8 @@ class LongestFirst extends BaseSequencer {
 export default defineConfig({
   test: {
     environment: 'node',
-    testTimeout: 30_000,
+    // A long file's first test warms tfjs and Socket.io up while the browser specs run beside it.
+    testTimeout: 90_000,
     hookTimeout: 60_000,
     pool: 'forks',
     sequence: { sequencer: LongestFirst },
