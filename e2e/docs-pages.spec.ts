@@ -93,10 +93,10 @@ test('screenshots of each task page and of the dashboard on each task', async ({
       const page = await context.newPage();
       await page.goto(`${coordinator.url}/?task=${task.id}&backend=wasm`);
       await page.locator('body[data-ready="true"]').waitFor();
+      await USE[task.id]!(page);
       if (task.id !== HOST_TASK.id) {
         await expect(page.locator('body')).toHaveAttribute('data-try-version', String(ROUNDS));
       }
-      await USE[task.id]!(page);
       await page.screenshot({ path: `${OUT}/${task.id}-contributor.png`, fullPage: true });
       await context.close();
     }

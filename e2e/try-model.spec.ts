@@ -18,10 +18,12 @@ test('drawing a digit on the MNIST page shows what the global model predicts', a
     page.on('request', (req) => req.method() !== 'GET' && sent.push(req.url()));
     await open(page, coordinator.url, MNIST_TASK.id);
     await expect(page.locator('body')).toHaveAttribute('data-presentation', 'image');
-    await expect(page.locator('#try-version')).toHaveText('Using global model version 0.');
+    // The model's worker starts only when the visitor tries it.
+    await expect(page.locator('#try-version')).toHaveText('The model loads when you first try it.');
     await draw(page, SEVEN);
     const classes = page.locator('#classes');
     await expect(classes).toHaveAttribute('data-version', '0');
+    await expect(page.locator('#try-version')).toHaveText('Using global model version 0.');
     await expect(classes.locator('li')).toHaveCount(3);
     await expect(classes.locator('li').first()).toHaveText(/^\d: \d+(\.\d)?%$/);
     // The visitor's drawing stays in the tab: the page only fetched (the task, the model).
@@ -38,11 +40,11 @@ test('typing on the next-character page shows the global model suggestions, whic
     await open(page, coordinator.url, NEXT_CHAR_TASK.id);
     await expect(page.locator('body')).toHaveAttribute('data-presentation', 'next-char');
     await expect(page.locator('#pad')).toHaveCount(0);
-    await expect(page.locator('#try-version')).toHaveText('Using global model version 0.');
     const text = page.locator('#entry-text');
     await text.pressSequentially('the cat sat on the mat ');
     const suggestions = page.locator('#suggestions');
     await expect(suggestions).toHaveAttribute('data-version', '0');
+    await expect(page.locator('#try-version')).toHaveText('Using global model version 0.');
     await expect(suggestions.locator('button')).toHaveCount(3);
     const before = await suggestions.textContent();
 
@@ -76,10 +78,10 @@ test('pasting a message on the text-label page shows the probability of each lab
     page.on('request', (req) => req.method() !== 'GET' && sent.push(req.url()));
     await open(page, coordinator.url, TEXT_LABEL_TASK.id);
     await expect(page.locator('body')).toHaveAttribute('data-presentation', 'text-label');
-    await expect(page.locator('#try-version')).toHaveText('Using global model version 0.');
     await page.locator('#entry-text').fill('You have WON a FREE prize, claim your cash now');
     const scores = page.locator('#label-probabilities');
     await expect(scores).toHaveAttribute('data-version', '0');
+    await expect(page.locator('#try-version')).toHaveText('Using global model version 0.');
     await expect(scores.locator('dt')).toHaveText(['ham', 'spam']);
     await expect(scores.locator('dd').first()).toHaveText(/^\d+(\.\d)?%$/);
     await expect(page.locator('#save-entry')).toBeDisabled();

@@ -137,7 +137,12 @@ async function main(): Promise<void> {
     { client, card: $('widget'), tryOutput: $('try-output'), model, onExamples: refreshCount },
     presentation,
   );
-  if (presentation.kind !== 'none') model.start();
+  if (presentation.kind !== 'none') {
+    model.enable();
+    $('try-version').textContent = 'The model loads when you first try it.';
+    // Reaching for the input starts loading, so the first prediction comes sooner.
+    for (const type of ['focusin', 'pointerdown']) $('widget').addEventListener(type, () => model.wake());
+  }
 
   client.on('status', ({ status, detail }) => {
     $('status').textContent = detail ? `${STATUS_TEXT[status]}: ${detail}` : STATUS_TEXT[status];

@@ -16,10 +16,13 @@ export interface Prediction {
 /**
  * The current global model, run in a worker of its own on the visitor's input (docs/tasks.md,
  * "Try the model"): fetched from GET /api/tasks/:id/global, and again whenever a new version
- * commits (polled with If-None-Match, or at once when told). Predictions stay in the tab.
+ * commits (polled with If-None-Match while the tab is visible, or at once when told).
+ * Predictions stay in the tab. The worker (a second tfjs beside the training worker) starts
+ * only when the visitor first tries the model, so a tab that only contributes never pays for it.
  */
 export class TryModel {
-  private readonly worker: Worker;
+  private worker: Worker | null = null;
+  private enabled = false;
   private readonly pending = new Map<number, (p: Prediction | null) => void>();
   private seq = 0;
   private etag = '';
@@ -36,32 +39,59 @@ export class TryModel {
     private readonly weightCount: number,
     private readonly preferred: Backend | null,
     private readonly onError: (message: string) => void,
-  ) {
-    this.worker = new Worker(new URL('../worker/try.worker.ts', import.meta.url), { type: 'module' });
-    this.worker.onmessage = (event: MessageEvent<TryReply>) => this.receive(event.data);
-  }
+  ) {}
 
   /** Call `listener` with each version the worker loads (to predict again with it). */
   onVersion(listener: (version: number) => void): void {
     this.listeners.push(listener);
   }
 
-  /** Load the current version and keep following new ones. */
-  start(): void {
-    void this.refresh();
-    this.timer ??= setInterval(() => void this.refresh(), POLL_MS);
+  /** The page offers trying the model: the first `predict` or `wake` loads it. */
+  enable(): void {
+    this.enabled = true;
+  }
+
+  /** Whether the worker runs (the visitor tried the model or is about to). */
+  get awake(): boolean {
+    return this.worker !== null;
+  }
+
+  /**
+   * Start the worker, load the current version and follow new ones while the tab is visible
+   * (the visitor reached for the input: loading starts before the first prediction is asked).
+   */
+  wake(): void {
+    if (!this.enabled || this.worker) return;
+    this.worker = new Worker(new URL('../worker/try.worker.ts', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (event: MessageEvent<TryReply>) => this.receive(event.data);
+    const follow = (): void => {
+      if (document.hidden) {
+        if (this.timer) clearInterval(this.timer);
+        this.timer = null;
+      } else {
+        void this.refresh();
+        this.timer ??= setInterval(() => void this.refresh(), POLL_MS);
+      }
+    };
+    document.addEventListener('visibilitychange', follow);
+    follow();
   }
 
   /** Ask for the current version now (a round this page took part in just committed, say). */
   refresh(): Promise<void> {
+    if (!this.worker) return Promise.resolve();
     this.fetching ??= this.fetchGlobal().finally(() => {
       this.fetching = null;
     });
     return this.fetching;
   }
 
-  /** The model's output on one example of the task's input, or null when no model is loaded yet. */
+  /**
+   * The model's output on one example of the task's input, or null when no model is loaded yet
+   * (the first call starts loading it: `onVersion` listeners then ask again).
+   */
   predict(x: ArrayLike<number>): Promise<Prediction | null> {
+    this.wake();
     if (this.version === null) return Promise.resolve(null);
     const id = ++this.seq;
     return new Promise((resolve) => {
@@ -71,7 +101,7 @@ export class TryModel {
   }
 
   private post(req: TryRequest, transfer: Transferable[] = []): void {
-    this.worker.postMessage(req, transfer);
+    this.worker?.postMessage(req, transfer);
   }
 
   private async fetchGlobal(): Promise<void> {
