@@ -88,6 +88,9 @@ export default defineConfig({
     // A long file's first test warms tfjs and Socket.io up while the browser specs run beside it.
     testTimeout: 90_000,
     hookTimeout: 60_000,
+    // Tests wait on held-out evaluations; beside the browser specs a niced evaluator thread
+    // (the coordinator's default) gets almost no CPU and a 2-second test takes 40.
+    env: { POLLEN_EVALUATOR_NICE: '0' },
     pool: 'forks',
     sequence: { sequencer: LongestFirst },
     // The MNIST digits are converted once per run into a directory every file shares.

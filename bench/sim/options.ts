@@ -117,7 +117,7 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --cohort C             per round: a fraction of the clients (0.5, 1.0, 25%) or a count (10)
   --over-selection X     select ceil(cohort * X) to absorb drop-outs (default ${SIM_DEFAULTS.overSelection})
   --min-reports M        fewer reports abandon the round (default half the cohort)
-  --partition P          iid | dirichlet:ALPHA | shards:K | column:NAME (default ${SIM_DEFAULTS.partition};
+  --partition P          iid | dirichlet:ALPHA | shards:K | column:NAME | natural (default ${SIM_DEFAULTS.partition};
                          with --data: iid by default, dirichlet and shards for class targets only)
   --shards S             shards the training split is cut into (default: one per client)
   --dropout P            a selected client drops out of its round with probability P
@@ -141,6 +141,8 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --seed N               seed of partitions, drop-outs, churn and latency (default ${SIM_DEFAULTS.seed})
   --out DIR              where report.json, plot.html, rounds.csv go (default bench/results/sim/<run>)
   --quiet                no progress lines on stderr
+  --task next-char|spam  a built-in text task on its own data (Node clients), its task file's
+                         training unless flags say otherwise; --partition natural | iid
 ${DATA_USAGE}`;
 
 function invalid(message: string): never {

@@ -15,6 +15,7 @@ import { defaultTaskSpec } from './default-task.ts';
 import { asPollenError, HTTP_STATUS } from './errors.ts';
 import { MessageLimit } from './message-limit.ts';
 import { createMetrics } from './metrics.ts';
+import { setEvaluatorNice } from './ml/evaluator-priority.ts';
 import { Engine, type EngineOptions } from './rounds/engine.ts';
 import { apiRoutes } from './routes/api.ts';
 import { globalModelRoute } from './routes/global-model.ts';
@@ -70,6 +71,7 @@ export async function buildCoordinator(
   });
   await openapi(app);
   await initTf();
+  if (config.evaluatorNice !== undefined) setEvaluatorNice(config.evaluatorNice);
   // POLLEN_MNIST_CACHE shares one converted copy between processes (the tests build it once a run).
   useMnistCache(process.env.POLLEN_MNIST_CACHE || config.dataDir);
   const store = await openStore(config);

@@ -102,11 +102,14 @@ describe('admission configuration', () => {
 });
 
 describe('retention and evaluation settings', () => {
-  it('defaults to the last 10 versions, every 100th, and 2,000 held-out examples', () => {
+  it('defaults to the last 10 versions, every 100th, 2,000 held-out examples, an evaluator at nice 10', () => {
     expect(loadConfig([], {})).toMatchObject({
       retention: { keepLast: 10, keepEvery: 100 },
       evaluationSample: 2000,
+      evaluatorNice: 10,
     });
+    expect(loadConfig(['--evaluator-nice', '0'], {})).toMatchObject({ evaluatorNice: 0 });
+    expect(loadConfig([], { POLLEN_EVALUATOR_NICE: '19' })).toMatchObject({ evaluatorNice: 19 });
   });
 
   it('takes them from flags or the environment', () => {
@@ -133,5 +136,9 @@ describe('retention and evaluation settings', () => {
     expect(refusal([], { POLLEN_EVALUATION_SAMPLE: '1e9' })).toMatch(
       /^"POLLEN_EVALUATION_SAMPLE" expected integer/,
     );
+    expect(refusal(['--evaluator-nice', '20'])).toBe(
+      '"POLLEN_EVALUATOR_NICE" expected integer in [0, 19], got 20',
+    );
+    expect(refusal([], { POLLEN_EVALUATOR_NICE: '-1' })).toMatch(/^"POLLEN_EVALUATOR_NICE" expected integer/);
   });
 });

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { expectInt, expectOneOf, PollenError } from '@pollen/fl-core';
 import { DEFAULT_ADDRESS_LIMITS } from './admission/address-limits.ts';
+import { DEFAULT_EVALUATOR_NICE } from './ml/evaluator-priority.ts';
 import { DEFAULT_EVALUATION_SAMPLE } from './ml/held-out-sample.ts';
 import { DEFAULT_RETENTION, type RetentionPolicy } from './store/retention.ts';
 
@@ -34,6 +35,8 @@ export interface CoordinatorConfig {
   readonly retention?: RetentionPolicy;
   /** Held-out examples each version is evaluated on at most (a fixed sample; 0: all); absent: 2,000. */
   readonly evaluationSample?: number;
+  /** The evaluator thread's nice value on Linux (0-19); absent: 10. */
+  readonly evaluatorNice?: number;
 }
 
 /** Who may connect as a contributor (docs/operating.md, "Admission"). */
@@ -105,7 +108,9 @@ const USAGE = `pollen-coordinator [options]
                      (POLLEN_KEEP_VERSIONS, default 10)
   --keep-every M     and of every M-th version, 0: none (POLLEN_KEEP_EVERY, default 100)
   --evaluation-sample N  held-out examples each version is evaluated on at most, a fixed
-                     sample of a larger set, 0: all (POLLEN_EVALUATION_SAMPLE, default 2000)`;
+                     sample of a larger set, 0: all (POLLEN_EVALUATION_SAMPLE, default 2000)
+  --evaluator-nice N the held-out evaluator thread's nice value on Linux, 0-19: higher yields
+                     the CPU to intake and commits sooner (POLLEN_EVALUATOR_NICE, default 10)`;
 
 /** Read the configuration from command-line flags, then environment variables, then defaults. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorConfig {
@@ -133,6 +138,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
         'keep-versions': { type: 'string' },
         'keep-every': { type: 'string' },
         'evaluation-sample': { type: 'string' },
+        'evaluator-nice': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -210,6 +216,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
       0,
       100_000_000,
     ),
+    evaluatorNice: whole('evaluator-nice', 'POLLEN_EVALUATOR_NICE', DEFAULT_EVALUATOR_NICE, 0, 19),
     host: str('host', 'POLLEN_HOST') ?? '127.0.0.1',
     port: expectInt('port', port, 0, 65535),
     dataDir: resolve(str('data-dir', 'POLLEN_DATA_DIR') ?? '.data'),

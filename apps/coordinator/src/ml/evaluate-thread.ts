@@ -1,3 +1,4 @@
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { arraySource, buildModel, type ExampleSet, evaluate, initTf, setFlatWeights } from '@pollen/ml';
 import type * as tf from '@tensorflow/tfjs';
@@ -12,7 +13,18 @@ import { isBuiltinKey } from './held-out-source.ts';
  * held-out data loaded once. Requests are served one at a time, in order.
  */
 const port = parentPort!;
-const { cacheDir } = workerData as { cacheDir: string | null };
+const { cacheDir, nice } = workerData as { cacheDir: string | null; nice: number };
+// Evaluation is background work (docs/design.md, "Evaluation off the commit path"): on Linux a
+// thread has its own nice value (setpriority(2), NOTES), so this one yields the CPU to intake
+// and commits on a busy machine (--evaluator-nice). Elsewhere the call would renice the whole
+// process: skipped.
+if (process.platform === 'linux' && nice > 0) {
+  try {
+    setPriority(nice);
+  } catch {
+    // Not permitted (a sandbox): evaluate at the process's priority.
+  }
+}
 if (cacheDir) useMnistCache(cacheDir);
 const ready = initTf();
 const models = new Map<string, Promise<tf.LayersModel>>();

@@ -13,6 +13,7 @@ import {
 } from '@pollen/ml';
 import type * as tf from '@tensorflow/tfjs';
 import { mnistCacheDir } from '../data/mnist.ts';
+import { evaluatorNice } from './evaluator-priority.ts';
 import { DEFAULT_EVALUATION_SAMPLE, evaluationSample } from './held-out-sample.ts';
 import { builtinHeldOut, type HeldOut, type HeldOutLookup, isBuiltinKey } from './held-out-source.ts';
 
@@ -53,7 +54,7 @@ class EvaluatorThread {
 
   constructor() {
     this.worker = new Worker(new URL('./evaluate-worker.mjs', import.meta.url), {
-      workerData: { cacheDir: mnistCacheDir() ?? null },
+      workerData: { cacheDir: mnistCacheDir() ?? null, nice: evaluatorNice() },
     });
     this.worker.on('message', (reply: EvaluateReply) => {
       this.pending.get(reply.id)?.(reply);

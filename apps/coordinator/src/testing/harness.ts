@@ -62,6 +62,8 @@ export async function startTestCoordinator(
     taskFile,
     logLevel: 'silent',
     operatorTokens: [TEST_OPERATOR_TOKEN],
+    // Tests wait on evaluations while other test files keep the machine busy.
+    evaluatorNice: 0,
     ...(settings.admission ? { admission: settings.admission } : {}),
     ...(settings.retention ? { retention: settings.retention } : {}),
   };
