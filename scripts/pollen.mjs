@@ -51,7 +51,6 @@ function pnpmCommand() {
 }
 
 const [pnpmBin, pnpmPrefix] = pnpmCommand();
-const pnpm = (args, options) => run(pnpmBin, [...pnpmPrefix, ...args], options);
 const mustPnpm = (args, options) => must(pnpmBin, [...pnpmPrefix, ...args], options);
 
 function install() {
@@ -187,13 +186,11 @@ const VITEST_LAYERS = [
   ['system', 'system tests (vitest: processes, PostgreSQL and Redis, the start commands)'],
 ];
 
-const BROWSER_LOG = 'test-results/e2e.log';
-
 /**
- * Every check and test, then one summary line. The browser specs spend most of their time
- * waiting on rounds and deadlines (about one core of two busy), so they run in the background
- * from the moment the build is there, beside the typecheck and the Vitest layers, which run one
- * after the other; their output is printed when they end (docs/getting-started.md).
+ * Every check and test, then one summary line. Lint and build come first; then the browser
+ * specs (which spend most of their time waiting on rounds and deadlines) and the typecheck
+ * (one tsc process) run in the background, their output printed when each ends, beside the
+ * Vitest layers, which run one after the other (docs/getting-started.md).
  */
 async function test() {
   ensureSystemPackages();
@@ -204,12 +201,10 @@ async function test() {
   const mnistCache = mkdtempSync(join(tmpdir(), 'pollen-mnist-test-'));
   process.env.POLLEN_MNIST_CACHE = mnistCache;
   const checks = [];
-  const step = (name, args) => {
+  const step = async (name, args) => {
     say(name);
-    const began = performance.now();
-    const status = pnpm(args);
-    checks.push({ name, ok: status === 0, seconds: (performance.now() - began) / 1000 });
-    return status === 0;
+    checks.push(await timed(name, args, 'inherit'));
+    return checks.at(-1).ok;
   };
   const results = [
     ...VITEST_LAYERS.map(([layer]) => `test-results/${layer}-results.json`),
@@ -217,23 +212,21 @@ async function test() {
   ];
   for (const file of results) rmSync(join(ROOT, file), { force: true });
 
-  step('lint and format check (biome)', ['lint']);
+  await step('lint and format check (biome)', ['lint']);
   const digest = sourceDigest();
-  const built = step('build the web client (vite) and the coordinator (esbuild)', ['build']);
-  let browser = null;
+  const built = await step('build the web client (vite) and the coordinator (esbuild)', ['build']);
+  const background = [];
   if (built) {
     stampBuild(digest);
     // The system and browser tests start the coordinator from this build (what ships).
     process.env.POLLEN_USE_BUILD = '1';
-    browser = startInBackground('browser end-to-end tests (playwright, Chromium)', [
-      'exec',
-      'playwright',
-      'test',
-    ]);
+    background.push(
+      inBackground('browser end-to-end tests (playwright, Chromium)', ['exec', 'playwright', 'test'], 'e2e'),
+    );
   }
-  step('typecheck (tsc, every package)', ['typecheck']);
+  background.push(inBackground('typecheck (tsc, every package)', ['typecheck'], 'typecheck'));
   for (const [layer, name] of VITEST_LAYERS) {
-    step(name, [
+    await step(name, [
       'exec',
       'vitest',
       'run',
@@ -244,8 +237,9 @@ async function test() {
       `--outputFile.json=test-results/${layer}-results.json`,
     ]);
   }
-  if (browser) checks.push(await browser);
-  else checks.push({ name: 'browser end-to-end tests (skipped: the build failed)', ok: false, seconds: 0 });
+  checks.push(...(await Promise.all(background)));
+  if (!built)
+    checks.push({ name: 'browser end-to-end tests (skipped: the build failed)', ok: false, seconds: 0 });
   rmSync(mnistCache, { recursive: true, force: true });
 
   let passed = 0;
@@ -273,29 +267,33 @@ async function test() {
   process.exit(ok ? 0 : 1);
 }
 
-/**
- * Start a pnpm step whose output goes to BROWSER_LOG; resolves to its check once it exits,
- * after printing what it wrote.
- */
-function startInBackground(name, args) {
-  say(`${name}: started in the background, its output follows when it ends`);
-  mkdirSync(join(ROOT, dirname(BROWSER_LOG)), { recursive: true });
-  const log = openSync(join(ROOT, BROWSER_LOG), 'w');
+/** Run a pnpm step to its end without blocking the event loop: resolves to its check. */
+function timed(name, args, stdio) {
   const began = performance.now();
-  const child = spawn(pnpmBin, [...pnpmPrefix, ...args], { cwd: ROOT, stdio: ['ignore', log, log] });
+  const child = spawn(pnpmBin, [...pnpmPrefix, ...args], { cwd: ROOT, stdio });
   return new Promise((resolve) => {
     let ended = false;
     const done = (status) => {
       if (ended) return;
       ended = true;
-      closeSync(log);
-      say(name);
-      process.stdout.write(readFileSync(join(ROOT, BROWSER_LOG)));
       resolve({ name, ok: status === 0, seconds: (performance.now() - began) / 1000 });
     };
     child.on('error', () => done(1));
     child.on('exit', (code) => done(code ?? 1));
   });
+}
+
+/** Start a pnpm step whose output goes to test-results/<log>.log, printed once it ends. */
+async function inBackground(name, args, log) {
+  say(`${name}: started in the background, its output follows when it ends`);
+  const path = join(ROOT, 'test-results', `${log}.log`);
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, 'w');
+  const check = await timed(name, args, ['ignore', fd, fd]);
+  closeSync(fd);
+  say(name);
+  process.stdout.write(readFileSync(path));
+  return check;
 }
 
 const command = process.argv[2];
