@@ -114,6 +114,9 @@ export default defineConfig({
         test: {
           name: 'integration',
           sequence: { groupOrder: 1 },
+          // Files share a worker's modules (tfjs, Fastify, Socket.io, the coordinator): a fresh
+          // process per file spent most of this layer importing them again.
+          isolate: false,
           // Two files at a time (Vitest's default on two cores is one): much of a file's time
           // is sockets, timers and worker threads waiting on each other.
           maxWorkers: 2,
