@@ -209,7 +209,7 @@ export async function buildCoordinator(
     serveClient: false,
     maxHttpBufferSize: messageLimit.current,
     pingInterval: 10_000,
-    pingTimeout: 10_000,
+    pingTimeout: messageLimit.pingTimeout,
   });
   messageLimit.attach(io);
   await cluster?.attach(io);

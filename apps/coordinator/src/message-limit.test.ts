@@ -1,5 +1,6 @@
 import { specSize } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
+import { BASE_PING_TIMEOUT_MS, pingTimeoutFor } from './message-limit.ts';
 import { resolveTaskInput } from './task-file.ts';
 import { NodeContributor, type TestCoordinator } from './testing/harness.ts';
 import { testSession } from './testing/session.ts';
@@ -34,5 +35,19 @@ describe("the transport's message limit", () => {
     const round = await started;
     const ack = await c.send(round, new Float32Array(d).fill(0.001));
     expect(ack).toMatchObject({ ok: true, roundId: round.roundId });
+  });
+
+  it('gives the heartbeat time for the largest message to cross a slow link', async () => {
+    expect(pingTimeoutFor(400_000)).toBe(BASE_PING_TIMEOUT_MS);
+    // A 5M-weight model's 20 MB frame at 512 KiB/s: about 38 s before a heartbeat gets through.
+    expect(pingTimeoutFor(20_000_000)).toBe(38_147);
+    coordinator = await session.start({ rounds });
+    const big = await coordinator.engine.createTask(
+      await resolveTaskInput({ id: 'bigger', model: { kind: 'mlp', hidden: [4096] }, rounds }),
+    );
+    const bytes = specSize(big.weightSpec) * 4;
+    const engine = coordinator.io.engine as unknown as { opts: { pingTimeout: number } };
+    expect(engine.opts.pingTimeout).toBeGreaterThan(pingTimeoutFor(bytes) - 1);
+    expect(engine.opts.pingTimeout).toBeGreaterThan(BASE_PING_TIMEOUT_MS);
   });
 });
