@@ -5,7 +5,8 @@ export type BenchErrorCode =
   | 'COORDINATOR_FAILED'
   | 'BROWSER_FAILED'
   | 'TIMEOUT'
-  | 'CLIENT_FAILED';
+  | 'CLIENT_FAILED'
+  | 'UNSUPPORTED';
 
 /** The one error the harness throws on purpose; the CLI prints `message` and exits non-zero. */
 export class BenchError extends Error {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { aggregationSuite } from '../rows/aggregation.ts';
 import { asyncSuite } from '../rows/async.ts';
 import { backendsSuite } from '../rows/backends.ts';
+import { bigModelsSuite } from '../rows/big-models.ts';
 import { capacitySuite } from '../rows/capacity.ts';
 import { commitLatencySuite } from '../rows/commit-latency.ts';
 import { compressionSuite } from '../rows/compression.ts';
@@ -25,6 +26,7 @@ export const SUITES: readonly Suite[] = [
   asyncSuite,
   capacitySuite,
   commitLatencySuite,
+  bigModelsSuite,
 ];
 
 export interface BenchOptions {

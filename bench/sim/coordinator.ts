@@ -14,6 +14,8 @@ const START_TIMEOUT_MS = 90_000;
 export interface CoordinatorProcess {
   readonly url: string;
   readonly dataDir: string;
+  /** The process id (a benchmark reads its memory from /proc). */
+  readonly pid: number;
   /** The operator bearer token this process was started with. */
   readonly token: string;
   /** GET JSON from the API, as the operator. */
@@ -108,6 +110,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   return {
     url,
     dataDir,
+    pid: child.pid!,
     token,
     get: <T>(path: string) => api<T>(url, path, token),
     async send<T>(method: 'POST' | 'PATCH', path: string, body?: unknown): Promise<T> {
