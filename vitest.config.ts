@@ -25,6 +25,7 @@ const SYSTEM = [
   'apps/coordinator/src/store/migrate.test.ts',
   'apps/coordinator/src/store/retention-contract.test.ts',
   'bench/bench.smoke.test.ts',
+  'bench/bench-rounds.smoke.test.ts',
   'bench/sim.smoke.test.ts',
   'bench/sim-task.smoke.test.ts',
   'scripts/start.test.ts',
@@ -62,6 +63,7 @@ const TFJS = [
  */
 const LONGEST_FIRST = [
   'apps/coordinator/src/fault.test.ts',
+  'bench/bench-rounds.smoke.test.ts',
   'bench/bench.smoke.test.ts',
   'apps/coordinator/src/cluster/failover.test.ts',
   'apps/coordinator/src/fault-overlap.test.ts',

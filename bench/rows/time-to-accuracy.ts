@@ -17,7 +17,10 @@ const CHECK_EVERY = 25;
  * seconds of training (held-out checks not counted) until the held-out accuracy reaches
  * `target`, or null if `maxEpochs` pass first.
  */
-async function centralizedSeconds(target: number, maxEpochs: number): Promise<number | null> {
+async function centralizedToTarget(
+  target: number,
+  maxEpochs: number,
+): Promise<{ seconds: number; samples: number } | null> {
   await initTf();
   const { train, test } = loadMnist();
   const data = tensorsOf(train);
@@ -29,18 +32,23 @@ async function centralizedSeconds(target: number, maxEpochs: number): Promise<nu
   let trainingMs = 0;
   let segmentStart = performance.now();
   let reachedAt: number | null = null;
+  let batches = 0;
+  let samplesAt = 0;
   await model.fit(data.xs, data.ys, {
     epochs: maxEpochs,
     batchSize: SIM_DEFAULTS.batchSize,
     shuffle: true,
     verbose: 0,
     callbacks: {
-      onBatchEnd: async (batch: number) => {
-        if ((batch + 1) % CHECK_EVERY !== 0 || reachedAt !== null) return;
+      onBatchEnd: async () => {
+        batches++;
+        if (batches % CHECK_EVERY !== 0 || reachedAt !== null) return;
         trainingMs += performance.now() - segmentStart;
         const { accuracy } = await evaluateMnist(model, test);
         if (accuracy >= target) {
           reachedAt = trainingMs;
+          // The last batch of an epoch may be short; the count is of full batches.
+          samplesAt = batches * SIM_DEFAULTS.batchSize;
           model.stopTraining = true;
         }
         segmentStart = performance.now();
@@ -49,17 +57,33 @@ async function centralizedSeconds(target: number, maxEpochs: number): Promise<nu
   });
   model.dispose();
   tf.dispose([data.xs, data.ys]);
-  return reachedAt === null ? null : reachedAt / 1000;
+  return reachedAt === null ? null : { seconds: reachedAt / 1000, samples: samplesAt };
 }
 
-/** Seconds from the first round's start to the round that reached `target`, in a Node simulation. */
+/** What a Node simulation took to reach `target` (all null when it did not). */
+interface Federated {
+  /** Serial wall time: from the first round's start to the round that reached the target. */
+  readonly seconds: number | null;
+  readonly rounds: number | null;
+  /**
+   * Critical-path time: per round up to the target, the slowest reporting client's training
+   * plus the coordinator's own time (from the round's close to the next round's start: the
+   * commit and the next selection). What devices training in parallel would take, where the
+   * simulation's clients share this process and train one after another.
+   */
+  readonly criticalPathS: number | null;
+  /** Examples a client trained on up to the target (its examples times the epochs, per round). */
+  readonly samplesPerClient: number | null;
+}
+
+/** Time to `target` in a Node simulation, serial and on the critical path. */
 async function federatedSeconds(
   partition: string,
   clients: number,
   target: number,
   seed: number,
   tiny: boolean,
-): Promise<{ seconds: number | null; rounds: number | null }> {
+): Promise<Federated> {
   const options = parseSimArgs(
     [
       '--node',
@@ -78,7 +102,22 @@ async function federatedSeconds(
   );
   const report = await runSim(options, { command: `bench time-to-accuracy ${partition}` });
   if (report.error) throw new Error(`the simulation failed: ${report.error}`);
-  return { seconds: report.summary.secondsToTarget, rounds: report.summary.roundToTarget };
+  const { secondsToTarget, roundToTarget } = report.summary;
+  const upTo = report.rounds.findIndex((r) => r.status === 'committed' && r.version === roundToTarget);
+  if (secondsToTarget === null || upTo === -1) {
+    return { seconds: null, rounds: null, criticalPathS: null, samplesPerClient: null };
+  }
+  const rounds = report.rounds;
+  const gaps = rounds.slice(1).map((next, i) => next.elapsedS - next.wallS - rounds[i]!.elapsedS);
+  const typicalGap = gaps.length ? median(gaps) : 0;
+  let criticalPathS = 0;
+  let samplesPerClient = 0;
+  for (let i = 0; i <= upTo; i++) {
+    const r = rounds[i]!;
+    criticalPathS += (r.slowestTrainS ?? r.wallS) + (gaps[i] ?? typicalGap);
+    samplesPerClient += (r.examplesPerClient ?? 0) * options.epochs;
+  }
+  return { seconds: secondsToTarget, rounds: roundToTarget, criticalPathS, samplesPerClient };
 }
 
 /**
@@ -93,24 +132,29 @@ export const timeToAccuracySuite: Suite = {
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const target = ctx.tiny ? 0.7 : 0.9;
     const clients = ctx.tiny ? 3 : 20;
-    const central: number[] = [];
+    const central: { seconds: number; samples: number }[] = [];
     for (let r = 0; r < ctx.runs; r++) {
       ctx.log(`time-to-accuracy: centralized run ${r + 1}/${ctx.runs}`);
-      const s = await centralizedSeconds(target, ctx.tiny ? 1 : 10);
-      if (s !== null) central.push(s);
+      const c = await centralizedToTarget(target, ctx.tiny ? 1 : 10);
+      if (c !== null) central.push(c);
     }
-    const centralS = central.length ? median(central) : null;
+    const centralS = central.length ? median(central.map((c) => c.seconds)) : null;
+    const centralSamples = central.length ? median(central.map((c) => c.samples)) : null;
     const rows: BenchRow[] = [];
     for (const partition of ctx.tiny ? ['iid'] : ['iid', 'dirichlet:0.5']) {
-      const seconds: number[] = [];
-      const rounds: number[] = [];
+      const reached: Federated[] = [];
       for (let r = 0; r < ctx.runs; r++) {
         ctx.log(`time-to-accuracy: federated ${partition}, run ${r + 1}/${ctx.runs}`);
         const fed = await federatedSeconds(partition, clients, target, r + 1, ctx.tiny);
-        if (fed.seconds !== null) seconds.push(fed.seconds);
-        if (fed.rounds !== null) rounds.push(fed.rounds);
+        if (fed.seconds !== null) reached.push(fed);
       }
-      const fedS = seconds.length ? median(seconds) : null;
+      const of = (pick: (f: Federated) => number | null): number | null => {
+        const values = reached.map(pick).filter((v): v is number => v !== null);
+        return values.length ? median(values) : null;
+      };
+      const fedS = of((f) => f.seconds);
+      const criticalS = of((f) => f.criticalPathS);
+      const samples = of((f) => f.samplesPerClient);
       rows.push({
         suite: 'time-to-accuracy',
         name: `seconds to ${target} held-out accuracy, ${clients} Node clients, ${partition}, MLP 784-128-10`,
@@ -125,13 +169,33 @@ export const timeToAccuracySuite: Suite = {
         ratioMeaning: 'x the centralized time',
         runs: ctx.runs,
         extra: {
-          roundsToTarget: rounds.length ? median(rounds) : null,
-          runsReachingTarget: seconds.length,
+          roundsToTarget: of((f) => f.rounds),
+          runsReachingTarget: reached.length,
           centralRunsReachingTarget: central.length,
         },
         note:
           `local: ${SIM_DEFAULTS.epochs} epochs, batch ${SIM_DEFAULTS.batchSize}, SGD lr ${SIM_DEFAULTS.learningRate}, ` +
-          'every client every round; federated time runs from the first round, setup excluded',
+          'every client every round; federated time runs from the first round, setup excluded; serial: the clients share one process',
+      });
+      rows.push({
+        suite: 'time-to-accuracy',
+        name: `critical-path seconds to ${target}, ${clients} clients, ${partition} (per round: slowest client's training + the coordinator's commit and next selection)`,
+        value: criticalS === null ? null : sig(criticalS),
+        unit: 's',
+        baseline: {
+          name: 'centralized model.fit on the whole training split',
+          value: centralS === null ? null : sig(centralS),
+          unit: 's',
+        },
+        ratio: criticalS !== null && centralS !== null ? sig(criticalS / centralS) : null,
+        ratioMeaning: 'x the centralized time',
+        runs: ctx.runs,
+        extra: {
+          samplesPerClientToTarget: samples === null ? null : Math.round(samples),
+          centralSamplesToTarget: centralSamples,
+          samplesRatio: samples !== null && centralSamples ? sig(samples / centralSamples) : null,
+        },
+        note: 'samples: examples one client trained on (its examples x epochs, summed over rounds) against the examples centralized training saw',
       });
     }
     return rows;

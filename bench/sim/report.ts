@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import type { MetricValues, OperatorRound } from '@pollen/fl-core';
 import type { Baseline } from '@pollen/ml';
+import { median } from '../lib/stats.ts';
 import type { OpenTaskReport } from './open-task.ts';
 import type { SimOptions } from './options.ts';
 
@@ -32,6 +33,10 @@ export interface ReportRound {
   readonly noiseStd: number | null;
   readonly backends: Record<string, number>;
   readonly reason: string | null;
+  /** The slowest reporting client's local training, in seconds (the round's critical path on devices); null without reports. */
+  readonly slowestTrainS: number | null;
+  /** Examples a reporting client held, median over them; null without reports. */
+  readonly examplesPerClient: number | null;
 }
 
 /** The one-line summary `pnpm sim` prints last. */
@@ -106,6 +111,8 @@ export function reportRounds(records: readonly ApiRound[]): ReportRound[] {
     noiseStd: r.privacy?.noiseStd ?? null,
     backends: r.backends,
     reason: r.reason,
+    slowestTrainS: r.clientMetrics.length ? Math.max(...r.clientMetrics.map((c) => c.trainMs)) / 1000 : null,
+    examplesPerClient: r.clientMetrics.length ? median(r.clientMetrics.map((c) => c.numExamples)) : null,
   }));
 }
 
