@@ -37,6 +37,8 @@ export interface ReportRound {
   readonly slowestTrainS: number | null;
   /** Examples a reporting client held, median over them; null without reports. */
   readonly examplesPerClient: number | null;
+  /** Examples the largest reporting client held (the slowest, at equal speed); null without reports. */
+  readonly largestClientExamples: number | null;
 }
 
 /** The one-line summary `pnpm sim` prints last. */
@@ -113,6 +115,9 @@ export function reportRounds(records: readonly ApiRound[]): ReportRound[] {
     reason: r.reason,
     slowestTrainS: r.clientMetrics.length ? Math.max(...r.clientMetrics.map((c) => c.trainMs)) / 1000 : null,
     examplesPerClient: r.clientMetrics.length ? median(r.clientMetrics.map((c) => c.numExamples)) : null,
+    largestClientExamples: r.clientMetrics.length
+      ? Math.max(...r.clientMetrics.map((c) => c.numExamples))
+      : null,
   }));
 }
 
