@@ -4,7 +4,7 @@
  */
 export const SMOKE_GROUPS = {
   /** Measurements in one process or one tab. */
-  compute: ['backends', 'aggregation', 'compression', 'secagg', 'secagg-unmask'],
+  compute: ['backends', 'aggregation', 'compression', 'secagg', 'secagg-unmask', 'secagg-browser'],
   /** Simulations and coordinator processes with Node clients. */
   rounds: ['time-to-accuracy', 'async', 'capacity', 'commit-latency', 'big-models'],
 } as const;

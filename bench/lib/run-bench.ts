@@ -9,6 +9,7 @@ import { capacitySuite } from '../rows/capacity.ts';
 import { commitLatencySuite } from '../rows/commit-latency.ts';
 import { compressionSuite } from '../rows/compression.ts';
 import { secAggSuite } from '../rows/secagg.ts';
+import { secAggBrowserSuite } from '../rows/secagg-browser.ts';
 import { secAggUnmaskSuite } from '../rows/secagg-unmask.ts';
 import { timeToAccuracySuite } from '../rows/time-to-accuracy.ts';
 import type { BenchRow, Suite } from '../rows/types.ts';
@@ -23,6 +24,7 @@ export const SUITES: readonly Suite[] = [
   compressionSuite,
   secAggSuite,
   secAggUnmaskSuite,
+  secAggBrowserSuite,
   asyncSuite,
   capacitySuite,
   commitLatencySuite,
