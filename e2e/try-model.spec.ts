@@ -60,6 +60,15 @@ test('typing on the next-character page shows the global model suggestions, whic
     });
     await expect(suggestions).toHaveAttribute('data-version', '1');
     expect(await suggestions.textContent()).not.toBe(before);
+    // The page counts what it downloaded for the round: the model, once.
+    await expect(page.locator('#received')).toHaveText(/ of models in 1 round since this page opened$/);
+    const weights = (
+      await (await page.request.get(`${coordinator.url}/api/tasks/${NEXT_CHAR_TASK.id}/global`)).body()
+    ).byteLength;
+    // The start message's frame: the float32 weights and the frame's small header.
+    const down = Number(await page.locator('body').getAttribute('data-bytes-down'));
+    expect(down).toBeGreaterThanOrEqual(weights);
+    expect(down).toBeLessThan(weights + 256);
     // Nothing typed was sent anywhere: the page only fetched (the model, the task) and the socket spoke.
     expect(sent).toEqual([]);
 

@@ -60,6 +60,8 @@ async function main(): Promise<void> {
   const history = new HistoryList($<HTMLOListElement>('history'), $('history-empty'));
   let bytesSent = 0;
   let uploads = 0;
+  let bytesReceived = 0;
+  let downloads = 0;
 
   const refreshCount = async (): Promise<void> => {
     const counts = await client.exampleCounts();
@@ -161,7 +163,12 @@ async function main(): Promise<void> {
       ? `Skipped: ${skipped.map((s) => `${s.backend} (${s.reason})`).join('; ')}`
       : `${chosen} is the best backend this browser offers.`;
   });
-  client.on('selected', ({ roundId }) => {
+  client.on('selected', ({ roundId, bytesDown }) => {
+    bytesReceived += bytesDown;
+    downloads++;
+    document.body.dataset.bytesDown = String(bytesReceived);
+    $('received').textContent =
+      `${kib(bytesReceived)} of models in ${plural(downloads, 'round')} since this page opened`;
     progress.value = 0;
     $('progress-text').textContent = `Picked for round ${roundId}: loading the model.`;
   });

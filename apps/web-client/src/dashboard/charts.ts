@@ -159,7 +159,8 @@ export function createCharts(root: Document): { update(state: ChartState): void;
           {},
           line('uploaded KiB', COLORS.good),
           line('downloaded KiB', COLORS.blue),
-          { ...line('compression ratio', COLORS.accent, 'ratio'), dash: [5, 4] },
+          { ...line('upload compression', COLORS.accent, 'ratio'), dash: [5, 4] },
+          { ...line('download compression', COLORS.blue, 'ratio'), dash: [2, 3] },
         ],
       },
       (s) => {
@@ -170,6 +171,10 @@ export function createCharts(root: Document): { update(state: ChartState): void;
           rs.map((r) => r.bytesDown / 1024),
           rs.map((r) =>
             r.bytesUp > 0 ? (r.reported * denseBytes(s.dimension)) / r.bytesUp : null,
+          ) as Series,
+          // Each selected client is sent the model once: dense float32 over what went down.
+          rs.map((r) =>
+            r.bytesDown > 0 ? (r.selected * denseBytes(s.dimension)) / r.bytesDown : null,
           ) as Series,
         ];
       },

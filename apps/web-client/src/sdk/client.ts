@@ -2,6 +2,7 @@ import { decodeDense, encodeDense } from '@pollen/compression';
 import {
   type Ack,
   type Backend,
+  type Binary,
   type ClientToServerEvents,
   type ContributorAuth,
   type EligibilitySettings,
@@ -625,6 +626,7 @@ export class PollenClient extends Emitter<ClientEvents> {
       roundId: msg.roundId,
       modelVersion: msg.modelVersion,
       deadline: msg.deadline,
+      bytesDown: startBytes(msg),
     });
     this.setStatus('training', `round ${msg.roundId}`);
     this.inFlight.add(msg.roundId);
@@ -721,4 +723,10 @@ export class PollenClient extends Emitter<ClientEvents> {
 /** Create a Pollen client for a task; call `start()` once the visitor has agreed to contribute. */
 export function createClient(options: ClientOptions): PollenClient {
   return new PollenClient(options);
+}
+
+/** Bytes of a round's start message's binary parts: what a device downloads for the round. */
+function startBytes(msg: RoundStartMessage): number {
+  const size = (b: Binary | undefined): number => (b ? toBytes(b).byteLength : 0);
+  return size(msg.weights) + size(msg.control) + size(msg.compression?.coordinates);
 }

@@ -9,7 +9,14 @@ export interface ClientEvents {
   /** Connection and participation state changed. */
   status: { status: ClientStatus; detail: string };
   /** This device was selected for a round. */
-  selected: { taskId: string; roundId: number; modelVersion: number; deadline: number };
+  selected: {
+    taskId: string;
+    roundId: number;
+    modelVersion: number;
+    deadline: number;
+    /** Bytes of the round's start message the device received: the weights, SCAFFOLD's c, the shared coordinates. */
+    bytesDown: number;
+  };
   /** Local training progress. */
   progress: { roundId: number; epoch: number; epochs: number; batch: number; batches: number; loss: number };
   /** The update of a round was accepted by the coordinator. */
