@@ -128,7 +128,7 @@ describe('simulated misbehaviour', () => {
 describe('pnpm sim on a built-in task', () => {
   it('reads --task next-char|spam without --data as the built-in task on its own data', () => {
     const o = parseSimArgs(['--node', '--task', 'next-char', '--clients', '4']);
-    expect(o).toMatchObject({ builtin: 'next-char', open: null, clients: 4 });
+    expect(o).toMatchObject({ builtin: 'next-char', open: null, clients: 4, partition: { kind: 'natural' } });
     expect(parseSimArgs(['--node', '--task', 'spam', '--partition', 'natural'])).toMatchObject({
       builtin: 'spam',
       partition: { kind: 'natural' },

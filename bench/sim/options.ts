@@ -369,8 +369,11 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
   if (builtin === null && str('partition') === 'natural') {
     invalid('"--partition natural" splits a built-in task\'s data by its groups: --task next-char or spam');
   }
-  // Any task's data may have no classes to skew: IID unless asked otherwise.
-  const partition = parsePartition(str('partition') ?? (task ? 'iid' : SIM_DEFAULTS.partition));
+  // Any task's data may have no classes to skew: IID unless asked otherwise. A built-in task
+  // keeps its task file's partition (both split naturally), which the report then names.
+  const partition = parsePartition(
+    str('partition') ?? (builtin ? 'natural' : task ? 'iid' : SIM_DEFAULTS.partition),
+  );
   const open = builtin ? null : parseOpenTask((name) => str(name), partition, mode, num);
   const { codec, compression } = parseCompression(
     str('compression') ?? SIM_DEFAULTS.codec,
