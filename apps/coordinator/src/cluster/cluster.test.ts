@@ -140,7 +140,7 @@ describe.skipIf(missing !== null)('three coordinators on Redis and PostgreSQL', 
   }, 120_000);
 
   it('runs secure rounds across the nodes (stages relayed to the lease holder) with the single-node result', async () => {
-    const secure = { range: 1, stageMs: 5000 };
+    const secure = { range: 1, stageMs: 15_000 };
     const { dataDir, taskFile } = tinyTaskDir('pollen-cluster-secure-', { ...ROUNDS, maxRounds: 1 });
     dirs.push(dataDir);
     await extendTask(taskFile, { secureAggregation: secure });

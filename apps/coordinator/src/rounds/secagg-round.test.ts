@@ -112,7 +112,7 @@ const QUANTIZATION = 1e-6;
 
 describe('secure aggregation rounds over Socket.io', () => {
   it('applies the mean of the updates, having seen only masked vectors', async () => {
-    await start(5, 5, { range: 1, stageMs: 5000 });
+    await start(5, 5, { range: 1, stageMs: 15_000 });
     const deltas = await cohort(5);
     const record = (await finished()) as { status: string; reported: number; newVersion: number };
     expect(record).toMatchObject({ status: 'committed', reported: 5, newVersion: 1 });
@@ -134,7 +134,7 @@ describe('secure aggregation rounds over Socket.io', () => {
   });
 
   it('recovers drop-outs after sharing keys and after sending the masked input', async () => {
-    await start(8, 5, { range: 1, stageMs: 5000 });
+    await start(8, 5, { range: 1, stageMs: 15_000 });
     // 2 vanish after their shares (masks removed through their keys), 1 after its masked input
     // (its input counts; its self-mask seed comes from the others' shares).
     const deltas = await cohort(8, { 1: 'shares', 4: 'shares', 6: 'masked' });
@@ -148,7 +148,7 @@ describe('secure aggregation rounds over Socket.io', () => {
 
   it('aborts, commits nothing and asks no share, when drop-outs leave a secret below threshold', async () => {
     // k = 5 (complete graph of 6), t = 4: three drop-outs leave each sharer 2 surviving partners.
-    await start(6, 2, { range: 1, stageMs: 5000, threshold: 4 });
+    await start(6, 2, { range: 1, stageMs: 15_000, threshold: 4 });
     await cohort(6, { 0: 'shares', 2: 'shares', 3: 'shares' });
     const record = (await finished()) as { status: string; reason: string; newVersion: number | null };
     expect(record.status).toBe('abandoned');
@@ -216,8 +216,15 @@ describe('secure aggregation rounds over Socket.io', () => {
   });
 
   it('answers malformed, oversized, out-of-stage, replayed and foreign secagg messages with codes, and carries on', async () => {
-    await start(6, 4, { range: 1, stageMs: 1500 });
+    // The clock stands still until the test moves it: the rogue's messages all land in the
+    // advertise stage however slow the machine, and each stage ends when the test says (two
+    // stage deadlines stay inside the round's 20 s deadline).
+    const clock = new ManualClock();
+    await start(6, 4, { range: 1, stageMs: 5000 }, clock);
     const deltas = await cohort(4);
+    const honest = clients.slice(0, 4);
+    const allSent = (event: string) => () =>
+      honest.every((c) => c.secagg.acks.some((a) => a.event === event && a.ack.ok));
     // A selected client that never speaks keeps the advertise stage open until its deadline.
     const sleeper = new NodeContributor(coordinator!.url, 'secure-sleeper');
     clients.push(sleeper);
@@ -272,7 +279,13 @@ describe('secure aggregation rounds over Socket.io', () => {
     expect(await code(send('secagg:advertise', { cPk: pk, sPk: pk }))).toBe('REPLAY');
     // A plain update has no place in a secure round.
     expect((await rogue.send(msg, new Float32Array(await dimension()))).ok).toBe(false);
-    // The rogue never shares: the share stage drops it at its deadline and the others finish.
+    // The sleeper never advertises: the stage ends at its deadline and the keys go out.
+    await waitFor(allSent('secagg:advertise'));
+    clock.advance(5000);
+    // The rogue never shares: the share stage drops it at its deadline and the others finish
+    // (the later stages end early, once every survivor has answered).
+    await waitFor(allSent('secagg:shares'));
+    clock.advance(5000);
     const record = (await finished()) as { status: string; reported: number; rejected: number };
     expect(record).toMatchObject({ status: 'committed', reported: 4 });
     expect(record.rejected).toBeGreaterThanOrEqual(6);
@@ -322,7 +335,7 @@ describe('secure aggregation rounds over Socket.io', () => {
         epsilonBudget: 50,
       },
       // Noise of std z C / sqrt(minReports) = 0.25 per coordinate: a range of 4 clips nothing.
-      secureAggregation: { range: 4, stageMs: 5000 },
+      secureAggregation: { range: 4, stageMs: 15_000 },
     });
     dirs.push(coordinator.dataDir);
     const d = await dimension();
@@ -361,7 +374,7 @@ describe('secure aggregation rounds over Socket.io', () => {
         deadlineMs: 20_000,
         maxRounds: 1,
       },
-      secureAggregation: { range: 1, stageMs: 5000 },
+      secureAggregation: { range: 1, stageMs: 15_000 },
       compression: { kind: 'shared', fraction: 0.1, bits: 32 },
     });
     dirs.push(coordinator.dataDir);
