@@ -9,7 +9,7 @@ import {
   WeightedAccumulator,
 } from '@pollen/fl-core';
 import { type BatchSource, buildModel, initTf, setFlatWeights, trainLocal } from '@pollen/ml';
-import { encodeRoundUpload } from '@pollen/web-client';
+import { encodeRoundUpload } from '@pollen/participation';
 import { evaluateMnist, mnistTask, sourceOf } from './lib/mnist.ts';
 import { initialWeights } from './strategies-sim.ts';
 

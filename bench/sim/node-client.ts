@@ -1,14 +1,4 @@
-import { decodeDense, encodeDense } from '@pollen/compression';
-import {
-  type Backend,
-  type ClientMetrics,
-  type ClientToServerEvents,
-  PROTOCOL_VERSION,
-  type RoundStartMessage,
-  type ServerToClientEvents,
-  type TaskSpec,
-  toBytes,
-} from '@pollen/fl-core';
+import type { Backend, ClientToServerEvents, ServerToClientEvents, TaskSpec } from '@pollen/fl-core';
 import {
   arraySource,
   type BatchSource,
@@ -17,7 +7,14 @@ import {
   type ExampleSet,
   trainLocal,
 } from '@pollen/ml';
-import { encodeRoundUpload } from '@pollen/web-client';
+import {
+  InMemoryDevice,
+  type Link,
+  Participant,
+  socketLink,
+  type TrainInput,
+  type TrainOutput,
+} from '@pollen/participation';
 import type * as tf from '@tensorflow/tfjs';
 import { io, type Socket } from 'socket.io-client';
 
@@ -51,12 +48,11 @@ export interface ClientStats {
 }
 
 /**
- * One simulated device in Node: the contributor protocol over Socket.io (websocket
- * transport, the typed events of fl-core), local training with the browser worker's own
- * `trainLocal` on the demo shard the coordinator serves for this client id (FedProx and
- * SCAFFOLD included, c_i kept until its round commits, as the SDK does), the round's privacy
- * block and the round's compression applied with the SDK's own `encodeRoundUpload` (error
- * feedback's residual kept in memory). With `train: false` it answers rounds with a zero update at once,
+ * One simulated device in Node: the browser SDK's own participation (@pollen/participation:
+ * rounds, privacy, compression with error feedback, SCAFFOLD's c_i kept until its round
+ * commits) over Socket.io (websocket transport), with local training by the browser worker's
+ * own `trainLocal` on the demo shard the coordinator serves for this client id, and the
+ * device's state in memory. With `train: false` it answers rounds with a zero update at once,
  * which is how the capacity benchmark loads the coordinator without training.
  */
 
@@ -95,17 +91,14 @@ export class NodeClient {
   /** The last unexpected failure of a round, for the report. */
   lastError: string | null = null;
   private socket: ClientSocket | null = null;
+  private link: Link | null = null;
   private model: tf.LayersModel | null = null;
   private data: BatchSource | null = null;
   private numExamples = 0;
-  /** SCAFFOLD's c_i, kept like the browser keeps it in IndexedDB; replaced when a round commits. */
-  private control: Float32Array | null = null;
-  private readonly pendingControls = new Map<number, Float32Array>();
-  /** Error feedback's residual, kept in memory as the browser keeps it in IndexedDB. */
-  private residual: Float32Array | null = null;
   private closed = false;
   private away = false;
   private readonly backend: Backend = 'wasm';
+  private readonly participant: Participant;
 
   constructor(
     private readonly url: string,
@@ -115,7 +108,35 @@ export class NodeClient {
     private readonly train = true,
     /** The examples this device holds (`pnpm sim --data`); null: the demo shard the coordinator serves. */
     private readonly examples: ExampleSet | null = null,
-  ) {}
+  ) {
+    this.participant = new Participant({
+      clientId,
+      // Nothing is sent while away or after close: the update of a round left is lost, as a closed tab's is.
+      link: () => (this.connected && !this.closed ? this.link : null),
+      backend: () => this.backend,
+      trainer: { train: (input) => this.trainRound(input) },
+      memory: new InMemoryDevice(),
+      secure: null,
+      events: {
+        selected: (_msg, bytes) => {
+          this.stats.rounds++;
+          this.stats.bytesDown += bytes;
+        },
+        uploaded: (u) => {
+          this.stats.uploads++;
+          this.stats.bytesUp += u.bytes;
+        },
+        // ROUND_CLOSED is expected: over-selected clients that finish after the target are refused.
+        answered: (_msg, ack) => {
+          if (!ack.ok) this.stats.refused++;
+        },
+        error: (e) => {
+          this.stats.errors++;
+          this.lastError = e.message;
+        },
+      },
+    });
+  }
 
   /** Fetch this client's demo shard (unless it holds its own examples), build the model and join the population. */
   async start(): Promise<void> {
@@ -151,18 +172,11 @@ export class NodeClient {
       timeout: 20_000,
     });
     this.socket = socket;
+    this.link = socketLink(socket, 60_000);
     socket.on('round:start', (msg) => {
-      if (this.socket !== socket) return;
-      this.onRound(msg).catch((err: unknown) => {
-        this.stats.errors++;
-        this.lastError = (err as Error).message;
-      });
+      if (this.socket === socket) void this.participant.roundStart(msg);
     });
-    socket.on('round:end', (msg) => {
-      const ci = this.pendingControls.get(msg.roundId);
-      this.pendingControls.delete(msg.roundId);
-      if (ci && msg.status === 'committed') this.control = ci;
-    });
+    socket.on('round:end', (msg) => void this.participant.roundEnd(msg));
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('connect_error', (err) =>
@@ -170,14 +184,9 @@ export class NodeClient {
       );
     });
     const helloStart = performance.now();
-    const reply = await socket.timeout(20_000).emitWithAck('hello', {
-      protocolVersion: PROTOCOL_VERSION,
-      clientId: this.clientId,
-      taskId: this.task.id,
-      backend: this.backend,
-      numExamples: this.numExamples,
-      eligible: true,
-    });
+    const reply = await socket
+      .timeout(20_000)
+      .emitWithAck('hello', this.participant.hello(this.task.id, this.numExamples, true));
     this.helloMs = performance.now() - helloStart;
     if (!reply.ok)
       throw new BenchError('CLIENT_FAILED', `hello of ${this.clientId}: ${reply.code} ${reply.message}`);
@@ -201,86 +210,56 @@ export class NodeClient {
     await this.connect();
   }
 
-  private async onRound(msg: RoundStartMessage): Promise<void> {
-    this.stats.rounds++;
-    const weights = toBytes(msg.weights);
-    this.stats.bytesDown += weights.byteLength;
+  /**
+   * Local training for a round, or the drop-out the behaviour plans for it: vanish (and come
+   * back later), withdraw, or stay silent. A load generator answers with a zero update at once.
+   */
+  private async trainRound({ msg, weights, scaffold }: TrainInput): Promise<TrainOutput | null> {
     const plan = this.behaviour?.planRound(this.clientId, msg.roundId) ?? { dropout: null, delayMs: 0 };
     if (plan.dropout) {
       this.stats.dropouts++;
       await sleep(plan.delayMs);
       if (plan.dropout === 'vanish') void this.leaveFor(this.behaviour!.awayMs());
-      else if (plan.dropout === 'withdraw' && this.socket?.connected) {
-        await this.socket.emitWithAck('withdraw', {
+      else if (plan.dropout === 'withdraw' && this.connected) {
+        await this.link!.request('withdraw', {
           taskId: msg.taskId,
           roundId: msg.roundId,
           reason: 'simulated drop-out',
         });
       }
       // 'silent': stay connected and never answer; the round's deadline deals with it.
-      return;
+      return null;
     }
-    const { vector } = decodeDense(weights);
-    const strategy = msg.strategy ?? { proximalMu: 0, scaffold: false };
-    let scaffold: { c: Float32Array; ci: Float32Array } | undefined;
-    if (strategy.scaffold) {
-      if (!msg.control)
-        throw new BenchError('CLIENT_FAILED', 'a SCAFFOLD round came without its control variate');
-      const control = toBytes(msg.control);
-      this.stats.bytesDown += control.byteLength;
-      const c = decodeDense(control, { dimension: vector.length }).vector;
-      scaffold = { c, ci: this.control ?? new Float32Array(vector.length) };
-    }
-    let delta: Float32Array;
-    let controlDelta: Float32Array | null = null;
-    let nextControl: Float32Array | null = null;
-    let metrics: ClientMetrics = { metrics: { loss: 0 }, trainMs: 0 };
-    // Local steps, reported with every update (FedNova needs them); a stand-in trains one.
-    let steps = 1;
+    let out: TrainOutput;
     if (this.train) {
-      const result = await trainLocal(this.model!, this.data!, vector, msg.training, this.task, undefined, {
-        proximalMu: strategy.proximalMu,
-        scaffold,
+      const result = await trainLocal(this.model!, this.data!, weights, msg.training, this.task, undefined, {
+        proximalMu: msg.strategy?.proximalMu ?? 0,
+        ...(scaffold
+          ? { scaffold: { c: scaffold.c, ci: scaffold.ci ?? new Float32Array(weights.length) } }
+          : {}),
       });
-      delta = result.delta;
-      metrics = { metrics: result.metrics, trainMs: result.trainMs };
-      steps = result.steps;
-      controlDelta = result.scaffold?.deltaC ?? null;
-      nextControl = result.scaffold?.ci ?? null;
-      this.stats.trainMs += metrics.trainMs;
+      this.stats.trainMs += result.trainMs;
+      out = {
+        delta: result.delta,
+        numExamples: this.numExamples,
+        metrics: { metrics: result.metrics, trainMs: result.trainMs },
+        steps: result.steps,
+        clientControl: result.scaffold?.ci ?? null,
+        controlDelta: result.scaffold?.deltaC ?? null,
+      };
     } else {
-      delta = new Float32Array(vector.length);
-      if (scaffold) controlDelta = new Float32Array(vector.length);
+      // A stand-in trains one step of nothing.
+      out = {
+        delta: new Float32Array(weights.length),
+        numExamples: this.numExamples,
+        metrics: { metrics: { loss: 0 }, trainMs: 0 },
+        steps: 1,
+        clientControl: null,
+        controlDelta: scaffold ? new Float32Array(weights.length) : null,
+      };
     }
     await sleep(plan.delayMs);
-    const socket = this.socket;
-    if (!socket?.connected || this.closed) return;
-    // The round's privacy and compression, with the browser SDK's own module (CSPRNG noise).
-    const upload = encodeRoundUpload(delta, msg, this.residual);
-    const frame = upload.frame;
-    const clipBit = upload.privacy?.clipBit;
-    const controlFrame = controlDelta ? encodeDense(controlDelta, msg.codec, { round: msg.roundId }) : null;
-    const ack = await socket.timeout(60_000).emitWithAck('update', {
-      taskId: msg.taskId,
-      roundId: msg.roundId,
-      modelVersion: msg.modelVersion,
-      numExamples: this.numExamples,
-      backend: this.backend,
-      ...metrics,
-      steps,
-      update: frame,
-      ...(controlFrame ? { controlDelta: controlFrame } : {}),
-      ...(clipBit !== undefined ? { clipBit } : {}),
-    });
-    if (ack.ok) {
-      this.stats.uploads++;
-      this.stats.bytesUp += frame.byteLength + (controlFrame?.byteLength ?? 0);
-      if (nextControl) this.pendingControls.set(msg.roundId, nextControl);
-      if (msg.compression?.errorFeedback) this.residual = upload.residual;
-    } else {
-      // ROUND_CLOSED is expected: over-selected clients that finish after the target are refused.
-      this.stats.refused++;
-    }
+    return out;
   }
 
   /** Disconnect for good and free the model and data. */

@@ -2,19 +2,17 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeDense, encodeDense, encodeUpload } from '@pollen/compression';
+import { encodeDense } from '@pollen/compression';
 import {
   type Ack,
   type ClientToServerEvents,
   type ContributorAuth,
   hashSeed,
-  PROTOCOL_VERSION,
   type RoundStartMessage,
   type ServerToClientEvents,
   seededRng,
-  toBytes,
-  uploadPlanFor,
 } from '@pollen/fl-core';
+import { InMemoryDevice, Participant, socketLink, type TrainOutput } from '@pollen/participation';
 import { io, type Socket } from 'socket.io-client';
 import { buildCoordinator, type Coordinator } from '../app.ts';
 import type { Clock } from '../clock.ts';
@@ -93,7 +91,11 @@ export function contributorAuth(clientId: string, extra: Partial<ContributorAuth
 
 /**
  * A contributor speaking the real protocol from Node: it trains nothing, it answers each
- * round with whatever `respond` computes from the global weights.
+ * round with whatever `respond` computes from the global weights, through the same
+ * participation the browser SDK and the simulation use (@pollen/participation: privacy,
+ * compression with error feedback kept in memory, secure rounds through SecAggNodeClient).
+ * Without `respond` it only records its rounds, and the test answers them by hand (`send`,
+ * `secagg.start`).
  */
 export class NodeContributor {
   readonly socket: TestSocket;
@@ -101,11 +103,13 @@ export class NodeContributor {
   readonly acks: Ack<{ roundId?: number }>[] = [];
   /** Frames this client sent, in order (what the coordinator folded in, when acknowledged). */
   readonly sent: Uint8Array[] = [];
-  /** Error feedback's residual, as the browser keeps it, for rounds that compress. */
-  residual: Float32Array | null = null;
   private waiters: ((msg: RoundStartMessage) => void)[] = [];
   /** The secure-aggregation side: runs every round that comes with a SecAgg block. */
   readonly secagg: SecAggNodeClient;
+  private readonly memory = new InMemoryDevice();
+  private readonly participant: Participant;
+  /** The examples this device said it holds, at its last hello: what its updates are weighted by. */
+  private numExamples = 10;
 
   constructor(
     url: string,
@@ -122,8 +126,46 @@ export class NodeContributor {
       forceNew: true,
       auth: contributorAuth(clientId, auth),
     });
-    this.socket.on('round:start', (msg) => void this.onRound(msg));
     this.secagg = new SecAggNodeClient(this.socket, leaveAfter);
+    const link = socketLink(this.socket);
+    this.participant = new Participant({
+      clientId,
+      link: () => link,
+      backend: () => 'cpu',
+      trainer: { train: async ({ msg, weights }) => this.answer(weights, msg) },
+      memory: this.memory,
+      secure: this.secagg.channel(),
+      // Reproducible noise and random-k: a test may compare what two runs sent.
+      rng: (msg) => seededRng(hashSeed(`${clientId}:${msg.roundId}`)),
+      events: {
+        // Plain updates only: a secure round's acks are in `secagg.acks`.
+        answered: (_msg, ack, frame) => {
+          if (!frame) return;
+          this.sent.push(frame);
+          this.acks.push(ack);
+        },
+      },
+    });
+    this.socket.on('round:start', (msg) => void this.onRound(msg));
+    this.socket.on('round:end', (msg) => void this.participant.roundEnd(msg));
+  }
+
+  /** Error feedback's residual, as the browser keeps it, for rounds that compress. */
+  get residual(): Float32Array | null {
+    return this.memory.residual;
+  }
+
+  private answer(global: Float32Array, msg: RoundStartMessage): TrainOutput | null {
+    const delta = this.respond?.(global, msg) ?? null;
+    if (!delta) return null;
+    return {
+      delta,
+      numExamples: this.numExamples,
+      metrics: { metrics: { loss: 1, accuracy: 0.5 }, trainMs: 1 },
+      steps: 1,
+      clientControl: null,
+      controlDelta: null,
+    };
   }
 
   /**
@@ -145,14 +187,8 @@ export class NodeContributor {
 
   async hello(taskId = 'tiny', numExamples = 10): Promise<Ack> {
     if (!this.socket.connected) await new Promise<void>((r) => this.socket.once('connect', () => r()));
-    return this.socket.emitWithAck('hello', {
-      protocolVersion: PROTOCOL_VERSION,
-      clientId: this.clientId,
-      taskId,
-      backend: 'cpu',
-      numExamples,
-      eligible: true,
-    });
+    this.numExamples = numExamples;
+    return this.socket.emitWithAck('hello', this.participant.hello(taskId, numExamples, true));
   }
 
   /** Resolve with the next round this client is selected for. */
@@ -163,29 +199,7 @@ export class NodeContributor {
   private async onRound(msg: RoundStartMessage): Promise<void> {
     this.rounds.push(msg);
     for (const w of this.waiters.splice(0)) w(msg);
-    if (!this.respond) return;
-    const global = decodeDense(toBytes(msg.weights)).vector;
-    const delta = this.respond(global, msg);
-    if (!delta) return;
-    if (msg.secagg) {
-      this.secagg.start(msg, delta);
-      return;
-    }
-    try {
-      // A compressing round: the shared upload encoder, as the SDK and the simulation use it.
-      const encoded = msg.compression
-        ? encodeUpload(delta, uploadPlanFor(msg, delta.length), {
-            residual: this.residual,
-            rng: seededRng(hashSeed(`${this.clientId}:${msg.roundId}`)),
-            meta: { round: msg.roundId },
-          })
-        : null;
-      const ack = await this.send(msg, encoded?.frame ?? delta);
-      this.acks.push(ack);
-      if (ack.ok && encoded) this.residual = encoded.residual;
-    } catch {
-      // The socket closed before the coordinator answered: the test ended or dropped us on purpose.
-    }
+    if (this.respond) await this.participant.roundStart(msg);
   }
 
   send(

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type Ack, type RoundStartMessage, SecAggSession } from '@pollen/fl-core';
+import { type Ack, type RoundStartMessage, type SecAggReport, SecAggSession } from '@pollen/fl-core';
+import type { SecureChannel } from '@pollen/participation';
 import type { TestSocket } from './harness.ts';
 
 /** Where a Node test client vanishes in a secure round: after sending that stage's message. */
@@ -20,6 +21,8 @@ export class SecAggNodeClient {
 
   /** Stage messages to lose once, as a broken connection would (tests of `resend`). */
   readonly lose = new Set<string>();
+  /** Rounds whose masked input participation waits to hear the answer to. */
+  private readonly maskedAcks = new Map<number, (ack: Ack) => void>();
 
   constructor(
     private socket: TestSocket,
@@ -66,6 +69,41 @@ export class SecAggNodeClient {
     delta: Float32Array,
     extra: { readonly clipBit?: 0 | 1; readonly controlDelta?: Float32Array; readonly steps?: number } = {},
   ): void {
+    this.advertise(msg);
+    const report = {
+      modelVersion: msg.modelVersion,
+      numExamples: 10,
+      backend: 'cpu' as const,
+      metrics: { loss: 1, accuracy: 0.5 },
+      trainMs: 1,
+    };
+    this.offer(msg, delta, extra, report);
+  }
+
+  /** The port participation drives (the contributor's rounds in @pollen/participation). */
+  channel(): SecureChannel {
+    return {
+      start: (msg) => this.advertise(msg),
+      input: (msg, delta, controlDelta, clipBit, report, steps) => {
+        const acked = new Promise<Ack>((resolve) => this.maskedAcks.set(msg.roundId, resolve));
+        this.offer(
+          msg,
+          delta,
+          {
+            ...(clipBit !== null ? { clipBit } : {}),
+            ...(controlDelta ? { controlDelta } : {}),
+            ...(steps !== null ? { steps } : {}),
+          },
+          report,
+        );
+        return acked;
+      },
+      end: (roundId) =>
+        this.settle(roundId, { ok: false, code: 'ROUND_CLOSED', message: `round ${roundId} ended` }),
+    };
+  }
+
+  private advertise(msg: RoundStartMessage): void {
     const session = new SecAggSession(
       msg.taskId,
       msg.roundId,
@@ -74,18 +112,27 @@ export class SecAggNodeClient {
     );
     this.session = session;
     void this.emit('secagg:advertise', () => session.advertise(), 'advertise');
-    const report = {
-      modelVersion: msg.modelVersion,
-      numExamples: 10,
-      backend: 'cpu' as const,
-      metrics: { loss: 1, accuracy: 0.5 },
-      trainMs: 1,
-    };
+  }
+
+  private offer(
+    msg: RoundStartMessage,
+    delta: Float32Array,
+    extra: { readonly clipBit?: 0 | 1; readonly controlDelta?: Float32Array; readonly steps?: number },
+    report: SecAggReport,
+  ): void {
+    const session = this.current(msg.roundId);
+    if (!session) return;
     void this.emit(
       'secagg:masked',
       () => session.offerInput(delta.length, { delta, ...extra }, report),
       'masked',
     );
+  }
+
+  private settle(roundId: number, ack: Ack): void {
+    const resolve = this.maskedAcks.get(roundId);
+    this.maskedAcks.delete(roundId);
+    resolve?.(ack);
   }
 
   private current(roundId: number): SecAggSession | null {
@@ -110,6 +157,7 @@ export class SecAggNodeClient {
     try {
       const ack = (await this.socket.emitWithAck(event as 'secagg:advertise', payload as never)) as Ack;
       this.acks.push({ event, ack });
+      if (event === 'secagg:masked') this.settle((payload as { roundId: number }).roundId, ack);
     } catch {
       return;
     }

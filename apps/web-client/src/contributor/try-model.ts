@@ -1,4 +1,5 @@
 import type { Backend } from '@pollen/fl-core';
+import { WorkerCalls } from '../worker/calls.ts';
 import type { TrainTask } from '../worker/messages.ts';
 import type { TryReply, TryRequest } from '../worker/try-messages.ts';
 import { checkGlobalModel } from './global-model.ts';
@@ -23,8 +24,7 @@ export interface Prediction {
 export class TryModel {
   private worker: Worker | null = null;
   private enabled = false;
-  private readonly pending = new Map<number, (p: Prediction | null) => void>();
-  private seq = 0;
+  private readonly predictions = new WorkerCalls<Prediction | null>();
   private etag = '';
   private timer: ReturnType<typeof setInterval> | null = null;
   private fetching: Promise<void> | null = null;
@@ -93,11 +93,7 @@ export class TryModel {
   predict(x: ArrayLike<number>): Promise<Prediction | null> {
     this.wake();
     if (this.version === null) return Promise.resolve(null);
-    const id = ++this.seq;
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      this.post({ type: 'predict', id, x: Array.from(x) });
-    });
+    return this.predictions.call((id) => this.post({ type: 'predict', id, x: Array.from(x) }), undefined);
   }
 
   private post(req: TryRequest, transfer: Transferable[] = []): void {
@@ -133,14 +129,10 @@ export class TryModel {
       this.version = reply.version;
       for (const listener of this.listeners) listener(reply.version);
     } else if (reply.type === 'prediction') {
-      this.pending.get(reply.id)?.({ probs: reply.probs, version: reply.version });
-      this.pending.delete(reply.id);
+      this.predictions.settle(reply.id, { probs: reply.probs, version: reply.version });
     } else {
       this.onError(reply.message);
-      if (reply.id !== null) {
-        this.pending.get(reply.id)?.(null);
-        this.pending.delete(reply.id);
-      }
+      if (reply.id !== null) this.predictions.settle(reply.id, null);
     }
   }
 }

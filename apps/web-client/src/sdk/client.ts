@@ -1,23 +1,26 @@
-import { decodeDense, encodeDense } from '@pollen/compression';
 import {
   type Ack,
   type Backend,
-  type Binary,
   type ClientToServerEvents,
   type ContributorAuth,
   type EligibilitySettings,
   type EligibilityVerdict,
-  normalizeBySteps,
-  PROTOCOL_VERSION,
   type Presentation,
   presentationOf,
-  type RoundStartMessage,
   type ServerToClientEvents,
   type TaskSpec,
-  toBytes,
 } from '@pollen/fl-core';
 import { decodeExampleSet, inputSize, labelSize } from '@pollen/ml';
+import {
+  type DeviceMemory,
+  type Link,
+  Participant,
+  socketLink,
+  type TrainInput,
+  type TrainOutput,
+} from '@pollen/participation';
 import { io, type Socket } from 'socket.io-client';
+import { WorkerCalls } from '../worker/calls.ts';
 import type { TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
 import { checkCpuShare, effectiveCpuShare } from './cpu-share.ts';
 import { DeviceConditions } from './eligibility.ts';
@@ -29,16 +32,22 @@ import {
   DEFAULT_QUOTA_BYTES,
   type ExampleInput,
 } from './examples.ts';
-import { privatize, uploadPrivacy } from './privacy.ts';
 import { SecAggRelay } from './secagg-relay.ts';
 import * as storage from './storage.ts';
 import { acquireTrainerLock, type ReleaseLock } from './trainer-lock.ts';
-import { encodeRoundUpload } from './upload.ts';
 
 type PollenSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** Handshake refusals that pass: the address is over its limits for now. */
 const TRANSIENT_REFUSALS: ReadonlySet<string> = new Set(['RATE_LIMITED', 'TOO_MANY_CONNECTIONS', 'INTERNAL']);
+
+/** SCAFFOLD's c_i and error feedback's residual, kept in this browser's IndexedDB (storage.ts). */
+const BROWSER_MEMORY: DeviceMemory = {
+  loadControl: storage.loadControl,
+  saveControl: storage.saveControl,
+  loadResidual: storage.loadResidual,
+  saveResidual: storage.saveResidual,
+};
 
 /** A promise with its resolver, for a moment other code waits for. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -96,11 +105,13 @@ export class PollenClient extends Emitter<ClientEvents> {
   private task: (TaskInfo & { presentation: Presentation; demoData: boolean }) | null = null;
   private id = '';
   private secret = '';
-  private trainSeq = 0;
   private state: ClientStatus = 'idle';
-  private pending = new Map<number, { resolve: (r: WorkerReply) => void; roundId: number }>();
-  /** SCAFFOLD: c_i+ of rounds this device reported in, kept once the round commits. */
-  private pendingControls = new Map<number, Float32Array>();
+  /** Training requests to the worker, by id, with the round each trains for. */
+  private readonly trainCalls = new WorkerCalls<WorkerReply, number>();
+  /** This device's part in rounds (@pollen/participation), from start() on. */
+  private participant: Participant | null = null;
+  /** The connection as participation sends on it. */
+  private link: Link | null = null;
   /** Set from start() until stop(): aborting it ends a start still waiting or loading. */
   private session: AbortController | null = null;
   private releaseLock: ReleaseLock | null = null;
@@ -118,14 +129,8 @@ export class PollenClient extends Emitter<ClientEvents> {
   };
   /** The visitor's CPU share, before the task's cap. */
   private visitorCpuShare: number;
-  /** Rounds this device left because it stopped being eligible: their updates are not sent. */
-  private readonly left = new Set<number>();
-  /** Rounds this page is training or uploading right now. */
-  private readonly inFlight = new Set<number>();
   /** Leaving the page leaves the coordinator at once, rather than after its reconnection grace. */
   private readonly onPageHide = (): void => this.stop();
-  /** Rounds this page was selected for and has not heard the end of. */
-  private readonly handling = new Set<number>();
   /** Secure rounds: relays between the coordinator and the worker, which runs SecAgg+. */
   private readonly secagg = new SecAggRelay(
     () => this.worker,
@@ -162,15 +167,6 @@ export class PollenClient extends Emitter<ClientEvents> {
       })),
     );
     this.on('roundEnd', (r) => this.remember(r.roundId, (e) => e && { ...e, outcome: r.status }));
-    this.on('selected', (r) => {
-      // Rounds do not overlap: one whose end this page missed (a reconnection) is over too.
-      for (const id of this.handling) if (id < r.roundId) this.handling.delete(id);
-      this.handling.add(r.roundId);
-    });
-    this.on('roundEnd', (r) => {
-      this.handling.delete(r.roundId);
-      if (this.rejoinPending) this.rejoin();
-    });
   }
 
   get status(): ClientStatus {
@@ -224,7 +220,7 @@ export class PollenClient extends Emitter<ClientEvents> {
    * round's update.
    */
   private onEligibility(verdict: EligibilityVerdict): void {
-    if (!verdict.eligible) for (const roundId of this.inFlight) this.left.add(roundId);
+    if (!verdict.eligible) this.participant?.leaveRounds();
     this.emit('eligibility', verdict);
     void this.reportEligibility();
   }
@@ -352,6 +348,7 @@ export class PollenClient extends Emitter<ClientEvents> {
   private async begin(signal: AbortSignal): Promise<void> {
     this.setStatus('starting', 'preparing the training worker');
     ({ clientId: this.id, secret: this.secret } = await storage.deviceIdentity());
+    this.participant = this.participate();
     const base = this.options.url.replace(/\/$/, '');
     const { demoData } = await this.taskSpec();
     if (signal.aborted) return;
@@ -380,18 +377,21 @@ export class PollenClient extends Emitter<ClientEvents> {
       reconnectionDelayMax: 10_000,
     });
     this.socket = socket;
+    this.link = socketLink(socket);
     this.holdUntilIntroduced(socket);
     socket.on('connect', () => void this.hello());
     socket.on('disconnect', (reason) => {
       this.introduced = deferred();
       if (this.state !== 'stopped') this.setStatus('connecting', `disconnected (${reason}), reconnecting`);
     });
-    socket.on('round:start', (msg) => void this.onRound(msg));
+    socket.on('round:start', (msg) => {
+      if (this.worker) void this.participant?.roundStart(msg);
+    });
     this.secagg.attach(socket);
     socket.on('round:end', (msg) => {
-      this.secagg.end(msg.roundId);
-      void this.settleControl(msg.roundId, msg.status === 'committed');
+      void this.participant?.roundEnd(msg);
       this.emit('roundEnd', { roundId: msg.roundId, status: msg.status, modelVersion: msg.modelVersion });
+      if (this.rejoinPending) this.rejoin();
     });
     socket.on('pollen:error', (err) => this.emit('error', err));
     socket.on('connect_error', (err) => {
@@ -427,7 +427,8 @@ export class PollenClient extends Emitter<ClientEvents> {
    * first (its upload, then the coordinator's word on it).
    */
   private rejoin(): void {
-    this.rejoinPending = this.handling.size > 0 || this.state === 'training' || this.state === 'uploading';
+    this.rejoinPending =
+      this.participant?.busy === true || this.state === 'training' || this.state === 'uploading';
     if (this.rejoinPending || !this.socket?.connected) return;
     this.socket.disconnect().connect();
   }
@@ -438,18 +439,15 @@ export class PollenClient extends Emitter<ClientEvents> {
     this.session = null;
     this.conditions.stop();
     globalThis.removeEventListener?.('pagehide', this.onPageHide);
-    this.handling.clear();
-    this.left.clear();
-    this.inFlight.clear();
+    // Rounds whose end this client will not hear of: nothing is sent for them, no c_i+ kept.
+    this.participant?.reset();
     this.socket?.disconnect();
     this.socket = null;
+    this.link = null;
     this.worker?.terminate();
     this.worker = null;
     this.backendName = null;
-    for (const p of this.pending.values()) p.resolve({ type: 'error', id: null, message: 'stopped' });
-    this.pending.clear();
-    // Rounds whose end this client will not hear of: their c_i+ must not be kept.
-    this.pendingControls.clear();
+    this.trainCalls.settleAll({ type: 'error', id: null, message: 'stopped' });
     this.rejoinPending = false;
     this.setStatus('stopped', 'not contributing');
     // Last, so a tab waiting for the lock connects only once this one has left.
@@ -469,15 +467,10 @@ export class PollenClient extends Emitter<ClientEvents> {
 
   private async hello(): Promise<void> {
     const socket = this.socket;
-    if (!socket || !this.backendName) return;
-    const reply = await socket.emitWithAck('hello', {
-      protocolVersion: PROTOCOL_VERSION,
-      clientId: this.id,
-      taskId: this.options.task,
-      backend: this.backendName,
-      numExamples: await this.countExamples(),
-      eligible: this.eligible(),
-    });
+    const participant = this.participant;
+    if (!socket || !participant || !this.backendName) return;
+    const hello = participant.hello(this.options.task, await this.countExamples(), this.eligible());
+    const reply = await socket.emitWithAck('hello', hello);
     if (!reply.ok) {
       this.emit('error', { code: reply.code, message: reply.message });
       // Not admitted to the task: retrying the same connection cannot help.
@@ -485,15 +478,7 @@ export class PollenClient extends Emitter<ClientEvents> {
       return;
     }
     this.introduced.resolve();
-    // Still counted in a round this page is not training (a reload, another tab of a closed one):
-    // leave it now rather than hold the round until its deadline.
-    if (reply.activeRound != null && !this.handling.has(reply.activeRound)) {
-      void socket.emitWithAck('withdraw', {
-        taskId: this.options.task,
-        roundId: reply.activeRound,
-        reason: 'this page is not training that round',
-      });
-    }
+    void participant.admitted(reply);
     this.setStatus('waiting', `connected; model version ${reply.modelVersion}`);
   }
 
@@ -536,7 +521,7 @@ export class PollenClient extends Emitter<ClientEvents> {
           if (reply.recovery) this.rejoin();
           resolve();
         } else if (reply.type === 'progress') {
-          this.emit('progress', { ...reply, roundId: this.pending.get(reply.id)?.roundId ?? 0 });
+          this.emit('progress', { ...reply, roundId: this.trainCalls.context(reply.id) ?? 0 });
         } else if (reply.type === 'error' && reply.id === null) {
           // Before `ready` the worker could not start; after it, a fallback found no backend left.
           if (this.backendName) this.emit('error', { code: 'CLIENT_ERROR', message: reply.message });
@@ -544,14 +529,12 @@ export class PollenClient extends Emitter<ClientEvents> {
         } else if (reply.id !== null) {
           if (reply.type === 'result') {
             this.emit('memory', {
-              roundId: this.pending.get(reply.id)?.roundId ?? 0,
+              roundId: this.trainCalls.context(reply.id) ?? 0,
               numTensors: reply.numTensors,
               numBytes: reply.numBytes,
             });
           }
-          const p = this.pending.get(reply.id);
-          this.pending.delete(reply.id);
-          p?.resolve(reply);
+          this.trainCalls.settle(reply.id, reply);
         }
       };
       worker.onerror = (event) => reject(new Error(event.message));
@@ -559,174 +542,88 @@ export class PollenClient extends Emitter<ClientEvents> {
     });
   }
 
-  /**
-   * SCAFFOLD: keep c_i+ only when the round it was computed in committed, since only then did
-   * the server's c take in this device's Delta c_i (Karimireddy et al. 2020, Algorithm 1).
-   */
-  private async settleControl(roundId: number, committed: boolean): Promise<void> {
-    const ci = this.pendingControls.get(roundId);
-    if (!ci) return;
-    this.pendingControls.delete(roundId);
-    if (!committed) return;
-    try {
-      await storage.saveControl(this.options.task, ci, roundId);
-    } catch (err) {
-      this.emit('error', {
-        code: 'CLIENT_ERROR',
-        message: `could not keep SCAFFOLD state: ${(err as Error).message}`,
-      });
-    }
+  /** This device's part in rounds: participation with the worker, IndexedDB and this page's socket. */
+  private participate(): Participant {
+    return new Participant({
+      clientId: this.id,
+      link: () => this.link,
+      backend: () => this.backendName ?? 'cpu',
+      trainer: { train: (input) => this.train(input) },
+      memory: BROWSER_MEMORY,
+      secure: this.secagg,
+      events: {
+        selected: (msg, bytesDown) => {
+          const { taskId, roundId, modelVersion, deadline } = msg;
+          this.emit('selected', { taskId, roundId, modelVersion, deadline, bytesDown });
+          this.setStatus('training', `round ${roundId}`);
+        },
+        uploading: (msg) => this.setStatus('uploading', `round ${msg.roundId}`),
+        uploaded: (u) =>
+          this.emit('uploaded', {
+            roundId: u.msg.roundId,
+            bytes: u.bytes,
+            numExamples: u.numExamples,
+            ...u.metrics,
+            epsilon: u.msg.privacy?.epsilonAfter ?? null,
+            privacy: u.privacy,
+          }),
+        answered: (_msg, ack) => {
+          if (!ack.ok) this.emit('error', { code: ack.code, message: ack.message });
+        },
+        error: (e) => this.emit('error', e),
+        done: (msg) => {
+          if (this.state !== 'stopped') this.setStatus('waiting', `round ${msg.roundId} done`);
+        },
+      },
+    });
   }
 
-  private async train(roundId: number, msg: RoundStartMessage, weights: Float32Array): Promise<WorkerReply> {
-    const id = ++this.trainSeq;
-    const task = this.task!;
-    const strategy = msg.strategy ?? { proximalMu: 0, scaffold: false };
-    let control: Float32Array | null = null;
-    let clientControl: Float32Array | null = null;
-    if (strategy.scaffold) {
-      if (!msg.control) throw new Error('the round uses SCAFFOLD but sent no control variate');
-      control = decodeDense(toBytes(msg.control), { dimension: weights.length }).vector;
-      clientControl = await storage.loadControl(msg.taskId, weights.length);
-      // Copies: the buffers are transferred to the worker, and the stored one must stay usable.
-      control = control.slice();
-      clientControl = clientControl?.slice() ?? null;
-    }
+  /** Local training in the worker: the buffers are transferred, the reply's taken back. */
+  private async train({ msg, weights, scaffold }: TrainInput): Promise<TrainOutput> {
+    const worker = this.worker;
+    if (!worker || !this.task) throw new Error('stopped');
+    const task = this.task;
+    const control = scaffold?.c ?? null;
+    const clientControl = scaffold?.ci ?? null;
     const transfer = [weights.buffer, control?.buffer, clientControl?.buffer].filter(
       (b): b is ArrayBuffer => b instanceof ArrayBuffer,
     );
-    return new Promise((resolve) => {
-      this.pending.set(id, { resolve, roundId });
-      this.worker!.postMessage(
-        {
-          type: 'train',
-          id,
-          taskId: msg.taskId,
-          task,
-          training: msg.training,
-          cpuShare: this.cpuShare,
-          weights: weights.buffer as ArrayBuffer,
-          strategy: { proximalMu: strategy.proximalMu, scaffold: strategy.scaffold },
-          control: (control?.buffer as ArrayBuffer | undefined) ?? null,
-          clientControl: (clientControl?.buffer as ArrayBuffer | undefined) ?? null,
-        } satisfies WorkerRequest,
-        transfer,
-      );
-    });
-  }
-
-  private async onRound(msg: RoundStartMessage): Promise<void> {
-    const socket = this.socket;
-    if (!socket || !this.worker) return;
-    // The coordinator sends a round's start again to a client that reconnects within its grace
-    // period (the first may have been lost with the connection): a round in hand is not trained twice.
-    if (this.handling.has(msg.roundId)) return;
-    this.emit('selected', {
-      taskId: msg.taskId,
-      roundId: msg.roundId,
-      modelVersion: msg.modelVersion,
-      deadline: msg.deadline,
-      bytesDown: startBytes(msg),
-    });
-    this.setStatus('training', `round ${msg.roundId}`);
-    this.inFlight.add(msg.roundId);
-    this.secagg.start(msg);
-    try {
-      const { vector } = decodeDense(toBytes(msg.weights));
-      const reply = await this.train(msg.roundId, msg, vector);
-      if (reply.type !== 'result')
-        throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
-      // No longer eligible: the coordinator took this device out of the round.
-      if (this.left.has(msg.roundId)) return;
-      this.setStatus('uploading', `round ${msg.roundId}`);
-      const raw = new Float32Array(reply.delta);
-      // A secure round masks the privatized dense delta in the worker (secagg-relay.ts); any
-      // other round encodes its upload with the task's privacy and compression (upload.ts),
-      // error feedback's residual coming from IndexedDB.
-      const residual =
-        !msg.secagg && msg.compression?.errorFeedback
-          ? await storage.loadResidual(msg.taskId, raw.length)
-          : null;
-      const secure = msg.secagg ? (msg.privacy ? privatize(raw, msg.privacy) : null) : undefined;
-      const encoded = msg.secagg ? null : encodeRoundUpload(raw, msg, residual);
-      const sent = secure === undefined ? (encoded?.privacy ?? null) : secure;
-      // FedNova under secure aggregation: mask Delta_i / steps and the steps (fl-core's layout.ts).
-      const secureDelta = secure?.update ?? raw;
-      const delta = msg.secagg?.steps ? normalizeBySteps(secureDelta, reply.steps) : secureDelta;
-      const frame = encoded?.frame ?? new Uint8Array(0);
-      const kept = encoded?.residual ?? null;
-      const controlFrame = reply.controlDelta
-        ? encodeDense(new Float32Array(reply.controlDelta), msg.codec, { round: msg.roundId })
-        : null;
-      const report = {
-        modelVersion: msg.modelVersion,
-        numExamples: reply.numExamples,
-        backend: this.backendName!,
-        ...reply.metrics,
-      };
-      // A secure round sends no update: the worker masks it and the coordinator sees only the sum.
-      const controlDelta = reply.controlDelta ? new Float32Array(reply.controlDelta) : null;
-      const ack = msg.secagg
-        ? await this.secagg.input(
-            msg,
-            delta,
-            controlDelta,
-            sent?.clipBit ?? null,
-            report,
-            msg.secagg.steps ? reply.steps : null,
-          )
-        : await socket.emitWithAck('update', {
+    const reply = await this.trainCalls.call(
+      (id) =>
+        worker.postMessage(
+          {
+            type: 'train',
+            id,
             taskId: msg.taskId,
-            roundId: msg.roundId,
-            modelVersion: msg.modelVersion,
-            numExamples: reply.numExamples,
-            backend: this.backendName!,
-            ...reply.metrics,
-            steps: reply.steps,
-            update: frame,
-            ...(controlFrame ? { controlDelta: controlFrame } : {}),
-            ...(sent?.clipBit !== undefined ? { clipBit: sent.clipBit } : {}),
-          });
-      if (!ack.ok) {
-        this.emit('error', { code: ack.code, message: ack.message });
-      } else {
-        if (reply.clientControl) this.pendingControls.set(msg.roundId, new Float32Array(reply.clientControl));
-        // What the accepted upload left out is carried to the next one.
-        if (!msg.secagg && msg.compression?.errorFeedback)
-          await storage.saveResidual(msg.taskId, kept, msg.roundId);
-        this.emit('uploaded', {
-          roundId: msg.roundId,
-          bytes: msg.secagg ? 4 * msg.secagg.words : frame.byteLength + (controlFrame?.byteLength ?? 0),
-          numExamples: reply.numExamples,
-          ...reply.metrics,
-          epsilon: msg.privacy?.epsilonAfter ?? null,
-          privacy: msg.privacy && sent ? uploadPrivacy(msg.privacy, sent) : null,
-        });
-      }
-    } catch (err) {
-      this.emit('error', { code: 'CLIENT_ERROR', message: (err as Error).message });
-      if (socket.connected) {
-        await socket.emitWithAck('withdraw', {
-          taskId: msg.taskId,
-          roundId: msg.roundId,
-          reason: (err as Error).message,
-        });
-      }
-    } finally {
-      this.inFlight.delete(msg.roundId);
-      this.left.delete(msg.roundId);
-      if (this.state !== 'stopped') this.setStatus('waiting', `round ${msg.roundId} done`);
-    }
+            task,
+            training: msg.training,
+            cpuShare: this.cpuShare,
+            weights: weights.buffer as ArrayBuffer,
+            strategy: {
+              proximalMu: msg.strategy?.proximalMu ?? 0,
+              scaffold: msg.strategy?.scaffold ?? false,
+            },
+            control: (control?.buffer as ArrayBuffer | undefined) ?? null,
+            clientControl: (clientControl?.buffer as ArrayBuffer | undefined) ?? null,
+          } satisfies WorkerRequest,
+          transfer,
+        ),
+      msg.roundId,
+    );
+    if (reply.type !== 'result') throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
+    const floats = (b: ArrayBuffer | null): Float32Array | null => (b ? new Float32Array(b) : null);
+    return {
+      delta: new Float32Array(reply.delta),
+      numExamples: reply.numExamples,
+      metrics: reply.metrics,
+      steps: reply.steps,
+      clientControl: floats(reply.clientControl),
+      controlDelta: floats(reply.controlDelta),
+    };
   }
 }
 
 /** Create a Pollen client for a task; call `start()` once the visitor has agreed to contribute. */
 export function createClient(options: ClientOptions): PollenClient {
   return new PollenClient(options);
-}
-
-/** Bytes of a round's start message's binary parts: what a device downloads for the round. */
-function startBytes(msg: RoundStartMessage): number {
-  const size = (b: Binary | undefined): number => (b ? toBytes(b).byteLength : 0);
-  return size(msg.weights) + size(msg.control) + size(msg.compression?.coordinates);
 }

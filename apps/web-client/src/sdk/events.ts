@@ -1,5 +1,5 @@
 import type { Backend, EligibilityVerdict, MetricValues } from '@pollen/fl-core';
-import type { UploadPrivacy } from './privacy.ts';
+import type { UploadPrivacy } from '@pollen/participation';
 import type { HistoryEntry } from './storage.ts';
 
 /** What a Pollen client tells the page embedding it. */

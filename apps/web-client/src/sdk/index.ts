@@ -15,5 +15,3 @@ export type { AddExamplesResult, ExampleInput } from './examples.ts';
 export { DEFAULT_QUOTA_BYTES } from './examples.ts';
 export type { ExampleSource, HistoryEntry, StoredExample } from './storage.ts';
 export { TRAINER_LOCK } from './trainer-lock.ts';
-export type { RoundUpload } from './upload.ts';
-export { encodeRoundUpload } from './upload.ts';

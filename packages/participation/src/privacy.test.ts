@@ -1,6 +1,6 @@
 import { l2norm, noisedNormBound, PollenError, type RoundPrivacy, seededRng } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
-import { cryptoRng, privatize, uploadPrivacy } from './privacy.ts';
+import { cryptoRng, privatize, type RandomSource, uploadPrivacy } from './privacy.ts';
 
 const round: RoundPrivacy = {
   mode: 'distributed',
@@ -16,9 +16,9 @@ describe('cryptoRng', () => {
   it('draws uniform numbers in [0, 1) from getRandomValues, refilling its block', () => {
     let calls = 0;
     const rng = cryptoRng({
-      getRandomValues: <T extends ArrayBufferView | null>(array: T): T => {
+      getRandomValues: <T extends Uint32Array>(array: T): T => {
         calls++;
-        return globalThis.crypto.getRandomValues(array as unknown as Uint32Array) as unknown as T;
+        return (globalThis as unknown as { crypto: RandomSource }).crypto.getRandomValues(array);
       },
     });
     const draws = Array.from({ length: 20_000 }, rng);

@@ -39,6 +39,11 @@ export interface UploadPrivacy {
   readonly delta: number | null;
 }
 
+/** WebCrypto's `getRandomValues`, as browsers, workers and Node (globalThis.crypto) have it. */
+export interface RandomSource {
+  getRandomValues<T extends Uint32Array>(array: T): T;
+}
+
 // Uniform draws need 53 random bits; getRandomValues fills at most 65,536 bytes per call.
 const BLOCK_WORDS = 16_384;
 
@@ -47,7 +52,9 @@ const BLOCK_WORDS = 16_384;
  * 53 bits each, drawn in blocks. DP noise must come from a CSPRNG: noise an observer could
  * predict from a seed would subtract out (Mironov 2012 shows even the low bits matter).
  */
-export function cryptoRng(crypto: Pick<Crypto, 'getRandomValues'> = globalThis.crypto): Rng {
+export function cryptoRng(
+  crypto: RandomSource = (globalThis as unknown as { crypto: RandomSource }).crypto,
+): Rng {
   const block = new Uint32Array(BLOCK_WORDS);
   let next = block.length;
   return () => {

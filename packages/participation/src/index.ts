@@ -1,0 +1,23 @@
+/**
+ * @pollen/participation: the contributor side of Pollen's protocol, one implementation for the
+ * browser SDK, the coordinator's test harness and the Node simulation (docs/design.md,
+ * "Participation").
+ */
+export type { ParticipantEvents, ParticipantOptions, Uploaded } from './participant.ts';
+export { Participant, startBytes } from './participant.ts';
+export type {
+  AckSocket,
+  DeviceMemory,
+  Link,
+  ReplyOf,
+  RequestOf,
+  SecureChannel,
+  Trainer,
+  TrainInput,
+  TrainOutput,
+} from './ports.ts';
+export { InMemoryDevice, socketLink } from './ports.ts';
+export type { PrivateUpdate, RandomSource, UploadPrivacy } from './privacy.ts';
+export { cryptoRng, privatize, uploadPrivacy } from './privacy.ts';
+export type { RoundUpload } from './upload.ts';
+export { encodeRoundUpload } from './upload.ts';
