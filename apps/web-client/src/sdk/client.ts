@@ -1,27 +1,6 @@
-import {
-  type Ack,
-  type Backend,
-  type ClientToServerEvents,
-  type ContributorAuth,
-  type EligibilitySettings,
-  type EligibilityVerdict,
-  type Presentation,
-  presentationOf,
-  type ServerToClientEvents,
-  type TaskSpec,
-} from '@pollen/fl-core';
-import { decodeExampleSet, inputSize, labelSize } from '@pollen/ml';
-import {
-  type DeviceMemory,
-  type Link,
-  Participant,
-  socketLink,
-  type TrainInput,
-  type TrainOutput,
-} from '@pollen/participation';
-import { io, type Socket } from 'socket.io-client';
-import { WorkerCalls } from '../worker/calls.ts';
-import type { TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
+import type { Ack, Backend, ContributorAuth, EligibilityVerdict } from '@pollen/fl-core';
+import { type DeviceMemory, Participant } from '@pollen/participation';
+import { Connection } from './connection.ts';
 import { checkCpuShare, effectiveCpuShare } from './cpu-share.ts';
 import { DeviceConditions } from './eligibility.ts';
 import { TaskEntries } from './entries.ts';
@@ -34,12 +13,9 @@ import {
 } from './examples.ts';
 import { SecAggRelay } from './secagg-relay.ts';
 import * as storage from './storage.ts';
+import { type ClientTask, fetchTask, loadDemoShard } from './task-info.ts';
 import { acquireTrainerLock, type ReleaseLock } from './trainer-lock.ts';
-
-type PollenSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-/** Handshake refusals that pass: the address is over its limits for now. */
-const TRANSIENT_REFUSALS: ReadonlySet<string> = new Set(['RATE_LIMITED', 'TOO_MANY_CONNECTIONS', 'INTERNAL']);
+import { WorkerTrainer } from './worker-trainer.ts';
 
 /** SCAFFOLD's c_i and error feedback's residual, kept in this browser's IndexedDB (storage.ts). */
 const BROWSER_MEMORY: DeviceMemory = {
@@ -48,15 +24,6 @@ const BROWSER_MEMORY: DeviceMemory = {
   loadResidual: storage.loadResidual,
   saveResidual: storage.saveResidual,
 };
-
-/** A promise with its resolver, for a moment other code waits for. */
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
 
 export interface ClientOptions {
   /** The coordinator's origin, e.g. https://pollen.example.org; defaults to this page's. */
@@ -88,8 +55,6 @@ export interface ClientOptions {
   readonly cpuShare?: number;
 }
 
-type TaskInfo = TrainTask;
-
 /**
  * A contributor: keeps its examples in IndexedDB, trains in a Web Worker, and takes part in
  * the coordinator's rounds over Socket.io.
@@ -99,34 +64,26 @@ export class PollenClient extends Emitter<ClientEvents> {
     backend: Backend | null;
     joinToken: ClientOptions['joinToken'] | null;
   };
-  private worker: Worker | null = null;
-  private socket: Socket<ServerToClientEvents, ClientToServerEvents> | null = null;
+  /** Local training in a Web Worker, from start() until stop(). */
+  private worker: WorkerTrainer | null = null;
+  /** The connection to the coordinator, from start() until stop(). */
+  private connection: Connection | null = null;
   private backendName: Backend | null = null;
-  private task: (TaskInfo & { presentation: Presentation; demoData: boolean }) | null = null;
+  private task: ClientTask | null = null;
   private id = '';
   private secret = '';
   private state: ClientStatus = 'idle';
-  /** Training requests to the worker, by id, with the round each trains for. */
-  private readonly trainCalls = new WorkerCalls<WorkerReply, number>();
   /** This device's part in rounds (@pollen/participation), from start() on. */
   private participant: Participant | null = null;
-  /** The connection as participation sends on it. */
-  private link: Link | null = null;
   /** Set from start() until stop(): aborting it ends a start still waiting or loading. */
   private session: AbortController | null = null;
   private releaseLock: ReleaseLock | null = null;
   private background: boolean;
   /** Resolved once the coordinator acknowledged this connection's hello; renewed on each disconnect. */
-  private introduced = deferred();
   /** The worker changed backend during a round: rejoin once the round's upload is done. */
   private rejoinPending = false;
   /** The task's eligibility conditions as this device meets them (eligibility.ts). */
   private readonly conditions: DeviceConditions;
-  /** The task's conditions and CPU share cap, from its spec. */
-  private device: { eligibility: EligibilitySettings | null; cpuShareCap: number } = {
-    eligibility: null,
-    cpuShareCap: 1,
-  };
   /** The visitor's CPU share, before the task's cap. */
   private visitorCpuShare: number;
   /** Leaving the page leaves the coordinator at once, rather than after its reconnection grace. */
@@ -169,6 +126,11 @@ export class PollenClient extends Emitter<ClientEvents> {
     this.on('roundEnd', (r) => this.remember(r.roundId, (e) => e && { ...e, outcome: r.status }));
   }
 
+  /** The coordinator's origin, without a trailing slash. */
+  private get base(): string {
+    return this.options.url.replace(/\/$/, '');
+  }
+
   get status(): ClientStatus {
     return this.state;
   }
@@ -200,18 +162,18 @@ export class PollenClient extends Emitter<ClientEvents> {
 
   /** The share of time training may keep the CPU busy: the visitor's, capped by the task's. */
   get cpuShare(): number {
-    return effectiveCpuShare(this.visitorCpuShare, this.device.cpuShareCap);
+    return effectiveCpuShare(this.visitorCpuShare, this.task?.cpuShareCap ?? 1);
   }
 
   /** The task's cap on the CPU share (1 until the task is loaded). */
   get cpuShareCap(): number {
-    return this.device.cpuShareCap;
+    return this.task?.cpuShareCap ?? 1;
   }
 
   /** Lower (or raise, up to the task's cap) the CPU share training may use, from the next round. */
   setCpuShare(share: number): void {
     this.visitorCpuShare = checkCpuShare(share);
-    this.emit('cpuShare', { share: this.cpuShare, cap: this.device.cpuShareCap });
+    this.emit('cpuShare', { share: this.cpuShare, cap: this.task?.cpuShareCap ?? 1 });
   }
 
   /**
@@ -290,25 +252,8 @@ export class PollenClient extends Emitter<ClientEvents> {
   }
 
   /** The task's spec as the coordinator serves it, fetched once. */
-  private async taskSpec(): Promise<TaskInfo & { presentation: Presentation; demoData: boolean }> {
-    if (this.task) return this.task;
-    const base = this.options.url.replace(/\/$/, '');
-    const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}`);
-    if (!res.ok) throw new Error(`task "${this.options.task}" is not available (${res.status})`);
-    const { spec } = (await res.json()) as { spec: TaskSpec };
-    this.device = {
-      eligibility: spec.eligibility ?? null,
-      cpuShareCap: spec.training.cpuShare ?? 1,
-    };
-    this.task = {
-      model: spec.model,
-      input: spec.input,
-      target: spec.target,
-      loss: spec.loss,
-      metrics: spec.metrics,
-      presentation: presentationOf(spec),
-      demoData: spec.data !== undefined,
-    };
+  private async taskSpec(): Promise<ClientTask> {
+    this.task ??= await fetchTask(this.base, this.options.task);
     return this.task;
   }
 
@@ -327,7 +272,7 @@ export class PollenClient extends Emitter<ClientEvents> {
    * connect and say hello, again after every reconnection, with the same client id.
    */
   async start(): Promise<void> {
-    if (this.socket || this.session) return;
+    if (this.connection || this.session) return;
     const session = new AbortController();
     this.session = session;
     try {
@@ -349,41 +294,32 @@ export class PollenClient extends Emitter<ClientEvents> {
     this.setStatus('starting', 'preparing the training worker');
     ({ clientId: this.id, secret: this.secret } = await storage.deviceIdentity());
     this.participant = this.participate();
-    const base = this.options.url.replace(/\/$/, '');
+    const base = this.base;
     const { demoData } = await this.taskSpec();
     if (signal.aborted) return;
-    this.emit('cpuShare', { share: this.cpuShare, cap: this.device.cpuShareCap });
-    await this.conditions.watch(this.device.eligibility);
+    this.emit('cpuShare', { share: this.cpuShare, cap: this.task?.cpuShareCap ?? 1 });
+    await this.conditions.watch(this.task?.eligibility ?? null);
     if (signal.aborted) return;
-    await this.startWorker();
+    await this.startWorker(signal);
     // A task without demo data has only what this device's visitor or host page adds.
     if (this.options.demoData && demoData && (await this.exampleCounts()).demo === 0) {
-      await this.loadDemoShard(base);
+      await loadDemoShard(base, this.options.task, this.id, await this.taskSpec(), this.options.quotaBytes);
     }
     if (signal.aborted) return;
 
     this.setStatus('connecting', base);
-    const socket: PollenSocket = io(base, {
-      // The device's identity (and join token) travel in the handshake, checked before any message.
-      auth: (send) => {
-        void this.handshakeAuth().then(send, (err: unknown) => {
-          this.emit('error', { code: 'CLIENT_ERROR', message: `no join token: ${(err as Error).message}` });
-          send({ clientId: this.id, secret: this.secret });
-        });
+    const connection = new Connection(base, {
+      auth: () => this.handshakeAuth(),
+      fallbackAuth: () => ({ clientId: this.id, secret: this.secret }),
+      error: (e) => this.emit('error', e),
+      refused: () => this.stop(),
+      connected: () => void this.hello(),
+      disconnected: (reason) => {
+        if (this.state !== 'stopped') this.setStatus('connecting', `disconnected (${reason}), reconnecting`);
       },
-      transports: ['websocket'],
-      reconnection: true,
-      reconnectionDelay: 500,
-      reconnectionDelayMax: 10_000,
     });
-    this.socket = socket;
-    this.link = socketLink(socket);
-    this.holdUntilIntroduced(socket);
-    socket.on('connect', () => void this.hello());
-    socket.on('disconnect', (reason) => {
-      this.introduced = deferred();
-      if (this.state !== 'stopped') this.setStatus('connecting', `disconnected (${reason}), reconnecting`);
-    });
+    this.connection = connection;
+    const socket = connection.socket;
     socket.on('round:start', (msg) => {
       if (this.worker) void this.participant?.roundStart(msg);
     });
@@ -394,31 +330,7 @@ export class PollenClient extends Emitter<ClientEvents> {
       if (this.rejoinPending) this.rejoin();
     });
     socket.on('pollen:error', (err) => this.emit('error', err));
-    socket.on('connect_error', (err) => {
-      // Refused by the handshake (a code in `data`): Socket.io does not retry on its own then.
-      const code = (err as { data?: { code?: unknown } }).data?.code;
-      if (typeof code !== 'string') return;
-      this.emit('error', { code, message: err.message });
-      if (TRANSIENT_REFUSALS.has(code)) {
-        // Too many connections from this address just now: try again later, spread out.
-        setTimeout(() => this.socket === socket && socket.connect(), 5000 + Math.random() * 5000);
-      } else this.stop();
-    });
     globalThis.addEventListener?.('pagehide', this.onPageHide);
-  }
-
-  /**
-   * Hold back every message but `hello` until the coordinator acknowledged the hello of the
-   * current connection. Socket.io sends what was emitted while disconnected before its
-   * 'connect' listeners run, so an update finished during a network drop would reach the
-   * coordinator ahead of the hello, from a socket it does not know yet, and be refused.
-   */
-  private holdUntilIntroduced(socket: PollenSocket): void {
-    const send = socket.emitWithAck.bind(socket) as (event: string, ...args: unknown[]) => Promise<unknown>;
-    socket.emitWithAck = (async (event: string, ...args: unknown[]) => {
-      if (event !== 'hello') await this.introduced.promise;
-      return send(event, ...args);
-    }) as PollenSocket['emitWithAck'];
   }
 
   /**
@@ -429,8 +341,7 @@ export class PollenClient extends Emitter<ClientEvents> {
   private rejoin(): void {
     this.rejoinPending =
       this.participant?.busy === true || this.state === 'training' || this.state === 'uploading';
-    if (this.rejoinPending || !this.socket?.connected) return;
-    this.socket.disconnect().connect();
+    if (!this.rejoinPending) this.connection?.reconnect();
   }
 
   /** Leave: disconnect and stop training. Local examples stay until cleared. */
@@ -441,13 +352,11 @@ export class PollenClient extends Emitter<ClientEvents> {
     globalThis.removeEventListener?.('pagehide', this.onPageHide);
     // Rounds whose end this client will not hear of: nothing is sent for them, no c_i+ kept.
     this.participant?.reset();
-    this.socket?.disconnect();
-    this.socket = null;
-    this.link = null;
+    this.connection?.close();
+    this.connection = null;
     this.worker?.terminate();
     this.worker = null;
     this.backendName = null;
-    this.trainCalls.settleAll({ type: 'error', id: null, message: 'stopped' });
     this.rejoinPending = false;
     this.setStatus('stopped', 'not contributing');
     // Last, so a tab waiting for the lock connects only once this one has left.
@@ -466,7 +375,7 @@ export class PollenClient extends Emitter<ClientEvents> {
   }
 
   private async hello(): Promise<void> {
-    const socket = this.socket;
+    const socket = this.connection?.socket;
     const participant = this.participant;
     if (!socket || !participant || !this.backendName) return;
     const hello = participant.hello(this.options.task, await this.countExamples(), this.eligible());
@@ -477,13 +386,13 @@ export class PollenClient extends Emitter<ClientEvents> {
       if (reply.code.startsWith('JOIN_TOKEN_') || reply.code === 'IDENTITY_MISMATCH') this.stop();
       return;
     }
-    this.introduced.resolve();
+    this.connection?.admitted();
     void participant.admitted(reply);
     this.setStatus('waiting', `connected; model version ${reply.modelVersion}`);
   }
 
   private async reportEligibility(): Promise<void> {
-    const socket = this.socket;
+    const socket = this.connection?.socket;
     if (!socket?.connected) return;
     const reply: Ack = await socket.emitWithAck('eligibility', {
       eligible: this.eligible(),
@@ -492,63 +401,36 @@ export class PollenClient extends Emitter<ClientEvents> {
     if (!reply.ok) this.emit('error', { code: reply.code, message: reply.message });
   }
 
-  private async loadDemoShard(base: string): Promise<void> {
-    const res = await fetch(`${base}/api/tasks/${encodeURIComponent(this.options.task)}/shard/${this.id}`);
-    if (!res.ok) throw new Error(`could not load the demo data (${res.status})`);
+  private async startWorker(signal: AbortSignal): Promise<void> {
     const task = await this.taskSpec();
-    // The shard is an example set of the task ('PLX1', @pollen/ml's codec), checked against it.
-    const set = decodeExampleSet(task, new Uint8Array(await res.arrayBuffer()));
-    const xs = inputSize(task.input);
-    const ys = labelSize(task);
-    const examples = Array.from({ length: set.count }, (_, i) => ({
-      x: set.x.subarray(i * xs, (i + 1) * xs),
-      y: set.y.subarray(i * ys, (i + 1) * ys),
-    }));
-    await addTaskExamples(this.options.task, task, examples, 'demo', this.options.quotaBytes);
-  }
-
-  private startWorker(): Promise<void> {
-    const worker = new Worker(new URL('../worker/trainer.worker.ts', import.meta.url), { type: 'module' });
-    this.worker = worker;
-    return new Promise((resolve, reject) => {
-      worker.onmessage = (event: MessageEvent<WorkerReply>) => {
-        const reply = event.data;
-        if (reply.type === 'secagg-send' || reply.type === 'secagg-error') {
-          this.secagg.fromWorker(reply);
-        } else if (reply.type === 'ready') {
-          this.backendName = reply.backend;
-          this.emit('backend', { backend: reply.backend, skipped: reply.skipped });
-          if (reply.recovery) this.rejoin();
-          resolve();
-        } else if (reply.type === 'progress') {
-          this.emit('progress', { ...reply, roundId: this.trainCalls.context(reply.id) ?? 0 });
-        } else if (reply.type === 'error' && reply.id === null) {
-          // Before `ready` the worker could not start; after it, a fallback found no backend left.
-          if (this.backendName) this.emit('error', { code: 'CLIENT_ERROR', message: reply.message });
-          reject(new Error(reply.message));
-        } else if (reply.id !== null) {
-          if (reply.type === 'result') {
-            this.emit('memory', {
-              roundId: this.trainCalls.context(reply.id) ?? 0,
-              numTensors: reply.numTensors,
-              numBytes: reply.numBytes,
-            });
-          }
-          this.trainCalls.settle(reply.id, reply);
-        }
-      };
-      worker.onerror = (event) => reject(new Error(event.message));
-      worker.postMessage({ type: 'init', preferred: this.options.backend } satisfies WorkerRequest);
+    const worker = await WorkerTrainer.start(task, this.options.backend, () => this.cpuShare, {
+      backend: ({ backend, skipped, recovery }) => {
+        this.backendName = backend;
+        this.emit('backend', { backend, skipped });
+        if (recovery) this.rejoin();
+      },
+      progress: (p) => this.emit('progress', p),
+      memory: (m) => this.emit('memory', m),
+      error: (message) => this.emit('error', { code: 'CLIENT_ERROR', message }),
+      secagg: (reply) => this.secagg.fromWorker(reply),
     });
+    // Stopped while the worker started: it must not outlive this client.
+    if (signal.aborted) worker.terminate();
+    else this.worker = worker;
   }
 
   /** This device's part in rounds: participation with the worker, IndexedDB and this page's socket. */
   private participate(): Participant {
     return new Participant({
       clientId: this.id,
-      link: () => this.link,
+      link: () => this.connection?.link ?? null,
       backend: () => this.backendName ?? 'cpu',
-      trainer: { train: (input) => this.train(input) },
+      trainer: {
+        train: (input) => {
+          if (!this.worker) throw new Error('stopped');
+          return this.worker.train(input);
+        },
+      },
       memory: BROWSER_MEMORY,
       secure: this.secagg,
       events: {
@@ -576,50 +458,6 @@ export class PollenClient extends Emitter<ClientEvents> {
         },
       },
     });
-  }
-
-  /** Local training in the worker: the buffers are transferred, the reply's taken back. */
-  private async train({ msg, weights, scaffold }: TrainInput): Promise<TrainOutput> {
-    const worker = this.worker;
-    if (!worker || !this.task) throw new Error('stopped');
-    const task = this.task;
-    const control = scaffold?.c ?? null;
-    const clientControl = scaffold?.ci ?? null;
-    const transfer = [weights.buffer, control?.buffer, clientControl?.buffer].filter(
-      (b): b is ArrayBuffer => b instanceof ArrayBuffer,
-    );
-    const reply = await this.trainCalls.call(
-      (id) =>
-        worker.postMessage(
-          {
-            type: 'train',
-            id,
-            taskId: msg.taskId,
-            task,
-            training: msg.training,
-            cpuShare: this.cpuShare,
-            weights: weights.buffer as ArrayBuffer,
-            strategy: {
-              proximalMu: msg.strategy?.proximalMu ?? 0,
-              scaffold: msg.strategy?.scaffold ?? false,
-            },
-            control: (control?.buffer as ArrayBuffer | undefined) ?? null,
-            clientControl: (clientControl?.buffer as ArrayBuffer | undefined) ?? null,
-          } satisfies WorkerRequest,
-          transfer,
-        ),
-      msg.roundId,
-    );
-    if (reply.type !== 'result') throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
-    const floats = (b: ArrayBuffer | null): Float32Array | null => (b ? new Float32Array(b) : null);
-    return {
-      delta: new Float32Array(reply.delta),
-      numExamples: reply.numExamples,
-      metrics: reply.metrics,
-      steps: reply.steps,
-      clientControl: floats(reply.clientControl),
-      controlDelta: floats(reply.controlDelta),
-    };
   }
 }
 

@@ -21,7 +21,8 @@ export class SecAggRelay {
   private readonly waiting = new Map<number, (ack: Ack) => void>();
 
   constructor(
-    private readonly worker: () => Worker | null,
+    /** Where the worker's SecAgg+ runs: the training worker, while there is one. */
+    private readonly worker: () => { post(req: SecAggWorkerRequest, transfer?: Transferable[]): void } | null,
     private readonly onError: (error: { code: string; message: string }) => void,
   ) {}
 
@@ -103,6 +104,6 @@ export class SecAggRelay {
   }
 
   private post(req: SecAggWorkerRequest, transfer: Transferable[] = []): void {
-    this.worker()?.postMessage(req, transfer);
+    this.worker()?.post(req, transfer);
   }
 }
