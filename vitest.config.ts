@@ -38,6 +38,7 @@ const PURE_ELSEWHERE = [
   'apps/coordinator/src/ml/held-out-sample.test.ts',
   'apps/coordinator/src/store/retention.test.ts',
   'apps/coordinator/src/cluster/partials.test.ts',
+  'apps/coordinator/src/cluster/relay-handle.test.ts',
   'apps/coordinator/src/rounds/coordinates.test.ts',
   'apps/coordinator/src/rounds/rate-limit.test.ts',
   'apps/coordinator/src/store/strategy-state.test.ts',

@@ -1,7 +1,6 @@
 import { encodeDense } from '@pollen/compression';
 import { type PollenErrorCode, specSize } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
-import { type RelayForward, SecAggRelay } from '../cluster/secagg-relay.ts';
 import { NodeContributor } from '../testing/harness.ts';
 import { ManualClock } from '../testing/manual-clock.ts';
 import { testSession } from '../testing/session.ts';
@@ -10,7 +9,8 @@ import { Round } from './round.ts';
 import { SecAggRound } from './secagg-round.ts';
 
 // Every kind of round driven through the one interface (handle.ts): the contributor gateway,
-// the runners and the cluster see nothing else of a round.
+// the runners and the cluster see nothing else of a round. The cluster's relay, a kind of its
+// own, is driven the same way in cluster/relay-handle.test.ts.
 
 const D = 6;
 const session = testSession();
@@ -137,23 +137,6 @@ describe('every kind of round, through the one RoundHandle interface', () => {
     round.close('stopped');
     expect(round.isOpen).toBe(false);
     expect(round.record().reason).toBe('coordinator stopped');
-  });
-
-  it("relay: a follower's share of a secure round forwards stage messages and departures to the holder", () => {
-    const forwarded: RelayForward[] = [];
-    const round: RoundHandle = new SecAggRelay('tiny', 3, 2, null, ['a', 'b'], 60_000, (f) =>
-      forwarded.push(f),
-    );
-    expect([round.kind, round.roundId, round.baseVersion, round.isOpen]).toEqual(['relay', 3, 2, true]);
-    expect(refusal(() => round.receive('secagg:advertise', 'z', advertise))).toBe('NOT_IN_ROUND');
-    expect(refusal(() => round.intake(submission('a', 3, 2)))).toBe('INVALID_MESSAGE');
-    expect(refusal(() => round.receive('secagg:advertise', 'a', advertise))).toBe('none');
-    round.drop('b');
-    expect(forwarded.map((f) => `${f.kind} ${f.clientId}`)).toEqual(['message a', 'drop b']);
-    expect(refusal(() => round.checkMembership('b'))).toBe('ROUND_CLOSED');
-    expect(round.record()).toMatchObject({ taskId: 'tiny', roundId: 3, selected: 2, rejected: 1 });
-    round.close('stopped');
-    expect(round.isOpen).toBe(false);
   });
 
   it("handout: a buffered task's hand-out takes one update into the open buffer, and the buffer's record counts it", async () => {
