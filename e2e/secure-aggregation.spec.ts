@@ -35,22 +35,38 @@ async function traceOf(worker: Worker): Promise<Trace | null> {
   });
 }
 
+/** What a leaver's socket has seen: whether the coordinator acknowledged its shares. */
+interface Leaver {
+  sharesAcked: boolean;
+}
+
 /**
  * A leaver's socket: everything passes until its masked input, which is held on the wire
  * (with whatever follows) until the tab closes. So it leaves after its shares went out and
- * before the coordinator has its input, however fast it trains.
+ * before the coordinator has its input, however fast it trains. `leaver.sharesAcked` turns true
+ * once the coordinator acknowledged the shares, which the test waits for before closing the tab.
  */
-async function holdMaskedInput(context: BrowserContext): Promise<void> {
-  await context.routeWebSocket(/\/socket\.io\//, (ws) => {
-    const server = ws.connectToServer();
-    let held = false;
-    ws.onMessage((message) => {
-      // A Socket.io event with binary attachments: 45<count>-<ack id>["secagg:masked", ...
-      if (typeof message === 'string' && /^45\d+-\d*\["secagg:masked"/.test(message)) held = true;
-      if (!held) server.send(message);
+function holdMaskedInput(leaver: Leaver): (context: BrowserContext) => Promise<void> {
+  return (context) =>
+    context.routeWebSocket(/\/socket\.io\//, (ws) => {
+      const server = ws.connectToServer();
+      let held = false;
+      let sharesAck: string | null = null;
+      ws.onMessage((message) => {
+        // A Socket.io event with binary attachments: 45<count>-<ack id>["secagg:masked", ...
+        if (typeof message === 'string' && /^45\d+-\d*\["secagg:masked"/.test(message)) held = true;
+        const shares = typeof message === 'string' ? /^45\d+-(\d+)\["secagg:shares"/.exec(message) : null;
+        if (shares) sharesAck = shares[1]!;
+        if (!held) server.send(message);
+      });
+      server.onMessage((message) => {
+        // The acknowledgement of the shares: 43<ack id>[...
+        if (sharesAck !== null && typeof message === 'string' && message.startsWith(`43${sharesAck}[`)) {
+          leaver.sharesAcked = true;
+        }
+        ws.send(message);
+      });
     });
-    server.onMessage((message) => ws.send(message));
-  });
 }
 
 async function weights(url: string, version: number): Promise<Float32Array> {
@@ -86,8 +102,9 @@ test('secure aggregation: 8 tabs, 2 closed after sending their shares, the mean 
       // The two that will leave have their masked input held on the wire (holdMaskedInput) and
       // are closed once their shares went out.
       const tabs = [];
+      const leavers: Leaver[] = [{ sharesAcked: false }, { sharesAcked: false }];
       for (let i = 0; i < 8; i++) {
-        const prepare = i < 2 ? holdMaskedInput : undefined;
+        const prepare = i < 2 ? holdMaskedInput(leavers[i]!) : undefined;
         tabs.push(await openContributor(browser, coordinator.url, `task=${TASK}&backend=wasm`, prepare));
       }
       const workers = await Promise.all(tabs.map((t) => workerOf(t.page)));
@@ -96,8 +113,8 @@ test('secure aggregation: 8 tabs, 2 closed after sending their shares, the mean 
         await expect
           .poll(async () => (await traceOf(workers[i]!))?.stage, { timeout: 120_000 })
           .toMatch(/^(shared|masked)$/);
-        // Its shares went out with the stage; give the socket a moment to deliver them, then go.
-        await tab.page.waitForTimeout(500);
+        // Its shares went out with the stage: it goes once the coordinator has them.
+        await expect.poll(() => leavers[i]!.sharesAcked, { timeout: 60_000 }).toBe(true);
         await tab.context.close();
       }
 

@@ -1,7 +1,6 @@
 /** Stable codes for what the simulation and benchmark harness refuse or fail on. */
 export type BenchErrorCode =
   | 'INVALID_OPTION'
-  | 'NOT_WIRED'
   | 'COORDINATOR_FAILED'
   | 'BROWSER_FAILED'
   | 'TIMEOUT'

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Backend, ClientToServerEvents, ServerToClientEvents, TaskSpec } from '@pollen/fl-core';
 import {
   arraySource,
@@ -11,6 +12,7 @@ import {
   InMemoryDevice,
   type Link,
   Participant,
+  SocketSecureChannel,
   socketLink,
   type TrainInput,
   type TrainOutput,
@@ -99,6 +101,8 @@ export class NodeClient {
   private away = false;
   private readonly backend: Backend = 'wasm';
   private readonly participant: Participant;
+  /** SecAgg+ in this process, for tasks with secure aggregation. */
+  private readonly secure: SocketSecureChannel;
 
   constructor(
     private readonly url: string,
@@ -109,6 +113,14 @@ export class NodeClient {
     /** The examples this device holds (`pnpm sim --data`); null: the demo shard the coordinator serves. */
     private readonly examples: ExampleSet | null = null,
   ) {
+    this.secure = new SocketSecureChannel(
+      () => (this.connected && !this.closed ? this.link : null),
+      (n) => new Uint8Array(randomBytes(n)),
+      (e) => {
+        this.stats.errors++;
+        this.lastError = e.message;
+      },
+    );
     this.participant = new Participant({
       clientId,
       // Nothing is sent while away or after close: the update of a round left is lost, as a closed tab's is.
@@ -116,7 +128,7 @@ export class NodeClient {
       backend: () => this.backend,
       trainer: { train: (input) => this.trainRound(input) },
       memory: new InMemoryDevice(),
-      secure: null,
+      secure: this.secure,
       events: {
         selected: (_msg, bytes) => {
           this.stats.rounds++;
@@ -177,6 +189,7 @@ export class NodeClient {
       if (this.socket === socket) void this.participant.roundStart(msg);
     });
     socket.on('round:end', (msg) => void this.participant.roundEnd(msg));
+    this.secure.attach(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('connect_error', (err) =>

@@ -35,10 +35,8 @@ describe('pnpm sim options', () => {
       }
       throw new Error(`accepted ${args.join(' ')}`);
     };
-    expect(refused(['--node', '--secagg'])).toMatchObject({
-      code: 'NOT_WIRED',
-      message: expect.stringMatching(/SecAgg\+ client side/),
-    });
+    expect(parseSimArgs(['--node', '--secagg']).secureAggregation).toBe(true);
+    expect(parseSimArgs(['--node']).secureAggregation).toBe(false);
     expect(refused(['--node', '--dp', 'distributed:0'])).toMatchObject({ code: 'INVALID_OPTION' });
     expect(refused(['--node', '--dp', 'distributed:1', '--strategy', 'scaffold'])).toMatchObject({
       code: 'INVALID_OPTION',

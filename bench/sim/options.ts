@@ -69,6 +69,8 @@ export interface SimOptions {
   /** Tabs (or Node clients) started at once. */
   readonly startConcurrency: number;
   readonly quiet: boolean;
+  /** SecAgg+ (`--secagg`, the task's defaults): the coordinator sees only each round's sum. */
+  readonly secureAggregation: boolean;
 }
 
 /**
@@ -97,20 +99,6 @@ export const MAX_NODE_CLIENTS = 1000;
 export const MAX_BROWSER_CLIENTS = 64;
 const MAX_ROUNDS = 1000;
 
-/**
- * Options whose feature the simulation's clients cannot run yet, and what is missing. The
- * simulation refuses them rather than pretend: a run that silently ignored `--secagg` would
- * report figures for something it did not do.
- */
-const NOT_WIRED: Record<string, { readonly missing: string }> = {
-  secagg: {
-    missing:
-      "the simulation's own clients do not run the SecAgg+ client side yet (the coordinator, the " +
-      "browser worker and the coordinator's test clients do; see apps/coordinator/src/rounds/secagg-round.test.ts " +
-      'and e2e/secure-aggregation.spec.ts)',
-  },
-};
-
 const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --clients N            simulated devices (default ${SIM_DEFAULTS.clients}; --node N / --browser N also work)
   --rounds R             committed rounds to run (default ${SIM_DEFAULTS.rounds})
@@ -132,6 +120,8 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --compression C        f32 | f16 | KIND:FRACTION[:BITS] (topk, randomk, shared; bits 32, 8, 4, 2) | JSON block
   --strategy S           fedavg | fedavgm | fedadam | fedyogi | fedadagrad, + fedprox:MU, + scaffold,
                          + median | trimmed-mean:B | krum:F | multi-krum:F | norm-bound:N, or JSON
+  --secagg               secure aggregation (SecAgg+, the task's defaults): the coordinator sees
+                         only each round's sum; with --compression, shared:FRACTION only
   --dp P                 distributed:Z | local:EPSILON | clip:C | a JSON privacy block
   --clip-norm C --dp-delta D --epsilon-budget E   for the --dp shorthands (defaults ${DP_DEFAULTS.clipNorm}, ${DP_DEFAULTS.delta}, ${DP_DEFAULTS.epsilonBudget})
   --epochs E --batch B --lr LR --optimizer sgd|adam   local training (defaults ${SIM_DEFAULTS.epochs}, ${SIM_DEFAULTS.batchSize}, ${SIM_DEFAULTS.learningRate}, ${SIM_DEFAULTS.optimizer})
@@ -242,19 +232,9 @@ function expandModeCounts(argv: readonly string[]): string[] {
   return out;
 }
 
-/** Parse and validate `pnpm sim` arguments; refuses unknown, malformed and not-yet-wired options. */
+/** Parse and validate `pnpm sim` arguments; refuses unknown and malformed options. */
 export function parseSimArgs(argv: readonly string[]): SimOptions {
   const args = expandModeCounts(argv.filter((a) => a !== '--'));
-  for (const arg of args) {
-    const name = /^--([a-z-]+)/.exec(arg)?.[1];
-    const missing = name ? NOT_WIRED[name] : undefined;
-    if (name && missing) {
-      throw new BenchError(
-        'NOT_WIRED',
-        `--${name} is not available: ${missing.missing}. pnpm sim refuses it rather than run without it.`,
-      );
-    }
-  }
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -299,6 +279,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
         'held-out-fraction': { type: 'string' },
         columns: { type: 'string' },
         quiet: { type: 'boolean' },
+        secagg: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     }));
@@ -419,5 +400,6 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     outDir: str('out') ?? null,
     startConcurrency: num('concurrency', str('concurrency') ?? (mode === 'node' ? '8' : '4'), 1, 64, true),
     quiet: values.quiet === true,
+    secureAggregation: values.secagg === true,
   };
 }

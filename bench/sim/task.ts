@@ -42,6 +42,7 @@ export function simTask(o: SimOptions): Record<string, unknown> {
     compression: o.compression,
     strategy: o.strategy,
     privacy: o.privacy,
+    ...(o.secureAggregation ? { secureAggregation: true } : {}),
     maxUpdateNorm: 1000,
   };
 }
@@ -92,5 +93,6 @@ export function openSimTask(
     ...(has('compression') ? { codec: o.codec, compression: o.compression } : {}),
     ...(has('strategy') ? { strategy: o.strategy } : {}),
     ...(has('dp') ? { privacy: o.privacy } : {}),
+    ...(o.secureAggregation ? { secureAggregation: true } : {}),
   };
 }

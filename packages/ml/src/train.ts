@@ -99,6 +99,17 @@ function perSlot(slots: readonly Slot[], vector: Float32Array): tf.Tensor[] {
   return slots.map((s) => tf.tensor(vector.subarray(s.offset, s.offset + s.size), s.variable.shape));
 }
 
+/** Dispose tensors, some perhaps disposed already or forgotten with a lost backend's engine state. */
+function disposeAll(tensors: readonly tf.Tensor[]): void {
+  for (const t of tensors) {
+    try {
+      if (!t.isDisposed) t.dispose();
+    } catch {
+      // Its backend is gone, and its memory with it.
+    }
+  }
+}
+
 /**
  * Train the model, starting from the global weights, on a batch source for the round's
  * hyper-parameters and strategy, and return the update. With `training.timeBudgetMs` it trains
@@ -164,28 +175,38 @@ export async function trainLocal(
           budgetHit = true;
           break;
         }
-        const batchXs = batchTensors(set, task);
-        const xs = augmenter?.active ? augmenter.apply(batchXs.xs) : batchXs.xs;
-        if (xs !== batchXs.xs) batchXs.xs.dispose();
-        const { ys } = batchXs;
-        let predictions: tf.Tensor | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          const out = model.apply(xs, { training: true }) as tf.Tensor;
-          predictions = tf.keep(out);
-          return batchLoss(task, ys, out);
-        }, vars);
-        const corrected = tf.tidy(() =>
-          slots.map((s, j) => {
-            let g = grads[s.variable.name]!;
-            if (corrections) g = g.add(corrections[j]!);
-            if (anchors) g = g.add(s.variable.sub(anchors[j]!).mul(mu));
-            return g;
-          }),
-        );
-        opt.applyGradients(slots.map((s, j) => ({ name: s.variable.name, tensor: corrected[j]! })));
-        const loss = (await value.data())[0]!;
-        await metrics.add(ys, predictions!, loss);
-        tf.dispose([xs, ys, value, predictions!, ...Object.values(grads), ...corrected]);
+        // Everything a batch makes is disposed however the batch ends: a step that throws (a
+        // GPU device lost mid-round) must not leave its tensors on the backend trained on next.
+        const held: tf.Tensor[] = [];
+        let loss: number;
+        try {
+          const batchXs = batchTensors(set, task);
+          held.push(batchXs.xs, batchXs.ys);
+          const xs = augmenter?.active ? augmenter.apply(batchXs.xs) : batchXs.xs;
+          held.push(xs);
+          const { ys } = batchXs;
+          let predictions: tf.Tensor | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            const out = model.apply(xs, { training: true }) as tf.Tensor;
+            predictions = tf.keep(out);
+            return batchLoss(task, ys, out);
+          }, vars);
+          held.push(value, predictions!, ...Object.values(grads));
+          const corrected = tf.tidy(() =>
+            slots.map((s, j) => {
+              let g = grads[s.variable.name]!;
+              if (corrections) g = g.add(corrections[j]!);
+              if (anchors) g = g.add(s.variable.sub(anchors[j]!).mul(mu));
+              return g;
+            }),
+          );
+          held.push(...corrected);
+          opt.applyGradients(slots.map((s, j) => ({ name: s.variable.name, tensor: corrected[j]! })));
+          loss = (await value.data())[0]!;
+          await metrics.add(ys, predictions!, loss);
+        } finally {
+          disposeAll(held);
+        }
         batch++;
         steps++;
         onProgress?.({ epoch, epochs, batch, batches, loss });

@@ -19,5 +19,13 @@ export type {
 export { InMemoryDevice, socketLink } from './ports.ts';
 export type { PrivateUpdate, RandomSource, UploadPrivacy } from './privacy.ts';
 export { cryptoRng, privatize, uploadPrivacy } from './privacy.ts';
+export type {
+  SecureEvent,
+  SecureRoundsPorts,
+  SecureStage,
+  SecureStep,
+  StageSource,
+} from './secure-rounds.ts';
+export { inputParts, SecureRounds, SocketSecureChannel } from './secure-rounds.ts';
 export type { RoundUpload } from './upload.ts';
 export { encodeRoundUpload } from './upload.ts';

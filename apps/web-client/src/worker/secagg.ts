@@ -1,18 +1,18 @@
-import {
-  type RoundSecAgg,
-  type SecAggKeysEvent,
-  type SecAggReport,
-  type SecAggRequestEvent,
-  SecAggSession,
-  type SecAggSharesEvent,
+import type {
+  RoundSecAgg,
+  SecAggKeysEvent,
+  SecAggReport,
+  SecAggRequestEvent,
+  SecAggSharesEvent,
 } from '@pollen/fl-core';
+import { inputParts, SecureRounds } from '@pollen/participation';
 
 /**
  * The client side of secure aggregation (SecAgg+), in the training worker: the page relays
  * the round's SecAgg block and the coordinator's stage messages here, and every payload the
  * coordinator must get goes back out as a `secagg-send` (the page only forwards it). The keys,
- * the self-mask seed and the shares held for neighbours never leave the worker; fl-core's
- * SecAggSession is the same code the coordinator's Node tests run.
+ * the self-mask seed and the shares held for neighbours never leave the worker; the state
+ * machine is @pollen/participation's SecureRounds, which Node clients run too.
  */
 
 /** Page -> worker: one step of a secure round. */
@@ -94,82 +94,34 @@ function randomBytes(length: number): Uint8Array {
   return out;
 }
 
-const sessions = new Map<number, SecAggSession>();
-
-function trace(roundId: number, stage: SecAggTrace['stage'], delta?: Float32Array): void {
+function trace(roundId: number, stage: SecAggTrace['stage'], delta: Float32Array | null): void {
   const scope = globalThis as { pollenSecAgg?: SecAggTrace };
   const previous = scope.pollenSecAgg?.roundId === roundId ? scope.pollenSecAgg.delta : null;
   scope.pollenSecAgg = { roundId, stage, delta: delta ?? previous };
 }
 
-/** Handle one step; errors abort this device's side of the round and are reported, never thrown. */
+/** Where the worker's replies go: set by each call (the worker's one `post`). */
+let reply: Post = () => undefined;
+
+const rounds = new SecureRounds({
+  randomBytes,
+  send: (roundId, event, payload) => reply({ type: 'secagg-send', roundId, event, payload }),
+  fail: (roundId, code, message) => reply({ type: 'secagg-error', roundId, code, message }),
+  stage: trace,
+});
+
+/** Handle one step (participation's SecureRounds); errors abort this device's side of the round and are reported, never thrown. */
 export function handleSecAgg(req: SecAggWorkerRequest, post: Post): void {
-  const { roundId } = req;
-  const send = (event: SecAggSendReply['event'], payload: object | null): void => {
-    if (payload) post({ type: 'secagg-send', roundId, event, payload });
-  };
-  try {
-    if (req.step === 'start') {
-      for (const [id, old] of sessions) {
-        old.abort();
-        sessions.delete(id);
-      }
-      const session = new SecAggSession(req.taskId, roundId, req.block, randomBytes);
-      sessions.set(roundId, session);
-      send('secagg:advertise', session.advertise());
-      trace(roundId, 'advertised');
-      return;
-    }
-    const session = sessions.get(roundId);
-    if (!session) return; // a round this device already left
-    switch (req.step) {
-      case 'keys':
-        send('secagg:shares', session.onKeys(req.msg));
-        trace(roundId, 'shared');
-        return;
-      case 'deliver': {
-        const masked = session.offerDelivery(req.msg);
-        send('secagg:masked', masked);
-        if (masked) trace(roundId, 'masked');
-        return;
-      }
-      case 'input': {
-        const delta = new Float32Array(req.delta);
-        const parts = {
-          delta,
-          ...(req.controlDelta ? { controlDelta: new Float32Array(req.controlDelta) } : {}),
-          ...(req.clipBit === null ? {} : { clipBit: req.clipBit }),
-          ...(req.steps === null ? {} : { steps: req.steps }),
-        };
-        const masked = session.offerInput(delta.length, parts, req.report);
-        send('secagg:masked', masked);
-        trace(roundId, masked ? 'masked' : 'shared', delta);
-        return;
-      }
-      case 'request':
-        send('secagg:reveal', session.onRequest(req.msg));
-        trace(roundId, 'revealed');
-        sessions.delete(roundId);
-        return;
-      case 'abort':
-        session.abort();
-        sessions.delete(roundId);
-        trace(roundId, 'aborted');
-        return;
-    }
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    // A stage message sent again after a reconnect, which this device had already answered:
-    // the state machine refused it without changing anything, so the round goes on.
-    if (e.code === 'SECAGG_STAGE' || e.code === 'REPLAY') return;
-    sessions.get(roundId)?.abort();
-    sessions.delete(roundId);
-    trace(roundId, 'aborted');
-    post({
-      type: 'secagg-error',
-      roundId,
-      code: e.code ?? 'CLIENT_ERROR',
-      message: e.message ?? String(err),
-    });
+  reply = post;
+  if (req.step !== 'input') {
+    rounds.handle(req);
+    return;
   }
+  const parts = inputParts(
+    new Float32Array(req.delta),
+    req.controlDelta ? new Float32Array(req.controlDelta) : null,
+    req.clipBit,
+    req.steps,
+  );
+  rounds.handle({ step: 'input', roundId: req.roundId, parts, report: req.report });
 }
