@@ -12,7 +12,7 @@ const out = mkdtempSync(join(tmpdir(), 'pollen-bench-smoke-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('pnpm sim', () => {
-  it('runs 3 Node clients for 2 rounds against a coordinator process and writes its report', async () => {
+  it('runs 3 Node clients for 2 secure rounds (SecAgg+) against a coordinator process and writes its report', async () => {
     const options = parseSimArgs(
       [
         '--node',
@@ -27,6 +27,7 @@ describe('pnpm sim', () => {
         '32',
         '--lr',
         '0.1',
+        '--secagg',
       ].concat(['--quiet', '--out', join(out, 'sim')]),
     );
     const report = await runSim(options, { command: 'smoke' });
@@ -39,6 +40,7 @@ describe('pnpm sim', () => {
       stopped: 'completed',
     });
     expect(report.rounds.map((r) => r.reported)).toEqual([3, 3]);
+    expect(report.task).toMatchObject({ secureAggregation: true });
     expect(report.summary.accuracy).toBeGreaterThan(0.6);
     expect(report.summary.bytesUp).toBeGreaterThan(0);
     expect(report.population.uploads).toBe(6);
