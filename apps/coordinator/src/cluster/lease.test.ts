@@ -43,7 +43,7 @@ describe.skipIf(missing !== null)('round leases in Redis', () => {
 
     // The holder gives it back (a clean shutdown; a killed one is left to expire, see failover.test.ts).
     await winner.releaseAll();
-    const next = await waitFor(() => loser.acquire('t1'), 5000);
+    const next = await waitFor(() => loser.acquire('t1'), 15_000);
     expect(next.fresh).toBe(true);
     expect(next.fence.token).toBeGreaterThan(first.fence.token);
     await loser.releaseAll();
@@ -56,7 +56,7 @@ describe.skipIf(missing !== null)('round leases in Redis', () => {
     const a = new RoundLeases(r, 'node-a', (t) => lost.push(t), 300);
     const got = (await a.acquire('t3'))!;
     await r.set('pollen:lease:t3', 'node-b:999');
-    await waitFor(() => lost.length > 0, 3000);
+    await waitFor(() => lost.length > 0, 15_000);
     expect(lost).toEqual(['t3']);
     expect(a.fence('t3')).toBeUndefined();
     expect(got.fence.token).toBeGreaterThan(0);

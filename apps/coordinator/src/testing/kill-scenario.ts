@@ -70,7 +70,7 @@ export function describeKills({ maxInFlight, clients: n, kills }: KillScenario):
       );
       await Promise.all(clients.map((c) => c.hello()));
       const store = new SqliteStore(dataDir);
-      await waitFor(async () => (await store.getTask('tiny'))!.currentVersion > committedBefore, 20_000);
+      await waitFor(async () => (await store.getTask('tiny'))!.currentVersion > committedBefore, 60_000);
       for (const c of clients) c.close();
       await last.kill();
 
