@@ -18,6 +18,7 @@ const N = 3;
 const D = 5;
 const WORDS = layoutWords({
   dimension: D,
+  coordinates: null,
   control: false,
   clipBit: false,
   range: 1,

@@ -1,16 +1,12 @@
 import type { Ack, Backend, ContributorAuth, EligibilityVerdict } from '@pollen/fl-core';
 import { type DeviceMemory, Participant } from '@pollen/participation';
+import { type ClientOptions, type ResolvedOptions, resolveOptions } from './client-options.ts';
 import { Connection } from './connection.ts';
 import { checkCpuShare, effectiveCpuShare } from './cpu-share.ts';
 import { DeviceConditions } from './eligibility.ts';
 import { TaskEntries } from './entries.ts';
 import { type ClientEvents, type ClientStatus, Emitter } from './events.ts';
-import {
-  type AddExamplesResult,
-  addTaskExamples,
-  DEFAULT_QUOTA_BYTES,
-  type ExampleInput,
-} from './examples.ts';
+import { type AddExamplesResult, addTaskExamples, type ExampleInput } from './examples.ts';
 import { SecAggRelay } from './secagg-relay.ts';
 import * as storage from './storage.ts';
 import { type ClientTask, fetchTask, loadDemoShard } from './task-info.ts';
@@ -25,45 +21,12 @@ const BROWSER_MEMORY: DeviceMemory = {
   saveResidual: storage.saveResidual,
 };
 
-export interface ClientOptions {
-  /** The coordinator's origin, e.g. https://pollen.example.org; defaults to this page's. */
-  readonly url?: string;
-  /** The task to contribute to. */
-  readonly task: string;
-  /** Force a backend instead of the best available (webgpu, webgl, wasm, cpu). */
-  readonly backend?: Backend;
-  /** Load this device's demo shard of the task's dataset when it holds no examples. */
-  readonly demoData?: boolean;
-  /** Keep training while the tab is hidden. */
-  readonly background?: boolean;
-  /**
-   * IndexedDB space the task's examples may take on this device (default 64 MiB); adding past
-   * it deletes the oldest examples first.
-   */
-  readonly quotaBytes?: number;
-  /**
-   * A join token, for tasks that admit holders of one only (`admission.joinToken`): a short-lived
-   * JWT the host site's backend signs for its signed-in user, with the task id as audience. A
-   * function is called before every connection and reconnection, so a fresh token can be
-   * fetched once the last one expired.
-   */
-  readonly joinToken?: string | (() => string | Promise<string>);
-  /**
-   * The share of time training may keep the CPU busy, in (0, 1] (default 1): training runs in
-   * slices with pauses. The task's `training.cpuShare` caps it; a visitor can only go lower.
-   */
-  readonly cpuShare?: number;
-}
-
 /**
  * A contributor: keeps its examples in IndexedDB, trains in a Web Worker, and takes part in
  * the coordinator's rounds over Socket.io.
  */
 export class PollenClient extends Emitter<ClientEvents> {
-  readonly options: Required<Omit<ClientOptions, 'backend' | 'joinToken' | 'cpuShare'>> & {
-    backend: Backend | null;
-    joinToken: ClientOptions['joinToken'] | null;
-  };
+  readonly options: ResolvedOptions;
   /** Local training in a Web Worker, from start() until stop(). */
   private worker: WorkerTrainer | null = null;
   /** The connection to the coordinator, from start() until stop(). */
@@ -96,15 +59,7 @@ export class PollenClient extends Emitter<ClientEvents> {
 
   constructor(options: ClientOptions) {
     super();
-    this.options = {
-      url: options.url ?? globalThis.location?.origin ?? '',
-      task: options.task,
-      backend: options.backend ?? null,
-      demoData: options.demoData ?? true,
-      background: options.background ?? false,
-      quotaBytes: options.quotaBytes ?? DEFAULT_QUOTA_BYTES,
-      joinToken: options.joinToken ?? null,
-    };
+    this.options = resolveOptions(options);
     this.background = this.options.background;
     this.visitorCpuShare = checkCpuShare(options.cpuShare ?? 1);
     this.conditions = new DeviceConditions((verdict) => this.onEligibility(verdict), {

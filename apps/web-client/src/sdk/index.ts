@@ -2,8 +2,9 @@
  * The Pollen client SDK: embed it in any page to let visitors contribute their device's
  * compute to a federated task. See docs/sdk.md.
  */
-export type { ClientOptions } from './client.ts';
+
 export { createClient, PollenClient } from './client.ts';
+export type { ClientOptions } from './client-options.ts';
 export type { InkImage } from './digit.ts';
 export { inkFromRgba, toMnist } from './digit.ts';
 export { CONDITION_TEXT, DeviceConditions } from './eligibility.ts';
