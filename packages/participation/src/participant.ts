@@ -45,6 +45,8 @@ export interface ParticipantEvents {
   selected?(msg: RoundStartMessage, bytesDown: number): void;
   /** Training is done; the upload is being made. */
   uploading?(msg: RoundStartMessage): void;
+  /** A plain update's frame is about to be sent. */
+  sending?(msg: RoundStartMessage, frame: Uint8Array): void;
   /** The coordinator answered an update (or a masked input): accepted or refused. */
   answered?(msg: RoundStartMessage, ack: Ack, frame: Uint8Array | null): void;
   uploaded?(upload: Uploaded): void;
@@ -222,6 +224,7 @@ export class Participant {
         msg.secagg.steps ? out.steps : null,
       );
     } else {
+      events.sending?.(msg, encoded!.frame);
       ack = await link.request('update', {
         taskId: msg.taskId,
         roundId: msg.roundId,

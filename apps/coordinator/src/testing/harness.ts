@@ -138,11 +138,11 @@ export class NodeContributor {
       // Reproducible noise and random-k: a test may compare what two runs sent.
       rng: (msg) => seededRng(hashSeed(`${clientId}:${msg.roundId}`)),
       events: {
+        // Kept as it leaves, so a test that sees the round commit finds it here.
+        sending: (_msg, frame) => this.sent.push(frame),
         // Plain updates only: a secure round's acks are in `secagg.acks`.
         answered: (_msg, ack, frame) => {
-          if (!frame) return;
-          this.sent.push(frame);
-          this.acks.push(ack);
+          if (frame) this.acks.push(ack);
         },
       },
     });
