@@ -56,12 +56,32 @@ function limitDense(frames: readonly Uint8Array[], d: number, codec: 'f32' | 'f1
       const at = frame.byteOffset + FRAME_HEADER_BYTES;
       let s = 0;
       if (half) {
+        // Four at a time with four partial sums of squares, as the intake's f16 decode runs.
         const bits = new Uint16Array(frame.buffer, at, d);
-        for (let i = 0; i < d; i++) {
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        const end = d - (d % 4);
+        for (let i = 0; i < end; i += 4) {
+          const a = half[bits[i]!]!;
+          const b = half[bits[i + 1]!]!;
+          const c = half[bits[i + 2]!]!;
+          const e = half[bits[i + 3]!]!;
+          s += a * a;
+          s1 += b * b;
+          s2 += c * c;
+          s3 += e * e;
+          sum[i] = sum[i]! + WEIGHT * a;
+          sum[i + 1] = sum[i + 1]! + WEIGHT * b;
+          sum[i + 2] = sum[i + 2]! + WEIGHT * c;
+          sum[i + 3] = sum[i + 3]! + WEIGHT * e;
+        }
+        for (let i = end; i < d; i++) {
           const x = half[bits[i]!]!;
           s += x * x;
           sum[i] = sum[i]! + WEIGHT * x;
         }
+        s += s1 + s2 + s3;
       } else {
         // Four partial sums of squares, as the intake keeps, so neither waits on one add chain.
         const x = new Float32Array(frame.buffer, at, d);

@@ -132,9 +132,33 @@ function checkF16(bytes: Uint8Array, at: number, count: number): CheckedUpload {
     at % 2 === 0
       ? new Uint16Array(bytes.buffer, at, count)
       : new Uint16Array(Uint8Array.prototype.slice.call(bytes, FRAME_HEADER_BYTES).buffer, 0, count);
+  // Decode and sum the squares in one pass, four partial sums as in sumOfSquares.
   const values = new Float32Array(count);
-  for (let i = 0; i < count; i++) values[i] = table[bits[i]!]!;
-  const s = sumOfSquares(values, count);
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const end = count - (count % 4);
+  for (let i = 0; i < end; i += 4) {
+    const a = table[bits[i]!]!;
+    const b = table[bits[i + 1]!]!;
+    const c = table[bits[i + 2]!]!;
+    const e = table[bits[i + 3]!]!;
+    values[i] = a;
+    values[i + 1] = b;
+    values[i + 2] = c;
+    values[i + 3] = e;
+    s0 += a * a;
+    s1 += b * b;
+    s2 += c * c;
+    s3 += e * e;
+  }
+  for (let i = end; i < count; i++) {
+    const a = table[bits[i]!]!;
+    values[i] = a;
+    s0 += a * a;
+  }
+  const s = s0 + s1 + (s2 + s3);
   if (!Number.isFinite(s)) throw nonFinite(values);
   return { delta: values, norm: Math.sqrt(s) };
 }
