@@ -114,7 +114,7 @@ export class NodeClient {
     private readonly examples: ExampleSet | null = null,
   ) {
     this.secure = new SocketSecureChannel(
-      () => (this.connected && !this.closed ? this.link : null),
+      () => this.liveLink(),
       (n) => new Uint8Array(randomBytes(n)),
       (e) => {
         this.stats.errors++;
@@ -123,8 +123,7 @@ export class NodeClient {
     );
     this.participant = new Participant({
       clientId,
-      // Nothing is sent while away or after close: the update of a round left is lost, as a closed tab's is.
-      link: () => (this.connected && !this.closed ? this.link : null),
+      link: () => this.liveLink(),
       backend: () => this.backend,
       trainer: { train: (input) => this.trainRound(input) },
       memory: new InMemoryDevice(),
@@ -168,6 +167,11 @@ export class NodeClient {
       this.numExamples = LOAD_CLIENT_EXAMPLES;
     }
     await this.connect();
+  }
+
+  /** Nothing is sent while away or after close: the update of a round left is lost, as a closed tab's is. */
+  private liveLink(): Link | null {
+    return this.connected && !this.closed ? this.link : null;
   }
 
   /** Whether the client is connected and said hello. */

@@ -13,7 +13,7 @@ import {
   type RoundStartMessage,
   toBytes,
 } from '@pollen/fl-core';
-import type { DeviceMemory, Link, SecureChannel, Trainer, TrainInput } from './ports.ts';
+import type { DeviceMemory, Link, SecureChannel, Trainer, TrainInput, TrainOutput } from './ports.ts';
 import { cryptoRng, privatize, type UploadPrivacy, uploadPrivacy } from './privacy.ts';
 import { encodeRoundUpload } from './upload.ts';
 
@@ -126,7 +126,7 @@ export class Participant {
 
   /** Forget every round (the client stopped): their c_i+ must not be kept, nothing is sent for them. */
   reset(): void {
-    for (const roundId of this.inFlight) this.left.add(roundId);
+    this.leaveRounds();
     this.handling.clear();
     this.pendingControls.clear();
   }
@@ -186,11 +186,7 @@ export class Participant {
     return { msg, weights, scaffold: { c: c.slice(), ci: ci?.slice() ?? null } };
   }
 
-  private async upload(
-    link: Link,
-    msg: RoundStartMessage,
-    out: NonNullable<Awaited<ReturnType<Trainer['train']>>>,
-  ): Promise<void> {
+  private async upload(link: Link, msg: RoundStartMessage, out: TrainOutput): Promise<void> {
     const { memory, events = {} } = this.options;
     const rng = this.options.rng?.(msg) ?? cryptoRng();
     const errorFeedback = !msg.secagg && msg.compression?.errorFeedback === true;

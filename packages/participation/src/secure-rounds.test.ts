@@ -16,14 +16,16 @@ import { inputParts, type SecureEvent, SecureRounds, type SecureStage } from './
 
 const N = 3;
 const D = 5;
-const WORDS = layoutWords({
+/** The masked vector of the round: D dense values, nothing after them. */
+const LAYOUT = {
   dimension: D,
   coordinates: null,
   control: false,
   clipBit: false,
   range: 1,
   bits: fixedPointBits(N),
-});
+};
+const WORDS = layoutWords(LAYOUT);
 
 function block(index: number): RoundSecAgg {
   return {
@@ -100,15 +102,7 @@ describe('SecureRounds', () => {
       server.receiveUnmask(i, unpackReveal(devices[i]!.last('secagg:reveal')!, N));
     }
     const { sum, contributors } = server.finish();
-    const layout = {
-      dimension: D,
-      coordinates: null,
-      control: false,
-      clipBit: false,
-      range: 1,
-      bits: fixedPointBits(N),
-    };
-    const out = decodeSecAggSum(layout, sum, contributors.length);
+    const out = decodeSecAggSum(LAYOUT, sum, contributors.length);
     for (let j = 0; j < D; j++) expect(out.delta[j]).toBeCloseTo(0.01 * 6 * (j + 1), 5);
     for (const d of devices) {
       expect(d.failed).toEqual([]);

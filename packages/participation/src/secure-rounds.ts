@@ -139,9 +139,18 @@ export interface StageSource {
   on(event: 'secagg:request', listener: (msg: SecAggRequestEvent) => void): unknown;
 }
 
+/** What a SocketSecureChannel lets its owner see of what it sends (a test's fault injection, say). */
+export interface SecureChannelHooks {
+  /** A message is about to be sent. */
+  sending?(event: SecureEvent, payload: object): void;
+  /** The coordinator answered it. */
+  answered?(event: SecureEvent, ack: Ack): void;
+}
+
 /**
- * Secure rounds for a client in Node (the simulation): SecureRounds in the process, its
- * messages sent on the Link, and the masked input's acknowledgement handed to participation.
+ * Secure rounds for a client in Node (the simulation, the coordinator's test clients):
+ * SecureRounds in the process, its messages sent on the Link, and the masked input's
+ * acknowledgement handed to participation.
  */
 export class SocketSecureChannel implements SecureChannel {
   private readonly rounds: SecureRounds;
@@ -151,6 +160,7 @@ export class SocketSecureChannel implements SecureChannel {
     private readonly link: () => Link | null,
     randomBytes: (length: number) => Uint8Array,
     onError: (error: { readonly code: string; readonly message: string }) => void,
+    private readonly hooks: SecureChannelHooks = {},
   ) {
     this.rounds = new SecureRounds({
       randomBytes,
@@ -200,12 +210,14 @@ export class SocketSecureChannel implements SecureChannel {
   ): Promise<void> {
     const link = this.link();
     if (!link) return;
+    this.hooks.sending?.(event, payload);
     let ack: Ack;
     try {
       ack = await link.request(event, payload as never);
     } catch {
       return; // the connection went: the coordinator's grace and the round's drop-out recovery take over
     }
+    this.hooks.answered?.(event, ack);
     if (event === 'secagg:masked') this.settle(roundId, ack);
     else if (!ack.ok) onError({ code: ack.code, message: ack.message });
   }

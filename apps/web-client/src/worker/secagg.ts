@@ -100,28 +100,28 @@ function trace(roundId: number, stage: SecAggTrace['stage'], delta: Float32Array
   scope.pollenSecAgg = { roundId, stage, delta: delta ?? previous };
 }
 
-/** Where the worker's replies go: set by each call (the worker's one `post`). */
-let reply: Post = () => undefined;
-
-const rounds = new SecureRounds({
-  randomBytes,
-  send: (roundId, event, payload) => reply({ type: 'secagg-send', roundId, event, payload }),
-  fail: (roundId, code, message) => reply({ type: 'secagg-error', roundId, code, message }),
-  stage: trace,
-});
-
-/** Handle one step (participation's SecureRounds); errors abort this device's side of the round and are reported, never thrown. */
-export function handleSecAgg(req: SecAggWorkerRequest, post: Post): void {
-  reply = post;
-  if (req.step !== 'input') {
-    rounds.handle(req);
-    return;
-  }
-  const parts = inputParts(
-    new Float32Array(req.delta),
-    req.controlDelta ? new Float32Array(req.controlDelta) : null,
-    req.clipBit,
-    req.steps,
-  );
-  rounds.handle({ step: 'input', roundId: req.roundId, parts, report: req.report });
+/**
+ * The worker's secure rounds (participation's SecureRounds), replying through `post`; each step's
+ * errors abort this device's side of the round and are reported, never thrown.
+ */
+export function secAggSteps(post: Post): (req: SecAggWorkerRequest) => void {
+  const rounds = new SecureRounds({
+    randomBytes,
+    send: (roundId, event, payload) => post({ type: 'secagg-send', roundId, event, payload }),
+    fail: (roundId, code, message) => post({ type: 'secagg-error', roundId, code, message }),
+    stage: trace,
+  });
+  return (req) => {
+    if (req.step !== 'input') {
+      rounds.handle(req);
+      return;
+    }
+    const parts = inputParts(
+      new Float32Array(req.delta),
+      req.controlDelta ? new Float32Array(req.controlDelta) : null,
+      req.clipBit,
+      req.steps,
+    );
+    rounds.handle({ step: 'input', roundId: req.roundId, parts, report: req.report });
+  };
 }

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { storedSource } from '../sdk/examples.ts';
 import { chooseBackend, fallBackFrom, isBackendFailure, watchGpuDevice } from './backends.ts';
 import type { TrainRequest, WorkerReply, WorkerRequest } from './messages.ts';
-import { handleSecAgg } from './secagg.ts';
+import { secAggSteps } from './secagg.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -154,11 +154,14 @@ async function trainWithFallback(req: TrainRequest): Promise<void> {
   }
 }
 
+/** Secure aggregation's steps (secagg.ts). */
+const secagg = secAggSteps(post);
+
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const req = event.data;
   // Secure aggregation's steps run between training's awaits, so key stages never wait on it.
   if (req.type === 'secagg') {
-    handleSecAgg(req, post);
+    secagg(req);
     return;
   }
   try {
