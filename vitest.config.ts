@@ -26,6 +26,7 @@ const SYSTEM = [
   'apps/coordinator/src/store/retention-contract.test.ts',
   'bench/bench.smoke.test.ts',
   'bench/bench-rounds.smoke.test.ts',
+  'bench/bench-coordinator.smoke.test.ts',
   'bench/sim.smoke.test.ts',
   'bench/sim-task.smoke.test.ts',
   'scripts/start.test.ts',
@@ -65,6 +66,7 @@ const TFJS = [
 const LONGEST_FIRST = [
   'apps/coordinator/src/fault.test.ts',
   'bench/bench-rounds.smoke.test.ts',
+  'bench/bench-coordinator.smoke.test.ts',
   'bench/bench.smoke.test.ts',
   'apps/coordinator/src/cluster/failover.test.ts',
   'apps/coordinator/src/fault-overlap.test.ts',
