@@ -42,6 +42,7 @@ const PURE_ELSEWHERE = [
   'apps/coordinator/src/cluster/relay-handle.test.ts',
   'apps/coordinator/src/rounds/coordinates.test.ts',
   'apps/coordinator/src/rounds/rate-limit.test.ts',
+  'apps/coordinator/src/rounds/upload-slots.test.ts',
   'apps/coordinator/src/store/strategy-state.test.ts',
   'bench/sim/options.test.ts',
   'bench/sim/data-option.test.ts',

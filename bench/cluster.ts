@@ -10,6 +10,7 @@ import {
   PROTOCOL_VERSION,
   type ServerToClientEvents,
 } from '@pollen/fl-core';
+import { sendUpload, socketLink } from '@pollen/participation';
 import { io, type Socket } from 'socket.io-client';
 import { deviceAuth } from './lib/identity.ts';
 import { describeMachine } from './lib/machine.ts';
@@ -105,19 +106,16 @@ async function oneRun(nodes: number, run: number): Promise<RunResult> {
         });
         sockets.push(socket);
         socket.on('round:start', (msg) => {
-          socket
-            .timeout(30_000)
-            .emitWithAck('update', {
-              taskId: msg.taskId,
-              roundId: msg.roundId,
-              modelVersion: msg.modelVersion,
-              numExamples: 10,
-              backend: 'cpu',
-              metrics: { loss: 1, accuracy: 0.5 },
-              trainMs: 1,
-              update,
-            } as never)
-            .catch(() => {});
+          sendUpload(socketLink(socket, 30_000), 'update', {
+            taskId: msg.taskId,
+            roundId: msg.roundId,
+            modelVersion: msg.modelVersion,
+            numExamples: 10,
+            backend: 'cpu',
+            metrics: { loss: 1, accuracy: 0.5 },
+            trainMs: 1,
+            update,
+          }).catch(() => {});
         });
         await new Promise<void>((resolve, reject) => {
           socket.once('connect', () => resolve());

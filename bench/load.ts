@@ -13,6 +13,7 @@ import {
   specSize,
   type WeightSpec,
 } from '@pollen/fl-core';
+import { sendUpload, socketLink } from '@pollen/participation';
 import { io, type Socket } from 'socket.io-client';
 import { deviceAuth } from './lib/identity.ts';
 import { describeMachine } from './lib/machine.ts';
@@ -123,18 +124,16 @@ async function main(): Promise<void> {
         setTimeout(
           () => {
             answered++;
-            socket
-              .emitWithAck('update', {
-                taskId: msg.taskId,
-                roundId: msg.roundId,
-                modelVersion: msg.modelVersion,
-                numExamples: 100,
-                backend: 'cpu',
-                metrics: { loss: 1, accuracy: 0.1 },
-                trainMs: 1,
-                update,
-              })
-              .catch(ignoreClosed);
+            sendUpload(socketLink(socket), 'update', {
+              taskId: msg.taskId,
+              roundId: msg.roundId,
+              modelVersion: msg.modelVersion,
+              numExamples: 100,
+              backend: 'cpu',
+              metrics: { loss: 1, accuracy: 0.1 },
+              trainMs: 1,
+              update,
+            }).catch(ignoreClosed);
           },
           200 + rng() * 3000,
         );

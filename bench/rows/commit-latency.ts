@@ -6,6 +6,7 @@ import {
   type ServerToClientEvents,
   toBytes,
 } from '@pollen/fl-core';
+import { sendUpload, socketLink } from '@pollen/participation';
 import { io, type Socket } from 'socket.io-client';
 import { BenchError } from '../lib/errors.ts';
 import { deviceAuth } from '../lib/identity.ts';
@@ -72,7 +73,7 @@ class Contributor {
   }
 
   async upload(msg: RoundStartMessage, update: Float32Array): Promise<void> {
-    const ack = await this.socket.timeout(20_000).emitWithAck('update', {
+    const ack = await sendUpload(socketLink(this.socket, 20_000), 'update', {
       taskId: msg.taskId,
       roundId: msg.roundId,
       modelVersion: msg.modelVersion,

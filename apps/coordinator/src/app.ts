@@ -79,6 +79,7 @@ export async function buildCoordinator(
     ...testing,
     ...(config.retention ? { retention: config.retention } : {}),
     ...(config.evaluationSample !== undefined ? { evaluationSample: config.evaluationSample } : {}),
+    ...(config.uploadBudgetBytes !== undefined ? { uploadBudgetBytes: config.uploadBudgetBytes } : {}),
   });
   const messageLimit = new MessageLimit(engine);
   let cluster: ClusterNode | null = null;

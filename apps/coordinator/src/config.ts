@@ -8,6 +8,7 @@ import { expectInt, expectOneOf, PollenError } from '@pollen/fl-core';
 import { DEFAULT_ADDRESS_LIMITS } from './admission/address-limits.ts';
 import { DEFAULT_EVALUATOR_NICE } from './ml/evaluator-priority.ts';
 import { DEFAULT_EVALUATION_SAMPLE } from './ml/held-out-sample.ts';
+import { DEFAULT_UPLOAD_BUDGET_BYTES } from './rounds/upload-slots.ts';
 import { DEFAULT_RETENTION, type RetentionPolicy } from './store/retention.ts';
 
 /** Everything the coordinator process is configured with. */
@@ -37,6 +38,8 @@ export interface CoordinatorConfig {
   readonly evaluationSample?: number;
   /** The evaluator thread's nice value on Linux (0-19); absent: 10. */
   readonly evaluatorNice?: number;
+  /** Bytes of uploads contributors may send at once (docs/operating.md, "Upload flow control"); absent: 64 MiB. */
+  readonly uploadBudgetBytes?: number;
 }
 
 /** Who may connect as a contributor (docs/operating.md, "Admission"). */
@@ -110,7 +113,9 @@ const USAGE = `pollen-coordinator [options]
   --evaluation-sample N  held-out examples each version is evaluated on at most, a fixed
                      sample of a larger set, 0: all (POLLEN_EVALUATION_SAMPLE, default 2000)
   --evaluator-nice N the held-out evaluator thread's nice value on Linux, 0-19: higher yields
-                     the CPU to intake and commits sooner (POLLEN_EVALUATOR_NICE, default 10)`;
+                     the CPU to intake and commits sooner (POLLEN_EVALUATOR_NICE, default 10)
+  --upload-budget-mb N  MiB of uploads contributors may send at once; devices wait for a slot
+                     beyond it (at least one upload at a time) (POLLEN_UPLOAD_BUDGET_MB, default 64)`;
 
 /** Read the configuration from command-line flags, then environment variables, then defaults. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorConfig {
@@ -139,6 +144,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
         'keep-every': { type: 'string' },
         'evaluation-sample': { type: 'string' },
         'evaluator-nice': { type: 'string' },
+        'upload-budget-mb': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -217,6 +223,15 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): CoordinatorC
       100_000_000,
     ),
     evaluatorNice: whole('evaluator-nice', 'POLLEN_EVALUATOR_NICE', DEFAULT_EVALUATOR_NICE, 0, 19),
+    uploadBudgetBytes:
+      whole(
+        'upload-budget-mb',
+        'POLLEN_UPLOAD_BUDGET_MB',
+        DEFAULT_UPLOAD_BUDGET_BYTES / 2 ** 20,
+        1,
+        1_048_576,
+      ) *
+      2 ** 20,
     host: str('host', 'POLLEN_HOST') ?? '127.0.0.1',
     port: expectInt('port', port, 0, 65535),
     dataDir: resolve(str('data-dir', 'POLLEN_DATA_DIR') ?? '.data'),

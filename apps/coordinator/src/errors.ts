@@ -14,6 +14,7 @@ export const HTTP_STATUS: Record<PollenErrorCode, number> = {
   BAD_FRAME: 400,
   PAYLOAD_TOO_LARGE: 413,
   NOT_IN_ROUND: 409,
+  NO_UPLOAD_SLOT: 409,
   ROUND_CLOSED: 409,
   STALE_MODEL: 409,
   REPLAY: 409,

@@ -13,6 +13,7 @@ export type PollenErrorCode =
   | 'BAD_FRAME'
   | 'NOT_IN_ROUND'
   | 'ROUND_CLOSED'
+  | 'NO_UPLOAD_SLOT'
   | 'STALE_MODEL'
   | 'REPLAY'
   | 'NORM_TOO_LARGE'

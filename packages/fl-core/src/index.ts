@@ -130,6 +130,8 @@ export type {
   SecAggSharesEvent,
   ServerToClientEvents,
   UpdateMessage,
+  UploadSlotMessage,
+  UploadSlotReply,
   WithdrawMessage,
 } from './protocol.ts';
 export { BACKENDS, CLIENT_ID_PATTERN, CLIENT_SECRET_PATTERN, PROTOCOL_VERSION, toBytes } from './protocol.ts';

@@ -11,13 +11,14 @@ import type { TrainingSpec } from './task.ts';
  */
 
 /**
+ * 5: uploads wait for a slot (`upload:slot`): a version-4 client's update is NO_UPLOAD_SLOT.
  * 4: secure aggregation (`RoundStartMessage.secagg` and the `secagg:*` events); a version-3
  * client would send a secure task's update in the clear.
  * 2: rounds carry the task's local strategy (FedProx, SCAFFOLD) and updates SCAFFOLD's Delta c_i.
  * 3: rounds carry the privacy block (clip norm, noise, clipping bit) and updates the clipping
  * bit; a version-2 client would send unclipped, un-noised updates to a private task.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** Compute backends a contributor may train on, best first. */
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -295,6 +296,21 @@ export interface WithdrawMessage {
   readonly reason: string;
 }
 
+/**
+ * A trained device asks for its turn to upload (flow control: the coordinator bounds the bytes
+ * it receives at once); the answer comes when the turn has come, and then the device sends its
+ * `update` or `secagg:masked` for that round.
+ */
+export interface UploadSlotMessage {
+  readonly taskId: string;
+  readonly roundId: number;
+}
+
+export interface UploadSlotReply {
+  /** How long the coordinator counts the slot against its budget (the upload stays allowed after). */
+  readonly grantMs: number;
+}
+
 export interface RoundEndMessage {
   readonly taskId: string;
   readonly roundId: number;
@@ -319,6 +335,7 @@ export interface ClientToServerEvents {
   eligibility: (msg: EligibilityMessage, ack: (reply: Ack) => void) => void;
   update: (msg: UpdateMessage, ack: (reply: Ack<{ readonly roundId: number }>) => void) => void;
   withdraw: (msg: WithdrawMessage, ack: (reply: Ack) => void) => void;
+  'upload:slot': (msg: UploadSlotMessage, ack: (reply: Ack<UploadSlotReply>) => void) => void;
   'secagg:advertise': (msg: SecAggAdvertiseEvent, ack: (reply: Ack) => void) => void;
   'secagg:shares': (msg: SecAggSharesEvent, ack: (reply: Ack) => void) => void;
   'secagg:masked': (msg: SecAggMaskedEvent, ack: (reply: Ack) => void) => void;

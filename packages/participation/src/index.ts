@@ -16,7 +16,7 @@ export type {
   TrainInput,
   TrainOutput,
 } from './ports.ts';
-export { InMemoryDevice, socketLink } from './ports.ts';
+export { InMemoryDevice, sendUpload, socketLink } from './ports.ts';
 export type { PrivateUpdate, RandomSource, UploadPrivacy } from './privacy.ts';
 export { cryptoRng, privatize, uploadPrivacy } from './privacy.ts';
 export type {

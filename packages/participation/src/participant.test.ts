@@ -79,8 +79,10 @@ describe('Participant', () => {
     );
     await Promise.all([p.roundStart(start(3)), p.roundStart(start(3))]);
     expect(trained).toBe(1);
-    expect(sent.map((s) => s.event)).toEqual(['update']);
-    const update = sent[0]!.msg;
+    // The upload waits for its slot (flow control), then goes.
+    expect(sent.map((s) => s.event)).toEqual(['upload:slot', 'update']);
+    expect(sent[0]!.msg).toEqual({ taskId: 't', roundId: 3 });
+    const update = sent[1]!.msg;
     expect(update).toMatchObject({ roundId: 3, modelVersion: 2, numExamples: 5, steps: 4, trainMs: 3 });
     const frame = update.update as Uint8Array;
     expect(Array.from(decodeDense(frame).vector)).toEqual(new Array(D).fill(0.25));
@@ -88,6 +90,24 @@ describe('Participant', () => {
     expect(p.busy).toBe(true);
     await p.roundEnd({ taskId: 't', roundId: 3, status: 'committed', modelVersion: 3 });
     expect(p.busy).toBe(false);
+  });
+
+  it('sends no update when its upload slot is refused (the round closed while it waited)', async () => {
+    const { link, sent } = recordingLink((event) =>
+      event === 'upload:slot' ? { ok: false, code: 'ROUND_CLOSED', message: 'closed' } : { ok: true },
+    );
+    const answered: string[] = [];
+    const uploaded: number[] = [];
+    const { p } = participant(async () => output(new Float32Array(D).fill(0.25)), link, {
+      events: {
+        answered: (_msg, ack) => answered.push(ack.ok ? 'ok' : ack.code),
+        uploaded: (u) => uploaded.push(u.bytes),
+      },
+    });
+    await p.roundStart(start(3));
+    expect(sent.map((s) => s.event)).toEqual(['upload:slot']);
+    expect(answered).toEqual(['ROUND_CLOSED']);
+    expect(uploaded).toEqual([]);
   });
 
   it('withdraws, saying why, when training fails, and reports the error', async () => {
@@ -167,7 +187,7 @@ describe('Participant', () => {
     await p.roundEnd({ taskId: 't', roundId: 2, status: 'committed', modelVersion: 1 });
     await p.roundStart(start(3, { strategy, control }));
     expect(seen).toEqual([null, null, new Array(D).fill(2)]);
-    const controlDelta = sent[0]!.msg.controlDelta as Uint8Array;
+    const controlDelta = sent.find((s) => s.event === 'update')!.msg.controlDelta as Uint8Array;
     expect(Array.from(decodeDense(controlDelta, { dimension: D }).vector)).toEqual(
       new Array(D).fill(0.1).map(Math.fround),
     );

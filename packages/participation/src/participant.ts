@@ -13,7 +13,15 @@ import {
   type RoundStartMessage,
   toBytes,
 } from '@pollen/fl-core';
-import type { DeviceMemory, Link, SecureChannel, Trainer, TrainInput, TrainOutput } from './ports.ts';
+import {
+  type DeviceMemory,
+  type Link,
+  type SecureChannel,
+  sendUpload,
+  type Trainer,
+  type TrainInput,
+  type TrainOutput,
+} from './ports.ts';
 import { cryptoRng, privatize, type UploadPrivacy, uploadPrivacy } from './privacy.ts';
 import { encodeRoundUpload } from './upload.ts';
 
@@ -221,7 +229,7 @@ export class Participant {
       );
     } else {
       events.sending?.(msg, encoded!.frame);
-      ack = await link.request('update', {
+      ack = await sendUpload(link, 'update', {
         taskId: msg.taskId,
         roundId: msg.roundId,
         modelVersion: msg.modelVersion,

@@ -50,6 +50,20 @@ export function socketLink(socket: AckSocket, timeoutMs: number | null = null): 
   };
 }
 
+/**
+ * Send a round's upload (an `update`, or a secure round's `secagg:masked`) once the coordinator
+ * grants it a slot (`upload:slot`: flow control, docs/protocol.md); a refused slot is the answer.
+ */
+export async function sendUpload<E extends 'update' | 'secagg:masked'>(
+  link: Link,
+  event: E,
+  msg: RequestOf<E>,
+): Promise<ReplyOf<E> | ReplyOf<'upload:slot'>> {
+  const slot = await link.request('upload:slot', { taskId: msg.taskId, roundId: msg.roundId });
+  if (!slot.ok) return slot;
+  return link.request(event, msg);
+}
+
 /** What local training is given for a round. */
 export interface TrainInput {
   readonly msg: RoundStartMessage;

@@ -4,12 +4,13 @@ import {
   type RoundStartMessage,
   type SecAggInputParts,
   type SecAggKeysEvent,
+  type SecAggMaskedEvent,
   type SecAggReport,
   type SecAggRequestEvent,
   SecAggSession,
   type SecAggSharesEvent,
 } from '@pollen/fl-core';
-import type { Link, SecureChannel } from './ports.ts';
+import { type Link, type SecureChannel, sendUpload } from './ports.ts';
 
 /**
  * The device's side of secure rounds (SecAgg+, fl-core's SecAggSession), once: a session per
@@ -213,7 +214,10 @@ export class SocketSecureChannel implements SecureChannel {
     this.hooks.sending?.(event, payload);
     let ack: Ack;
     try {
-      ack = await link.request(event, payload as never);
+      ack =
+        event === 'secagg:masked'
+          ? await sendUpload(link, event, payload as SecAggMaskedEvent)
+          : await link.request(event, payload as never);
     } catch {
       return; // the connection went: the coordinator's grace and the round's drop-out recovery take over
     }

@@ -55,15 +55,18 @@ describe('round engine', () => {
   });
 
   it('refuses wrong-size, NaN, oversized, replayed and foreign updates with codes and keeps the model', async () => {
-    coordinator = await session.start(rounds(2, { minReports: 2, deadlineMs: 3000 }));
+    coordinator = await session.start(rounds(3, { minReports: 2, deadlineMs: 3000 }));
     const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const good = contributor('client-good');
+    // Two senders of bad messages, so that neither runs into the per-socket rate limit.
     const bad = contributor('client-bad1');
+    const malformed = contributor('client-bad2');
     const outsider = contributor('client-out1');
     await good.hello();
     await outsider.hello('tiny', 0); // no examples: never selected
     const roundStart = good.nextRound();
     await bad.hello();
+    await malformed.hello();
     const msg = await roundStart;
 
     const codes = async (
@@ -80,12 +83,16 @@ describe('round engine', () => {
     const inf = new Float32Array(d);
     inf[0] = Number.POSITIVE_INFINITY;
     expect(await codes(bad, msg, inf)).toBe('NON_FINITE');
-    expect(await codes(bad, msg, new Float32Array(d + 100))).toBe('PAYLOAD_TOO_LARGE');
+    // The envelope and its size are checked before the upload slot: these need none.
+    const ungranted = { ungranted: true };
+    expect(await codes(malformed, msg, new Float32Array(d + 100), {}, ungranted)).toBe('PAYLOAD_TOO_LARGE');
     expect(await codes(bad, msg, new Uint8Array(64).fill(7))).toBe('BAD_FRAME');
     expect(await codes(bad, msg, new Float32Array(d).fill(1e6))).toBe('NORM_TOO_LARGE');
     expect(await codes(bad, msg, new Float32Array(d), { modelVersion: 5 })).toBe('STALE_MODEL');
     expect(await codes(bad, msg, new Float32Array(d), { roundId: 99 })).toBe('ROUND_CLOSED');
-    expect(await codes(bad, msg, new Float32Array(d), { numExamples: -3 })).toBe('INVALID_MESSAGE');
+    expect(await codes(malformed, msg, new Float32Array(d), { numExamples: -3 }, ungranted)).toBe(
+      'INVALID_MESSAGE',
+    );
     // Named metrics: an object of finite numbers with well-formed names, `loss` among them.
     for (const metrics of [
       { loss: Number.NaN },
@@ -96,11 +103,31 @@ describe('round engine', () => {
       [1, 2],
       'loss',
     ]) {
-      expect(await codes(bad, msg, new Float32Array(d), { metrics })).toBe('INVALID_MESSAGE');
+      expect(await codes(malformed, msg, new Float32Array(d), { metrics }, ungranted)).toBe(
+        'INVALID_MESSAGE',
+      );
     }
-    expect(await codes(bad, msg, new Float32Array(d), { trainMs: -1 })).toBe('INVALID_MESSAGE');
-    expect(await codes(bad, msg, new Float32Array(d), { update: 'not binary' })).toBe('INVALID_MESSAGE');
+    expect(await codes(malformed, msg, new Float32Array(d), { trainMs: -1 }, ungranted)).toBe(
+      'INVALID_MESSAGE',
+    );
+    expect(await codes(malformed, msg, new Float32Array(d), { update: 'not binary' }, ungranted)).toBe(
+      'INVALID_MESSAGE',
+    );
     expect(await codes(outsider, msg, new Float32Array(d))).toBe('NOT_IN_ROUND');
+    // Flow control: an update sent without waiting for its upload slot, a malformed slot request,
+    // and a slot for a round that is not open are refused before any decoding.
+    expect(await codes(good, msg, new Float32Array(d).fill(0.5), {}, { ungranted: true })).toBe(
+      'NO_UPLOAD_SLOT',
+    );
+    const slot = (payload: unknown): Promise<{ ok: boolean; code?: string }> =>
+      (
+        malformed.socket as unknown as {
+          emitWithAck: (e: string, p: unknown) => Promise<{ ok: boolean; code?: string }>;
+        }
+      ).emitWithAck('upload:slot', payload);
+    expect((await slot({ taskId: 'tiny', roundId: 'one' })).code).toBe('INVALID_MESSAGE');
+    expect((await slot({ taskId: 'other', roundId: msg.roundId })).code).toBe('NOT_IN_ROUND');
+    expect((await slot({ taskId: 'tiny', roundId: msg.roundId + 50 })).code).toBe('ROUND_CLOSED');
     expect(await codes(good, msg, new Float32Array(d).fill(0.5))).toBe('ok');
     expect(await codes(good, msg, new Float32Array(d).fill(0.5))).toBe('REPLAY');
 
@@ -111,7 +138,7 @@ describe('round engine', () => {
     );
     expect(record.status).toBe('abandoned');
     expect(record.deadlineHit).toBe(true);
-    // Counted: the six refused after the envelope named this round (size, NaN, inf, frame, norm, version).
+    // Counted: the six refused after the envelope named this round (shape, NaN, inf, frame, norm, version).
     expect(record.rejected).toBe(6);
     const task = (await coordinator.store.getTask('tiny'))!;
     expect(task.currentVersion).toBe(0);

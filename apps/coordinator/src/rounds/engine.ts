@@ -4,6 +4,7 @@ import type { PollenServer } from '../socket.ts';
 import type { Store } from '../store/types.ts';
 import { ContributorGateway } from './gateway.ts';
 import { type EngineOptions, TaskService } from './task-service.ts';
+import type { UploadSlots } from './upload-slots.ts';
 
 export { maxUpdateBytes } from './intake.ts';
 export { RECONNECT_GRACE_MS } from './reconnect-grace.ts';
@@ -20,7 +21,12 @@ export class Engine extends TaskService {
 
   constructor(store: Store, log: FastifyBaseLogger, clock: Clock = systemClock, options: EngineOptions = {}) {
     super(store, log, clock, options);
-    this.gateway = new ContributorGateway(this, log, clock);
+    this.gateway = new ContributorGateway(this, log, clock, options.uploadBudgetBytes);
+  }
+
+  /** The flow control on uploads (upload-slots.ts): what is in flight, what waits. */
+  get uploadSlots(): UploadSlots {
+    return this.gateway.slots;
   }
 
   /** Serve the contributor protocol on a Socket.io server. */

@@ -3,14 +3,16 @@ import { type Ack, PollenError, toPollenError } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import { checkAdmission } from '../admission/handshake.ts';
 import type { Clock } from '../clock.ts';
+import { pingTimeoutFor } from '../message-limit.ts';
 import type { PollenServer, PollenSocket } from '../socket.ts';
-import { parseSubmission } from './intake.ts';
-import { parseEligibility, parseHello, parseWithdraw } from './messages.ts';
+import { parseSubmission, uploadSlotBytes } from './intake.ts';
+import { parseEligibility, parseHello, parseUploadSlot, parseWithdraw } from './messages.ts';
 import type { Contributor } from './population.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { ReconnectGrace } from './reconnect-grace.ts';
 import { parseSecAggEnvelope, SECAGG_EVENTS } from './secagg-messages.ts';
 import type { TaskService } from './task-service.ts';
+import { DEFAULT_UPLOAD_BUDGET_BYTES, UploadSlots } from './upload-slots.ts';
 
 /** Messages per second a contributor socket may send, and the burst it may save up. */
 const MESSAGES_PER_SECOND = 5;
@@ -21,20 +23,24 @@ const FLOOD_DISCONNECT = 50;
 /**
  * The contributor protocol on a Socket.io server: per-socket rate limits, hello and the
  * handshake's identity, eligibility, updates, withdrawals and secure aggregation's stages, each
- * routed to the round it names through the round's one interface (handle.ts), and the
- * reconnect grace of a selected client whose connection broke. Transport-facing checks happen
- * here, before any decoding.
+ * routed to the round it names through the round's one interface (handle.ts), the upload
+ * slots that bound what arrives at once (upload-slots.ts), and the reconnect grace of a
+ * selected client whose connection broke. Transport-facing checks happen here, before any
+ * decoding.
  */
 export class ContributorGateway {
   private readonly limiter = new RateLimiter(MESSAGES_PER_SECOND, MESSAGE_BURST);
   private readonly grace: ReconnectGrace;
+  readonly slots: UploadSlots;
 
   constructor(
     private readonly tasks: TaskService,
     private readonly log: FastifyBaseLogger,
     clock: Clock,
+    uploadBudgetBytes = DEFAULT_UPLOAD_BUDGET_BYTES,
   ) {
     this.grace = new ReconnectGrace(tasks, clock);
+    this.slots = new UploadSlots(uploadBudgetBytes, clock, pingTimeoutFor);
   }
 
   /** Serve the contributor protocol on a Socket.io server. */
@@ -138,6 +144,26 @@ export class ContributorGateway {
     );
 
     socket.on(
+      'upload:slot',
+      (msg, ack) =>
+        void respond(ack, async () => {
+          const c = contributor();
+          const { taskId, roundId } = parseUploadSlot(msg);
+          if (taskId !== c.taskId) throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
+          const task = (await this.tasks.store.getTask(c.taskId))!;
+          const round = this.tasks.runner(c.taskId)?.target(c.clientId, roundId);
+          if (!round) throw new PollenError('ROUND_CLOSED', `round ${roundId} is not open`);
+          round.checkMembership(c.clientId);
+          return this.slots.request({
+            socketId: socket.id,
+            roundId,
+            bytes: uploadSlotBytes(task),
+            open: () => round.isOpen && socket.connected,
+          });
+        }),
+    );
+
+    socket.on(
       'update',
       (msg, ack) =>
         void respond(ack, async () => {
@@ -146,11 +172,16 @@ export class ContributorGateway {
           const update = parseSubmission(msg, task);
           if (update.taskId !== c.taskId)
             throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
-          const round = this.tasks.runner(c.taskId)?.target(c.clientId, update.roundId);
-          if (!round) throw new PollenError('ROUND_CLOSED', `round ${update.roundId} is not open`);
-          // The round's one intake: membership, version, decode, norm, fold (intake.ts).
-          round.intake({ clientId: c.clientId, update, maxNorm: task.spec.maxUpdateNorm });
-          return { roundId: round.roundId };
+          this.slots.expect(socket.id, update.roundId);
+          try {
+            const round = this.tasks.runner(c.taskId)?.target(c.clientId, update.roundId);
+            if (!round) throw new PollenError('ROUND_CLOSED', `round ${update.roundId} is not open`);
+            // The round's one intake: membership, version, decode, norm, fold (intake.ts).
+            round.intake({ clientId: c.clientId, update, maxNorm: task.spec.maxUpdateNorm });
+            return { roundId: round.roundId };
+          } finally {
+            this.slots.release(socket.id);
+          }
         }),
     );
 
@@ -179,18 +210,26 @@ export class ContributorGateway {
           const envelope = parseSecAggEnvelope(event, msg);
           if (envelope.taskId !== c.taskId)
             throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
-          const round = this.tasks.runner(c.taskId)?.target(c.clientId, envelope.roundId);
-          if (!round) throw new PollenError('ROUND_CLOSED', `round ${envelope.roundId} is not open`);
-          // A secure round takes it; on a cluster node without the lease, its relay forwards it to
-          // the holder; any other round refuses it (handle.ts).
-          round.receive(event, c.clientId, envelope.body);
-          return {};
+          // The masked input is the round's one large upload: it waits for a slot as an update does.
+          const upload = event === 'secagg:masked';
+          if (upload) this.slots.expect(socket.id, envelope.roundId);
+          try {
+            const round = this.tasks.runner(c.taskId)?.target(c.clientId, envelope.roundId);
+            if (!round) throw new PollenError('ROUND_CLOSED', `round ${envelope.roundId} is not open`);
+            // A secure round takes it; on a cluster node without the lease, its relay forwards it
+            // to the holder; any other round refuses it (handle.ts).
+            round.receive(event, c.clientId, envelope.body);
+            return {};
+          } finally {
+            if (upload) this.slots.release(socket.id);
+          }
         });
       });
     }
 
     socket.on('disconnect', (reason) => {
       this.limiter.forget(socket.id);
+      this.slots.release(socket.id);
       const c = this.tasks.population.leave(socket.id);
       if (!c || c.activeRound === null) return;
       // A client that left on purpose is dropped at once; a broken connection gets a grace period.
@@ -203,5 +242,6 @@ export class ContributorGateway {
   /** Cancel every reconnect grace still running. */
   close(): void {
     this.grace.close();
+    this.slots.close();
   }
 }

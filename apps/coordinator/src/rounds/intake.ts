@@ -8,13 +8,27 @@ import type { AcceptedUpdate } from './round.ts';
 
 /** Largest payload a task's update may take: a dense float32 frame, two under SCAFFOLD (Delta c_i). */
 export function maxUpdateBytes(task: StoredTask): number {
+  return uploadBytes(task, true);
+}
+
+/**
+ * What an upload slot counts for a task's update (upload-slots.ts): its compressed frame's
+ * bound when the task compresses, else the dense frame; SCAFFOLD's Delta c_i besides.
+ */
+export function uploadSlotBytes(task: StoredTask): number {
+  return uploadBytes(task, false);
+}
+
+function uploadBytes(task: StoredTask, atLeastDense: boolean): number {
   const d = specSize(task.weightSpec);
   const dense = FRAME_HEADER_BYTES + d * 4;
   // A sparse upload near full density (values plus up to 5 index bytes each) can outgrow the
   // dense frame; the round's own decoder holds each upload to its plan's exact bound.
   const { compression, codec } = task.spec;
   const plan = { ...compression, precision: codec, k: compressionK(compression, d) };
-  const update = compression.kind === 'none' ? dense : Math.max(dense, maxUploadBytes(plan, d));
+  const compressed = maxUploadBytes(plan, d);
+  const update =
+    compression.kind === 'none' ? dense : atLeastDense ? Math.max(dense, compressed) : compressed;
   return update + (task.spec.strategy.scaffold ? dense : 0);
 }
 

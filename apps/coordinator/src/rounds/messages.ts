@@ -17,6 +17,7 @@ import {
   parseMetricValues,
   TASK_ID_PATTERN,
   type UpdateMessage,
+  type UploadSlotMessage,
   type WithdrawMessage,
 } from '@pollen/fl-core';
 
@@ -166,6 +167,14 @@ export function parseWithdraw(input: unknown): WithdrawMessage {
     taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
     roundId: expectInt('roundId', msg.roundId, 1, MAX_ROUND, 'INVALID_MESSAGE'),
     reason: typeof msg.reason === 'string' ? msg.reason.slice(0, 200) : 'unspecified',
+  };
+}
+
+export function parseUploadSlot(input: unknown): UploadSlotMessage {
+  const msg = expectObject('upload:slot', input, 'INVALID_MESSAGE');
+  return {
+    taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
+    roundId: expectInt('roundId', msg.roundId, 1, MAX_ROUND, 'INVALID_MESSAGE'),
   };
 }
 

@@ -264,6 +264,11 @@ describe('secure aggregation rounds over Socket.io', () => {
       metrics: { loss: 1, accuracy: 0 },
       trainMs: 1,
     };
+    // The masked input waits for an upload slot as an update does; then it is out of its stage.
+    expect(await code(send('secagg:masked', { ...masked, masked: new Uint8Array(4 * words) }))).toBe(
+      'NO_UPLOAD_SLOT',
+    );
+    expect(await code(send('upload:slot', {}))).toBe('ok');
     expect(await code(send('secagg:masked', { ...masked, masked: new Uint8Array(4 * words) }))).toBe(
       'SECAGG_STAGE',
     );

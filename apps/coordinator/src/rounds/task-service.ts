@@ -25,6 +25,8 @@ export interface EngineOptions {
   readonly evaluator?: (spec: TaskSpec, model: TaskModel) => Evaluator;
   /** Held-out examples each version is scored on at most (ml/held-out-sample.ts; 0: all). */
   readonly evaluationSample?: number;
+  /** Bytes of uploads contributors may send at once (upload-slots.ts; default 64 MiB). */
+  readonly uploadBudgetBytes?: number;
 }
 
 /** What the coordinator's tasks tell the rest of the process: metrics, the operator feed, the transport. */

@@ -11,8 +11,9 @@ import {
   type RoundStartMessage,
   type ServerToClientEvents,
   seededRng,
+  type UpdateMessage,
 } from '@pollen/fl-core';
-import { InMemoryDevice, Participant, socketLink, type TrainOutput } from '@pollen/participation';
+import { InMemoryDevice, Participant, sendUpload, socketLink, type TrainOutput } from '@pollen/participation';
 import { io, type Socket } from 'socket.io-client';
 import { buildCoordinator, type Coordinator } from '../app.ts';
 import type { Clock } from '../clock.ts';
@@ -34,10 +35,11 @@ export interface TestCoordinator extends Coordinator {
 }
 
 /**
- * What a test may set beyond the task: admission and retention settings, a clock it drives
+ * What a test may set beyond the task: admission, retention and upload-budget settings, a clock it drives
  * (manual-clock.ts), an evaluator it controls.
  */
-export interface TestSettings extends Pick<CoordinatorConfig, 'admission' | 'retention'> {
+export interface TestSettings
+  extends Pick<CoordinatorConfig, 'admission' | 'retention' | 'uploadBudgetBytes'> {
   readonly clock?: Clock;
   readonly evaluator?: EngineOptions['evaluator'];
 }
@@ -64,6 +66,7 @@ export async function startTestCoordinator(
     evaluatorNice: 0,
     ...(settings.admission ? { admission: settings.admission } : {}),
     ...(settings.retention ? { retention: settings.retention } : {}),
+    ...(settings.uploadBudgetBytes !== undefined ? { uploadBudgetBytes: settings.uploadBudgetBytes } : {}),
   };
   const coordinator = await buildCoordinator(
     config,
@@ -206,10 +209,11 @@ export class NodeContributor {
     msg: RoundStartMessage,
     delta: Float32Array | Uint8Array,
     fields: Record<string, unknown> = {},
+    { ungranted = false }: { readonly ungranted?: boolean } = {},
   ): Promise<Ack> {
     const update = delta instanceof Float32Array ? encodeDense(delta, 'f32') : delta;
     this.sent.push(update);
-    return this.socket.emitWithAck('update', {
+    const message = {
       taskId: msg.taskId,
       roundId: msg.roundId,
       modelVersion: msg.modelVersion,
@@ -219,7 +223,12 @@ export class NodeContributor {
       trainMs: 1,
       update,
       ...fields,
-    } as never);
+    } as UpdateMessage;
+    // As every client does, it waits for an upload slot first (upload-slots.ts); `ungranted`
+    // sends the update without one.
+    return ungranted
+      ? (this.socket.emitWithAck('update', message) as Promise<Ack>)
+      : sendUpload(socketLink(this.socket), 'update', message);
   }
 
   close(): void {

@@ -2,9 +2,11 @@ import type {
   Ack,
   ClientToServerEvents,
   RoundStartMessage,
+  SecAggMaskedEvent,
   SecAggReport,
   ServerToClientEvents,
 } from '@pollen/fl-core';
+import { sendUpload, socketLink } from '@pollen/participation';
 import type { Socket } from 'socket.io-client';
 import type { SecAggErrorReply, SecAggSendReply, SecAggWorkerRequest } from '../worker/secagg.ts';
 
@@ -87,8 +89,12 @@ export class SecAggRelay {
     }
     const socket = this.socket;
     if (!socket) return;
-    const send = socket.emitWithAck.bind(socket) as (event: string, payload: object) => Promise<Ack>;
-    void send(reply.event, reply.payload).then(
+    const link = socketLink(socket);
+    const sent: Promise<Ack> =
+      reply.event === 'secagg:masked'
+        ? sendUpload(link, reply.event, reply.payload as SecAggMaskedEvent)
+        : link.request(reply.event, reply.payload as never);
+    void sent.then(
       (ack) => {
         if (reply.event === 'secagg:masked') this.settle(reply.roundId, ack);
         else if (!ack.ok) this.onError({ code: ack.code, message: ack.message });
