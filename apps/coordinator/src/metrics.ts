@@ -37,6 +37,22 @@ export function createMetrics(engine: Engine): Registry {
       }
     },
   });
+  new Gauge({
+    name: 'pollen_upload_bytes_in_flight',
+    help: 'Bytes of uploads granted a slot and not yet received (bounded by --upload-budget-mb)',
+    registers: [registry],
+    collect() {
+      this.set(engine.uploadSlots.inFlightBytes);
+    },
+  });
+  new Gauge({
+    name: 'pollen_upload_slots_waiting',
+    help: 'Trained devices waiting for an upload slot',
+    registers: [registry],
+    collect() {
+      this.set(engine.uploadSlots.queued);
+    },
+  });
   const started = new Counter({
     name: 'pollen_rounds_started_total',
     help: 'Rounds opened (a synchronous cohort selected, or a FedBuff buffer opened)',
