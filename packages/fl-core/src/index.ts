@@ -284,6 +284,14 @@ export type {
   UnsupportedPolicy,
 } from './task/eligibility.ts';
 export { EligibilitySchema, judgeEligibility, validateEligibility } from './task/eligibility.ts';
+export type { EvaluationSettings, HeldOutReport } from './task/evaluation.ts';
+export {
+  EvaluationSchema,
+  isHeldOut,
+  metricRange,
+  parseHeldOutReport,
+  validateEvaluation,
+} from './task/evaluation.ts';
 export {
   checkColumns,
   checkLoss,

@@ -1,6 +1,7 @@
 import type { MetricValues } from './metric-values.ts';
 import type { PrivacyMode } from './privacy/settings.ts';
 import type { Ack, Backend, ClientMetrics } from './protocol.ts';
+import type { HeldOutReport } from './task/evaluation.ts';
 import type { TaskStatus } from './task.ts';
 
 /**
@@ -36,6 +37,8 @@ export interface OperatorTask {
 export interface OperatorClientMetrics extends ClientMetrics {
   readonly numExamples: number;
   readonly backend: Backend;
+  /** The global model's metrics on the client's held-out examples before it trained (task `evaluation`). */
+  readonly heldOut?: HeldOutReport;
 }
 
 /** A round's differential privacy, for tasks that clip: what its clients did and what it cost. */

@@ -2,6 +2,7 @@ import type { CompressionBits, CompressionKind } from './compression.ts';
 import type { PollenErrorCode } from './errors.ts';
 import type { MetricValues } from './metric-values.ts';
 import type { PrivacyMode } from './privacy/settings.ts';
+import type { HeldOutReport } from './task/evaluation.ts';
 import type { TrainingSpec } from './task.ts';
 
 /**
@@ -169,6 +170,13 @@ export interface RoundStartMessage {
    * The client then sends no `update`; it runs the `secagg:*` stages instead.
    */
   readonly secagg?: RoundSecAgg;
+  /**
+   * Present when the task evaluates on the devices (`evaluation`) and the round takes per-client
+   * reports (not under differential privacy or secure aggregation): keep this share of the
+   * examples apart, never train on it, and report the global model's metrics on it before
+   * training (`UpdateMessage.heldOut`).
+   */
+  readonly evaluation?: { readonly heldOutFraction: number };
 }
 
 /**
@@ -288,6 +296,12 @@ export interface UpdateMessage {
    * below the round's C, else 0. Required when the round's `privacy.clipBit` is set, refused otherwise.
    */
   readonly clipBit?: 0 | 1;
+  /**
+   * The global model's `loss` and the task's metrics on the client's held-out examples, before
+   * local training, with their count: sent when the round's start had `evaluation` and the
+   * client holds some held-out examples, refused otherwise.
+   */
+  readonly heldOut?: HeldOutReport;
 }
 
 export interface WithdrawMessage {

@@ -17,6 +17,7 @@ import type { StrategyConfig } from './strategies/config.ts';
 import { checkCompatibility } from './strategies/config.ts';
 import { checkSchema } from './task/check-schema.ts';
 import { type EligibilitySettings, validateEligibility } from './task/eligibility.ts';
+import { type EvaluationSettings, validateEvaluation } from './task/evaluation.ts';
 import { checkColumns, checkInputTarget, checkLoss, checkMetrics, checkShorthand } from './task/fit.ts';
 import { upgradeLegacyTask } from './task/legacy.ts';
 import { checkLocalWork, type LocalWorkSpec } from './task/local-work.ts';
@@ -135,6 +136,8 @@ export interface TaskSpec {
   readonly admission?: AdmissionSettings;
   /** When a device may train: charging, unmetered, battery level, idle (task/eligibility.ts). */
   readonly eligibility?: EligibilitySettings;
+  /** Evaluation on the devices: the held-out share of each device's examples (task/evaluation.ts). */
+  readonly evaluation?: EvaluationSettings;
 }
 
 /** A task as stored: its spec plus the weight layout derived from the topology. */
@@ -313,6 +316,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   const compression = validateCompression(obj.compression);
   const admission = validateAdmission(obj.admission);
   const eligibility = validateEligibility(obj.eligibility);
+  const evaluation = validateEvaluation(obj.evaluation);
   checkCompressionCompatibility(compression, strategy, privacy, secureAggregation !== null, rounds.mode);
   return {
     id,
@@ -337,5 +341,6 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     ...(secureAggregation ? { secureAggregation } : {}),
     ...(admission ? { admission } : {}),
     ...(eligibility ? { eligibility } : {}),
+    ...(evaluation ? { evaluation } : {}),
   };
 }

@@ -92,6 +92,19 @@ describe('Participant', () => {
     expect(p.busy).toBe(false);
   });
 
+  it("sends the global model's held-out metrics only when the round asks for them", async () => {
+    const heldOut = { metrics: { loss: 0.3, accuracy: 0.8 }, numExamples: 2 };
+    for (const [extra, expected] of [
+      [{ evaluation: { heldOutFraction: 0.2 } }, heldOut],
+      [{}, undefined],
+    ] as const) {
+      const { link, sent } = recordingLink();
+      const { p } = participant(async () => output(new Float32Array(D), { heldOut }), link);
+      await p.roundStart(start(3, extra));
+      expect(sent.find((s) => s.event === 'update')!.msg.heldOut).toEqual(expected);
+    }
+  });
+
   it('sends no update when its upload slot is refused (the round closed while it waited)', async () => {
     const { link, sent } = recordingLink((event) =>
       event === 'upload:slot' ? { ok: false, code: 'ROUND_CLOSED', message: 'closed' } : { ok: true },

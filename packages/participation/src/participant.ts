@@ -240,6 +240,7 @@ export class Participant {
         update: encoded!.frame,
         ...(controlFrame ? { controlDelta: controlFrame } : {}),
         ...(sent?.clipBit !== undefined ? { clipBit: sent.clipBit } : {}),
+        ...(out.heldOut && msg.evaluation ? { heldOut: out.heldOut } : {}),
       });
     }
     events.answered?.(msg, ack, encoded?.frame ?? null);

@@ -2,6 +2,7 @@ import type {
   Ack,
   ClientMetrics,
   ClientToServerEvents,
+  HeldOutReport,
   RoundStartMessage,
   SecAggReport,
 } from '@pollen/fl-core';
@@ -82,6 +83,11 @@ export interface TrainOutput {
   readonly metrics: ClientMetrics;
   /** Local optimizer steps taken. */
   readonly steps: number;
+  /**
+   * The global model's metrics on the device's held-out examples, measured before training,
+   * when the round's start asked for them (`evaluation`) and the device holds some back.
+   */
+  readonly heldOut?: HeldOutReport;
   /** SCAFFOLD: c_i+, kept once the round commits; null otherwise. */
   readonly clientControl: Float32Array | null;
   /** SCAFFOLD: Delta c_i, sent with the update; null otherwise. */

@@ -170,6 +170,7 @@ export class ClusterNode implements ClusterPort {
       privacy: plan.privacy,
       // The round's upload compression, from the start message the holder built (coordinates.ts).
       upload: plan.start.compression ? uploadPlanFor(plan.start, plan.dimension) : null,
+      heldOut: plan.start.evaluation !== undefined,
     });
     if (!runner.follow(round)) {
       round.close('stopped');

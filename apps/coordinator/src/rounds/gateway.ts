@@ -172,6 +172,13 @@ export class ContributorGateway {
           const update = parseSubmission(msg, task);
           if (update.taskId !== c.taskId)
             throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
+          // Held-out examples are some of those the client said it holds (hello, eligibility).
+          if (update.heldOut && update.heldOut.numExamples > c.numExamples) {
+            throw new PollenError(
+              'INVALID_MESSAGE',
+              `"heldOut.numExamples" (${update.heldOut.numExamples}) exceeds the ${c.numExamples} examples this client said it holds`,
+            );
+          }
           this.slots.expect(socket.id, update.roundId);
           try {
             const round = this.tasks.runner(c.taskId)?.target(c.clientId, update.roundId);

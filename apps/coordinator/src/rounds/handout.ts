@@ -54,6 +54,11 @@ export class Handout implements RoundHandle {
     return this.host.holds(this);
   }
 
+  /** Whether the model was handed out asking for the global model's metrics on held-out examples. */
+  get heldOut(): boolean {
+    return this.message.evaluation !== undefined;
+  }
+
   checkMembership(clientId: string): void {
     if (clientId !== this.clientId || !this.host.holds(this)) {
       throw new PollenError('ROUND_CLOSED', `round ${this.roundId} is over for this client`);

@@ -37,7 +37,7 @@ function uploadBytes(task: StoredTask, atLeastDense: boolean): number {
  * payload's size against the task's bound (PAYLOAD_TOO_LARGE) before anything is decoded.
  */
 export function parseSubmission(input: unknown, task: StoredTask): ParsedUpdate {
-  return parseUpdate(input, maxUpdateBytes(task));
+  return parseUpdate(input, maxUpdateBytes(task), task.spec.metrics);
 }
 
 /** What a round that takes plain updates tells its intake. */
@@ -49,6 +49,8 @@ export interface IntakeStages {
   /** How uploads are encoded; null: dense frames of the task's codec. */
   readonly upload: UploadPlan | null;
   readonly privacy: PrivacyPlan | null;
+  /** Whether the round's start asked for the global model's metrics on held-out examples. */
+  readonly heldOut: boolean;
   checkMembership(clientId: string): void;
   /** Fold a decoded, checked update in (its SCAFFOLD frame and clip bit are checked here). */
   fold(update: AcceptedUpdate): void;
@@ -61,7 +63,7 @@ export interface IntakeStages {
  * envelope was parsed and its size bounded first (`parseSubmission`, which names the round);
  * here, in order and once
  * each, membership, the model version, the decode against the round's own codec (before
- * anything is allocated), the norm bound, and the fold. A refusal after membership counts as
+ * anything is allocated), the norm bound, the held-out report's place, and the fold. A refusal after membership counts as
  * a rejected message of the round.
  */
 export function intake(round: IntakeStages, { clientId, update, maxNorm }: Submission): void {
@@ -76,12 +78,22 @@ export function intake(round: IntakeStages, { clientId, update, maxNorm }: Submi
     if (norm > bound) {
       throw new PollenError('NORM_TOO_LARGE', `update norm ${norm.toFixed(3)} exceeds ${bound}`);
     }
+    if (update.heldOut && !round.heldOut) {
+      throw new PollenError(
+        'INVALID_MESSAGE',
+        `"heldOut" is only sent when the round asks for it (round ${round.roundId} does not)`,
+      );
+    }
     round.fold({
       clientId,
       delta,
       numExamples: update.numExamples,
       backend: update.backend,
-      metrics: { metrics: update.metrics, trainMs: update.trainMs },
+      metrics: {
+        metrics: update.metrics,
+        trainMs: update.trainMs,
+        ...(update.heldOut ? { heldOut: update.heldOut } : {}),
+      },
       bytes: update.update.byteLength,
       controlDelta: update.controlDelta,
       clipBit: update.clipBit,

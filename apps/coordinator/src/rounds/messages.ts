@@ -12,8 +12,10 @@ import {
   expectString,
   firstNonFinite,
   type HelloMessage,
+  type MetricSpec,
   PollenError,
   PROTOCOL_VERSION,
+  parseHeldOutReport,
   parseMetricValues,
   TASK_ID_PATTERN,
   type UpdateMessage,
@@ -80,7 +82,12 @@ export type ParsedUpdate = UpdateMessage & { update: Uint8Array; controlDelta?: 
  * Check an update's envelope; the payload itself is checked against the round before decoding.
  * `maxPayloadBytes` bounds the update frame and SCAFFOLD's Delta c_i frame together.
  */
-export function parseUpdate(input: unknown, maxPayloadBytes: number): ParsedUpdate {
+export function parseUpdate(
+  input: unknown,
+  maxPayloadBytes: number,
+  /** The task's metrics, which a held-out report must carry exactly (besides the loss). */
+  metrics: readonly MetricSpec[],
+): ParsedUpdate {
   const msg = expectObject('update', input, 'INVALID_MESSAGE');
   const bytes = binary('update', msg.update);
   const control = msg.controlDelta === undefined ? undefined : binary('controlDelta', msg.controlDelta);
@@ -92,6 +99,7 @@ export function parseUpdate(input: unknown, maxPayloadBytes: number): ParsedUpda
     ...(control ? { controlDelta: control } : {}),
     ...(msg.clipBit === undefined ? {} : { clipBit: parseClipBit(msg.clipBit) }),
     ...(msg.steps === undefined ? {} : { steps: expectSteps('steps', msg.steps, 'INVALID_MESSAGE') }),
+    ...(msg.heldOut === undefined ? {} : { heldOut: parseHeldOutReport('heldOut', msg.heldOut, metrics) }),
     taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
     roundId: expectInt('roundId', msg.roundId, 1, MAX_ROUND, 'INVALID_MESSAGE'),
     modelVersion: expectInt('modelVersion', msg.modelVersion, 0, MAX_ROUND, 'INVALID_MESSAGE'),

@@ -2,6 +2,7 @@ import { type SparseVector, sparseToDense, type UploadPlan } from '@pollen/compr
 import {
   type Backend,
   type ClientMetrics,
+  type HeldOutReport,
   type PartialSum,
   PollenError,
   type RobustConfig,
@@ -27,7 +28,8 @@ export interface AcceptedUpdate {
   readonly delta: Float32Array | SparseVector;
   readonly numExamples: number;
   readonly backend: Backend;
-  readonly metrics: ClientMetrics;
+  /** Local training's metrics and, when the round asked, the global model's on held-out examples. */
+  readonly metrics: ClientMetrics & { readonly heldOut?: HeldOutReport };
   readonly bytes: number;
   /** SCAFFOLD's Delta c_i frame as received, decoded and checked by `accept`. */
   readonly controlDelta?: Uint8Array;
@@ -99,6 +101,7 @@ export class Round implements DrivenRound {
   readonly privacy: PrivacyPlan | null;
   /** How this round's uploads are encoded; null: dense frames of the task's codec. */
   readonly upload: UploadPlan | null;
+  readonly heldOut: boolean;
   /** The running weighted sum of deltas (robust kind 'none') ... */
   private readonly accumulator: WeightedAccumulator | null;
   /** ... or every delta, for a robust rule. */
@@ -129,6 +132,8 @@ export class Round implements DrivenRound {
     privacy?: PrivacyPlan | null;
     /** The round's upload compression (default: none, dense frames). */
     upload?: UploadPlan | null;
+    /** Whether clients report the global model's metrics on held-out examples (default false). */
+    heldOut?: boolean;
     /** Where the deadline's time comes from (default: the system clock). */
     clock?: Clock;
   }) {
@@ -146,6 +151,7 @@ export class Round implements DrivenRound {
     this.fednova = options.fednova ?? false;
     this.privacy = options.privacy ?? null;
     this.upload = options.upload ?? null;
+    this.heldOut = options.heldOut ?? false;
     const keep = this.robust.kind !== 'none';
     this.accumulator = keep ? null : new WeightedAccumulator(options.dimension);
     this.updates = keep ? [] : null;

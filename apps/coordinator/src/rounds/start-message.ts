@@ -54,9 +54,19 @@ export function roundStart(
     ...(control ? { control } : {}),
     ...(options.privacy ? { privacy: options.privacy.message } : {}),
     ...(options.compression ? { compression: options.compression } : {}),
+    ...(spec.evaluation && asksHeldOut(spec, options.privacy) ? { evaluation: spec.evaluation } : {}),
   };
   const coordinateBytes = options.compression?.coordinates?.byteLength ?? 0;
   return { message, bytesPerClient: weights.byteLength + (control?.byteLength ?? 0) + coordinateBytes };
+}
+
+/**
+ * Whether a round's clients report the global model's metrics on their held-out examples: when
+ * the task evaluates on the devices, except where per-client reports are not kept (differential
+ * privacy: a record then holds no client's metrics) or not seen (secure aggregation).
+ */
+export function asksHeldOut(spec: TaskSpec, privacy: PrivacyPlan | null): boolean {
+  return spec.evaluation !== undefined && !spec.secureAggregation && !privacy?.private;
 }
 
 /**

@@ -8,7 +8,7 @@ import { budgetExhaustedReason, loadLedger, type PrivacyPlan, planPrivacy, separ
 import { Round } from './round.ts';
 import { RunnerBase, type TaskRunner } from './runner.ts';
 import { SecAggRound } from './secagg-round.ts';
-import { type RoundStart, roundStart } from './start-message.ts';
+import { asksHeldOut, type RoundStart, roundStart } from './start-message.ts';
 
 /** How often a cluster's lease holder short of clients reads the other nodes' registry entries again. */
 const CLUSTER_POLL_MS = 100;
@@ -190,6 +190,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       scaffold: strategy.scaffold,
       fednova: strategy.fednova,
       privacy,
+      heldOut: asksHeldOut(spec, privacy),
       clock: this.deps.clock,
     };
     const remoteById = new Map(cohort.filter((c) => c.nodeId !== undefined).map((c) => [c.clientId, c]));

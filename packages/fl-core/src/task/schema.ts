@@ -1,5 +1,6 @@
 import { type Static, type TInteger, Type } from '@sinclair/typebox';
 import { EligibilitySchema } from './eligibility.ts';
+import { EvaluationSchema } from './evaluation.ts';
 import { LOCAL_WORK_FIELDS } from './local-work.ts';
 import { PresentationSchema } from './presentation.ts';
 
@@ -279,6 +280,7 @@ export const TaskInputSchema = Type.Object(
       Type.Unknown({ description: 'AdmissionSettings: join tokens, per-address limits' }),
     ),
     eligibility: Type.Optional(EligibilitySchema),
+    evaluation: Type.Optional(EvaluationSchema),
   },
   { additionalProperties: false },
 );

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { isHeldOut, metricRange, parseHeldOutReport, validateEvaluation } from './evaluation.ts';
+
+const code = (f: () => unknown): string | undefined => {
+  try {
+    f();
+    return undefined;
+  } catch (err) {
+    return (err as { code?: string }).code;
+  }
+};
+
+describe('evaluation on the devices', () => {
+  it('takes a held-out fraction from 0 to 0.5; 0 or absent is none', () => {
+    expect(validateEvaluation({ heldOutFraction: 0.2 })).toEqual({ heldOutFraction: 0.2 });
+    expect(validateEvaluation({ heldOutFraction: 0 })).toBeNull();
+    expect(validateEvaluation(undefined)).toBeNull();
+    for (const bad of [
+      { heldOutFraction: 0.6 },
+      { heldOutFraction: -0.1 },
+      { heldOutFraction: '0.2' },
+      {},
+      1,
+    ]) {
+      expect(code(() => validateEvaluation(bad))).toBe('INVALID_TASK');
+    }
+    expect(code(() => validateEvaluation({ heldOutFraction: 0.2, every: 3 }))).toBe('INVALID_TASK');
+  });
+
+  it('holds out about the fraction of any run of keys, each key always on the same side', () => {
+    for (const fraction of [0.1, 0.2, 0.5]) {
+      let held = 0;
+      for (let key = 1; key <= 10_000; key++) if (isHeldOut(key, fraction)) held++;
+      expect(held / 10_000).toBeGreaterThan(fraction - 0.02);
+      expect(held / 10_000).toBeLessThan(fraction + 0.02);
+    }
+    expect(Array.from({ length: 100 }, (_, k) => isHeldOut(k, 0)).some(Boolean)).toBe(false);
+    // Nested: what a smaller fraction holds out, a larger one does too.
+    for (let key = 0; key < 1000; key++) if (isHeldOut(key, 0.1)) expect(isHeldOut(key, 0.3)).toBe(true);
+  });
+
+  it('knows each metric range', () => {
+    expect(metricRange('accuracy')).toEqual([0, 1]);
+    expect(metricRange('topKAccuracy@3')).toEqual([0, 1]);
+    expect(metricRange('auc')).toEqual([0, 1]);
+    expect(metricRange('perplexity')[0]).toBe(1);
+    expect(metricRange('mse')).toEqual([0, Number.POSITIVE_INFINITY]);
+  });
+
+  it("refuses a report that is not exactly the task's metrics, out of range, or on no examples", () => {
+    const metrics = ['accuracy'] as const;
+    const good = { metrics: { loss: 0.4, accuracy: 0.9 }, numExamples: 12 };
+    expect(parseHeldOutReport('heldOut', good, metrics)).toEqual(good);
+    for (const bad of [
+      { ...good, metrics: { loss: 0.4 } },
+      { ...good, metrics: { loss: 0.4, accuracy: 0.9, mse: 1 } },
+      { ...good, metrics: { loss: 0.4, accuracy: 1.5 } },
+      { ...good, metrics: { loss: -1, accuracy: 0.5 } },
+      { ...good, metrics: { loss: Number.NaN, accuracy: 0.5 } },
+      { ...good, numExamples: 0 },
+      { ...good, numExamples: 2.5 },
+      { metrics: good.metrics },
+      'report',
+    ]) {
+      expect(code(() => parseHeldOutReport('heldOut', bad, metrics))).toBe('INVALID_MESSAGE');
+    }
+    expect(
+      code(() =>
+        parseHeldOutReport('heldOut', { metrics: { loss: 2, perplexity: 0.5 }, numExamples: 1 }, [
+          'perplexity',
+        ]),
+      ),
+    ).toBe('INVALID_MESSAGE');
+  });
+});

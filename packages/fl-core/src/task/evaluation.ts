@@ -1,0 +1,93 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { PollenError, type PollenErrorCode } from '../errors.ts';
+import { type MetricValues, parseMetricValues } from '../metric-values.ts';
+import { expectInt, expectObject } from '../validate.ts';
+import { checkSchema } from './check-schema.ts';
+import { metricKey } from './fit.ts';
+import type { MetricSpec } from './schema.ts';
+
+/**
+ * Evaluation on the devices (docs/tasks.md, "Evaluation on the devices"): each device keeps a
+ * fraction of its own examples apart, never trained on, and in every training round reports
+ * the global model's metrics on them before it trains, so the coordinator sees how the model
+ * serves each person, not only how it does on held-out data of its own.
+ */
+export const EvaluationSchema = Type.Object(
+  {
+    heldOutFraction: Type.Number({
+      minimum: 0,
+      maximum: 0.5,
+      description: "Share of each device's examples kept apart for evaluation, never trained on (0: none)",
+    }),
+  },
+  { additionalProperties: false, description: 'Evaluation on the devices (docs/tasks.md)' },
+);
+
+export type EvaluationSettings = Static<typeof EvaluationSchema>;
+
+/** Check an untrusted evaluation block; absent (or a fraction of 0) means none (null). */
+export function validateEvaluation(value: unknown): EvaluationSettings | null {
+  if (value === undefined) return null;
+  checkSchema(EvaluationSchema, value, 'INVALID_TASK', 'evaluation');
+  const e = value as EvaluationSettings;
+  return e.heldOutFraction > 0 ? { heldOutFraction: e.heldOutFraction } : null;
+}
+
+/**
+ * Whether a device keeps example `key` (a stored example's own number) apart for evaluation:
+ * a fixed hash of the key against the fraction, so an example stays on its side as others are
+ * added or removed, and about `fraction` of any device's examples are held out.
+ */
+export function isHeldOut(key: number, fraction: number): boolean {
+  if (fraction <= 0) return false;
+  // Murmur3's 32-bit finalizer: consecutive keys spread over the whole range.
+  let h = key >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h = (h ^ (h >>> 16)) >>> 0;
+  return h / 2 ** 32 < fraction;
+}
+
+/** The values a metric can take: a report outside them is refused. */
+export function metricRange(name: string): readonly [number, number] {
+  if (name === 'accuracy' || name === 'auc' || name.startsWith('topKAccuracy@')) return [0, 1];
+  if (name === 'perplexity') return [1, Number.POSITIVE_INFINITY];
+  // loss, mse, mae, rmse.
+  return [0, Number.POSITIVE_INFINITY];
+}
+
+/** The global model's metrics on a device's held-out examples, as the device reports them. */
+export interface HeldOutReport {
+  readonly metrics: MetricValues;
+  /** How many held-out examples they were computed on. */
+  readonly numExamples: number;
+}
+
+/**
+ * Check a device's held-out report against its task: `loss` and exactly the task's metrics,
+ * each within its range, on a positive whole number of examples. Errors name the field.
+ */
+export function parseHeldOutReport(
+  name: string,
+  input: unknown,
+  metrics: readonly MetricSpec[],
+  code: PollenErrorCode = 'INVALID_MESSAGE',
+): HeldOutReport {
+  const obj = expectObject(name, input, code);
+  const values = parseMetricValues(`${name}.metrics`, obj.metrics, code);
+  const expected = ['loss', ...metrics.map(metricKey)].sort();
+  const got = Object.keys(values).sort();
+  if (got.join() !== expected.join()) {
+    throw new PollenError(code, `"${name}.metrics" expected ${expected.join(', ')}, got ${got.join(', ')}`);
+  }
+  for (const [key, value] of Object.entries(values)) {
+    const [min, max] = metricRange(key);
+    if (value < min || value > max) {
+      throw new PollenError(
+        code,
+        `"${name}.metrics.${key}" expected a value in [${min}, ${max}], got ${value}`,
+      );
+    }
+  }
+  return { metrics: values, numExamples: expectInt(`${name}.numExamples`, obj.numExamples, 1, 1e9, code) };
+}
