@@ -1,6 +1,7 @@
 import 'fake-indexeddb/auto';
+import { isHeldOut } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
-import { addTaskExamples, maxExamplesFor, storedSource } from './examples.ts';
+import { addTaskExamples, maxExamplesFor, storedSource, storedSplit } from './examples.ts';
 import * as storage from './storage.ts';
 
 /** A browser as a visitor left it with database version 3: client id, two digits, c_i, a residual, history. */
@@ -110,5 +111,34 @@ describe('examples on the device', () => {
       seen.push(...b.y);
     }
     expect(seen).toEqual([20, 30, 40]);
+  });
+
+  it('keeps a fixed share of the examples apart for evaluation, never in the training split', async () => {
+    const rows = Array.from({ length: 200 }, (_, i) => ({ x: Float32Array.of(i, 0), y: Float32Array.of(i) }));
+    await addTaskExamples('split', houses, rows, 'host', 1 << 30);
+    const ys = async (source: Awaited<ReturnType<typeof storedSplit>>['train']): Promise<number[]> => {
+      const out: number[] = [];
+      for await (const b of source.batches(64, true)) out.push(...b.y);
+      return out.sort((a, b) => a - b);
+    };
+    const { train, heldOut } = await storedSplit('split', houses, 0.2);
+    const trained = await ys(train);
+    const held = await ys(heldOut);
+    expect(trained.length + held.length).toBe(200);
+    expect(held.length).toBeGreaterThan(20);
+    expect(held.length).toBeLessThan(60);
+    expect(held.filter((y) => trained.includes(y))).toEqual([]);
+    // The same examples on the same side every time; none held out at fraction 0.
+    expect(await ys((await storedSplit('split', houses, 0.2)).heldOut)).toEqual(held);
+    expect((await storedSplit('split', houses, 0)).heldOut.count).toBe(0);
+    // A device whose only example would be held out trains on it and holds nothing back.
+    for (let tries = 0; tries < 50; tries++) {
+      await storage.clearExamples('lone');
+      await addTaskExamples('lone', houses, [rows[0]!], 'host', 1 << 30);
+      if (isHeldOut((await storage.exampleKeys('lone'))[0]!, 0.5)) break;
+    }
+    expect(isHeldOut((await storage.exampleKeys('lone'))[0]!, 0.5)).toBe(true);
+    const lone = await storedSplit('lone', houses, 0.5);
+    expect([lone.train.count, lone.heldOut.count]).toEqual([1, 0]);
   });
 });

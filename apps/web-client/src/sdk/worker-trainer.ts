@@ -98,6 +98,7 @@ export class WorkerTrainer implements Trainer {
             },
             control: (control?.buffer as ArrayBuffer | undefined) ?? null,
             clientControl: (clientControl?.buffer as ArrayBuffer | undefined) ?? null,
+            heldOutFraction: msg.evaluation?.heldOutFraction ?? 0,
           },
           transfer,
         ),
@@ -112,6 +113,7 @@ export class WorkerTrainer implements Trainer {
       steps: reply.steps,
       clientControl: floats(reply.clientControl),
       controlDelta: floats(reply.controlDelta),
+      ...(reply.heldOut ? { heldOut: reply.heldOut } : {}),
     };
   }
 

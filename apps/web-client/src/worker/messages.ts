@@ -1,4 +1,11 @@
-import type { Backend, ClientMetrics, LocalStrategy, TaskSpec, TrainingSpec } from '@pollen/fl-core';
+import type {
+  Backend,
+  ClientMetrics,
+  HeldOutReport,
+  LocalStrategy,
+  TaskSpec,
+  TrainingSpec,
+} from '@pollen/fl-core';
 import type { SecAggErrorReply, SecAggSendReply, SecAggWorkerRequest } from './secagg.ts';
 
 /** Messages between the page and the training worker. */
@@ -29,6 +36,11 @@ export interface TrainRequest {
   readonly control: ArrayBuffer | null;
   /** SCAFFOLD: this device's c_i from IndexedDB, float32, transferred; null for zeros. */
   readonly clientControl: ArrayBuffer | null;
+  /**
+   * The share of the examples kept apart and never trained on, on which the global model is
+   * evaluated before training (the round's `evaluation`); 0: train on all, evaluate nothing.
+   */
+  readonly heldOutFraction: number;
 }
 
 export type WorkerRequest = InitRequest | TrainRequest | SecAggWorkerRequest;
@@ -68,6 +80,8 @@ export interface ResultReply {
   readonly clientControl: ArrayBuffer | null;
   /** SCAFFOLD: Delta c_i = c_i+ - c_i, to send with the update; null otherwise. */
   readonly controlDelta: ArrayBuffer | null;
+  /** The global model's metrics on the held-out examples, before training; null when none were held out. */
+  readonly heldOut: HeldOutReport | null;
 }
 
 export interface ErrorReply {

@@ -1,8 +1,17 @@
 /// <reference lib="webworker" />
-import type { Backend, ClientMetrics } from '@pollen/fl-core';
-import { buildModel, type LocalResult, type LocalStrategyInput, type Progress, trainLocal } from '@pollen/ml';
+import type { Backend, ClientMetrics, HeldOutReport } from '@pollen/fl-core';
+import {
+  type BatchSource,
+  buildModel,
+  evaluate,
+  type LocalResult,
+  type LocalStrategyInput,
+  type Progress,
+  setFlatWeights,
+  trainLocal,
+} from '@pollen/ml';
 import * as tf from '@tensorflow/tfjs';
-import { storedSource } from '../sdk/examples.ts';
+import { storedSplit } from '../sdk/examples.ts';
 import { chooseBackend, fallBackFrom, isBackendFailure, watchGpuDevice } from './backends.ts';
 import type { TrainRequest, WorkerReply, WorkerRequest } from './messages.ts';
 import { secAggSteps } from './secagg.ts';
@@ -46,10 +55,26 @@ function strategyFor(req: TrainRequest, dimension: number): LocalStrategyInput {
   return { proximalMu, scaffold: { c, ci } };
 }
 
+/**
+ * The global model's metrics on the held-out examples, before local training touches it
+ * (docs/tasks.md, "Evaluation on the devices"); null when the device holds none back.
+ */
+async function heldOutReport(
+  m: tf.LayersModel,
+  heldOut: BatchSource,
+  global: Float32Array,
+  task: TrainRequest['task'],
+): Promise<HeldOutReport | null> {
+  if (heldOut.count === 0) return null;
+  setFlatWeights(m, global);
+  return { metrics: await evaluate(m, heldOut, task), numExamples: heldOut.count };
+}
+
 async function train(req: TrainRequest): Promise<void> {
   const m = await modelFor(req);
-  const local = await storedSource(req.taskId, req.task);
+  const { train: local, heldOut } = await storedSplit(req.taskId, req.task, req.heldOutFraction);
   const global = new Float32Array(req.weights);
+  const before = await heldOutReport(m, heldOut, global, req.task);
   let lastPost = 0;
   const onProgress = (p: Progress): void => {
     const now = performance.now();
@@ -83,6 +108,7 @@ async function train(req: TrainRequest): Promise<void> {
       numBytes: tf.memory().numBytes,
       clientControl: (result.scaffold?.ci.buffer as ArrayBuffer | undefined) ?? null,
       controlDelta: (result.scaffold?.deltaC.buffer as ArrayBuffer | undefined) ?? null,
+      heldOut: before,
     },
     transfer,
   );
