@@ -11,6 +11,8 @@ test('the dashboard shows nothing without the operator token, and live rounds wi
         id: 'mnist-dash',
         model: { kind: 'mlp', hidden: [32] },
         dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 10, seed: 2 },
+        // The tab scores each global model on a fifth of its digits kept apart (#devices-*-chart).
+        evaluation: { heldOutFraction: 0.2 },
         rounds: {
           cohortSize: 1,
           minReports: 1,
@@ -73,6 +75,8 @@ test('the dashboard shows nothing without the operator token, and live rounds wi
       await expect(dashboard.locator('#tile-heldout')).toContainText('accuracy');
       await expect(dashboard.locator('#clients-accuracy-chart')).not.toHaveAttribute('data-points', '0');
       await expect(dashboard.locator('#clients-loss-chart')).not.toHaveAttribute('data-points', '0');
+      await expect(dashboard.locator('#devices-accuracy-chart')).not.toHaveAttribute('data-points', '0');
+      await expect(dashboard.locator('#devices-accuracy-chart')).toHaveAttribute('data-points', /\d+/);
       await expect(dashboard.locator('#timeline-chart')).not.toHaveAttribute('data-points', '0');
       await expect(dashboard.locator('#tile-ratio')).toContainText('smaller than dense float32');
       expect(

@@ -19,7 +19,12 @@ interface MetricChart {
   readonly el: HTMLElement;
   readonly note: HTMLElement;
   readonly plot: uPlot;
-  readonly kind: 'heldout' | 'clients';
+  /**
+   * 'heldout': the coordinator's held-out figure of each version; 'devices': the spread across
+   * clients of the global model on their own held-out examples (task `evaluation`); 'clients':
+   * the spread of the clients' training metrics after local training.
+   */
+  readonly kind: 'heldout' | 'devices' | 'clients';
   readonly name: string;
 }
 
@@ -37,15 +42,26 @@ function card(title: string, id: string): { card: HTMLElement; el: HTMLElement; 
   return { card: section, el, note };
 }
 
+/** A round's values of one metric across its clients, by kind of spread chart. */
+function clientValues(r: OperatorRound, kind: 'devices' | 'clients', name: string): number[] {
+  return r.clientMetrics.flatMap((m) => {
+    const value = kind === 'devices' ? m.heldOut?.metrics[name] : m.metrics[name];
+    return value ?? [];
+  });
+}
+
 /**
  * One chart per metric the task reports, twice: the held-out value of each committed version
- * by round, and the spread (minimum, quartiles, maximum) of the selected clients' own values.
- * Charts are added as new metric names appear; a task without held-out data says so instead
- * of drawing a figure.
+ * by round, and the spread (minimum, quartiles, maximum) of the selected clients' training
+ * values after local training; and, once clients report on their own held-out examples (task
+ * `evaluation`), a third: the spread of the global model's value on them, before training,
+ * which says how the model serves each client. Charts are added as new metric names appear; a
+ * task without held-out data says so instead of drawing a figure.
  */
 export class MetricCharts {
   private readonly charts: MetricChart[] = [];
   private readonly names = new Set<string>();
+  private readonly deviceNames = new Set<string>();
   private baselines: readonly Baseline[] = [];
   private rounds: readonly OperatorRound[] = [];
 
@@ -65,6 +81,12 @@ export class MetricCharts {
   update(rounds: readonly OperatorRound[]): void {
     this.rounds = rounds;
     for (const name of metricNames(rounds)) if (!this.names.has(name)) this.add(name);
+    for (const r of rounds) {
+      for (const m of r.clientMetrics) {
+        for (const name of Object.keys(m.heldOut?.metrics ?? {}))
+          if (!this.deviceNames.has(name)) this.addDevices(name);
+      }
+    }
     const committed = rounds.filter((r) => r.status === 'committed');
     const evaluated = committed.filter((r) => r.metrics !== null);
     for (const c of this.charts) {
@@ -88,8 +110,9 @@ export class MetricCharts {
           : `Held-out ${c.name} of each committed version${against ? `, against the baselines: ${against}` : ''}.`;
         c.el.dataset.heldOut = none ? 'none' : 'some';
       } else {
+        const kind = c.kind;
         const rs = committed
-          .map((r) => ({ id: r.roundId, values: r.clientMetrics.flatMap((m) => m.metrics[c.name] ?? []) }))
+          .map((r) => ({ id: r.roundId, values: clientValues(r, kind, c.name) }))
           .filter((r) => r.values.length > 0);
         const five = rs.map((r) => fiveNumbers(r.values)!);
         c.plot.setData([
@@ -114,6 +137,7 @@ export class MetricCharts {
     for (const c of this.charts) c.plot.destroy();
     this.charts.length = 0;
     this.names.clear();
+    this.deviceNames.clear();
     this.baselines = [];
     this.rounds = [];
     this.container.replaceChildren();
@@ -123,8 +147,8 @@ export class MetricCharts {
     this.names.add(name);
     const held = card(`Held-out ${name} per round`, `heldout-${metricId(name)}-chart`);
     const baselines = baselinesOf(this.baselines, name);
-    const clients = card(`Local ${name} across clients`, `clients-${metricId(name)}-chart`);
-    clients.note.textContent = `Per committed round: minimum, quartiles and maximum of the selected clients' own ${name}.`;
+    const clients = card(`Training ${name} across clients`, `clients-${metricId(name)}-chart`);
+    clients.note.textContent = `Per committed round: minimum, quartiles and maximum of the selected clients' ${name} on their training examples, after local training.`;
     this.container.append(held.card, clients.card);
     const width = (el: HTMLElement): number => el.clientWidth || 480;
     const heldPlot = new uPlot(
@@ -149,36 +173,61 @@ export class MetricCharts {
       held.el,
     );
     held.el.dataset.baselines = baselines.map((b) => b.name).join(',');
-    const band = (label: string, alpha: number): uPlot.Series => ({
-      label,
-      stroke: `rgba(199, 125, 0, ${alpha})`,
-      width: 1,
-    });
-    const clientPlot = new uPlot(
-      {
-        width: width(clients.el),
-        height: HEIGHT,
-        scales: { x: { time: false } },
-        axes: [roundAxis, { label: `local ${name}` }],
-        bands: [
-          { series: [5, 1], fill: 'rgba(199, 125, 0, 0.12)' },
-          { series: [4, 2], fill: 'rgba(199, 125, 0, 0.3)' },
-        ],
-        series: [
-          {},
-          band('min', 0.4),
-          band('q1', 0.6),
-          { label: 'median', stroke: ACCENT, width: 2, points: { show: true, size: 5 } },
-          band('q3', 0.6),
-          band('max', 0.4),
-        ],
-      },
-      [[], [], [], [], [], []],
-      clients.el,
-    );
     this.charts.push(
       { el: held.el, note: held.note, plot: heldPlot, kind: 'heldout', name },
-      { el: clients.el, note: clients.note, plot: clientPlot, kind: 'clients', name },
+      {
+        el: clients.el,
+        note: clients.note,
+        plot: spreadPlot(clients.el, `training ${name}`),
+        kind: 'clients',
+        name,
+      },
     );
   }
+
+  /** The spread across clients of the global model's `name` on their own held-out examples. */
+  private addDevices(name: string): void {
+    this.deviceNames.add(name);
+    const devices = card(`Global model's ${name} across clients`, `devices-${metricId(name)}-chart`);
+    devices.note.textContent = `Per committed round: minimum, quartiles and maximum of the global model's ${name} on each selected client's own held-out examples, before it trained.`;
+    this.container.append(devices.card);
+    this.charts.push({
+      el: devices.el,
+      note: devices.note,
+      plot: spreadPlot(devices.el, `global ${name} on clients`),
+      kind: 'devices',
+      name,
+    });
+  }
+}
+
+/** A chart of a spread by round: the median line in bands of the quartiles and the extremes. */
+function spreadPlot(el: HTMLElement, label: string): uPlot {
+  const band = (name: string, alpha: number): uPlot.Series => ({
+    label: name,
+    stroke: `rgba(199, 125, 0, ${alpha})`,
+    width: 1,
+  });
+  return new uPlot(
+    {
+      width: el.clientWidth || 480,
+      height: HEIGHT,
+      scales: { x: { time: false } },
+      axes: [roundAxis, { label }],
+      bands: [
+        { series: [5, 1], fill: 'rgba(199, 125, 0, 0.12)' },
+        { series: [4, 2], fill: 'rgba(199, 125, 0, 0.3)' },
+      ],
+      series: [
+        {},
+        band('min', 0.4),
+        band('q1', 0.6),
+        { label: 'median', stroke: ACCENT, width: 2, points: { show: true, size: 5 } },
+        band('q3', 0.6),
+        band('max', 0.4),
+      ],
+    },
+    [[], [], [], [], [], []],
+    el,
+  );
 }
