@@ -1,11 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import type { Backend, ClientToServerEvents, ServerToClientEvents, TaskSpec } from '@pollen/fl-core';
+import {
+  type Backend,
+  type ClientToServerEvents,
+  type HeldOutReport,
+  isHeldOut,
+  type ServerToClientEvents,
+  type TaskSpec,
+} from '@pollen/fl-core';
 import {
   arraySource,
   type BatchSource,
   buildModel,
   decodeExampleSet,
   type ExampleSet,
+  evaluate,
+  pickExamples,
+  setFlatWeights,
   trainLocal,
 } from '@pollen/ml';
 import {
@@ -96,6 +106,10 @@ export class NodeClient {
   private link: Link | null = null;
   private model: tf.LayersModel | null = null;
   private data: BatchSource | null = null;
+  /** Every example this device holds; `data` is all of them or, under `evaluation`, the part it trains on. */
+  private examplesHeld: ExampleSet | null = null;
+  /** The held-out part under the round's `evaluation`, and the fraction it was split at. */
+  private split: { readonly fraction: number; readonly heldOut: BatchSource } | null = null;
   private numExamples = 0;
   private closed = false;
   private away = false;
@@ -151,14 +165,14 @@ export class NodeClient {
 
   /** Fetch this client's demo shard (unless it holds its own examples), build the model and join the population. */
   async start(): Promise<void> {
-    if (this.train && this.examples) {
-      this.numExamples = this.examples.count;
-      this.data = yielding(arraySource(this.task, this.examples));
-      this.model = await buildModel(this.task);
-    } else if (this.train) {
-      const res = await fetch(`${this.url}/api/tasks/${this.task.id}/shard/${this.clientId}`);
-      if (!res.ok) throw new BenchError('CLIENT_FAILED', `shard of ${this.clientId}: ${res.status}`);
-      const set = decodeExampleSet(this.task, new Uint8Array(await res.arrayBuffer()));
+    if (this.train) {
+      let set = this.examples;
+      if (!set) {
+        const res = await fetch(`${this.url}/api/tasks/${this.task.id}/shard/${this.clientId}`);
+        if (!res.ok) throw new BenchError('CLIENT_FAILED', `shard of ${this.clientId}: ${res.status}`);
+        set = decodeExampleSet(this.task, new Uint8Array(await res.arrayBuffer()));
+      }
+      this.examplesHeld = set;
       this.numExamples = set.count;
       this.data = yielding(arraySource(this.task, set));
       this.model = await buildModel(this.task);
@@ -249,6 +263,7 @@ export class NodeClient {
     }
     let out: TrainOutput;
     if (this.train) {
+      const heldOut = await this.heldOutReport(msg.evaluation?.heldOutFraction ?? 0, weights);
       const result = await trainLocal(this.model!, this.data!, weights, msg.training, this.task, undefined, {
         proximalMu: msg.strategy?.proximalMu ?? 0,
         ...(scaffold
@@ -263,6 +278,7 @@ export class NodeClient {
         steps: result.steps,
         clientControl: result.scaffold?.ci ?? null,
         controlDelta: result.scaffold?.deltaC ?? null,
+        ...(heldOut ? { heldOut } : {}),
       };
     } else {
       // A stand-in trains one step of nothing.
@@ -277,6 +293,34 @@ export class NodeClient {
     }
     await sleep(plan.delayMs);
     return out;
+  }
+
+  /**
+   * Under the round's `evaluation`: keep the examples whose index (as the browser's key) fl-core's
+   * isHeldOut picks apart, train on the rest from now on, and score the global model on the
+   * held-out ones before training (docs/tasks.md, "Evaluation on the devices"). Null when
+   * nothing is held out.
+   */
+  private async heldOutReport(fraction: number, global: Float32Array): Promise<HeldOutReport | null> {
+    const set = this.examplesHeld!;
+    if (this.split?.fraction !== fraction) {
+      const indices = Array.from({ length: set.count }, (_, i) => i);
+      const held = indices.filter((i) => isHeldOut(i + 1, fraction));
+      const rest = indices.filter((i) => !isHeldOut(i + 1, fraction));
+      const keepAll = held.length === 0 || rest.length === 0;
+      this.data = yielding(arraySource(this.task, keepAll ? set : pickExamples(this.task, set, rest)));
+      this.split = {
+        fraction,
+        heldOut: arraySource(
+          this.task,
+          keepAll ? pickExamples(this.task, set, []) : pickExamples(this.task, set, held),
+        ),
+      };
+    }
+    const { heldOut } = this.split;
+    if (heldOut.count === 0) return null;
+    setFlatWeights(this.model!, global);
+    return { metrics: await evaluate(this.model!, heldOut, this.task), numExamples: heldOut.count };
   }
 
   /** Disconnect for good and free the model and data. */

@@ -63,6 +63,8 @@ export interface SimOptions {
   readonly seed: number;
   /** Stop as soon as a committed round reaches this held-out accuracy. */
   readonly target: number | null;
+  /** Share of each client's examples held out to score the global model on (the task's `evaluation`); 0: none. */
+  readonly deviceHeldOut: number;
   readonly timeoutMs: number;
   /** Where report.json, plot.html and rounds.csv go; null: bench/results/sim/<run name>. */
   readonly outDir: string | null;
@@ -127,6 +129,9 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --epochs E --batch B --lr LR --optimizer sgd|adam   local training (defaults ${SIM_DEFAULTS.epochs}, ${SIM_DEFAULTS.batchSize}, ${SIM_DEFAULTS.learningRate}, ${SIM_DEFAULTS.optimizer})
   --deadline S           round deadline in seconds (default ${SIM_DEFAULTS.deadlineS})
   --target A             stop once the held-out accuracy reaches A
+  --device-held-out F    each client keeps F (at most 0.5) of its examples apart and scores the
+                         global model on them before training; the report gives the spread
+                         across clients (the task's evaluation block, docs/tasks.md)
   --timeout S            give up after S seconds (default ${SIM_DEFAULTS.timeoutS})
   --seed N               seed of partitions, drop-outs, churn and latency (default ${SIM_DEFAULTS.seed})
   --out DIR              where report.json, plot.html, rounds.csv go (default bench/results/sim/<run>)
@@ -270,6 +275,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
         optimizer: { type: 'string' },
         deadline: { type: 'string' },
         target: { type: 'string' },
+        'device-held-out': { type: 'string' },
         timeout: { type: 'string' },
         seed: { type: 'string' },
         out: { type: 'string' },
@@ -396,6 +402,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     deadlineMs: num('deadline', str('deadline') ?? String(SIM_DEFAULTS.deadlineS), 1, 3600) * 1000,
     seed: num('seed', str('seed') ?? String(SIM_DEFAULTS.seed), 0, 0xffffffff, true),
     target: target === undefined ? null : num('target', target, 0, 1),
+    deviceHeldOut: num('device-held-out', str('device-held-out') ?? '0', 0, 0.5),
     timeoutMs: num('timeout', str('timeout') ?? String(SIM_DEFAULTS.timeoutS), 5, 6 * 3600) * 1000,
     outDir: str('out') ?? null,
     startConcurrency: num('concurrency', str('concurrency') ?? (mode === 'node' ? '8' : '4'), 1, 64, true),

@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import type { MetricValues, OperatorRound } from '@pollen/fl-core';
+import { type ClientSpread, clientSpread, type MetricValues, type OperatorRound } from '@pollen/fl-core';
 import type { Baseline } from '@pollen/ml';
 import { median } from '../lib/stats.ts';
 import type { OpenTaskReport } from './open-task.ts';
@@ -39,6 +39,11 @@ export interface ReportRound {
   readonly examplesPerClient: number | null;
   /** Examples the largest reporting client held (the slowest, at equal speed); null without reports. */
   readonly largestClientExamples: number | null;
+  /**
+   * The global model this round trained from, on the clients' own held-out examples (`--device-held-out`),
+   * by metric: its spread across the reporting clients; null when no client reported one.
+   */
+  readonly onDevices: Readonly<Record<string, ClientSpread>> | null;
 }
 
 /** The one-line summary `pnpm sim` prints last. */
@@ -66,6 +71,8 @@ export interface SimSummary {
   /** Regression (`--data`): held-out MSE of predicting the training mean, and the last committed MSE over it. */
   readonly baselineMse: number | null;
   readonly mseRatio: number | null;
+  /** The last committed round's spread across clients on their own held-out examples (`--device-held-out`). */
+  readonly onDevices: Readonly<Record<string, ClientSpread>> | null;
   readonly ok: boolean;
   readonly stopped: 'completed' | 'target' | 'budget-exhausted' | 'stopped' | 'timeout' | 'error';
   readonly report: string;
@@ -118,7 +125,23 @@ export function reportRounds(records: readonly ApiRound[]): ReportRound[] {
     largestClientExamples: r.clientMetrics.length
       ? Math.max(...r.clientMetrics.map((c) => c.numExamples))
       : null,
+    onDevices: spreadOnDevices(r),
   }));
+}
+
+/** Each metric's spread across a round's clients' held-out reports; null without any. */
+export function spreadOnDevices(r: ApiRound): Record<string, ClientSpread> | null {
+  const reports = r.clientMetrics.flatMap((c) => (c.heldOut ? [c.heldOut] : []));
+  if (reports.length === 0) return null;
+  const out: Record<string, ClientSpread> = {};
+  for (const name of Object.keys(reports[0]!.metrics)) {
+    const values = reports.flatMap((h) =>
+      h.metrics[name] === undefined ? [] : [{ value: h.metrics[name]!, weight: h.numExamples }],
+    );
+    const spread = clientSpread(name, values);
+    if (spread) out[name] = spread;
+  }
+  return out;
 }
 
 /** A round's held-out MSE: the `mse` metric, or the loss when the loss is the MSE; null otherwise. */

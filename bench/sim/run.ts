@@ -141,6 +141,7 @@ function summarise(
     epsilon: epsilons.at(-1) ?? null,
     baselineMse,
     mseRatio: baselineMse && mse !== null ? mse / baselineMse : null,
+    onDevices: committed.findLast((r) => r.onDevices !== null)?.onDevices ?? null,
     ok:
       stopped === 'target' ||
       (stopped === 'completed' && committed.length >= o.rounds && (o.target === null || hit !== undefined)),

@@ -43,6 +43,7 @@ export function simTask(o: SimOptions): Record<string, unknown> {
     strategy: o.strategy,
     privacy: o.privacy,
     ...(o.secureAggregation ? { secureAggregation: true } : {}),
+    ...(o.deviceHeldOut > 0 ? { evaluation: { heldOutFraction: o.deviceHeldOut } } : {}),
     maxUpdateNorm: 1000,
   };
 }
@@ -94,5 +95,6 @@ export function openSimTask(
     ...(has('strategy') ? { strategy: o.strategy } : {}),
     ...(has('dp') ? { privacy: o.privacy } : {}),
     ...(o.secureAggregation ? { secureAggregation: true } : {}),
+    ...(o.deviceHeldOut > 0 ? { evaluation: { heldOutFraction: o.deviceHeldOut } } : {}),
   };
 }

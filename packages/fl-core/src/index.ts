@@ -284,9 +284,11 @@ export type {
   UnsupportedPolicy,
 } from './task/eligibility.ts';
 export { EligibilitySchema, judgeEligibility, validateEligibility } from './task/eligibility.ts';
-export type { EvaluationSettings, HeldOutReport } from './task/evaluation.ts';
+export type { ClientSpread, EvaluationSettings, HeldOutReport } from './task/evaluation.ts';
 export {
+  clientSpread,
   EvaluationSchema,
+  higherIsBetter,
   isHeldOut,
   metricRange,
   parseHeldOutReport,

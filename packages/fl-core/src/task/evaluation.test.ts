@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { isHeldOut, metricRange, parseHeldOutReport, validateEvaluation } from './evaluation.ts';
+import {
+  clientSpread,
+  isHeldOut,
+  metricRange,
+  parseHeldOutReport,
+  validateEvaluation,
+} from './evaluation.ts';
 
 const code = (f: () => unknown): string | undefined => {
   try {
@@ -71,5 +77,31 @@ describe('evaluation on the devices', () => {
         ]),
       ),
     ).toBe('INVALID_MESSAGE');
+  });
+});
+
+describe('clientSpread', () => {
+  it('weights the mean by examples, interpolates the quartiles and averages the worst tenth by direction', () => {
+    const reports = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 0.95].map((value, i) => ({
+      value,
+      weight: i === 0 ? 10 : 1,
+    }));
+    const accuracy = clientSpread('accuracy', reports)!;
+    expect(accuracy.clients).toBe(11);
+    expect(accuracy.mean).toBeCloseTo(
+      (0.1 * 10 + 0.2 + 0.3 + 0.4 + 0.5 + 0.6 + 0.7 + 0.8 + 0.9 + 1 + 0.95) / 20,
+      12,
+    );
+    expect([accuracy.min, accuracy.median, accuracy.max]).toEqual([0.1, 0.6, 1]);
+    expect(accuracy.q1).toBeCloseTo(0.35, 12);
+    // Two clients are the worst tenth of eleven: for accuracy the lowest, for a loss the highest.
+    expect(accuracy.worst10).toBeCloseTo(0.15, 12);
+    expect(clientSpread('loss', reports)!.worst10).toBeCloseTo(0.975, 12);
+    expect(clientSpread('accuracy', [])).toBeNull();
+    expect(clientSpread('accuracy', [{ value: 0.5, weight: 3 }])).toMatchObject({
+      mean: 0.5,
+      worst10: 0.5,
+      q3: 0.5,
+    });
   });
 });

@@ -91,3 +91,54 @@ export function parseHeldOutReport(
   }
   return { metrics: values, numExamples: expectInt(`${name}.numExamples`, obj.numExamples, 1, 1e9, code) };
 }
+
+/** Whether a larger value of the metric is better (accuracies, AUC) or worse (losses, errors, perplexity). */
+export function higherIsBetter(name: string): boolean {
+  return name === 'accuracy' || name === 'auc' || name.startsWith('topKAccuracy@');
+}
+
+/** How one metric spreads across clients. */
+export interface ClientSpread {
+  readonly clients: number;
+  /** Weighted by each client's held-out example count. */
+  readonly mean: number;
+  readonly min: number;
+  readonly q1: number;
+  readonly median: number;
+  readonly q3: number;
+  readonly max: number;
+  /** The plain mean over the worst tenth of clients (at least one): who the model serves least. */
+  readonly worst10: number;
+}
+
+/**
+ * The spread of one metric across clients' reports: the example-weighted mean, the quartiles
+ * (linear interpolation between order statistics) and the mean of the worst 10% of clients,
+ * worst by the metric's direction; null without reports.
+ */
+export function clientSpread(
+  name: string,
+  reports: readonly { readonly value: number; readonly weight: number }[],
+): ClientSpread | null {
+  if (reports.length === 0) return null;
+  const values = reports.map((r) => r.value).sort((a, b) => a - b);
+  const at = (q: number): number => {
+    const pos = q * (values.length - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.min(values.length - 1, lo + 1);
+    return values[lo]! + (values[hi]! - values[lo]!) * (pos - lo);
+  };
+  const weight = reports.reduce((s, r) => s + r.weight, 0);
+  const tail = Math.max(1, Math.ceil(values.length / 10));
+  const worst = higherIsBetter(name) ? values.slice(0, tail) : values.slice(-tail);
+  return {
+    clients: values.length,
+    mean: reports.reduce((s, r) => s + r.value * r.weight, 0) / weight,
+    min: values[0]!,
+    q1: at(0.25),
+    median: at(0.5),
+    q3: at(0.75),
+    max: values.at(-1)!,
+    worst10: worst.reduce((s, v) => s + v, 0) / worst.length,
+  };
+}
