@@ -210,6 +210,8 @@ export {
   validateSecureAggregation,
   wireBytes,
 } from './secagg/index.ts';
+export type { ClientSpread, FiveNumbers } from './spread.ts';
+export { clientSpread, fiveNumbers, higherIsBetter, quantile } from './spread.ts';
 export type {
   AdaptiveName,
   AdaptiveOptions,
@@ -284,11 +286,9 @@ export type {
   UnsupportedPolicy,
 } from './task/eligibility.ts';
 export { EligibilitySchema, judgeEligibility, validateEligibility } from './task/eligibility.ts';
-export type { ClientSpread, EvaluationSettings, HeldOutReport } from './task/evaluation.ts';
+export type { EvaluationSettings, HeldOutReport } from './task/evaluation.ts';
 export {
-  clientSpread,
   EvaluationSchema,
-  higherIsBetter,
   isHeldOut,
   metricRange,
   parseHeldOutReport,

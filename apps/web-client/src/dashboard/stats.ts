@@ -43,36 +43,8 @@ export function compressionRatio(rounds: readonly OperatorRound[], dimension: nu
   return sent > 0 ? dense / sent : null;
 }
 
-/** The q-quantile of sorted values, interpolating linearly between neighbours (type 7, R's default). */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) throw new RangeError('"sorted" expected at least one value, got none');
-  if (!(q >= 0 && q <= 1)) throw new RangeError(`"q" expected a number in [0, 1], got ${q}`);
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
-
-/** Minimum, quartiles and maximum of a sample. */
-export interface FiveNumbers {
-  readonly min: number;
-  readonly q1: number;
-  readonly median: number;
-  readonly q3: number;
-  readonly max: number;
-}
-
-export function fiveNumbers(values: readonly number[]): FiveNumbers | null {
-  if (values.length === 0) return null;
-  const s = [...values].sort((a, b) => a - b);
-  return {
-    min: s[0]!,
-    q1: quantile(s, 0.25),
-    median: quantile(s, 0.5),
-    q3: quantile(s, 0.75),
-    max: s[s.length - 1]!,
-  };
-}
+/** The spread of a sample across clients: fl-core's, shared with `pnpm sim`'s report. */
+export { type FiveNumbers, fiveNumbers, quantile } from '@pollen/fl-core';
 
 /** Totals over rounds, for the tiles. */
 export function totals(rounds: readonly OperatorRound[]): {

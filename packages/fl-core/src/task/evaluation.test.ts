@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  clientSpread,
-  isHeldOut,
-  metricRange,
-  parseHeldOutReport,
-  validateEvaluation,
-} from './evaluation.ts';
+import { clientSpread } from '../spread.ts';
+import { isHeldOut, metricRange, parseHeldOutReport, validateEvaluation } from './evaluation.ts';
 
 const code = (f: () => unknown): string | undefined => {
   try {
