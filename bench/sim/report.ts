@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import { type ClientSpread, clientSpread, type MetricValues, type OperatorRound } from '@pollen/fl-core';
+import type { ClientSpread, MetricValues, OperatorRound } from '@pollen/fl-core';
 import type { Baseline } from '@pollen/ml';
 import { median } from '../lib/stats.ts';
 import type { OpenTaskReport } from './open-task.ts';
@@ -125,23 +125,8 @@ export function reportRounds(records: readonly ApiRound[]): ReportRound[] {
     largestClientExamples: r.clientMetrics.length
       ? Math.max(...r.clientMetrics.map((c) => c.numExamples))
       : null,
-    onDevices: spreadOnDevices(r),
+    onDevices: r.onDevices?.distribution ?? null,
   }));
-}
-
-/** Each metric's spread across a round's clients' held-out reports; null without any. */
-export function spreadOnDevices(r: ApiRound): Record<string, ClientSpread> | null {
-  const reports = r.clientMetrics.flatMap((c) => (c.heldOut ? [c.heldOut] : []));
-  if (reports.length === 0) return null;
-  const out: Record<string, ClientSpread> = {};
-  for (const name of Object.keys(reports[0]!.metrics)) {
-    const values = reports.flatMap((h) =>
-      h.metrics[name] === undefined ? [] : [{ value: h.metrics[name]!, weight: h.numExamples }],
-    );
-    const spread = clientSpread(name, values);
-    if (spread) out[name] = spread;
-  }
-  return out;
 }
 
 /** A round's held-out MSE: the `mse` metric, or the loss when the loss is the MSE; null otherwise. */

@@ -210,8 +210,8 @@ export {
   validateSecureAggregation,
   wireBytes,
 } from './secagg/index.ts';
-export type { ClientSpread, FiveNumbers } from './spread.ts';
-export { clientSpread, fiveNumbers, higherIsBetter, quantile } from './spread.ts';
+export type { ClientSpread, FiveNumbers, OnDevices } from './spread.ts';
+export { clientSpread, fiveNumbers, higherIsBetter, onDevices, quantile } from './spread.ts';
 export type {
   AdaptiveName,
   AdaptiveOptions,

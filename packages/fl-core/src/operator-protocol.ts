@@ -1,6 +1,7 @@
 import type { MetricValues } from './metric-values.ts';
 import type { PrivacyMode } from './privacy/settings.ts';
 import type { Ack, Backend, ClientMetrics } from './protocol.ts';
+import type { OnDevices } from './spread.ts';
 import type { HeldOutReport } from './task/evaluation.ts';
 import type { TaskStatus } from './task.ts';
 
@@ -90,6 +91,12 @@ export interface OperatorRound {
   readonly bytesDown: number;
   readonly backends: Partial<Record<Backend, number>>;
   readonly clientMetrics: readonly OperatorClientMetrics[];
+  /**
+   * The global model the round trained from, on its clients' own held-out examples (task
+   * `evaluation`): example-weighted means and the spread across clients; absent when no
+   * client reported one.
+   */
+  readonly onDevices?: OnDevices;
   readonly reason: string | null;
   /** The round's clipping, noise and the task's epsilon after it; absent for a task that does not clip. */
   readonly privacy?: OperatorRoundPrivacy;

@@ -1,3 +1,6 @@
+import type { MetricValues } from './metric-values.ts';
+import type { HeldOutReport } from './task/evaluation.ts';
+
 /**
  * How a metric spreads across clients (docs/tasks.md, "Evaluation on the devices"): the
  * dashboard's spread charts and `pnpm sim`'s report share these. "Global accuracy hides
@@ -69,5 +72,42 @@ export function clientSpread(
     mean: reports.reduce((s, r) => s + r.value * r.weight, 0) / weight,
     ...fiveNumbers(values)!,
     worst10: worst.reduce((s, v) => s + v, 0) / worst.length,
+  };
+}
+
+/**
+ * A round's clients' reports of the global model on their own held-out examples, summed up:
+ * the version they scored, how many clients and examples, each metric's example-weighted mean
+ * and its spread across clients.
+ */
+export interface OnDevices {
+  /** The version the reports scored: the round's base. */
+  readonly version: number;
+  readonly clients: number;
+  readonly numExamples: number;
+  readonly metrics: MetricValues;
+  readonly distribution: Readonly<Record<string, ClientSpread>>;
+}
+
+/** Sum up the held-out reports of a round's clients; null when none reported one. */
+export function onDevices(version: number, reports: readonly HeldOutReport[]): OnDevices | null {
+  if (reports.length === 0) return null;
+  const metrics: Record<string, number> = {};
+  const distribution: Record<string, ClientSpread> = {};
+  for (const name of Object.keys(reports[0]!.metrics)) {
+    const values = reports.flatMap((h) =>
+      h.metrics[name] === undefined ? [] : [{ value: h.metrics[name]!, weight: h.numExamples }],
+    );
+    const spread = clientSpread(name, values);
+    if (!spread) continue;
+    metrics[name] = spread.mean;
+    distribution[name] = spread;
+  }
+  return {
+    version,
+    clients: reports.length,
+    numExamples: reports.reduce((n, h) => n + h.numExamples, 0),
+    metrics,
+    distribution,
   };
 }

@@ -63,6 +63,14 @@ describe('held-out reports of the global model', () => {
     const heldOut = record.clientMetrics.map((m) => m.heldOut ?? null);
     expect(heldOut).toContainEqual({ metrics: { loss: 0.4, accuracy: 0.9 }, numExamples: 3 });
     expect(heldOut).toContain(null);
+    // Summed up in the record: the version scored, the clients and examples, the means and spread.
+    expect(record.onDevices).toMatchObject({
+      version: 0,
+      clients: 1,
+      numExamples: 3,
+      metrics: { loss: expect.closeTo(0.4, 12), accuracy: expect.closeTo(0.9, 12) },
+      distribution: { accuracy: { min: 0.9, max: 0.9, worst10: 0.9 } },
+    });
   });
 
   it('refuses a report the round did not ask for: no evaluation, or differential privacy', async () => {

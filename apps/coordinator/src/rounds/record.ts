@@ -1,4 +1,4 @@
-import type { Backend, ClientMetrics } from '@pollen/fl-core';
+import { type Backend, type ClientMetrics, onDevices } from '@pollen/fl-core';
 import type { ClientRoundMetrics, RoundRecord } from '../store/types.ts';
 import { type PrivacyPlan, privacyRecord } from './privacy.ts';
 
@@ -68,6 +68,12 @@ export interface RecordSource {
  */
 export function buildRecord(source: RecordSource, fields: Partial<RoundRecord> = {}): RoundRecord {
   const { tally, privacy } = source;
+  // Under DP the clients' own metrics are not noised: kept out of the record.
+  const clientMetrics = privacy?.private ? [] : [...(source.clientMetrics ?? tally.metrics)];
+  const devices = onDevices(
+    source.baseVersion,
+    clientMetrics.flatMap((m) => (m.heldOut ? [m.heldOut] : [])),
+  );
   return {
     taskId: source.taskId,
     roundId: source.roundId,
@@ -85,8 +91,8 @@ export function buildRecord(source: RecordSource, fields: Partial<RoundRecord> =
     bytesUp: tally.bytesUp,
     bytesDown: tally.bytesDown,
     backends: { ...(source.backends ?? tally.backends) },
-    // Under DP the clients' own metrics are not noised: kept out of the record.
-    clientMetrics: privacy?.private ? [] : [...(source.clientMetrics ?? tally.metrics)],
+    clientMetrics,
+    ...(devices ? { onDevices: devices } : {}),
     reason: source.reason,
     ...source.extra,
     ...(privacy ? { privacy: privacyRecord(privacy, privacy.message.epsilonBefore) } : {}),

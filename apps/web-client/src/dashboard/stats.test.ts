@@ -106,4 +106,30 @@ describe('dashboard statistics', () => {
     expect(heldOutTile([abandoned])).toBe('-');
     expect(heldOutTile([])).toBe('-');
   });
+
+  it("shows the clients' own held-out figure on the tile of a task with no held-out data", () => {
+    const spread = {
+      clients: 2,
+      mean: 0.7,
+      min: 0.6,
+      q1: 0.65,
+      median: 0.7,
+      q3: 0.75,
+      max: 0.8,
+      worst10: 0.6,
+    };
+    const onDevices = {
+      version: 3,
+      clients: 2,
+      numExamples: 40,
+      metrics: { loss: 0.9, accuracy: 0.7 },
+      distribution: { accuracy: spread },
+    };
+    const r = round({ roundId: 4, baseVersion: 3, newVersion: 4, metrics: null, evaluationMs: 5, onDevices });
+    expect(heldOutTile([r])).toBe("accuracy 0.7000, loss 0.9000 on 2 clients' held-out examples (version 3)");
+    // With held-out data on the coordinator, its figure stays the tile's.
+    expect(heldOutTile([round({ onDevices, newVersion: 4 })])).toBe(
+      'accuracy 0.5000, loss 1.0000 (version 4)',
+    );
+  });
 });

@@ -21,6 +21,11 @@ export function heldOutTile(rounds: readonly OperatorRound[]): string {
   const evaluated = committed.filter((r) => formatMetricValues(r.metrics) !== null).at(-1);
   if (evaluated) return `${heldOutText(evaluated)} (version ${evaluated.newVersion})`;
   const last = committed.at(-1);
+  // Without held-out data on the coordinator, the figure is the clients' own (task `evaluation`).
+  const devices = committed.findLast((r) => r.onDevices !== undefined)?.onDevices;
+  if (last && devices && last.evaluationMs !== undefined && last.metrics === null) {
+    return `${formatMetricValues(devices.metrics)} on ${devices.clients} clients' held-out examples (version ${devices.version})`;
+  }
   return last ? heldOutText(last) : '-';
 }
 
