@@ -143,6 +143,8 @@ describe('round engine', () => {
     const task = (await coordinator.store.getTask('tiny'))!;
     expect(task.currentVersion).toBe(0);
     expect(await coordinator.store.listVersions('tiny')).toHaveLength(1);
+    // Refused uploads gave their slots back: nothing counts against the budget.
+    expect(coordinator.engine.uploadSlots.inFlightBytes).toBe(0);
     // The coordinator still serves everyone.
     expect((await fetch(`${coordinator.url}/healthz`)).status).toBe(200);
   });

@@ -168,26 +168,27 @@ export class ContributorGateway {
       (msg, ack) =>
         void respond(ack, async () => {
           const c = contributor();
-          const task = (await this.tasks.store.getTask(c.taskId))!;
-          const update = parseSubmission(msg, task);
-          if (update.taskId !== c.taskId)
-            throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
-          // Held-out examples are some of those the client said it holds (hello, eligibility).
-          if (update.heldOut && update.heldOut.numExamples > c.numExamples) {
-            throw new PollenError(
-              'INVALID_MESSAGE',
-              `"heldOut.numExamples" (${update.heldOut.numExamples}) exceeds the ${c.numExamples} examples this client said it holds`,
-            );
-          }
-          this.slots.expect(socket.id, update.roundId);
+          // The upload arrived, taken or refused: a slot it was granted stops counting.
           try {
+            const task = (await this.tasks.store.getTask(c.taskId))!;
+            const update = parseSubmission(msg, task);
+            if (update.taskId !== c.taskId)
+              throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
+            // Held-out examples are some of those the client said it holds (hello, eligibility).
+            if (update.heldOut && update.heldOut.numExamples > c.numExamples) {
+              throw new PollenError(
+                'INVALID_MESSAGE',
+                `"heldOut.numExamples" (${update.heldOut.numExamples}) exceeds the ${c.numExamples} examples this client said it holds`,
+              );
+            }
+            this.slots.expect(socket.id, update.roundId);
             const round = this.tasks.runner(c.taskId)?.target(c.clientId, update.roundId);
             if (!round) throw new PollenError('ROUND_CLOSED', `round ${update.roundId} is not open`);
             // The round's one intake: membership, version, decode, norm, fold (intake.ts).
             round.intake({ clientId: c.clientId, update, maxNorm: task.spec.maxUpdateNorm });
             return { roundId: round.roundId };
           } finally {
-            this.slots.release(socket.id);
+            this.slots.arrived(socket.id);
           }
         }),
     );
@@ -214,13 +215,13 @@ export class ContributorGateway {
       socket.on(event, (msg: unknown, ack: unknown) => {
         void respond(ack, () => {
           const c = contributor();
-          const envelope = parseSecAggEnvelope(event, msg);
-          if (envelope.taskId !== c.taskId)
-            throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
           // The masked input is the round's one large upload: it waits for a slot as an update does.
           const upload = event === 'secagg:masked';
-          if (upload) this.slots.expect(socket.id, envelope.roundId);
           try {
+            const envelope = parseSecAggEnvelope(event, msg);
+            if (envelope.taskId !== c.taskId)
+              throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
+            if (upload) this.slots.expect(socket.id, envelope.roundId);
             const round = this.tasks.runner(c.taskId)?.target(c.clientId, envelope.roundId);
             if (!round) throw new PollenError('ROUND_CLOSED', `round ${envelope.roundId} is not open`);
             // A secure round takes it; on a cluster node without the lease, its relay forwards it
@@ -228,7 +229,7 @@ export class ContributorGateway {
             round.receive(event, c.clientId, envelope.body);
             return {};
           } finally {
-            if (upload) this.slots.release(socket.id);
+            if (upload) this.slots.arrived(socket.id);
           }
         });
       });

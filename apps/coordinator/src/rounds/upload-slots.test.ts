@@ -74,6 +74,13 @@ describe('UploadSlots', () => {
     expect(waiting.granted()).toBe(false);
     expect(() => s.expect('b', 2)).toThrow(expect.objectContaining({ code: 'NO_UPLOAD_SLOT' }));
     s.expect('b', 1);
+    // An upload that arrives without its slot (refused) leaves a waiting request its place; a
+    // granted one's arrival, taken or refused, frees its bytes for the next.
+    s.arrived('a');
+    expect(s.queued).toBe(1);
+    s.arrived('b');
+    await settle();
+    expect(waiting.granted()).toBe(true);
   });
 
   it('stops counting a granted slot whose upload is late, and keeps its permission', async () => {

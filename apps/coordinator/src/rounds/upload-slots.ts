@@ -103,7 +103,15 @@ export class UploadSlots {
     }
   }
 
-  /** The connection's upload arrived, or it closed: what it held or waited for is given up. */
+  /**
+   * An upload of the connection arrived (taken or refused): a slot it was granted is given up;
+   * a request still waiting keeps its place.
+   */
+  arrived(socketId: string): void {
+    if (this.bySocket.get(socketId)?.granted) this.release(socketId);
+  }
+
+  /** The connection closed, or asked for another round: what it held or waited for is given up. */
   release(socketId: string, why = 'the connection closed'): void {
     const slot = this.bySocket.get(socketId);
     if (!slot) return;
