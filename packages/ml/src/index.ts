@@ -16,8 +16,8 @@ export {
   labelSize,
   pickExamples,
 } from './examples.ts';
-export type { OneHotArgs } from './layers/index.ts';
-export { OneHot } from './layers/index.ts';
+export type { LoraDenseArgs, OneHotArgs } from './layers/index.ts';
+export { LoraDense, mergeLora, OneHot, withLora } from './layers/index.ts';
 export type { LossTask } from './losses.ts';
 export { batchLoss, EPSILON } from './losses.ts';
 export type { ScoreTask } from './metrics.ts';
