@@ -52,7 +52,7 @@ function perturb(model: tf.LayersModel): void {
   for (const layer of model.layers) {
     if (!(layer instanceof LoraDense)) continue;
     const b = layer.weights.find((w) => w.name.includes('lora_B'))!;
-    b.write(tf.randomNormal(b.shape, 0, 0.3, 'float32', 5));
+    b.write(tf.randomNormal(b.shape as number[], 0, 0.3, 'float32', 5));
   }
 }
 
