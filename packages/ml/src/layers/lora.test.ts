@@ -82,6 +82,25 @@ describe('LoRA adapters', () => {
     });
   });
 
+  it('adapts a projection applied at every position of a sequence as a Dense layer does', async () => {
+    const m = tf.sequential();
+    m.add(
+      tf.layers.dense({
+        units: 5,
+        inputShape: [4, 6],
+        name: 'proj',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }),
+      }),
+    );
+    const adapted = await withLora(m, { rank: 2, alpha: 2, layers: ['proj'] });
+    perturb(adapted);
+    const x = tf.randomNormal([3, 4, 6], 0, 1, 'float32', 7);
+    const out = adapted.predict(x) as tf.Tensor;
+    expect(out.shape).toEqual([3, 4, 5]);
+    const merged = await mergeLora(adapted);
+    expect(maxDiff(values(merged.predict(x)), values(out))).toBeLessThan(1e-5);
+  });
+
   it('refuses a layer that is not Dense, or a name the model lacks', async () => {
     await expect(withLora(base(), { rank: 2, alpha: 2, layers: ['nope'] })).rejects.toThrow(
       /no Dense layer named nope/,
