@@ -85,11 +85,54 @@ function csvOf(rows: readonly Example[]): string {
   return `${[header, ...rows.map((r) => [...r.x, r.y[0]].join(','))].join('\n')}\n`;
 }
 
+/** The regression task, created through the REST API with the model saved by tfjs. */
+async function createTask(
+  url: string,
+  id: string,
+  artifacts: tf.io.ModelArtifacts,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await operatorFetch(`${url}/api/tasks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      id,
+      name: 'House prices (synthetic)',
+      model: {
+        topology: artifacts.modelTopology,
+        weights: {
+          specs: artifacts.weightSpecs,
+          data: weightBytes(artifacts.weightData!).toString('base64'),
+        },
+      },
+      input: { shape: [FEATURES], dtype: 'float32' },
+      target: { kind: 'regression', shape: [1] },
+      loss: 'meanSquaredError',
+      metrics: ['mse', 'mae'],
+      training: { epochs: 5, batchSize: 16, learningRate: 0.02, optimizer: 'adam' },
+      rounds: {
+        cohortSize: 3,
+        minReports: 3,
+        minClients: 3,
+        overSelection: 1,
+        deadlineMs: 30_000,
+        maxRounds: ROUNDS,
+      },
+      ...extra,
+    }),
+  });
+}
+
 /** One device: the SDK example page, which adds this device's own examples and contributes. */
-async function openHost(context: BrowserContext, url: string, own: Example[]): Promise<Page> {
+async function openHost(
+  context: BrowserContext,
+  url: string,
+  own: Example[],
+  taskId = TASK_ID,
+): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
-  await page.goto(`${url}/sdk-example.html?task=${TASK_ID}&backend=wasm`);
+  await page.goto(`${url}/sdk-example.html?task=${taskId}&backend=wasm`);
   await page.locator('body[data-ready="true"]').waitFor();
   const added = await page.evaluate(async (rows) => {
     const result = await (window as unknown as HostWindow).pollen.addExamples(rows, 'host');
@@ -108,34 +151,7 @@ test('a regression model saved by tfjs trains in three tabs on their own example
   const heldOut = examples(200, 99);
   await withCoordinator({}, async (coordinator) => {
     const task = `${coordinator.url}/api/tasks/${TASK_ID}`;
-    await operatorFetch(`${coordinator.url}/api/tasks`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        id: TASK_ID,
-        name: 'House prices (synthetic)',
-        model: {
-          topology: artifacts.modelTopology,
-          weights: {
-            specs: artifacts.weightSpecs,
-            data: weightBytes(artifacts.weightData!).toString('base64'),
-          },
-        },
-        input: { shape: [FEATURES], dtype: 'float32' },
-        target: { kind: 'regression', shape: [1] },
-        loss: 'meanSquaredError',
-        metrics: ['mse', 'mae'],
-        training: { epochs: 5, batchSize: 16, learningRate: 0.02, optimizer: 'adam' },
-        rounds: {
-          cohortSize: 3,
-          minReports: 3,
-          minClients: 3,
-          overSelection: 1,
-          deadlineMs: 30_000,
-          maxRounds: ROUNDS,
-        },
-      }),
-    });
+    await createTask(coordinator.url, TASK_ID, artifacts);
     await operatorFetch(`${task}/held-out`, {
       method: 'PUT',
       headers: { 'content-type': 'text/csv' },
@@ -205,5 +221,66 @@ test('a regression model saved by tfjs trains in three tabs on their own example
     const own = (model.predict(xs) as tf.Tensor).dataSync();
     const worst = Math.max(...Array.from(own, (v, i) => Math.abs(v - predicted[i]!)));
     expect(worst).toBeLessThan(1e-5);
+  });
+});
+
+interface DeviceRound {
+  roundId: number;
+  status: string;
+  metrics: Record<string, number> | null;
+  onDevices?: { version: number; clients: number; metrics: Record<string, number> };
+}
+
+test('a task with no held-out data on the coordinator is scored on the devices: the dashboard shows their figure and spread', async ({
+  browser,
+}) => {
+  const { artifacts } = await savedModel();
+  const id = 'houses-on-devices';
+  await withCoordinator({}, async (coordinator) => {
+    await createTask(coordinator.url, id, artifacts, { evaluation: { heldOutFraction: 0.25 } });
+    // Non-IID devices: each holds houses from its own part of the feature space.
+    const own = (i: number): Example[] =>
+      examples(160, i + 11).map((e) => {
+        const x = [...e.x];
+        x[0] = (x[0]! + 2 * i - 2) / 3;
+        return { x, y: [Number((2 * x[0]! - x[1]! + x[2]! * x[3]! + 0.5 * Math.sin(3 * x[0]!)).toFixed(4))] };
+      });
+    const contexts = await Promise.all([0, 1, 2].map(() => browser.newContext()));
+    try {
+      await Promise.all(contexts.map((c, i) => openHost(c, coordinator.url, own(i), id)));
+      await expect
+        .poll(async () => (await api<{ status: string }>(coordinator.url, `/api/tasks/${id}`)).status, {
+          timeout: 60_000,
+        })
+        .toBe('completed');
+    } finally {
+      await Promise.all(contexts.map((c) => c.close()));
+    }
+    const rounds = (await api<DeviceRound[]>(coordinator.url, `/api/tasks/${id}/rounds`))
+      .filter((r) => r.status === 'committed')
+      .sort((a, b) => a.roundId - b.roundId);
+    expect(rounds).toHaveLength(ROUNDS);
+    // No held-out data on the coordinator; every round carries the three devices' own figure,
+    // of the version it trained from, and it falls as the model learns.
+    for (const [i, r] of rounds.entries()) {
+      expect(r.metrics).toBeNull();
+      expect(r.onDevices).toMatchObject({ version: i, clients: 3 });
+    }
+    const mse = rounds.map((r) => r.onDevices!.metrics.mse!);
+    console.log(`mse on the devices' held-out houses, by version: ${mse.map((m) => m.toFixed(3)).join(' ')}`);
+    expect(mse.at(-1)!).toBeLessThan(0.5 * mse[0]!);
+
+    const operator = await browser.newContext();
+    try {
+      const dashboard = await operator.newPage();
+      await dashboard.goto(`${coordinator.url}/dashboard?task=${id}`);
+      await dashboard.locator('#token').fill(OPERATOR_TOKEN);
+      await dashboard.locator('#login-form button').click();
+      await expect(dashboard.locator('#tile-heldout')).toContainText("on 3 clients' held-out examples");
+      await expect(dashboard.locator('#devices-mse-chart')).toHaveAttribute('data-points', String(ROUNDS));
+      await expect(dashboard.locator('#heldout-mse-chart')).toHaveAttribute('data-held-out', 'none');
+    } finally {
+      await operator.close();
+    }
   });
 });
