@@ -60,6 +60,9 @@ export async function buildCoordinator(
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: 1024 * 1024,
+    // A plugin (the routes, the OpenAPI document) may take more than Fastify's default 10 s to
+    // load on a busy host; starting late beats failing to start.
+    pluginTimeout: 120_000,
     // A field a schema does not allow is refused, never silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
   });
