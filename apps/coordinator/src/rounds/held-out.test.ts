@@ -13,7 +13,7 @@ const rounds = {
   minReports: 2,
   minClients: 3,
   overSelection: 1,
-  deadlineMs: 3000,
+  deadlineMs: 30_000,
   maxRounds: 1,
 };
 
@@ -56,10 +56,12 @@ describe('held-out reports of the global model', () => {
     // The round carries on with the good reports (and one client that holds none back).
     expect(await code(a.send(msg, delta, report({ loss: 0.4, accuracy: 0.9 }, 3)))).toBe('ok');
     expect(await code(b.send(msg, delta))).toBe('ok');
+    // The third client reports too (holding nothing back), so the round closes now, not at its deadline.
+    expect(await code(c.send(msg, delta))).toBe('ok');
     const record = await waitFor(async () =>
       (await coordinator.store.listRounds('tiny')).find((r) => r.status === 'committed'),
     );
-    expect(record.reported).toBe(2);
+    expect(record.reported).toBe(3);
     const heldOut = record.clientMetrics.map((m) => m.heldOut ?? null);
     expect(heldOut).toContainEqual({ metrics: { loss: 0.4, accuracy: 0.9 }, numExamples: 3 });
     expect(heldOut).toContain(null);
