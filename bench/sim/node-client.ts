@@ -3,8 +3,8 @@ import {
   type Backend,
   type ClientToServerEvents,
   type HeldOutReport,
-  isHeldOut,
   type ServerToClientEvents,
+  splitHeldOut,
   type TaskSpec,
 } from '@pollen/fl-core';
 import {
@@ -13,9 +13,8 @@ import {
   buildModel,
   decodeExampleSet,
   type ExampleSet,
-  evaluate,
+  heldOutReport,
   pickExamples,
-  setFlatWeights,
   trainLocal,
 } from '@pollen/ml';
 import {
@@ -263,7 +262,7 @@ export class NodeClient {
     }
     let out: TrainOutput;
     if (this.train) {
-      const heldOut = await this.heldOutReport(msg.evaluation?.heldOutFraction ?? 0, weights);
+      const heldOut = await this.scoreHeldOut(msg.evaluation?.heldOutFraction ?? 0, weights);
       const result = await trainLocal(this.model!, this.data!, weights, msg.training, this.task, undefined, {
         proximalMu: msg.strategy?.proximalMu ?? 0,
         ...(scaffold
@@ -296,31 +295,26 @@ export class NodeClient {
   }
 
   /**
-   * Under the round's `evaluation`: keep the examples whose index (as the browser's key) fl-core's
-   * isHeldOut picks apart, train on the rest from now on, and score the global model on the
-   * held-out ones before training (docs/tasks.md, "Evaluation on the devices"). Null when
-   * nothing is held out.
+   * Under the round's `evaluation`: keep apart the examples fl-core's splitHeldOut picks (by
+   * index from 1, as the browser's IndexedDB keys count), train on the rest from now on, and
+   * score the global model on the held-out ones before training (docs/tasks.md, "Evaluation on
+   * the devices"). Null when nothing is held out.
    */
-  private async heldOutReport(fraction: number, global: Float32Array): Promise<HeldOutReport | null> {
+  private async scoreHeldOut(fraction: number, global: Float32Array): Promise<HeldOutReport | null> {
     const set = this.examplesHeld!;
     if (this.split?.fraction !== fraction) {
-      const indices = Array.from({ length: set.count }, (_, i) => i);
-      const held = indices.filter((i) => isHeldOut(i + 1, fraction));
-      const rest = indices.filter((i) => !isHeldOut(i + 1, fraction));
-      const keepAll = held.length === 0 || rest.length === 0;
-      this.data = yielding(arraySource(this.task, keepAll ? set : pickExamples(this.task, set, rest)));
-      this.split = {
-        fraction,
-        heldOut: arraySource(
+      const keys = Array.from({ length: set.count }, (_, i) => i + 1);
+      const { train, heldOut } = splitHeldOut(keys, fraction);
+      const pick = (ks: readonly number[]): ExampleSet =>
+        pickExamples(
           this.task,
-          keepAll ? pickExamples(this.task, set, []) : pickExamples(this.task, set, held),
-        ),
-      };
+          set,
+          ks.map((k) => k - 1),
+        );
+      this.data = yielding(arraySource(this.task, heldOut.length === 0 ? set : pick(train)));
+      this.split = { fraction, heldOut: arraySource(this.task, pick(heldOut)) };
     }
-    const { heldOut } = this.split;
-    if (heldOut.count === 0) return null;
-    setFlatWeights(this.model!, global);
-    return { metrics: await evaluate(this.model!, heldOut, this.task), numExamples: heldOut.count };
+    return heldOutReport(this.model!, this.split.heldOut, global, this.task);
   }
 
   /** Disconnect for good and free the model and data. */

@@ -292,6 +292,7 @@ export {
   isHeldOut,
   metricRange,
   parseHeldOutReport,
+  splitHeldOut,
   validateEvaluation,
 } from './task/evaluation.ts';
 export {

@@ -1,9 +1,10 @@
-import type { MetricValues } from '@pollen/fl-core';
+import type { HeldOutReport, MetricValues } from '@pollen/fl-core';
 import type * as tf from '@tensorflow/tfjs';
 import { MetricAccumulator } from './metrics.ts';
 import { batchTensors } from './preprocess.ts';
 import type { BatchSource } from './source.ts';
 import type { TrainTask } from './train.ts';
+import { setFlatWeights } from './weights.ts';
 
 /**
  * The task's loss and metrics of a model on labelled examples, read in batches so memory stays
@@ -28,4 +29,19 @@ export async function evaluate(
     }
   }
   return metrics.result();
+}
+
+/**
+ * The global model's metrics on a device's held-out examples, before local training changes
+ * the model (docs/tasks.md, "Evaluation on the devices"); null when the device holds none back.
+ */
+export async function heldOutReport(
+  model: tf.LayersModel,
+  heldOut: BatchSource,
+  global: Float32Array,
+  task: TrainTask,
+): Promise<HeldOutReport | null> {
+  if (heldOut.count === 0) return null;
+  setFlatWeights(model, global);
+  return { metrics: await evaluate(model, heldOut, task), numExamples: heldOut.count };
 }

@@ -6,7 +6,7 @@ export { base64ToBytes, bytesToBase64 } from './base64.ts';
 export type { CheckedExample, ExampleErrorCode, ExampleRefusal } from './check-example.ts';
 export { checkExamples } from './check-example.ts';
 export { decodeExampleSet, encodeExampleSet } from './codec.ts';
-export { evaluate } from './evaluate.ts';
+export { evaluate, heldOutReport } from './evaluate.ts';
 export type { ExampleSet, ExampleTask, ExampleValues, LabelDtype } from './examples.ts';
 export {
   allocate,

@@ -1,4 +1,4 @@
-import { isHeldOut } from '@pollen/fl-core';
+import { splitHeldOut } from '@pollen/fl-core';
 import {
   allocate,
   type BatchSource,
@@ -95,20 +95,16 @@ export async function storedSource(taskId: string, task: ExampleTask): Promise<B
 /**
  * A task's examples split for evaluation on the device (docs/tasks.md, "Evaluation on the
  * devices"): the share `heldOutFraction` of them, chosen by a fixed hash of each example's key
- * (fl-core's isHeldOut, so an example stays on its side from round to round), is never trained
- * on. A device whose examples would all be held out trains on all of them and holds none back.
+ * (fl-core's splitHeldOut, so an example stays on its side from round to round), is never
+ * trained on.
  */
 export async function storedSplit(
   taskId: string,
   task: ExampleTask,
   heldOutFraction: number,
 ): Promise<{ readonly train: BatchSource; readonly heldOut: BatchSource }> {
-  const keys = await storage.exampleKeys(taskId);
-  const held = keys.filter((k) => isHeldOut(k, heldOutFraction));
-  const rest = keys.filter((k) => !isHeldOut(k, heldOutFraction));
-  return rest.length === 0
-    ? { train: keySource(keys, task), heldOut: keySource([], task) }
-    : { train: keySource(rest, task), heldOut: keySource(held, task) };
+  const { train, heldOut } = splitHeldOut(await storage.exampleKeys(taskId), heldOutFraction);
+  return { train: keySource(train, task), heldOut: keySource(heldOut, task) };
 }
 
 function keySource(keys: readonly number[], task: ExampleTask): BatchSource {

@@ -1,13 +1,11 @@
 /// <reference lib="webworker" />
-import type { Backend, ClientMetrics, HeldOutReport } from '@pollen/fl-core';
+import type { Backend, ClientMetrics } from '@pollen/fl-core';
 import {
-  type BatchSource,
   buildModel,
-  evaluate,
+  heldOutReport,
   type LocalResult,
   type LocalStrategyInput,
   type Progress,
-  setFlatWeights,
   trainLocal,
 } from '@pollen/ml';
 import * as tf from '@tensorflow/tfjs';
@@ -53,21 +51,6 @@ function strategyFor(req: TrainRequest, dimension: number): LocalStrategyInput {
     throw new Error(`control variates of ${c.length} and ${ci.length} values for a model of ${dimension}`);
   }
   return { proximalMu, scaffold: { c, ci } };
-}
-
-/**
- * The global model's metrics on the held-out examples, before local training touches it
- * (docs/tasks.md, "Evaluation on the devices"); null when the device holds none back.
- */
-async function heldOutReport(
-  m: tf.LayersModel,
-  heldOut: BatchSource,
-  global: Float32Array,
-  task: TrainRequest['task'],
-): Promise<HeldOutReport | null> {
-  if (heldOut.count === 0) return null;
-  setFlatWeights(m, global);
-  return { metrics: await evaluate(m, heldOut, task), numExamples: heldOut.count };
 }
 
 async function train(req: TrainRequest): Promise<void> {

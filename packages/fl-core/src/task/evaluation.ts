@@ -48,6 +48,19 @@ export function isHeldOut(key: number, fraction: number): boolean {
   return h / 2 ** 32 < fraction;
 }
 
+/**
+ * A device's examples, by key, split for evaluation: those isHeldOut picks are never trained
+ * on. A device whose examples would all be held out trains on all of them and holds none back.
+ */
+export function splitHeldOut(
+  keys: readonly number[],
+  fraction: number,
+): { readonly train: readonly number[]; readonly heldOut: readonly number[] } {
+  const heldOut = keys.filter((k) => isHeldOut(k, fraction));
+  const train = keys.filter((k) => !isHeldOut(k, fraction));
+  return train.length === 0 ? { train: keys, heldOut: [] } : { train, heldOut };
+}
+
 /** The values a metric can take: a report outside them is refused. */
 export function metricRange(name: string): readonly [number, number] {
   if (name === 'accuracy' || name === 'auc' || name.startsWith('topKAccuracy@')) return [0, 1];
