@@ -26,6 +26,6 @@ export type {
   SecureStep,
   StageSource,
 } from './secure-rounds.ts';
-export { inputParts, SecureRounds, SocketSecureChannel } from './secure-rounds.ts';
+export { inputParts, SecureRounds, SocketSecureChannel, sendStage } from './secure-rounds.ts';
 export type { RoundUpload } from './upload.ts';
 export { encodeRoundUpload } from './upload.ts';

@@ -149,6 +149,16 @@ export interface SecureChannelHooks {
 }
 
 /**
+ * Send a stage message of a secure round: the masked input, the round's one large upload,
+ * once its upload slot is granted (sendUpload), the others at once.
+ */
+export function sendStage(link: Link, event: SecureEvent, payload: object): Promise<Ack> {
+  return event === 'secagg:masked'
+    ? sendUpload(link, event, payload as SecAggMaskedEvent)
+    : link.request(event, payload as never);
+}
+
+/**
  * Secure rounds for a client in Node (the simulation, the coordinator's test clients):
  * SecureRounds in the process, its messages sent on the Link, and the masked input's
  * acknowledgement handed to participation.
@@ -214,10 +224,7 @@ export class SocketSecureChannel implements SecureChannel {
     this.hooks.sending?.(event, payload);
     let ack: Ack;
     try {
-      ack =
-        event === 'secagg:masked'
-          ? await sendUpload(link, event, payload as SecAggMaskedEvent)
-          : await link.request(event, payload as never);
+      ack = await sendStage(link, event, payload);
     } catch {
       return; // the connection went: the coordinator's grace and the round's drop-out recovery take over
     }

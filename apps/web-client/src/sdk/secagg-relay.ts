@@ -2,11 +2,10 @@ import type {
   Ack,
   ClientToServerEvents,
   RoundStartMessage,
-  SecAggMaskedEvent,
   SecAggReport,
   ServerToClientEvents,
 } from '@pollen/fl-core';
-import { sendUpload, socketLink } from '@pollen/participation';
+import { sendStage, socketLink } from '@pollen/participation';
 import type { Socket } from 'socket.io-client';
 import type { SecAggErrorReply, SecAggSendReply, SecAggWorkerRequest } from '../worker/secagg.ts';
 
@@ -89,11 +88,7 @@ export class SecAggRelay {
     }
     const socket = this.socket;
     if (!socket) return;
-    const link = socketLink(socket);
-    const sent: Promise<Ack> =
-      reply.event === 'secagg:masked'
-        ? sendUpload(link, reply.event, reply.payload as SecAggMaskedEvent)
-        : link.request(reply.event, reply.payload as never);
+    const sent = sendStage(socketLink(socket), reply.event, reply.payload);
     void sent.then(
       (ack) => {
         if (reply.event === 'secagg:masked') this.settle(reply.roundId, ack);
