@@ -107,6 +107,9 @@ describe('LoRA adapters', () => {
     );
     expect(() => new LoraDense({ units: 3, rank: 0, alpha: 1 })).toThrow(/"rank" expected/);
     expect(() => new LoraDense({ units: 3, rank: 2, alpha: 0 })).toThrow(/"alpha" expected/);
+    expect(() => new LoraDense({ units: 3, rank: 2, alpha: 1, activation: 'nope' })).toThrow(
+      /"activation" expected/,
+    );
   });
 
   it('merges into a plain Dense model that tf.loadLayersModel reads, with the same outputs', async () => {

@@ -13,8 +13,8 @@ export interface LoraDenseArgs {
   readonly name?: string;
 }
 
-const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus'] as const;
-type Activation = (typeof ACTIVATIONS)[number];
+/** An activation's name as tfjs knows it (`relu`, `softmax`, `swish`, ...). */
+type Activation = NonNullable<Parameters<typeof tf.layers.activation>[0]['activation']>;
 
 /**
  * A dense layer with low-rank adapters (LoRA, Hu et al. 2021): y = act(x W + b + (alpha / r) x A B).
@@ -30,6 +30,8 @@ export class LoraDense extends tf.layers.Layer {
   readonly alpha: number;
   readonly activationName: Activation;
   readonly useBias: boolean;
+  /** tfjs' own activation, as its Dense layer applies it. */
+  private readonly activation: tf.layers.Layer;
   private kernel: tf.LayerVariable | null = null;
   private bias: tf.LayerVariable | null = null;
   private loraA: tf.LayerVariable | null = null;
@@ -48,14 +50,16 @@ export class LoraDense extends tf.layers.Layer {
     if (!(Number.isFinite(args.alpha) && args.alpha > 0)) {
       throw new RangeError(`"alpha" expected a positive number, got ${args.alpha}`);
     }
-    const activation = args.activation ?? 'linear';
-    if (!(ACTIVATIONS as readonly string[]).includes(activation)) {
-      throw new RangeError(`"activation" expected one of ${ACTIVATIONS.join(', ')}, got ${activation}`);
+    const activation = (args.activation ?? 'linear') as Activation;
+    try {
+      this.activation = tf.layers.activation({ activation });
+    } catch {
+      throw new RangeError(`"activation" expected an activation tfjs knows, got ${activation}`);
     }
     this.units = args.units;
     this.rank = args.rank;
     this.alpha = args.alpha;
-    this.activationName = activation as Activation;
+    this.activationName = activation;
     this.useBias = args.useBias ?? true;
   }
 
@@ -109,7 +113,7 @@ export class LoraDense extends tf.layers.Layer {
       let y = base.add(adapted);
       if (this.bias) y = y.add(this.bias.read());
       const out = y.reshape([...x.shape.slice(0, -1), this.units]);
-      return activate(out, this.activationName);
+      return this.activation.apply(out) as tf.Tensor;
     });
   }
 
@@ -149,27 +153,6 @@ export class LoraDense extends tf.layers.Layer {
 
 tf.serialization.registerClass(LoraDense);
 
-function activate(x: tf.Tensor, name: Activation): tf.Tensor {
-  switch (name) {
-    case 'linear':
-      return x;
-    case 'relu':
-      return tf.relu(x);
-    case 'sigmoid':
-      return tf.sigmoid(x);
-    case 'tanh':
-      return tf.tanh(x);
-    case 'softmax':
-      return tf.softmax(x);
-    case 'elu':
-      return tf.elu(x);
-    case 'selu':
-      return tf.selu(x);
-    case 'softplus':
-      return tf.softplus(x);
-  }
-}
-
 /** A model's topology as tfjs serializes it: layers with their class names and configs. */
 interface Topology {
   config: { layers: { class_name: string; config: Record<string, unknown> }[] };
@@ -177,6 +160,21 @@ interface Topology {
 
 function topologyOf(model: tf.LayersModel): Topology {
   return JSON.parse(JSON.stringify(model.toJSON(undefined, false))) as Topology;
+}
+
+/**
+ * What a Dense layer and a LoraDense share in a saved config: name, input shape, units,
+ * activation and bias, in snake case as tfjs writes configs (it reads `use_bias` back as useBias).
+ */
+function denseShape(c: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name: c.name,
+    trainable: true,
+    ...(c.batch_input_shape ? { batch_input_shape: c.batch_input_shape } : {}),
+    units: c.units,
+    activation: c.activation ?? 'linear',
+    use_bias: c.use_bias ?? true,
+  };
 }
 
 async function fromTopology(topology: Topology): Promise<tf.LayersModel> {
@@ -202,17 +200,7 @@ export async function withLora(
       throw new RangeError(`LoRA adapts Dense layers; "${name}" is a ${layer.class_name}`);
     const c = layer.config;
     layer.class_name = LoraDense.className;
-    layer.config = {
-      name,
-      trainable: true,
-      ...(c.batch_input_shape ? { batch_input_shape: c.batch_input_shape } : {}),
-      units: c.units,
-      rank: options.rank,
-      alpha: options.alpha,
-      activation: c.activation ?? 'linear',
-      // Snake case, as tfjs writes configs (it reads it back as useBias).
-      use_bias: c.use_bias ?? true,
-    };
+    layer.config = { ...denseShape(c), rank: options.rank, alpha: options.alpha };
     wanted.delete(name);
   }
   if (wanted.size > 0) throw new RangeError(`no Dense layer named ${[...wanted].join(', ')}`);
@@ -239,12 +227,7 @@ export async function mergeLora(model: tf.LayersModel): Promise<tf.LayersModel> 
     const c = layer.config;
     layer.class_name = 'Dense';
     layer.config = {
-      name: c.name,
-      trainable: true,
-      ...(c.batch_input_shape ? { batch_input_shape: c.batch_input_shape } : {}),
-      units: c.units,
-      activation: c.activation,
-      use_bias: c.use_bias,
+      ...denseShape(c),
       kernel_initializer: { class_name: 'Zeros', config: {} },
       bias_initializer: { class_name: 'Zeros', config: {} },
     };
