@@ -54,6 +54,12 @@ describe('pnpm sim options', () => {
     expect(refused(['--node', '--strategy', 'krum:1+scaffold'])).toMatchObject({ code: 'INVALID_OPTION' });
     expect(refused(['--node', '--model', 'cnn'])).toMatchObject({ code: 'INVALID_OPTION' });
     expect(refused(['--node', '--browser'])).toMatchObject({ code: 'INVALID_OPTION' });
+    // Evaluation on the devices: a share of each client's examples, at most half of them.
+    expect(parseSimArgs(['--node']).deviceHeldOut).toBe(0);
+    expect(parseSimArgs(['--node', '--device-held-out', '0.2']).deviceHeldOut).toBe(0.2);
+    for (const bad of ['0.6', '-0.1', 'some']) {
+      expect(refused(['--node', '--device-held-out', bad])).toMatchObject({ code: 'INVALID_OPTION' });
+    }
   });
 
   it('schedules synchronous rounds one at a time by default, overlapping or FedBuff on request', () => {

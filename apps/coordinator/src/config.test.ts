@@ -141,4 +141,20 @@ describe('retention and evaluation settings', () => {
     );
     expect(refusal([], { POLLEN_EVALUATOR_NICE: '-1' })).toMatch(/^"POLLEN_EVALUATOR_NICE" expected integer/);
   });
+
+  it('takes the upload budget in MiB (64 by default), and refuses one that is not a positive whole number', () => {
+    const MiB = 2 ** 20;
+    expect(loadConfig([], {}).uploadBudgetBytes).toBe(64 * MiB);
+    expect(loadConfig(['--upload-budget-mb', '8'], {}).uploadBudgetBytes).toBe(8 * MiB);
+    expect(loadConfig([], { POLLEN_UPLOAD_BUDGET_MB: '256' }).uploadBudgetBytes).toBe(256 * MiB);
+    expect(refusal(['--upload-budget-mb', '0'])).toMatch(
+      /^"POLLEN_UPLOAD_BUDGET_MB" expected integer in \[1, /,
+    );
+    expect(refusal([], { POLLEN_UPLOAD_BUDGET_MB: '1.5' })).toMatch(
+      /^"POLLEN_UPLOAD_BUDGET_MB" expected integer/,
+    );
+    expect(refusal([], { POLLEN_UPLOAD_BUDGET_MB: 'lots' })).toMatch(
+      /^"POLLEN_UPLOAD_BUDGET_MB" expected integer/,
+    );
+  });
 });
