@@ -1,7 +1,7 @@
 import type { OperatorRound } from '@pollen/fl-core';
 import uPlot from 'uplot';
 import { type Baseline, baselinesOf } from './baselines.ts';
-import { fiveNumbers, metricNames } from './stats.ts';
+import { type FiveNumbers, fiveNumbers, metricNames } from './stats.ts';
 
 const HEIGHT = 220;
 const ACCENT = '#c77d00';
@@ -42,12 +42,13 @@ function card(title: string, id: string): { card: HTMLElement; el: HTMLElement; 
   return { card: section, el, note };
 }
 
-/** A round's values of one metric across its clients, by kind of spread chart. */
-function clientValues(r: OperatorRound, kind: 'devices' | 'clients', name: string): number[] {
-  return r.clientMetrics.flatMap((m) => {
-    const value = kind === 'devices' ? m.heldOut?.metrics[name] : m.metrics[name];
-    return value ?? [];
-  });
+/**
+ * A round's spread of one metric across its clients: for the global model on their held-out
+ * examples, the one its record carries (`onDevices`); for their training values, computed here.
+ */
+function spreadOf(r: OperatorRound, kind: 'devices' | 'clients', name: string): FiveNumbers | null {
+  if (kind === 'devices') return r.onDevices?.distribution[name] ?? null;
+  return fiveNumbers(r.clientMetrics.flatMap((m) => m.metrics[name] ?? []));
 }
 
 /**
@@ -82,9 +83,8 @@ export class MetricCharts {
     this.rounds = rounds;
     for (const name of metricNames(rounds)) if (!this.names.has(name)) this.add(name);
     for (const r of rounds) {
-      for (const m of r.clientMetrics) {
-        for (const name of Object.keys(m.heldOut?.metrics ?? {}))
-          if (!this.deviceNames.has(name)) this.addDevices(name);
+      for (const name of Object.keys(r.onDevices?.distribution ?? {})) {
+        if (!this.deviceNames.has(name)) this.addDevices(name);
       }
     }
     const committed = rounds.filter((r) => r.status === 'committed');
@@ -111,10 +111,11 @@ export class MetricCharts {
         c.el.dataset.heldOut = none ? 'none' : 'some';
       } else {
         const kind = c.kind;
-        const rs = committed
-          .map((r) => ({ id: r.roundId, values: clientValues(r, kind, c.name) }))
-          .filter((r) => r.values.length > 0);
-        const five = rs.map((r) => fiveNumbers(r.values)!);
+        const rs = committed.flatMap((r) => {
+          const spread = spreadOf(r, kind, c.name);
+          return spread ? [{ id: r.roundId, spread }] : [];
+        });
+        const five = rs.map((r) => r.spread);
         c.plot.setData([
           rs.map((r) => r.id),
           five.map((f) => f.min),
