@@ -25,6 +25,7 @@ export type {
   OperatorAction,
   OperatorClientMetrics,
   OperatorClientToServerEvents,
+  OperatorEvaluationRound,
   OperatorRound,
   OperatorRoundPrivacy,
   OperatorRoundStaleness,
@@ -112,6 +113,8 @@ export type {
   ContributorAuth,
   EligibilityMessage,
   ErrorMessage,
+  EvaluationReportMessage,
+  EvaluationStartMessage,
   HelloMessage,
   HelloReply,
   LocalStrategy,
@@ -286,9 +289,10 @@ export type {
   UnsupportedPolicy,
 } from './task/eligibility.ts';
 export { EligibilitySchema, judgeEligibility, validateEligibility } from './task/eligibility.ts';
-export type { EvaluationSettings, HeldOutReport } from './task/evaluation.ts';
+export type { EvaluationSettings, FederatedEvaluationSettings, HeldOutReport } from './task/evaluation.ts';
 export {
   EvaluationSchema,
+  FederatedEvaluationSchema,
   isHeldOut,
   metricRange,
   parseHeldOutReport,

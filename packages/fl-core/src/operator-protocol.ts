@@ -18,6 +18,8 @@ export interface PopulationCounts {
   readonly total: number;
   /** Eligible, holding examples and in no round: who the next round can select. */
   readonly available: number;
+  /** In an evaluation round now (task `evaluation.federated`): not available to training meanwhile. */
+  readonly evaluating: number;
   readonly byBackend: Partial<Record<Backend, number>>;
 }
 
@@ -129,10 +131,42 @@ export interface OperatorRoundStaleness {
   readonly droppedStale?: number;
 }
 
-/** What a dashboard gets when it subscribes to a task: the task and its latest rounds. */
+/**
+ * A federated evaluation round (task `evaluation.federated`): idle devices scored one version on
+ * their held-out examples. `open` while it runs; `complete` with at least `minReports` reports,
+ * else `insufficient` (its figures are then kept but not the task's); `abandoned` when the
+ * coordinator stopped first.
+ */
+export interface OperatorEvaluationRound {
+  readonly taskId: string;
+  readonly evaluationId: number;
+  readonly version: number;
+  readonly status: 'open' | 'complete' | 'insufficient' | 'abandoned';
+  readonly selected: number;
+  /** Eligible, idle clients when the cohort was drawn. */
+  readonly eligible: number;
+  readonly sampling: { readonly rate: number; readonly clamped: 'none' | 'min' | 'max' };
+  readonly minReports: number;
+  readonly reported: number;
+  /** Selected and no report: left, became ineligible, held no held-out examples, or missed the deadline. */
+  readonly dropped: number;
+  /** Reports refused (bad metrics or counts): the client counts as dropped too. */
+  readonly rejected: number;
+  readonly deadlineHit: boolean;
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly bytesDown: number;
+  readonly bytesUp: number;
+  /** Example-weighted means and the spread across the clients that reported; null before any did. */
+  readonly federatedEvaluation: OnDevices | null;
+  readonly reason: string | null;
+}
+
+/** What a dashboard gets when it subscribes to a task: the task, its latest rounds and evaluation rounds. */
 export interface OperatorSnapshot {
   readonly task: OperatorTask;
   readonly rounds: readonly OperatorRound[];
+  readonly evaluations: readonly OperatorEvaluationRound[];
 }
 
 /** Task controls an operator has on the namespace. */
@@ -152,6 +186,8 @@ export interface OperatorClientToServerEvents {
 export interface OperatorServerToClientEvents {
   /** A round of a watched task opened, progressed or closed. */
   round: (round: OperatorRound) => void;
+  /** An evaluation round of a watched task opened, progressed or closed. */
+  evaluation: (evaluation: OperatorEvaluationRound) => void;
   /** A watched task's status, version or population changed. */
   task: (task: OperatorTask) => void;
 }

@@ -12,6 +12,7 @@ import type { TrainingSpec } from './task.ts';
  */
 
 /**
+ * 6: evaluation rounds (`eval:start`, `eval:report`): a version-5 client would never answer one.
  * 5: uploads wait for a slot (`upload:slot`): a version-4 client's update is NO_UPLOAD_SLOT.
  * 4: secure aggregation (`RoundStartMessage.secagg` and the `secagg:*` events); a version-3
  * client would send a secure task's update in the clear.
@@ -19,7 +20,7 @@ import type { TrainingSpec } from './task.ts';
  * 3: rounds carry the privacy block (clip norm, noise, clipping bit) and updates the clipping
  * bit; a version-2 client would send unclipped, un-noised updates to a private task.
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** Compute backends a contributor may train on, best first. */
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -344,6 +345,30 @@ export interface ErrorMessage {
   readonly message: string;
 }
 
+/**
+ * An evaluation round asks this idle device to score the global model on its held-out
+ * examples (task `evaluation.federated`): it reports metrics only, no weights.
+ */
+export interface EvaluationStartMessage {
+  readonly taskId: string;
+  readonly evaluationId: number;
+  readonly modelVersion: number;
+  /** Epoch milliseconds by which the report must arrive. */
+  readonly deadline: number;
+  /** The global model as a dense frame, in the task's codec. */
+  readonly weights: Binary;
+  /** The share of the device's examples held out (the same split training rounds keep apart). */
+  readonly heldOutFraction: number;
+}
+
+export interface EvaluationReportMessage {
+  readonly taskId: string;
+  readonly evaluationId: number;
+  readonly modelVersion: number;
+  /** The global model's `loss` and the task's metrics on the held-out examples; null: the device holds none. */
+  readonly heldOut: HeldOutReport | null;
+}
+
 export interface ClientToServerEvents {
   hello: (msg: HelloMessage, ack: (reply: Ack<HelloReply>) => void) => void;
   eligibility: (msg: EligibilityMessage, ack: (reply: Ack) => void) => void;
@@ -354,6 +379,7 @@ export interface ClientToServerEvents {
   'secagg:shares': (msg: SecAggSharesEvent, ack: (reply: Ack) => void) => void;
   'secagg:masked': (msg: SecAggMaskedEvent, ack: (reply: Ack) => void) => void;
   'secagg:reveal': (msg: SecAggRevealEvent, ack: (reply: Ack) => void) => void;
+  'eval:report': (msg: EvaluationReportMessage, ack: (reply: Ack) => void) => void;
 }
 
 export interface ServerToClientEvents {
@@ -364,4 +390,5 @@ export interface ServerToClientEvents {
   'secagg:keys': (msg: SecAggKeysEvent) => void;
   'secagg:deliver': (msg: SecAggSharesEvent) => void;
   'secagg:request': (msg: SecAggRequestEvent) => void;
+  'eval:start': (msg: EvaluationStartMessage) => void;
 }

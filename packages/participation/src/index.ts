@@ -8,6 +8,7 @@ export { Participant, startBytes } from './participant.ts';
 export type {
   AckSocket,
   DeviceMemory,
+  EvaluateInput,
   Link,
   ReplyOf,
   RequestOf,

@@ -291,4 +291,49 @@ describe('startBytes', () => {
     const msg = start(1, { control: new Uint8Array(5) });
     expect(startBytes(msg)).toBe(toBytes(msg.weights).byteLength + 5);
   });
+
+  it('answers an evaluation round with the global model on its held-out examples, or null when it cannot', async () => {
+    const msg = {
+      taskId: 't',
+      evaluationId: 4,
+      modelVersion: 7,
+      deadline: 0,
+      weights: encodeDense(new Float32Array(D).fill(2), 'f32'),
+      heldOutFraction: 0.2,
+    };
+    const heldOut = { metrics: { loss: 0.3, accuracy: 0.8 }, numExamples: 2 };
+    for (const [evaluate, expected] of [
+      [async ({ weights }: { weights: Float32Array }) => (weights[0] === 2 ? heldOut : null), heldOut],
+      [undefined, null],
+      [
+        async () => {
+          throw new Error('no backend');
+        },
+        null,
+      ],
+    ] as const) {
+      const { link, sent } = recordingLink();
+      const answered: unknown[] = [];
+      const errors: string[] = [];
+      const p = new Participant({
+        clientId: 'c1',
+        link: () => link,
+        backend: () => 'cpu',
+        trainer: { train: async () => null, ...(evaluate ? { evaluate } : {}) },
+        memory: new InMemoryDevice(),
+        secure: null,
+        events: {
+          evaluated: (_m, h, ack) => answered.push([h, ack.ok]),
+          error: (e) => errors.push(e.message),
+        },
+      });
+      await p.evaluationStart(msg);
+      // Metrics only: no weights travel up.
+      expect(sent).toEqual([
+        { event: 'eval:report', msg: { taskId: 't', evaluationId: 4, modelVersion: 7, heldOut: expected } },
+      ]);
+      expect(answered).toEqual([[expected, true]]);
+      expect(errors.length).toBe(evaluate && expected === null ? 1 : 0);
+    }
+  });
 });

@@ -4,6 +4,8 @@ import {
   type Backend,
   type Binary,
   type ClientMetrics,
+  type EvaluationStartMessage,
+  type HeldOutReport,
   type HelloMessage,
   type HelloReply,
   normalizeBySteps,
@@ -62,6 +64,8 @@ export interface ParticipantEvents {
   error?(error: { readonly code: string; readonly message: string }): void;
   /** This device is done with the round (uploaded, refused, withdrew or left). */
   done?(msg: RoundStartMessage): void;
+  /** An evaluation round's report was answered (null: the device held no held-out examples). */
+  evaluated?(msg: EvaluationStartMessage, heldOut: HeldOutReport | null, ack: Ack, bytesDown: number): void;
 }
 
 export interface ParticipantOptions {
@@ -182,6 +186,31 @@ export class Participant {
       this.left.delete(msg.roundId);
       events.done?.(msg);
     }
+  }
+
+  /**
+   * Asked to evaluate (an evaluation round, task `evaluation.federated`): score the global model
+   * on the held-out examples and report the metrics, no weights. A device that cannot evaluate
+   * or holds no held-out examples reports null, so the round does not wait for it.
+   */
+  async evaluationStart(msg: EvaluationStartMessage): Promise<void> {
+    const events = this.options.events ?? {};
+    let heldOut: HeldOutReport | null = null;
+    try {
+      const weights = decodeDense(toBytes(msg.weights)).vector;
+      heldOut = (await this.options.trainer.evaluate?.({ msg, weights })) ?? null;
+    } catch (err) {
+      events.error?.({ code: errorCode(err), message: `evaluation failed: ${(err as Error).message}` });
+    }
+    const link = this.options.link();
+    if (!link?.connected) return;
+    const ack = await link.request('eval:report', {
+      taskId: msg.taskId,
+      evaluationId: msg.evaluationId,
+      modelVersion: msg.modelVersion,
+      heldOut,
+    });
+    events.evaluated?.(msg, heldOut, ack, toBytes(msg.weights).byteLength);
   }
 
   private async trainInput(msg: RoundStartMessage): Promise<TrainInput> {

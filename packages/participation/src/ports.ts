@@ -2,6 +2,7 @@ import type {
   Ack,
   ClientMetrics,
   ClientToServerEvents,
+  EvaluationStartMessage,
   HeldOutReport,
   RoundStartMessage,
   SecAggReport,
@@ -94,9 +95,21 @@ export interface TrainOutput {
   readonly controlDelta: Float32Array | null;
 }
 
+/** What an evaluation round's scoring is given. */
+export interface EvaluateInput {
+  readonly msg: EvaluationStartMessage;
+  /** The global model to score (the trainer may take its buffer). */
+  readonly weights: Float32Array;
+}
+
 export interface Trainer {
   /** Train for the round; null: this device sends nothing for it (it left, or a simulation drops it). */
   train(input: TrainInput): Promise<TrainOutput | null>;
+  /**
+   * An evaluation round: the global model's metrics on the device's held-out examples (the
+   * split training keeps apart); null: it holds none. Absent: the device cannot evaluate.
+   */
+  evaluate?(input: EvaluateInput): Promise<HeldOutReport | null>;
 }
 
 /** What a device keeps between rounds: SCAFFOLD's c_i and error feedback's residual. */

@@ -110,6 +110,7 @@ export class ClusterNode implements ClusterPort {
         eligible: true,
         connectedAt: 0,
         activeRound: null,
+        activeEvaluation: null,
         // Its own node starts and ends the round with it; the rest goes through the adapter.
         send: (event, payload) => {
           if (event === 'round:start' || event === 'round:end') return;

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { createServerStrategy, type ServerStrategy } from '@pollen/fl-core';
+import { createServerStrategy, type ServerStrategy, type TaskSpec } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RetentionPlan } from '../store/retention.ts';
 import type { Fence, ModelVersion, RoundRecord, Store, StoredTask } from '../store/types.ts';
@@ -44,6 +44,8 @@ export class Committer {
       readonly store: Store;
       /** Where a committed version goes to be evaluated, after the commit. */
       readonly evaluations: VersionEvaluations;
+      /** Told of every committed version after its commit (federated evaluation rounds). */
+      readonly committed?: (spec: TaskSpec, version: number, weights: Float32Array) => void;
       readonly log: FastifyBaseLogger;
       /** In a cluster, the fence of the round lease this node holds: commits carry it. */
       readonly fence?: () => Fence | undefined;
@@ -185,6 +187,7 @@ export class Committer {
       if (pruned.length > 0)
         this.deps.log.info({ task: spec.id, pruned }, 'pruned the weights of old versions');
       evaluations.submit(record.newVersion!, next);
+      this.deps.committed?.(spec, record.newVersion!, next);
       return record;
     } catch (err) {
       server.restore(before);

@@ -6,7 +6,13 @@ import type { Clock } from '../clock.ts';
 import { pingTimeoutFor } from '../message-limit.ts';
 import type { PollenServer, PollenSocket } from '../socket.ts';
 import { parseSubmission, uploadSlotBytes } from './intake.ts';
-import { parseEligibility, parseHello, parseUploadSlot, parseWithdraw } from './messages.ts';
+import {
+  parseEligibility,
+  parseEvaluationReport,
+  parseHello,
+  parseUploadSlot,
+  parseWithdraw,
+} from './messages.ts';
 import type { Contributor } from './population.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { ReconnectGrace } from './reconnect-grace.ts';
@@ -108,6 +114,7 @@ export class ContributorGateway {
             eligible: hello.eligible,
             connectedAt: Date.now(),
             activeRound: null,
+            activeEvaluation: null,
             send: (event, payload) => socket.emit(event, payload as never),
             disconnect: () => socket.disconnect(true),
           });
@@ -138,6 +145,7 @@ export class ContributorGateway {
           c.numExamples = update.numExamples;
           if (!c.eligible && c.activeRound !== null)
             this.tasks.runner(c.taskId)?.drop(c.clientId, c.activeRound);
+          if (!c.eligible) this.tasks.runner(c.taskId)?.federated.drop(c.clientId);
           this.tasks.population.touch();
           return {};
         }),
@@ -210,6 +218,24 @@ export class ContributorGateway {
         }),
     );
 
+    // An evaluation round's report: metrics only (federated-evaluation.ts).
+    socket.on(
+      'eval:report',
+      (msg, ack) =>
+        void respond(ack, async () => {
+          const c = contributor();
+          const task = (await this.tasks.store.getTask(c.taskId))!;
+          const report = parseEvaluationReport(msg, task.spec.metrics);
+          if (report.taskId !== c.taskId)
+            throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
+          const runner = this.tasks.runner(c.taskId);
+          if (!runner)
+            throw new PollenError('ROUND_CLOSED', `evaluation round ${report.evaluationId} is not open`);
+          runner.federated.report(c, report, Buffer.byteLength(JSON.stringify(msg)));
+          return {};
+        }),
+    );
+
     // Secure aggregation's stages, routed to the round that runs them (secagg-round.ts).
     for (const event of SECAGG_EVENTS) {
       socket.on(event, (msg: unknown, ack: unknown) => {
@@ -239,6 +265,9 @@ export class ContributorGateway {
       this.limiter.forget(socket.id);
       this.slots.release(socket.id);
       const c = this.tasks.population.leave(socket.id);
+      // An evaluation round does not wait for a device that left: it reports in seconds or not at all.
+      if (c && c.activeEvaluation !== null && !this.tasks.population.byClientId(c.clientId))
+        this.tasks.runner(c.taskId)?.federated.drop(c.clientId);
       if (!c || c.activeRound === null) return;
       // A client that left on purpose is dropped at once; a broken connection gets a grace period.
       if (reason === 'client namespace disconnect')

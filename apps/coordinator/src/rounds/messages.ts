@@ -4,6 +4,7 @@ import {
   CLIENT_ID_PATTERN,
   type ClientMetrics,
   type EligibilityMessage,
+  type EvaluationReportMessage,
   expectInRange,
   expectInt,
   expectObject,
@@ -183,6 +184,20 @@ export function parseUploadSlot(input: unknown): UploadSlotMessage {
   return {
     taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
     roundId: expectInt('roundId', msg.roundId, 1, MAX_ROUND, 'INVALID_MESSAGE'),
+  };
+}
+
+/** An evaluation round's report: its envelope, and the held-out report checked against the task's metrics. */
+export function parseEvaluationReport(
+  input: unknown,
+  metrics: readonly MetricSpec[],
+): EvaluationReportMessage {
+  const msg = expectObject('eval:report', input, 'INVALID_MESSAGE');
+  return {
+    taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
+    evaluationId: expectInt('evaluationId', msg.evaluationId, 1, MAX_ROUND, 'INVALID_MESSAGE'),
+    modelVersion: expectInt('modelVersion', msg.modelVersion, 0, MAX_ROUND, 'INVALID_MESSAGE'),
+    heldOut: msg.heldOut === null ? null : parseHeldOutReport('heldOut', msg.heldOut, metrics),
   };
 }
 

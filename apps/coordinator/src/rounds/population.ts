@@ -12,6 +12,8 @@ export interface Contributor {
   readonly connectedAt: number;
   /** The round this contributor is working on, if any. */
   activeRound: number | null;
+  /** The evaluation round it was asked to report in and has not yet (federated-evaluation.ts). */
+  activeEvaluation: number | null;
   /** Send an event to this contributor's socket. */
   readonly send: (
     event:
@@ -21,7 +23,8 @@ export interface Contributor {
       | 'pollen:error'
       | 'secagg:keys'
       | 'secagg:deliver'
-      | 'secagg:request',
+      | 'secagg:request'
+      | 'eval:start',
     payload: unknown,
   ) => void;
   /** Disconnect this contributor's socket. */
@@ -45,6 +48,7 @@ export class Population extends EventEmitter<{ change: [] }> {
     if (previous) {
       this.bySocket.delete(previous.socketId);
       contributor.activeRound = previous.activeRound;
+      contributor.activeEvaluation = previous.activeEvaluation;
     }
     this.bySocket.set(contributor.socketId, contributor);
     this.byClient.set(contributor.clientId, contributor);
@@ -75,11 +79,11 @@ export class Population extends EventEmitter<{ change: [] }> {
     this.emit('change');
   }
 
-  /** Contributors of a task that are eligible, have data and are in no round. */
+  /** Contributors of a task that are eligible, have data and are in no round, training or evaluation. */
   available(taskId: string): Contributor[] {
     const out: Contributor[] = [];
     for (const c of this.byClient.values()) {
-      if (c.taskId === taskId && c.eligible && c.numExamples > 0 && c.activeRound === null) out.push(c);
+      if (c.taskId === taskId && isIdle(c)) out.push(c);
     }
     return out;
   }
@@ -89,17 +93,26 @@ export class Population extends EventEmitter<{ change: [] }> {
     total: number;
     /** Connected and eligible (visible, and meeting the task's conditions). */
     eligible: number;
+    /** In an evaluation round now. */
+    evaluating: number;
     byBackend: Partial<Record<Backend, number>>;
   } {
     const byBackend: Partial<Record<Backend, number>> = {};
     let total = 0;
     let eligible = 0;
+    let evaluating = 0;
     for (const c of this.byClient.values()) {
       if (taskId && c.taskId !== taskId) continue;
       total++;
       if (c.eligible) eligible++;
+      if (c.activeEvaluation !== null) evaluating++;
       byBackend[c.backend] = (byBackend[c.backend] ?? 0) + 1;
     }
-    return { total, eligible, byBackend };
+    return { total, eligible, evaluating, byBackend };
   }
+}
+
+/** Eligible, holding data, and in no training or evaluation round: who a round may select. */
+export function isIdle(c: Contributor): boolean {
+  return c.eligible && c.numExamples > 0 && c.activeRound === null && c.activeEvaluation === null;
 }

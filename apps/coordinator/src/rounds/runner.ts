@@ -3,10 +3,11 @@ import { type Rng, seededRng, suggestedRetryMs } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock.ts';
 import type { RetentionPolicy } from '../store/retention.ts';
-import type { Fence, RoundRecord, Store, StoredTask } from '../store/types.ts';
+import type { EvaluationRecord, Fence, RoundRecord, Store, StoredTask } from '../store/types.ts';
 import type { ClusterPort } from './cluster-port.ts';
 import { Committer } from './commit.ts';
 import { type Evaluator, type VersionEvaluated, VersionEvaluations } from './evaluations.ts';
+import { FederatedEvaluation } from './federated-evaluation.ts';
 import type { DrivenRound, RoundHandle } from './handle.ts';
 import type { Contributor, Population } from './population.ts';
 
@@ -31,6 +32,8 @@ export interface RunnerDeps {
   readonly pinned: (taskId: string) => readonly number[];
   /** Called with the record of every round as it opens. */
   readonly onRoundStarted: (record: RoundRecord) => void;
+  /** Called with an evaluation round's record as it opens and as it closes (federated-evaluation.ts). */
+  readonly onEvaluationRound: (record: EvaluationRecord) => void;
   /** In a cluster: the round lease, selection across nodes, and the other nodes' shares. */
   readonly cluster?: ClusterPort;
   /** Where rounds' deadlines and SecAgg+'s stage timers take their time from. */
@@ -47,6 +50,8 @@ const LEASE_POLL_MS = 500;
  */
 export interface TaskRunner {
   readonly taskId: string;
+  /** The task's federated evaluation rounds (federated-evaluation.ts). */
+  readonly federated: FederatedEvaluation;
   start(): void;
   /** Stop selecting; rounds in flight are abandoned; resolves once their records are written. */
   stop(): Promise<void>;
@@ -93,11 +98,16 @@ export abstract class RunnerBase {
   protected readonly committer: Committer;
   /** Held-out evaluation of the versions this runner commits, after their commits. */
   protected readonly evaluations: VersionEvaluations;
+  /** The task's federated evaluation rounds on idle devices (task `evaluation.federated`). */
+  readonly federated: FederatedEvaluation;
   protected readonly rng: Rng = seededRng(randomInt(2 ** 32));
   protected stopped = false;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
-  private readonly onChange = (): void => this.wake?.();
+  private readonly onChange = (): void => {
+    this.wake?.();
+    this.federated.poke();
+  };
   /**
    * The next round id: read from the store once, then counted here (one runner per task; in a
    * cluster, read again each time this node takes the task's lease).
@@ -118,10 +128,20 @@ export abstract class RunnerBase {
       onEvaluated: deps.onEvaluated,
       onSkipped: deps.onEvaluationSkipped,
     });
+    this.federated = new FederatedEvaluation(taskId, {
+      store: deps.store,
+      population: deps.population,
+      log: deps.log,
+      clock: deps.clock,
+      rng: this.rng,
+      onRecord: deps.onEvaluationRound,
+      fence: () => this.fence,
+    });
     this.committer = new Committer(taskId, {
       store: deps.store,
       log: deps.log,
       evaluations: this.evaluations,
+      committed: (spec, version, weights) => this.federated.committed(spec, version, weights),
       fence: () => this.fence,
       retention: () => ({
         ...deps.retention,
@@ -172,9 +192,18 @@ export abstract class RunnerBase {
         taskId: this.taskId,
         fence: lease.fence,
       });
-      this.deps.log.info({ task: this.taskId, token: lease.fence.token, abandoned }, 'took the round lease');
+      const evaluations = await this.deps.store.abandonOpenEvaluations('the previous lease holder left', {
+        taskId: this.taskId,
+      });
+      this.deps.log.info(
+        { task: this.taskId, token: lease.fence.token, abandoned, evaluations },
+        'took the round lease',
+      );
       const task = await this.deps.store.getTask(this.taskId);
-      if (task) await this.evaluateCurrent(task);
+      if (task) {
+        await this.evaluateCurrent(task);
+        await this.federated.resume(task);
+      }
     }
     return true;
   }
@@ -191,6 +220,7 @@ export abstract class RunnerBase {
     this.wake?.();
     await this.loopDone;
     await this.committer.idle();
+    await this.federated.stop();
     await this.evaluations.stop();
   }
 
@@ -223,10 +253,14 @@ export abstract class RunnerBase {
     // node that takes the task's lease does (holdLease).
     if (!this.deps.cluster) {
       const task = await store.getTask(this.taskId);
-      if (task)
+      if (task) {
         await this.evaluateCurrent(task).catch((err: unknown) =>
           log.error({ err }, 'evaluation on start failed'),
         );
+        await this.federated
+          .resume(task)
+          .catch((err: unknown) => log.error({ err }, 'evaluation round on start failed'));
+      }
     }
     while (!this.stopped) {
       const task = await store.getTask(this.taskId);

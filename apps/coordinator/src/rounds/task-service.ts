@@ -6,7 +6,7 @@ import { type Clock, systemClock } from '../clock.ts';
 import { TaskModel } from '../ml/evaluator.ts';
 import { HeldOutSource } from '../ml/held-out-source.ts';
 import { DEFAULT_RETENTION, type RetentionPolicy } from '../store/retention.ts';
-import type { RoundRecord, Store, StoredTask } from '../store/types.ts';
+import type { EvaluationRecord, RoundRecord, Store, StoredTask } from '../store/types.ts';
 import type { ClusterPort } from './cluster-port.ts';
 import { createRunner } from './create-runner.ts';
 import type { Evaluator, VersionEvaluated } from './evaluations.ts';
@@ -33,6 +33,8 @@ export interface EngineOptions {
 export type TaskEvents = {
   round: [RoundRecord];
   roundStarted: [RoundRecord];
+  /** A federated evaluation round opened or closed (its record, as written). */
+  evaluationRound: [EvaluationRecord];
   /** A committed version's held-out metrics were attached (after its commit). */
   evaluated: [VersionEvaluated];
   /** A committed version's evaluation was skipped for a newer version. */
@@ -90,6 +92,9 @@ export class TaskService extends EventEmitter<TaskEvents> {
   async start(): Promise<void> {
     const abandoned = this.cluster ? 0 : await this.store.abandonOpenRounds('coordinator restarted');
     if (abandoned > 0) this.log.warn({ abandoned }, 'abandoned rounds left open by the last run');
+    const evaluations = this.cluster ? 0 : await this.store.abandonOpenEvaluations('coordinator restarted');
+    if (evaluations > 0)
+      this.log.warn({ evaluations }, 'abandoned evaluation rounds left open by the last run');
     for (const task of await this.store.listTasks()) await this.startRunner(task);
   }
 
@@ -149,6 +154,7 @@ export class TaskService extends EventEmitter<TaskEvents> {
       clock: this.clock,
       onRound: (record) => this.emit('round', record),
       onRoundStarted: (record) => this.emit('roundStarted', record),
+      onEvaluationRound: (record) => this.emit('evaluationRound', record),
       onEvaluated: (evaluated) => this.emit('evaluated', evaluated),
       onEvaluationSkipped: (taskId, version) => this.emit('evaluationSkipped', { taskId, version }),
       ...(this.cluster ? { cluster: this.cluster } : {}),
@@ -215,6 +221,8 @@ export class TaskService extends EventEmitter<TaskEvents> {
     await this.store.updateTaskSpec(spec);
     this.runners.get(taskId)?.poke();
     const updated = (await this.store.getTask(taskId))!;
+    // Evaluation rounds just turned on (or changed): the current version is scored if it is due.
+    await this.runners.get(taskId)?.federated.resume(updated);
     this.emit('taskStarted', updated);
     return updated;
   }

@@ -9,6 +9,8 @@ import type { StoredTask } from '../store/types.ts';
 import {
   BINARY,
   ERRORS,
+  EVALUATION_RECORD,
+  EVALUATIONS_QUERY,
   OPERATOR_ERRORS,
   OPERATOR_SECURITY,
   PRIVACY,
@@ -123,6 +125,20 @@ export async function apiRoutes(
         after: optionalInt('after', query.after, 0, 0xffffffff),
         limit: optionalInt('limit', query.limit, 1, 1000) ?? 1000,
       });
+    },
+  );
+
+  app.get(
+    '/api/tasks/:id/evaluations',
+    operator(
+      'Federated evaluation rounds (task evaluation.federated), oldest first: the version, cohort, reports, drop-outs, bytes, and the metrics across devices',
+      { querystring: EVALUATIONS_QUERY },
+      { type: 'array', items: EVALUATION_RECORD },
+    ),
+    async (req) => {
+      const task = await getTask(req.params);
+      const query = req.query as { latest?: number };
+      return store.listEvaluations(task.spec.id, { latest: query.latest ?? 1000 });
     },
   );
 

@@ -6,6 +6,7 @@ import {
   OPERATOR_NAMESPACE,
   type OperatorClientToServerEvents,
   type OperatorServerToClientEvents,
+  type OperatorSnapshot,
   type OperatorTask,
   PollenError,
   specSize,
@@ -18,12 +19,14 @@ import { operatorTokenCheck } from '../auth.ts';
 import type { Engine } from '../rounds/engine.ts';
 import type { VersionEvaluated } from '../rounds/evaluations.ts';
 import type { PollenServer } from '../socket.ts';
-import type { RoundRecord } from '../store/types.ts';
+import type { EvaluationRecord, RoundRecord } from '../store/types.ts';
 
 type OperatorNamespace = Namespace<OperatorClientToServerEvents, OperatorServerToClientEvents>;
 
 /** Rounds a subscriber gets in its snapshot: the latest ones. */
 const SNAPSHOT_ROUNDS = 500;
+/** Evaluation rounds a subscriber gets in its snapshot: the latest ones. */
+const SNAPSHOT_EVALUATIONS = 200;
 /** Population changes are pushed at most this often per task. */
 const PUSH_THROTTLE_MS = 250;
 /** How often a round in flight is pushed while someone watches (reports arrive without population changes). */
@@ -98,6 +101,10 @@ export function operatorSocket(
     nsp.to(room(record.taskId)).emit('round', record);
     pushTask(record.taskId);
   };
+  const onEvaluationRound = (record: EvaluationRecord): void => {
+    nsp.to(room(record.taskId)).emit('evaluation', record);
+    pushTask(record.taskId);
+  };
   // Held-out metrics arrive after the commit: the round goes out again with them, and the
   // dashboard's charts redraw from the record it replaces.
   const onEvaluated = ({ record }: VersionEvaluated): void => {
@@ -128,6 +135,7 @@ export function operatorSocket(
   tick.unref();
   engine.on('round', onRound);
   engine.on('evaluated', onEvaluated);
+  engine.on('evaluationRound', onEvaluationRound);
   engine.population.on('change', onPopulation);
   app.addHook('preClose', async () => {
     nsp.disconnectSockets(true);
@@ -135,6 +143,7 @@ export function operatorSocket(
     if (pending) clearTimeout(pending);
     engine.off('round', onRound);
     engine.off('evaluated', onEvaluated);
+    engine.off('evaluationRound', onEvaluationRound);
     engine.population.off('change', onPopulation);
   });
 
@@ -162,13 +171,17 @@ export function operatorSocket(
     socket.on(
       'subscribe',
       (msg, ack) =>
-        void answer(ack, async () => {
+        void answer(ack, async (): Promise<OperatorSnapshot> => {
           const taskId = taskIdOf(msg);
           const task = await operatorTask(engine, taskId);
           for (const r of socket.rooms) if (r !== socket.id) void socket.leave(r);
           void socket.join(room(taskId));
           const after = Math.max(0, (await engine.store.nextRoundId(taskId)) - 1 - SNAPSHOT_ROUNDS);
-          return { task, rounds: await engine.store.listRounds(taskId, { after, limit: SNAPSHOT_ROUNDS }) };
+          return {
+            task,
+            rounds: await engine.store.listRounds(taskId, { after, limit: SNAPSHOT_ROUNDS }),
+            evaluations: await engine.store.listEvaluations(taskId, { latest: SNAPSHOT_EVALUATIONS }),
+          };
         }),
     );
 

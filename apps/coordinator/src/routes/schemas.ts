@@ -129,6 +129,38 @@ export const ROUND_RECORD = {
   },
 } as const;
 
+export const EVALUATIONS_QUERY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { latest: { type: 'integer', minimum: 1, maximum: 1000 } },
+} as const;
+
+export const EVALUATION_RECORD = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['taskId', 'evaluationId', 'version', 'status', 'federatedEvaluation'],
+  properties: {
+    taskId: { type: 'string' },
+    evaluationId: { type: 'integer' },
+    version: { type: 'integer' },
+    status: { type: 'string', enum: ['open', 'complete', 'insufficient', 'abandoned'] },
+    selected: { type: 'integer' },
+    reported: { type: 'integer' },
+    dropped: { type: 'integer' },
+    rejected: { type: 'integer' },
+    startedAt: { type: 'integer' },
+    endedAt: nullableInt,
+    bytesDown: { type: 'integer' },
+    bytesUp: { type: 'integer' },
+    federatedEvaluation: {
+      description:
+        'Example-weighted means and the spread across the clients that reported; null before any did',
+      anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }],
+    },
+    reason: { anyOf: [{ type: 'string' }, { type: 'null' }] },
+  },
+} as const;
+
 export const VERSION = {
   type: 'object',
   additionalProperties: true,

@@ -10,7 +10,7 @@ import {
   v,
   weightSpec,
 } from '../testing/store-backends.ts';
-import type { Store } from './types.ts';
+import type { EvaluationRecord, Store } from './types.ts';
 
 const { sqlite, postgres, missing } = storeBackends();
 
@@ -211,6 +211,76 @@ for (const backend of [sqlite, postgres]) {
         },
       );
       expect((await store.listRounds('tiny')).map((r) => r.status)).toEqual(['abandoned', 'committed']);
+    });
+
+    it('keeps evaluation rounds: written as they open and close, listed by id, the latest only, open ones abandoned, fenced', async () => {
+      const store = await fresh();
+      const evaluation = (id: number, fields: Partial<EvaluationRecord> = {}): EvaluationRecord => ({
+        taskId: 'tiny',
+        evaluationId: id,
+        version: id - 1,
+        status: 'open',
+        selected: 3,
+        eligible: 4,
+        sampling: { rate: 1, clamped: 'max' },
+        minReports: 2,
+        reported: 0,
+        dropped: 0,
+        rejected: 0,
+        deadlineHit: false,
+        startedAt: 1000,
+        endedAt: null,
+        bytesDown: 300,
+        bytesUp: 0,
+        federatedEvaluation: null,
+        reason: null,
+        ...fields,
+      });
+      expect(await store.nextEvaluationId('tiny')).toBe(1);
+      await store.saveEvaluation(evaluation(1));
+      const closed = evaluation(1, {
+        status: 'complete',
+        reported: 2,
+        dropped: 1,
+        endedAt: 2000,
+        federatedEvaluation: {
+          version: 0,
+          clients: 2,
+          numExamples: 5,
+          metrics: { accuracy: 0.5 },
+          distribution: {
+            accuracy: {
+              clients: 2,
+              mean: 0.5,
+              min: 0.4,
+              q1: 0.45,
+              median: 0.5,
+              q3: 0.55,
+              max: 0.6,
+              worst10: 0.4,
+            },
+          },
+        },
+      });
+      await store.saveEvaluation(closed, { token: 2 });
+      await store.saveEvaluation(evaluation(2));
+      await store.saveEvaluation(evaluation(3));
+      expect(await store.listEvaluations('tiny')).toEqual([closed, evaluation(2), evaluation(3)]);
+      expect(await store.listEvaluations('tiny', { latest: 2 })).toEqual([evaluation(2), evaluation(3)]);
+      expect(await store.nextEvaluationId('tiny')).toBe(4);
+      expect(await store.listEvaluations('other')).toEqual([]);
+      // A deposed lease holder writes nothing.
+      expect(await code(store.saveEvaluation(evaluation(4), { token: 1 }))).toBe('LEASE_LOST');
+      expect(await store.abandonOpenEvaluations('coordinator restarted')).toBe(2);
+      expect(await store.abandonOpenEvaluations('coordinator restarted')).toBe(0);
+      await store.close();
+      stores.pop();
+      const again = await opened!.reopen();
+      stores.push(again);
+      const after = await again.listEvaluations('tiny');
+      expect(after.map((r) => r.status)).toEqual(['complete', 'abandoned', 'abandoned']);
+      expect(after[1]).toMatchObject({ reason: 'coordinator restarted', endedAt: expect.any(Number) });
+      expect(after[0]).toEqual(closed);
     });
 
     it('assigns demo shards round-robin on first sight, once per client even when asked at once', async () => {

@@ -109,4 +109,14 @@ CREATE TABLE held_out (
   uploaded_at BIGINT NOT NULL
 );
 `,
+  // 5: federated evaluation rounds (task evaluation.federated), one record per round.
+  `
+CREATE TABLE evaluation_rounds (
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  evaluation_id INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (task_id, evaluation_id)
+);
+`,
 ];

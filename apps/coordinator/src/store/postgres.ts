@@ -13,6 +13,7 @@ import { type Client, checkFence, migrate, transaction } from './postgres-tx.ts'
 import { prune, type VersionRow, versionInfoOf, versionOf } from './postgres-versions.ts';
 import type { RetentionPlan } from './retention.ts';
 import {
+  abandonedEvaluation,
   metricsText,
   type PrivacyRow,
   type StrategyRow,
@@ -27,6 +28,7 @@ import {
 import { encodeStrategyState } from './strategy-state.ts';
 import type {
   Evaluated,
+  EvaluationRecord,
   Fence,
   HeldOutInfo,
   ModelVersion,
@@ -334,6 +336,49 @@ export class PostgresStore implements Store {
       [taskId],
     );
     return (rows[0]?.last ?? 0) + 1;
+  }
+
+  async saveEvaluation(record: EvaluationRecord, fence?: Fence): Promise<void> {
+    await this.tx(async (c) => {
+      await checkFence(c, record.taskId, fence);
+      await c.query(
+        'INSERT INTO evaluation_rounds (task_id, evaluation_id, status, record) VALUES ($1, $2, $3, $4) ON CONFLICT (task_id, evaluation_id) DO UPDATE SET status = excluded.status, record = excluded.record',
+        [record.taskId, record.evaluationId, record.status, JSON.stringify(record)],
+      );
+    });
+  }
+
+  async listEvaluations(taskId: string, options: { latest?: number } = {}): Promise<EvaluationRecord[]> {
+    const { rows } = await this.pool.query<{ record: string }>(
+      'SELECT record FROM (SELECT evaluation_id, record FROM evaluation_rounds WHERE task_id = $1 ORDER BY evaluation_id DESC LIMIT $2) AS latest ORDER BY evaluation_id',
+      [taskId, options.latest ?? 1000],
+    );
+    return rows.map((row) => JSON.parse(row.record) as EvaluationRecord);
+  }
+
+  async nextEvaluationId(taskId: string): Promise<number> {
+    const { rows } = await this.pool.query<{ last: number | null }>(
+      'SELECT MAX(evaluation_id) AS last FROM evaluation_rounds WHERE task_id = $1',
+      [taskId],
+    );
+    return (rows[0]?.last ?? 0) + 1;
+  }
+
+  async abandonOpenEvaluations(reason: string, scope?: { readonly taskId: string }): Promise<number> {
+    return this.tx(async (c) => {
+      const { rows } = await c.query<{ record: string }>(
+        "SELECT record FROM evaluation_rounds WHERE status = 'open' AND ($1::text IS NULL OR task_id = $1) FOR UPDATE",
+        [scope?.taskId ?? null],
+      );
+      for (const row of rows) {
+        const record = abandonedEvaluation(JSON.parse(row.record) as EvaluationRecord, reason);
+        await c.query(
+          'UPDATE evaluation_rounds SET status = $1, record = $2 WHERE task_id = $3 AND evaluation_id = $4',
+          [record.status, JSON.stringify(record), record.taskId, record.evaluationId],
+        );
+      }
+      return rows.length;
+    });
   }
 
   shardFor(clientId: string, taskId: string, numShards: number): Promise<number> {

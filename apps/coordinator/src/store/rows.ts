@@ -12,7 +12,13 @@ import {
   type WeightSpec,
 } from '@pollen/fl-core';
 import { decodeStrategyState } from './strategy-state.ts';
-import type { RoundRecord, StoredPrivacy, StoredStrategyState, StoredTask } from './types.ts';
+import type {
+  EvaluationRecord,
+  RoundRecord,
+  StoredPrivacy,
+  StoredStrategyState,
+  StoredTask,
+} from './types.ts';
 
 /** A task as both stores keep it: spec and weight layout as JSON text. */
 export interface TaskRow {
@@ -130,4 +136,9 @@ export function withEvaluation(
   evaluationMs: number,
 ): RoundRecord {
   return { ...record, metrics, evaluationMs };
+}
+
+/** An evaluation round a crash (or a stop) left open, closed as abandoned with why. */
+export function abandonedEvaluation(record: EvaluationRecord, reason: string): EvaluationRecord {
+  return { ...record, status: 'abandoned', endedAt: record.endedAt ?? Date.now(), reason };
 }

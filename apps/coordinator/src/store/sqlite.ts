@@ -13,6 +13,7 @@ import { SqliteClients } from './client-rows.ts';
 import { SqliteHeldOut } from './held-out-rows.ts';
 import { prunable, pruneCeiling, prunedError, type RetentionPlan } from './retention.ts';
 import {
+  abandonedEvaluation,
   fromBlob,
   metricsText,
   PRUNED_WEIGHTS,
@@ -31,6 +32,7 @@ import { migrateSqlite } from './sqlite-schema.ts';
 import { encodeStrategyState } from './strategy-state.ts';
 import type {
   Evaluated,
+  EvaluationRecord,
   Fence,
   HeldOutInfo,
   ModelVersion,
@@ -361,6 +363,49 @@ export class SqliteStore implements Store {
       last: number | null;
     };
     return (row.last ?? 0) + 1;
+  }
+
+  async saveEvaluation(record: EvaluationRecord, fence?: Fence): Promise<void> {
+    this.db.transaction(() => {
+      this.checkFence(record.taskId, fence);
+      this.db
+        .prepare(
+          'INSERT INTO evaluation_rounds (task_id, evaluation_id, status, record) VALUES (?, ?, ?, ?) ON CONFLICT (task_id, evaluation_id) DO UPDATE SET status = excluded.status, record = excluded.record',
+        )
+        .run(record.taskId, record.evaluationId, record.status, JSON.stringify(record));
+    })();
+  }
+
+  async listEvaluations(taskId: string, options: { latest?: number } = {}): Promise<EvaluationRecord[]> {
+    const rows = this.db
+      .prepare(
+        'SELECT record FROM (SELECT evaluation_id, record FROM evaluation_rounds WHERE task_id = ? ORDER BY evaluation_id DESC LIMIT ?) ORDER BY evaluation_id',
+      )
+      .all(taskId, options.latest ?? 1000) as { record: string }[];
+    return rows.map((row) => JSON.parse(row.record) as EvaluationRecord);
+  }
+
+  async nextEvaluationId(taskId: string): Promise<number> {
+    const row = this.db
+      .prepare('SELECT MAX(evaluation_id) AS last FROM evaluation_rounds WHERE task_id = ?')
+      .get(taskId) as { last: number | null };
+    return (row.last ?? 0) + 1;
+  }
+
+  async abandonOpenEvaluations(reason: string, scope?: { readonly taskId: string }): Promise<number> {
+    return this.db.transaction(() => {
+      const rows = this.db
+        .prepare("SELECT record FROM evaluation_rounds WHERE status = 'open' AND (? IS NULL OR task_id = ?)")
+        .all(scope?.taskId ?? null, scope?.taskId ?? null) as { record: string }[];
+      const update = this.db.prepare(
+        'UPDATE evaluation_rounds SET status = ?, record = ? WHERE task_id = ? AND evaluation_id = ?',
+      );
+      for (const row of rows) {
+        const record = abandonedEvaluation(JSON.parse(row.record) as EvaluationRecord, reason);
+        update.run(record.status, JSON.stringify(record), record.taskId, record.evaluationId);
+      }
+      return rows.length;
+    })();
   }
 
   async shardFor(clientId: string, taskId: string, numShards: number): Promise<number> {

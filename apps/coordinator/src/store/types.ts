@@ -1,6 +1,7 @@
 import type {
   MetricValues,
   OperatorClientMetrics,
+  OperatorEvaluationRound,
   OperatorRound,
   OperatorRoundPrivacy,
   PrivacyLedgerJson,
@@ -25,6 +26,8 @@ export interface StoredTask {
 /** A round record, typed once in the operator protocol and stored as it is pushed. */
 export type RoundRecord = OperatorRound;
 export type RoundStatus = OperatorRound['status'];
+/** A federated evaluation round's record (task `evaluation.federated`), stored as it is pushed. */
+export type EvaluationRecord = OperatorEvaluationRound;
 /** One client's local metrics for a round, kept so the dashboard can show the spread. */
 export type ClientRoundMetrics = OperatorClientMetrics;
 
@@ -171,6 +174,13 @@ export interface Store {
   ): Promise<number>;
   listRounds(taskId: string, options?: { after?: number; limit?: number }): Promise<RoundRecord[]>;
   nextRoundId(taskId: string): Promise<number>;
+  /** Write an evaluation round's record as it now stands (opened, then closed), under the task's fence. */
+  saveEvaluation(record: EvaluationRecord, fence?: Fence): Promise<void>;
+  /** A task's evaluation rounds by id; `latest`: only the last that many. */
+  listEvaluations(taskId: string, options?: { latest?: number }): Promise<EvaluationRecord[]>;
+  nextEvaluationId(taskId: string): Promise<number>;
+  /** Evaluation rounds left open by a crash are abandoned (one process starting); returns how many. */
+  abandonOpenEvaluations(reason: string, scope?: { readonly taskId: string }): Promise<number>;
   /** The demo shard of a client for a task, assigned round-robin on first sight and kept. */
   shardFor(clientId: string, taskId: string, numShards: number): Promise<number>;
   /**

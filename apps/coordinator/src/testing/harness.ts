@@ -7,6 +7,9 @@ import {
   type Ack,
   type ClientToServerEvents,
   type ContributorAuth,
+  type EvaluationReportMessage,
+  type EvaluationStartMessage,
+  type HeldOutReport,
   hashSeed,
   type RoundStartMessage,
   type ServerToClientEvents,
@@ -107,6 +110,20 @@ export class NodeContributor {
   /** Frames this client sent, in order (what the coordinator folded in, when acknowledged). */
   readonly sent: Uint8Array[] = [];
   private waiters: ((msg: RoundStartMessage) => void)[] = [];
+  /** Evaluation rounds this client was asked in, in order. */
+  readonly evaluations: EvaluationStartMessage[] = [];
+  private evaluationWaiters: ((msg: EvaluationStartMessage) => void)[] = [];
+  /**
+   * How this device answers an evaluation round on its own: its held-out report of the global
+   * model (null: it holds none). Unset: the test answers by hand (`report`).
+   */
+  evaluator: ((global: Float32Array, msg: EvaluationStartMessage) => HeldOutReport | null) | null = null;
+  /** The answers to this device's evaluation reports sent on its own, with what they reported. */
+  readonly evaluated: {
+    readonly msg: EvaluationStartMessage;
+    readonly heldOut: HeldOutReport | null;
+    readonly ack: Ack;
+  }[] = [];
   /** The secure-aggregation side: runs every round that comes with a SecAgg block. */
   readonly secagg: SecAggNodeClient;
   private readonly memory = new InMemoryDevice();
@@ -135,7 +152,10 @@ export class NodeContributor {
       clientId,
       link: () => link,
       backend: () => 'cpu',
-      trainer: { train: async ({ msg, weights }) => this.answer(weights, msg) },
+      trainer: {
+        train: async ({ msg, weights }) => this.answer(weights, msg),
+        evaluate: async ({ msg, weights }) => this.evaluator?.(weights, msg) ?? null,
+      },
       memory: this.memory,
       secure: this.secagg.channel(),
       // Reproducible noise and random-k: a test may compare what two runs sent.
@@ -147,10 +167,36 @@ export class NodeContributor {
         answered: (_msg, ack, frame) => {
           if (frame) this.acks.push(ack);
         },
+        evaluated: (msg, heldOut, ack) => this.evaluated.push({ msg, heldOut, ack }),
       },
     });
     this.socket.on('round:start', (msg) => void this.onRound(msg));
     this.socket.on('round:end', (msg) => void this.participant.roundEnd(msg));
+    this.socket.on('eval:start', (msg) => {
+      this.evaluations.push(msg);
+      for (const w of this.evaluationWaiters.splice(0)) w(msg);
+      if (this.evaluator) void this.participant.evaluationStart(msg);
+    });
+  }
+
+  /** Resolve with the next evaluation round this client is asked in. */
+  nextEvaluation(): Promise<EvaluationStartMessage> {
+    return new Promise((resolve) => this.evaluationWaiters.push(resolve));
+  }
+
+  /** Answer an evaluation round by hand; `fields` override the message's (bad input). */
+  report(
+    msg: EvaluationStartMessage,
+    heldOut: HeldOutReport | null,
+    fields: Record<string, unknown> = {},
+  ): Promise<Ack> {
+    return this.socket.emitWithAck('eval:report', {
+      taskId: msg.taskId,
+      evaluationId: msg.evaluationId,
+      modelVersion: msg.modelVersion,
+      heldOut,
+      ...fields,
+    } as EvaluationReportMessage) as Promise<Ack>;
   }
 
   /** Error feedback's residual, as the browser keeps it, for rounds that compress. */

@@ -278,6 +278,9 @@ export class PollenClient extends Emitter<ClientEvents> {
     socket.on('round:start', (msg) => {
       if (this.worker) void this.participant?.roundStart(msg);
     });
+    socket.on('eval:start', (msg) => {
+      if (this.worker) void this.participant?.evaluationStart(msg);
+    });
     this.secagg.attach(socket);
     socket.on('round:end', (msg) => {
       void this.participant?.roundEnd(msg);
@@ -385,6 +388,10 @@ export class PollenClient extends Emitter<ClientEvents> {
           if (!this.worker) throw new Error('stopped');
           return this.worker.train(input);
         },
+        evaluate: (input) => {
+          if (!this.worker) throw new Error('stopped');
+          return this.worker.evaluate(input);
+        },
       },
       memory: BROWSER_MEMORY,
       secure: this.secagg,
@@ -406,6 +413,16 @@ export class PollenClient extends Emitter<ClientEvents> {
           }),
         answered: (_msg, ack) => {
           if (!ack.ok) this.emit('error', { code: ack.code, message: ack.message });
+        },
+        evaluated: (msg, heldOut, ack, bytesDown) => {
+          if (!ack.ok) this.emit('error', { code: ack.code, message: ack.message });
+          else
+            this.emit('evaluated', {
+              evaluationId: msg.evaluationId,
+              modelVersion: msg.modelVersion,
+              heldOut,
+              bytesDown,
+            });
         },
         error: (e) => this.emit('error', e),
         done: (msg) => {

@@ -1,4 +1,4 @@
-import type { Backend, EligibilityVerdict, MetricValues } from '@pollen/fl-core';
+import type { Backend, EligibilityVerdict, HeldOutReport, MetricValues } from '@pollen/fl-core';
 import type { UploadPrivacy } from '@pollen/participation';
 import type { HistoryEntry } from './storage.ts';
 
@@ -42,6 +42,11 @@ export interface ClientEvents {
   memory: { roundId: number; numTensors: number; numBytes: number };
   /** A round joined was added to, or updated in, this device's history (kept in IndexedDB). */
   history: HistoryEntry;
+  /**
+   * This device answered an evaluation round (task `evaluation.federated`): the global model's
+   * metrics on its held-out examples (null: it holds none) and the bytes of the model it received.
+   */
+  evaluated: { evaluationId: number; modelVersion: number; heldOut: HeldOutReport | null; bytesDown: number };
   /** A round this device took part in ended. */
   roundEnd: { roundId: number; status: 'committed' | 'abandoned'; modelVersion: number };
   /**

@@ -1,5 +1,5 @@
-import type { Backend } from '@pollen/fl-core';
-import type { Trainer, TrainInput, TrainOutput } from '@pollen/participation';
+import type { Backend, HeldOutReport } from '@pollen/fl-core';
+import type { EvaluateInput, Trainer, TrainInput, TrainOutput } from '@pollen/participation';
 import { WorkerCalls } from '../worker/calls.ts';
 import type { TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
 import type { SecAggErrorReply, SecAggSendReply } from '../worker/secagg.ts';
@@ -115,6 +115,28 @@ export class WorkerTrainer implements Trainer {
       controlDelta: floats(reply.controlDelta),
       ...(reply.heldOut ? { heldOut: reply.heldOut } : {}),
     };
+  }
+
+  /** An evaluation round: the global model on the held-out examples, in the worker. */
+  async evaluate({ msg, weights }: EvaluateInput): Promise<HeldOutReport | null> {
+    const reply = await this.calls.call(
+      (id) =>
+        this.post(
+          {
+            type: 'evaluate',
+            id,
+            taskId: msg.taskId,
+            task: this.task,
+            weights: weights.buffer as ArrayBuffer,
+            heldOutFraction: msg.heldOutFraction,
+          },
+          [weights.buffer as ArrayBuffer],
+        ),
+      0,
+    );
+    if (reply.type !== 'evaluated')
+      throw new Error(reply.type === 'error' ? reply.message : 'unexpected reply');
+    return reply.heldOut;
   }
 
   /** Route a reply; returns the message of a failure to start (before `ready`, or with no backend left). */

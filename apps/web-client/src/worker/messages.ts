@@ -43,7 +43,18 @@ export interface TrainRequest {
   readonly heldOutFraction: number;
 }
 
-export type WorkerRequest = InitRequest | TrainRequest | SecAggWorkerRequest;
+/** An evaluation round: score the global model on the held-out examples, train nothing. */
+export interface EvaluateRequest {
+  readonly type: 'evaluate';
+  readonly id: number;
+  readonly taskId: string;
+  readonly task: TrainTask;
+  /** The global model, float32, transferred. */
+  readonly weights: ArrayBuffer;
+  readonly heldOutFraction: number;
+}
+
+export type WorkerRequest = InitRequest | TrainRequest | EvaluateRequest | SecAggWorkerRequest;
 
 export interface ReadyReply {
   readonly type: 'ready';
@@ -84,6 +95,13 @@ export interface ResultReply {
   readonly heldOut: HeldOutReport | null;
 }
 
+export interface EvaluatedReply {
+  readonly type: 'evaluated';
+  readonly id: number;
+  /** null: this device holds no held-out examples. */
+  readonly heldOut: HeldOutReport | null;
+}
+
 export interface ErrorReply {
   readonly type: 'error';
   readonly id: number | null;
@@ -94,6 +112,7 @@ export type WorkerReply =
   | ReadyReply
   | ProgressReply
   | ResultReply
+  | EvaluatedReply
   | ErrorReply
   | SecAggSendReply
   | SecAggErrorReply;

@@ -11,7 +11,7 @@ import {
 import * as tf from '@tensorflow/tfjs';
 import { storedSplit } from '../sdk/examples.ts';
 import { chooseBackend, fallBackFrom, isBackendFailure, watchGpuDevice } from './backends.ts';
-import type { TrainRequest, WorkerReply, WorkerRequest } from './messages.ts';
+import type { EvaluateRequest, TrainRequest, WorkerReply, WorkerRequest } from './messages.ts';
 import { secAggSteps } from './secagg.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -25,7 +25,7 @@ function post(reply: WorkerReply, transfer: Transferable[] = []): void {
 }
 
 /** Reuse the model across rounds while the topology is the same, so nothing leaks per round. */
-async function modelFor(req: TrainRequest): Promise<tf.LayersModel> {
+async function modelFor(req: TrainRequest | EvaluateRequest): Promise<tf.LayersModel> {
   const key = JSON.stringify([req.task.model, req.task.input, req.task.target]);
   if (model && key === modelKey) return model;
   model?.dispose();
@@ -97,6 +97,14 @@ async function train(req: TrainRequest): Promise<void> {
   );
 }
 
+/** An evaluation round: the global model on the held-out examples, the same split training keeps apart. */
+async function evaluate(req: EvaluateRequest): Promise<void> {
+  const m = await modelFor(req);
+  const { heldOut } = await storedSplit(req.taskId, req.task, req.heldOutFraction);
+  const report = await heldOutReport(m, heldOut, new Float32Array(req.weights), req.task);
+  post({ type: 'evaluated', id: req.id, heldOut: report });
+}
+
 let recovering: Promise<void> | null = null;
 
 /**
@@ -147,19 +155,19 @@ const fail =
     post({ type: 'error', id, message: (err as Error).message || String(err) });
   };
 
-/** Train; if the backend itself failed, fall back once and train the same round again. */
-async function trainWithFallback(req: TrainRequest): Promise<void> {
+/** Train or evaluate; if the backend itself failed, fall back once and do the same again. */
+async function withFallback(run: () => Promise<void>): Promise<void> {
   await recovering;
   if (!backend) throw new Error('the worker was not initialised');
   const used = backend;
   try {
-    await train(req);
+    await run();
   } catch (err) {
     if (!isBackendFailure(err, used)) throw err;
     if (backend === used) await recover(`training failed on ${used}: ${(err as Error).message}`);
     else await recovering;
     if (!backend) throw new Error(`${used} failed and no backend is left to fall back to`);
-    await train(req);
+    await run();
   }
 }
 
@@ -179,9 +187,11 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
       select(choice.backend);
       post({ type: 'ready', backend: choice.backend, skipped: choice.skipped, recovery: false });
     } else if (req.type === 'train') {
-      await trainWithFallback(req);
+      await withFallback(() => train(req));
+    } else if (req.type === 'evaluate') {
+      await withFallback(() => evaluate(req));
     }
   } catch (err) {
-    fail(req.type === 'train' ? req.id : null)(err);
+    fail(req.type === 'train' || req.type === 'evaluate' ? req.id : null)(err);
   }
 };

@@ -100,3 +100,32 @@ describe('clientSpread', () => {
     });
   });
 });
+
+describe('evaluation rounds (evaluation.federated)', () => {
+  const federated = { every: 2, cohortSize: 10, minReports: 3, deadlineMs: 30_000 };
+
+  it('keeps a valid block, with or without a sampling rate', () => {
+    expect(validateEvaluation({ heldOutFraction: 0.2, federated })).toEqual({
+      heldOutFraction: 0.2,
+      federated,
+    });
+    const sampled = { ...federated, samplingRate: 0.01 };
+    expect(validateEvaluation({ heldOutFraction: 0.2, federated: sampled })?.federated).toEqual(sampled);
+  });
+
+  it('refuses a block the rounds could not run, naming the field', () => {
+    const bad: [unknown, string][] = [
+      [{ heldOutFraction: 0, federated }, 'heldOutFraction'],
+      [{ heldOutFraction: 0.2, federated: { ...federated, minReports: 11 } }, 'minReports'],
+      [{ heldOutFraction: 0.2, federated: { ...federated, every: 0 } }, 'every'],
+      [{ heldOutFraction: 0.2, federated: { ...federated, samplingRate: 0 } }, 'samplingRate'],
+      [{ heldOutFraction: 0.2, federated: { ...federated, deadlineMs: 10 } }, 'deadlineMs'],
+      [{ heldOutFraction: 0.2, federated: { ...federated, cohortSize: Number.NaN } }, 'cohortSize'],
+      [{ heldOutFraction: 0.2, federated: { ...federated, extra: 1 } }, 'extra'],
+    ];
+    for (const [value, field] of bad) {
+      expect(() => validateEvaluation(value)).toThrow(expect.objectContaining({ code: 'INVALID_TASK' }));
+      expect(() => validateEvaluation(value)).toThrow(field);
+    }
+  });
+});

@@ -12,6 +12,47 @@ import type { MetricSpec } from './schema.ts';
  * the global model's metrics on them before it trains, so the coordinator sees how the model
  * serves each person, not only how it does on held-out data of its own.
  */
+/**
+ * Federated evaluation rounds (docs/tasks.md, "Evaluation rounds"): every `every` committed
+ * versions, a cohort of idle devices scores the current global model on their held-out
+ * examples and reports only metrics; no weights travel up.
+ */
+export const FederatedEvaluationSchema = Type.Object(
+  {
+    every: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'Evaluate every N committed versions',
+    }),
+    cohortSize: Type.Integer({
+      minimum: 1,
+      maximum: 100_000,
+      description: 'Devices an evaluation round asks at most',
+    }),
+    samplingRate: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 1,
+        description:
+          'Poisson rate each idle device is asked with (default 1), clamped to [minReports, cohortSize]',
+      }),
+    ),
+    minReports: Type.Integer({
+      minimum: 1,
+      maximum: 100_000,
+      description: 'Reports an evaluation needs to count',
+    }),
+    deadlineMs: Type.Integer({
+      minimum: 1000,
+      maximum: 3_600_000,
+      description: 'How long devices have to report',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type FederatedEvaluationSettings = Static<typeof FederatedEvaluationSchema>;
+
 export const EvaluationSchema = Type.Object(
   {
     heldOutFraction: Type.Number({
@@ -19,6 +60,7 @@ export const EvaluationSchema = Type.Object(
       maximum: 0.5,
       description: "Share of each device's examples kept apart for evaluation, never trained on (0: none)",
     }),
+    federated: Type.Optional(FederatedEvaluationSchema),
   },
   { additionalProperties: false, description: 'Evaluation on the devices (docs/tasks.md)' },
 );
@@ -30,7 +72,21 @@ export function validateEvaluation(value: unknown): EvaluationSettings | null {
   if (value === undefined) return null;
   checkSchema(EvaluationSchema, value, 'INVALID_TASK', 'evaluation');
   const e = value as EvaluationSettings;
-  return e.heldOutFraction > 0 ? { heldOutFraction: e.heldOutFraction } : null;
+  const { federated } = e;
+  if (federated && e.heldOutFraction <= 0) {
+    throw new PollenError(
+      'INVALID_TASK',
+      '"evaluation.federated" needs held-out examples on the devices: set "evaluation.heldOutFraction" above 0',
+    );
+  }
+  if (federated && federated.minReports > federated.cohortSize) {
+    throw new PollenError(
+      'INVALID_TASK',
+      `"evaluation.federated.minReports" (${federated.minReports}) exceeds "cohortSize" (${federated.cohortSize})`,
+    );
+  }
+  if (e.heldOutFraction <= 0) return null;
+  return { heldOutFraction: e.heldOutFraction, ...(federated ? { federated: { ...federated } } : {}) };
 }
 
 /**

@@ -1,0 +1,186 @@
+import type { EvaluationStartMessage, HeldOutReport, TaskSpec } from '@pollen/fl-core';
+import { describe, expect, it } from 'vitest';
+import { NodeContributor, OPERATOR_HEADERS, waitFor } from '../testing/harness.ts';
+import { ManualClock } from '../testing/manual-clock.ts';
+import { testSession } from '../testing/session.ts';
+
+// Federated evaluation rounds (docs/design.md, "Evaluation rounds"): idle devices score a
+// committed version on their held-out examples and report metrics only; the record keeps the
+// example-weighted means and the spread of the clients that reported.
+
+const session = testSession();
+
+const code = async (ack: Promise<{ ok: boolean; code?: string }>): Promise<string> => {
+  const a = await ack;
+  return a.ok ? 'ok' : a.code!;
+};
+
+const held = (accuracy: number, numExamples: number): HeldOutReport => ({
+  metrics: { loss: 1 - accuracy, accuracy },
+  numExamples,
+});
+
+describe('federated evaluation rounds', () => {
+  it('give the example-weighted mean and the spread of the survivors, refusing bad reports with codes', async () => {
+    const clock = new ManualClock();
+    const coordinator = await session.start(
+      {
+        evaluation: { heldOutFraction: 0.2 },
+        rounds: {
+          cohortSize: 2,
+          minClients: 2,
+          minReports: 1,
+          overSelection: 1,
+          deadlineMs: 30_000,
+          maxRounds: 0,
+        },
+      },
+      undefined,
+      { clock },
+    );
+    const { engine } = coordinator;
+    // No training meanwhile: this test is about one evaluation round.
+    await engine.setStatus('tiny', 'paused');
+    const ids = ['client-ev-a', 'client-ev-b', 'client-ev-c', 'client-ev-vanish', 'client-ev-silent'];
+    const clients = ids.map((id) => new NodeContributor(coordinator.url, id));
+    session.clients.push(...clients);
+    for (const c of clients) expect((await c.hello('tiny', 10)).ok).toBe(true);
+    const asked = clients.map((c) => c.nextEvaluation());
+    // Evaluation rounds are turned on: the current version (0) is due at once.
+    const task = (await coordinator.store.getTask('tiny'))!;
+    const federated = { every: 1, cohortSize: 5, minReports: 3, deadlineMs: 5000 };
+    await engine.configure('tiny', {
+      ...task.spec,
+      evaluation: { heldOutFraction: 0.2, federated },
+    } as TaskSpec);
+    const msgs = await Promise.all(asked);
+    const msg = msgs[0]!;
+    expect(msgs.every((m) => m.evaluationId === msg.evaluationId)).toBe(true);
+    expect(msg).toMatchObject({ taskId: 'tiny', modelVersion: 0, heldOutFraction: 0.2 });
+    expect(engine.population.counts('tiny').evaluating).toBe(5);
+    // Busy devices are not available to training meanwhile.
+    expect(engine.population.available('tiny')).toHaveLength(0);
+
+    const [a, b, c, vanish] = clients as [NodeContributor, NodeContributor, NodeContributor, NodeContributor];
+    // Refused, each with its code; the round carries on.
+    expect(await code(c.report(msg, { metrics: { loss: 0.5, accuracy: 1.2 }, numExamples: 2 }))).toBe(
+      'INVALID_MESSAGE',
+    );
+    expect(await code(c.report(msg, { metrics: { loss: 0.5 }, numExamples: 2 }))).toBe('INVALID_MESSAGE');
+    expect(await code(c.report(msg, held(0.5, 11)))).toBe('INVALID_MESSAGE');
+    expect(await code(c.report(msg, held(0.5, 2), { modelVersion: 3 }))).toBe('STALE_MODEL');
+    expect(await code(c.report(msg, held(0.5, 2), { evaluationId: msg.evaluationId + 1 }))).toBe(
+      'ROUND_CLOSED',
+    );
+    expect(await code(c.report(msg, held(0.5, 2), { taskId: 'other' }))).toBe('NOT_IN_ROUND');
+    const late = new NodeContributor(coordinator.url, 'client-ev-late');
+    session.clients.push(late);
+    expect((await late.hello('tiny', 10)).ok).toBe(true);
+    expect(await code(late.report(msg, held(0.5, 2)))).toBe('NOT_IN_ROUND');
+    // Three reports, one device gone, one silent until the deadline.
+    expect(await code(a.report(msg, held(0.9, 3)))).toBe('ok');
+    expect(await code(a.report(msg, held(0.9, 3)))).toBe('REPLAY');
+    expect(await code(b.report(msg, held(0.6, 5)))).toBe('ok');
+    expect(await code(c.report(msg, held(0.3, 2)))).toBe('ok');
+    vanish.close();
+    await waitFor(() => engine.population.counts('tiny').evaluating === 1);
+    clock.advance(5000);
+    const record = await waitFor(async () =>
+      (await coordinator.store.listEvaluations('tiny')).find((r) => r.status !== 'open'),
+    );
+    expect(record).toMatchObject({
+      evaluationId: msg.evaluationId,
+      version: 0,
+      status: 'complete',
+      selected: 5,
+      eligible: 5,
+      minReports: 3,
+      reported: 3,
+      dropped: 2,
+      rejected: 2,
+      deadlineHit: true,
+      reason: null,
+    });
+    expect(record.bytesDown).toBe(5 * new Uint8Array(msg.weights as Uint8Array).byteLength);
+    expect(record.bytesUp).toBeGreaterThan(0);
+    // Exactly the example-weighted mean of the survivors' metrics: (0.9 * 3 + 0.6 * 5 + 0.3 * 2) / 10.
+    const fe = record.federatedEvaluation!;
+    expect(fe).toMatchObject({ version: 0, clients: 3, numExamples: 10 });
+    expect(fe.metrics.accuracy).toBeCloseTo(0.63, 12);
+    expect(fe.metrics.loss).toBeCloseTo(0.37, 12);
+    expect(fe.distribution.accuracy).toMatchObject({
+      clients: 3,
+      min: 0.3,
+      median: 0.6,
+      max: 0.9,
+      worst10: 0.3,
+    });
+    expect(fe.distribution.accuracy!.q1).toBeCloseTo(0.45, 12);
+    expect(fe.distribution.accuracy!.q3).toBeCloseTo(0.75, 12);
+    // The worst tenth by loss is the highest loss.
+    expect(fe.distribution.loss!.worst10).toBeCloseTo(0.7, 12);
+    expect(engine.population.counts('tiny').evaluating).toBe(0);
+    // The operator API serves the same record.
+    const api = await coordinator.app.inject({
+      url: '/api/tasks/tiny/evaluations',
+      headers: OPERATOR_HEADERS,
+    });
+    expect(api.statusCode).toBe(200);
+    expect(api.json()).toEqual([record]);
+    // A report after the round closed.
+    expect(await code(c.report(msg, held(0.3, 2)))).toBe('ROUND_CLOSED');
+  });
+
+  it('run beside training rounds, which commit on schedule, and score the final version', async () => {
+    const coordinator = await session.start({
+      evaluation: {
+        heldOutFraction: 0.2,
+        federated: { every: 1, cohortSize: 2, minReports: 1, deadlineMs: 30_000 },
+      },
+      rounds: {
+        cohortSize: 2,
+        minClients: 2,
+        minReports: 2,
+        overSelection: 1,
+        deadlineMs: 30_000,
+        maxRounds: 3,
+      },
+    });
+    const seen: EvaluationStartMessage[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c = new NodeContributor(coordinator.url, `client-ev-both-${i}`, (global) =>
+        new Float32Array(global.length).fill(0.01),
+      );
+      c.evaluator = (_global, msg) => {
+        seen.push(msg);
+        return held(0.1 * (i + 1), i + 1);
+      };
+      session.clients.push(c);
+      expect((await c.hello('tiny', 10)).ok).toBe(true);
+    }
+    // Training commits its three versions while evaluation rounds take the idle devices.
+    const task = await waitFor(async () => {
+      const t = await coordinator.store.getTask('tiny');
+      return t?.status === 'completed' ? t : null;
+    }, 30_000);
+    expect(task.currentVersion).toBe(3);
+    const rounds = await coordinator.store.listRounds('tiny');
+    expect(rounds.filter((r) => r.status === 'committed')).toHaveLength(3);
+    // The last version is scored once training has freed the devices.
+    const last = await waitFor(async () =>
+      (await coordinator.store.listEvaluations('tiny')).find((r) => r.version === 3 && r.status !== 'open'),
+    );
+    expect(last.status).toBe('complete');
+    expect(last.reported).toBe(last.selected);
+    const all = await coordinator.store.listEvaluations('tiny');
+    // One at a time, in order of version; no device was asked twice in a round.
+    const versions = all.map((r) => r.version);
+    expect([...versions].sort((x, y) => x - y)).toEqual(versions);
+    for (const r of all) {
+      expect(r.status).toBe('complete');
+      const reports = seen.filter((m) => m.evaluationId === r.evaluationId);
+      expect(reports).toHaveLength(r.reported);
+    }
+    expect(coordinator.engine.population.counts('tiny').evaluating).toBe(0);
+  });
+});
