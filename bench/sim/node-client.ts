@@ -48,6 +48,8 @@ export type TaskInfo = { readonly id: string } & Pick<
 /** Counters a client keeps, summed into the simulation report. */
 export interface ClientStats {
   rounds: number;
+  /** Evaluation rounds it was asked in. */
+  evaluations: number;
   uploads: number;
   refused: number;
   dropouts: number;
@@ -88,6 +90,7 @@ function yielding(source: BatchSource): BatchSource {
 export class NodeClient {
   readonly stats: ClientStats = {
     rounds: 0,
+    evaluations: 0,
     uploads: 0,
     refused: 0,
     dropouts: 0,
@@ -138,7 +141,11 @@ export class NodeClient {
       clientId,
       link: () => this.liveLink(),
       backend: () => this.backend,
-      trainer: { train: (input) => this.trainRound(input) },
+      trainer: {
+        train: (input) => this.trainRound(input),
+        // An evaluation round: the same held-out split training keeps apart, no training.
+        evaluate: ({ msg, weights }) => this.scoreHeldOut(msg.heldOutFraction, weights),
+      },
       memory: new InMemoryDevice(),
       secure: this.secure,
       events: {
@@ -149,6 +156,10 @@ export class NodeClient {
         uploaded: (u) => {
           this.stats.uploads++;
           this.stats.bytesUp += u.bytes;
+        },
+        evaluated: (_msg, _heldOut, ack, bytesDown) => {
+          this.stats.bytesDown += bytesDown;
+          if (!ack.ok) this.stats.refused++;
         },
         // ROUND_CLOSED is expected: over-selected clients that finish after the target are refused.
         answered: (_msg, ack) => {
@@ -206,6 +217,10 @@ export class NodeClient {
       if (this.socket === socket) void this.participant.roundStart(msg);
     });
     socket.on('round:end', (msg) => void this.participant.roundEnd(msg));
+    socket.on('eval:start', (msg) => {
+      this.stats.evaluations++;
+      void this.participant.evaluationStart(msg);
+    });
     this.secure.attach(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());

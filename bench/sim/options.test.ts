@@ -60,6 +60,17 @@ describe('pnpm sim options', () => {
     for (const bad of ['0.6', '-0.1', 'some']) {
       expect(refused(['--node', '--device-held-out', bad])).toMatchObject({ code: 'INVALID_OPTION' });
     }
+    // Evaluation rounds every N versions, on the devices' held-out examples only.
+    expect(parseSimArgs(['--node', '--device-held-out', '0.2', '--federated-eval', '2']).federatedEvery).toBe(
+      2,
+    );
+    expect(parseSimArgs(['--node']).federatedEvery).toBe(0);
+    expect(refused(['--node', '--federated-eval', '2'])).toMatchObject({ code: 'INVALID_OPTION' });
+    for (const bad of ['0.5', '-1', 'x']) {
+      expect(refused(['--node', '--device-held-out', '0.2', '--federated-eval', bad])).toMatchObject({
+        code: 'INVALID_OPTION',
+      });
+    }
   });
 
   it('schedules synchronous rounds one at a time by default, overlapping or FedBuff on request', () => {

@@ -65,6 +65,8 @@ export interface SimOptions {
   readonly target: number | null;
   /** Share of each client's examples held out to score the global model on (the task's `evaluation`); 0: none. */
   readonly deviceHeldOut: number;
+  /** Evaluation rounds every N committed versions (`--federated-eval N`, needs --device-held-out); 0: none. */
+  readonly federatedEvery: number;
   readonly timeoutMs: number;
   /** Where report.json, plot.html and rounds.csv go; null: bench/results/sim/<run name>. */
   readonly outDir: string | null;
@@ -132,6 +134,9 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --device-held-out F    each client keeps F (at most 0.5) of its examples apart and scores the
                          global model on them before training; the report gives the spread
                          across clients (the task's evaluation block, docs/tasks.md)
+  --federated-eval N     evaluation rounds every N committed versions: idle clients score the
+                         global model on their held-out examples, metrics only (needs
+                         --device-held-out); the report gives each round's federatedEvaluation
   --timeout S            give up after S seconds (default ${SIM_DEFAULTS.timeoutS})
   --seed N               seed of partitions, drop-outs, churn and latency (default ${SIM_DEFAULTS.seed})
   --out DIR              where report.json, plot.html, rounds.csv go (default bench/results/sim/<run>)
@@ -276,6 +281,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
         deadline: { type: 'string' },
         target: { type: 'string' },
         'device-held-out': { type: 'string' },
+        'federated-eval': { type: 'string' },
         timeout: { type: 'string' },
         seed: { type: 'string' },
         out: { type: 'string' },
@@ -362,6 +368,9 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     str('partition') ?? (builtin ? 'natural' : task ? 'iid' : SIM_DEFAULTS.partition),
   );
   const open = builtin ? null : parseOpenTask((name) => str(name), partition, mode, num);
+  if (str('federated-eval') !== undefined && str('device-held-out') === undefined) {
+    invalid('"--federated-eval" needs held-out examples on the devices: add --device-held-out F');
+  }
   const { codec, compression } = parseCompression(
     str('compression') ?? SIM_DEFAULTS.codec,
     strategy,
@@ -403,6 +412,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     seed: num('seed', str('seed') ?? String(SIM_DEFAULTS.seed), 0, 0xffffffff, true),
     target: target === undefined ? null : num('target', target, 0, 1),
     deviceHeldOut: num('device-held-out', str('device-held-out') ?? '0', 0, 0.5),
+    federatedEvery: num('federated-eval', str('federated-eval') ?? '0', 0, 1_000_000, true),
     timeoutMs: num('timeout', str('timeout') ?? String(SIM_DEFAULTS.timeoutS), 5, 6 * 3600) * 1000,
     outDir: str('out') ?? null,
     startConcurrency: num('concurrency', str('concurrency') ?? (mode === 'node' ? '8' : '4'), 1, 64, true),

@@ -1,5 +1,11 @@
 import { cpus } from 'node:os';
-import type { ClientSpread, MetricValues, OperatorRound } from '@pollen/fl-core';
+import type {
+  ClientSpread,
+  MetricValues,
+  OnDevices,
+  OperatorEvaluationRound,
+  OperatorRound,
+} from '@pollen/fl-core';
 import type { Baseline } from '@pollen/ml';
 import { median } from '../lib/stats.ts';
 import type { OpenTaskReport } from './open-task.ts';
@@ -7,6 +13,32 @@ import type { SimOptions } from './options.ts';
 
 /** A round record as the coordinator's API returns it: the operator protocol's own type. */
 export type ApiRound = OperatorRound;
+export type ApiEvaluation = OperatorEvaluationRound;
+
+/** An evaluation round as the report keeps it (`--federated-eval`): what the devices said of one version. */
+export interface ReportEvaluation {
+  readonly evaluation: number;
+  readonly status: ApiEvaluation['status'];
+  readonly selected: number;
+  readonly reported: number;
+  readonly dropped: number;
+  /** The version scored, the clients and examples, example-weighted means and the spread across clients. */
+  readonly federatedEvaluation: OnDevices | null;
+}
+
+/** The closed evaluation rounds of a run, oldest first. */
+export function reportEvaluations(records: readonly ApiEvaluation[]): ReportEvaluation[] {
+  return records
+    .filter((r) => r.status !== 'open')
+    .map((r) => ({
+      evaluation: r.evaluationId,
+      status: r.status,
+      selected: r.selected,
+      reported: r.reported,
+      dropped: r.dropped,
+      federatedEvaluation: r.federatedEvaluation,
+    }));
+}
 
 /** One round of the report. */
 export interface ReportRound {
@@ -73,6 +105,8 @@ export interface SimSummary {
   readonly mseRatio: number | null;
   /** The last committed round's spread across clients on their own held-out examples (`--device-held-out`). */
   readonly onDevices: Readonly<Record<string, ClientSpread>> | null;
+  /** The last complete evaluation round (`--federated-eval`): version, metrics, clients, distribution. */
+  readonly federatedEvaluation: OnDevices | null;
   readonly ok: boolean;
   readonly stopped: 'completed' | 'target' | 'budget-exhausted' | 'stopped' | 'timeout' | 'error';
   readonly report: string;
@@ -88,6 +122,8 @@ export interface SimReport {
   /** Held-out metrics of the untrained model (version 0). */
   readonly initialMetrics: MetricValues | null;
   readonly rounds: readonly ReportRound[];
+  /** Evaluation rounds (`--federated-eval`); empty without them. */
+  readonly evaluations: readonly ReportEvaluation[];
   readonly population: Record<string, number | string>;
   /** The task file and data file of `--task --data`; null for the built-in digits. */
   readonly data: OpenTaskReport | null;

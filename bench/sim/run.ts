@@ -16,9 +16,11 @@ import type { SimOptions } from './options.ts';
 import { plotHtml } from './plot.ts';
 import type { Population } from './population.ts';
 import {
+  type ApiEvaluation,
   type ApiRound,
   heldOutMse,
   machine,
+  reportEvaluations,
   reportRounds,
   type SimReport,
   type SimSummary,
@@ -114,7 +116,7 @@ function summarise(
   stopped: SimSummary['stopped'],
   paths: { report: string; plot: string },
   open: OpenTask | null,
-): SimSummary {
+): Omit<SimSummary, 'federatedEvaluation'> {
   const committed = rounds.filter((r) => r.status === 'committed');
   const accuracies = committed.map((r) => r.metrics?.accuracy).filter((a): a is number => a !== undefined);
   const hit = o.target === null ? undefined : committed.find((r) => (r.metrics?.accuracy ?? 0) >= o.target!);
@@ -149,6 +151,27 @@ function summarise(
     report: paths.report,
     plot: paths.plot,
   };
+}
+
+/**
+ * With evaluation rounds (`--federated-eval`): the task's evaluation rounds once the last
+ * committed version, when it is due, has been scored by the devices (or after
+ * EVALUATION_WAIT_MS), so the report ends with the final model's figure.
+ */
+async function evaluationRounds(
+  o: SimOptions,
+  coordinator: CoordinatorProcess,
+  rounds: readonly ApiRound[],
+): Promise<ApiEvaluation[]> {
+  if (o.federatedEvery === 0) return [];
+  const last = rounds.filter((r) => r.status === 'committed').at(-1)?.newVersion ?? 0;
+  const until = Date.now() + EVALUATION_WAIT_MS;
+  for (;;) {
+    const evaluations = await coordinator.get<ApiEvaluation[]>(`/api/tasks/${SIM_TASK_ID}/evaluations`);
+    const done = evaluations.some((e) => e.version === last && e.status !== 'open');
+    if (done || last % o.federatedEvery !== 0 || Date.now() > until) return evaluations;
+    await sleep(200);
+  }
 }
 
 /** How long the report waits for the last committed version's held-out evaluation. */
@@ -202,6 +225,7 @@ export async function runSim(
   let baselines: Baseline[] = [];
   let error: string | null = null;
   let populationStats: Record<string, number | string> = {};
+  let evaluations: ApiEvaluation[] = [];
   try {
     if (o.mode === 'browser') ensureWebClient(log);
     coordinator = await startCoordinator({ task });
@@ -245,6 +269,7 @@ export async function runSim(
     log(`${population.size} ${o.mode} clients started in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     progress = await follow(o, coordinator, population, started, log, open);
     progress = { ...progress, rounds: await evaluatedRounds(coordinator) };
+    evaluations = await evaluationRounds(o, coordinator, progress.rounds);
   } catch (err) {
     error = (err as Error).message;
     if (coordinator) error += `\n--- coordinator output (tail) ---\n${coordinator.output().slice(-3000)}`;
@@ -266,7 +291,11 @@ export async function runSim(
   const firstRoundAt = closed.length ? Math.min(...closed.map((r) => r.startedAt)) : null;
   const lastRoundAt = closed.length ? Math.max(...closed.map((r) => r.endedAt ?? r.startedAt)) : null;
   const rounds = reportRounds(progress.rounds);
-  const summary = summarise(o, rounds, started, firstRoundAt, lastRoundAt, progress.stopped, paths, open);
+  const reported = reportEvaluations(evaluations);
+  const summary = {
+    ...summarise(o, rounds, started, firstRoundAt, lastRoundAt, progress.stopped, paths, open),
+    federatedEvaluation: reported.findLast((e) => e.status === 'complete')?.federatedEvaluation ?? null,
+  };
   const report: SimReport = {
     generatedAt: new Date(started).toISOString(),
     command: options.command,
@@ -275,6 +304,7 @@ export async function runSim(
     task,
     initialMetrics,
     rounds,
+    evaluations: reported,
     population: { ...populationStats, ...behaviour.injected },
     data: open?.report ?? null,
     baselines,

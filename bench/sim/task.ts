@@ -43,7 +43,7 @@ export function simTask(o: SimOptions): Record<string, unknown> {
     strategy: o.strategy,
     privacy: o.privacy,
     ...(o.secureAggregation ? { secureAggregation: true } : {}),
-    ...(o.deviceHeldOut > 0 ? { evaluation: { heldOutFraction: o.deviceHeldOut } } : {}),
+    ...evaluationBlock(o),
     maxUpdateNorm: 1000,
   };
 }
@@ -95,6 +95,19 @@ export function openSimTask(
     ...(has('strategy') ? { strategy: o.strategy } : {}),
     ...(has('dp') ? { privacy: o.privacy } : {}),
     ...(o.secureAggregation ? { secureAggregation: true } : {}),
-    ...(o.deviceHeldOut > 0 ? { evaluation: { heldOutFraction: o.deviceHeldOut } } : {}),
+    ...evaluationBlock(o),
   };
+}
+
+/**
+ * The task's evaluation block: the devices' held-out share (`--device-held-out`) and, with
+ * `--federated-eval N`, evaluation rounds every N versions over every client, half of them reporting enough.
+ */
+function evaluationBlock(o: SimOptions): { evaluation?: Record<string, unknown> } {
+  if (o.deviceHeldOut <= 0) return {};
+  const federated =
+    o.federatedEvery > 0
+      ? { every: o.federatedEvery, cohortSize: o.clients, minReports: Math.ceil(o.clients / 2), deadlineMs: o.deadlineMs }
+      : null;
+  return { evaluation: { heldOutFraction: o.deviceHeldOut, ...(federated ? { federated } : {}) } };
 }

@@ -25,6 +25,18 @@ export function createMetrics(engine: Engine): Registry {
     },
   });
   new Gauge({
+    name: 'pollen_evaluating_clients',
+    help: 'Contributors in a federated evaluation round now, by task',
+    labelNames: ['task'],
+    registers: [registry],
+    async collect() {
+      const tasks = await engine.store.listTasks();
+      this.reset();
+      for (const task of tasks)
+        this.set({ task: task.spec.id }, engine.population.counts(task.spec.id).evaluating);
+    },
+  });
+  new Gauge({
     name: 'pollen_rounds_in_flight',
     help: 'Rounds currently collecting updates',
     labelNames: ['task'],
@@ -125,6 +137,13 @@ export function createMetrics(engine: Engine): Registry {
     registers: [registry],
   });
 
+  const evaluationRounds = new Counter({
+    name: 'pollen_evaluation_rounds_total',
+    help: 'Federated evaluation rounds closed (task evaluation.federated), by status',
+    labelNames: ['task', 'status'],
+    registers: [registry],
+  });
+
   engine.on('roundStarted', (r) => started.inc({ task: r.taskId, mode: r.mode ?? 'sync' }));
   engine.on('round', (r) => {
     rounds.inc({ task: r.taskId, status: r.status });
@@ -136,6 +155,11 @@ export function createMetrics(engine: Engine): Registry {
     bytes.inc({ task: r.taskId, direction: 'up' }, r.bytesUp);
     bytes.inc({ task: r.taskId, direction: 'down' }, r.bytesDown);
     if (r.endedAt) duration.observe({ task: r.taskId, status: r.status }, (r.endedAt - r.startedAt) / 1000);
+  });
+  engine.on('evaluationRound', (r) => {
+    if (r.status === 'open') return;
+    evaluationRounds.inc({ task: r.taskId, status: r.status });
+    bytes.inc({ task: r.taskId, direction: 'down' }, r.bytesDown);
   });
   engine.on('evaluated', (e) => evaluation.observe({ task: e.taskId }, e.evaluationMs / 1000));
   engine.on('evaluationSkipped', (e) => skipped.inc({ task: e.taskId }));
