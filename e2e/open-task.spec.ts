@@ -231,13 +231,25 @@ interface DeviceRound {
   onDevices?: { version: number; clients: number; metrics: Record<string, number> };
 }
 
-test('a task with no held-out data on the coordinator is scored on the devices: the dashboard shows their figure and spread', async ({
+interface EvaluationRecord {
+  evaluationId: number;
+  version: number;
+  status: string;
+  selected: number;
+  reported: number;
+  bytesUp: number;
+  federatedEvaluation: { version: number; clients: number; metrics: Record<string, number> } | null;
+}
+
+test('a task with no held-out data on the coordinator is scored on the devices, in training rounds and evaluation rounds: the dashboard shows their figure and spread', async ({
   browser,
 }) => {
   const { artifacts } = await savedModel();
   const id = 'houses-on-devices';
   await withCoordinator({}, async (coordinator) => {
-    await createTask(coordinator.url, id, artifacts, { evaluation: { heldOutFraction: 0.25 } });
+    // Evaluation rounds score every version on the three devices' held-out houses, metrics only.
+    const federated = { every: 1, cohortSize: 3, minReports: 3, deadlineMs: 30_000 };
+    await createTask(coordinator.url, id, artifacts, { evaluation: { heldOutFraction: 0.25, federated } });
     // Non-IID devices: each holds houses from its own part of the feature space.
     const own = (i: number): Example[] =>
       examples(160, i + 11).map((e) => {
@@ -253,9 +265,37 @@ test('a task with no held-out data on the coordinator is scored on the devices: 
           timeout: 60_000,
         })
         .toBe('completed');
+      // The final version is scored once training has freed the devices.
+      await expect
+        .poll(
+          async () =>
+            (await api<EvaluationRecord[]>(coordinator.url, `/api/tasks/${id}/evaluations`)).some(
+              (e) => e.version === ROUNDS && e.status === 'complete',
+            ),
+          { timeout: 60_000 },
+        )
+        .toBe(true);
     } finally {
       await Promise.all(contexts.map((c) => c.close()));
     }
+    const evaluations = (
+      await api<EvaluationRecord[]>(coordinator.url, `/api/tasks/${id}/evaluations`)
+    ).filter((e) => e.status === 'complete');
+    for (const e of evaluations) {
+      expect(e).toMatchObject({
+        selected: 3,
+        reported: 3,
+        federatedEvaluation: { version: e.version, clients: 3 },
+      });
+      // Metrics only: three small reports, no weights.
+      expect(e.bytesUp).toBeLessThan(3 * 1024);
+    }
+    const scored = evaluations.map((e) => e.federatedEvaluation!.metrics.mse!);
+    console.log(
+      `federated mse by version: ${evaluations.map((e, i) => `v${e.version} ${scored[i]!.toFixed(3)}`).join(', ')}`,
+    );
+    expect(evaluations.at(-1)!.version).toBe(ROUNDS);
+    expect(scored.at(-1)!).toBeLessThan(scored[0]!);
     const rounds = (await api<DeviceRound[]>(coordinator.url, `/api/tasks/${id}/rounds`))
       .filter((r) => r.status === 'committed')
       .sort((a, b) => a.roundId - b.roundId);
@@ -267,6 +307,11 @@ test('a task with no held-out data on the coordinator is scored on the devices: 
       expect(r.onDevices).toMatchObject({ version: i, clients: 3 });
     }
     const mse = rounds.map((r) => r.onDevices!.metrics.mse!);
+    // The same held-out split scored by the same model: an evaluation round of a version agrees
+    // with what the training round that started from it heard.
+    for (const e of evaluations.filter((e) => e.version < ROUNDS)) {
+      expect(e.federatedEvaluation!.metrics.mse!).toBeCloseTo(mse[e.version]!, 5);
+    }
     console.log(`mse on the devices' held-out houses, by version: ${mse.map((m) => m.toFixed(3)).join(' ')}`);
     expect(mse.at(-1)!).toBeLessThan(0.5 * mse[0]!);
 
@@ -276,7 +321,13 @@ test('a task with no held-out data on the coordinator is scored on the devices: 
       await dashboard.goto(`${coordinator.url}/dashboard?task=${id}`);
       await dashboard.locator('#token').fill(OPERATOR_TOKEN);
       await dashboard.locator('#login-form button').click();
-      await expect(dashboard.locator('#tile-heldout')).toContainText("on 3 clients' held-out examples");
+      await expect(dashboard.locator('#tile-heldout')).toContainText(
+        `across 3 devices (federated evaluation of version ${ROUNDS})`,
+      );
+      await expect(dashboard.locator('#federated-mse-chart')).toHaveAttribute(
+        'data-points',
+        String(evaluations.length),
+      );
       await expect(dashboard.locator('#devices-mse-chart')).toHaveAttribute('data-points', String(ROUNDS));
       await expect(dashboard.locator('#heldout-mse-chart')).toHaveAttribute('data-held-out', 'none');
     } finally {

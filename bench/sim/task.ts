@@ -107,7 +107,12 @@ function evaluationBlock(o: SimOptions): { evaluation?: Record<string, unknown> 
   if (o.deviceHeldOut <= 0) return {};
   const federated =
     o.federatedEvery > 0
-      ? { every: o.federatedEvery, cohortSize: o.clients, minReports: Math.ceil(o.clients / 2), deadlineMs: o.deadlineMs }
+      ? {
+          every: o.federatedEvery,
+          cohortSize: o.clients,
+          minReports: Math.ceil(o.clients / 2),
+          deadlineMs: o.deadlineMs,
+        }
       : null;
   return { evaluation: { heldOutFraction: o.deviceHeldOut, ...(federated ? { federated } : {}) } };
 }

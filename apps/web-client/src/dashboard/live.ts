@@ -3,6 +3,7 @@ import {
   OPERATOR_NAMESPACE,
   type OperatorAction,
   type OperatorClientToServerEvents,
+  type OperatorEvaluationRound,
   type OperatorRound,
   type OperatorServerToClientEvents,
   type OperatorSnapshot,
@@ -16,6 +17,8 @@ export interface LiveHandlers {
   /** Connected (again): the snapshot of the watched task. */
   snapshot(snapshot: OperatorSnapshot): void;
   round(round: OperatorRound): void;
+  /** An evaluation round opened or closed (task `evaluation.federated`). */
+  evaluation(evaluation: OperatorEvaluationRound): void;
   task(task: OperatorTask): void;
   /** The token was refused: sign in again. */
   refused(message: string): void;
@@ -54,6 +57,9 @@ export class LiveFeed {
     });
     this.socket.on('round', (r) => {
       if (r.taskId === this.taskId) on.round(r);
+    });
+    this.socket.on('evaluation', (e) => {
+      if (e.taskId === this.taskId) on.evaluation(e);
     });
     this.socket.on('task', (t) => {
       if (t.id === this.taskId) on.task(t);

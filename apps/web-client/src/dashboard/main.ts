@@ -1,4 +1,10 @@
-import { type MetricSpec, metricKey, type OperatorRound, type OperatorTask } from '@pollen/fl-core';
+import {
+  type MetricSpec,
+  metricKey,
+  type OperatorEvaluationRound,
+  type OperatorRound,
+  type OperatorTask,
+} from '@pollen/fl-core';
 import 'uplot/dist/uPlot.min.css';
 import '../styles.css';
 import { loadBaselines } from './baselines.ts';
@@ -18,6 +24,8 @@ const POPULATION_SAMPLES = 2400;
 const state = {
   task: null as OperatorTask | null,
   rounds: new Map<number, OperatorRound>(),
+  /** Federated evaluation rounds by id (task `evaluation.federated`). */
+  evaluations: new Map<number, OperatorEvaluationRound>(),
   population: [] as PopulationSample[],
   /** The watched task's privacy settings, from its public spec (GET /api/tasks/:id). */
   privacy: undefined as PrivacySpec | undefined,
@@ -38,13 +46,17 @@ function sortedRounds(): OperatorRound[] {
   return [...state.rounds.values()].sort((a, b) => a.roundId - b.roundId);
 }
 
+function sortedEvaluations(): OperatorEvaluationRound[] {
+  return [...state.evaluations.values()].sort((a, b) => a.evaluationId - b.evaluationId);
+}
+
 function showLogin(message = ''): void {
   $('login').hidden = false;
   $('login-error').textContent = message;
   document.body.dataset.auth = 'required';
 }
 
-function drawTiles(rounds: readonly OperatorRound[]): void {
+function drawTiles(rounds: readonly OperatorRound[], evaluations: readonly OperatorEvaluationRound[]): void {
   const task = state.task;
   if (!task) return;
   $('tile-status').textContent = task.status;
@@ -52,8 +64,8 @@ function drawTiles(rounds: readonly OperatorRound[]): void {
   $('tile-connected').textContent = String(task.population.total);
   const backends = Object.entries(task.population.byBackend).map(([b, n]) => `${b} ${n}`);
   $('tile-backends').textContent =
-    `${task.population.available} free to select; ${backends.join(', ') || 'no devices'}`;
-  $('tile-heldout').textContent = heldOutTile(rounds);
+    `${task.population.available} free to select, ${task.population.evaluating} evaluating; ${backends.join(', ') || 'no devices'}`;
+  $('tile-heldout').textContent = heldOutTile(rounds, evaluations);
   const t = totals(rounds);
   $('tile-rounds').textContent = String(t.committed);
   $('tile-rounds-detail').textContent =
@@ -89,9 +101,10 @@ async function main(): Promise<void> {
     requestAnimationFrame(() => {
       pending = false;
       const rounds = sortedRounds();
-      drawTiles(rounds);
+      const evaluations = sortedEvaluations();
+      drawTiles(rounds, evaluations);
       charts.update({ rounds, population: state.population, dimension: state.task?.dimension ?? 0 });
-      metricCharts.update(rounds);
+      metricCharts.update(rounds, evaluations);
       epsilon.draw(rounds, state.privacy);
       drawRounds($('rounds'), rounds);
     });
@@ -105,7 +118,7 @@ async function main(): Promise<void> {
   const connect = (token: string): void => {
     feed?.close();
     feed = new LiveFeed(token, select.value, {
-      snapshot: ({ task, rounds }) => {
+      snapshot: ({ task, rounds, evaluations }) => {
         $('login').hidden = true;
         document.body.dataset.auth = 'ok';
         if (state.task?.id !== task.id) {
@@ -123,11 +136,16 @@ async function main(): Promise<void> {
         }
         state.task = task;
         state.rounds = new Map(rounds.map((r) => [r.roundId, r]));
+        state.evaluations = new Map(evaluations.map((e) => [e.evaluationId, e]));
         sample(task);
         redraw();
       },
       round: (round) => {
         state.rounds.set(round.roundId, round);
+        redraw();
+      },
+      evaluation: (evaluation) => {
+        state.evaluations.set(evaluation.evaluationId, evaluation);
         redraw();
       },
       task: (task) => {
@@ -171,6 +189,7 @@ async function main(): Promise<void> {
     history.replaceState(null, '', url);
     state.task = null;
     state.rounds.clear();
+    state.evaluations.clear();
     state.population = [];
     feed?.watch(select.value);
   });

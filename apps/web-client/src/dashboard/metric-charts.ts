@@ -1,4 +1,4 @@
-import type { OperatorRound } from '@pollen/fl-core';
+import type { OperatorEvaluationRound, OperatorRound } from '@pollen/fl-core';
 import uPlot from 'uplot';
 import { type Baseline, baselinesOf } from './baselines.ts';
 import { type FiveNumbers, fiveNumbers, metricNames } from './stats.ts';
@@ -7,10 +7,9 @@ const HEIGHT = 220;
 const ACCENT = '#c77d00';
 /** Baselines' lines: dashed, in greys a reader tells from the accent. */
 const BASELINE_STROKES = ['#57606a', '#8c959f', '#24292f'];
-const roundAxis: uPlot.Axis = {
-  label: 'round',
-  incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
-};
+const STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
+const roundAxis: uPlot.Axis = { label: 'round', incrs: STEPS };
+const versionAxis: uPlot.Axis = { label: 'model version', incrs: STEPS };
 
 /** A metric name as part of an element id: letters, digits, `_` and `-` only. */
 export const metricId = (name: string): string => name.replace(/[^A-Za-z0-9_-]/g, '-');
@@ -22,9 +21,10 @@ interface MetricChart {
   /**
    * 'heldout': the coordinator's held-out figure of each version; 'devices': the spread across
    * clients of the global model on their own held-out examples (task `evaluation`); 'clients':
-   * the spread of the clients' training metrics after local training.
+   * the spread of the clients' training metrics after local training; 'federated': evaluation
+   * rounds' example-weighted mean and spread across devices, by version (task `evaluation.federated`).
    */
-  readonly kind: 'heldout' | 'devices' | 'clients';
+  readonly kind: 'heldout' | 'devices' | 'clients' | 'federated';
   readonly name: string;
 }
 
@@ -63,8 +63,10 @@ export class MetricCharts {
   private readonly charts: MetricChart[] = [];
   private readonly names = new Set<string>();
   private readonly deviceNames = new Set<string>();
+  private readonly federatedNames = new Set<string>();
   private baselines: readonly Baseline[] = [];
   private rounds: readonly OperatorRound[] = [];
+  private evaluations: readonly OperatorEvaluationRound[] = [];
 
   constructor(private readonly container: HTMLElement) {}
 
@@ -76,11 +78,21 @@ export class MetricCharts {
     this.clear();
     this.baselines = baselines;
     for (const name of ['loss', ...names]) if (!this.names.has(name)) this.add(name);
-    this.update(this.rounds);
+    this.update(this.rounds, this.evaluations);
   }
 
-  update(rounds: readonly OperatorRound[]): void {
+  update(rounds: readonly OperatorRound[], evaluations: readonly OperatorEvaluationRound[] = []): void {
     this.rounds = rounds;
+    this.evaluations = evaluations;
+    // Evaluation rounds that counted (enough reports), one point per version scored.
+    const federated = evaluations.flatMap((e) =>
+      e.status === 'complete' && e.federatedEvaluation ? [e.federatedEvaluation] : [],
+    );
+    for (const f of federated) {
+      for (const name of Object.keys(f.distribution)) {
+        if (!this.federatedNames.has(name)) this.addFederated(name);
+      }
+    }
     for (const name of metricNames(rounds)) if (!this.names.has(name)) this.add(name);
     for (const r of rounds) {
       for (const name of Object.keys(r.onDevices?.distribution ?? {})) {
@@ -109,6 +121,21 @@ export class MetricCharts {
           ? 'no held-out data'
           : `Held-out ${c.name} of each committed version${against ? `, against the baselines: ${against}` : ''}.`;
         c.el.dataset.heldOut = none ? 'none' : 'some';
+      } else if (c.kind === 'federated') {
+        const fs = federated.filter((f) => f.distribution[c.name] !== undefined);
+        const spread = fs.map((f) => f.distribution[c.name]!);
+        c.plot.setData([
+          fs.map((f) => f.version),
+          spread.map((s) => s.min),
+          spread.map((s) => s.q1),
+          spread.map((s) => s.mean),
+          spread.map((s) => s.q3),
+          spread.map((s) => s.max),
+          spread.map((s) => s.worst10),
+        ]);
+        c.el.dataset.points = String(fs.length);
+        const last = fs.at(-1);
+        if (last) c.el.dataset.last = String(last.metrics[c.name]);
       } else {
         const kind = c.kind;
         const rs = committed.flatMap((r) => {
@@ -139,8 +166,10 @@ export class MetricCharts {
     this.charts.length = 0;
     this.names.clear();
     this.deviceNames.clear();
+    this.federatedNames.clear();
     this.baselines = [];
     this.rounds = [];
+    this.evaluations = [];
     this.container.replaceChildren();
   }
 
@@ -186,6 +215,27 @@ export class MetricCharts {
     );
   }
 
+  /** Evaluation rounds' `name` across devices, by version, placed after the held-out chart of `name`. */
+  private addFederated(name: string): void {
+    this.federatedNames.add(name);
+    const federated = card(
+      `Federated ${name} across devices, by version`,
+      `federated-${metricId(name)}-chart`,
+    );
+    federated.note.textContent = `Evaluation rounds: the example-weighted mean of ${name} over the devices that scored the version on their own held-out examples, its quartiles and extremes across them, and the mean of the worst 10% of devices.`;
+    const held = this.charts.find((c) => c.kind === 'heldout' && c.name === name);
+    const after = held?.el.parentElement;
+    if (after) after.after(federated.card);
+    else this.container.append(federated.card);
+    this.charts.push({
+      el: federated.el,
+      note: federated.note,
+      plot: federatedPlot(federated.el, name),
+      kind: 'federated',
+      name,
+    });
+  }
+
   /** The spread across clients of the global model's `name` on their own held-out examples. */
   private addDevices(name: string): void {
     this.deviceNames.add(name);
@@ -200,6 +250,41 @@ export class MetricCharts {
       name,
     });
   }
+}
+
+/**
+ * Evaluation rounds' `name` by version: the example-weighted mean across the devices that
+ * reported, in bands of their quartiles and extremes, and the mean of the worst tenth of them.
+ */
+function federatedPlot(el: HTMLElement, name: string): uPlot {
+  const band = (label: string, alpha: number): uPlot.Series => ({
+    label,
+    stroke: `rgba(199, 125, 0, ${alpha})`,
+    width: 1,
+  });
+  return new uPlot(
+    {
+      width: el.clientWidth || 480,
+      height: HEIGHT,
+      scales: { x: { time: false } },
+      axes: [versionAxis, { label: name }],
+      bands: [
+        { series: [5, 1], fill: 'rgba(199, 125, 0, 0.12)' },
+        { series: [4, 2], fill: 'rgba(199, 125, 0, 0.3)' },
+      ],
+      series: [
+        {},
+        band('min', 0.4),
+        band('q1', 0.6),
+        { label: 'mean', stroke: ACCENT, width: 2, points: { show: true, size: 5 } },
+        band('q3', 0.6),
+        band('max', 0.4),
+        { label: 'worst 10%', stroke: BASELINE_STROKES[0]!, width: 1.5, dash: [6, 4] },
+      ],
+    },
+    [[], [], [], [], [], [], []],
+    el,
+  );
 }
 
 /** A chart of a spread by round: the median line in bands of the quartiles and the extremes. */

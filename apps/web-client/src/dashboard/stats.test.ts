@@ -1,4 +1,4 @@
-import { formatMetricValues, type OperatorRound } from '@pollen/fl-core';
+import { formatMetricValues, type OperatorEvaluationRound, type OperatorRound } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
 import {
   compressionRatio,
@@ -129,6 +129,38 @@ describe('dashboard statistics', () => {
     expect(heldOutTile([r])).toBe("accuracy 0.7000, loss 0.9000 on 2 clients' held-out examples (version 3)");
     // With held-out data on the coordinator, its figure stays the tile's.
     expect(heldOutTile([round({ onDevices, newVersion: 4 })])).toBe(
+      'accuracy 0.5000, loss 1.0000 (version 4)',
+    );
+    // An evaluation round that counted is the devices' figure of the newest version it scored;
+    // one with too few reports is not.
+    const evaluation = (
+      evaluationId: number,
+      status: OperatorEvaluationRound['status'],
+      version: number,
+    ) => ({
+      taskId: 'tiny',
+      evaluationId,
+      version,
+      status,
+      selected: 3,
+      eligible: 3,
+      sampling: { rate: 1, clamped: 'none' as const },
+      minReports: 2,
+      reported: 3,
+      dropped: 0,
+      rejected: 0,
+      deadlineHit: false,
+      startedAt: 0,
+      endedAt: 1,
+      bytesDown: 0,
+      bytesUp: 0,
+      federatedEvaluation: { ...onDevices, version, clients: 3 },
+      reason: null,
+    });
+    expect(heldOutTile([r], [evaluation(1, 'complete', 4), evaluation(2, 'insufficient', 5)])).toBe(
+      'accuracy 0.7000, loss 0.9000 across 3 devices (federated evaluation of version 4)',
+    );
+    expect(heldOutTile([round({ newVersion: 4 })], [evaluation(1, 'complete', 4)])).toBe(
       'accuracy 0.5000, loss 1.0000 (version 4)',
     );
   });

@@ -1,4 +1,4 @@
-import { formatMetricValues, type OperatorRound } from '@pollen/fl-core';
+import { formatMetricValues, type OperatorEvaluationRound, type OperatorRound } from '@pollen/fl-core';
 
 /**
  * A committed round's held-out figures in words. They attach after the commit (docs/design.md,
@@ -16,17 +16,32 @@ export function heldOutText(r: OperatorRound): string {
  * so the tile does not fall back to "not evaluated" each time a round commits ahead of its
  * evaluation; the newest committed round's own words while none is evaluated yet.
  */
-export function heldOutTile(rounds: readonly OperatorRound[]): string {
+export function heldOutTile(
+  rounds: readonly OperatorRound[],
+  evaluations: readonly OperatorEvaluationRound[] = [],
+): string {
   const committed = rounds.filter((r) => r.status === 'committed');
   const evaluated = committed.filter((r) => formatMetricValues(r.metrics) !== null).at(-1);
   if (evaluated) return `${heldOutText(evaluated)} (version ${evaluated.newVersion})`;
+  // Without held-out data on the coordinator, the figure is the devices' own: an evaluation
+  // round's (task `evaluation.federated`), else the training rounds' reports (task `evaluation`).
+  const federated = latestFederated(evaluations);
+  if (federated) {
+    return `${formatMetricValues(federated.metrics)} across ${federated.clients} devices (federated evaluation of version ${federated.version})`;
+  }
   const last = committed.at(-1);
-  // Without held-out data on the coordinator, the figure is the clients' own (task `evaluation`).
   const devices = committed.findLast((r) => r.onDevices !== undefined)?.onDevices;
   if (last && devices && last.evaluationMs !== undefined && last.metrics === null) {
     return `${formatMetricValues(devices.metrics)} on ${devices.clients} clients' held-out examples (version ${devices.version})`;
   }
   return last ? heldOutText(last) : '-';
+}
+
+/** The newest complete evaluation round's figures (task `evaluation.federated`); null before one. */
+export function latestFederated(
+  evaluations: readonly OperatorEvaluationRound[],
+): OperatorEvaluationRound['federatedEvaluation'] {
+  return evaluations.findLast((e) => e.status === 'complete')?.federatedEvaluation ?? null;
 }
 
 /** Bytes of a dense float32 update of `dimension` parameters: what an uncompressed upload would take. */
