@@ -87,6 +87,23 @@ describe('task spec validation', () => {
       codeOf({ ...valid, training: { ...valid.training, optimizer: 'adam' }, strategy: { scaffold: true } }),
     ).toMatch(/^INVALID_TASK: .*"sgd"/);
   });
+  it('refuses evaluation rounds where per-device metrics would escape secure aggregation or differential privacy', () => {
+    const evaluation = {
+      heldOutFraction: 0.2,
+      federated: { every: 1, cohortSize: 5, minReports: 2, deadlineMs: 10_000 },
+    };
+    expect(validateTaskSpec({ ...valid, evaluation }).evaluation).toEqual(evaluation);
+    expect(codeOf({ ...valid, evaluation, secureAggregation: {} })).toMatch(
+      /^INVALID_TASK: "evaluation.federated" .*secure aggregation/,
+    );
+    const privacy = { mode: 'distributed', noiseMultiplier: 1, clipNorm: 0.5, delta: 1e-5, epsilonBudget: 8 };
+    expect(codeOf({ ...valid, evaluation, privacy })).toMatch(
+      /^INVALID_TASK: "evaluation.federated" .*differential privacy/,
+    );
+    // Held-out reports in training rounds stay allowed: the coordinator asks for none there.
+    expect(codeOf({ ...valid, evaluation: { heldOutFraction: 0.2 }, privacy })).toBe('ok');
+  });
+
   describe('privacy', () => {
     const distributed = {
       mode: 'distributed',
