@@ -17,8 +17,19 @@ interface Example {
 }
 
 /** What the SDK example page exposes as `window.pollen` (apps/web-client/src/sdk-example/main.ts). */
+interface Evaluated {
+  evaluationId: number;
+  modelVersion: number;
+  heldOut: { metrics: Record<string, number>; numExamples: number } | null;
+}
+
 interface HostWindow {
-  pollen: { addExamples(rows: Example[], source: 'host'): Promise<{ accepted: number; refused: unknown[] }> };
+  pollen: {
+    addExamples(rows: Example[], source: 'host'): Promise<{ accepted: number; refused: unknown[] }>;
+    on(event: 'evaluated', listener: (e: Evaluated) => void): () => void;
+  };
+  /** What this tab reported in evaluation rounds, kept by the test. */
+  evaluated?: Evaluated[];
 }
 
 interface Version {
@@ -139,6 +150,12 @@ async function openHost(
     return { accepted: result.accepted, refused: result.refused.length };
   }, own);
   expect(added).toEqual({ accepted: own.length, refused: 0 });
+  // Each evaluation round this tab answers, with its own report, for the test to sum.
+  await page.evaluate(() => {
+    const w = window as unknown as HostWindow;
+    w.evaluated = [];
+    w.pollen.on('evaluated', (e) => w.evaluated!.push(e));
+  });
   await page.locator('#agree').check();
   await page.locator('#contribute').click();
   return page;
@@ -229,6 +246,21 @@ interface DeviceRound {
   status: string;
   metrics: Record<string, number> | null;
   onDevices?: { version: number; clients: number; metrics: Record<string, number> };
+}
+
+interface SecureEvaluation {
+  evaluationId: number;
+  version: number;
+  status: string;
+  secure?: boolean;
+  selected: number;
+  reported: number;
+  federatedEvaluation: {
+    version: number;
+    numExamples: number;
+    metrics: Record<string, number>;
+    distribution: Record<string, unknown>;
+  } | null;
 }
 
 interface EvaluationRecord {
@@ -333,5 +365,75 @@ test('a task with no held-out data on the coordinator is scored on the devices, 
     } finally {
       await operator.close();
     }
+  });
+});
+
+test('with secure aggregation, evaluation rounds give the coordinator only totals, equal to the totals of what the tabs reported', async ({
+  browser,
+}) => {
+  const { artifacts } = await savedModel();
+  const id = 'houses-secure';
+  await withCoordinator({}, async (coordinator) => {
+    const federated = { every: 2, cohortSize: 3, minReports: 3, deadlineMs: 30_000 };
+    await createTask(coordinator.url, id, artifacts, {
+      secureAggregation: {},
+      evaluation: { heldOutFraction: 0.25, federated },
+      rounds: {
+        cohortSize: 3,
+        minReports: 3,
+        minClients: 3,
+        overSelection: 1,
+        deadlineMs: 30_000,
+        maxRounds: 2,
+      },
+    });
+    const contexts = await Promise.all([0, 1, 2].map(() => browser.newContext()));
+    let reported: Evaluated[] = [];
+    try {
+      const pages = await Promise.all(
+        contexts.map((c, i) => openHost(c, coordinator.url, examples(160, i + 21), id)),
+      );
+      await expect
+        .poll(
+          async () =>
+            (await api<EvaluationRecord[]>(coordinator.url, `/api/tasks/${id}/evaluations`)).filter(
+              (e) => e.status === 'complete',
+            ).length,
+          { timeout: 90_000 },
+        )
+        .toBe(2);
+      reported = (
+        await Promise.all(pages.map((p) => p.evaluate(() => (window as unknown as HostWindow).evaluated!)))
+      ).flat();
+    } finally {
+      await Promise.all(contexts.map((c) => c.close()));
+    }
+    const evaluations = (
+      await api<SecureEvaluation[]>(coordinator.url, `/api/tasks/${id}/evaluations`)
+    ).filter((e) => e.status === 'complete');
+    expect(evaluations.map((e) => e.version)).toEqual([0, 2]);
+    for (const e of evaluations) {
+      // Only totals: means and counts, no device's figure, no spread.
+      expect(e).toMatchObject({ secure: true, selected: 3, reported: 3 });
+      expect(e.federatedEvaluation!.distribution).toEqual({});
+      const own = reported.filter((r) => r.evaluationId === e.evaluationId && r.heldOut);
+      expect(own).toHaveLength(3);
+      const examplesHeld = own.reduce((n, r) => n + r.heldOut!.numExamples, 0);
+      expect(e.federatedEvaluation!.numExamples).toBe(examplesHeld);
+      for (const name of ['loss', 'mse', 'mae']) {
+        const plain =
+          own.reduce((s, r) => s + r.heldOut!.metrics[name]! * r.heldOut!.numExamples, 0) / examplesHeld;
+        expect(e.federatedEvaluation!.metrics[name]!, `${name} of version ${e.version}`).toBeCloseTo(
+          plain,
+          3,
+        );
+      }
+    }
+    const [first, last] = evaluations.map((e) => e.federatedEvaluation!.metrics.mse!);
+    console.log(`secure federated mse: version 0 ${first!.toFixed(3)}, version 2 ${last!.toFixed(3)}`);
+    expect(last!).toBeLessThan(first!);
+    // Training rounds under secure aggregation ask no device for its own figure.
+    const rounds = await api<DeviceRound[]>(coordinator.url, `/api/tasks/${id}/rounds`);
+    for (const r of rounds) expect(r.onDevices).toBeUndefined();
   });
 });

@@ -296,6 +296,9 @@ export {
   isHeldOut,
   metricRange,
   parseHeldOutReport,
+  secureEvaluationMeans,
+  secureEvaluationWords,
+  secureMetricCap,
   splitHeldOut,
   validateEvaluation,
 } from './task/evaluation.ts';

@@ -157,8 +157,14 @@ export interface OperatorEvaluationRound {
   readonly endedAt: number | null;
   readonly bytesDown: number;
   readonly bytesUp: number;
-  /** Example-weighted means and the spread across the clients that reported; null before any did. */
+  /**
+   * Example-weighted means and the spread across the clients that reported; null before any
+   * did. Under secure aggregation (`secure`) only the totals: means and counts, an empty
+   * `distribution`, since no report of any one device reaches the coordinator.
+   */
   readonly federatedEvaluation: OnDevices | null;
+  /** The reports went through SecAgg+: the record holds totals only. */
+  readonly secure?: boolean;
   readonly reason: string | null;
 }
 

@@ -359,6 +359,18 @@ export interface EvaluationStartMessage {
   readonly weights: Binary;
   /** The share of the device's examples held out (the same split training rounds keep apart). */
   readonly heldOutFraction: number;
+  /**
+   * A task with secure aggregation: the device masks its report instead of sending it, and the
+   * coordinator learns only the totals (docs/tasks.md, "Evaluation rounds"). The masked vector
+   * holds, for each name of `metrics` in order, metric x held-out examples / `scale`, then the
+   * held-out examples / `scale`; the SecAgg+ stages run under `roundId`.
+   */
+  readonly secure?: {
+    readonly roundId: number;
+    readonly scale: number;
+    readonly metrics: readonly string[];
+    readonly secagg: RoundSecAgg;
+  };
 }
 
 export interface EvaluationReportMessage {

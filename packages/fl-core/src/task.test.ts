@@ -87,15 +87,17 @@ describe('task spec validation', () => {
       codeOf({ ...valid, training: { ...valid.training, optimizer: 'adam' }, strategy: { scaffold: true } }),
     ).toMatch(/^INVALID_TASK: .*"sgd"/);
   });
-  it('refuses evaluation rounds where per-device metrics would escape secure aggregation or differential privacy', () => {
+  it('refuses evaluation rounds where per-device metrics would escape differential privacy, or secure ones of too few devices', () => {
     const evaluation = {
       heldOutFraction: 0.2,
       federated: { every: 1, cohortSize: 5, minReports: 2, deadlineMs: 10_000 },
     };
     expect(validateTaskSpec({ ...valid, evaluation }).evaluation).toEqual(evaluation);
     expect(codeOf({ ...valid, evaluation, secureAggregation: {} })).toMatch(
-      /^INVALID_TASK: "evaluation.federated" .*secure aggregation/,
+      /^INVALID_TASK: "evaluation.federated.minReports" expected at least 3 under secure aggregation/,
     );
+    const three = { ...evaluation, federated: { ...evaluation.federated, minReports: 3 } };
+    expect(codeOf({ ...valid, evaluation: three, secureAggregation: {} })).toBe('ok');
     const privacy = { mode: 'distributed', noiseMultiplier: 1, clipNorm: 0.5, delta: 1e-5, epsilonBudget: 8 };
     expect(codeOf({ ...valid, evaluation, privacy })).toMatch(
       /^INVALID_TASK: "evaluation.federated" .*differential privacy/,

@@ -317,13 +317,19 @@ export function validateTaskSpec(input: unknown): TaskSpec {
   const admission = validateAdmission(obj.admission);
   const eligibility = validateEligibility(obj.eligibility);
   const evaluation = validateEvaluation(obj.evaluation);
-  // Evaluation rounds keep each device's metrics; a task that shows the coordinator only sums
-  // (secure aggregation) or accounts for what its updates reveal (differential privacy) would
-  // leak them outside both. Refused until the sums go through SecAgg+ (docs/tasks.md).
-  if (evaluation?.federated && (secureAggregation !== null || privacy.mode !== 'off')) {
+  // Evaluation rounds keep each device's metrics, which differential privacy does not account
+  // for; under secure aggregation they go masked and only totals reach the coordinator, which
+  // SecAgg+ needs three devices for.
+  if (evaluation?.federated && privacy.mode !== 'off') {
     throw new PollenError(
       'INVALID_TASK',
-      `"evaluation.federated" keeps each device's metrics, which ${secureAggregation !== null ? 'secure aggregation' : 'differential privacy'} would not account for: not available with ${secureAggregation !== null ? '"secureAggregation"' : '"privacy"'} yet`,
+      '"evaluation.federated" keeps each device\'s metrics, which differential privacy does not account for: not available with "privacy" yet',
+    );
+  }
+  if (evaluation?.federated && secureAggregation !== null && evaluation.federated.minReports < 3) {
+    throw new PollenError(
+      'INVALID_TASK',
+      `"evaluation.federated.minReports" expected at least 3 under secure aggregation, got ${evaluation.federated.minReports}`,
     );
   }
   checkCompressionCompatibility(compression, strategy, privacy, secureAggregation !== null, rounds.mode);

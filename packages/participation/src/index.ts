@@ -13,6 +13,7 @@ export type {
   ReplyOf,
   RequestOf,
   SecureChannel,
+  SecureRoundRef,
   Trainer,
   TrainInput,
   TrainOutput,

@@ -13,6 +13,7 @@ import {
   type Rng,
   type RoundEndMessage,
   type RoundStartMessage,
+  secureEvaluationWords,
   toBytes,
 } from '@pollen/fl-core';
 import {
@@ -195,22 +196,63 @@ export class Participant {
    */
   async evaluationStart(msg: EvaluationStartMessage): Promise<void> {
     const events = this.options.events ?? {};
+    const fail = (err: unknown, what: string): void =>
+      events.error?.({ code: errorCode(err), message: `${what}: ${(err as Error).message}` });
+    // A secure round's keys go out at once, as a training round's do: the stage does not wait.
+    const secure = msg.secure ? this.secureEvaluation(msg, msg.secure) : null;
+    if (msg.secure && !secure) {
+      fail(new Error('this device cannot take part in secure rounds'), 'evaluation refused');
+      return;
+    }
     let heldOut: HeldOutReport | null = null;
     try {
       const weights = decodeDense(toBytes(msg.weights)).vector;
       heldOut = (await this.options.trainer.evaluate?.({ msg, weights })) ?? null;
     } catch (err) {
-      events.error?.({ code: errorCode(err), message: `evaluation failed: ${(err as Error).message}` });
+      fail(err, 'evaluation failed');
     }
     const link = this.options.link();
     if (!link?.connected) return;
-    const ack = await link.request('eval:report', {
-      taskId: msg.taskId,
-      evaluationId: msg.evaluationId,
-      modelVersion: msg.modelVersion,
-      heldOut,
-    });
-    events.evaluated?.(msg, heldOut, ack, toBytes(msg.weights).byteLength);
+    try {
+      const ack = secure
+        ? await secure(heldOut)
+        : await link.request('eval:report', {
+            taskId: msg.taskId,
+            evaluationId: msg.evaluationId,
+            modelVersion: msg.modelVersion,
+            heldOut,
+          });
+      events.evaluated?.(msg, heldOut, ack, toBytes(msg.weights).byteLength);
+    } catch (err) {
+      fail(err, 'evaluation report failed');
+    }
+  }
+
+  /**
+   * A secure evaluation round: advertise now; the report then goes masked through SecAgg+
+   * (fl-core's secureEvaluationWords), so the coordinator learns only the totals. The masked
+   * input's report fields say nothing of this device (one example, loss 0): its figures are in
+   * the mask. Null when this device has no secure channel.
+   */
+  private secureEvaluation(
+    msg: EvaluationStartMessage,
+    secure: NonNullable<EvaluationStartMessage['secure']>,
+  ): ((heldOut: HeldOutReport | null) => Promise<Ack>) | null {
+    const channel = this.options.secure;
+    if (!channel) return null;
+    const round = { taskId: msg.taskId, roundId: secure.roundId, secagg: secure.secagg };
+    channel.start(round);
+    return (heldOut) => {
+      const words = secureEvaluationWords(heldOut, secure.metrics, secure.scale);
+      const report = {
+        modelVersion: msg.modelVersion,
+        numExamples: 1,
+        backend: this.options.backend(),
+        metrics: { loss: 0 },
+        trainMs: 0,
+      };
+      return channel.input(round, words, null, null, report, null);
+    };
   }
 
   private async trainInput(msg: RoundStartMessage): Promise<TrainInput> {

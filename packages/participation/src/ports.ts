@@ -143,6 +143,9 @@ export class InMemoryDevice implements DeviceMemory {
   }
 }
 
+/** What the secure channel needs of a round: a training round's start, or a secure evaluation round. */
+export type SecureRoundRef = Pick<RoundStartMessage, 'taskId' | 'roundId' | 'secagg'>;
+
 /**
  * Secure aggregation's client (SecAgg+, fl-core's SecAggSession): in the browser it runs in the
  * training worker, in Node in the process. It advertises when the round starts, takes the
@@ -150,10 +153,10 @@ export class InMemoryDevice implements DeviceMemory {
  */
 export interface SecureChannel {
   /** A secure round (one with a `secagg` block) started: advertise this device's keys at once, before training. */
-  start(msg: RoundStartMessage): void;
+  start(msg: SecureRoundRef): void;
   /** The input is ready: mask it once the partners' shares are in; resolves with the masked input's ack. */
   input(
-    msg: RoundStartMessage,
+    msg: SecureRoundRef,
     delta: Float32Array,
     controlDelta: Float32Array | null,
     clipBit: 0 | 1 | null,

@@ -1,7 +1,6 @@
 import {
   type Ack,
   type RoundSecAgg,
-  type RoundStartMessage,
   type SecAggInputParts,
   type SecAggKeysEvent,
   type SecAggMaskedEvent,
@@ -10,7 +9,7 @@ import {
   SecAggSession,
   type SecAggSharesEvent,
 } from '@pollen/fl-core';
-import { type Link, type SecureChannel, sendUpload } from './ports.ts';
+import { type Link, type SecureChannel, type SecureRoundRef, sendUpload } from './ports.ts';
 
 /**
  * The device's side of secure rounds (SecAgg+, fl-core's SecAggSession), once: a session per
@@ -190,12 +189,12 @@ export class SocketSecureChannel implements SecureChannel {
     source.on('secagg:request', (msg) => this.rounds.handle({ step: 'request', roundId: msg.roundId, msg }));
   }
 
-  start(msg: RoundStartMessage): void {
+  start(msg: SecureRoundRef): void {
     this.rounds.handle({ step: 'start', roundId: msg.roundId, taskId: msg.taskId, block: msg.secagg! });
   }
 
   input(
-    msg: RoundStartMessage,
+    msg: SecureRoundRef,
     delta: Float32Array,
     controlDelta: Float32Array | null,
     clipBit: 0 | 1 | null,

@@ -184,3 +184,70 @@ describe('federated evaluation rounds', () => {
     expect(coordinator.engine.population.counts('tiny').evaluating).toBe(0);
   });
 });
+
+describe('secure evaluation rounds', () => {
+  it('release only the totals, equal to the plain example-weighted means of the devices that stayed', async () => {
+    const coordinator = await session.start({
+      secureAggregation: {},
+      evaluation: { heldOutFraction: 0.2 },
+      rounds: {
+        cohortSize: 3,
+        minClients: 3,
+        minReports: 3,
+        overSelection: 1,
+        deadlineMs: 30_000,
+        maxRounds: 0,
+      },
+    });
+    const { engine } = coordinator;
+    await engine.setStatus('tiny', 'paused');
+    const sent = new Map<string, HeldOutReport>();
+    const clients = [0, 1, 2, 3].map((i) => {
+      const c = new NodeContributor(coordinator.url, `client-sec-ev-${i}`);
+      c.evaluator = () => {
+        // The fourth device leaves once it has advertised its keys: SecAgg+ recovers without it.
+        if (i === 3) {
+          c.close();
+          return null;
+        }
+        const report = held(0.2 + 0.25 * i, 2 + i);
+        sent.set(c.clientId, report);
+        return report;
+      };
+      session.clients.push(c);
+      return c;
+    });
+    for (const c of clients) expect((await c.hello('tiny', 10)).ok).toBe(true);
+    // Evaluation rounds turned on once the four devices are idle: all four are asked.
+    const task = (await coordinator.store.getTask('tiny'))!;
+    const federated = { every: 1, cohortSize: 4, minReports: 3, deadlineMs: 20_000 };
+    await engine.configure('tiny', {
+      ...task.spec,
+      evaluation: { heldOutFraction: 0.2, federated },
+    } as TaskSpec);
+    const record = await waitFor(
+      async () => (await coordinator.store.listEvaluations('tiny')).find((r) => r.status !== 'open'),
+      20_000,
+    );
+    // Only totals: no device's figure, no spread.
+    expect(record).toMatchObject({
+      version: 0,
+      status: 'complete',
+      secure: true,
+      selected: 4,
+      reported: 3,
+      dropped: 1,
+    });
+    const reports = [...sent.values()];
+    const examples = reports.reduce((n, r) => n + r.numExamples, 0);
+    const mean = (name: string) =>
+      reports.reduce((s, r) => s + r.metrics[name]! * r.numExamples, 0) / examples;
+    const fe = record.federatedEvaluation!;
+    expect(fe).toMatchObject({ version: 0, clients: 3, numExamples: examples, distribution: {} });
+    expect(fe.metrics.accuracy).toBeCloseTo(mean('accuracy'), 4);
+    expect(fe.metrics.loss).toBeCloseTo(mean('loss'), 4);
+    // A plain report has no place in a secure evaluation round.
+    const late = clients[0]!;
+    expect(await code(late.report(late.evaluations[0]!, held(0.5, 2)))).toBe('ROUND_CLOSED');
+  });
+});

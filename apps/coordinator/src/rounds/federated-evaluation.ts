@@ -5,16 +5,31 @@ import {
   type FederatedEvaluationSettings,
   type HeldOutReport,
   hashSeed,
+  metricKey,
+  type OnDevices,
   onDevices,
   PollenError,
   poissonCohort,
   type Rng,
+  secureEvaluationMeans,
   type TaskSpec,
 } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock.ts';
 import type { EvaluationRecord, Fence, Store, StoredTask } from '../store/types.ts';
 import type { Contributor, Population } from './population.ts';
+import { SecAggRound } from './secagg-round.ts';
+
+/**
+ * Secure evaluation rounds run their SecAgg+ stages under round ids of their own, above every
+ * training round's (ids count from 1 per task): evaluation round `id` is `SECURE_ROUND_BASE + id`.
+ */
+export const SECURE_ROUND_BASE = 2 ** 31;
+/**
+ * The fixed-point range of a secure evaluation's words: each is a metric over its cap times a
+ * share of the cohort's examples (fl-core's secureEvaluationWords), so at most 1.
+ */
+const SECURE_WORD_RANGE = 1;
 
 export interface FederatedEvaluationDeps {
   readonly store: Pick<
@@ -58,6 +73,17 @@ interface OpenEvaluation {
   bytesUp: number;
   rejected: number;
   cancelTimer: () => void;
+  /**
+   * Under secure aggregation: the SecAgg+ round the devices' masked reports go through, the
+   * scale their words are divided by, and the metric names in the order of the words.
+   */
+  readonly secure: {
+    readonly round: SecAggRound;
+    readonly scale: number;
+    readonly metrics: readonly string[];
+  } | null;
+  /** Under secure aggregation, once unmasked: the totals (no report of any one device exists). */
+  totals: OnDevices | null;
 }
 
 /**
@@ -161,6 +187,9 @@ export class FederatedEvaluation {
       weights,
       heldOutFraction: task.spec.evaluation!.heldOutFraction,
     };
+    const secure = task.spec.secureAggregation
+      ? this.startSecure(task.spec, id, waiting.version, cohort, settings, startedAt)
+      : null;
     const open: OpenEvaluation = {
       id,
       version: waiting.version,
@@ -174,17 +203,99 @@ export class FederatedEvaluation {
       bytesDown: weights.byteLength * cohort.length,
       bytesUp: 0,
       rejected: 0,
-      cancelTimer: clock.setTimeout(() => this.close('deadline'), settings.deadlineMs),
+      // A secure round keeps its own time: its mask stage closes at the deadline, the unmask after.
+      cancelTimer: secure ? () => {} : clock.setTimeout(() => this.close('deadline'), settings.deadlineMs),
+      secure,
+      totals: null,
     };
     this.open = open;
     for (const c of cohort) c.activeEvaluation = id;
     population.touch();
     this.save(this.record(open, 'open', null));
     this.deps.log.info(
-      { task: this.taskId, evaluation: id, version: open.version, selected: cohort.length },
+      {
+        task: this.taskId,
+        evaluation: id,
+        version: open.version,
+        selected: cohort.length,
+        secure: secure !== null,
+      },
       'evaluation round started',
     );
-    for (const c of cohort) c.send('eval:start', message);
+    for (const c of cohort) {
+      const own = secure
+        ? {
+            ...message,
+            secure: {
+              roundId: secure.round.roundId,
+              scale: secure.scale,
+              metrics: secure.metrics,
+              secagg: secure.round.secAggFor(c.clientId),
+            },
+          }
+        : message;
+      c.send('eval:start', own);
+    }
+    if (secure) void secure.round.closed.then(() => this.closeSecure(open));
+  }
+
+  /**
+   * The SecAgg+ round of a secure evaluation: each device masks, per metric, metric x held-out
+   * examples / scale, then held-out examples / scale, so the sum holds the example-weighted
+   * totals and nothing of any one device. The scale is the examples the cohort said it holds,
+   * so every word is at most its metric and the counts sum to at most 1.
+   */
+  private startSecure(
+    spec: TaskSpec,
+    id: number,
+    version: number,
+    cohort: readonly Contributor[],
+    settings: FederatedEvaluationSettings,
+    startedAt: number,
+  ): OpenEvaluation['secure'] {
+    const metrics = ['loss', ...spec.metrics.map(metricKey)];
+    const round = new SecAggRound({
+      taskId: this.taskId,
+      roundId: SECURE_ROUND_BASE + id,
+      baseVersion: version,
+      dimension: metrics.length + 1,
+      selected: cohort.map((c) => c.clientId),
+      target: cohort.length,
+      minReports: settings.minReports,
+      deadlineMs: settings.deadlineMs - (this.deps.clock.now() - startedAt),
+      settings: { ...spec.secureAggregation!, range: SECURE_WORD_RANGE },
+      send: (clientId, event, payload) => this.deps.population.byClientId(clientId)?.send(event, payload),
+      clock: this.deps.clock,
+      log: this.deps.log.child({ task: this.taskId, evaluation: id }),
+    });
+    return { round, scale: cohort.reduce((n, c) => n + c.numExamples, 0), metrics };
+  }
+
+  /** The secure evaluation round whose SecAgg+ stages run under `roundId`, while it is open. */
+  secureRound(roundId: number): SecAggRound | undefined {
+    const secure = this.open?.secure;
+    return secure?.round.roundId === roundId ? secure.round : undefined;
+  }
+
+  /** A secure evaluation's SecAgg+ round settled: the totals if it unmasked them, then the record. */
+  private closeSecure(open: OpenEvaluation): void {
+    if (this.open !== open) return;
+    const { round, scale, metrics } = open.secure!;
+    if (round.failure === null) {
+      const sum = round.summed();
+      const means = secureEvaluationMeans(sum, metrics);
+      if (means) {
+        open.totals = {
+          version: open.version,
+          clients: round.reportedCount,
+          numExamples: Math.round(sum[metrics.length]! * scale),
+          metrics: means,
+          distribution: {},
+        };
+      }
+    }
+    open.bytesUp = round.record().bytesUp;
+    this.close(round.reason === 'deadline' ? 'deadline' : 'all-accounted', round.failure);
   }
 
   /**
@@ -204,6 +315,12 @@ export class FederatedEvaluation {
     }
     if (open.settled.has(contributor.clientId)) {
       throw new PollenError('REPLAY', `evaluation round ${open.id} already has this client's answer`);
+    }
+    if (open.secure) {
+      throw new PollenError(
+        'INVALID_MESSAGE',
+        `evaluation round ${open.id} is securely aggregated: its report goes masked, in round ${open.secure.round.roundId}'s stages`,
+      );
     }
     open.bytesUp += bytes;
     const held = msg.heldOut;
@@ -230,6 +347,12 @@ export class FederatedEvaluation {
   drop(clientId: string): void {
     const open = this.open;
     if (!open?.selected.has(clientId) || open.settled.has(clientId)) return;
+    if (open.secure) {
+      // The SecAgg+ round decides when its stages stop waiting; the device is free meanwhile.
+      open.secure.round.drop(clientId);
+      this.settle(open, clientId);
+      return;
+    }
     this.settle(open, clientId);
     this.closeIfSettled(open);
   }
@@ -260,23 +383,26 @@ export class FederatedEvaluation {
     if (this.open === open && open.settled.size === open.selected.size) this.close('all-accounted');
   }
 
-  private close(reason: 'all-accounted' | 'deadline' | 'stopped'): void {
+  /** Reports in the round's figures: each plain one, or the devices whose masked reports were summed. */
+  private reported(open: OpenEvaluation): number {
+    return open.secure ? (open.totals?.clients ?? 0) : open.reports.length;
+  }
+
+  private close(reason: 'all-accounted' | 'deadline' | 'stopped', failure: string | null = null): void {
     const open = this.open;
     if (!open) return;
     this.open = null;
     open.cancelTimer();
+    if (reason === 'stopped') open.secure?.round.close('stopped');
     for (const clientId of open.selected) if (!open.settled.has(clientId)) this.settle(open, clientId);
+    const reported = this.reported(open);
     const status =
-      reason === 'stopped'
-        ? 'abandoned'
-        : open.reports.length >= open.settings.minReports
-          ? 'complete'
-          : 'insufficient';
+      reason === 'stopped' ? 'abandoned' : reported >= open.settings.minReports ? 'complete' : 'insufficient';
     const why =
       status === 'abandoned'
         ? 'the coordinator stopped'
         : status === 'insufficient'
-          ? `${open.reports.length} of the ${open.settings.minReports} reports it needs`
+          ? (failure ?? `${reported} of the ${open.settings.minReports} reports it needs`)
           : null;
     const record = this.record(open, status, why, reason === 'deadline');
     this.deps.log.info(
@@ -285,7 +411,7 @@ export class FederatedEvaluation {
         evaluation: open.id,
         version: open.version,
         status,
-        reported: open.reports.length,
+        reported,
       },
       'evaluation round closed',
     );
@@ -300,6 +426,7 @@ export class FederatedEvaluation {
     deadlineHit = false,
   ): EvaluationRecord {
     const closed = status !== 'open';
+    const reported = this.reported(open);
     return {
       taskId: this.taskId,
       evaluationId: open.id,
@@ -309,15 +436,16 @@ export class FederatedEvaluation {
       eligible: open.eligible,
       sampling: open.sampling,
       minReports: open.settings.minReports,
-      reported: open.reports.length,
-      dropped: closed ? open.selected.size - open.reports.length : open.settled.size - open.reports.length,
+      reported,
+      dropped: closed ? open.selected.size - reported : open.settled.size - reported,
       rejected: open.rejected,
       deadlineHit,
       startedAt: open.startedAt,
       endedAt: closed ? this.deps.clock.now() : null,
       bytesDown: open.bytesDown,
       bytesUp: open.bytesUp,
-      federatedEvaluation: onDevices(open.version, open.reports),
+      federatedEvaluation: open.secure ? open.totals : onDevices(open.version, open.reports),
+      ...(open.secure ? { secure: true } : {}),
       reason,
     };
   }

@@ -159,13 +159,15 @@ export class ContributorGateway {
           const { taskId, roundId } = parseUploadSlot(msg);
           if (taskId !== c.taskId) throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
           const task = (await this.tasks.store.getTask(c.taskId))!;
-          const round = this.tasks.runner(c.taskId)?.target(c.clientId, roundId);
+          const evaluation = this.tasks.runner(c.taskId)?.federated.secureRound(roundId);
+          const round = evaluation ?? this.tasks.runner(c.taskId)?.target(c.clientId, roundId);
           if (!round) throw new PollenError('ROUND_CLOSED', `round ${roundId} is not open`);
           round.checkMembership(c.clientId);
           return this.slots.request({
             socketId: socket.id,
             roundId,
-            bytes: uploadSlotBytes(task),
+            // A secure evaluation's masked report is a few words, not a model.
+            bytes: evaluation ? 4 * evaluation.dimension : uploadSlotBytes(task),
             open: () => round.isOpen && socket.connected,
           });
         }),
@@ -248,9 +250,11 @@ export class ContributorGateway {
             if (envelope.taskId !== c.taskId)
               throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
             if (upload) this.slots.expect(socket.id, envelope.roundId);
-            const round = this.tasks.runner(c.taskId)?.target(c.clientId, envelope.roundId);
+            const runner = this.tasks.runner(c.taskId);
+            const round =
+              runner?.federated.secureRound(envelope.roundId) ?? runner?.target(c.clientId, envelope.roundId);
             if (!round) throw new PollenError('ROUND_CLOSED', `round ${envelope.roundId} is not open`);
-            // A secure round takes it; on a cluster node without the lease, its relay forwards it
+            // A secure round (training, or an evaluation's SecAgg+ stages) takes it; on a cluster node without the lease, its relay forwards it
             // to the holder; any other round refuses it (handle.ts).
             round.receive(event, c.clientId, envelope.body);
             return {};

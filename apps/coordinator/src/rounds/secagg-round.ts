@@ -382,6 +382,12 @@ export class SecAggRound implements DrivenRound {
     return { delta, ...(meanControlDelta ? { meanControlDelta } : {}) };
   }
 
+  /** The unmasked sum of the survivors' values, as the layout decodes it (a secure evaluation's totals). */
+  summed(): Float32Array {
+    if (!this.result) throw new PollenError('SECAGG_ABORTED', this.failure ?? 'the sum is not recovered yet');
+    return this.result.sum.delta;
+  }
+
   /** The round's record as it stands (record.ts): only the survivors' reports once the sum is out. */
   record(fields: Partial<RoundRecord> = {}): RoundRecord {
     const contributors = this.result ? new Set(this.result.contributors) : null;

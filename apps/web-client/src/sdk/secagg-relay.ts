@@ -1,11 +1,5 @@
-import type {
-  Ack,
-  ClientToServerEvents,
-  RoundStartMessage,
-  SecAggReport,
-  ServerToClientEvents,
-} from '@pollen/fl-core';
-import { sendStage, socketLink } from '@pollen/participation';
+import type { Ack, ClientToServerEvents, SecAggReport, ServerToClientEvents } from '@pollen/fl-core';
+import { type SecureRoundRef, sendStage, socketLink } from '@pollen/participation';
 import type { Socket } from 'socket.io-client';
 import type { SecAggErrorReply, SecAggSendReply, SecAggWorkerRequest } from '../worker/secagg.ts';
 
@@ -40,14 +34,14 @@ export class SecAggRelay {
   }
 
   /** A secure round started: the worker advertises this device's keys at once, before training. */
-  start(msg: RoundStartMessage): void {
+  start(msg: SecureRoundRef): void {
     if (!msg.secagg) return;
     this.post({ type: 'secagg', step: 'start', roundId: msg.roundId, taskId: msg.taskId, block: msg.secagg });
   }
 
   /** The update is ready: the worker masks it once the partners' shares are in; resolves with the ack. */
   input(
-    msg: RoundStartMessage,
+    msg: SecureRoundRef,
     delta: Float32Array,
     controlDelta: Float32Array | null,
     clipBit: 0 | 1 | null,

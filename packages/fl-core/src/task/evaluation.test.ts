@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { clientSpread } from '../spread.ts';
-import { isHeldOut, metricRange, parseHeldOutReport, validateEvaluation } from './evaluation.ts';
+import {
+  isHeldOut,
+  metricRange,
+  parseHeldOutReport,
+  secureEvaluationMeans,
+  secureEvaluationWords,
+  secureMetricCap,
+  validateEvaluation,
+} from './evaluation.ts';
 
 const code = (f: () => unknown): string | undefined => {
   try {
@@ -127,5 +135,41 @@ describe('evaluation rounds (evaluation.federated)', () => {
       expect(() => validateEvaluation(value)).toThrow(expect.objectContaining({ code: 'INVALID_TASK' }));
       expect(() => validateEvaluation(value)).toThrow(field);
     }
+  });
+});
+
+describe('secure evaluation words', () => {
+  it('sum to the example-weighted means, each metric over its cap, clipping above it', () => {
+    const metrics = ['loss', 'accuracy'];
+    const reports = [
+      { metrics: { loss: 0.5, accuracy: 0.9 }, numExamples: 3 },
+      { metrics: { loss: 1.5, accuracy: 0.4 }, numExamples: 1 },
+      null,
+    ];
+    const sum = new Float32Array(3);
+    for (const r of reports) {
+      const words = secureEvaluationWords(r, metrics, 10);
+      for (const [i, w] of words.entries()) {
+        expect(Math.abs(w)).toBeLessThanOrEqual(1);
+        sum[i]! += w;
+      }
+    }
+    expect(secureMetricCap('accuracy')).toBe(1);
+    expect(secureMetricCap('loss')).toBe(100);
+    const means = secureEvaluationMeans(sum, metrics)!;
+    expect(means.loss).toBeCloseTo((0.5 * 3 + 1.5) / 4, 6);
+    expect(means.accuracy).toBeCloseTo((0.9 * 3 + 0.4) / 4, 6);
+    // No held-out examples anywhere: no means.
+    expect(secureEvaluationMeans(secureEvaluationWords(null, metrics, 10), metrics)).toBeNull();
+    // A loss above its cap counts as the cap.
+    const clipped = secureEvaluationWords(
+      { metrics: { loss: 500, accuracy: 0 }, numExamples: 2 },
+      metrics,
+      2,
+    );
+    expect(secureEvaluationMeans(clipped, metrics)!.loss).toBeCloseTo(100, 4);
+    expect(() => secureEvaluationWords({ metrics: { loss: 1 }, numExamples: 1 }, metrics, 1)).toThrow(
+      'accuracy',
+    );
   });
 });

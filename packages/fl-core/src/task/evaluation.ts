@@ -160,3 +160,45 @@ export function parseHeldOutReport(
   }
   return { metrics: values, numExamples: expectInt(`${name}.numExamples`, obj.numExamples, 1, 1e9, code) };
 }
+
+/**
+ * The largest value a metric contributes to a secure evaluation round (docs/tasks.md,
+ * "Evaluation rounds"): its range's top where it has one (accuracies, AUC: 1), else 100 (a
+ * loss, error or perplexity above it is clipped: a model that learned anything is far below).
+ * Each word is divided by its metric's cap, so every word spends the fixed point's precision.
+ */
+export function secureMetricCap(name: string): number {
+  const top = metricRange(name)[1];
+  return Number.isFinite(top) ? top : 100;
+}
+
+/**
+ * A device's words in a secure evaluation round: for each of `metrics` in order,
+ * min(metric, cap) / cap x held-out examples / `scale`, then held-out examples / `scale`.
+ * Summed over the devices, word i x cap over the last word is metric i's example-weighted
+ * mean; a device holding no held-out examples adds zeros.
+ */
+export function secureEvaluationWords(
+  report: HeldOutReport | null,
+  metrics: readonly string[],
+  scale: number,
+): Float32Array {
+  const out = new Float32Array(metrics.length + 1);
+  if (!report) return out;
+  const weight = report.numExamples / scale;
+  for (const [i, name] of metrics.entries()) {
+    const value = report.metrics[name];
+    if (value === undefined) throw new PollenError('INVALID_ARGUMENT', `the report has no "${name}"`);
+    const cap = secureMetricCap(name);
+    out[i] = (Math.min(value, cap) / cap) * weight;
+  }
+  out[metrics.length] = weight;
+  return out;
+}
+
+/** The example-weighted means a secure evaluation round's unmasked sum holds; null when no device held examples. */
+export function secureEvaluationMeans(sum: Float32Array, metrics: readonly string[]): MetricValues | null {
+  const weight = sum[metrics.length]!;
+  if (!(weight > 0)) return null;
+  return Object.fromEntries(metrics.map((name, i) => [name, (sum[i]! * secureMetricCap(name)) / weight]));
+}
