@@ -204,7 +204,9 @@ export class FederatedEvaluation {
       bytesUp: 0,
       rejected: 0,
       // A secure round keeps its own time: its mask stage closes at the deadline, the unmask after.
-      cancelTimer: secure ? () => {} : clock.setTimeout(() => this.close('deadline'), settings.deadlineMs),
+      cancelTimer: secure
+        ? () => {}
+        : clock.setTimeout(() => this.guarded(() => this.close('deadline')), settings.deadlineMs),
       secure,
       totals: null,
     };
@@ -236,7 +238,7 @@ export class FederatedEvaluation {
         : message;
       c.send('eval:start', own);
     }
-    if (secure) void secure.round.closed.then(() => this.closeSecure(open));
+    if (secure) void secure.round.closed.then(() => this.guarded(() => this.closeSecure(open)));
   }
 
   /**
@@ -448,6 +450,15 @@ export class FederatedEvaluation {
       ...(open.secure ? { secure: true } : {}),
       reason,
     };
+  }
+
+  /** Run a timer's or a settled round's work: a failure is logged, never thrown into the event loop. */
+  private guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.deps.log.error({ err, task: this.taskId }, 'evaluation round failed to close');
+    }
   }
 
   /** Write records in order, and tell the feed once each is durable. */
