@@ -435,5 +435,17 @@ test('with secure aggregation, evaluation rounds give the coordinator only total
     // Training rounds under secure aggregation ask no device for its own figure.
     const rounds = await api<DeviceRound[]>(coordinator.url, `/api/tasks/${id}/rounds`);
     for (const r of rounds) expect(r.onDevices).toBeUndefined();
+    // The dashboard draws the totals' mean by version.
+    const operator = await browser.newContext();
+    try {
+      const dashboard = await operator.newPage();
+      await dashboard.goto(`${coordinator.url}/dashboard?task=${id}`);
+      await dashboard.locator('#token').fill(OPERATOR_TOKEN);
+      await dashboard.locator('#login-form button').click();
+      await expect(dashboard.locator('#federated-mse-chart')).toHaveAttribute('data-points', '2');
+      await expect(dashboard.locator('#tile-heldout')).toContainText('federated evaluation of version 2');
+    } finally {
+      await operator.close();
+    }
   });
 });

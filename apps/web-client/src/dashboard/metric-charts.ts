@@ -89,7 +89,7 @@ export class MetricCharts {
       e.status === 'complete' && e.federatedEvaluation ? [e.federatedEvaluation] : [],
     );
     for (const f of federated) {
-      for (const name of Object.keys(f.distribution)) {
+      for (const name of Object.keys(f.metrics)) {
         if (!this.federatedNames.has(name)) this.addFederated(name);
       }
     }
@@ -122,16 +122,17 @@ export class MetricCharts {
           : `Held-out ${c.name} of each committed version${against ? `, against the baselines: ${against}` : ''}.`;
         c.el.dataset.heldOut = none ? 'none' : 'some';
       } else if (c.kind === 'federated') {
-        const fs = federated.filter((f) => f.distribution[c.name] !== undefined);
-        const spread = fs.map((f) => f.distribution[c.name]!);
+        const fs = federated.filter((f) => f.metrics[c.name] !== undefined);
+        // Under secure aggregation only the mean exists: the spread's series stay empty there.
+        const spread = fs.map((f) => f.distribution[c.name] ?? null);
         c.plot.setData([
           fs.map((f) => f.version),
-          spread.map((s) => s.min),
-          spread.map((s) => s.q1),
-          spread.map((s) => s.mean),
-          spread.map((s) => s.q3),
-          spread.map((s) => s.max),
-          spread.map((s) => s.worst10),
+          spread.map((s) => s?.min ?? null),
+          spread.map((s) => s?.q1 ?? null),
+          fs.map((f) => f.metrics[c.name]!),
+          spread.map((s) => s?.q3 ?? null),
+          spread.map((s) => s?.max ?? null),
+          spread.map((s) => s?.worst10 ?? null),
         ]);
         c.el.dataset.points = String(fs.length);
         const last = fs.at(-1);
@@ -222,7 +223,7 @@ export class MetricCharts {
       `Federated ${name} across devices, by version`,
       `federated-${metricId(name)}-chart`,
     );
-    federated.note.textContent = `Evaluation rounds: the example-weighted mean of ${name} over the devices that scored the version on their own held-out examples, its quartiles and extremes across them, and the mean of the worst 10% of devices.`;
+    federated.note.textContent = `Evaluation rounds: the example-weighted mean of ${name} over the devices that scored the version on their own held-out examples, its quartiles and extremes across them, and the mean of the worst 10% of devices (the mean alone under secure aggregation, which shows the coordinator totals only).`;
     const held = this.charts.find((c) => c.kind === 'heldout' && c.name === name);
     const after = held?.el.parentElement;
     if (after) after.after(federated.card);
