@@ -23,6 +23,8 @@ export interface PopulationSample {
   readonly t: number;
   readonly total: number;
   readonly available: number;
+  /** In an evaluation round at the time (task `evaluation.federated`). */
+  readonly evaluating: number;
   readonly byBackend: Partial<Record<string, number>>;
 }
 
@@ -87,6 +89,7 @@ export function createCharts(root: Document): { update(state: ChartState): void;
           {},
           line('connected', COLORS.good),
           line('available', COLORS.grey),
+          line('evaluating', COLORS.accent),
           ...BACKENDS.map((b) => ({ label: b, stroke: BACKEND_COLORS[b], width: 1, dash: [4, 3] })),
         ],
       },
@@ -94,6 +97,7 @@ export function createCharts(root: Document): { update(state: ChartState): void;
         s.population.map((p) => p.t / 1000),
         s.population.map((p) => p.total),
         s.population.map((p) => p.available),
+        s.population.map((p) => p.evaluating),
         ...BACKENDS.map((b) => s.population.map((p) => p.byBackend[b] ?? 0)),
       ],
       (s) => s.population.length,
