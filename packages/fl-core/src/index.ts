@@ -327,6 +327,7 @@ export {
 export type {
   BuiltinData,
   ColumnsSpec,
+  DataPart,
   DataSpec,
   InputDtype,
   InputSpec,
@@ -344,6 +345,7 @@ export type {
 export {
   BUILTIN_DATA,
   ColumnsSchema,
+  DATA_PARTS,
   DataSchema,
   DTYPES,
   InputSchema,
