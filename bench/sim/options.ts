@@ -141,7 +141,8 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --seed N               seed of partitions, drop-outs, churn and latency (default ${SIM_DEFAULTS.seed})
   --out DIR              where report.json, plot.html, rounds.csv go (default bench/results/sim/<run>)
   --quiet                no progress lines on stderr
-  --task next-char|spam  a built-in text task on its own data (Node clients), its task file's
+  --task next-char|next-char-finetune|spam
+                         a built-in text task on its own data (Node clients), its task file's
                          training unless flags say otherwise; --partition natural | iid
 ${DATA_USAGE}`;
 

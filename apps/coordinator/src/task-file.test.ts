@@ -70,7 +70,7 @@ describe('task files', () => {
 });
 
 describe('the built-in tasks', () => {
-  it('load by name: next-char on Brown text, spam on SpamAssassin messages, each with a model that fits', async () => {
+  it('load by name: next-char and next-char-finetune on Brown text, spam on SpamAssassin messages, each with a model that fits', async () => {
     const { buildModel, checkModelFits } = await import('@pollen/ml');
     const nextChar = await loadTaskFile('next-char');
     expect(nextChar).toMatchObject({
@@ -83,6 +83,23 @@ describe('the built-in tasks', () => {
     checkModelFits(model, nextChar);
     // At most a few hundred thousand parameters, so it trains in a tab.
     expect(model.countParams()).toBeLessThan(300_000);
+    // The pretrained transformer, fine-tuned on the genres it was not pretrained on.
+    const fineTune = await loadTaskFile('next-char-finetune');
+    expect(fineTune).toMatchObject({
+      id: 'next-char-finetune',
+      data: { builtin: 'brown', part: 'fine-tune', partition: { kind: 'natural' } },
+      presentation: {
+        kind: 'next-char',
+        context: 32,
+        alphabet: (nextChar.presentation as { alphabet: string }).alphabet,
+      },
+      target: { kind: 'class', numClasses: 49 },
+    });
+    const transformer = await buildModel(fineTune);
+    checkModelFits(transformer, fineTune);
+    expect(transformer.getLayer('block0_q').getClassName()).toBe('Dense');
+    // Its initial weights are the pretrained ones, not an initialization's zero biases.
+    expect(Math.abs(transformer.getLayer('next').getWeights()[1]!.dataSync()[1]!)).toBeGreaterThan(0);
     const spam = await loadTaskFile('spam');
     expect(spam).toMatchObject({
       id: 'spam',

@@ -73,7 +73,7 @@ export function readTaskFile(path: string): unknown {
 }
 
 /** The built-in tasks (docs/tasks.md), each a task file in the package's tasks/ folder. */
-export const BUILTIN_TASKS = ['next-char', 'spam'] as const;
+export const BUILTIN_TASKS = ['next-char', 'next-char-finetune', 'spam'] as const;
 export type BuiltinTask = (typeof BUILTIN_TASKS)[number];
 
 /** The task file of a built-in task. */

@@ -334,6 +334,7 @@ export {
 export type {
   BuiltinData,
   ColumnsSpec,
+  DataPart,
   DataSpec,
   InputDtype,
   InputSpec,
@@ -351,6 +352,7 @@ export type {
 export {
   BUILTIN_DATA,
   ColumnsSchema,
+  DATA_PARTS,
   DataSchema,
   DTYPES,
   InputSchema,

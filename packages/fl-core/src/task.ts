@@ -187,7 +187,8 @@ function checkFedNovaCompatibility(
  * Built-in data fits only the task it was made for: MNIST is 784 pixels and 10 classes; Brown
  * text is read through a next-char presentation (its alphabet and context make the examples);
  * SpamAssassin messages through a text-label presentation labelled ham and spam (its features
- * make the input). Only Brown and SpamAssassin have groups for a natural partition.
+ * make the input). Only Brown and SpamAssassin have groups for a natural partition, and only
+ * Brown has parts (pretraining and fine-tuning genres).
  */
 function checkData(
   data: TaskInput['data'] & object,
@@ -196,6 +197,12 @@ function checkData(
   presentation: Presentation | undefined,
 ): DataSpec {
   const size = input.shape.reduce((a, b) => a * b, 1);
+  if ((data.part ?? 'all') !== 'all' && data.builtin !== 'brown') {
+    throw new PollenError(
+      'INVALID_TASK',
+      `"data.part" ${data.part} splits brown by genre; ${data.builtin} has only the part all`,
+    );
+  }
   if (data.builtin === 'mnist') {
     if (size !== 784 || input.dtype !== 'uint8' || target.kind !== 'class' || target.numClasses !== 10) {
       throw new PollenError(

@@ -16,14 +16,31 @@ export {
   labelSize,
   pickExamples,
 } from './examples.ts';
-export type { LoraDenseArgs, OneHotArgs } from './layers/index.ts';
-export { LoraDense, mergeLora, OneHot, withLora } from './layers/index.ts';
+export type {
+  CausalSelfAttentionArgs,
+  LayerNormArgs,
+  LoraDenseArgs,
+  OneHotArgs,
+  PositionEmbeddingArgs,
+} from './layers/index.ts';
+export {
+  CausalSelfAttention,
+  LastPosition,
+  LayerNorm,
+  LoraDense,
+  mergeLora,
+  OneHot,
+  PositionEmbedding,
+  withLora,
+} from './layers/index.ts';
 export type { LossTask } from './losses.ts';
 export { batchLoss, EPSILON } from './losses.ts';
 export type { ScoreTask } from './metrics.ts';
 export { MetricAccumulator, rocAuc } from './metrics.ts';
 export type { ModelTask } from './model.ts';
 export { buildModel, checkModelFits, modelTopology } from './model.ts';
+export type { NextCharTransformerOptions } from './next-char-transformer.ts';
+export { nextCharTransformer } from './next-char-transformer.ts';
 export type { TrainClock } from './pace.ts';
 export { expectCpuShare, Pacer, realClock } from './pace.ts';
 export { batchTensors, inputTensor, targetTensor } from './preprocess.ts';

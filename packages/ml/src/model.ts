@@ -9,7 +9,11 @@ import {
 } from '@pollen/fl-core';
 import * as tf from '@tensorflow/tfjs';
 // Pollen's own layers, registered with tfjs so a topology naming them loads everywhere a model is built.
+import './layers/attention.ts';
+import './layers/last-position.ts';
+import './layers/layer-norm.ts';
 import './layers/one-hot.ts';
+import './layers/position-embedding.ts';
 import { base64ToBytes } from './base64.ts';
 
 /** The parts of a task that say what model to build. */

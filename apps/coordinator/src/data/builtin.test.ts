@@ -7,13 +7,13 @@ import { decodeExampleSet, encodeExampleSet, messageFeatures, nextCharExamples }
 import { describe, expect, it } from 'vitest';
 import { builtinBaselines, builtinKey, builtinShard, builtinShards, builtinSplit } from './builtin.ts';
 import { BrownRowSchema, loadBrown, loadSpam, readJsonLinesGz } from './text-corpora.ts';
-import { BROWN_HELD_OUT_EXAMPLES } from './text-split.ts';
+import { BROWN_HELD_OUT_EXAMPLES, BROWN_PRETRAIN_GENRES } from './text-split.ts';
 
 const coding = { kind: 'next-char', alphabet: " abcdefghijklmnopqrstuvwxyz.,'", context: 8 } as const;
 const rounds = { cohortSize: 3, minReports: 1, deadlineMs: 30_000 };
 const training = { epochs: 1, batchSize: 32, learningRate: 0.1 };
 
-const brownTask = (partition: object, numShards: number) =>
+const brownTask = (partition: object, numShards: number, part?: string) =>
   validateTaskSpec({
     id: 'chars',
     name: 'chars',
@@ -21,7 +21,7 @@ const brownTask = (partition: object, numShards: number) =>
     input: { shape: [8], dtype: 'uint8' },
     target: { kind: 'class', numClasses: 31 },
     presentation: coding,
-    data: { builtin: 'brown', partition, numShards },
+    data: { builtin: 'brown', partition, numShards, ...(part ? { part } : {}) },
     training,
     rounds,
   });
@@ -101,6 +101,29 @@ describe('Brown as next-character examples', () => {
     // A shard goes over the wire as an example set of the task.
     const shard = builtinShard(natural, 3);
     expect(decodeExampleSet(natural, encodeExampleSet(natural, shard))).toEqual(shard);
+  });
+
+  it('keeps the fine-tuning genres only for a task on the fine-tuning part, held-out text too', () => {
+    const docs = loadBrown();
+    const fineTune = brownTask({ kind: 'natural' }, 296, 'fine-tune');
+    const split = builtinSplit(fineTune)!;
+    expect(builtinKey(fineTune)).not.toBe(builtinKey(brownTask({ kind: 'natural' }, 296)));
+    const trained = new Set(split.groups);
+    expect(trained.size).toBe(296);
+    for (const doc of trained) {
+      expect(BROWN_PRETRAIN_GENRES).not.toContain(docs[doc]!.genre);
+      expect(doc % 10).not.toBe(9);
+    }
+    // The held-out examples are those of the fine-tuning genres' every tenth document.
+    const held = docs.filter((d, i) => i % 10 === 9 && !BROWN_PRETRAIN_GENRES.includes(d.genre));
+    const heldCount = held.reduce((n, d) => n + nextCharExamples(d.text, coding).count, 0);
+    const first = nextCharExamples(held[0]!.text, coding);
+    expect(split.test.count).toBe(Math.min(BROWN_HELD_OUT_EXAMPLES, heldCount));
+    expect(split.test.y[0]).toBe(first.y[0]);
+    // The pretraining part is the other genres: no document in both.
+    const pretrain = new Set(builtinSplit(brownTask({ kind: 'natural' }, 154, 'pretrain'))!.groups);
+    expect(pretrain.size).toBe(154);
+    for (const doc of pretrain) expect(trained.has(doc)).toBe(false);
   });
 
   it('scores unigram and bigram baselines on the held-out examples, the bigram better', () => {

@@ -13,14 +13,17 @@ const splits = new Map<string, BuiltinSplit>();
 
 /**
  * What a task's built-in examples depend on, as a key: the data set, and for text how the task
- * reads it (alphabet and context, features and labels) and its input dtype. Null: no built-in
+ * reads it (alphabet and context, features and labels), its input dtype and the part it uses. Null: no built-in
  * data. The evaluator thread loads the held-out set of a key itself rather than receive it.
  */
 export function builtinKey(task: SplitTask): string | null {
   const builtin = task.data?.builtin;
   if (!builtin) return null;
   if (builtin === 'mnist') return 'builtin:mnist';
-  return `builtin:${builtin}:${hashSeed(JSON.stringify([presentationOf(task), task.input.dtype])).toString(16)}`;
+  // A part of the data (brown's pretraining or fine-tuning genres) is other examples.
+  const part = task.data?.part ?? 'all';
+  const how = [presentationOf(task), task.input.dtype, ...(part === 'all' ? [] : [part])];
+  return `builtin:${builtin}:${hashSeed(JSON.stringify(how)).toString(16)}`;
 }
 
 /** The built-in data of a task as its examples (computed once per key). */

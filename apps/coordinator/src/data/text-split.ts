@@ -1,4 +1,5 @@
 import {
+  type DataPart,
   type InputSpec,
   type NextCharPresentation,
   PollenError,
@@ -24,6 +25,31 @@ export type SplitTask = Pick<TaskSpec, 'data' | 'presentation' | 'input' | 'targ
 export const BROWN_HELD_OUT_EXAMPLES = 2000;
 /** Every tenth document (the 10th, 20th, ...) is held out: 50 documents across all genres. */
 const BROWN_HELD_OUT_EVERY = 10;
+/**
+ * The Brown genres a base model is pretrained on (`pnpm pretrain next-char`): five of the 15,
+ * 171 of the 500 documents, the formal and expository prose (editorials, reviews, religion,
+ * government documents, learned writing). The other ten genres (press reportage, hobbies,
+ * popular lore, belles lettres and the six kinds of fiction) are the fine-tuning part, the
+ * text federated clients hold: no document is in both.
+ */
+export const BROWN_PRETRAIN_GENRES: readonly string[] = [
+  'editorial',
+  'reviews',
+  'religion',
+  'government',
+  'learned',
+];
+
+/** Whether a Brown document is in a part of the corpus. */
+export function inBrownPart(genre: string, part: DataPart): boolean {
+  if (part === 'all') return true;
+  return BROWN_PRETRAIN_GENRES.includes(genre) === (part === 'pretrain');
+}
+
+/** Whether the document at this index of the corpus is held out: every tenth, whatever the part. */
+export function brownHeldOut(index: number): boolean {
+  return index % BROWN_HELD_OUT_EVERY === BROWN_HELD_OUT_EVERY - 1;
+}
 /** Every fifth message of each group is held out: 298 of the 1,499, the groups in proportion. */
 const SPAM_HELD_OUT_EVERY = 5;
 
@@ -49,16 +75,20 @@ function concat(parts: readonly { count: number; x: Int32Array; y: Int32Array }[
 /**
  * Brown as next-character examples: one group per document; every tenth document held out,
  * and of its examples {@link BROWN_HELD_OUT_EXAMPLES} evenly spaced ones (all of them when the
- * evaluator scores a sample of at most 2,000, so the baselines score the same examples).
+ * evaluator scores a sample of at most 2,000, so the baselines score the same examples). A
+ * task's `data.part` keeps the documents of the pretraining or fine-tuning genres only, for
+ * training and held out alike.
  */
 export function brownSplit(task: SplitTask, coding: NextCharPresentation): BuiltinSplit {
   const docs = loadBrown();
+  const part = task.data?.part ?? 'all';
   const train: ReturnType<typeof nextCharExamples>[] = [];
   const held: ReturnType<typeof nextCharExamples>[] = [];
   const groups: number[] = [];
   docs.forEach((doc, i) => {
+    if (!inBrownPart(doc.genre, part)) return;
     const ex = nextCharExamples(doc.text, coding);
-    if (i % BROWN_HELD_OUT_EVERY === BROWN_HELD_OUT_EVERY - 1) {
+    if (brownHeldOut(i)) {
       held.push(ex);
     } else {
       train.push(ex);

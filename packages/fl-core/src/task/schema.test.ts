@@ -168,6 +168,16 @@ describe('the task schema', () => {
       /"data.builtin" expected one of mnist, brown, spam-assassin, got "cifar"/,
     ],
     [
+      'an unknown part of built-in data',
+      { data: { builtin: 'brown', part: 'finetune', partition: { kind: 'iid' }, numShards: 4 } },
+      /"data.part" expected one of all, pretrain, fine-tune, got "finetune"/,
+    ],
+    [
+      'a part of data that has none',
+      { data: { builtin: 'mnist', part: 'fine-tune', partition: { kind: 'iid' }, numShards: 4 } },
+      /"data.part" fine-tune splits brown by genre; mnist has only the part all/,
+    ],
+    [
       'a CNN on a flat input',
       { model: { kind: 'cnn' } },
       /"model.kind" cnn needs "input.shape" \[height, width, channels\]/,

@@ -174,12 +174,26 @@ export type PartitionSpec = Static<typeof PartitionSchema>;
 export const BUILTIN_DATA = ['mnist', 'brown', 'spam-assassin'] as const;
 export type BuiltinData = (typeof BUILTIN_DATA)[number];
 
+/**
+ * Which part of a built-in data set a task uses: all of it, or one side of its split between
+ * pretraining a base model centrally and fine-tuning it federated (Brown: by genre), so that
+ * what the clients hold was never pretrained on.
+ */
+export const DATA_PARTS = ['all', 'pretrain', 'fine-tune'] as const;
+export type DataPart = (typeof DATA_PARTS)[number];
+
 /** Built-in demo data: each client id maps to one shard of it. */
 export const DataSchema = Type.Object(
   {
     builtin: Type.Union(
       BUILTIN_DATA.map((b) => Type.Literal(b)),
       { description: 'mnist (digits), brown (next-char text), spam-assassin (messages)' },
+    ),
+    part: Type.Optional(
+      Type.Union(
+        DATA_PARTS.map((p) => Type.Literal(p)),
+        { description: 'all (default), or the pretraining or fine-tuning genres of brown' },
+      ),
     ),
     partition: PartitionSchema,
     numShards: Int(1, 100_000),

@@ -1,4 +1,11 @@
+export type { CausalSelfAttentionArgs } from './attention.ts';
+export { CausalSelfAttention } from './attention.ts';
+export { LastPosition } from './last-position.ts';
+export type { LayerNormArgs } from './layer-norm.ts';
+export { LayerNorm } from './layer-norm.ts';
 export type { LoraDenseArgs } from './lora.ts';
 export { LoraDense, mergeLora, withLora } from './lora.ts';
 export type { OneHotArgs } from './one-hot.ts';
 export { OneHot } from './one-hot.ts';
+export type { PositionEmbeddingArgs } from './position-embedding.ts';
+export { PositionEmbedding } from './position-embedding.ts';
