@@ -81,4 +81,13 @@ export type {
   TrainTask,
 } from './train.ts';
 export { trainLocal } from './train.ts';
+export {
+  frozenVariables,
+  layoutOf,
+  readVector,
+  roundVariables,
+  type Trainable,
+  trainableModel,
+  writeVector,
+} from './trainable.ts';
 export { getFlatWeights, setFlatWeights, weightSpecOf } from './weights.ts';

@@ -12,6 +12,7 @@ import { MetricAccumulator, type ScoreTask } from './metrics.ts';
 import { Pacer, realClock, type TrainClock } from './pace.ts';
 import { batchTensors } from './preprocess.ts';
 import type { BatchSource } from './source.ts';
+import { readVector, roundVariables, type Trainable, writeVector } from './trainable.ts';
 import { getFlatWeights, setFlatWeights } from './weights.ts';
 
 /**
@@ -41,6 +42,12 @@ export interface LocalStrategyInput {
    * (zeros on its first round). Needs plain SGD.
    */
   readonly scaffold?: { readonly c: Float32Array; readonly ci: Float32Array };
+  /**
+   * Which weights the round's vectors hold (trainable.ts): every weight (default), or only the
+   * trainable ones of a model that freezes some; `global`, the update and SCAFFOLD's controls
+   * are then in that layout, and the frozen weights are left as the model holds them.
+   */
+  readonly trainable?: Trainable;
 }
 
 /** What the device adds to the round's instructions. */
@@ -78,8 +85,7 @@ interface Slot {
   readonly size: number;
 }
 
-function trainableSlots(model: tf.LayersModel): Slot[] {
-  const all = model.weights;
+function trainableSlots(model: tf.LayersModel, all: readonly tf.LayerVariable[]): Slot[] {
   const offsets: number[] = [];
   let offset = 0;
   for (const w of all) {
@@ -88,7 +94,7 @@ function trainableSlots(model: tf.LayersModel): Slot[] {
   }
   return model.trainableWeights.map((w) => {
     const i = all.indexOf(w);
-    if (i < 0) throw new Error(`trainable weight ${w.name} is not among the model's weights`);
+    if (i < 0) throw new Error(`trainable weight ${w.name} is not among the round's weights`);
     const size = w.shape.reduce<number>((a, b) => a * (b ?? 1), 1);
     return { variable: w.read() as tf.Variable, offset: offsets[i]!, size };
   });
@@ -145,8 +151,11 @@ export async function trainLocal(
   const { scaffold } = strategy;
   if (scaffold && training.optimizer !== 'sgd') throw new Error('SCAFFOLD needs plain SGD on the client');
   if (source.count === 0) throw new Error('no local examples to train on');
-  setFlatWeights(model, global);
-  const slots = trainableSlots(model);
+  const trainable = strategy.trainable ?? { kind: 'all' };
+  const round = roundVariables(model, trainable);
+  if (trainable.kind === 'all') setFlatWeights(model, global);
+  else writeVector(round, global);
+  const slots = trainableSlots(model, round);
   const vars = slots.map((s) => s.variable);
   // Constant through the round: w_global per variable for the proximal term, c - c_i for SCAFFOLD.
   const anchors = mu > 0 ? perSlot(slots, global) : null;
@@ -218,7 +227,7 @@ export async function trainLocal(
     if (anchors) tf.dispose(anchors);
     if (corrections) tf.dispose(corrections);
   }
-  const local = await getFlatWeights(model);
+  const local = trainable.kind === 'all' ? await getFlatWeights(model) : await readVector(round);
   let delta: Float32Array;
   let control: LocalResult['scaffold'];
   if (scaffold) {
