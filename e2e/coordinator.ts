@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Browser, Page } from '@playwright/test';
 
 const COORDINATOR_DIR = resolve(import.meta.dirname, '../apps/coordinator');
 /** The operator token of every coordinator the specs start. */
@@ -136,5 +137,24 @@ export async function evaluatedRounds<R extends ApiRound>(base: string, taskId: 
     if (last?.evaluationMs !== undefined) return rounds;
     if (Date.now() > until) throw new Error(`${taskId}: the last committed round was not evaluated in 60 s`);
     await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Sign in to a task's dashboard in a context of its own, run `fn` on the page, then close it. */
+export async function withDashboard(
+  browser: Browser,
+  base: string,
+  taskId: string,
+  fn: (dashboard: Page) => Promise<void>,
+): Promise<void> {
+  const operator = await browser.newContext();
+  try {
+    const dashboard = await operator.newPage();
+    await dashboard.goto(`${base}/dashboard?task=${taskId}`);
+    await dashboard.locator('#token').fill(OPERATOR_TOKEN);
+    await dashboard.locator('#login-form button').click();
+    await fn(dashboard);
+  } finally {
+    await operator.close();
   }
 }

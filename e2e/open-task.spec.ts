@@ -1,6 +1,6 @@
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs';
-import { api, evaluatedRounds, OPERATOR_TOKEN, withCoordinator } from './coordinator.ts';
+import { api, evaluatedRounds, OPERATOR_TOKEN, withCoordinator, withDashboard } from './coordinator.ts';
 
 // A task that is not MNIST, end to end: a float-feature regression model built and saved by
 // tfjs here, created through the REST API with its topology and initial weights inline, held-out
@@ -347,12 +347,7 @@ test('a task with no held-out data on the coordinator is scored on the devices, 
     console.log(`mse on the devices' held-out houses, by version: ${mse.map((m) => m.toFixed(3)).join(' ')}`);
     expect(mse.at(-1)!).toBeLessThan(0.5 * mse[0]!);
 
-    const operator = await browser.newContext();
-    try {
-      const dashboard = await operator.newPage();
-      await dashboard.goto(`${coordinator.url}/dashboard?task=${id}`);
-      await dashboard.locator('#token').fill(OPERATOR_TOKEN);
-      await dashboard.locator('#login-form button').click();
+    await withDashboard(browser, coordinator.url, id, async (dashboard) => {
       await expect(dashboard.locator('#tile-heldout')).toContainText(
         `across 3 devices (federated evaluation of version ${ROUNDS})`,
       );
@@ -362,9 +357,7 @@ test('a task with no held-out data on the coordinator is scored on the devices, 
       );
       await expect(dashboard.locator('#devices-mse-chart')).toHaveAttribute('data-points', String(ROUNDS));
       await expect(dashboard.locator('#heldout-mse-chart')).toHaveAttribute('data-held-out', 'none');
-    } finally {
-      await operator.close();
-    }
+    });
   });
 });
 
@@ -436,16 +429,9 @@ test('with secure aggregation, evaluation rounds give the coordinator only total
     const rounds = await api<DeviceRound[]>(coordinator.url, `/api/tasks/${id}/rounds`);
     for (const r of rounds) expect(r.onDevices).toBeUndefined();
     // The dashboard draws the totals' mean by version.
-    const operator = await browser.newContext();
-    try {
-      const dashboard = await operator.newPage();
-      await dashboard.goto(`${coordinator.url}/dashboard?task=${id}`);
-      await dashboard.locator('#token').fill(OPERATOR_TOKEN);
-      await dashboard.locator('#login-form button').click();
+    await withDashboard(browser, coordinator.url, id, async (dashboard) => {
       await expect(dashboard.locator('#federated-mse-chart')).toHaveAttribute('data-points', '2');
       await expect(dashboard.locator('#tile-heldout')).toContainText('federated evaluation of version 2');
-    } finally {
-      await operator.close();
-    }
+    });
   });
 });

@@ -1,6 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initTf } from './backend.ts';
+import { pretrainedMlp as pretrained } from './layers/fixtures.ts';
 import { arraySource } from './source.ts';
 import { type TrainTask, trainLocal } from './train.ts';
 import {
@@ -25,30 +26,6 @@ const TASK: TrainTask = {
 beforeAll(async () => {
   await initTf();
 });
-
-/** A pretrained-looking MLP 6 -> 8 -> 3 with seeded weights. */
-function pretrained(): tf.Sequential {
-  const m = tf.sequential();
-  m.add(
-    tf.layers.dense({
-      units: 8,
-      activation: 'relu',
-      inputShape: [6],
-      name: 'hidden',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
-      biasInitializer: tf.initializers.randomNormal({ seed: 2, stddev: 0.1 }),
-    }),
-  );
-  m.add(
-    tf.layers.dense({
-      units: 3,
-      activation: 'softmax',
-      name: 'head',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
-    }),
-  );
-  return m;
-}
 
 function examples(n = 48) {
   const x = new Float32Array(n * 6);

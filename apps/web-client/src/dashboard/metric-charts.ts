@@ -258,38 +258,27 @@ export class MetricCharts {
  * reported, in bands of their quartiles and extremes, and the mean of the worst tenth of them.
  */
 function federatedPlot(el: HTMLElement, name: string): uPlot {
-  const band = (label: string, alpha: number): uPlot.Series => ({
-    label,
-    stroke: `rgba(199, 125, 0, ${alpha})`,
-    width: 1,
-  });
-  return new uPlot(
-    {
-      width: el.clientWidth || 480,
-      height: HEIGHT,
-      scales: { x: { time: false } },
-      axes: [versionAxis, { label: name }],
-      bands: [
-        { series: [5, 1], fill: 'rgba(199, 125, 0, 0.12)' },
-        { series: [4, 2], fill: 'rgba(199, 125, 0, 0.3)' },
-      ],
-      series: [
-        {},
-        band('min', 0.4),
-        band('q1', 0.6),
-        { label: 'mean', stroke: ACCENT, width: 2, points: { show: true, size: 5 } },
-        band('q3', 0.6),
-        band('max', 0.4),
-        { label: 'worst 10%', stroke: BASELINE_STROKES[0]!, width: 1.5, dash: [6, 4] },
-      ],
-    },
-    [[], [], [], [], [], [], []],
-    el,
-  );
+  return bandsPlot(el, versionAxis, name, 'mean', [
+    { label: 'worst 10%', stroke: BASELINE_STROKES[0]!, width: 1.5, dash: [6, 4] },
+  ]);
 }
 
 /** A chart of a spread by round: the median line in bands of the quartiles and the extremes. */
 function spreadPlot(el: HTMLElement, label: string): uPlot {
+  return bandsPlot(el, roundAxis, label, 'median', []);
+}
+
+/**
+ * A line (series 3, points shown) in bands: min to max (series 1 and 5) lightly filled, q1 to
+ * q3 (series 2 and 4) more, and any `extra` series after them.
+ */
+function bandsPlot(
+  el: HTMLElement,
+  x: uPlot.Axis,
+  label: string,
+  middle: string,
+  extra: readonly uPlot.Series[],
+): uPlot {
   const band = (name: string, alpha: number): uPlot.Series => ({
     label: name,
     stroke: `rgba(199, 125, 0, ${alpha})`,
@@ -300,7 +289,7 @@ function spreadPlot(el: HTMLElement, label: string): uPlot {
       width: el.clientWidth || 480,
       height: HEIGHT,
       scales: { x: { time: false } },
-      axes: [roundAxis, { label }],
+      axes: [x, { label }],
       bands: [
         { series: [5, 1], fill: 'rgba(199, 125, 0, 0.12)' },
         { series: [4, 2], fill: 'rgba(199, 125, 0, 0.3)' },
@@ -309,12 +298,13 @@ function spreadPlot(el: HTMLElement, label: string): uPlot {
         {},
         band('min', 0.4),
         band('q1', 0.6),
-        { label: 'median', stroke: ACCENT, width: 2, points: { show: true, size: 5 } },
+        { label: middle, stroke: ACCENT, width: 2, points: { show: true, size: 5 } },
         band('q3', 0.6),
         band('max', 0.4),
+        ...extra,
       ],
     },
-    [[], [], [], [], [], []],
+    [[], [], [], [], [], [], ...extra.map(() => [])],
     el,
   );
 }

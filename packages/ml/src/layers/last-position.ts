@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { singleInput, singleShape } from './inputs.ts';
 
 /**
  * The last position of a sequence: [batch, T, d] -> [batch, d]. A decoder predicts the next
@@ -13,7 +14,7 @@ export class LastPosition extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const shape = singleShape(inputShape);
     if (shape.length !== 3)
       throw new RangeError(`LastPosition expected an input [batch, T, d], got [${shape}]`);
     return [shape[0]!, shape[2]!];
@@ -21,7 +22,7 @@ export class LastPosition extends tf.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor3D;
+      const x = singleInput(inputs) as tf.Tensor3D;
       const [batch, length, width] = x.shape;
       return x.slice([0, length - 1, 0], [batch, 1, width]).reshape([batch, width]);
     });

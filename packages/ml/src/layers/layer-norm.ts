@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { singleInput, singleShape } from './inputs.ts';
 
 /** What a LayerNorm layer is configured with, as saved in a model's topology. */
 export interface LayerNormArgs {
@@ -31,7 +32,7 @@ export class LayerNorm extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const shape = singleShape(inputShape);
     const width = shape[shape.length - 1];
     if (typeof width !== 'number') throw new RangeError('LayerNorm expected a known last dimension');
     this.gamma = this.addWeight('gamma', [width], 'float32', tf.initializers.ones());
@@ -40,12 +41,12 @@ export class LayerNorm extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    return singleShape(inputShape);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const x = singleInput(inputs);
       const axis = x.rank - 1;
       const centered = x.sub(x.mean(axis, true));
       const variance = centered.square().mean(axis, true);

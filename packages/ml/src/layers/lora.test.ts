@@ -1,35 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initTf } from '../backend.ts';
+import { pretrainedMlp as base } from './fixtures.ts';
 import { LoraDense, mergeLora, withLora } from './lora.ts';
 
 beforeAll(async () => {
   await initTf();
 });
-
-/** A small pretrained-looking MLP: 6 -> 8 (relu) -> 3 (softmax), seeded weights. */
-function base(): tf.Sequential {
-  const m = tf.sequential();
-  m.add(
-    tf.layers.dense({
-      units: 8,
-      activation: 'relu',
-      inputShape: [6],
-      name: 'hidden',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
-      biasInitializer: tf.initializers.randomNormal({ seed: 2, stddev: 0.1 }),
-    }),
-  );
-  m.add(
-    tf.layers.dense({
-      units: 3,
-      activation: 'softmax',
-      name: 'head',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
-    }),
-  );
-  return m;
-}
 
 const inputs = (): tf.Tensor2D => tf.randomNormal([16, 6], 0, 1, 'float32', 4) as tf.Tensor2D;
 const values = (t: tf.Tensor | tf.Tensor[]): Float32Array => (t as tf.Tensor).dataSync() as Float32Array;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { singleInput, singleShape } from './inputs.ts';
 
 /** What a LoraDense layer is configured with, as saved in a model's topology. */
 export interface LoraDenseArgs {
@@ -64,7 +65,7 @@ export class LoraDense extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const shape = singleShape(inputShape);
     const inputDim = shape[shape.length - 1]!;
     // The base: frozen, filled from the pretrained model (withLora) or a saved one.
     this.kernel = this.addWeight(
@@ -98,13 +99,13 @@ export class LoraDense extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const shape = singleShape(inputShape);
     return [...shape.slice(0, -1), this.units];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const x = singleInput(inputs);
       const flat = x.reshape([-1, x.shape[x.shape.length - 1]!]);
       const base = tf.matMul(flat, this.kernel!.read());
       const adapted = tf

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { singleInput, singleShape } from './inputs.ts';
 
 /** What a OneHot layer is configured with, as saved in a model's topology. */
 export interface OneHotArgs {
@@ -26,12 +27,12 @@ export class OneHot extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const shape = singleShape(inputShape);
     return [...shape, this.depth];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    const x = singleInput(inputs);
     return tf.tidy(() => tf.oneHot(tf.cast(x, 'int32'), this.depth).toFloat());
   }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { singleInput, singleShape } from './inputs.ts';
 
 /** What a PositionEmbedding layer is configured with, as saved in a model's topology. */
 export interface PositionEmbeddingArgs {
@@ -32,7 +33,7 @@ export class PositionEmbedding extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const shape = singleShape(inputShape);
     const [, length, width] = shape;
     if (shape.length !== 3 || typeof length !== 'number' || typeof width !== 'number') {
       throw new RangeError(
@@ -53,12 +54,12 @@ export class PositionEmbedding extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    return singleShape(inputShape);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const x = singleInput(inputs);
       return x.add(this.embeddings!.read());
     });
   }
