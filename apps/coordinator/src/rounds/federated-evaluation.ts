@@ -44,6 +44,8 @@ export interface FederatedEvaluationDeps {
   readonly onRecord: (record: EvaluationRecord) => void;
   /** In a cluster, the fence of the task's lease; every write carries it. */
   readonly fence: () => Fence | undefined;
+  /** Whether this node runs the task's rounds: always alone; in a cluster, while it holds the lease. */
+  readonly leading: () => boolean;
 }
 
 /** The settings of a task's evaluation rounds; null: it runs none. */
@@ -151,7 +153,7 @@ export class FederatedEvaluation {
     const { store, population, clock } = this.deps;
     const task = await store.getTask(this.taskId);
     const settings = task ? federatedSettings(task.spec) : null;
-    if (!task || !settings || task.status === 'stopped') {
+    if (!task || !settings || task.status === 'stopped' || !this.deps.leading()) {
       this.waiting = null;
       return;
     }

@@ -136,6 +136,7 @@ export abstract class RunnerBase {
       rng: this.rng,
       onRecord: deps.onEvaluationRound,
       fence: () => this.fence,
+      leading: () => !deps.cluster || this.fence !== undefined,
     });
     this.committer = new Committer(taskId, {
       store: deps.store,
