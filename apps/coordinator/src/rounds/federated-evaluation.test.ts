@@ -185,6 +185,50 @@ describe('federated evaluation rounds', () => {
   });
 });
 
+describe('evaluation rounds across a restart', () => {
+  it('are abandoned when the coordinator stops, and the version is scored again when it is back', async () => {
+    const task = {
+      evaluation: {
+        heldOutFraction: 0.2,
+        federated: { every: 1, cohortSize: 2, minReports: 2, deadlineMs: 60_000 },
+      },
+      rounds: {
+        cohortSize: 2,
+        minClients: 2,
+        minReports: 2,
+        overSelection: 1,
+        deadlineMs: 30_000,
+        maxRounds: 0,
+      },
+    };
+    let coordinator = await session.start(task);
+    const dataDir = coordinator.dataDir;
+    await coordinator.engine.setStatus('tiny', 'paused');
+    // Two devices that are asked and never answer.
+    const quiet = ['client-rs-a', 'client-rs-b'].map((id) => new NodeContributor(coordinator.url, id));
+    session.clients.push(...quiet);
+    const asked = quiet.map((c) => c.nextEvaluation());
+    for (const c of quiet) expect((await c.hello('tiny', 10)).ok).toBe(true);
+    await Promise.all(asked);
+    await coordinator.close();
+
+    coordinator = await session.start(task, dataDir);
+    const stopped = (await coordinator.store.listEvaluations('tiny'))[0]!;
+    expect(stopped).toMatchObject({ version: 0, status: 'abandoned', reason: 'the coordinator stopped' });
+    // Back up, version 0 still has no evaluation that counted: devices that answer score it.
+    for (const id of ['client-rs-c', 'client-rs-d']) {
+      const c = new NodeContributor(coordinator.url, id);
+      c.evaluator = () => held(0.5, 2);
+      session.clients.push(c);
+      expect((await c.hello('tiny', 10)).ok).toBe(true);
+    }
+    const again = await waitFor(async () =>
+      (await coordinator.store.listEvaluations('tiny')).find((r) => r.status === 'complete'),
+    );
+    expect(again).toMatchObject({ evaluationId: stopped.evaluationId + 1, version: 0, reported: 2 });
+  });
+});
+
 describe('secure evaluation rounds', () => {
   it('release only the totals, equal to the plain example-weighted means of the devices that stayed', async () => {
     const coordinator = await session.start({

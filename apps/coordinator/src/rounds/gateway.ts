@@ -269,8 +269,10 @@ export class ContributorGateway {
       this.limiter.forget(socket.id);
       this.slots.release(socket.id);
       const c = this.tasks.population.leave(socket.id);
-      // An evaluation round does not wait for a device that left: it reports in seconds or not at all.
-      if (c && c.activeEvaluation !== null && !this.tasks.population.byClientId(c.clientId))
+      // An evaluation round does not wait for a device that left: it reports in seconds or not at
+      // all. One the server disconnected (it is shutting down) stays: the round is abandoned then.
+      const left = reason !== 'server namespace disconnect' && reason !== 'server shutting down';
+      if (c && left && c.activeEvaluation !== null && !this.tasks.population.byClientId(c.clientId))
         this.tasks.runner(c.taskId)?.federated.drop(c.clientId);
       if (!c || c.activeRound === null) return;
       // A client that left on purpose is dropped at once; a broken connection gets a grace period.
