@@ -369,6 +369,8 @@ export {
   TaskOverridesSchema,
   WeightEntrySchema,
 } from './task/schema.ts';
+export type { TrainableSpec } from './task/trainable.ts';
+export { checkTrainable, TRAIN_ALL, TrainableSchema } from './task/trainable.ts';
 export type { RoundSpec, TaskRecord, TaskSpec, TaskStatus, TrainingSpec } from './task.ts';
 export { TASK_ID_PATTERN, validateTaskSpec } from './task.ts';
 export {

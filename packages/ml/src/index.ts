@@ -82,12 +82,16 @@ export type {
 } from './train.ts';
 export { trainLocal } from './train.ts';
 export {
+  buildTrainingModel,
   frozenVariables,
+  getRoundVector,
   layoutOf,
   readVector,
   roundVariables,
+  setRoundVector,
   type Trainable,
   trainableModel,
+  trainableOf,
   writeVector,
 } from './trainable.ts';
 export { getFlatWeights, setFlatWeights, weightSpecOf } from './weights.ts';
