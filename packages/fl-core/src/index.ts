@@ -115,6 +115,7 @@ export type {
   ErrorMessage,
   EvaluationReportMessage,
   EvaluationStartMessage,
+  FrozenBaseRef,
   HelloMessage,
   HelloReply,
   LocalStrategy,
