@@ -150,6 +150,18 @@ describe('a task that fine-tunes LoRA adapters', () => {
     loaded.dispose();
     tuned.dispose();
 
+    // What a task trains cannot change: its versions hold that layout.
+    const patch = await coordinator.app.inject({
+      method: 'PATCH',
+      url: '/api/tasks/tiny',
+      headers: OPERATOR_HEADERS,
+      payload: { training: { trainable: { kind: 'all' } } },
+    });
+    expect(patch.json()).toMatchObject({
+      code: 'INVALID_TASK',
+      message: expect.stringMatching(/trainable cannot change/),
+    });
+
     // After a restart the frozen base is rebuilt from the stored spec: the same bytes.
     await coordinator.close();
     const again = await session.start({}, coordinator.dataDir);

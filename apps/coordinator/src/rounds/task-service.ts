@@ -210,6 +210,12 @@ export class TaskService extends EventEmitter<TaskEvents> {
         "a task's demo data and its partition cannot change; create a new task",
       );
     }
+    if (!same(spec.training.trainable ?? null, task.spec.training.trainable ?? null)) {
+      throw new PollenError(
+        'INVALID_TASK',
+        "a task's training.trainable cannot change (its versions hold what it trains); create a new task",
+      );
+    }
     if (spec.rounds.mode !== task.spec.rounds.mode) {
       throw new PollenError(
         'INVALID_TASK',
