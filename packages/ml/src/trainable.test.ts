@@ -52,7 +52,10 @@ async function trainOnce(trainable: Trainable) {
   const base = await readVector(frozen);
   const training = { epochs: 3, batchSize: 16, learningRate: 0.5, optimizer: 'sgd' as const };
   const result = await trainLocal(model, examples(), global, training, TASK, undefined, { trainable });
-  return { model, round, frozen, global, base, result, after: await readVector(frozen) };
+  const after = await readVector(frozen);
+  // Disposed, so its variables' names (hidden/lora_A, ...) are free for the next test file in this process.
+  model.dispose();
+  return { round, frozen, global, base, result, after };
 }
 
 describe('trainable subsets', () => {
@@ -93,6 +96,7 @@ describe('trainable subsets', () => {
     expect(() => writeVector(round, new Float32Array(3))).toThrow(
       expect.objectContaining({ code: 'SHAPE_MISMATCH' }),
     );
+    model.dispose();
   });
 
   it("builds a task's training model from its topology and initial weights, and evaluates in the round layout", async () => {
