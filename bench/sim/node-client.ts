@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   type Backend,
   type ClientToServerEvents,
+  type FrozenBaseRef,
   type HeldOutReport,
   type ServerToClientEvents,
   splitHeldOut,
@@ -10,14 +11,22 @@ import {
 import {
   arraySource,
   type BatchSource,
-  buildModel,
+  buildTrainingModel,
   decodeExampleSet,
   type ExampleSet,
+  frozenVariables,
   heldOutReport,
   pickExamples,
+  type Trainable,
+  trainableOf,
   trainLocal,
+  writeVector,
 } from '@pollen/ml';
 import {
+  BASE_CHECKSUM_HEADER,
+  basePath,
+  baseVector,
+  checkBase,
   InMemoryDevice,
   type Link,
   Participant,
@@ -43,7 +52,7 @@ const LOAD_CLIENT_EXAMPLES = 100;
 export type TaskInfo = { readonly id: string } & Pick<
   TaskSpec,
   'model' | 'input' | 'target' | 'loss' | 'metrics'
->;
+> & { readonly training?: Pick<TaskSpec['training'], 'trainable'> };
 
 /** Counters a client keeps, summed into the simulation report. */
 export interface ClientStats {
@@ -107,6 +116,9 @@ export class NodeClient {
   private socket: ClientSocket | null = null;
   private link: Link | null = null;
   private model: tf.LayersModel | null = null;
+  /** What the task trains; a fine-tuning task's frozen base is loaded once per checksum. */
+  private readonly trainable: Trainable;
+  private baseChecksum: string | null = null;
   private data: BatchSource | null = null;
   /** Every example this device holds; `data` is all of them or, under `evaluation`, the part it trains on. */
   private examplesHeld: ExampleSet | null = null;
@@ -129,6 +141,7 @@ export class NodeClient {
     /** The examples this device holds (`pnpm sim --data`); null: the demo shard the coordinator serves. */
     private readonly examples: ExampleSet | null = null,
   ) {
+    this.trainable = trainableOf(task.training ?? {});
     this.secure = new SocketSecureChannel(
       () => this.liveLink(),
       (n) => new Uint8Array(randomBytes(n)),
@@ -185,7 +198,7 @@ export class NodeClient {
       this.examplesHeld = set;
       this.numExamples = set.count;
       this.data = yielding(arraySource(this.task, set));
-      this.model = await buildModel(this.task);
+      this.model = await buildTrainingModel(this.task, this.trainable);
     } else {
       // A load generator: no data, no model; it claims examples so it is eligible.
       this.numExamples = LOAD_CLIENT_EXAMPLES;
@@ -277,8 +290,10 @@ export class NodeClient {
     }
     let out: TrainOutput;
     if (this.train) {
+      await this.loadBase(msg.base ?? null);
       const heldOut = await this.scoreHeldOut(msg.evaluation?.heldOutFraction ?? 0, weights);
       const result = await trainLocal(this.model!, this.data!, weights, msg.training, this.task, undefined, {
+        trainable: this.trainable,
         proximalMu: msg.strategy?.proximalMu ?? 0,
         ...(scaffold
           ? { scaffold: { c: scaffold.c, ci: scaffold.ci ?? new Float32Array(weights.length) } }
@@ -329,7 +344,24 @@ export class NodeClient {
       this.data = yielding(arraySource(this.task, heldOut.length === 0 ? set : pick(train)));
       this.split = { fraction, heldOut: arraySource(this.task, pick(heldOut)) };
     }
-    return heldOutReport(this.model!, this.split.heldOut, global, this.task);
+    await this.loadBase(null);
+    return heldOutReport(this.model!, this.split.heldOut, global, this.task, this.trainable);
+  }
+
+  /**
+   * A fine-tuning task's frozen base, into the model's frozen weights: downloaded when the
+   * round names another checksum than the one loaded (or none is loaded yet), checked against it.
+   */
+  private async loadBase(ref: FrozenBaseRef | null): Promise<void> {
+    if (this.trainable.kind === 'all') return;
+    if (this.baseChecksum !== null && (ref === null || ref.checksum === this.baseChecksum)) return;
+    const res = await fetch(`${this.url}${basePath(this.task.id)}`);
+    if (!res.ok) throw new BenchError('CLIENT_FAILED', `frozen base of ${this.task.id}: ${res.status}`);
+    const frame = new Uint8Array(await res.arrayBuffer());
+    const base = await checkBase(frame, ref?.checksum ?? res.headers.get(BASE_CHECKSUM_HEADER));
+    writeVector(frozenVariables(this.model!, this.trainable), baseVector(base));
+    this.baseChecksum = base.checksum;
+    this.stats.bytesDown += frame.byteLength;
   }
 
   /** Disconnect for good and free the model and data. */

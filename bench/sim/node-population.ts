@@ -12,8 +12,17 @@ export function nodeClientId(index: number, prefix = 'sim-node'): string {
 /** Fetch what a client needs to know of a task. */
 export async function fetchTask(url: string, taskId: string): Promise<TaskInfo> {
   const { spec } = await api<{ spec: TaskInfo }>(url, `/api/tasks/${taskId}`);
-  const { model, input, target, loss, metrics } = spec;
-  return { id: taskId, model, input, target, loss, metrics };
+  const { model, input, target, loss, metrics, training } = spec;
+  const trainable = training?.trainable;
+  return {
+    id: taskId,
+    model,
+    input,
+    target,
+    loss,
+    metrics,
+    ...(trainable ? { training: { trainable } } : {}),
+  };
 }
 
 /** Start `count` Node clients against a coordinator, `concurrency` at a time. */

@@ -168,3 +168,46 @@ describe('pnpm sim on a built-in task', () => {
     expect(parsePartition('natural')).toEqual({ kind: 'natural' });
   });
 });
+
+describe('pnpm sim --trainable', () => {
+  it('reads lora, layers, head and all, and puts the block in the task', () => {
+    expect(parseSimArgs(['--node', '--trainable', 'lora:4:8:block0_q,block0_v']).trainable).toEqual({
+      kind: 'lora',
+      rank: 4,
+      alpha: 8,
+      layers: ['block0_q', 'block0_v'],
+    });
+    expect(parseSimArgs(['--node', '--trainable', 'layers:a,b']).trainable).toEqual({
+      kind: 'layers',
+      names: ['a', 'b'],
+    });
+    expect(parseSimArgs(['--node']).trainable).toBeNull();
+    const file = {
+      id: 'next-char-finetune',
+      name: 'Fine-tune',
+      model: {
+        topology: { config: { layers: [{ config: { name: 'embed' } }, { config: { name: 'next' } }] } },
+      },
+      data: { builtin: 'brown', partition: { kind: 'natural' }, numShards: 4, seed: 1 },
+      training: { epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' },
+    };
+    const head = builtinSimTask(
+      parseSimArgs(['--node', '--task', 'next-char-finetune', '--trainable', 'head']),
+      file,
+    );
+    expect(head.training).toMatchObject({ epochs: 1, trainable: { kind: 'layers', names: ['next'] } });
+    expect(
+      builtinSimTask(parseSimArgs(['--node', '--task', 'next-char-finetune']), file).training,
+    ).not.toHaveProperty('trainable');
+  });
+
+  it.each([
+    ['lora:0:8:a', /"--trainable": "training.trainable.rank" expected integer in \[1, 256\], got 0/],
+    ['lora:2:-1:a', /"training.trainable.alpha"/],
+    ['lora:2:4', /"training.trainable.layers" expected array of 1\.\.1000/],
+    ['layers:a,a', /names layer "a" twice/],
+    ['some', /"training.trainable.kind" expected one of all, layers, lora/],
+  ])('refuses %s', (text, message) => {
+    expect(() => parseSimArgs(['--node', '--trainable', text])).toThrow(message);
+  });
+});

@@ -6,6 +6,7 @@ import { parseCompression } from './compression-option.ts';
 import { DATA_USAGE, type OpenTaskOptions, parseOpenTask, type SimPartition } from './data-option.ts';
 import { DP_DEFAULTS, parsePrivacy } from './privacy-option.ts';
 import { parseStrategy } from './strategy-option.ts';
+import { parseTrainable, type TrainableChoice } from './trainable-option.ts';
 
 /** How a selected client that drops out leaves its round. */
 export type DropoutMode = 'vanish' | 'withdraw' | 'silent';
@@ -59,6 +60,8 @@ export interface SimOptions {
   readonly batchSize: number;
   readonly learningRate: number;
   readonly optimizer: 'sgd' | 'adam';
+  /** What the task trains (`--trainable`); null: the task's own (every weight by default). */
+  readonly trainable: TrainableChoice | null;
   readonly deadlineMs: number;
   readonly seed: number;
   /** Stop as soon as a committed round reaches this held-out accuracy. */
@@ -128,6 +131,8 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
                          only each round's sum; with --compression, shared:FRACTION only
   --dp P                 distributed:Z | local:EPSILON | clip:C | a JSON privacy block
   --clip-norm C --dp-delta D --epsilon-budget E   for the --dp shorthands (defaults ${DP_DEFAULTS.clipNorm}, ${DP_DEFAULTS.delta}, ${DP_DEFAULTS.epsilonBudget})
+  --trainable T          all | head | layers:A,B | lora:RANK:ALPHA:A,B | JSON: fine-tune only that part
+                         of a pretrained model (next-char-finetune), the rest frozen and sent once
   --epochs E --batch B --lr LR --optimizer sgd|adam   local training (defaults ${SIM_DEFAULTS.epochs}, ${SIM_DEFAULTS.batchSize}, ${SIM_DEFAULTS.learningRate}, ${SIM_DEFAULTS.optimizer})
   --deadline S           round deadline in seconds (default ${SIM_DEFAULTS.deadlineS})
   --target A             stop once the held-out accuracy reaches A
@@ -279,6 +284,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
         batch: { type: 'string' },
         lr: { type: 'string' },
         optimizer: { type: 'string' },
+        trainable: { type: 'string' },
         deadline: { type: 'string' },
         target: { type: 'string' },
         'device-held-out': { type: 'string' },
@@ -409,6 +415,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     batchSize: num('batch', str('batch') ?? String(SIM_DEFAULTS.batchSize), 1, 4096, true),
     learningRate: num('lr', str('lr') ?? String(SIM_DEFAULTS.learningRate), 1e-6, 10),
     optimizer,
+    trainable: str('trainable') === undefined ? null : parseTrainable(str('trainable')!),
     deadlineMs: num('deadline', str('deadline') ?? String(SIM_DEFAULTS.deadlineS), 1, 3600) * 1000,
     seed: num('seed', str('seed') ?? String(SIM_DEFAULTS.seed), 0, 0xffffffff, true),
     target: target === undefined ? null : num('target', target, 0, 1),

@@ -1,4 +1,5 @@
 import type { SimOptions } from './options.ts';
+import { trainableFor } from './trainable-option.ts';
 
 /** The id of the task every simulation creates in its own fresh coordinator. */
 export const SIM_TASK_ID = 'sim';
@@ -36,6 +37,7 @@ export function simTask(o: SimOptions): Record<string, unknown> {
       batchSize: o.batchSize,
       learningRate: o.learningRate,
       optimizer: o.optimizer,
+      ...(o.trainable ? { trainable: trainableFor(o.trainable, o.model) } : {}),
     },
     rounds: simRounds(o),
     codec: o.codec,
@@ -84,6 +86,7 @@ export function openSimTask(
   if (has('batch')) training.batchSize = o.batchSize;
   if (has('lr')) training.learningRate = o.learningRate;
   if (has('optimizer')) training.optimizer = o.optimizer;
+  if (o.trainable) training.trainable = trainableFor(o.trainable, has('model') ? o.model : file.model);
   return {
     ...file,
     id: SIM_TASK_ID,

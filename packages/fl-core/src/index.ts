@@ -115,6 +115,7 @@ export type {
   ErrorMessage,
   EvaluationReportMessage,
   EvaluationStartMessage,
+  FrozenBaseRef,
   HelloMessage,
   HelloReply,
   LocalStrategy,
@@ -369,6 +370,8 @@ export {
   TaskOverridesSchema,
   WeightEntrySchema,
 } from './task/schema.ts';
+export type { TrainableSpec } from './task/trainable.ts';
+export { checkTrainable, TRAIN_ALL, TrainableSchema } from './task/trainable.ts';
 export type { RoundSpec, TaskRecord, TaskSpec, TaskStatus, TrainingSpec } from './task.ts';
 export { TASK_ID_PATTERN, validateTaskSpec } from './task.ts';
 export {

@@ -148,6 +148,14 @@ export interface RoundCompression {
   readonly coordinates?: Binary;
 }
 
+/** Which frozen base a fine-tuning round trains on (RoundStartMessage.base). */
+export interface FrozenBaseRef {
+  /** SHA-256 of the base's frame, lower-case hex. */
+  readonly checksum: string;
+  /** The frame's length in bytes. */
+  readonly bytes: number;
+}
+
 export interface RoundStartMessage {
   readonly taskId: string;
   readonly roundId: number;
@@ -156,8 +164,17 @@ export interface RoundStartMessage {
   readonly deadline: number;
   readonly training: TrainingSpec;
   readonly codec: 'f32' | 'f16';
-  /** The global model as a dense frame (see @pollen/compression). */
+  /**
+   * The global model as a dense frame (see @pollen/compression): the round's vector, only the
+   * trainable weights when the task fine-tunes part of a pretrained model (`training.trainable`).
+   */
   readonly weights: Binary;
+  /**
+   * Present when the task fine-tunes part of a model: its frozen base, which never changes
+   * during the task. Fetch it once per checksum (`GET /api/tasks/:id/base`, a dense f32 frame
+   * whose SHA-256, hex, is `checksum`) and write it into the model's frozen weights.
+   */
+  readonly base?: FrozenBaseRef;
   /** The task's local strategy; the coordinator always sends it, absent reads as plain FedAvg. */
   readonly strategy?: LocalStrategy;
   /** SCAFFOLD's server control variate c as a dense frame; present exactly when `strategy.scaffold`. */

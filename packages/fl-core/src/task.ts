@@ -33,6 +33,7 @@ import type {
   TaskInput,
 } from './task/schema.ts';
 import { TaskInputSchema } from './task/schema.ts';
+import { checkTrainable, type TrainableSpec } from './task/trainable.ts';
 import { expectInRange, expectInt, expectObject, expectOneOf } from './validate.ts';
 import type { WeightSpec } from './vector.ts';
 
@@ -47,6 +48,8 @@ export interface TrainingSpec extends LocalWorkSpec {
   readonly batchSize: number;
   readonly learningRate: number;
   readonly optimizer: 'sgd' | 'adam';
+  /** What the task trains (docs/design.md, "Fine-tuning"); absent: every weight. */
+  readonly trainable?: TrainableSpec;
 }
 
 /**
@@ -286,6 +289,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
       deadlineMs: rounds.deadlineMs,
       input: inputSpec,
     }),
+    ...(task.training.trainable ? { trainable: checkTrainable(task.training.trainable) } : {}),
   };
   if (rounds.minReports > rounds.cohortSize) {
     throw new PollenError(

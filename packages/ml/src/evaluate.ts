@@ -4,7 +4,7 @@ import { MetricAccumulator } from './metrics.ts';
 import { batchTensors } from './preprocess.ts';
 import type { BatchSource } from './source.ts';
 import type { TrainTask } from './train.ts';
-import { setFlatWeights } from './weights.ts';
+import { setRoundVector, type Trainable } from './trainable.ts';
 
 /**
  * The task's loss and metrics of a model on labelled examples, read in batches so memory stays
@@ -34,14 +34,16 @@ export async function evaluate(
 /**
  * The global model's metrics on a device's held-out examples, before local training changes
  * the model (docs/tasks.md, "Evaluation on the devices"); null when the device holds none back.
+ * `global` is the round's vector: only the trainable weights when the task fine-tunes a part.
  */
 export async function heldOutReport(
   model: tf.LayersModel,
   heldOut: BatchSource,
   global: Float32Array,
   task: TrainTask,
+  trainable: Trainable = { kind: 'all' },
 ): Promise<HeldOutReport | null> {
   if (heldOut.count === 0) return null;
-  setFlatWeights(model, global);
+  setRoundVector(model, trainable, global);
   return { metrics: await evaluate(model, heldOut, task), numExamples: heldOut.count };
 }

@@ -82,12 +82,17 @@ export type {
 } from './train.ts';
 export { trainLocal } from './train.ts';
 export {
+  buildTrainingModel,
   frozenVariables,
+  getRoundVector,
   layoutOf,
   readVector,
   roundVariables,
+  setRoundVector,
   type Trainable,
   trainableModel,
+  trainableOf,
   writeVector,
 } from './trainable.ts';
+export { type SavedModel, trainedModel } from './trained-export.ts';
 export { getFlatWeights, setFlatWeights, weightSpecOf } from './weights.ts';

@@ -12,8 +12,7 @@ import { MetricAccumulator, type ScoreTask } from './metrics.ts';
 import { Pacer, realClock, type TrainClock } from './pace.ts';
 import { batchTensors } from './preprocess.ts';
 import type { BatchSource } from './source.ts';
-import { readVector, roundVariables, type Trainable, writeVector } from './trainable.ts';
-import { getFlatWeights, setFlatWeights } from './weights.ts';
+import { getRoundVector, roundVariables, setRoundVector, type Trainable } from './trainable.ts';
 
 /**
  * Local training, shared by the browser's training worker and the Node simulations so both
@@ -153,8 +152,7 @@ export async function trainLocal(
   if (source.count === 0) throw new Error('no local examples to train on');
   const trainable = strategy.trainable ?? { kind: 'all' };
   const round = roundVariables(model, trainable);
-  if (trainable.kind === 'all') setFlatWeights(model, global);
-  else writeVector(round, global);
+  setRoundVector(model, trainable, global);
   const slots = trainableSlots(model, round);
   const vars = slots.map((s) => s.variable);
   // Constant through the round: w_global per variable for the proximal term, c - c_i for SCAFFOLD.
@@ -227,7 +225,7 @@ export async function trainLocal(
     if (anchors) tf.dispose(anchors);
     if (corrections) tf.dispose(corrections);
   }
-  const local = trainable.kind === 'all' ? await getFlatWeights(model) : await readVector(round);
+  const local = await getRoundVector(model, trainable);
   let delta: Float32Array;
   let control: LocalResult['scaffold'];
   if (scaffold) {

@@ -1,10 +1,13 @@
 import type * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initTf } from './backend.ts';
+import { bytesToBase64 } from './base64.ts';
+import { heldOutReport } from './evaluate.ts';
 import { pretrainedMlp as pretrained } from './layers/fixtures.ts';
 import { arraySource } from './source.ts';
 import { type TrainTask, trainLocal } from './train.ts';
 import {
+  buildTrainingModel,
   frozenVariables,
   readVector,
   roundVariables,
@@ -12,6 +15,7 @@ import {
   trainableModel,
   writeVector,
 } from './trainable.ts';
+import { getFlatWeights, weightSpecOf } from './weights.ts';
 
 // Fine-tuning's trainable subsets (docs/design.md): a round's vector holds only what the task
 // trains, local training moves only that, and the frozen base stays bit-identical.
@@ -48,7 +52,10 @@ async function trainOnce(trainable: Trainable) {
   const base = await readVector(frozen);
   const training = { epochs: 3, batchSize: 16, learningRate: 0.5, optimizer: 'sgd' as const };
   const result = await trainLocal(model, examples(), global, training, TASK, undefined, { trainable });
-  return { model, round, frozen, global, base, result, after: await readVector(frozen) };
+  const after = await readVector(frozen);
+  // Disposed, so its variables' names (hidden/lora_A, ...) are free for the next test file in this process.
+  model.dispose();
+  return { round, frozen, global, base, result, after };
 }
 
 describe('trainable subsets', () => {
@@ -89,5 +96,39 @@ describe('trainable subsets', () => {
     expect(() => writeVector(round, new Float32Array(3))).toThrow(
       expect.objectContaining({ code: 'SHAPE_MISMATCH' }),
     );
+    model.dispose();
+  });
+
+  it("builds a task's training model from its topology and initial weights, and evaluates in the round layout", async () => {
+    const source = pretrained();
+    const weights = await getFlatWeights(source);
+    const model = {
+      topology: source.toJSON(null, false) as unknown as Record<string, unknown>,
+      weights: {
+        specs: weightSpecOf(source).map((w) => ({
+          name: w.name,
+          shape: [...w.shape],
+          dtype: 'float32' as const,
+        })),
+        data: bytesToBase64(new Uint8Array(weights.buffer)),
+      },
+    };
+    const trainable: Trainable = { kind: 'lora', rank: 2, alpha: 4, layers: ['head'] };
+    const task = { ...TASK, model };
+    const tuned = await buildTrainingModel(task, trainable);
+    const round = roundVariables(tuned, trainable);
+    expect(size(round)).toBe(2 * (8 + 3));
+    // B starts at zero: the adapted model scores exactly as the pretrained one.
+    const zeros = new Float32Array(size(round));
+    const before = await heldOutReport(source, examples(), weights, TASK);
+    const adapted = await heldOutReport(tuned, examples(), zeros, TASK, trainable);
+    expect(adapted!.metrics.accuracy).toBeCloseTo(before!.metrics.accuracy!, 6);
+    expect(adapted!.metrics.loss).toBeCloseTo(before!.metrics.loss!, 5);
+    expect(await readVector(round)).toEqual(zeros);
+    await expect(
+      buildTrainingModel(task, { kind: 'lora', rank: 2, alpha: 4, layers: ['nope'] }),
+    ).rejects.toThrow(expect.objectContaining({ code: 'INVALID_TASK' }));
+    source.dispose();
+    tuned.dispose();
   });
 });

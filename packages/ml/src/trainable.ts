@@ -1,21 +1,28 @@
-import { flatten, PollenError, unflatten, type WeightSpec } from '@pollen/fl-core';
+import {
+  flatten,
+  PollenError,
+  TRAIN_ALL,
+  type TrainableSpec,
+  unflatten,
+  type WeightSpec,
+} from '@pollen/fl-core';
 import * as tf from '@tensorflow/tfjs';
 import { withLora } from './layers/lora.ts';
+import { buildModel, type ModelTask } from './model.ts';
+import { getFlatWeights, setFlatWeights } from './weights.ts';
 
 /**
  * Which weights of a model a task trains (docs/design.md, "Fine-tuning"): every weight; only the
  * named layers' (the others frozen at their pretrained values); or low-rank adapters on the
- * named Dense layers (LoRA, Hu et al. 2021), every base weight frozen.
+ * named Dense layers (LoRA, Hu et al. 2021), every base weight frozen. The task's
+ * `training.trainable` (fl-core's schema).
  */
-export type Trainable =
-  | { readonly kind: 'all' }
-  | { readonly kind: 'layers'; readonly names: readonly string[] }
-  | {
-      readonly kind: 'lora';
-      readonly rank: number;
-      readonly alpha: number;
-      readonly layers: readonly string[];
-    };
+export type Trainable = TrainableSpec;
+
+/** A task's trainable block, `all` when it has none. */
+export function trainableOf(training: { readonly trainable?: Trainable | undefined }): Trainable {
+  return training.trainable ?? TRAIN_ALL;
+}
 
 /**
  * The model a task trains, from its pretrained model: unchanged for `all`; the layers not named
@@ -31,6 +38,24 @@ export async function trainableModel(model: tf.LayersModel, trainable: Trainable
   }
   if (names.size > 0) throw new PollenError('INVALID_TASK', `no layer named ${[...names].join(', ')}`);
   return model;
+}
+
+/**
+ * Build the model a task trains: its model (with its initial weights: the pretrained base) made
+ * trainable as `trainable` says. The same on the coordinator, the devices and the simulations.
+ */
+export async function buildTrainingModel(task: ModelTask, trainable: Trainable): Promise<tf.LayersModel> {
+  const model = await buildModel(task);
+  try {
+    const trained = await trainableModel(model, trainable);
+    // withLora builds a new model with the pretrained weights copied in: the old one is spent.
+    if (trained !== model) model.dispose();
+    return trained;
+  } catch (err) {
+    model.dispose();
+    if (err instanceof PollenError) throw err;
+    throw new PollenError('INVALID_TASK', `"training.trainable" ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -75,4 +100,18 @@ export function writeVector(variables: readonly tf.LayerVariable[], vector: Floa
     w.write(t);
     t.dispose();
   }
+}
+
+/**
+ * Write a round's vector into the model: every weight for `all` (exactly as before
+ * fine-tuning), else only the round's variables, the frozen base left as it is.
+ */
+export function setRoundVector(model: tf.LayersModel, trainable: Trainable, vector: Float32Array): void {
+  if (trainable.kind === 'all') setFlatWeights(model, vector);
+  else writeVector(roundVariables(model, trainable), vector);
+}
+
+/** The model's round vector: every weight for `all`, else only the round's variables. */
+export function getRoundVector(model: tf.LayersModel, trainable: Trainable): Promise<Float32Array> {
+  return trainable.kind === 'all' ? getFlatWeights(model) : readVector(roundVariables(model, trainable));
 }

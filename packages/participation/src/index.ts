@@ -3,6 +3,8 @@
  * browser SDK, the coordinator's test harness and the Node simulation (docs/design.md,
  * "Participation").
  */
+export type { Digest, FrozenBase } from './frozen-base.ts';
+export { BASE_CHECKSUM_HEADER, basePath, baseVector, checkBase, sha256Hex } from './frozen-base.ts';
 export type { ParticipantEvents, ParticipantOptions, Uploaded } from './participant.ts';
 export { Participant, startBytes } from './participant.ts';
 export type {

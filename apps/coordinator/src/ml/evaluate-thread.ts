@@ -1,6 +1,13 @@
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { arraySource, buildModel, type ExampleSet, evaluate, initTf, setFlatWeights } from '@pollen/ml';
+import {
+  arraySource,
+  buildTrainingModel,
+  type ExampleSet,
+  evaluate,
+  initTf,
+  setRoundVector,
+} from '@pollen/ml';
 import type * as tf from '@tensorflow/tfjs';
 import { useMnistCache } from '../data/mnist.ts';
 import type { EvaluateReply, EvaluateRequest } from './evaluator.ts';
@@ -46,13 +53,13 @@ async function handle(req: EvaluateRequest): Promise<EvaluateReply> {
     await ready;
     let model = models.get(req.key);
     if (!model) {
-      model = buildModel(req.task);
+      model = buildTrainingModel(req.task, req.task.trainable);
       models.set(req.key, model);
     }
     const data = heldOutOf(req);
     if (!data) return { id: req.id, ok: true, metrics: null };
     const m = await model;
-    setFlatWeights(m, req.weights);
+    setRoundVector(m, req.task.trainable, req.weights);
     const metrics = await evaluate(m, arraySource(req.task, evaluationSample(data, req.sample)), req.task);
     return { id: req.id, ok: true, metrics };
   } catch (err) {

@@ -1,14 +1,25 @@
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import type { MetricValues, TaskSpec } from '@pollen/fl-core';
+import { encodeDense } from '@pollen/compression';
+import { type MetricValues, PollenError, type TaskSpec, type WeightSpec } from '@pollen/fl-core';
 import {
   arraySource,
-  buildModel,
+  buildTrainingModel,
   checkModelFits,
   type ExampleSet,
   evaluate,
-  getFlatWeights,
-  setFlatWeights,
+  frozenVariables,
+  getRoundVector,
+  layoutOf,
+  readVector,
+  roundVariables,
+  type SavedModel,
+  setRoundVector,
+  type Trainable,
   type TrainTask,
+  trainableOf,
+  trainedModel,
+  weightSpecOf,
   withoutInitialWeights,
 } from '@pollen/ml';
 import type * as tf from '@tensorflow/tfjs';
@@ -17,8 +28,12 @@ import { evaluatorNice } from './evaluator-priority.ts';
 import { DEFAULT_EVALUATION_SAMPLE, evaluationSample } from './held-out-sample.ts';
 import { builtinHeldOut, type HeldOut, type HeldOutLookup, isBuiltinKey } from './held-out-source.ts';
 
-/** The parts of a spec the evaluator thread builds and scores by. */
-export type EvaluatedTask = TrainTask & Pick<TaskSpec, 'model' | 'data' | 'presentation'>;
+/**
+ * The parts of a spec the evaluator thread builds and scores by; a task that fine-tunes part of
+ * its model keeps its initial weights (the frozen base) and says what it trains.
+ */
+export type EvaluatedTask = TrainTask &
+  Pick<TaskSpec, 'model' | 'data' | 'presentation'> & { readonly trainable: Trainable };
 
 /** A request to the evaluator thread. */
 export interface EvaluateRequest {
@@ -82,8 +97,7 @@ class EvaluatorThread {
     this.sent.set(spec.id, heldOut.key);
     const request: EvaluateRequest = {
       id,
-      // A shorthand (mlp, cnn) builds a different model for another input or target.
-      key: JSON.stringify([spec.model, spec.input, spec.target]),
+      key: modelKey(spec),
       task: taskOf(spec),
       // A copy goes over, so the caller keeps its weights.
       weights: weights.slice(),
@@ -101,6 +115,15 @@ class EvaluatorThread {
   }
 }
 
+/** Which model the evaluator thread builds for a spec, and keeps for every spec of the same key. */
+function modelKey(spec: TaskSpec): string {
+  const trainable = trainableOf(spec.training);
+  // A fine-tuning task's model holds its own frozen base: one model per task.
+  if (trainable.kind !== 'all') return JSON.stringify(['task', spec.id, trainable]);
+  // A shorthand (mlp, cnn) builds a different model for another input or target.
+  return JSON.stringify([spec.model, spec.input, spec.target]);
+}
+
 function taskOf(spec: TaskSpec): EvaluatedTask {
   const { model, input, target, loss, metrics, data, presentation } = spec;
   return {
@@ -109,6 +132,7 @@ function taskOf(spec: TaskSpec): EvaluatedTask {
     target,
     loss,
     metrics,
+    trainable: trainableOf(spec.training),
     ...(data ? { data } : {}),
     ...(presentation ? { presentation } : {}),
   };
@@ -125,17 +149,31 @@ function evaluatorThread(): EvaluatorThread {
   return thread;
 }
 
+/** A fine-tuning task's frozen base as served (`GET /api/tasks/:id/base`): a dense f32 frame. */
+export interface FrozenBase {
+  readonly frame: Uint8Array;
+  /** SHA-256 of the frame, lower-case hex. */
+  readonly checksum: string;
+}
+
 /**
- * A task's model on the coordinator: built once from the topology, used to make the initial
- * weights; every new global model is evaluated on the held-out split in the evaluator thread.
+ * A task's model on the coordinator: built once from the topology (with a fine-tuning task's
+ * frozen base, from its initial weights, made trainable as `training.trainable` says), used to
+ * make the initial weights; every new global model is evaluated on the held-out split in the
+ * evaluator thread. Its weight vectors are the round's (docs/design.md, "Fine-tuning").
  */
 export class TaskModel {
   private readonly thread: EvaluatorThread;
   private disposed = false;
+  private base: FrozenBase | null | undefined;
+  /** Uses of the model that write weights into it, one at a time. */
+  private using: Promise<unknown> = Promise.resolve();
+  private exported: { readonly version: number; readonly saved: Promise<SavedModel> } | null = null;
 
   private constructor(
     private readonly spec: TaskSpec,
     readonly model: tf.LayersModel,
+    readonly trainable: Trainable,
     private readonly heldOut: () => Promise<HeldOut | null>,
     private readonly sample: number,
   ) {
@@ -152,18 +190,27 @@ export class TaskModel {
     heldOut: HeldOutLookup = async (s) => builtinHeldOut(s),
     options: { readonly sample?: number } = {},
   ): Promise<TaskModel> {
-    const model = await buildModel(spec);
+    const trainable = trainableOf(spec.training);
+    if (trainable.kind !== 'all' && !('topology' in spec.model && spec.model.weights)) {
+      throw new PollenError(
+        'INVALID_TASK',
+        `"training.trainable" (${trainable.kind}) fine-tunes a pretrained model: "model" needs its initial weights`,
+      );
+    }
+    const model = await buildTrainingModel(spec, trainable);
     try {
       checkModelFits(model, spec);
     } catch (err) {
       model.dispose();
       throw err;
     }
-    // The thread builds its own copy from the topology and loads each version's weights.
-    const evaluated = { ...spec, model: withoutInitialWeights(spec.model) };
+    // The thread builds its own copy and loads each version's weights; from the topology only,
+    // unless the task fine-tunes: then the initial weights hold its frozen base.
+    const evaluated = trainable.kind === 'all' ? { ...spec, model: withoutInitialWeights(spec.model) } : spec;
     return new TaskModel(
       evaluated,
       model,
+      trainable,
       () => heldOut(evaluated),
       options.sample ?? DEFAULT_EVALUATION_SAMPLE,
     );
@@ -174,9 +221,44 @@ export class TaskModel {
     return !this.thread.broken;
   }
 
-  /** The freshly initialised weights of the topology. */
+  /** The layout of the round's vector: every weight, or only the trainable ones of a fine-tuning task. */
+  layout(): WeightSpec {
+    return this.trainable.kind === 'all'
+      ? weightSpecOf(this.model)
+      : layoutOf(roundVariables(this.model, this.trainable));
+  }
+
+  /** The round vector of the freshly built model: version 0. */
   initialWeights(): Promise<Float32Array> {
-    return getFlatWeights(this.model);
+    return getRoundVector(this.model, this.trainable);
+  }
+
+  /** The frozen base of a fine-tuning task (null when the task trains every weight); computed once. */
+  async frozenBase(): Promise<FrozenBase | null> {
+    if (this.base !== undefined) return this.base;
+    if (this.trainable.kind === 'all') {
+      this.base = null;
+      return null;
+    }
+    const vector = await readVector(frozenVariables(this.model, this.trainable));
+    const frame = encodeDense(vector, 'f32');
+    this.base = { frame, checksum: createHash('sha256').update(frame).digest('hex') };
+    return this.base;
+  }
+
+  /**
+   * A version of a fine-tuning task as a plain tfjs model: its round vector over the frozen
+   * base, LoRA's adapters merged. The last version asked is kept (model.json, then weights.bin).
+   */
+  exportVersion(version: number, weights: Float32Array): Promise<SavedModel> {
+    if (this.exported?.version !== version) {
+      const saved = this.exclusive(() => trainedModel(this.model, this.trainable, weights));
+      this.exported = { version, saved };
+      saved.catch(() => {
+        if (this.exported?.saved === saved) this.exported = null;
+      });
+    }
+    return this.exported.saved;
   }
 
   /**
@@ -198,12 +280,21 @@ export class TaskModel {
   async evaluateHere(weights: Float32Array): Promise<MetricValues | null> {
     const heldOut = await this.heldOut();
     if (!heldOut) return null;
-    setFlatWeights(this.model, weights);
-    return evaluate(
-      this.model,
-      arraySource(this.spec, evaluationSample(heldOut.examples(), this.sample)),
-      this.spec,
-    );
+    return this.exclusive(() => {
+      setRoundVector(this.model, this.trainable, weights);
+      return evaluate(
+        this.model,
+        arraySource(this.spec, evaluationSample(heldOut.examples(), this.sample)),
+        this.spec,
+      );
+    });
+  }
+
+  /** Run `use` once every earlier use of the model is done: each writes weights into it. */
+  private exclusive<T>(use: () => Promise<T>): Promise<T> {
+    const run = this.using.then(use, use);
+    this.using = run.catch(() => undefined);
+    return run;
   }
 
   dispose(): void {

@@ -179,6 +179,7 @@ export class BufferedRunner extends RunnerBase implements TaskRunner, HandoutHos
       base.weights.length,
     );
     const start = roundStart(spec, {
+      base: this.deps.base,
       roundId: buffer.roundId,
       version,
       weights: base.weights,

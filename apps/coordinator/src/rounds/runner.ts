@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { type Rng, seededRng, suggestedRetryMs } from '@pollen/fl-core';
+import { type FrozenBaseRef, type Rng, seededRng, suggestedRetryMs } from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock.ts';
 import type { RetentionPolicy } from '../store/retention.ts';
@@ -38,6 +38,8 @@ export interface RunnerDeps {
   readonly cluster?: ClusterPort;
   /** Where rounds' deadlines and SecAgg+'s stage timers take their time from. */
   readonly clock: Clock;
+  /** A fine-tuning task's frozen base, named in every round start (null: the task trains every weight). */
+  readonly base: FrozenBaseRef | null;
 }
 
 const IDLE_POLL_MS = 1000;

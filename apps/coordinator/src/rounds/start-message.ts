@@ -1,5 +1,6 @@
 import { encodeDense } from '@pollen/compression';
 import {
+  type FrozenBaseRef,
   hashSeed,
   lrAt,
   type RoundCompression,
@@ -32,6 +33,8 @@ export function roundStart(
     readonly privacy: PrivacyPlan | null;
     /** The round's upload compression (coordinates.ts); null: dense uploads of the task's codec. */
     readonly compression?: RoundCompression | null;
+    /** A fine-tuning task's frozen base; null or absent: the weights are the whole model. */
+    readonly base?: FrozenBaseRef | null;
   },
 ): RoundStart {
   const meta = { round: options.roundId, taskTag: hashSeed(spec.id) };
@@ -46,6 +49,7 @@ export function roundStart(
     training: roundTraining(spec, options.version),
     codec: spec.codec,
     weights,
+    ...(options.base ? { base: options.base } : {}),
     strategy: {
       proximalMu: spec.strategy.mu,
       scaffold: spec.strategy.scaffold,

@@ -209,6 +209,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       : new Round({ ...options, robust: strategy.robust, upload: upload.message ? upload.plan : null });
     round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
     const start = roundStart(spec, {
+      base: this.deps.base,
       roundId: round.roundId,
       version: base.version,
       weights: base.weights,

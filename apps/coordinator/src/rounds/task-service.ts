@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { PollenError, type PollenErrorCode, type TaskSpec } from '@pollen/fl-core';
-import { weightSpecOf, withoutInitialWeights } from '@pollen/ml';
+import { withoutInitialWeights } from '@pollen/ml';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Clock, systemClock } from '../clock.ts';
 import { TaskModel } from '../ml/evaluator.ts';
@@ -111,9 +111,12 @@ export class TaskService extends EventEmitter<TaskEvents> {
     const model = await TaskModel.create(spec, this.heldOut.lookup, this.modelOptions());
     const initial = await model.initialWeights();
     const evaluation = await model.evaluate(initial);
-    // Initial weights become version 0; the stored spec keeps the topology only (docs/tasks.md).
-    const stored = { ...spec, model: withoutInitialWeights(spec.model) };
-    const task = await this.store.createTask(stored, weightSpecOf(model.model), initial, evaluation);
+    // Initial weights become version 0 (the round's vector: every weight, or what a fine-tuning
+    // task trains); the stored spec keeps the topology only (docs/tasks.md), unless the task
+    // fine-tunes: its initial weights hold the frozen base, rebuilt from them after a restart.
+    const stored =
+      model.trainable.kind === 'all' ? { ...spec, model: withoutInitialWeights(spec.model) } : spec;
+    const task = await this.store.createTask(stored, model.layout(), initial, evaluation);
     this.models.set(spec.id, model);
     await this.startRunner(task);
     return task;
@@ -144,8 +147,10 @@ export class TaskService extends EventEmitter<TaskEvents> {
       model = await TaskModel.create(task.spec, this.heldOut.lookup, this.modelOptions());
       this.models.set(task.spec.id, model);
     }
+    const base = await model.frozenBase();
     const runner = createRunner(task, {
       store: this.store,
+      base: base && { checksum: base.checksum, bytes: base.frame.byteLength },
       population: this.population,
       log: this.log,
       evaluator: this.options.evaluator?.(task.spec, model) ?? model,
@@ -205,6 +210,12 @@ export class TaskService extends EventEmitter<TaskEvents> {
         "a task's demo data and its partition cannot change; create a new task",
       );
     }
+    if (!same(spec.training.trainable ?? null, task.spec.training.trainable ?? null)) {
+      throw new PollenError(
+        'INVALID_TASK',
+        "a task's training.trainable cannot change (its versions hold what it trains); create a new task",
+      );
+    }
     if (spec.rounds.mode !== task.spec.rounds.mode) {
       throw new PollenError(
         'INVALID_TASK',
@@ -225,6 +236,11 @@ export class TaskService extends EventEmitter<TaskEvents> {
     await this.runners.get(taskId)?.federated.resume(updated);
     this.emit('taskStarted', updated);
     return updated;
+  }
+
+  /** A task's model here (undefined when it does not run here). */
+  model(taskId: string): TaskModel | undefined {
+    return this.models.get(taskId);
   }
 
   runner(taskId: string): TaskRunner | undefined {

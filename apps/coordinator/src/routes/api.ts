@@ -1,5 +1,11 @@
 import { expectInt, expectString, PollenError, TASK_ID_PATTERN } from '@pollen/fl-core';
-import { encodeExampleSet, modelTopology } from '@pollen/ml';
+import {
+  encodeExampleSet,
+  modelTopology,
+  type SavedModel,
+  trainableOf,
+  withoutInitialWeights,
+} from '@pollen/ml';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { builtinShard } from '../data/builtin.ts';
 import type { Engine } from '../rounds/engine.ts';
@@ -84,6 +90,19 @@ export async function apiRoutes(
     if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${id}"`);
     return task;
   };
+  /**
+   * A version of a fine-tuning task as a plain tfjs model (its round vector over the frozen
+   * base, LoRA merged); null for a task that trains every weight: its versions are the model.
+   */
+  const fineTuned = async (task: StoredTask, version: number): Promise<SavedModel | null> => {
+    if (trainableOf(task.spec.training).kind === 'all') return null;
+    const stored = await store.getVersion(task.spec.id, version);
+    if (!stored) throw new PollenError('NOT_FOUND', 'no such model version');
+    await engine.ensureRunner(task);
+    const model = engine.model(task.spec.id);
+    if (!model) throw new PollenError('NOT_FOUND', `task "${task.spec.id}" has no model here`);
+    return model.exportVersion(version, stored.weights);
+  };
   const versionOf = (task: StoredTask, query: unknown): number =>
     optionalInt('version', (query as { version?: unknown }).version, 0, task.currentVersion) ??
     task.currentVersion;
@@ -107,7 +126,9 @@ export async function apiRoutes(
     },
     async (req) => {
       const task = await getTask(req.params);
-      return { ...summary(engine, task), spec: task.spec, weightSpec: task.weightSpec };
+      // A fine-tuning task keeps its initial weights (its frozen base, served at .../base): not here.
+      const spec = { ...task.spec, model: withoutInitialWeights(task.spec.model) };
+      return { ...summary(engine, task), spec, weightSpec: task.weightSpec };
     },
   );
 
@@ -202,15 +223,18 @@ export async function apiRoutes(
       if (!(await store.getVersion(task.spec.id, version)))
         throw new PollenError('NOT_FOUND', 'no such model version');
       engine.pins.pin(task.spec.id, version);
+      const tuned = await fineTuned(task, version);
       return {
         format: 'layers-model',
         generatedBy: 'Pollen',
         convertedBy: null,
-        modelTopology: await modelTopology(task.spec),
+        modelTopology: tuned?.modelTopology ?? (await modelTopology(task.spec)),
         weightsManifest: [
           {
             paths: [`model/weights.bin?version=${version}`],
-            weights: task.weightSpec.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })),
+            weights:
+              tuned?.weightSpecs ??
+              task.weightSpec.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })),
           },
         ],
         userDefinedMetadata: { taskId: task.spec.id, version },
@@ -223,10 +247,13 @@ export async function apiRoutes(
     operator('Weights of a version, little-endian float32', { querystring: VERSION_QUERY }, BINARY),
     async (req, reply) => {
       const task = await getTask(req.params);
-      const model = await store.getVersion(task.spec.id, versionOf(task, req.query));
-      if (!model) throw new PollenError('NOT_FOUND', 'no such model version');
+      const version = versionOf(task, req.query);
+      const tuned = await fineTuned(task, version);
+      const model = tuned ? null : await store.getVersion(task.spec.id, version);
+      const bytes = tuned?.weightData ?? model?.weights;
+      if (!bytes) throw new PollenError('NOT_FOUND', 'no such model version');
       reply.type('application/octet-stream');
-      return Buffer.from(model.weights.buffer, model.weights.byteOffset, model.weights.byteLength);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
   );
 

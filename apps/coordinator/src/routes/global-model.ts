@@ -8,6 +8,8 @@ import { BINARY, TASK_PARAMS } from './schemas.ts';
 export const JOIN_TOKEN_HEADER = 'x-pollen-join-token';
 /** The header naming the version of the weights served. */
 export const VERSION_HEADER = 'x-pollen-version';
+/** The header carrying the SHA-256 (hex) of a fine-tuning task's frozen base frame. */
+export const BASE_CHECKSUM_HEADER = 'x-pollen-base-checksum';
 /** A compact JWT is three base64url parts; longer than this is not a join token. */
 const MAX_JOIN_TOKEN_CHARS = 4096;
 const JWT_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -61,6 +63,41 @@ export async function globalModelRoute(
       if (!model) throw new PollenError('NOT_FOUND', `task "${id}" has no weights for version ${version}`);
       reply.type('application/octet-stream');
       return Buffer.from(model.weights.buffer, model.weights.byteOffset, model.weights.byteLength);
+    },
+  );
+
+  app.get(
+    '/api/tasks/:id/base',
+    {
+      schema: {
+        summary:
+          'A fine-tuning task\'s frozen base (docs/design.md, "Fine-tuning"): the weights outside the round\'s vector, a dense f32 frame (@pollen/compression), its SHA-256 in the ETag',
+        params: TASK_PARAMS,
+        headers: { type: 'object', properties: { [JOIN_TOKEN_HEADER]: { type: 'string' } } },
+        response: {
+          200: BINARY,
+          401: { description: 'A join token is required, or the one sent is not valid', ...error },
+          403: { description: 'The join token does not admit to this task', ...error },
+          404: { description: 'No such task, or it trains every weight (no frozen base)', ...error },
+        },
+      },
+    },
+    async (req, reply) => {
+      const id = expectString('id', (req.params as { id?: unknown }).id, 63, TASK_ID_PATTERN, 'NOT_FOUND');
+      const task = await engine.store.getTask(id);
+      if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${id}"`);
+      if (task.spec.admission?.joinToken) await admit(tokens, req.headers[JOIN_TOKEN_HEADER], id);
+      await engine.ensureRunner(task);
+      const base = await engine.model(id)?.frozenBase();
+      if (!base)
+        throw new PollenError('NOT_FOUND', `task "${id}" trains every weight: it has no frozen base`);
+      // The base never changes during a task: a device keeps it by checksum.
+      reply
+        .type('application/octet-stream')
+        .header('etag', `"${base.checksum}"`)
+        .header(BASE_CHECKSUM_HEADER, base.checksum)
+        .header('cache-control', 'public, max-age=31536000, immutable');
+      return Buffer.from(base.frame.buffer, base.frame.byteOffset, base.frame.byteLength);
     },
   );
 }

@@ -7,6 +7,7 @@ import { DeviceConditions } from './eligibility.ts';
 import { TaskEntries } from './entries.ts';
 import { type ClientEvents, type ClientStatus, Emitter } from './events.ts';
 import { type AddExamplesResult, addTaskExamples, type ExampleInput } from './examples.ts';
+import { frozenBaseFor } from './frozen-base.ts';
 import { SecAggRelay } from './secagg-relay.ts';
 import * as storage from './storage.ts';
 import { type ClientTask, fetchTask, loadDemoShard } from './task-info.ts';
@@ -361,17 +362,23 @@ export class PollenClient extends Emitter<ClientEvents> {
 
   private async startWorker(signal: AbortSignal): Promise<void> {
     const task = await this.taskSpec();
-    const worker = await WorkerTrainer.start(task, this.options.backend, () => this.cpuShare, {
-      backend: ({ backend, skipped, recovery }) => {
-        this.backendName = backend;
-        this.emit('backend', { backend, skipped });
-        if (recovery) this.rejoin();
+    const worker = await WorkerTrainer.start(
+      task,
+      this.options.backend,
+      () => this.cpuShare,
+      {
+        backend: ({ backend, skipped, recovery }) => {
+          this.backendName = backend;
+          this.emit('backend', { backend, skipped });
+          if (recovery) this.rejoin();
+        },
+        progress: (p) => this.emit('progress', p),
+        memory: (m) => this.emit('memory', m),
+        error: (message) => this.emit('error', { code: 'CLIENT_ERROR', message }),
+        secagg: (reply) => this.secagg.fromWorker(reply),
       },
-      progress: (p) => this.emit('progress', p),
-      memory: (m) => this.emit('memory', m),
-      error: (message) => this.emit('error', { code: 'CLIENT_ERROR', message }),
-      secagg: (reply) => this.secagg.fromWorker(reply),
-    });
+      (ref) => frozenBaseFor(this.base, this.options.task, ref),
+    );
     // Stopped while the worker started: it must not outlive this client.
     if (signal.aborted) worker.terminate();
     else this.worker = worker;

@@ -52,6 +52,18 @@ export interface StoredResidual {
   readonly updatedAt: number;
 }
 
+/**
+ * A fine-tuning task's frozen base (docs/design.md, "Fine-tuning"), kept by its SHA-256: it
+ * never changes during the task, so it is downloaded once, not every round.
+ */
+export interface StoredBase {
+  readonly checksum: string;
+  readonly taskId: string;
+  /** The dense f32 frame the coordinator served. */
+  readonly frame: Uint8Array;
+  readonly savedAt: number;
+}
+
 interface PollenDb extends DBSchema {
   meta: { key: string; value: unknown };
   examples: { key: number; value: StoredExample; indexes: { taskId: string } };
@@ -61,6 +73,8 @@ interface PollenDb extends DBSchema {
   residuals: { key: string; value: StoredResidual };
   /** Since version 5: what the visitor entered, by auto-increment key. */
   entries: { key: number; value: StoredEntry; indexes: { taskId: string } };
+  /** Since version 6: fine-tuning tasks' frozen bases, keyed by checksum. */
+  bases: { key: string; value: StoredBase; indexes: { taskId: string } };
 }
 
 const DB_NAME = 'pollen';
@@ -68,8 +82,9 @@ const DB_NAME = 'pollen';
  * 1: meta and examples. 2: SCAFFOLD control variates. 3: error-feedback residuals.
  * 4: an example's label is a typed array (it was a number: MNIST's class id).
  * 5: entries (text typed or pasted on the contributor page), the examples made from them.
+ * 6: fine-tuning tasks' frozen bases, by checksum.
  */
-export const DB_VERSION = 5;
+export const DB_VERSION = 6;
 
 let dbPromise: Promise<IDBPDatabase<PollenDb>> | undefined;
 
@@ -87,6 +102,8 @@ export function openStore(): Promise<IDBPDatabase<PollenDb>> {
       if (oldVersion < 3) db.createObjectStore('residuals');
       if (oldVersion < 5)
         db.createObjectStore('entries', { autoIncrement: true }).createIndex('taskId', 'taskId');
+      if (oldVersion < 6)
+        db.createObjectStore('bases', { keyPath: 'checksum' }).createIndex('taskId', 'taskId');
       if (oldVersion >= 1 && oldVersion < 4) {
         // Examples kept before version 4 (MNIST digits) had a number label: keep them, as int32.
         let cursor = await tx.objectStore('examples').openCursor();
@@ -373,6 +390,45 @@ export async function deleteEntry(taskId: string, id: number): Promise<boolean> 
 export async function clearEntries(taskId: string): Promise<void> {
   const db = await openStore();
   const tx = db.transaction('entries', 'readwrite');
+  let cursor = await tx.store.index('taskId').openCursor(taskId);
+  while (cursor) {
+    await cursor.delete();
+    cursor = await cursor.continue();
+  }
+  await tx.done;
+}
+
+/**
+ * A task's frozen base kept on this device: the one with `checksum`, or with null the one last
+ * kept for the task; undefined when there is none.
+ */
+export async function loadBase(taskId: string, checksum: string | null): Promise<StoredBase | undefined> {
+  const db = await openStore();
+  if (checksum !== null) {
+    const stored = await db.get('bases', checksum);
+    return stored?.taskId === taskId ? stored : undefined;
+  }
+  const all = await db.getAllFromIndex('bases', 'taskId', taskId);
+  return all.sort((a, b) => b.savedAt - a.savedAt)[0];
+}
+
+/** Keep a task's frozen base, in place of any other base of the task (one transaction). */
+export async function saveBase(taskId: string, checksum: string, frame: Uint8Array): Promise<void> {
+  const db = await openStore();
+  const tx = db.transaction('bases', 'readwrite');
+  let cursor = await tx.store.index('taskId').openCursor(taskId);
+  while (cursor) {
+    if (cursor.value.checksum !== checksum) await cursor.delete();
+    cursor = await cursor.continue();
+  }
+  await tx.store.put({ checksum, taskId, frame, savedAt: Date.now() });
+  await tx.done;
+}
+
+/** Forget a task's frozen bases. */
+export async function clearBases(taskId: string): Promise<void> {
+  const db = await openStore();
+  const tx = db.transaction('bases', 'readwrite');
   let cursor = await tx.store.index('taskId').openCursor(taskId);
   while (cursor) {
     await cursor.delete();

@@ -28,6 +28,7 @@ export async function fetchTask(base: string, taskId: string): Promise<ClientTas
     demoData: spec.data !== undefined,
     eligibility: spec.eligibility ?? null,
     cpuShareCap: spec.training.cpuShare ?? 1,
+    ...(spec.training.trainable ? { trainable: spec.training.trainable } : {}),
   };
 }
 

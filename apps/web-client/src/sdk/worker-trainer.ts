@@ -1,7 +1,7 @@
-import type { Backend, HeldOutReport } from '@pollen/fl-core';
-import type { EvaluateInput, Trainer, TrainInput, TrainOutput } from '@pollen/participation';
+import type { Backend, FrozenBaseRef, HeldOutReport } from '@pollen/fl-core';
+import type { EvaluateInput, FrozenBase, Trainer, TrainInput, TrainOutput } from '@pollen/participation';
 import { WorkerCalls } from '../worker/calls.ts';
-import type { TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
+import type { BaseTransfer, TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
 import type { SecAggErrorReply, SecAggSendReply } from '../worker/secagg.ts';
 import type { ClientEvents } from './events.ts';
 
@@ -17,6 +17,9 @@ export interface WorkerTrainerEvents {
   secagg(reply: SecAggSendReply | SecAggErrorReply): void;
 }
 
+/** Where a fine-tuning task's frozen base comes from (frozen-base.ts): kept, or downloaded once. */
+export type BaseSource = (ref: FrozenBaseRef | null) => Promise<FrozenBase>;
+
 /**
  * Local training in a Web Worker (worker/trainer.worker.ts), as participation's Trainer: the
  * weights and SCAFFOLD's controls are transferred to the worker and the delta back; requests
@@ -31,7 +34,16 @@ export class WorkerTrainer implements Trainer {
     private readonly task: TrainTask,
     /** The CPU share training may use now (the visitor's, capped by the task's). */
     private readonly cpuShare: () => number,
+    private readonly bases: BaseSource | null,
   ) {}
+
+  /** A fine-tuning task's frozen base for the worker, a copy to transfer; null when it trains every weight. */
+  private async base(ref: FrozenBaseRef | null): Promise<BaseTransfer | null> {
+    if ((this.task.trainable?.kind ?? 'all') === 'all') return null;
+    if (!this.bases) throw new Error('this task fine-tunes a pretrained model and no frozen base was given');
+    const { checksum, frame } = await this.bases(ref);
+    return { checksum, frame: frame.slice().buffer as ArrayBuffer };
+  }
 
   /** Start the worker and wait until a backend is ready (`preferred`, or the best that works). */
   static async start(
@@ -39,9 +51,10 @@ export class WorkerTrainer implements Trainer {
     preferred: Backend | null,
     cpuShare: () => number,
     events: WorkerTrainerEvents,
+    bases: BaseSource | null = null,
   ): Promise<WorkerTrainer> {
     const worker = new Worker(new URL('../worker/trainer.worker.ts', import.meta.url), { type: 'module' });
-    const trainer = new WorkerTrainer(worker, task, cpuShare);
+    const trainer = new WorkerTrainer(worker, task, cpuShare, bases);
     try {
       await new Promise<void>((resolve, reject) => {
         worker.onmessage = (event: MessageEvent<WorkerReply>) => {
@@ -78,7 +91,8 @@ export class WorkerTrainer implements Trainer {
   async train({ msg, weights, scaffold }: TrainInput): Promise<TrainOutput> {
     const control = scaffold?.c ?? null;
     const clientControl = scaffold?.ci ?? null;
-    const transfer = [weights.buffer, control?.buffer, clientControl?.buffer].filter(
+    const base = await this.base(msg.base ?? null);
+    const transfer = [weights.buffer, control?.buffer, clientControl?.buffer, base?.frame].filter(
       (b): b is ArrayBuffer => b instanceof ArrayBuffer,
     );
     const reply = await this.calls.call(
@@ -99,6 +113,7 @@ export class WorkerTrainer implements Trainer {
             control: (control?.buffer as ArrayBuffer | undefined) ?? null,
             clientControl: (clientControl?.buffer as ArrayBuffer | undefined) ?? null,
             heldOutFraction: msg.evaluation?.heldOutFraction ?? 0,
+            base,
           },
           transfer,
         ),
@@ -119,6 +134,8 @@ export class WorkerTrainer implements Trainer {
 
   /** An evaluation round: the global model on the held-out examples, in the worker. */
   async evaluate({ msg, weights }: EvaluateInput): Promise<HeldOutReport | null> {
+    // An evaluation round names no base: the one kept for the task.
+    const base = await this.base(null);
     const reply = await this.calls.call(
       (id) =>
         this.post(
@@ -129,8 +146,9 @@ export class WorkerTrainer implements Trainer {
             task: this.task,
             weights: weights.buffer as ArrayBuffer,
             heldOutFraction: msg.heldOutFraction,
+            base,
           },
-          [weights.buffer as ArrayBuffer],
+          [weights.buffer as ArrayBuffer, ...(base ? [base.frame] : [])],
         ),
       0,
     );

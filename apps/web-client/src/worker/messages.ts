@@ -4,14 +4,23 @@ import type {
   HeldOutReport,
   LocalStrategy,
   TaskSpec,
+  TrainableSpec,
   TrainingSpec,
 } from '@pollen/fl-core';
 import type { SecAggErrorReply, SecAggSendReply, SecAggWorkerRequest } from './secagg.ts';
 
 /** Messages between the page and the training worker. */
 
-/** The parts of a task spec the worker trains and evaluates by. */
-export type TrainTask = Pick<TaskSpec, 'model' | 'input' | 'target' | 'loss' | 'metrics'>;
+/** The parts of a task spec the worker trains and evaluates by, and what of the model it trains. */
+export type TrainTask = Pick<TaskSpec, 'model' | 'input' | 'target' | 'loss' | 'metrics'> & {
+  readonly trainable?: TrainableSpec;
+};
+
+/** A fine-tuning task's frozen base: its checksum and its dense f32 frame, transferred. */
+export interface BaseTransfer {
+  readonly checksum: string;
+  readonly frame: ArrayBuffer;
+}
 
 export interface InitRequest {
   readonly type: 'init';
@@ -41,6 +50,8 @@ export interface TrainRequest {
    * evaluated before training (the round's `evaluation`); 0: train on all, evaluate nothing.
    */
   readonly heldOutFraction: number;
+  /** A fine-tuning task's frozen base; the worker writes it into the model when its checksum changed. */
+  readonly base: BaseTransfer | null;
 }
 
 /** An evaluation round: score the global model on the held-out examples, train nothing. */
@@ -52,6 +63,7 @@ export interface EvaluateRequest {
   /** The global model, float32, transferred. */
   readonly weights: ArrayBuffer;
   readonly heldOutFraction: number;
+  readonly base: BaseTransfer | null;
 }
 
 export type WorkerRequest = InitRequest | TrainRequest | EvaluateRequest | SecAggWorkerRequest;

@@ -1,13 +1,17 @@
 /// <reference lib="webworker" />
 import type { Backend, ClientMetrics } from '@pollen/fl-core';
 import {
-  buildModel,
+  buildTrainingModel,
+  frozenVariables,
   heldOutReport,
   type LocalResult,
   type LocalStrategyInput,
   type Progress,
+  trainableOf,
   trainLocal,
+  writeVector,
 } from '@pollen/ml';
+import { baseVector } from '@pollen/participation';
 import * as tf from '@tensorflow/tfjs';
 import { storedSplit } from '../sdk/examples.ts';
 import { chooseBackend, fallBackFrom, isBackendFailure, watchGpuDevice } from './backends.ts';
@@ -19,18 +23,33 @@ declare const self: DedicatedWorkerGlobalScope;
 let backend: Backend | null = null;
 let model: tf.LayersModel | null = null;
 let modelKey = '';
+/** The checksum of the frozen base written into `model` (a fine-tuning task's), null before one is. */
+let baseChecksum: string | null = null;
 
 function post(reply: WorkerReply, transfer: Transferable[] = []): void {
   self.postMessage(reply, transfer);
 }
 
-/** Reuse the model across rounds while the topology is the same, so nothing leaks per round. */
+/**
+ * Reuse the model across rounds while the topology is the same, so nothing leaks per round; a
+ * fine-tuning task's frozen base is written into it when its checksum changed.
+ */
 async function modelFor(req: TrainRequest | EvaluateRequest): Promise<tf.LayersModel> {
-  const key = JSON.stringify([req.task.model, req.task.input, req.task.target]);
-  if (model && key === modelKey) return model;
-  model?.dispose();
-  model = await buildModel(req.task);
-  modelKey = key;
+  const trainable = trainableOf(req.task);
+  const key = JSON.stringify([req.task.model, req.task.input, req.task.target, trainable]);
+  if (!model || key !== modelKey) {
+    model?.dispose();
+    model = await buildTrainingModel(req.task, trainable);
+    modelKey = key;
+    baseChecksum = null;
+  }
+  if (trainable.kind === 'all') return model;
+  if (req.base && req.base.checksum !== baseChecksum) {
+    const frame = new Uint8Array(req.base.frame);
+    writeVector(frozenVariables(model, trainable), baseVector({ checksum: req.base.checksum, frame }));
+    baseChecksum = req.base.checksum;
+  }
+  if (baseChecksum === null) throw new Error('a fine-tuning task needs its frozen base, and none came');
   return model;
 }
 
@@ -57,7 +76,8 @@ async function train(req: TrainRequest): Promise<void> {
   const m = await modelFor(req);
   const { train: local, heldOut } = await storedSplit(req.taskId, req.task, req.heldOutFraction);
   const global = new Float32Array(req.weights);
-  const before = await heldOutReport(m, heldOut, global, req.task);
+  const trainable = trainableOf(req.task);
+  const before = await heldOutReport(m, heldOut, global, req.task, trainable);
   let lastPost = 0;
   const onProgress = (p: Progress): void => {
     const now = performance.now();
@@ -72,7 +92,7 @@ async function train(req: TrainRequest): Promise<void> {
     req.training,
     req.task,
     onProgress,
-    strategyFor(req, global.length),
+    { ...strategyFor(req, global.length), trainable },
     { cpuShare: req.cpuShare },
   );
   const transfer = [result.delta.buffer as ArrayBuffer];
@@ -101,7 +121,13 @@ async function train(req: TrainRequest): Promise<void> {
 async function evaluate(req: EvaluateRequest): Promise<void> {
   const m = await modelFor(req);
   const { heldOut } = await storedSplit(req.taskId, req.task, req.heldOutFraction);
-  const report = await heldOutReport(m, heldOut, new Float32Array(req.weights), req.task);
+  const report = await heldOutReport(
+    m,
+    heldOut,
+    new Float32Array(req.weights),
+    req.task,
+    trainableOf(req.task),
+  );
   post({ type: 'evaluated', id: req.id, heldOut: report });
 }
 
@@ -123,6 +149,7 @@ function recover(reason: string): Promise<void> {
     }
     model = null;
     modelKey = '';
+    baseChecksum = null;
     // Forget the bookkeeping of every tensor that lived on the lost backend, so tf.memory()
     // counts only live ones; the other backends start afresh when chosen.
     try {

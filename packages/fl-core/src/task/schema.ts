@@ -3,6 +3,7 @@ import { EligibilitySchema } from './eligibility.ts';
 import { EvaluationSchema } from './evaluation.ts';
 import { LOCAL_WORK_FIELDS } from './local-work.ts';
 import { PresentationSchema } from './presentation.ts';
+import { TrainableSchema } from './trainable.ts';
 
 /**
  * The task's own fields, declared once with TypeBox: each declaration is a JSON Schema (for
@@ -255,6 +256,7 @@ export const TrainingSchema = Type.Object(
     learningRate: Type.Number({ minimum: 1e-7, maximum: 10 }),
     optimizer: Type.Optional(Type.Union([Type.Literal('sgd'), Type.Literal('adam')])),
     ...LOCAL_WORK_FIELDS,
+    trainable: Type.Optional(TrainableSchema),
   },
   { additionalProperties: false },
 );

@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import { decodeDense } from '@pollen/compression';
+import { specSize, type TaskSpec } from '@pollen/fl-core';
+import {
+  buildTrainingModel,
+  bytesToBase64,
+  getFlatWeights,
+  initTf,
+  setRoundVector,
+  type Trainable,
+  weightSpecOf,
+} from '@pollen/ml';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NodeContributor, OPERATOR_HEADERS, waitFor } from '../testing/harness.ts';
+import { testSession } from '../testing/session.ts';
+
+// Fine-tuning (docs/design.md): a round's vector is only what the task trains; the frozen base
+// is served once, named by its checksum in every round start; the export is a plain tfjs model.
+
+const session = testSession();
+const trainable: Trainable = { kind: 'lora', rank: 2, alpha: 4, layers: ['head'] };
+
+/** A small "pretrained" model: 6 -> 8 (relu) -> 3 (softmax), seeded, with its weights. */
+async function pretrained() {
+  const m = tf.sequential({
+    layers: [
+      tf.layers.dense({
+        name: 'hidden',
+        units: 8,
+        activation: 'relu',
+        inputShape: [6],
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+        biasInitializer: tf.initializers.randomNormal({ seed: 2, stddev: 0.1 }),
+      }),
+      tf.layers.dense({
+        name: 'head',
+        units: 3,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+        biasInitializer: tf.initializers.randomNormal({ seed: 4, stddev: 0.1 }),
+      }),
+    ],
+  });
+  const weights = await getFlatWeights(m);
+  const model = {
+    topology: m.toJSON(null, false) as unknown as Record<string, unknown>,
+    weights: {
+      specs: weightSpecOf(m).map((w) => ({ name: w.name, shape: [...w.shape], dtype: 'float32' as const })),
+      data: bytesToBase64(new Uint8Array(weights.buffer)),
+    },
+  };
+  m.dispose();
+  return { model, weights };
+}
+
+beforeAll(async () => {
+  await initTf();
+});
+
+describe('a task that fine-tunes LoRA adapters', () => {
+  it('sends and takes only the adapters, serves the frozen base once, and exports a merged tfjs model', async () => {
+    const { model, weights } = await pretrained();
+    const coordinator = await session.start({
+      model,
+      input: { shape: [6], dtype: 'float32' },
+      target: { kind: 'class', numClasses: 3 },
+      training: { epochs: 1, batchSize: 4, learningRate: 0.1, trainable },
+      rounds: {
+        cohortSize: 2,
+        minReports: 2,
+        minClients: 2,
+        overSelection: 1,
+        deadlineMs: 30_000,
+        maxRounds: 1,
+      },
+    });
+    const task = (await coordinator.store.getTask('tiny'))!;
+    const adapters = 2 * (8 + 3);
+    // The stored layout is the round's: A and B of `head`; the spec keeps the pretrained weights.
+    expect(specSize(task.weightSpec)).toBe(adapters);
+    expect(task.weightSpec.map((w) => w.name)).toEqual(['head/lora_A', 'head/lora_B']);
+    // The public spec does not carry them.
+    const detail = await fetch(`${coordinator.url}/api/tasks/tiny`).then(
+      (r) => r.json() as Promise<{ spec: TaskSpec }>,
+    );
+    expect(detail.spec.model).not.toHaveProperty('weights');
+    expect(detail.spec.training.trainable).toEqual(trainable);
+
+    const [a, b] = ['client-ft-a', 'client-ft-b'].map((id) => {
+      const c = new NodeContributor(coordinator.url, id);
+      session.clients.push(c);
+      return c;
+    }) as [NodeContributor, NodeContributor];
+    const started = a.nextRound();
+    expect((await a.hello('tiny', 10)).ok).toBe(true);
+    expect((await b.hello('tiny', 10)).ok).toBe(true);
+    const msg = await started;
+    const global = decodeDense(new Uint8Array(msg.weights as Uint8Array)).vector;
+    expect(global.length).toBe(adapters);
+    expect(msg.training.trainable).toEqual(trainable);
+
+    // The base: the pretrained weights, its checksum the one the round start names.
+    const res = await fetch(`${coordinator.url}/api/tasks/tiny/base`);
+    expect(res.status).toBe(200);
+    const frame = new Uint8Array(await res.arrayBuffer());
+    const checksum = createHash('sha256').update(frame).digest('hex');
+    expect(msg.base).toEqual({ checksum, bytes: frame.byteLength });
+    expect(res.headers.get('x-pollen-base-checksum')).toBe(checksum);
+    expect(res.headers.get('etag')).toBe(`"${checksum}"`);
+    expect(decodeDense(frame).vector).toEqual(weights);
+
+    // An update of the adapters' length commits; another length is refused.
+    const code = async (delta: Float32Array): Promise<string> => {
+      const ack = await a.send(msg, delta);
+      return ack.ok ? 'ok' : ack.code;
+    };
+    expect(await code(new Float32Array(adapters - 1))).toBe('SHAPE_MISMATCH');
+    // The upload bound is the round layout's: a whole model's update is too large before decoding.
+    expect(await code(new Float32Array(adapters + 83))).toBe('PAYLOAD_TOO_LARGE');
+    const delta = Float32Array.from({ length: adapters }, (_, i) => 0.01 * Math.sin(i + 1));
+    expect((await a.send(msg, delta)).ok).toBe(true);
+    expect((await b.send(msg, delta)).ok).toBe(true);
+    await waitFor(async () =>
+      (await coordinator.store.listRounds('tiny')).find((r) => r.status === 'committed'),
+    );
+    const version = (await coordinator.store.getVersion('tiny', 1))!;
+    expect(version.weights.length).toBe(adapters);
+
+    // The export: a plain Dense model (adapters merged) that computes what base + adapters do.
+    // tfjs appends the model URL's query to the weights' paths: the current version, by default.
+    const url = `${coordinator.url}/api/tasks/tiny/model`;
+    const json = (await fetch(url, { headers: OPERATOR_HEADERS }).then((r) => r.json())) as {
+      modelTopology: unknown;
+    };
+    expect(JSON.stringify(json.modelTopology)).not.toContain('Lora');
+    const loaded = await tf.loadLayersModel(url, { requestInit: { headers: OPERATOR_HEADERS } });
+    const tuned = await buildTrainingModel(task.spec as TaskSpec, trainable);
+    setRoundVector(tuned, trainable, version.weights);
+    const x = tf.tensor2d(
+      Array.from({ length: 4 * 6 }, (_, i) => Math.cos(i)),
+      [4, 6],
+    );
+    const want = (tuned.predict(x) as tf.Tensor).arraySync() as number[][];
+    const got = (loaded.predict(x) as tf.Tensor).arraySync() as number[][];
+    for (const [i, row] of want.entries()) {
+      for (const [j, v] of row.entries()) expect(got[i]![j]).toBeCloseTo(v, 5);
+    }
+    x.dispose();
+    loaded.dispose();
+    tuned.dispose();
+
+    // What a task trains cannot change: its versions hold that layout.
+    const patch = await coordinator.app.inject({
+      method: 'PATCH',
+      url: '/api/tasks/tiny',
+      headers: OPERATOR_HEADERS,
+      payload: { training: { trainable: { kind: 'all' } } },
+    });
+    expect(patch.json()).toMatchObject({
+      code: 'INVALID_TASK',
+      message: expect.stringMatching(/trainable cannot change/),
+    });
+
+    // After a restart the frozen base is rebuilt from the stored spec: the same bytes.
+    await coordinator.close();
+    const again = await session.start({}, coordinator.dataDir);
+    const rebuilt = new Uint8Array(await (await fetch(`${again.url}/api/tasks/tiny/base`)).arrayBuffer());
+    expect(createHash('sha256').update(rebuilt).digest('hex')).toBe(checksum);
+  });
+
+  it('refuses a trainable subset of a model without initial weights', async () => {
+    await expect(
+      session.start({
+        training: {
+          epochs: 1,
+          batchSize: 4,
+          learningRate: 0.1,
+          trainable: { kind: 'layers', names: ['output'] },
+        },
+      }),
+    ).rejects.toThrow(/initial weights/);
+  });
+});

@@ -1,0 +1,53 @@
+import type { WeightEntrySpec } from '@pollen/fl-core';
+import * as tf from '@tensorflow/tfjs';
+import { mergeLora } from './layers/lora.ts';
+import { setRoundVector, type Trainable } from './trainable.ts';
+
+/** A model as tfjs saves it: what a model.json and its weights.bin hold. */
+export interface SavedModel {
+  readonly modelTopology: Record<string, unknown>;
+  readonly weightSpecs: WeightEntrySpec[];
+  /** The weights, little-endian float32, in the order of `weightSpecs`. */
+  readonly weightData: Uint8Array;
+}
+
+async function save(model: tf.LayersModel): Promise<SavedModel> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  const a = artifacts!;
+  const data = a.weightData as ArrayBuffer;
+  return {
+    modelTopology: a.modelTopology as Record<string, unknown>,
+    weightSpecs: (a.weightSpecs ?? []).map((s) => ({
+      name: s.name,
+      shape: [...s.shape],
+      dtype: s.dtype === 'int32' ? 'int32' : 'float32',
+    })),
+    weightData: new Uint8Array(data),
+  };
+}
+
+/**
+ * A fine-tuned model as a plain tfjs Layers model: the round's vector written over the frozen
+ * base, and LoRA's adapters folded into their Dense layers (`mergeLora`), so that
+ * `tf.loadLayersModel` reads the export without any Pollen class for the adapters.
+ */
+export async function trainedModel(
+  model: tf.LayersModel,
+  trainable: Trainable,
+  vector: Float32Array,
+): Promise<SavedModel> {
+  setRoundVector(model, trainable, vector);
+  if (trainable.kind !== 'lora') return save(model);
+  const merged = await mergeLora(model);
+  try {
+    return await save(merged);
+  } finally {
+    merged.dispose();
+  }
+}
