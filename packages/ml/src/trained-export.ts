@@ -32,6 +32,19 @@ async function save(model: tf.LayersModel): Promise<SavedModel> {
   };
 }
 
+/** A copy of `model` with every layer trainable: its weights in the order of its layers. */
+async function unfrozen(model: tf.LayersModel): Promise<tf.LayersModel> {
+  const topology = JSON.parse(JSON.stringify(model.toJSON(undefined, false))) as {
+    config: { layers: { config: Record<string, unknown> }[] };
+  };
+  for (const layer of topology.config.layers) layer.config.trainable = true;
+  const copy = await tf.models.modelFromJSON({
+    modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'],
+  });
+  for (const [i, layer] of model.layers.entries()) copy.layers[i]!.setWeights(layer.getWeights());
+  return copy;
+}
+
 /**
  * A fine-tuned model as a plain tfjs Layers model: the round's vector written over the frozen
  * base, and LoRA's adapters folded into their Dense layers (`mergeLora`), so that
@@ -43,8 +56,9 @@ export async function trainedModel(
   vector: Float32Array,
 ): Promise<SavedModel> {
   setRoundVector(model, trainable, vector);
-  if (trainable.kind !== 'lora') return save(model);
-  const merged = await mergeLora(model);
+  if (trainable.kind === 'all') return save(model);
+  // Frozen layers unfrozen on the way out: tfjs orders a model's weights trainable first.
+  const merged = trainable.kind === 'lora' ? await mergeLora(model) : await unfrozen(model);
   try {
     return await save(merged);
   } finally {

@@ -2,13 +2,16 @@ import { createHash } from 'node:crypto';
 import { decodeDense } from '@pollen/compression';
 import { specSize, type TaskSpec } from '@pollen/fl-core';
 import {
+  buildModel,
   buildTrainingModel,
   bytesToBase64,
   getFlatWeights,
   initTf,
+  setFlatWeights,
   setRoundVector,
   type Trainable,
   weightSpecOf,
+  withoutInitialWeights,
 } from '@pollen/ml';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -146,6 +149,29 @@ describe('a task that fine-tunes LoRA adapters', () => {
     for (const [i, row] of want.entries()) {
       for (const [j, v] of row.entries()) expect(got[i]![j]).toBeCloseTo(v, 5);
     }
+    // What a page tries (GET .../global): the same merged model's weights, in the layout the task
+    // names `modelWeightSpec` (its rounds' is `weightSpec`, the adapters).
+    const served = (await (await fetch(`${coordinator.url}/api/tasks/tiny`)).json()) as {
+      weightSpec: { shape: number[] }[];
+      modelWeightSpec: { shape: number[] }[];
+    };
+    const count = (spec: { shape: number[] }[]) =>
+      spec.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+    expect(count(served.weightSpec)).toBe(adapters);
+    const tried = new Float32Array(
+      await (await fetch(`${coordinator.url}/api/tasks/tiny/global`)).arrayBuffer(),
+    );
+    expect(tried.length).toBe(count(served.modelWeightSpec));
+    const plain = await buildModel({
+      ...(task.spec as TaskSpec),
+      model: withoutInitialWeights(task.spec.model),
+    });
+    setFlatWeights(plain, tried);
+    const tryOut = (plain.predict(x) as tf.Tensor).arraySync() as number[][];
+    for (const [i, row] of want.entries()) {
+      for (const [j, v] of row.entries()) expect(tryOut[i]![j]).toBeCloseTo(v, 5);
+    }
+    plain.dispose();
     x.dispose();
     loaded.dispose();
     tuned.dispose();

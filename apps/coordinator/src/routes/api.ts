@@ -1,11 +1,5 @@
 import { expectInt, expectString, PollenError, TASK_ID_PATTERN } from '@pollen/fl-core';
-import {
-  encodeExampleSet,
-  modelTopology,
-  type SavedModel,
-  trainableOf,
-  withoutInitialWeights,
-} from '@pollen/ml';
+import { encodeExampleSet, modelTopology, type SavedModel, withoutInitialWeights } from '@pollen/ml';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { builtinShard } from '../data/builtin.ts';
 import type { Engine } from '../rounds/engine.ts';
@@ -90,19 +84,8 @@ export async function apiRoutes(
     if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${id}"`);
     return task;
   };
-  /**
-   * A version of a fine-tuning task as a plain tfjs model (its round vector over the frozen
-   * base, LoRA merged); null for a task that trains every weight: its versions are the model.
-   */
-  const fineTuned = async (task: StoredTask, version: number): Promise<SavedModel | null> => {
-    if (trainableOf(task.spec.training).kind === 'all') return null;
-    const stored = await store.getVersion(task.spec.id, version);
-    if (!stored) throw new PollenError('NOT_FOUND', 'no such model version');
-    await engine.ensureRunner(task);
-    const model = engine.model(task.spec.id);
-    if (!model) throw new PollenError('NOT_FOUND', `task "${task.spec.id}" has no model here`);
-    return model.exportVersion(version, stored.weights);
-  };
+  const fineTuned = (task: StoredTask, version: number): Promise<SavedModel | null> =>
+    engine.fineTunedModel(task, version);
   const versionOf = (task: StoredTask, query: unknown): number =>
     optionalInt('version', (query as { version?: unknown }).version, 0, task.currentVersion) ??
     task.currentVersion;
@@ -128,7 +111,15 @@ export async function apiRoutes(
       const task = await getTask(req.params);
       // A fine-tuning task keeps its initial weights (its frozen base, served at .../base): not here.
       const spec = { ...task.spec, model: withoutInitialWeights(task.spec.model) };
-      return { ...summary(engine, task), spec, weightSpec: task.weightSpec };
+      // Its whole model's layout, what GET .../global serves (the rounds' is `weightSpec`).
+      const tuned = await fineTuned(task, task.currentVersion);
+      const modelWeightSpec = tuned?.weightSpecs.map((w) => ({ name: w.name, shape: w.shape }));
+      return {
+        ...summary(engine, task),
+        spec,
+        weightSpec: task.weightSpec,
+        ...(modelWeightSpec ? { modelWeightSpec } : {}),
+      };
     },
   );
 

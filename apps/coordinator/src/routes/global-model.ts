@@ -59,9 +59,14 @@ export async function globalModelRoute(
       const etag = `"v${version}"`;
       reply.header('etag', etag).header(VERSION_HEADER, String(version)).header('cache-control', 'no-cache');
       if (req.headers['if-none-match'] === etag) return reply.status(304).send();
+      reply.type('application/octet-stream');
+      // A fine-tuning task's whole model: its round vector over the frozen base, LoRA merged, in
+      // the layout GET /api/tasks/:id names `modelWeightSpec`.
+      const tuned = await engine.fineTunedModel(task, version);
+      if (tuned)
+        return Buffer.from(tuned.weightData.buffer, tuned.weightData.byteOffset, tuned.weightData.byteLength);
       const model = await engine.store.getVersion(id, version);
       if (!model) throw new PollenError('NOT_FOUND', `task "${id}" has no weights for version ${version}`);
-      reply.type('application/octet-stream');
       return Buffer.from(model.weights.buffer, model.weights.byteOffset, model.weights.byteLength);
     },
   );

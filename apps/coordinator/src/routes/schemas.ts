@@ -91,6 +91,12 @@ export const TASK_DETAIL = {
     ...TASK_SUMMARY.properties,
     spec: { type: 'object', additionalProperties: true, description: "The task's validated spec" },
     weightSpec: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    modelWeightSpec: {
+      type: 'array',
+      items: { type: 'object', additionalProperties: true },
+      description:
+        "A fine-tuning task's whole model (what GET .../global serves); `weightSpec` is its rounds' trainable part",
+    },
   },
 } as const;
 

@@ -121,12 +121,17 @@ async function main(): Promise<void> {
   });
 
   // The input widget and trying the model, by the task's presentation (widgets.ts).
-  const { spec, weightSpec } = (await (await fetch(`/api/tasks/${encodeURIComponent(task.id)}`)).json()) as {
+  const { spec, weightSpec, modelWeightSpec } = (await (
+    await fetch(`/api/tasks/${encodeURIComponent(task.id)}`)
+  ).json()) as {
     spec: TaskSpec;
     weightSpec: WeightSpec;
+    /** A fine-tuning task's whole model (what GET .../global serves); its rounds carry `weightSpec`. */
+    modelWeightSpec?: WeightSpec;
   };
   const presentation = presentationOf(spec);
-  const model = new TryModel(task.id, spec, specSize(weightSpec), backend ?? null, (message) => {
+  const size = specSize(modelWeightSpec ?? weightSpec);
+  const model = new TryModel(task.id, spec, size, backend ?? null, (message) => {
     $('try-version').textContent = message;
   });
   model.onVersion((version) => {

@@ -224,6 +224,9 @@ export async function withLora(
 export async function mergeLora(model: tf.LayersModel): Promise<tf.LayersModel> {
   const topology = topologyOf(model);
   for (const layer of topology.config.layers) {
+    // An export trains as any model does; and tfjs orders a model's weights trainable first,
+    // so frozen layers would otherwise come out of the pretrained model's order.
+    layer.config.trainable = true;
     if (layer.class_name !== LoraDense.className) continue;
     const c = layer.config;
     layer.class_name = 'Dense';
