@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PollenError } from '../errors.ts';
 import { validateTaskSpec } from '../task.ts';
 import { nextCharVocabSize, presentationOf } from './presentation.ts';
+import { refusal } from './refusal.ts';
 
 const training = { epochs: 1, batchSize: 16, learningRate: 0.01 };
 const rounds = { cohortSize: 3, minReports: 2, deadlineMs: 30_000 };
@@ -37,17 +37,6 @@ const spam = {
   training,
   rounds,
 };
-
-function refusal(input: unknown): string {
-  try {
-    validateTaskSpec(input);
-    return 'ok';
-  } catch (err) {
-    expect(err).toBeInstanceOf(PollenError);
-    expect((err as PollenError).code).toBe('INVALID_TASK');
-    return (err as Error).message;
-  }
-}
 
 describe('a task presentation', () => {
   it('is kept as declared on each kind', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { PollenError } from '../errors.ts';
 import { validateTaskSpec } from '../task.ts';
 import { metricKey } from './fit.ts';
 import { upgradeLegacyTask } from './legacy.ts';
+import { refusal } from './refusal.ts';
 
 const base = {
   id: 'houses',
@@ -13,17 +13,6 @@ const base = {
   training: { epochs: 1, batchSize: 16, learningRate: 0.01 },
   rounds: { cohortSize: 3, minReports: 2, deadlineMs: 30_000 },
 };
-
-function refusal(input: unknown): string {
-  try {
-    validateTaskSpec(input);
-    return 'ok';
-  } catch (err) {
-    expect(err).toBeInstanceOf(PollenError);
-    expect((err as PollenError).code).toBe('INVALID_TASK');
-    return (err as Error).message;
-  }
-}
 
 describe('the task schema', () => {
   it('fills the loss and metrics a target kind defaults to', () => {

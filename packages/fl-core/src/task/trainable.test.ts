@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PollenError } from '../errors.ts';
 import { validateTaskSpec } from '../task.ts';
+import { refusal } from './refusal.ts';
 
 const base = {
   id: 'tune',
@@ -13,17 +13,6 @@ const base = {
 };
 
 const withTrainable = (trainable: unknown) => ({ ...base, training: { ...base.training, trainable } });
-
-function refusal(input: unknown): string {
-  try {
-    validateTaskSpec(input);
-    return 'ok';
-  } catch (err) {
-    expect(err).toBeInstanceOf(PollenError);
-    expect((err as PollenError).code).toBe('INVALID_TASK');
-    return (err as Error).message;
-  }
-}
 
 describe("a task's trainable block", () => {
   it('is absent unless given, so existing specs validate to what they were', () => {
