@@ -1,6 +1,6 @@
 import type { EvaluationStartMessage, HeldOutReport, TaskSpec } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
-import { NodeContributor, OPERATOR_HEADERS, waitFor } from '../testing/harness.ts';
+import { NodeContributor, OPERATOR_HEADERS, type TestCoordinator, waitFor } from '../testing/harness.ts';
 import { ManualClock } from '../testing/manual-clock.ts';
 import { testSession } from '../testing/session.ts';
 
@@ -19,6 +19,15 @@ const held = (accuracy: number, numExamples: number): HeldOutReport => ({
   metrics: { loss: 1 - accuracy, accuracy },
   numExamples,
 });
+
+/** An operator turns evaluation rounds on for the running task (engine.configure). */
+async function turnOn(coordinator: TestCoordinator, federated: Record<string, number>): Promise<void> {
+  const task = (await coordinator.store.getTask('tiny'))!;
+  await coordinator.engine.configure('tiny', {
+    ...task.spec,
+    evaluation: { heldOutFraction: 0.2, federated },
+  } as TaskSpec);
+}
 
 describe('federated evaluation rounds', () => {
   it('give the example-weighted mean and the spread of the survivors, refusing bad reports with codes', async () => {
@@ -47,12 +56,7 @@ describe('federated evaluation rounds', () => {
     for (const c of clients) expect((await c.hello('tiny', 10)).ok).toBe(true);
     const asked = clients.map((c) => c.nextEvaluation());
     // Evaluation rounds are turned on: the current version (0) is due at once.
-    const task = (await coordinator.store.getTask('tiny'))!;
-    const federated = { every: 1, cohortSize: 5, minReports: 3, deadlineMs: 5000 };
-    await engine.configure('tiny', {
-      ...task.spec,
-      evaluation: { heldOutFraction: 0.2, federated },
-    } as TaskSpec);
+    await turnOn(coordinator, { every: 1, cohortSize: 5, minReports: 3, deadlineMs: 5000 });
     const msgs = await Promise.all(asked);
     const msg = msgs[0]!;
     expect(msgs.every((m) => m.evaluationId === msg.evaluationId)).toBe(true);
@@ -263,12 +267,7 @@ describe('secure evaluation rounds', () => {
     });
     for (const c of clients) expect((await c.hello('tiny', 10)).ok).toBe(true);
     // Evaluation rounds turned on once the four devices are idle: all four are asked.
-    const task = (await coordinator.store.getTask('tiny'))!;
-    const federated = { every: 1, cohortSize: 4, minReports: 3, deadlineMs: 20_000 };
-    await engine.configure('tiny', {
-      ...task.spec,
-      evaluation: { heldOutFraction: 0.2, federated },
-    } as TaskSpec);
+    await turnOn(coordinator, { every: 1, cohortSize: 4, minReports: 3, deadlineMs: 20_000 });
     const record = await waitFor(
       async () => (await coordinator.store.listEvaluations('tiny')).find((r) => r.status !== 'open'),
       20_000,

@@ -218,16 +218,21 @@ export async function addExamples(
   return evicted + (examples.length - fresh.length);
 }
 
-/** Remove every example of a task from this device. */
-export async function clearExamples(taskId: string): Promise<void> {
+/** Delete every record of a task from a store indexed by task, in one transaction. */
+async function deleteTaskRecords(store: 'examples' | 'entries' | 'bases', taskId: string): Promise<void> {
   const db = await openStore();
-  const tx = db.transaction('examples', 'readwrite');
+  const tx = db.transaction(store, 'readwrite');
   let cursor = await tx.store.index('taskId').openCursor(taskId);
   while (cursor) {
     await cursor.delete();
     cursor = await cursor.continue();
   }
   await tx.done;
+}
+
+/** Remove every example of a task from this device. */
+export async function clearExamples(taskId: string): Promise<void> {
+  await deleteTaskRecords('examples', taskId);
 }
 
 /** This device's SCAFFOLD c_i for a task, or null when it has none of that dimension yet. */
@@ -388,14 +393,7 @@ export async function deleteEntry(taskId: string, id: number): Promise<boolean> 
 
 /** Forget every entry of a task (with its examples, when the visitor deletes their data). */
 export async function clearEntries(taskId: string): Promise<void> {
-  const db = await openStore();
-  const tx = db.transaction('entries', 'readwrite');
-  let cursor = await tx.store.index('taskId').openCursor(taskId);
-  while (cursor) {
-    await cursor.delete();
-    cursor = await cursor.continue();
-  }
-  await tx.done;
+  await deleteTaskRecords('entries', taskId);
 }
 
 /**
@@ -427,12 +425,5 @@ export async function saveBase(taskId: string, checksum: string, frame: Uint8Arr
 
 /** Forget a task's frozen bases. */
 export async function clearBases(taskId: string): Promise<void> {
-  const db = await openStore();
-  const tx = db.transaction('bases', 'readwrite');
-  let cursor = await tx.store.index('taskId').openCursor(taskId);
-  while (cursor) {
-    await cursor.delete();
-    cursor = await cursor.continue();
-  }
-  await tx.done;
+  await deleteTaskRecords('bases', taskId);
 }
