@@ -23,10 +23,8 @@ import {
   writeVector,
 } from '@pollen/ml';
 import {
-  BASE_CHECKSUM_HEADER,
-  basePath,
   baseVector,
-  checkBase,
+  downloadBase,
   InMemoryDevice,
   type Link,
   Participant,
@@ -355,13 +353,12 @@ export class NodeClient {
   private async loadBase(ref: FrozenBaseRef | null): Promise<void> {
     if (this.trainable.kind === 'all') return;
     if (this.baseChecksum !== null && (ref === null || ref.checksum === this.baseChecksum)) return;
-    const res = await fetch(`${this.url}${basePath(this.task.id)}`);
-    if (!res.ok) throw new BenchError('CLIENT_FAILED', `frozen base of ${this.task.id}: ${res.status}`);
-    const frame = new Uint8Array(await res.arrayBuffer());
-    const base = await checkBase(frame, ref?.checksum ?? res.headers.get(BASE_CHECKSUM_HEADER));
+    const base = await downloadBase(this.url, this.task.id, ref?.checksum ?? null).catch((err: Error) => {
+      throw new BenchError('CLIENT_FAILED', `frozen base of ${this.task.id}: ${err.message}`);
+    });
     writeVector(frozenVariables(this.model!, this.trainable), baseVector(base));
     this.baseChecksum = base.checksum;
-    this.stats.bytesDown += frame.byteLength;
+    this.stats.bytesDown += base.frame.byteLength;
   }
 
   /** Disconnect for good and free the model and data. */

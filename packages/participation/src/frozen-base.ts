@@ -21,20 +21,14 @@ export function basePath(taskId: string): string {
 /** The response header naming the served base's SHA-256. */
 export const BASE_CHECKSUM_HEADER = 'x-pollen-base-checksum';
 
-/** SHA-256 of some bytes. */
-export type Digest = (bytes: Uint8Array) => Promise<ArrayBuffer>;
-
-/** Web Crypto's SHA-256, as browsers, workers and Node (globalThis.crypto) have it. */
-const webDigest: Digest = (bytes) =>
-  (
+/** SHA-256 of some bytes, lower-case hex, with Web Crypto (browsers, workers, Node's globalThis.crypto). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const { subtle } = (
     globalThis as unknown as {
       crypto: { subtle: { digest(algorithm: string, data: Uint8Array): Promise<ArrayBuffer> } };
     }
-  ).crypto.subtle.digest('SHA-256', bytes);
-
-/** SHA-256 of some bytes, lower-case hex. */
-export async function sha256Hex(bytes: Uint8Array, digest: Digest = webDigest): Promise<string> {
-  const hash = new Uint8Array(await digest(bytes));
+  ).crypto;
+  const hash = new Uint8Array(await subtle.digest('SHA-256', bytes));
   return Array.from(hash, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
@@ -42,18 +36,43 @@ export async function sha256Hex(bytes: Uint8Array, digest: Digest = webDigest): 
  * Check a downloaded base: its SHA-256 must be `expected` (the round start's, else the one the
  * response named) and it must decode. BAD_FRAME otherwise.
  */
-export async function checkBase(
-  frame: Uint8Array,
-  expected: string | null,
-  digest: Digest = webDigest,
-): Promise<FrozenBase> {
-  const checksum = await sha256Hex(frame, digest);
+export async function checkBase(frame: Uint8Array, expected: string | null): Promise<FrozenBase> {
+  const checksum = await sha256Hex(frame);
   if (expected !== null && checksum !== expected) {
     throw new PollenError('BAD_FRAME', `the frozen base has SHA-256 ${checksum}, expected ${expected}`);
   }
   const base = { checksum, frame };
   baseVector(base);
   return base;
+}
+
+/**
+ * Download a task's frozen base from the coordinator at `server` and check it against
+ * `expected` (null: the checksum the response names). NOT_FOUND when it is not served.
+ */
+export async function downloadBase(
+  server: string,
+  taskId: string,
+  expected: string | null,
+): Promise<FrozenBase> {
+  // The platform's fetch (browsers, workers, Node 20); this package types no DOM.
+  const platform = globalThis as unknown as {
+    fetch(url: string): Promise<{
+      ok: boolean;
+      status: number;
+      headers: { get(name: string): string | null };
+      arrayBuffer(): Promise<ArrayBuffer>;
+    }>;
+  };
+  const res = await platform.fetch(`${server}${basePath(taskId)}`);
+  if (!res.ok) {
+    throw new PollenError(
+      'NOT_FOUND',
+      `the frozen base of task "${taskId}" is not available (${res.status})`,
+    );
+  }
+  const frame = new Uint8Array(await res.arrayBuffer());
+  return checkBase(frame, expected ?? res.headers.get(BASE_CHECKSUM_HEADER));
 }
 
 /** The base's values, in the order of the model's frozen weights. BAD_FRAME when it is not a dense frame. */

@@ -3,8 +3,15 @@
  * browser SDK, the coordinator's test harness and the Node simulation (docs/design.md,
  * "Participation").
  */
-export type { Digest, FrozenBase } from './frozen-base.ts';
-export { BASE_CHECKSUM_HEADER, basePath, baseVector, checkBase, sha256Hex } from './frozen-base.ts';
+export type { FrozenBase } from './frozen-base.ts';
+export {
+  BASE_CHECKSUM_HEADER,
+  basePath,
+  baseVector,
+  checkBase,
+  downloadBase,
+  sha256Hex,
+} from './frozen-base.ts';
 export type { ParticipantEvents, ParticipantOptions, Uploaded } from './participant.ts';
 export { Participant, startBytes } from './participant.ts';
 export type {

@@ -1,4 +1,5 @@
 import { expectString, PollenError, TASK_ID_PATTERN } from '@pollen/fl-core';
+import { BASE_CHECKSUM_HEADER } from '@pollen/participation';
 import type { FastifyInstance } from 'fastify';
 import type { JoinTokenVerifier } from '../admission/join-token.ts';
 import type { Engine } from '../rounds/engine.ts';
@@ -8,8 +9,6 @@ import { BINARY, TASK_PARAMS } from './schemas.ts';
 export const JOIN_TOKEN_HEADER = 'x-pollen-join-token';
 /** The header naming the version of the weights served. */
 export const VERSION_HEADER = 'x-pollen-version';
-/** The header carrying the SHA-256 (hex) of a fine-tuning task's frozen base frame. */
-export const BASE_CHECKSUM_HEADER = 'x-pollen-base-checksum';
 /** A compact JWT is three base64url parts; longer than this is not a join token. */
 const MAX_JOIN_TOKEN_CHARS = 4096;
 const JWT_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;

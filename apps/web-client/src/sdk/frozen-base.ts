@@ -1,5 +1,5 @@
 import type { FrozenBaseRef } from '@pollen/fl-core';
-import { BASE_CHECKSUM_HEADER, basePath, checkBase, type FrozenBase } from '@pollen/participation';
+import { checkBase, downloadBase, type FrozenBase } from '@pollen/participation';
 import { loadBase, saveBase } from './storage.ts';
 
 /**
@@ -14,10 +14,7 @@ export async function frozenBaseFor(
 ): Promise<FrozenBase> {
   const kept = await loadBase(taskId, ref?.checksum ?? null);
   if (kept) return checkBase(kept.frame, kept.checksum);
-  const res = await fetch(`${server}${basePath(taskId)}`);
-  if (!res.ok) throw new Error(`the frozen base of task "${taskId}" is not available (${res.status})`);
-  const frame = new Uint8Array(await res.arrayBuffer());
-  const base = await checkBase(frame, ref?.checksum ?? res.headers.get(BASE_CHECKSUM_HEADER));
-  await saveBase(taskId, base.checksum, frame);
+  const base = await downloadBase(server, taskId, ref?.checksum ?? null);
+  await saveBase(taskId, base.checksum, base.frame);
   return base;
 }
