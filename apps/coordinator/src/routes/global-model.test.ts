@@ -1,7 +1,7 @@
 import { specSize } from '@pollen/fl-core';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { NodeContributor, waitFor } from '../testing/harness.ts';
+import { NodeContributor, OPERATOR_HEADERS, waitFor } from '../testing/harness.ts';
 import { testSession } from '../testing/session.ts';
 import { JOIN_TOKEN_HEADER } from './global-model.ts';
 
@@ -46,6 +46,25 @@ describe('GET /api/tasks/:id/global', () => {
     expect((await coordinator.app.inject('/api/tasks/nope/global')).json()).toMatchObject({
       code: 'UNKNOWN_TASK',
     });
+    // A frozen base exists only for a task that fine-tunes part of its model.
+    const noBase = await coordinator.app.inject('/api/tasks/tiny/base');
+    expect(noBase.statusCode).toBe(404);
+    expect(noBase.json()).toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringContaining('no frozen base'),
+    });
+    expect((await coordinator.app.inject('/api/tasks/nope/base')).json()).toMatchObject({
+      code: 'UNKNOWN_TASK',
+    });
+    // Evaluation rounds: a bad query is refused before any work.
+    for (const latest of ['0', '1001', 'x']) {
+      const bad = await coordinator.app.inject({
+        url: `/api/tasks/tiny/evaluations?latest=${latest}`,
+        headers: OPERATOR_HEADERS,
+      });
+      expect(bad.statusCode, latest).toBe(400);
+      expect(bad.json()).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
   });
 
   it('serves a task that requires a join token only to a holder of one that names it', async () => {
