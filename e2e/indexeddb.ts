@@ -41,3 +41,30 @@ export function readExamples(taskId: string): Promise<StoredExampleSummary[]> {
     };
   });
 }
+
+/** The frozen bases a page keeps for a task (database version 6): each one's checksum and size. */
+export function readBases(taskId: string): Promise<{ checksum: string; bytes: number }[]> {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open('pollen');
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const db = req.result;
+      if (!db.objectStoreNames.contains('bases')) {
+        db.close();
+        resolve([]);
+        return;
+      }
+      const all = db.transaction('bases').objectStore('bases').index('taskId').getAll(taskId);
+      all.onerror = () => reject(all.error);
+      all.onsuccess = () => {
+        db.close();
+        resolve(
+          (all.result as { checksum: string; frame: Uint8Array }[]).map((b) => ({
+            checksum: b.checksum,
+            bytes: b.frame.byteLength,
+          })),
+        );
+      };
+    };
+  });
+}

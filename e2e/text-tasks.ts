@@ -7,7 +7,7 @@ import { type ApiRound, api, evaluatedRounds, type RunningCoordinator } from './
 const TASKS_DIR = resolve(import.meta.dirname, '../apps/coordinator/tasks');
 
 /** A built-in task file (apps/coordinator/tasks/NAME.json), as `--task NAME` reads it. */
-export function builtinTaskFile(name: 'next-char' | 'spam'): Record<string, unknown> {
+export function builtinTaskFile(name: 'next-char' | 'next-char-finetune' | 'spam'): Record<string, unknown> {
   return JSON.parse(readFileSync(resolve(TASKS_DIR, `${name}.json`), 'utf8')) as Record<string, unknown>;
 }
 

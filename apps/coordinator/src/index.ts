@@ -2,7 +2,7 @@ export type { Coordinator } from './app.ts';
 export { buildCoordinator } from './app.ts';
 export type { CoordinatorConfig } from './config.ts';
 export { loadConfig } from './config.ts';
-export { builtinBaselines } from './data/builtin.ts';
+export { builtinBaselines, builtinShards, builtinSplit } from './data/builtin.ts';
 export { loadMnist, pick, shardExamples } from './data/mnist.ts';
 export { CoordinateSets, roundUpload } from './rounds/coordinates.ts';
 export { Engine, RECONNECT_GRACE_MS } from './rounds/engine.ts';

@@ -66,6 +66,8 @@ class EvaluatorThread {
   private failed: Error | null = null;
   /** The held-out key each task's set was last sent with: the thread keeps the last one per task. */
   private readonly sent = new Map<string, string>();
+  /** Models the thread was asked to build: it keeps each, so their initial weights go over once. */
+  private readonly built = new Set<string>();
 
   constructor() {
     this.worker = new Worker(new URL('./evaluate-worker.mjs', import.meta.url), {
@@ -95,10 +97,17 @@ class EvaluatorThread {
     // Requests are served in order, so a set sent once is there for every later request.
     const send = !isBuiltinKey(heldOut.key) && this.sent.get(spec.id) !== heldOut.key;
     this.sent.set(spec.id, heldOut.key);
+    const key = modelKey(spec);
+    const task = taskOf(spec);
+    // A fine-tuning task's frozen base is in its initial weights: the thread needs them only to
+    // build its model, which it keeps by key. (Every other model's weights all come with `weights`.)
+    const build = !this.built.has(key);
+    this.built.add(key);
     const request: EvaluateRequest = {
       id,
-      key: modelKey(spec),
-      task: taskOf(spec),
+      key,
+      task:
+        build && task.trainable.kind !== 'all' ? task : { ...task, model: withoutInitialWeights(task.model) },
       // A copy goes over, so the caller keeps its weights.
       weights: weights.slice(),
       taskId: spec.id,
@@ -120,8 +129,9 @@ function modelKey(spec: TaskSpec): string {
   const trainable = trainableOf(spec.training);
   // A fine-tuning task's model holds its own frozen base: one model per task.
   if (trainable.kind !== 'all') return JSON.stringify(['task', spec.id, trainable]);
-  // A shorthand (mlp, cnn) builds a different model for another input or target.
-  return JSON.stringify([spec.model, spec.input, spec.target]);
+  // A shorthand (mlp, cnn) builds a different model for another input or target; initial
+  // weights do not change what is built (every weight is set from the version's vector).
+  return JSON.stringify([withoutInitialWeights(spec.model), spec.input, spec.target]);
 }
 
 function taskOf(spec: TaskSpec): EvaluatedTask {

@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import { decodeDense } from '@pollen/compression';
-import { specSize, type TaskSpec } from '@pollen/fl-core';
+import {
+  addGaussianNoise,
+  clipToNorm,
+  hashSeed,
+  type RoundStartMessage,
+  seededRng,
+  specSize,
+  type TaskSpec,
+} from '@pollen/fl-core';
 import {
   buildModel,
   buildTrainingModel,
@@ -15,7 +23,7 @@ import {
 } from '@pollen/ml';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NodeContributor, OPERATOR_HEADERS, waitFor } from '../testing/harness.ts';
+import { NodeContributor, OPERATOR_HEADERS, type TestCoordinator, waitFor } from '../testing/harness.ts';
 import { testSession } from '../testing/session.ts';
 
 // Fine-tuning (docs/design.md): a round's vector is only what the task trains; the frozen base
@@ -206,5 +214,111 @@ describe('a task that fine-tunes LoRA adapters', () => {
         },
       }),
     ).rejects.toThrow(/initial weights/);
+  });
+});
+
+describe('secure aggregation and differential privacy on a LoRA task', () => {
+  const adapters = 2 * (8 + 3);
+  const rounds = (n: number) => ({
+    cohortSize: n,
+    minReports: n,
+    minClients: n,
+    overSelection: 1,
+    deadlineMs: 20_000,
+    maxRounds: 1,
+  });
+  /** Client i's adapter update: distinct per client and coordinate, inside the fixed-point range. */
+  const deltaOf = (i: number) =>
+    Float32Array.from({ length: adapters }, (_, j) => 0.05 * Math.sin(1 + i * 7.3 + j * 0.37));
+
+  /** n contributors answering every round with `answer`; the round starts they were sent. */
+  async function cohort(
+    url: string,
+    n: number,
+    answer: (i: number, msg: RoundStartMessage) => Float32Array,
+  ): Promise<RoundStartMessage[]> {
+    const starts: RoundStartMessage[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = new NodeContributor(url, `lora-secure-${i}`, (_global, msg) => {
+        starts.push(msg);
+        return answer(i, msg);
+      });
+      session.clients.push(c);
+      expect((await c.hello('tiny', 10)).ok).toBe(true);
+    }
+    return starts;
+  }
+
+  /** Largest |v1 - v0 - expected| over the adapters: the committed step against the expected mean. */
+  async function stepError(coordinator: TestCoordinator, expected: Float64Array): Promise<number> {
+    const v0 = (await coordinator.store.getVersion('tiny', 0))!.weights;
+    const v1 = (await coordinator.store.getVersion('tiny', 1))!.weights;
+    expect(v1.length).toBe(adapters);
+    let worst = 0;
+    for (let j = 0; j < adapters; j++) worst = Math.max(worst, Math.abs(v1[j]! - v0[j]! - expected[j]!));
+    return worst;
+  }
+
+  const mean = (vectors: Float32Array[]) => {
+    const out = new Float64Array(adapters);
+    for (const v of vectors) for (let j = 0; j < adapters; j++) out[j] = out[j]! + v[j]! / vectors.length;
+    return out;
+  };
+
+  it('masks and sums only the adapters: the committed step is the mean of the updates', async () => {
+    const { model } = await pretrained();
+    const coordinator = await session.start({
+      model,
+      input: { shape: [6], dtype: 'float32' },
+      target: { kind: 'class', numClasses: 3 },
+      training: { epochs: 1, batchSize: 4, learningRate: 0.1, trainable },
+      rounds: rounds(3),
+      secureAggregation: { range: 1, stageMs: 15_000 },
+    });
+    const starts = await cohort(coordinator.url, 3, (i) => deltaOf(i));
+    const record = await waitFor(async () =>
+      (await coordinator.store.listRounds('tiny')).find((r) => r.status !== 'open'),
+    );
+    expect(record).toMatchObject({ status: 'committed', reported: 3 });
+    // Each masked vector holds the adapters and nothing of the frozen base.
+    for (const msg of starts) expect(msg.secagg).toMatchObject({ words: adapters });
+    // Fixed point at range 1: each client's rounding is at most 2^-24.
+    expect(await stepError(coordinator, mean([0, 1, 2].map(deltaOf)))).toBeLessThan(1e-6);
+  });
+
+  it('clips and noises the adapters under distributed DP with secure aggregation', async () => {
+    const { model } = await pretrained();
+    const clipNorm = 0.1;
+    const coordinator = await session.start({
+      model,
+      input: { shape: [6], dtype: 'float32' },
+      target: { kind: 'class', numClasses: 3 },
+      training: { epochs: 1, batchSize: 4, learningRate: 0.1, trainable },
+      rounds: rounds(3),
+      privacy: { mode: 'distributed', noiseMultiplier: 0.5, clipNorm, delta: 1e-5, epsilonBudget: 50 },
+      secureAggregation: { range: 4, stageMs: 15_000 },
+    });
+    // The updates' norms (about 0.23) exceed the clip norm: every one is scaled down to it.
+    const starts = await cohort(coordinator.url, 3, (i) => deltaOf(i));
+    const record = await waitFor(async () =>
+      (await coordinator.store.listRounds('tiny')).find((r) => r.status !== 'open'),
+    );
+    expect(record).toMatchObject({ status: 'committed', reported: 3 });
+    const privacy = starts[0]!.privacy!;
+    expect(privacy.clipNorm).toBe(clipNorm);
+    expect(privacy.noiseStd).toBeGreaterThan(0);
+    // What each device masked: its update clipped to the norm, plus noise from its seeded stream
+    // (the harness' devices draw from `clientId:roundId`), over the adapters' length only.
+    const sent = starts.map((msg, i) => {
+      const { clipped, wasClipped } = clipToNorm(deltaOf(i), privacy.clipNorm);
+      expect(wasClipped).toBe(true);
+      const rng = seededRng(hashSeed(`lora-secure-${i}:${msg.roundId}`));
+      return addGaussianNoise(clipped, privacy.noiseStd, rng);
+    });
+    expect(await stepError(coordinator, mean(sent))).toBeLessThan(4 * 4e-6);
+    const spent = await fetch(`${coordinator.url}/api/tasks/tiny/privacy`, {
+      headers: OPERATOR_HEADERS,
+    }).then((r) => r.json() as Promise<{ epsilon: number }>);
+    expect(spent.epsilon).toBeGreaterThan(0);
   });
 });
