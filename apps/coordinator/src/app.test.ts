@@ -92,6 +92,13 @@ describe('coordinator', () => {
     const out = model.predict(tf.zeros([1, 784])) as tf.Tensor;
     expect(out.shape).toEqual([1, 10]);
     model.dispose();
+    // A version named in the URL: tfjs appends that query to the weights' path it is given
+    // (`weights.bin?version=0?version=0`), which the coordinator reads as version 0.
+    const pinned = await tf.loadLayersModel(`${coordinator.url}/api/tasks/tiny/model?version=0`, {
+      requestInit: { headers: OPERATOR_HEADERS },
+    });
+    expect(pinned.getWeights().reduce((n, w) => n + w.size, 0)).toBe(stored.length);
+    pinned.dispose();
   });
 
   it('answers the task API and refuses bad paths and parameters with stable codes', async () => {

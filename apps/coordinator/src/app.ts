@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { parse as parseQuery } from 'node:querystring';
 import fastifyStatic from '@fastify/static';
 import { initTf } from '@pollen/ml';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -65,6 +66,10 @@ export async function buildCoordinator(
     pluginTimeout: 120_000,
     // A field a schema does not allow is refused, never silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
+    // tfjs appends a model URL's query to each weight path it lists: a model.json fetched with
+    // `?version=3` has its `weights.bin?version=3` fetched as `weights.bin?version=3?version=3`.
+    // The query is read up to a second '?', so both parts agree on what they name.
+    querystringParser: (query) => parseQuery(query.split('?', 1)[0]!),
   });
   const routes: { method: string; url: string; hidden: boolean }[] = [];
   app.addHook('onRoute', (route) => {

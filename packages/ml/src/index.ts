@@ -94,5 +94,5 @@ export {
   trainableOf,
   writeVector,
 } from './trainable.ts';
-export { type SavedModel, trainedModel } from './trained-export.ts';
+export { type ExportForm, type SavedModel, trainedModel } from './trained-export.ts';
 export { getFlatWeights, setFlatWeights, weightSpecOf } from './weights.ts';

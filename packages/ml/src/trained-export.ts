@@ -1,4 +1,4 @@
-import type { WeightEntrySpec } from '@pollen/fl-core';
+import { PollenError, type WeightEntrySpec } from '@pollen/fl-core';
 import * as tf from '@tensorflow/tfjs';
 import { mergeLora } from './layers/lora.ts';
 import { setRoundVector, type Trainable } from './trainable.ts';
@@ -46,17 +46,32 @@ async function unfrozen(model: tf.LayersModel): Promise<tf.LayersModel> {
 }
 
 /**
+ * How a fine-tuned model is exported: `merged`, a plain tfjs Layers model; `adapters`, a LoRA
+ * task's model as it trains, its adapters beside the frozen base (Pollen's layers registered to
+ * load it: the form to fine-tune further, or to swap adapters over one base).
+ */
+export type ExportForm = 'merged' | 'adapters';
+
+/**
  * A fine-tuned model as a plain tfjs Layers model: the round's vector written over the frozen
  * base, and LoRA's adapters folded into their Dense layers (`mergeLora`), so that
- * `tf.loadLayersModel` reads the export without any Pollen class for the adapters.
+ * `tf.loadLayersModel` reads the export without any Pollen class for the adapters. With form
+ * `adapters` (LoRA tasks only) the adapters stay separate.
  */
 export async function trainedModel(
   model: tf.LayersModel,
   trainable: Trainable,
   vector: Float32Array,
+  form: ExportForm = 'merged',
 ): Promise<SavedModel> {
+  if (form === 'adapters' && trainable.kind !== 'lora') {
+    throw new PollenError(
+      'INVALID_ARGUMENT',
+      `"form" adapters needs a LoRA task; this one trains ${trainable.kind}`,
+    );
+  }
   setRoundVector(model, trainable, vector);
-  if (trainable.kind === 'all') return save(model);
+  if (trainable.kind === 'all' || form === 'adapters') return save(model);
   // Frozen layers unfrozen on the way out: tfjs orders a model's weights trainable first.
   const merged = trainable.kind === 'lora' ? await mergeLora(model) : await unfrozen(model);
   try {

@@ -7,6 +7,7 @@ import {
   buildTrainingModel,
   checkModelFits,
   type ExampleSet,
+  type ExportForm,
   evaluate,
   frozenVariables,
   getRoundVector,
@@ -178,7 +179,11 @@ export class TaskModel {
   private base: FrozenBase | null | undefined;
   /** Uses of the model that write weights into it, one at a time. */
   private using: Promise<unknown> = Promise.resolve();
-  private exported: { readonly version: number; readonly saved: Promise<SavedModel> } | null = null;
+  private exported: {
+    readonly version: number;
+    readonly form: ExportForm;
+    readonly saved: Promise<SavedModel>;
+  } | null = null;
 
   private constructor(
     private readonly spec: TaskSpec,
@@ -260,10 +265,10 @@ export class TaskModel {
    * A version of a fine-tuning task as a plain tfjs model: its round vector over the frozen
    * base, LoRA's adapters merged. The last version asked is kept (model.json, then weights.bin).
    */
-  exportVersion(version: number, weights: Float32Array): Promise<SavedModel> {
-    if (this.exported?.version !== version) {
-      const saved = this.exclusive(() => trainedModel(this.model, this.trainable, weights));
-      this.exported = { version, saved };
+  exportVersion(version: number, weights: Float32Array, form: ExportForm = 'merged'): Promise<SavedModel> {
+    if (this.exported?.version !== version || this.exported.form !== form) {
+      const saved = this.exclusive(() => trainedModel(this.model, this.trainable, weights, form));
+      this.exported = { version, form, saved };
       saved.catch(() => {
         if (this.exported?.saved === saved) this.exported = null;
       });

@@ -180,6 +180,26 @@ describe('a task that fine-tunes LoRA adapters', () => {
       for (const [j, v] of row.entries()) expect(tryOut[i]![j]).toBeCloseTo(v, 5);
     }
     plain.dispose();
+    // The second export keeps the adapters apart (Pollen's LoRA layer, registered here by
+    // @pollen/ml): the same probabilities as the merged one.
+    const adapterUrl = `${url}?form=adapters`;
+    const adapterJson = (await fetch(adapterUrl, { headers: OPERATOR_HEADERS }).then((r) => r.json())) as {
+      modelTopology: unknown;
+      weightsManifest: { paths: string[]; weights: { name: string }[] }[];
+    };
+    expect(JSON.stringify(adapterJson.modelTopology)).toContain('PollenLora');
+    expect(adapterJson.weightsManifest[0]!.paths[0]).toBe('model/weights.bin?version=1&form=adapters');
+    const separate = await tf.loadLayersModel(adapterUrl, { requestInit: { headers: OPERATOR_HEADERS } });
+    const apart = (separate.predict(x) as tf.Tensor).arraySync() as number[][];
+    for (const [i, row] of got.entries()) {
+      for (const [j, v] of row.entries()) expect(Math.abs(apart[i]![j]! - v)).toBeLessThan(1e-4);
+    }
+    separate.dispose();
+    const bad = await coordinator.app.inject({
+      url: '/api/tasks/tiny/model?form=lora',
+      headers: OPERATOR_HEADERS,
+    });
+    expect(bad.statusCode).toBe(400);
     x.dispose();
     loaded.dispose();
     tuned.dispose();
@@ -201,6 +221,19 @@ describe('a task that fine-tunes LoRA adapters', () => {
     const again = await session.start({}, coordinator.dataDir);
     const rebuilt = new Uint8Array(await (await fetch(`${again.url}/api/tasks/tiny/base`)).arrayBuffer());
     expect(createHash('sha256').update(rebuilt).digest('hex')).toBe(checksum);
+  });
+
+  it('exports adapters apart only for a LoRA task', async () => {
+    const coordinator = await session.start({});
+    const res = await coordinator.app.inject({
+      url: '/api/tasks/tiny/model?form=adapters',
+      headers: OPERATOR_HEADERS,
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/trains all/),
+    });
   });
 
   it('refuses a trainable subset of a model without initial weights', async () => {

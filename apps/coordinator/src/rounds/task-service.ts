@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { PollenError, type PollenErrorCode, type TaskSpec } from '@pollen/fl-core';
-import { type SavedModel, trainableOf, withoutInitialWeights } from '@pollen/ml';
+import { type ExportForm, type SavedModel, trainableOf, withoutInitialWeights } from '@pollen/ml';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Clock, systemClock } from '../clock.ts';
 import { TaskModel } from '../ml/evaluator.ts';
@@ -245,16 +245,28 @@ export class TaskService extends EventEmitter<TaskEvents> {
 
   /**
    * A version of a fine-tuning task as a plain tfjs model (its round vector over the frozen
-   * base, LoRA merged); null for a task that trains every weight: its versions are the model.
+   * base, LoRA merged; or, as `form` adapters, LoRA's adapters kept apart); null for a task that
+   * trains every weight: its versions are the model.
    */
-  async fineTunedModel(task: StoredTask, version: number): Promise<SavedModel | null> {
-    if (trainableOf(task.spec.training).kind === 'all') return null;
+  async fineTunedModel(
+    task: StoredTask,
+    version: number,
+    form: ExportForm = 'merged',
+  ): Promise<SavedModel | null> {
+    const kind = trainableOf(task.spec.training).kind;
+    if (form === 'adapters' && kind !== 'lora') {
+      throw new PollenError(
+        'INVALID_ARGUMENT',
+        `"form" adapters needs a task that trains LoRA adapters; this one trains ${kind}`,
+      );
+    }
+    if (kind === 'all') return null;
     const stored = await this.store.getVersion(task.spec.id, version);
     if (!stored) throw new PollenError('NOT_FOUND', 'no such model version');
     await this.ensureRunner(task);
     const model = this.model(task.spec.id);
     if (!model) throw new PollenError('NOT_FOUND', `task "${task.spec.id}" has no model here`);
-    return model.exportVersion(version, stored.weights);
+    return model.exportVersion(version, stored.weights, form);
   }
 
   runner(taskId: string): TaskRunner | undefined {

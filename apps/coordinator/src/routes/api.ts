@@ -1,5 +1,11 @@
 import { expectInt, expectString, PollenError, TASK_ID_PATTERN } from '@pollen/fl-core';
-import { encodeExampleSet, modelTopology, type SavedModel, withoutInitialWeights } from '@pollen/ml';
+import {
+  type ExportForm,
+  encodeExampleSet,
+  modelTopology,
+  type SavedModel,
+  withoutInitialWeights,
+} from '@pollen/ml';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { builtinShard } from '../data/builtin.ts';
 import type { Engine } from '../rounds/engine.ts';
@@ -11,6 +17,7 @@ import {
   ERRORS,
   EVALUATION_RECORD,
   EVALUATIONS_QUERY,
+  MODEL_QUERY,
   OPERATOR_ERRORS,
   OPERATOR_SECURITY,
   PRIVACY,
@@ -21,7 +28,6 @@ import {
   TASK_PARAMS,
   TASK_SUMMARY,
   VERSION,
-  VERSION_QUERY,
 } from './schemas.ts';
 
 function taskId(params: unknown): string {
@@ -84,8 +90,9 @@ export async function apiRoutes(
     if (!task) throw new PollenError('UNKNOWN_TASK', `no task "${id}"`);
     return task;
   };
-  const fineTuned = (task: StoredTask, version: number): Promise<SavedModel | null> =>
-    engine.fineTunedModel(task, version);
+  const fineTuned = (task: StoredTask, version: number, form?: ExportForm): Promise<SavedModel | null> =>
+    engine.fineTunedModel(task, version, form);
+  const formOf = (query: unknown): ExportForm => (query as { form?: ExportForm }).form ?? 'merged';
   const versionOf = (task: StoredTask, query: unknown): number =>
     optionalInt('version', (query as { version?: unknown }).version, 0, task.currentVersion) ??
     task.currentVersion;
@@ -199,8 +206,8 @@ export async function apiRoutes(
   app.get(
     '/api/tasks/:id/model',
     operator(
-      'tfjs model.json of a version (default: the current one)',
-      { querystring: VERSION_QUERY },
+      'tfjs model.json of a version (default: the current one); a LoRA task also as its adapters',
+      { querystring: MODEL_QUERY },
       {
         type: 'object',
         additionalProperties: true,
@@ -214,7 +221,8 @@ export async function apiRoutes(
       if (!(await store.getVersion(task.spec.id, version)))
         throw new PollenError('NOT_FOUND', 'no such model version');
       engine.pins.pin(task.spec.id, version);
-      const tuned = await fineTuned(task, version);
+      const form = formOf(req.query);
+      const tuned = await fineTuned(task, version, form);
       return {
         format: 'layers-model',
         generatedBy: 'Pollen',
@@ -222,7 +230,7 @@ export async function apiRoutes(
         modelTopology: tuned?.modelTopology ?? (await modelTopology(task.spec)),
         weightsManifest: [
           {
-            paths: [`model/weights.bin?version=${version}`],
+            paths: [`model/weights.bin?version=${version}${form === 'adapters' ? '&form=adapters' : ''}`],
             weights:
               tuned?.weightSpecs ??
               task.weightSpec.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })),
@@ -235,11 +243,11 @@ export async function apiRoutes(
 
   app.get(
     '/api/tasks/:id/model/weights.bin',
-    operator('Weights of a version, little-endian float32', { querystring: VERSION_QUERY }, BINARY),
+    operator('Weights of a version, little-endian float32', { querystring: MODEL_QUERY }, BINARY),
     async (req, reply) => {
       const task = await getTask(req.params);
       const version = versionOf(task, req.query);
-      const tuned = await fineTuned(task, version);
+      const tuned = await fineTuned(task, version, formOf(req.query));
       const model = tuned ? null : await store.getVersion(task.spec.id, version);
       const bytes = tuned?.weightData ?? model?.weights;
       if (!bytes) throw new PollenError('NOT_FOUND', 'no such model version');

@@ -56,6 +56,21 @@ export const VERSION_QUERY = {
   properties: { version: { type: 'integer', minimum: 0, maximum: 0xffffffff } },
 } as const;
 
+/** A version's model export: the version, and for a LoRA task the form (docs/operating.md). */
+export const MODEL_QUERY = {
+  type: 'object',
+  properties: {
+    ...VERSION_QUERY.properties,
+    form: {
+      type: 'string',
+      enum: ['merged', 'adapters'],
+      default: 'merged',
+      description:
+        "merged: a plain tfjs model (LoRA folded into its layers); adapters: a LoRA task as it trains, adapters beside the frozen base (needs Pollen's layers to load)",
+    },
+  },
+} as const;
+
 export const ROUNDS_QUERY = {
   type: 'object',
   properties: {

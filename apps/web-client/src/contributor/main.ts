@@ -110,6 +110,7 @@ async function main(): Promise<void> {
   $('clear').addEventListener('click', async () => {
     await client.clearExamples();
     await client.clearHistory();
+    await client.clearDownloads();
     history.clear();
     document.dispatchEvent(new Event(DATA_CLEARED));
     await refreshCount();

@@ -158,6 +158,11 @@ export class PollenClient extends Emitter<ClientEvents> {
     return storage.clearHistory(this.options.task);
   }
 
+  /** Remove what this device downloaded for the task and kept (a fine-tuning task's frozen base). */
+  clearDownloads(): Promise<void> {
+    return storage.clearBases(this.options.task);
+  }
+
   private remember(
     roundId: number,
     change: (previous: storage.HistoryEntry | undefined) => storage.HistoryEntry | undefined,
