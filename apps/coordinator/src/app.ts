@@ -69,7 +69,7 @@ export async function buildCoordinator(
     // tfjs appends a model URL's query to each weight path it lists: a model.json fetched with
     // `?version=3` has its `weights.bin?version=3` fetched as `weights.bin?version=3?version=3`.
     // The query is read up to a second '?', so both parts agree on what they name.
-    querystringParser: (query) => parseQuery(query.split('?', 1)[0]!),
+    routerOptions: { querystringParser: (query) => parseQuery(query.split('?', 1)[0]!) },
   });
   const routes: { method: string; url: string; hidden: boolean }[] = [];
   app.addHook('onRoute', (route) => {
