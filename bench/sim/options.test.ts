@@ -167,6 +167,22 @@ describe('pnpm sim on a built-in task', () => {
     );
     expect(parsePartition('natural')).toEqual({ kind: 'natural' });
   });
+
+  it("keeps the task file's round deadline unless --deadline is given", () => {
+    const file = {
+      id: 'next-char-finetune',
+      name: 'Fine-tune',
+      data: { builtin: 'brown', partition: { kind: 'natural' }, numShards: 4, seed: 1 },
+      rounds: { cohortSize: 10, minReports: 5, deadlineMs: 120_000 },
+    };
+    const own = builtinSimTask(parseSimArgs(['--node', '--task', 'next-char-finetune']), file);
+    expect(own.rounds).toMatchObject({ deadlineMs: 120_000 });
+    const given = builtinSimTask(
+      parseSimArgs(['--node', '--task', 'next-char-finetune', '--deadline', '400']),
+      file,
+    );
+    expect(given.rounds).toMatchObject({ deadlineMs: 400_000 });
+  });
 });
 
 describe('pnpm sim --trainable', () => {

@@ -5,7 +5,7 @@ import { trainableFor } from './trainable-option.ts';
 export const SIM_TASK_ID = 'sim';
 
 /** The rounds block of a simulation: its cohort, deadline, rounds and schedule. */
-function simRounds(o: SimOptions): Record<string, unknown> {
+function simRounds(o: SimOptions, deadlineMs = o.deadlineMs): Record<string, unknown> {
   const cohortSize = o.cohortSize;
   return {
     cohortSize,
@@ -13,7 +13,7 @@ function simRounds(o: SimOptions): Record<string, unknown> {
     // Wait for a full cohort: churned clients come back within seconds.
     minClients: cohortSize,
     overSelection: o.overSelection,
-    deadlineMs: o.deadlineMs,
+    deadlineMs,
     maxRounds: o.rounds,
     ...(o.schedule.mode === 'buffered'
       ? { mode: 'buffered', bufferSize: o.schedule.bufferSize, concurrency: o.schedule.concurrency }
@@ -87,11 +87,15 @@ export function openSimTask(
   if (has('lr')) training.learningRate = o.learningRate;
   if (has('optimizer')) training.optimizer = o.optimizer;
   if (o.trainable) training.trainable = trainableFor(o.trainable, has('model') ? o.model : file.model);
+  // A task file's own deadline holds unless --deadline says otherwise: its author sized it for
+  // its model (the pretrained transformer's rounds take minutes where MNIST's take seconds).
+  const fileDeadline = (file.rounds as { deadlineMs?: unknown } | undefined)?.deadlineMs;
+  const deadlineMs = !has('deadline') && typeof fileDeadline === 'number' ? fileDeadline : o.deadlineMs;
   return {
     ...file,
     id: SIM_TASK_ID,
     ...(Object.keys(columns).length > 0 ? { columns } : {}),
-    rounds: simRounds(o),
+    rounds: simRounds(o, deadlineMs),
     training,
     ...(has('model') ? { model: o.model } : {}),
     ...(has('compression') ? { codec: o.codec, compression: o.compression } : {}),
