@@ -147,7 +147,8 @@ function fineTuneTask(context: number, numShards: number): Record<string, unknow
     metrics: base.metrics,
     presentation: { ...(base.presentation as object), context },
     data: { builtin: 'brown', part: 'fine-tune', partition: { kind: 'natural' }, numShards, seed: 1 },
-    training: { epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' },
+    // Adam at 0.001 moves a pretrained weight too far in a round's first steps (docs/tasks.md).
+    training: { epochs: 1, batchSize: 32, learningRate: 0.0001, optimizer: 'adam' },
     rounds: { ...(base.rounds as object), deadlineMs: 120_000 },
     codec: base.codec,
     maxUpdateNorm: base.maxUpdateNorm,
