@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { encodeModelDelta } from '@pollen/compression';
-import { downloadOf, hashSeed, type ModelDownload, type ModelRef, type TaskSpec } from '@pollen/fl-core';
+import { downloadOf, hashSeed, type ModelDownload, type ModelRef, type TaskSpec, toBytes } from '@pollen/fl-core';
 
 /** The broadcast model of one version: what devices hold, and its checksum. */
 export interface BroadcastModel extends ModelRef {
@@ -87,5 +87,5 @@ export class BroadcastModels {
 
 /** Bytes of a download's frames. */
 export function downloadBytes(download: ModelDownload): number {
-  return download.frames.reduce((sum, f) => sum + (f as Uint8Array).byteLength, 0);
+  return download.frames.reduce((sum, f) => sum + toBytes(f).byteLength, 0);
 }
