@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { encodeModelDelta } from '@pollen/compression';
-import { downloadOf, hashSeed, type ModelDownload, type ModelRef, type TaskSpec, toBytes } from '@pollen/fl-core';
+import {
+  downloadOf,
+  hashSeed,
+  type ModelDownload,
+  type ModelRef,
+  type TaskSpec,
+  toBytes,
+} from '@pollen/fl-core';
 
 /** The broadcast model of one version: what devices hold, and its checksum. */
 export interface BroadcastModel extends ModelRef {
