@@ -2,6 +2,7 @@ import { applyModelDeltas } from '@pollen/compression';
 import { type TaskSpec, validateTaskSpec } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
 import { BroadcastModels, modelChecksum } from './broadcast.ts';
+import { type RoundStart, startFor } from './start-message.ts';
 
 const D = 64;
 
@@ -87,5 +88,37 @@ describe('broadcast models', () => {
     b.at(0, w[0]!);
     b.committed(spec({ kind: 'dense' }), 1, w[1]!);
     expect(b.downloadFor({ version: 0, checksum: modelChecksum(w[0]!) }, 1)).toBeNull();
+  });
+});
+
+describe("a client's round start", () => {
+  const dense = new Uint8Array(32 + 4 * D);
+  const start: RoundStart = {
+    message: {
+      taskId: 'tiny',
+      roundId: 3,
+      modelVersion: 2,
+      deadline: 0,
+      training: { epochs: 1, batchSize: 4, learningRate: 0.1, optimizer: 'sgd' },
+      codec: 'f32',
+      weights: dense,
+      modelChecksum: 'a'.repeat(64),
+    },
+    bytesPerClient: dense.byteLength + 10,
+    modelBytes: dense.byteLength,
+  };
+
+  it('carries the deltas instead of the weights when they are smaller, and counts what it carries', () => {
+    const download = { from: 1, frames: [new Uint8Array(40)], checksum: 'a'.repeat(64) };
+    const sent = startFor(start, download);
+    expect(sent.message.weights).toBeUndefined();
+    expect(sent.message.download).toBe(download);
+    expect(sent.bytes).toBe(40 + 10);
+  });
+
+  it('carries the whole model when the chain is not smaller, or there is none', () => {
+    const big = { from: 0, frames: [new Uint8Array(dense.byteLength)], checksum: 'a'.repeat(64) };
+    expect(startFor(start, big)).toEqual({ message: start.message, bytes: start.bytesPerClient });
+    expect(startFor(start, null)).toEqual({ message: start.message, bytes: start.bytesPerClient });
   });
 });
