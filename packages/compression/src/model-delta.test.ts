@@ -89,6 +89,18 @@ describe('model deltas', () => {
     }
   });
 
+  it('float16: every coordinate within half a float16 ulp of its difference (plus float32 rounding)', () => {
+    const reference = randomVector(1000, 14);
+    const step = randomVector(1000, 15, 0.01);
+    const target = Float32Array.from(reference, (r, i) => r + step[i]!);
+    const { reconstructed } = encodeModelDelta(target, reference, { bits: 16, fraction: 1 });
+    for (let i = 0; i < target.length; i++) {
+      const difference = Math.abs(target[i]! - reference[i]!);
+      const bound = difference * 2 ** -11 + 2 ** -25 + Math.abs(target[i]!) * 2 ** -23;
+      expect(Math.abs(reconstructed[i]! - target[i]!)).toBeLessThanOrEqual(bound);
+    }
+  });
+
   it('top-k: sends the largest differences, leaves the rest, and error feedback closes the gap', () => {
     const w = randomVector(1000, 5);
     let held: Float32Array = new Float32Array(1000);
