@@ -2,7 +2,7 @@
 // These functions run in Chromium through page.evaluate, hence the DOM types.
 
 /** The version of the contributor's database (the web client's sdk/storage.ts DB_VERSION). */
-export const POLLEN_DB_VERSION = 6;
+export const POLLEN_DB_VERSION = 7;
 
 /** An example as the contributor's IndexedDB keeps it, without its pixels. */
 export interface StoredExampleSummary {

@@ -134,7 +134,7 @@ async function measureRun(rounds: number, warmup: number): Promise<Run> {
       const [ma, mb] = await Promise.all([a.start(r), b.start(r)]);
       // Stand-in for local training, and under the contributor rate limit (5 messages/s).
       await sleep(TRAIN_MS);
-      update ??= new Float32Array(decodeDense(toBytes(ma.weights)).vector.length).fill(1e-4);
+      update ??= new Float32Array(decodeDense(toBytes(ma.weights!)).vector.length).fill(1e-4);
       await a.upload(ma, update);
       const sent = performance.now();
       await b.upload(mb, update);

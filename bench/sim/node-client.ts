@@ -26,6 +26,7 @@ import {
   baseVector,
   downloadBase,
   InMemoryDevice,
+  InMemoryModelCache,
   type Link,
   Participant,
   SocketSecureChannel,
@@ -109,6 +110,8 @@ export class NodeClient {
   };
   /** Milliseconds the last hello took to be acknowledged. */
   helloMs = 0;
+  /** The task's last broadcast model (compressed downloads), in memory as a browser keeps it in IndexedDB. */
+  readonly models = new InMemoryModelCache();
   /** The last unexpected failure of a round, for the report. */
   lastError: string | null = null;
   private socket: ClientSocket | null = null;
@@ -158,10 +161,15 @@ export class NodeClient {
         evaluate: ({ msg, weights }) => this.scoreHeldOut(msg.heldOutFraction, weights),
       },
       memory: new InMemoryDevice(),
+      // Compressed downloads: the task's last broadcast model, kept in memory.
+      models: this.models,
       secure: this.secure,
       events: {
         selected: (_msg, bytes) => {
           this.stats.rounds++;
+          this.stats.bytesDown += bytes;
+        },
+        refetched: (_msg, bytes) => {
           this.stats.bytesDown += bytes;
         },
         uploaded: (u) => {
@@ -242,7 +250,15 @@ export class NodeClient {
     const helloStart = performance.now();
     const reply = await socket
       .timeout(20_000)
-      .emitWithAck('hello', this.participant.hello(this.task.id, this.numExamples, true));
+      .emitWithAck(
+        'hello',
+        this.participant.hello(
+          this.task.id,
+          this.numExamples,
+          true,
+          await this.participant.cachedModel(this.task.id),
+        ),
+      );
     this.helloMs = performance.now() - helloStart;
     if (!reply.ok)
       throw new BenchError('CLIENT_FAILED', `hello of ${this.clientId}: ${reply.code} ${reply.message}`);

@@ -1,4 +1,5 @@
 import { CodecError, decodeSortedIndices, kForDensity, type UploadPlan } from '@pollen/compression';
+import { type DownloadSettings, validateDownload } from './download.ts';
 import { PollenError } from './errors.ts';
 import type { PrivacySettings } from './privacy/settings.ts';
 import { type Binary, type RoundStartMessage, toBytes } from './protocol.ts';
@@ -41,6 +42,11 @@ export interface CompressionSettings {
    * coordinates (coordinates.ts of the coordinator), in [0, 1).
    */
   readonly momentum: number;
+  /**
+   * How devices download the model (download.ts); absent: dense, so a task without the block
+   * reads back byte for byte as before.
+   */
+  readonly download?: DownloadSettings;
 }
 
 /** No compression: dense float uploads, as before compression existed. */
@@ -53,7 +59,7 @@ export const NO_COMPRESSION: CompressionSettings = {
   momentum: 0,
 };
 
-const KEYS = new Set(['kind', 'fraction', 'bits', 'errorFeedback', 'exploration', 'momentum']);
+const KEYS = new Set(['kind', 'fraction', 'bits', 'errorFeedback', 'exploration', 'momentum', 'download']);
 
 /** Check an untrusted `compression` block (INVALID_TASK naming the field); absent: none. */
 export function validateCompression(input: unknown): CompressionSettings {
@@ -88,6 +94,7 @@ export function validateCompression(input: unknown): CompressionSettings {
   if (!shared && (!unused(obj.exploration) || !unused(obj.momentum))) {
     throw new PollenError('INVALID_TASK', '"compression.exploration" and "momentum" belong to kind "shared"');
   }
+  const download = validateDownload(obj.download);
   return {
     kind,
     fraction,
@@ -99,6 +106,7 @@ export function validateCompression(input: unknown): CompressionSettings {
     momentum: shared
       ? expectInRange('compression.momentum', obj.momentum ?? 0.9, 0, 0.999, 'INVALID_TASK')
       : 0,
+    ...(download.kind === 'dense' ? {} : { download }),
   };
 }
 

@@ -9,6 +9,8 @@ export {
   uploadPlanFor,
   validateCompression,
 } from './compression.ts';
+export type { DownloadBits, DownloadSettings } from './download.ts';
+export { DENSE_DOWNLOAD, downloadOf, MAX_DOWNLOAD_KEEP, validateDownload } from './download.ts';
 export type { PollenErrorCode } from './errors.ts';
 export { PollenError, toPollenError } from './errors.ts';
 export type { WeightedVector } from './fedavg.ts';
@@ -119,8 +121,12 @@ export type {
   HelloMessage,
   HelloReply,
   LocalStrategy,
+  ModelDownload,
+  ModelRef,
   RoundCompression,
   RoundEndMessage,
+  RoundModelMessage,
+  RoundModelReply,
   RoundPrivacy,
   RoundSecAgg,
   RoundSkippedMessage,

@@ -12,6 +12,8 @@ import type { TrainingSpec } from './task.ts';
  */
 
 /**
+ * 7: compressed downloads (`HelloMessage.model`, `RoundStartMessage.download` and
+ * `modelChecksum`, `round:model`): a version-6 client cannot read a round start without weights.
  * 6: evaluation rounds (`eval:start`, `eval:report`): a version-5 client would never answer one.
  * 5: uploads wait for a slot (`upload:slot`): a version-4 client's update is NO_UPLOAD_SLOT.
  * 4: secure aggregation (`RoundStartMessage.secagg` and the `secagg:*` events); a version-3
@@ -20,7 +22,7 @@ import type { TrainingSpec } from './task.ts';
  * 3: rounds carry the privacy block (clip norm, noise, clipping bit) and updates the clipping
  * bit; a version-2 client would send unclipped, un-noised updates to a private task.
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** Compute backends a contributor may train on, best first. */
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -67,6 +69,42 @@ export interface HelloMessage {
   readonly numExamples: number;
   /** Visible, or opted in to train in the background. */
   readonly eligible: boolean;
+  /**
+   * The broadcast model this device keeps from an earlier round of the task, if any: the
+   * coordinator may then send it the differences since instead of the whole model.
+   */
+  readonly model?: ModelRef;
+}
+
+/** A broadcast model a device holds: its version and its checksum. */
+export interface ModelRef {
+  readonly version: number;
+  /** SHA-256 of the model's float32 values (little endian), lower-case hex. */
+  readonly checksum: string;
+}
+
+/**
+ * A compressed download (task `compression.download.kind` "delta"): the delta frames that lead
+ * from the broadcast model of version `from`, which the device said it holds, to the round's
+ * (`applyModelDeltas` of @pollen/compression), one per version, in order.
+ */
+export interface ModelDownload {
+  readonly from: number;
+  readonly frames: readonly Binary[];
+  /** SHA-256 of the model the frames lead to (as `ModelRef.checksum`). */
+  readonly checksum: string;
+}
+
+/** `round:model`: a device whose rebuilt model did not check out asks for the round's whole model. */
+export interface RoundModelMessage {
+  readonly taskId: string;
+  readonly roundId: number;
+}
+
+/** The answer to `round:model`: the round's model as a dense f32 frame, and its checksum. */
+export interface RoundModelReply {
+  readonly weights: Binary;
+  readonly checksum: string;
 }
 
 export interface HelloReply {
@@ -167,8 +205,19 @@ export interface RoundStartMessage {
   /**
    * The global model as a dense frame (see @pollen/compression): the round's vector, only the
    * trainable weights when the task fine-tunes part of a pretrained model (`training.trainable`).
+   * Absent exactly when `download` is present.
    */
-  readonly weights: Binary;
+  readonly weights?: Binary;
+  /**
+   * Instead of `weights`, under compressed downloads: the deltas from the model the device said
+   * it holds (`HelloMessage.model`) to this round's.
+   */
+  readonly download?: ModelDownload;
+  /**
+   * Present when the task compresses downloads: the SHA-256 of the round's model (`weights` is
+   * then a dense f32 frame of it). The device keeps the model under this checksum.
+   */
+  readonly modelChecksum?: string;
   /**
    * Present when the task fine-tunes part of a model: its frozen base, which never changes
    * during the task. Fetch it once per checksum (`GET /api/tasks/:id/base`, a dense f32 frame
@@ -404,6 +453,7 @@ export interface ClientToServerEvents {
   update: (msg: UpdateMessage, ack: (reply: Ack<{ readonly roundId: number }>) => void) => void;
   withdraw: (msg: WithdrawMessage, ack: (reply: Ack) => void) => void;
   'upload:slot': (msg: UploadSlotMessage, ack: (reply: Ack<UploadSlotReply>) => void) => void;
+  'round:model': (msg: RoundModelMessage, ack: (reply: Ack<RoundModelReply>) => void) => void;
   'secagg:advertise': (msg: SecAggAdvertiseEvent, ack: (reply: Ack) => void) => void;
   'secagg:shares': (msg: SecAggSharesEvent, ack: (reply: Ack) => void) => void;
   'secagg:masked': (msg: SecAggMaskedEvent, ack: (reply: Ack) => void) => void;

@@ -5,6 +5,7 @@ import {
   checkCompressionCompatibility,
   validateCompression,
 } from './compression.ts';
+import { checkDownloadCompatibility, downloadOf } from './download.ts';
 import { PollenError } from './errors.ts';
 import { checkPrivacyCompatibility } from './privacy/round.ts';
 import type { PrivacySettings } from './privacy/settings.ts';
@@ -344,6 +345,7 @@ export function validateTaskSpec(input: unknown): TaskSpec {
     );
   }
   checkCompressionCompatibility(compression, strategy, privacy, secureAggregation !== null, rounds.mode);
+  checkDownloadCompatibility(downloadOf(compression), rounds.mode);
   return {
     id,
     name,

@@ -12,6 +12,14 @@ export {
   downloadBase,
   sha256Hex,
 } from './frozen-base.ts';
+export type { CachedModel, ModelCache } from './model-download.ts';
+export {
+  checkedDenseModel,
+  InMemoryModelCache,
+  modelChecksum,
+  parseDownload,
+  rebuildModel,
+} from './model-download.ts';
 export type { ParticipantEvents, ParticipantOptions, Uploaded } from './participant.ts';
 export { Participant, startBytes } from './participant.ts';
 export type {

@@ -289,7 +289,7 @@ describe('startBytes', () => {
   it('counts the weights, the control variate and the shared coordinates', async () => {
     const { startBytes } = await import('./participant.ts');
     const msg = start(1, { control: new Uint8Array(5) });
-    expect(startBytes(msg)).toBe(toBytes(msg.weights).byteLength + 5);
+    expect(startBytes(msg)).toBe(toBytes(msg.weights!).byteLength + 5);
   });
 
   it('answers an evaluation round with the global model on its held-out examples, or null when it cannot', async () => {

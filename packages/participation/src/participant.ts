@@ -8,7 +8,9 @@ import {
   type HeldOutReport,
   type HelloMessage,
   type HelloReply,
+  type ModelRef,
   normalizeBySteps,
+  PollenError,
   PROTOCOL_VERSION,
   type Rng,
   type RoundEndMessage,
@@ -16,6 +18,13 @@ import {
   secureEvaluationWords,
   toBytes,
 } from '@pollen/fl-core';
+import {
+  type CachedModel,
+  checkedDenseModel,
+  type ModelCache,
+  parseDownload,
+  rebuildModel,
+} from './model-download.ts';
 import {
   type DeviceMemory,
   type Link,
@@ -54,6 +63,8 @@ export interface Uploaded {
 export interface ParticipantEvents {
   /** Selected for a round, with the bytes its start message carried down. */
   selected?(msg: RoundStartMessage, bytesDown: number): void;
+  /** The model rebuilt from the cache did not check out and the round's whole model came down (`round:model`). */
+  refetched?(msg: RoundStartMessage, bytesDown: number): void;
   /** Training is done; the upload is being made. */
   uploading?(msg: RoundStartMessage): void;
   /** A plain update's frame is about to be sent. */
@@ -77,6 +88,8 @@ export interface ParticipantOptions {
   readonly backend: () => Backend;
   readonly trainer: Trainer;
   readonly memory: DeviceMemory;
+  /** Where the task's last broadcast model is kept for compressed downloads; absent: none is kept. */
+  readonly models?: ModelCache;
   /** Secure aggregation's client; null: this device cannot take part in secure rounds. */
   readonly secure: SecureChannel | null;
   /** Randomness for a round's noise and random-k (default: the CSPRNG; tests seed it). */
@@ -87,7 +100,13 @@ export interface ParticipantOptions {
 /** Bytes of a round's start message's binary parts: what a device downloads for the round. */
 export function startBytes(msg: RoundStartMessage): number {
   const size = (b: Binary | undefined): number => (b ? toBytes(b).byteLength : 0);
-  return size(msg.weights) + size(msg.control) + size(msg.compression?.coordinates);
+  const frames = Array.isArray(msg.download?.frames) ? msg.download.frames : [];
+  return (
+    size(msg.weights) +
+    frames.reduce((sum, f) => sum + size(f), 0) +
+    size(msg.control) +
+    size(msg.compression?.coordinates)
+  );
 }
 
 const errorCode = (err: unknown): string =>
@@ -110,8 +129,11 @@ export class Participant {
     return this.handling.size > 0 || this.inFlight.size > 0;
   }
 
-  /** The hello this device says on each connection. */
-  hello(taskId: string, numExamples: number, eligible: boolean): HelloMessage {
+  /**
+   * The hello this device says on each connection, with the broadcast model it keeps
+   * (`cachedModel`) so that the coordinator may send it deltas.
+   */
+  hello(taskId: string, numExamples: number, eligible: boolean, model: ModelRef | null = null): HelloMessage {
     return {
       protocolVersion: PROTOCOL_VERSION,
       clientId: this.options.clientId,
@@ -119,7 +141,19 @@ export class Participant {
       backend: this.options.backend(),
       numExamples,
       eligible,
+      ...(model ? { model: { version: model.version, checksum: model.checksum } } : {}),
     };
+  }
+
+  /** The task's broadcast model this device keeps, as its hello names it; null: none (or no cache). */
+  async cachedModel(taskId: string): Promise<ModelRef | null> {
+    try {
+      const model = await this.options.models?.load(taskId);
+      return model ? { version: model.version, checksum: model.checksum } : null;
+    } catch (err) {
+      this.fail(`could not read the kept model: ${(err as Error).message}`);
+      return null;
+    }
   }
 
   /**
@@ -206,6 +240,8 @@ export class Participant {
     }
     let heldOut: HeldOutReport | null = null;
     try {
+      if (msg.weights === undefined)
+        throw new PollenError('INVALID_MESSAGE', 'the evaluation carries no model');
       const weights = decodeDense(toBytes(msg.weights)).vector;
       heldOut = (await this.options.trainer.evaluate?.({ msg, weights })) ?? null;
     } catch (err) {
@@ -222,7 +258,7 @@ export class Participant {
             modelVersion: msg.modelVersion,
             heldOut,
           });
-      events.evaluated?.(msg, heldOut, ack, toBytes(msg.weights).byteLength);
+      events.evaluated?.(msg, heldOut, ack, msg.weights ? toBytes(msg.weights).byteLength : 0);
     } catch (err) {
       fail(err, 'evaluation report failed');
     }
@@ -255,8 +291,65 @@ export class Participant {
     };
   }
 
+  /**
+   * The round's model: the dense weights as before; under compressed downloads rebuilt from the
+   * kept model and the round's deltas, or checked against the round's checksum, then kept. A
+   * model that does not check out is discarded and the whole one asked for (`round:model`).
+   */
+  private async roundModel(msg: RoundStartMessage): Promise<Float32Array> {
+    if (msg.download === undefined && msg.modelChecksum === undefined) {
+      if (msg.weights === undefined)
+        throw new PollenError('INVALID_MESSAGE', 'the round start carries no model');
+      return decodeDense(toBytes(msg.weights)).vector;
+    }
+    const { models } = this.options;
+    let model: CachedModel;
+    try {
+      if (msg.download !== undefined) {
+        const download = parseDownload(msg);
+        model = await rebuildModel((await models?.load(msg.taskId)) ?? null, download);
+      } else {
+        if (typeof msg.modelChecksum !== 'string' || msg.weights === undefined) {
+          throw new PollenError('INVALID_MESSAGE', '"modelChecksum" comes with dense "weights"');
+        }
+        model = await checkedDenseModel(msg.weights, msg.modelChecksum, msg.modelVersion);
+      }
+    } catch (err) {
+      // A malformed message is the coordinator's bug, not the cache's: the round is refused.
+      if ((err as { code?: unknown }).code === 'INVALID_MESSAGE') throw err;
+      this.fail(`the kept model did not check out, asking for the whole one: ${(err as Error).message}`);
+      await models?.clear(msg.taskId);
+      model = await this.requestModel(msg);
+    }
+    try {
+      await models?.save(msg.taskId, model);
+    } catch (err) {
+      this.fail(`could not keep the model: ${(err as Error).message}`);
+    }
+    // A copy: the trainer may take the buffer, and the kept model must stay usable.
+    return model.weights.slice();
+  }
+
+  /** Ask for the round's whole model (`round:model`) and check it against its checksum. */
+  private async requestModel(msg: RoundStartMessage): Promise<CachedModel> {
+    const link = this.options.link();
+    if (!link?.connected) throw new PollenError('ROUND_CLOSED', 'no connection to ask for the model on');
+    const reply = await link.request('round:model', { taskId: msg.taskId, roundId: msg.roundId });
+    if (!reply.ok) throw new PollenError(reply.code, reply.message);
+    const expected = msg.download?.checksum ?? msg.modelChecksum;
+    if (expected !== undefined && reply.checksum !== expected) {
+      throw new PollenError(
+        'BAD_FRAME',
+        `round:model answered checksum ${reply.checksum}, expected ${expected}`,
+      );
+    }
+    const model = await checkedDenseModel(reply.weights, reply.checksum, msg.modelVersion);
+    this.options.events?.refetched?.(msg, toBytes(reply.weights).byteLength);
+    return model;
+  }
+
   private async trainInput(msg: RoundStartMessage): Promise<TrainInput> {
-    const weights = decodeDense(toBytes(msg.weights)).vector;
+    const weights = await this.roundModel(msg);
     if (!msg.strategy?.scaffold) return { msg, weights, scaffold: null };
     if (!msg.control) throw new Error('the round uses SCAFFOLD but sent no control variate');
     const c = decodeDense(toBytes(msg.control), { dimension: weights.length }).vector;

@@ -57,7 +57,7 @@ function client(url: string, id: string, value: number, delayMs = 0): NodeContri
   const c = new NodeContributor(url, id);
   c.socket.on('round:start', (msg) => {
     setTimeout(() => {
-      const d = decodeDense(toBytes(msg.weights)).vector.length;
+      const d = decodeDense(toBytes(msg.weights!)).vector.length;
       const delta = new Float32Array(d).fill(value);
       // A compressing round gets the sparse frame its plan asks for, as the SDK would send.
       const frame = msg.compression

@@ -79,7 +79,7 @@ describe.skipIf(missing !== null)('the round lease holder killed five times, at 
         c.socket.on('round:start', (msg) => {
           setTimeout(
             () => {
-              const d = decodeDense(toBytes(msg.weights)).vector.length;
+              const d = decodeDense(toBytes(msg.weights!)).vector.length;
               c.send(msg, new Float32Array(d).fill(0.001 * (index + 1))).catch(() => {});
             },
             100 * (index + 1),

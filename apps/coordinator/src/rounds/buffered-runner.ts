@@ -94,6 +94,14 @@ export class BufferedRunner extends RunnerBase implements TaskRunner, HandoutHos
     }
   }
 
+  /** Buffered rounds send dense models only (the task refuses delta downloads). */
+  roundModel(_c: Contributor, roundId: number): never {
+    throw new PollenError(
+      'INVALID_MESSAGE',
+      `round ${roundId} sent the whole model: buffered rounds do not compress downloads`,
+    );
+  }
+
   resume(c: Contributor, roundId: number): boolean {
     const handout = this.handouts.get(c.clientId);
     if (handout?.roundId !== roundId || c.activeRound !== null) return false;

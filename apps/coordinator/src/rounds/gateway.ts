@@ -10,6 +10,7 @@ import {
   parseEligibility,
   parseEvaluationReport,
   parseHello,
+  parseRoundModel,
   parseUploadSlot,
   parseWithdraw,
 } from './messages.ts';
@@ -115,6 +116,7 @@ export class ContributorGateway {
             connectedAt: Date.now(),
             activeRound: null,
             activeEvaluation: null,
+            model: hello.model ?? null,
             send: (event, payload) => socket.emit(event, payload as never),
             disconnect: () => socket.disconnect(true),
           });
@@ -170,6 +172,20 @@ export class ContributorGateway {
             bytes: evaluation ? 4 * evaluation.dimension : uploadSlotBytes(task),
             open: () => round.isOpen && socket.connected,
           });
+        }),
+    );
+
+    socket.on(
+      'round:model',
+      (msg, ack) =>
+        void respond(ack, () => {
+          const c = contributor();
+          const { taskId, roundId } = parseRoundModel(msg);
+          if (taskId !== c.taskId) throw new PollenError('NOT_IN_ROUND', `client joined "${c.taskId}"`);
+          const runner = this.tasks.runner(c.taskId);
+          if (!runner) throw new PollenError('ROUND_CLOSED', `round ${roundId} is not open`);
+          // Membership, once per client and round (sync-runner.ts).
+          return runner.roundModel(c, roundId);
         }),
     );
 

@@ -14,10 +14,12 @@ import {
   firstNonFinite,
   type HelloMessage,
   type MetricSpec,
+  type ModelRef,
   PollenError,
   PROTOCOL_VERSION,
   parseHeldOutReport,
   parseMetricValues,
+  type RoundModelMessage,
   TASK_ID_PATTERN,
   type UpdateMessage,
   type UploadSlotMessage,
@@ -51,6 +53,18 @@ export function parseHello(input: unknown): HelloMessage {
     backend: expectOneOf('backend', msg.backend, BACKENDS, 'INVALID_MESSAGE'),
     numExamples: expectInt('numExamples', msg.numExamples, 0, MAX_EXAMPLES, 'INVALID_MESSAGE'),
     eligible: typeof msg.eligible === 'boolean' ? msg.eligible : fail('eligible', msg.eligible),
+    ...(msg.model === undefined ? {} : { model: parseModelRef(msg.model) }),
+  };
+}
+
+const CHECKSUM = /^[0-9a-f]{64}$/;
+
+/** The broadcast model a hello says the device holds (compressed downloads). */
+function parseModelRef(input: unknown): ModelRef {
+  const ref = expectObject('model', input, 'INVALID_MESSAGE');
+  return {
+    version: expectInt('model.version', ref.version, 0, MAX_ROUND, 'INVALID_MESSAGE'),
+    checksum: expectString('model.checksum', ref.checksum, 64, CHECKSUM, 'INVALID_MESSAGE'),
   };
 }
 
@@ -181,6 +195,15 @@ export function parseWithdraw(input: unknown): WithdrawMessage {
 
 export function parseUploadSlot(input: unknown): UploadSlotMessage {
   const msg = expectObject('upload:slot', input, 'INVALID_MESSAGE');
+  return {
+    taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
+    roundId: expectInt('roundId', msg.roundId, 1, MAX_ROUND, 'INVALID_MESSAGE'),
+  };
+}
+
+/** `round:model`: the round whose whole model a client asks for. */
+export function parseRoundModel(input: unknown): RoundModelMessage {
+  const msg = expectObject('round:model', input, 'INVALID_MESSAGE');
   return {
     taskId: expectString('taskId', msg.taskId, 63, TASK_ID_PATTERN, 'INVALID_MESSAGE'),
     roundId: expectInt('roundId', msg.roundId, 1, MAX_ROUND, 'INVALID_MESSAGE'),

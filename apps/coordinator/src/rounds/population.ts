@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Backend } from '@pollen/fl-core';
+import type { Backend, ModelRef } from '@pollen/fl-core';
 
 /** A connected contributor, as the coordinator sees it. */
 export interface Contributor {
@@ -14,6 +14,11 @@ export interface Contributor {
   activeRound: number | null;
   /** The evaluation round it was asked to report in and has not yet (federated-evaluation.ts). */
   activeEvaluation: number | null;
+  /**
+   * Compressed downloads: the broadcast model it holds, as its hello named it and as this node
+   * last sent it; absent or null: none known (it gets the whole model).
+   */
+  model?: ModelRef | null;
   /** Send an event to this contributor's socket. */
   readonly send: (
     event:

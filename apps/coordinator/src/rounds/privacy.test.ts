@@ -56,7 +56,7 @@ function privateClient(
   c.socket.on('round:start', (msg) => {
     if (answered++ >= (options.maxAnswers ?? Number.POSITIVE_INFINITY)) return;
     const p = msg.privacy!;
-    const { clipped, norm } = clipToNorm(raw(decodeDense(toBytes(msg.weights)).vector.length), p.clipNorm);
+    const { clipped, norm } = clipToNorm(raw(decodeDense(toBytes(msg.weights!)).vector.length), p.clipNorm);
     const update = options.noise === false ? clipped : addGaussianNoise(clipped, p.noiseStd, rng);
     const fields = {
       numExamples: options.numExamples ?? 10,

@@ -1,9 +1,16 @@
 import { randomInt } from 'node:crypto';
-import { type FrozenBaseRef, type Rng, seededRng, suggestedRetryMs } from '@pollen/fl-core';
+import {
+  type FrozenBaseRef,
+  type Rng,
+  type RoundModelReply,
+  seededRng,
+  suggestedRetryMs,
+} from '@pollen/fl-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock.ts';
 import type { RetentionPolicy } from '../store/retention.ts';
 import type { EvaluationRecord, Fence, RoundRecord, Store, StoredTask } from '../store/types.ts';
+import { BroadcastModels } from './broadcast.ts';
 import type { ClusterPort } from './cluster-port.ts';
 import { Committer } from './commit.ts';
 import { type Evaluator, type VersionEvaluated, VersionEvaluations } from './evaluations.ts';
@@ -79,6 +86,11 @@ export interface TaskRunner {
    */
   resume(contributor: Contributor, roundId: number): boolean;
   /**
+   * `round:model`: the whole model of round `roundId` for a client of it whose rebuilt model
+   * did not check out (compressed downloads); once per client and round.
+   */
+  roundModel(contributor: Contributor, roundId: number): RoundModelReply;
+  /**
    * In a cluster: this node's share of a round another node drives becomes a round here, so
    * its clients' updates reach it; refused (false) for a round this runner drives itself.
    */
@@ -119,6 +131,8 @@ export abstract class RunnerBase {
   protected fence: Fence | undefined;
   /** In a cluster, this node's shares of rounds another node drives, by round id. */
   protected readonly shares = new Map<number, RoundShare>();
+  /** Compressed downloads: the broadcast models devices hold and the deltas between them. */
+  protected readonly downloads = new BroadcastModels();
 
   constructor(taskId: string, deps: RunnerDeps) {
     this.taskId = taskId;
@@ -144,7 +158,10 @@ export abstract class RunnerBase {
       store: deps.store,
       log: deps.log,
       evaluations: this.evaluations,
-      committed: (spec, version, weights) => this.federated.committed(spec, version, weights),
+      committed: (spec, version, weights) => {
+        this.downloads.committed(spec, version, weights);
+        this.federated.committed(spec, version, weights);
+      },
       fence: () => this.fence,
       retention: () => ({
         ...deps.retention,

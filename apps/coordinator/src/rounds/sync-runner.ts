@@ -1,6 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import { poissonCohort, scale, stalenessWeight } from '@pollen/fl-core';
+import {
+  downloadOf,
+  PollenError,
+  poissonCohort,
+  type RoundModelReply,
+  scale,
+  stalenessWeight,
+} from '@pollen/fl-core';
 import type { RoundRecord, StoredPrivacy, StoredTask } from '../store/types.ts';
+import type { BroadcastModel } from './broadcast.ts';
 import { CoordinateSets, roundUpload } from './coordinates.ts';
 import type { CloseReason, DrivenRound, RoundHandle } from './handle.ts';
 import type { Contributor } from './population.ts';
@@ -8,7 +16,7 @@ import { budgetExhaustedReason, loadLedger, type PrivacyPlan, planPrivacy, separ
 import { Round } from './round.ts';
 import { RunnerBase, type TaskRunner } from './runner.ts';
 import { SecAggRound } from './secagg-round.ts';
-import { asksHeldOut, type RoundStart, roundStart } from './start-message.ts';
+import { asksHeldOut, type RoundStart, roundStart, startFor } from './start-message.ts';
 
 /** How often a cluster's lease holder short of clients reads the other nodes' registry entries again. */
 const CLUSTER_POLL_MS = 100;
@@ -20,6 +28,12 @@ interface Live {
   readonly start: RoundStart;
   /** The task's clients connected at selection: SCAFFOLD's N. */
   readonly populationSize: number;
+  /** Compressed downloads: the broadcast model the round sends; null: the task downloads dense. */
+  readonly broadcast: BroadcastModel | null;
+  /** Bytes sent down to the round's clients so far: starts (deltas or dense), resends, `round:model`. */
+  bytesDown: number;
+  /** Clients that asked for the round's whole model (`round:model`), once each. */
+  readonly modelRequests: Set<string>;
 }
 
 /**
@@ -93,10 +107,33 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
       return false;
     }
     c.activeRound = roundId;
-    // A plain round sends its start again; a secure one catches the client up its own way.
-    live.round.resume(c.clientId, () => c.send('round:start', live.start.message));
+    // A plain round sends its start again, with the whole model; a secure one catches the client up its own way.
+    live.round.resume(c.clientId, () => {
+      c.send('round:start', live.start.message);
+      live.bytesDown += live.start.bytesPerClient;
+      if (live.broadcast) c.model = { version: live.broadcast.version, checksum: live.broadcast.checksum };
+    });
     this.deps.population.touch();
     return true;
+  }
+
+  roundModel(c: Contributor, roundId: number): RoundModelReply {
+    const live = this.live.get(roundId);
+    if (!live?.round.isOpen) throw new PollenError('ROUND_CLOSED', `round ${roundId} is not open`);
+    live.round.checkMembership(c.clientId);
+    if (!live.broadcast) {
+      throw new PollenError(
+        'INVALID_MESSAGE',
+        `round ${roundId} sent the whole model: the task does not compress downloads`,
+      );
+    }
+    if (live.modelRequests.has(c.clientId)) {
+      throw new PollenError('REPLAY', `the model of round ${roundId} was already sent again to this client`);
+    }
+    live.modelRequests.add(c.clientId);
+    live.bytesDown += live.start.modelBytes;
+    c.model = { version: live.broadcast.version, checksum: live.broadcast.checksum };
+    return { weights: live.start.message.weights!, checksum: live.broadcast.checksum };
   }
 
   protected async step(task: StoredTask): Promise<void> {
@@ -208,17 +245,30 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
         })
       : new Round({ ...options, robust: strategy.robust, upload: upload.message ? upload.plan : null });
     round.sampling = { eligible: candidates.length, sampling: { rate, clamped } };
+    // Compressed downloads: devices train from the broadcast model ŵ, the strategy applies their
+    // updates to the true model w (broadcast.ts).
+    const broadcast =
+      downloadOf(spec.compression).kind === 'delta' ? this.downloads.at(base.version, base.weights) : null;
     const start = roundStart(spec, {
       base: this.deps.base,
       roundId: round.roundId,
       version: base.version,
-      weights: base.weights,
+      weights: broadcast?.weights ?? base.weights,
+      modelChecksum: broadcast?.checksum ?? null,
       deadline: round.deadline,
       server,
       privacy,
       compression: upload.message,
     });
-    const live: Live = { round, cohort, start, populationSize };
+    const live: Live = {
+      round,
+      cohort,
+      start,
+      populationSize,
+      broadcast,
+      bytesDown: 0,
+      modelRequests: new Set(),
+    };
     this.live.set(round.roundId, live);
     for (const c of cohort) c.activeRound = round.roundId;
     population.touch();
@@ -235,8 +285,16 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     this.deps.onRoundStarted(opened);
     for (const c of cohort) {
       const current = population.byClientId(c.clientId);
-      if (current?.activeRound !== round.roundId) continue;
-      current.send('round:start', { ...start.message, ...round.startFor(c.clientId) });
+      if (current?.activeRound !== round.roundId) {
+        // Another node's client hears the round's own start, with the whole model, from its node.
+        if (!current) live.bytesDown += start.bytesPerClient;
+        continue;
+      }
+      const download = broadcast ? this.downloads.downloadFor(current.model ?? null, base.version) : null;
+      const sent = startFor(start, download);
+      current.send('round:start', { ...sent.message, ...round.startFor(c.clientId) });
+      live.bytesDown += sent.bytes;
+      if (broadcast) current.model = { version: broadcast.version, checksum: broadcast.checksum };
     }
     // The other nodes start the round with their own selected clients.
     this.deps.cluster?.opened(round, start.message, cohort);
@@ -278,8 +336,8 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
   /** Commit or abandon a closed round; runs inside the committer, one round at a time. */
   private async finish(live: Live, reason: CloseReason): Promise<void> {
     const { store, population, log } = this.deps;
-    const { round, cohort, start } = live;
-    const bytesDown = start.bytesPerClient * cohort.length;
+    const { round, cohort } = live;
+    const { bytesDown } = live;
     const rlog = log.child({ task: this.taskId, round: round.roundId });
     let record: RoundRecord | null = null;
     let why = '';

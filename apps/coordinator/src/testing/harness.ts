@@ -16,7 +16,14 @@ import {
   seededRng,
   type UpdateMessage,
 } from '@pollen/fl-core';
-import { InMemoryDevice, Participant, sendUpload, socketLink, type TrainOutput } from '@pollen/participation';
+import {
+  InMemoryDevice,
+  InMemoryModelCache,
+  Participant,
+  sendUpload,
+  socketLink,
+  type TrainOutput,
+} from '@pollen/participation';
 import { io, type Socket } from 'socket.io-client';
 import { buildCoordinator, type Coordinator } from '../app.ts';
 import type { Clock } from '../clock.ts';
@@ -127,6 +134,12 @@ export class NodeContributor {
   /** The secure-aggregation side: runs every round that comes with a SecAgg block. */
   readonly secagg: SecAggNodeClient;
   private readonly memory = new InMemoryDevice();
+  /** The broadcast model it keeps for compressed downloads; a test may corrupt or clear it. */
+  readonly models = new InMemoryModelCache();
+  /** Models it had to ask for whole (`round:model`), with their bytes. */
+  readonly refetched: { readonly roundId: number; readonly bytes: number }[] = [];
+  /** Errors participation reported on this side (a model that did not check out, say). */
+  readonly errors: { readonly code: string; readonly message: string }[] = [];
   private readonly participant: Participant;
   /** The examples this device said it holds, at its last hello: what its updates are weighted by. */
   private numExamples = 10;
@@ -157,6 +170,7 @@ export class NodeContributor {
         evaluate: async ({ msg, weights }) => this.evaluator?.(weights, msg) ?? null,
       },
       memory: this.memory,
+      models: this.models,
       secure: this.secagg.channel(),
       // Reproducible noise and random-k: a test may compare what two runs sent.
       rng: (msg) => seededRng(hashSeed(`${clientId}:${msg.roundId}`)),
@@ -168,6 +182,8 @@ export class NodeContributor {
           if (frame) this.acks.push(ack);
         },
         evaluated: (msg, heldOut, ack) => this.evaluated.push({ msg, heldOut, ack }),
+        refetched: (msg, bytes) => this.refetched.push({ roundId: msg.roundId, bytes }),
+        error: (e) => this.errors.push(e),
       },
     });
     this.socket.on('round:start', (msg) => void this.onRound(msg));
@@ -237,7 +253,8 @@ export class NodeContributor {
   async hello(taskId = 'tiny', numExamples = 10): Promise<Ack> {
     if (!this.socket.connected) await new Promise<void>((r) => this.socket.once('connect', () => r()));
     this.numExamples = numExamples;
-    return this.socket.emitWithAck('hello', this.participant.hello(taskId, numExamples, true));
+    const model = await this.participant.cachedModel(taskId);
+    return this.socket.emitWithAck('hello', this.participant.hello(taskId, numExamples, true, model));
   }
 
   /** Resolve with the next round this client is selected for. */

@@ -178,6 +178,13 @@ async function main(): Promise<void> {
     progress.value = 0;
     $('progress-text').textContent = `Picked for round ${roundId}: loading the model.`;
   });
+  // Compressed downloads: the model rebuilt from the kept one did not check out, the whole one came down too.
+  client.on('refetched', ({ bytesDown }) => {
+    bytesReceived += bytesDown;
+    document.body.dataset.bytesDown = String(bytesReceived);
+    $('received').textContent =
+      `${kib(bytesReceived)} of models in ${plural(downloads, 'round')} since this page opened`;
+  });
   client.on('progress', (p) => {
     progress.max = p.epochs * p.batches;
     progress.value = p.epoch * p.batches + p.batch;

@@ -13,7 +13,7 @@ import { LiveFeed } from './live.ts';
 import { MetricCharts } from './metric-charts.ts';
 import { EpsilonChart, type PrivacySpec } from './privacy-chart.ts';
 import { drawRounds } from './rounds-table.ts';
-import { compressionRatio, formatBytes, heldOutTile, totals } from './stats.ts';
+import { compressionRatio, downloadCompressionRatio, formatBytes, heldOutTile, totals } from './stats.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const TOKEN_KEY = 'pollen-operator-token';
@@ -73,8 +73,13 @@ function drawTiles(rounds: readonly OperatorRound[], evaluations: readonly Opera
     (task.round !== null ? `; round ${task.round} running` : '');
   $('tile-bytes').textContent = `${formatBytes(t.bytesUp)} / ${formatBytes(t.bytesDown)}`;
   const ratio = compressionRatio(rounds, task.dimension);
+  const down = downloadCompressionRatio(rounds, task.dimension);
+  const ratios = [
+    ...(ratio === null ? [] : [`uploads ${ratio.toFixed(2)}x`]),
+    ...(down === null ? [] : [`downloads ${down.toFixed(2)}x`]),
+  ];
   $('tile-ratio').textContent =
-    ratio === null ? 'nothing uploaded yet' : `uploads ${ratio.toFixed(2)}x smaller than dense float32`;
+    ratios.length === 0 ? 'nothing sent yet' : `${ratios.join(', ')} smaller than dense float32`;
   $<HTMLButtonElement>('resume').disabled = !['paused', 'stopped'].includes(task.status);
   $<HTMLButtonElement>('pause').disabled = task.status !== 'running';
 }

@@ -2,6 +2,7 @@ import { formatMetricValues, type OperatorEvaluationRound, type OperatorRound } 
 import { describe, expect, it } from 'vitest';
 import {
   compressionRatio,
+  downloadCompressionRatio,
   fiveNumbers,
   formatBytes,
   heldOutText,
@@ -61,6 +62,13 @@ describe('dashboard statistics', () => {
     // 3 updates of 100 parameters, 1,200 dense bytes, sent as 600: half the size.
     expect(compressionRatio(rounds, 100)).toBe(2);
     expect(compressionRatio([round({ reported: 0, bytesUp: 0 })], 100)).toBeNull();
+  });
+
+  it('measures downloads against a dense float32 model for each selected client', () => {
+    const rounds = [round({ selected: 3, bytesDown: 1200 }), round({ selected: 3, bytesDown: 300 })];
+    // 6 models of 100 parameters, 2,400 dense bytes, sent as 1,500 (a whole model, then deltas).
+    expect(downloadCompressionRatio(rounds, 100)).toBe(1.6);
+    expect(downloadCompressionRatio([round({ selected: 0, bytesDown: 0 })], 100)).toBeNull();
   });
 
   it('adds up rounds for the tiles and prints bytes in binary units', () => {

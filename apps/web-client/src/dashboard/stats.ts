@@ -63,6 +63,21 @@ export function compressionRatio(rounds: readonly OperatorRound[], dimension: nu
   return sent > 0 ? dense / sent : null;
 }
 
+/**
+ * How many times smaller the downloads were than a dense float32 model for each selected
+ * client (the `bytesDown` of the rounds against `selected` x 4 x dimension: compressed
+ * downloads, docs/design.md), or null when nothing was sent down.
+ */
+export function downloadCompressionRatio(rounds: readonly OperatorRound[], dimension: number): number | null {
+  let sent = 0;
+  let dense = 0;
+  for (const r of rounds) {
+    sent += r.bytesDown;
+    dense += r.selected * denseBytes(dimension);
+  }
+  return sent > 0 ? dense / sent : null;
+}
+
 /** The spread of a sample across clients: fl-core's, shared with `pnpm sim`'s report. */
 export { type FiveNumbers, fiveNumbers, quantile } from '@pollen/fl-core';
 

@@ -1,5 +1,5 @@
 import type { Ack, Backend, ContributorAuth, EligibilityVerdict } from '@pollen/fl-core';
-import { type DeviceMemory, Participant } from '@pollen/participation';
+import { type DeviceMemory, type ModelCache, Participant } from '@pollen/participation';
 import { type ClientOptions, type ResolvedOptions, resolveOptions } from './client-options.ts';
 import { Connection } from './connection.ts';
 import { checkCpuShare, effectiveCpuShare } from './cpu-share.ts';
@@ -20,6 +20,13 @@ const BROWSER_MEMORY: DeviceMemory = {
   saveControl: storage.saveControl,
   loadResidual: storage.loadResidual,
   saveResidual: storage.saveResidual,
+};
+
+/** Each task's last broadcast model, for compressed downloads, in IndexedDB (storage.ts). */
+const BROWSER_MODELS: ModelCache = {
+  load: storage.loadModel,
+  save: storage.saveModel,
+  clear: storage.clearModel,
 };
 
 /**
@@ -224,6 +231,7 @@ export class PollenClient extends Emitter<ClientEvents> {
     await storage.clearEntries(this.options.task);
     await storage.clearControl(this.options.task);
     await storage.clearResidual(this.options.task);
+    await storage.clearModel(this.options.task);
     await this.reportEligibility();
   }
 
@@ -342,7 +350,8 @@ export class PollenClient extends Emitter<ClientEvents> {
     const socket = this.connection?.socket;
     const participant = this.participant;
     if (!socket || !participant || !this.backendName) return;
-    const hello = participant.hello(this.options.task, await this.countExamples(), this.eligible());
+    const model = await participant.cachedModel(this.options.task);
+    const hello = participant.hello(this.options.task, await this.countExamples(), this.eligible(), model);
     const reply = await socket.emitWithAck('hello', hello);
     if (!reply.ok) {
       this.emit('error', { code: reply.code, message: reply.message });
@@ -406,6 +415,7 @@ export class PollenClient extends Emitter<ClientEvents> {
         },
       },
       memory: BROWSER_MEMORY,
+      models: BROWSER_MODELS,
       secure: this.secagg,
       events: {
         selected: (msg, bytesDown) => {
@@ -413,6 +423,7 @@ export class PollenClient extends Emitter<ClientEvents> {
           this.emit('selected', { taskId, roundId, modelVersion, deadline, bytesDown });
           this.setStatus('training', `round ${roundId}`);
         },
+        refetched: (msg, bytesDown) => this.emit('refetched', { roundId: msg.roundId, bytesDown }),
         uploading: (msg) => this.setStatus('uploading', `round ${msg.roundId}`),
         uploaded: (u) =>
           this.emit('uploaded', {

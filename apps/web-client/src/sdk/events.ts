@@ -14,9 +14,17 @@ export interface ClientEvents {
     roundId: number;
     modelVersion: number;
     deadline: number;
-    /** Bytes of the round's start message the device received: the weights, SCAFFOLD's c, the shared coordinates. */
+    /**
+     * Bytes of the round's start message the device received: the weights (or, under compressed
+     * downloads, the deltas from the model it kept), SCAFFOLD's c, the shared coordinates.
+     */
     bytesDown: number;
   };
+  /**
+   * Compressed downloads: the model rebuilt from the one this device kept did not check out, so
+   * the round's whole model came down too (`round:model`), `bytesDown` more bytes.
+   */
+  refetched: { roundId: number; bytesDown: number };
   /** Local training progress. */
   progress: { roundId: number; epoch: number; epochs: number; batch: number; batches: number; loss: number };
   /** The update of a round was accepted by the coordinator. */

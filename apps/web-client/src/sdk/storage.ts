@@ -64,6 +64,19 @@ export interface StoredBase {
   readonly savedAt: number;
 }
 
+/**
+ * The last broadcast model of a task (docs/design.md, "Compressed downloads"): the coordinator
+ * sends a device that holds it the deltas since instead of the whole model.
+ */
+export interface StoredModel {
+  readonly taskId: string;
+  readonly version: number;
+  /** SHA-256 of `weights`' float32 bytes, lower-case hex. */
+  readonly checksum: string;
+  readonly weights: Float32Array;
+  readonly savedAt: number;
+}
+
 interface PollenDb extends DBSchema {
   meta: { key: string; value: unknown };
   examples: { key: number; value: StoredExample; indexes: { taskId: string } };
@@ -75,6 +88,8 @@ interface PollenDb extends DBSchema {
   entries: { key: number; value: StoredEntry; indexes: { taskId: string } };
   /** Since version 6: fine-tuning tasks' frozen bases, keyed by checksum. */
   bases: { key: string; value: StoredBase; indexes: { taskId: string } };
+  /** Since version 7: each task's last broadcast model, keyed by task id. */
+  models: { key: string; value: StoredModel };
 }
 
 const DB_NAME = 'pollen';
@@ -83,8 +98,9 @@ const DB_NAME = 'pollen';
  * 4: an example's label is a typed array (it was a number: MNIST's class id).
  * 5: entries (text typed or pasted on the contributor page), the examples made from them.
  * 6: fine-tuning tasks' frozen bases, by checksum.
+ * 7: each task's last broadcast model, for compressed downloads.
  */
-export const DB_VERSION = 6;
+export const DB_VERSION = 7;
 
 let dbPromise: Promise<IDBPDatabase<PollenDb>> | undefined;
 
@@ -104,6 +120,7 @@ export function openStore(): Promise<IDBPDatabase<PollenDb>> {
         db.createObjectStore('entries', { autoIncrement: true }).createIndex('taskId', 'taskId');
       if (oldVersion < 6)
         db.createObjectStore('bases', { keyPath: 'checksum' }).createIndex('taskId', 'taskId');
+      if (oldVersion < 7) db.createObjectStore('models', { keyPath: 'taskId' });
       if (oldVersion >= 1 && oldVersion < 4) {
         // Examples kept before version 4 (MNIST digits) had a number label: keep them, as int32.
         let cursor = await tx.objectStore('examples').openCursor();
@@ -426,4 +443,26 @@ export async function saveBase(taskId: string, checksum: string, frame: Uint8Arr
 /** Forget a task's frozen bases. */
 export async function clearBases(taskId: string): Promise<void> {
   await deleteTaskRecords('bases', taskId);
+}
+
+/** The task's last broadcast model kept on this device, or null. */
+export async function loadModel(taskId: string): Promise<StoredModel | null> {
+  const db = await openStore();
+  return (await db.get('models', taskId)) ?? null;
+}
+
+/** Keep a task's broadcast model in place of the one before. */
+export async function saveModel(
+  taskId: string,
+  model: { readonly version: number; readonly checksum: string; readonly weights: Float32Array },
+): Promise<void> {
+  const db = await openStore();
+  const { version, checksum, weights } = model;
+  await db.put('models', { taskId, version, checksum, weights, savedAt: Date.now() });
+}
+
+/** Forget a task's broadcast model (it did not check out, or the visitor deletes their data). */
+export async function clearModel(taskId: string): Promise<void> {
+  const db = await openStore();
+  await db.delete('models', taskId);
 }
