@@ -42,11 +42,13 @@ test("three tabs fine-tune the pretrained next-char transformer with LoRA: perpl
       task: {
         ...task,
         id: TASK_ID,
-        // IID shards of the fine-tuning genres' training text, about 1,180 windows each: the
+        // IID shards of the fine-tuning genres' training text, about 790 windows each: the
         // genres the base never saw, in three tabs' few rounds.
-        data: { builtin: 'brown', part: 'fine-tune', partition: { kind: 'iid' }, numShards: 300, seed: 1 },
+        data: { builtin: 'brown', part: 'fine-tune', partition: { kind: 'iid' }, numShards: 450, seed: 1 },
         training: { epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: LORA },
-        rounds: specRounds(3, 2),
+        // A tab's first round also downloads the base and builds the transformer: on a loaded
+        // 2-core machine that takes longer than the specs' usual minute.
+        rounds: { ...specRounds(3, 2), deadlineMs: 150_000 },
       },
     },
     async (coordinator) => {
@@ -55,7 +57,7 @@ test("three tabs fine-tune the pretrained next-char transformer with LoRA: perpl
         tabs.push(await openContributor(browser, coordinator.url, `task=${TASK_ID}&backend=wasm`));
       await expect
         .poll(async () => (await api<{ status: string }>(coordinator.url, `/api/tasks/${TASK_ID}`)).status, {
-          timeout: 4 * 60_000,
+          timeout: 5 * 60_000,
           intervals: [1000],
         })
         .toBe('completed');
