@@ -6,6 +6,8 @@ import { type CompressionFederation, simulateCompression } from './compression-s
 // behind bench/README.md's table keeps working. Its figures mean nothing at this size.
 const fed: CompressionFederation = {
   clients: 2,
+  split: 'iid',
+  alpha: 0.5,
   rounds: 2,
   hidden: [8],
   training: { epochs: 1, batchSize: 64, learningRate: 0.1, optimizer: 'sgd' },
