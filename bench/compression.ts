@@ -34,9 +34,9 @@ import { runAsScript, writeResults } from './lib/script.ts';
 
 const USAGE = `tsx bench/compression.ts [options]
   --clients N      simulated clients, one shard each, all in every round (default 10)
-  --rounds N       rounds of every row (default 40)
+  --rounds N       rounds of every row (default 30)
   --epochs E --batch B --lr L   local training (default 1, 32, 0.2)
-  --hidden H       hidden units of the MLP (default 128)
+  --hidden H       hidden units of the MLP (default 64)
   --seeds a,b      seeds: partition, initial weights and uploads' randomness (default 1,2,3)
   --splits a,b     iid, dirichlet (default both; Dirichlet alpha --alpha, default 0.5)
   --margin P       the target is the dense row's accuracy (mean of its last 3 rounds, same
@@ -46,7 +46,7 @@ const USAGE = `tsx bench/compression.ts [options]
                    per row in the OS's temporary directory): a row one computes, the others take
   --only a,b       run only these labels (default: the rows of bench/README.md's table)
   --out FILE       JSON results (default bench/results/compression.json)
-The bigger configuration of the earlier table: --epochs 2 --seeds 1 --splits iid`;
+The configuration of the earlier one-seed table: --rounds 40 --epochs 2 --hidden 128 --seeds 1 --splits iid`;
 
 /** DGC at 0.1%: momentum correction with masking, local clipping, a warm-up of 4 rounds from 2%. */
 const DGC = { momentumCorrection: 0.5, updateClipNorm: 2, warmupRounds: 4, warmupFraction: 0.02 };
@@ -124,8 +124,8 @@ function parseOptions(argv: readonly string[]): Options {
         clients: Math.max(1, numberFlag(values, 'clients', 10)),
         split,
         alpha: numberFlag(values, 'alpha', 0.5),
-        rounds: Math.max(1, numberFlag(values, 'rounds', 40)),
-        hidden: [numberFlag(values, 'hidden', 128)],
+        rounds: Math.max(1, numberFlag(values, 'rounds', 30)),
+        hidden: [numberFlag(values, 'hidden', 64)],
         training: {
           epochs: numberFlag(values, 'epochs', 1),
           batchSize: numberFlag(values, 'batch', 32),
