@@ -1,6 +1,12 @@
 import { decodeSortedIndices, encodeSortedIndices } from '@pollen/compression';
 import { describe, expect, it } from 'vitest';
-import { compressionK, NO_COMPRESSION, roundFraction, uploadPlanFor, validateCompression } from './compression.ts';
+import {
+  compressionK,
+  NO_COMPRESSION,
+  roundFraction,
+  uploadPlanFor,
+  validateCompression,
+} from './compression.ts';
 import { PollenError } from './errors.ts';
 import { validateTaskSpec } from './task.ts';
 
@@ -168,7 +174,10 @@ describe("DGC's settings", () => {
       [{ kind: 'none', momentumCorrection: 0.5 }, 'compression.momentumCorrection'],
       [{ kind: 'none', warmupRounds: 3 }, 'compression.warmupRounds'],
       [{ ...dgc, errorFeedback: false }, 'compression.momentumCorrection'],
-      [{ kind: 'topk', fraction: 0.01, errorFeedback: false, updateClipNorm: 1 }, 'compression.updateClipNorm'],
+      [
+        { kind: 'topk', fraction: 0.01, errorFeedback: false, updateClipNorm: 1 },
+        'compression.updateClipNorm',
+      ],
     ] as const) {
       const got = codeOf(() => validateCompression(block));
       expect(got).toContain('INVALID_TASK');
@@ -188,7 +197,9 @@ describe("DGC's settings", () => {
     const settings = validateCompression(dgc);
     const d = 100_000;
     // 2% to 0.1% over 4 rounds: 2000, then x (0.05)^(1/4) = 0.473 a round, then 100.
-    expect([1, 2, 3, 4, 5, 40].map((r) => compressionK(settings, d, r))).toEqual([2000, 946, 447, 211, 100, 100]);
+    expect([1, 2, 3, 4, 5, 40].map((r) => compressionK(settings, d, r))).toEqual([
+      2000, 946, 447, 211, 100, 100,
+    ]);
     expect(compressionK(settings, d)).toBe(2000);
     expect(roundFraction(validateCompression({ kind: 'topk', fraction: 0.01 }), 1)).toBe(0.01);
   });
@@ -197,7 +208,14 @@ describe("DGC's settings", () => {
     const plan = uploadPlanFor(
       {
         codec: 'f32',
-        compression: { kind: 'topk', bits: 4, k: 10, errorFeedback: true, momentumCorrection: 0.5, updateClipNorm: 2 },
+        compression: {
+          kind: 'topk',
+          bits: 4,
+          k: 10,
+          errorFeedback: true,
+          momentumCorrection: 0.5,
+          updateClipNorm: 2,
+        },
       },
       1000,
     );
@@ -205,7 +223,10 @@ describe("DGC's settings", () => {
     expect(
       codeOf(() =>
         uploadPlanFor(
-          { codec: 'f32', compression: { kind: 'topk', bits: 4, k: 10, errorFeedback: false, momentumCorrection: 0.5 } },
+          {
+            codec: 'f32',
+            compression: { kind: 'topk', bits: 4, k: 10, errorFeedback: false, momentumCorrection: 0.5 },
+          },
           1000,
         ),
       ),

@@ -15,7 +15,7 @@ import { compressionK, hashSeed, type RoundCompression, type TaskSpec } from '@p
  * rest piles up in the residuals (on MNIST, 1% shared at 8 bits reached 63% after 30 rounds,
  * against 92% dense). Weighting by age sends every coordinate once its share has built up.
  *
- * Coordinates the aggregate never showed get an optimistic bonus (`scores`), so the union of
+ * Coordinates the aggregate never showed get an optimistic score (`scores`), so the union of
  * what the clients need is found rather than only what exploration happens to draw.
  *
  * The state lives in memory, one per task: after a restart it starts from zero and the first
@@ -28,8 +28,6 @@ export class CoordinateSets {
   private age: Float32Array | null = null;
   /** How many observed rounds each coordinate was in the set. */
   private sent: Uint32Array | null = null;
-  /** Observed rounds since the state started. */
-  private rounds = 0;
   private stateKey = '';
   private readonly sets = new Map<number, Uint32Array>();
 
@@ -57,12 +55,13 @@ export class CoordinateSets {
 
   /**
    * Each coordinate's score: the mass the clients' residuals are estimated to hold there,
-   * age * (rate + bonus). The bonus is optimism in the face of uncertainty (the upper
-   * confidence bound of Auer et al. 2002): rho * sqrt(ln(1 + t) / (1 + n)), with rho the mean
-   * rate of the coordinates ever sent, t the observed rounds and n the rounds a coordinate was
-   * sent. A coordinate never sent scores age * rho * sqrt(ln(1 + t)), which grows every round
-   * it waits, so it is eventually sent even though the aggregate never showed anything there;
-   * ties among those go to the lower index, which sweeps the never-sent block by block.
+   * age * rate. A coordinate never sent has no measured rate: it gets an optimistic one, the
+   * mean rate of the coordinates sent so far (optimistic initial values, Sutton and Barto,
+   * "Reinforcement Learning", section 2.6), so its score grows with every round it waits and
+   * it is eventually sent even though the aggregate never showed anything there; once sent,
+   * its measured rate replaces the guess (a coordinate that stays zero, a dead input pixel
+   * say, is not asked for again). Ties among the never sent go to the lower index, which
+   * sweeps them block by block.
    */
   scores(spec: TaskSpec, dimension: number): Float32Array {
     const { rate, age, sent } = this.stateFor(spec, dimension);
@@ -74,12 +73,9 @@ export class CoordinateSets {
         known++;
       }
     }
-    const rho = known > 0 ? sum / known : 0;
-    const log = Math.log(1 + this.rounds);
+    const optimistic = known > 0 ? sum / known : 0;
     const score = new Float32Array(dimension);
-    for (let i = 0; i < dimension; i++) {
-      score[i] = age[i]! * (rate[i]! + rho * Math.sqrt(log / (1 + sent[i]!)));
-    }
+    for (let i = 0; i < dimension; i++) score[i] = age[i]! * (sent[i]! > 0 ? rate[i]! : optimistic);
     return score;
   }
 
@@ -97,7 +93,6 @@ export class CoordinateSets {
       age[i] = 0;
     }
     for (let i = 0; i < age.length; i++) age[i] = age[i]! + 1;
-    this.rounds++;
   }
 
   private stateFor(
@@ -110,7 +105,6 @@ export class CoordinateSets {
       this.rate = new Float32Array(dimension);
       this.age = new Float32Array(dimension).fill(1);
       this.sent = new Uint32Array(dimension);
-      this.rounds = 0;
       this.stateKey = key;
     }
     return { rate: this.rate, age: this.age, sent: this.sent };
