@@ -31,6 +31,8 @@ export type { FrameCodec, FrameHeader, FrameLimits } from './frame-header.ts';
 export { FRAME_CODECS, readFrameHeader } from './frame-header.ts';
 export type { CheckedUpload } from './intake.ts';
 export { checkUpload, foldDense } from './intake.ts';
+export type { DeltaBits, EncodedModelDelta, ModelDeltaLimits, ModelDeltaSettings } from './model-delta.ts';
+export { applyModelDelta, applyModelDeltas, DELTA_CODECS, encodeModelDelta } from './model-delta.ts';
 export type { Rng } from './prng.ts';
 export { randomInt, sfc32 } from './prng.ts';
 export type { QuantBits, QuantizedVector } from './quantize.ts';
