@@ -1,3 +1,4 @@
+import { encodeModelDelta, type ModelDeltaSettings } from '@pollen/compression';
 import { CoordinateSets, decodeRoundUpload, loadMnist, pick, roundUpload } from '@pollen/coordinator';
 import {
   hashSeed,
@@ -20,11 +21,12 @@ import { initialWeights } from './strategies-sim.ts';
 // it), and on the server the coordinator's decoder for the round's codec, its O(k) sparse
 // accumulation, its shared coordinate sets (coordinates.ts) and FedAvg's step.
 //
-// Downloads: every client receives the global model as a dense float32 frame each round
-// (32 + 4d bytes), counted in `downloadBytes`. DOWNLOAD CODEC: compressed model downloads
-// (branch downloads, @pollen/compression's model-delta codec) are not merged here yet; once
-// they are, clients train from the reconstructed broadcast w^_v = w^_{v-1} +
-// decode(encode(w_v - w^_{v-1})) and the server applies the mean delta to its true w_v.
+// Downloads: without a `download` setting every client receives the global model as a dense
+// float32 frame each round (32 + 4d bytes). With one, round 1 still sends the initial model
+// densely and every later round a model delta of @pollen/compression (`encodeModelDelta`): the
+// clients train from the reconstructed broadcast w^_v = applyModelDelta(w^_{v-1},
+// encode(w_v - w^_{v-1})), the very function a device runs, and the server adds the mean delta
+// to its true w_v (so what one broadcast leaves out is in the next one's difference).
 
 /** The federation every setting of one run shares: same split, same initial model, same seed. */
 export interface CompressionFederation {
@@ -43,6 +45,8 @@ export interface CompressionFederation {
 export interface CompressionSetting {
   readonly label: string;
   readonly compression: Record<string, unknown>;
+  /** The model downloads' delta codec; absent: a dense float32 model every round. */
+  readonly download?: ModelDeltaSettings;
 }
 
 export interface CompressionResult {
@@ -104,6 +108,8 @@ export async function simulateCompression(
   );
   const d = global.length;
   const residuals: (Float32Array | null)[] = shards.map(() => null);
+  // The model the clients hold and train from (w^); the global one when downloads are dense.
+  let broadcast: Float32Array | null = null;
   const coordinates = new CoordinateSets();
   const accuracy: number[] = [];
   const uploadBytesPerRound: number[] = [];
@@ -113,8 +119,14 @@ export async function simulateCompression(
   try {
     for (let round = 1; round <= fed.rounds; round++) {
       const upload = roundUpload(spec, d, coordinates.forRound(spec, round, d), round);
-      // DOWNLOAD CODEC goes here (see the header): a dense float32 frame for now.
-      downloadBytesPerRound.push(32 + 4 * d);
+      if (setting.download && broadcast) {
+        const { frame, reconstructed } = encodeModelDelta(global, broadcast, setting.download, { round });
+        downloadBytesPerRound.push(frame.byteLength);
+        broadcast = reconstructed;
+      } else {
+        downloadBytesPerRound.push(32 + 4 * d);
+        broadcast = global;
+      }
       let roundBytes = 0;
       const msg = {
         roundId: round,
@@ -124,7 +136,7 @@ export async function simulateCompression(
       const plan = upload.message ? upload.plan : null;
       const sum = new WeightedAccumulator(d);
       for (let k = 0; k < shards.length; k++) {
-        const result = await trainLocal(model, shards[k]!, global, fed.training, task);
+        const result = await trainLocal(model, shards[k]!, broadcast, fed.training, task);
         const rng = seededRng(hashSeed(`upload:${fed.seed}:${round}:${k}`));
         const sent = encodeRoundUpload(result.delta, msg, residuals[k]!, rng);
         if (msg.compression?.errorFeedback) residuals[k] = sent.residual;

@@ -63,6 +63,12 @@ export const SETTINGS: readonly CompressionSetting[] = [
   { label: 'top-k 0.1% 4-bit DGC', compression: { kind: 'topk', fraction: 0.001, bits: 4, ...DGC } },
   { label: 'shared 1% 8-bit', compression: { kind: 'shared', fraction: 0.01, bits: 8 } },
   { label: 'shared 10% 8-bit', compression: { kind: 'shared', fraction: 0.1, bits: 8 } },
+  // Compressed downloads (model deltas against the model the clients hold) with DGC uploads.
+  ...[0.1, 0.01].map((fraction) => ({
+    label: `top-k 0.1% 4-bit DGC + down ${fraction * 100}% 8-bit`,
+    compression: { kind: 'topk', fraction: 0.001, bits: 4, ...DGC },
+    download: { bits: 8 as const, fraction },
+  })),
 ];
 
 /** The rows a plain run computes. */
@@ -72,6 +78,8 @@ export const DEFAULT_ROWS: readonly string[] = [
   'top-k 0.1% 4-bit DGC',
   'shared 10% 8-bit',
   'shared 1% 8-bit',
+  'top-k 0.1% 4-bit DGC + down 10% 8-bit',
+  'top-k 0.1% 4-bit DGC + down 1% 8-bit',
 ];
 
 interface Options {
@@ -273,8 +281,8 @@ export function table(fed: CompressionFederation, results: readonly CompressionR
     out.push(
       `${name}, ${fed.clients} clients, ${fed.rounds} rounds, ${seeds.length} seed(s) (${seeds.join(', ')}); target: dense's accuracy (mean of its last 3 rounds, same seed) minus ${margin} point(s): ${targets.map((t) => (t === null ? '-' : pct(t))).join(', ')}`,
       '',
-      '| setting | upload bytes per client per round | vs dense | bytes up + down per client to target | vs dense | upload bytes to target | vs dense | rounds to target | accuracy after the last round | vs dense |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| setting | upload bytes per client per round | vs dense | download bytes per client per round | bytes up + down per client to target | vs dense | upload bytes to target | vs dense | rounds to target | accuracy after the last round | vs dense |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     );
     for (const label of labels) {
       const perSeed = seeds.map((seed, j) => {
@@ -288,6 +296,7 @@ export function table(fed: CompressionFederation, results: readonly CompressionR
       });
       const have = perSeed.filter((x) => x !== null);
       const upload = median(have.map((x) => x.r.uploadBytes));
+      const download = median(have.map((x) => mean(x.r.downloadBytesPerRound)));
       const denseUp = median(have.filter((x) => x.dense).map((x) => x.dense!.uploadBytes));
       const reachedAll = have.every((x) => x.reached?.total != null);
       const reachedCount = have.filter((x) => x.reached?.total != null).length;
@@ -308,7 +317,7 @@ export function table(fed: CompressionFederation, results: readonly CompressionR
       );
       const missing = `not reached (${reachedCount} of ${have.length} seeds)`;
       out.push(
-        `| ${label} | ${Math.round(upload).toLocaleString('en-US')} | ${times(denseUp / upload)} fewer | ${total === null ? missing : kb(total)} | ${total === null ? '-' : `${times(denseTotal / total)} fewer`} | ${up === null ? '-' : kb(up)} | ${up === null ? '-' : `${times(denseUpTo / up)} fewer`} | ${rounds === null ? '-' : rounds} | ${pct(final)} | ${diff >= 0 ? '+' : ''}${diff.toFixed(2)} points |`,
+        `| ${label} | ${Math.round(upload).toLocaleString('en-US')} | ${times(denseUp / upload)} fewer | ${Math.round(download).toLocaleString('en-US')} | ${total === null ? missing : kb(total)} | ${total === null ? '-' : `${times(denseTotal / total)} fewer`} | ${up === null ? '-' : kb(up)} | ${up === null ? '-' : `${times(denseUpTo / up)} fewer`} | ${rounds === null ? '-' : rounds} | ${pct(final)} | ${diff >= 0 ? '+' : ''}${diff.toFixed(2)} points |`,
       );
     }
     out.push('');
