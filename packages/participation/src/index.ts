@@ -39,4 +39,4 @@ export type {
 } from './secure-rounds.ts';
 export { inputParts, SecureRounds, SocketSecureChannel, sendStage } from './secure-rounds.ts';
 export type { RoundUpload, UploadState } from './upload.ts';
-export { encodeRoundUpload, packState, unpackState } from './upload.ts';
+export { encodeRoundUpload, packState, stateLength, unpackState } from './upload.ts';

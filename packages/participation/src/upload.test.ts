@@ -1,7 +1,7 @@
 import { bodyToDense, decodeFrame, encodeDense, sfc32 } from '@pollen/compression';
 import { l2norm, type RoundPrivacy } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
-import { encodeRoundUpload, packState, unpackState } from './upload.ts';
+import { encodeRoundUpload, packState, stateLength, unpackState } from './upload.ts';
 
 const privacy: RoundPrivacy = {
   mode: 'off',
@@ -90,5 +90,8 @@ describe('encodeRoundUpload with momentum correction', () => {
       round: null,
     });
     expect(Array.from(packState(Float32Array.from([1]), Float32Array.from([2]), 7))).toEqual([1, 2, 7]);
+    // What a device's store is asked for (it drops a vector of another length).
+    expect(stateLength({ compression }, 3)).toBe(7);
+    expect(stateLength({ compression: { ...compression, momentumCorrection: undefined } }, 3)).toBe(3);
   });
 });

@@ -96,6 +96,14 @@ export function packState(residual: Float32Array, momentum: Float32Array, round:
   return out;
 }
 
+/**
+ * The length of the vector a device keeps for round `msg` of a model of dimension d: 2d + 1
+ * under momentum correction, else d (what a store asks for when it loads the state).
+ */
+export function stateLength(msg: Pick<RoundStartMessage, 'compression'>, d: number): number {
+  return msg.compression?.momentumCorrection ? 2 * d + 1 : d;
+}
+
 /** The state a stored vector holds for a model of dimension d; another length holds nothing. */
 export function unpackState(stored: Float32Array | null, d: number): UploadState {
   if (stored && stored.length === d) return { residual: stored, momentum: null, round: null };
