@@ -63,6 +63,11 @@ export const SETTINGS: readonly CompressionSetting[] = [
   { label: 'top-k 0.1% 4-bit DGC', compression: { kind: 'topk', fraction: 0.001, bits: 4, ...DGC } },
   { label: 'shared 1% 8-bit', compression: { kind: 'shared', fraction: 0.01, bits: 8 } },
   { label: 'shared 10% 8-bit', compression: { kind: 'shared', fraction: 0.1, bits: 8 } },
+  // The shared set's score before the optimistic rate for never-sent coordinates.
+  {
+    label: 'shared 1% 8-bit no optimism',
+    compression: { kind: 'shared', fraction: 0.01, bits: 8, optimism: 0 },
+  },
   // Compressed downloads (model deltas against the model the clients hold) with DGC uploads.
   ...[0.1, 0.01].map((fraction) => ({
     label: `top-k 0.1% 4-bit DGC + down ${fraction * 100}% 8-bit`,
@@ -78,6 +83,7 @@ export const DEFAULT_ROWS: readonly string[] = [
   'top-k 0.1% 4-bit DGC',
   'shared 10% 8-bit',
   'shared 1% 8-bit',
+  'shared 1% 8-bit no optimism',
   'top-k 0.1% 4-bit DGC + down 10% 8-bit',
   'top-k 0.1% 4-bit DGC + down 1% 8-bit',
 ];

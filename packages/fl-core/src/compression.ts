@@ -60,6 +60,11 @@ export interface CompressionSettings {
   readonly warmupRounds?: number;
   /** The density of round 1 under a warm-up, above `fraction` (default max(0.25, fraction)). */
   readonly warmupFraction?: number;
+  /**
+   * 'shared': the weight of the optimistic rate a never-sent coordinate is scored with, times
+   * the mean measured rate (coordinates.ts of the coordinator); absent: 1, 0: none.
+   */
+  readonly optimism?: number;
 }
 
 /** No compression: dense float uploads, as before compression existed. */
@@ -83,6 +88,7 @@ const KEYS = new Set([
   'updateClipNorm',
   'warmupRounds',
   'warmupFraction',
+  'optimism',
 ]);
 
 /** Check an untrusted `compression` block (INVALID_TASK naming the field); absent: none. */
@@ -115,8 +121,11 @@ export function validateCompression(input: unknown): CompressionSettings {
   const shared = kind === 'shared';
   // A validated block (0 for both) reads back as it was written.
   const unused = (v: unknown): boolean => v === undefined || v === 0;
-  if (!shared && (!unused(obj.exploration) || !unused(obj.momentum))) {
-    throw new PollenError('INVALID_TASK', '"compression.exploration" and "momentum" belong to kind "shared"');
+  if (!shared && (!unused(obj.exploration) || !unused(obj.momentum) || obj.optimism !== undefined)) {
+    throw new PollenError(
+      'INVALID_TASK',
+      '"compression.exploration", "momentum" and "optimism" belong to kind "shared"',
+    );
   }
   return {
     kind,
@@ -130,6 +139,9 @@ export function validateCompression(input: unknown): CompressionSettings {
       ? expectInRange('compression.momentum', obj.momentum ?? 0.9, 0, 0.999, 'INVALID_TASK')
       : 0,
     ...validateDgc(obj, sparse, errorFeedback, fraction),
+    ...(obj.optimism !== undefined
+      ? { optimism: expectInRange('compression.optimism', obj.optimism, 0, 100, 'INVALID_TASK') }
+      : {}),
   };
 }
 

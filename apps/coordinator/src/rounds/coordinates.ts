@@ -56,7 +56,8 @@ export class CoordinateSets {
   /**
    * Each coordinate's score: the mass the clients' residuals are estimated to hold there,
    * age * rate. A coordinate never sent has no measured rate: it gets an optimistic one, the
-   * mean rate of the coordinates sent so far (optimistic initial values, Sutton and Barto,
+   * mean rate of the coordinates sent so far times the task's `optimism` (default 1; 0 scores
+   * them 0, as before the optimistic score) (optimistic initial values, Sutton and Barto,
    * "Reinforcement Learning", section 2.6), so its score grows with every round it waits and
    * it is eventually sent even though the aggregate never showed anything there; once sent,
    * its measured rate replaces the guess (a coordinate that stays zero, a dead input pixel
@@ -73,7 +74,7 @@ export class CoordinateSets {
         known++;
       }
     }
-    const optimistic = known > 0 ? sum / known : 0;
+    const optimistic = known > 0 ? (spec.compression.optimism ?? 1) * (sum / known) : 0;
     const score = new Float32Array(dimension);
     for (let i = 0; i < dimension; i++) score[i] = age[i]! * (sent[i]! > 0 ? rate[i]! : optimistic);
     return score;
