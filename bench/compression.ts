@@ -175,6 +175,24 @@ function progress(label: string, round: number, accuracy: number): void {
   if (round % 10 === 0) process.stderr.write(`  ${label}: round ${round}, accuracy ${accuracy.toFixed(4)}\n`);
 }
 
+/** A shared row's result and lock files, keyed by its federation and setting. */
+function rowFiles(job: Job): { done: string; lock: string } {
+  const dir = join(tmpdir(), 'pollen-bench-compression');
+  mkdirSync(dir, { recursive: true });
+  const key = createHash('sha256')
+    .update(JSON.stringify({ federation: job.federation, setting: job.setting }))
+    .digest('hex')
+    .slice(0, 16);
+  return { done: join(dir, `${key}.json`), lock: join(dir, `${key}.lock`) };
+}
+
+/** A shared row an earlier invocation finished, read without starting a process for it. */
+function finishedRow(job: Job): CompressionResult | null {
+  if (!job.share) return null;
+  const { done } = rowFiles(job);
+  return existsSync(done) ? (JSON.parse(readFileSync(done, 'utf8')) as CompressionResult) : null;
+}
+
 /**
  * Run one row. With `--share-rows`, once for all invocations that share: a row another is
  * computing (its lock file exists) is waited for and its result taken, so invocations started
@@ -186,14 +204,9 @@ async function runRow(job: Job): Promise<CompressionResult> {
   const name = `${job.setting.label}, ${job.federation.split}, seed ${job.federation.seed}`;
   const onRound = (_: string, round: number, accuracy: number): void => progress(name, round, accuracy);
   if (!job.share) return simulateCompression(job.federation, job.setting, onRound);
-  const dir = join(tmpdir(), 'pollen-bench-compression');
-  mkdirSync(dir, { recursive: true });
-  const key = createHash('sha256')
-    .update(JSON.stringify({ federation: job.federation, setting: job.setting }))
-    .digest('hex')
-    .slice(0, 16);
-  const done = join(dir, `${key}.json`);
-  const lock = join(dir, `${key}.lock`);
+  const { done, lock } = rowFiles(job);
+  // A row an earlier invocation finished (same federation and setting) is taken as it is.
+  if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as CompressionResult;
   let fd: number | null = null;
   try {
     fd = openSync(lock, 'wx');
@@ -237,6 +250,8 @@ const median = (xs: readonly number[]): number => {
 const kb = (bytes: number): string =>
   `${(bytes / 1000).toLocaleString('en-US', { maximumFractionDigits: 1 })} kB`;
 const times = (x: number): string => `${x.toFixed(x < 10 ? 2 : 0)}x`;
+/** A ratio dense / row as "Nx fewer", or "Nx more" when the row moved more bytes. */
+const fewer = (ratio: number): string => (ratio >= 1 ? `${times(ratio)} fewer` : `${times(1 / ratio)} more`);
 
 /** What one row reached against its split and seed's target. */
 export interface ToTarget {
@@ -323,7 +338,7 @@ export function table(fed: CompressionFederation, results: readonly CompressionR
       );
       const missing = `not reached (${reachedCount} of ${have.length} seeds)`;
       out.push(
-        `| ${label} | ${Math.round(upload).toLocaleString('en-US')} | ${times(denseUp / upload)} fewer | ${Math.round(download).toLocaleString('en-US')} | ${total === null ? missing : kb(total)} | ${total === null ? '-' : `${times(denseTotal / total)} fewer`} | ${up === null ? '-' : kb(up)} | ${up === null ? '-' : `${times(denseUpTo / up)} fewer`} | ${rounds === null ? '-' : rounds} | ${pct(final)} | ${diff >= 0 ? '+' : ''}${diff.toFixed(2)} points |`,
+        `| ${label} | ${Math.round(upload).toLocaleString('en-US')} | ${fewer(denseUp / upload)} | ${Math.round(download).toLocaleString('en-US')} | ${total === null ? missing : kb(total)} | ${total === null ? '-' : fewer(denseTotal / total)} | ${up === null ? '-' : kb(up)} | ${up === null ? '-' : fewer(denseUpTo / up)} | ${rounds === null ? '-' : rounds} | ${pct(final)} | ${diff >= 0 ? '+' : ''}${diff.toFixed(2)} points |`,
       );
     }
     out.push('');
@@ -338,7 +353,12 @@ export async function main(argv: readonly string[]): Promise<string> {
   const jobs = options.settings.flatMap((setting) =>
     options.federations.map((federation) => ({ federation, setting, share: options.share })),
   );
-  const results = await runAll(options, jobs);
+  const finished = jobs.map(finishedRow);
+  const computed = await runAll(
+    options,
+    jobs.filter((_, j) => finished[j] === null),
+  );
+  const results = finished.map((row) => row ?? computed.shift()!);
   const markdown = table(options.federations[0]!, results, options.margin);
   writeResults(options.out, {
     command: `pnpm bench:compression ${argv.join(' ')}`.trim(),
