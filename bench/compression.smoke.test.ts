@@ -6,6 +6,8 @@ import { type CompressionFederation, simulateCompression } from './compression-s
 // behind bench/README.md's table keeps working. Its figures mean nothing at this size.
 const fed: CompressionFederation = {
   clients: 2,
+  split: 'iid',
+  alpha: 0.5,
   rounds: 2,
   hidden: [8],
   training: { epochs: 1, batchSize: 64, learningRate: 0.1, optimizer: 'sgd' },
@@ -29,5 +31,16 @@ describe('bench:compression', () => {
     expect(dense!.accuracy[1]).toBeGreaterThan(0.5);
     expect(topk!.accuracy[1]).toBeGreaterThan(topk!.accuracy[0]!);
     expect(table(fed, results)).toContain('| top-k 1% 8-bit |');
+  }, 60_000);
+
+  it('runs DGC uploads with compressed downloads: the clients train from the rebuilt broadcast', async () => {
+    const row = SETTINGS.find((s) => s.label === 'top-k 0.1% 4-bit DGC + down 10% 8-bit')!;
+    const result = await simulateCompression({ ...fed, rounds: 3 }, row);
+    // Round 1 downloads the dense model, later rounds a 10% 8-bit delta (637 values).
+    expect(result.downloadBytesPerRound[0]).toBe(32 + 4 * 6370);
+    expect(result.downloadBytesPerRound[1]).toBeLessThan((32 + 4 * 6370) / 5);
+    // The warm-up starts at 2% of 6,370 coordinates (127 values) and ends at 0.1% (6).
+    expect(result.uploadBytesPerRound[0]).toBeGreaterThan(result.uploadBytesPerRound[2]!);
+    expect(result.accuracy).toHaveLength(3);
   }, 60_000);
 });

@@ -1,6 +1,8 @@
 export { accumulateSparse } from './accumulate.ts';
 export type { PackWidth } from './bitpack.ts';
 export { packBits, packedLength, unpackBits } from './bitpack.ts';
+export type { Accumulated, AccumulateOptions } from './dgc.ts';
+export { accumulate, clipUpdate, maskMomentum, warmupDensity } from './dgc.ts';
 export type { ErrorFeedbackStep } from './error-feedback.ts';
 export {
   absorbEncodingError,

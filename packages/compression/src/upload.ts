@@ -1,3 +1,4 @@
+import { accumulate, maskMomentum } from './dgc.ts';
 import { absorbEncodingError, compensate } from './error-feedback.ts';
 import { CodecError } from './errors.ts';
 import type { FrameMeta } from './frame.ts';
@@ -14,7 +15,9 @@ import { sortedIndicesLength } from './varint.ts';
  * The one upload encoder of Pollen, shared by the browser SDK and the Node simulated clients,
  * and the coordinator's matching decoder. A device's update goes through, in this order:
  *
- *   1. error feedback: corrected = update + residual (Stich et al. 2018; Lin et al. 2018);
+ *   1. error feedback: corrected = update + residual (Stich et al. 2018; Lin et al. 2018),
+ *      or, when the plan asks for DGC's terms (dgc.ts), the update clipped, added to the
+ *      device's momentum, and the momentum added to the residual;
  *   2. selection: every coordinate, its top-k, k at random, or the round's shared set;
  *   3. privacy, on the selected values only (clip to C, add noise): so the released values
  *      have sensitivity C whatever the residual holds, and the noise is never fed back;
@@ -40,6 +43,13 @@ export interface UploadPlan {
   readonly errorFeedback: boolean;
   /** 'shared': the round's coordinate set, strictly increasing. */
   readonly coordinates?: Uint32Array;
+  /**
+   * DGC's momentum correction with factor masking (dgc.ts), m in [0, 1); absent or 0: plain
+   * error feedback. Needs `errorFeedback`.
+   */
+  readonly momentumCorrection?: number;
+  /** DGC's local clipping: the update's L2 bound before it is accumulated; absent: none. */
+  readonly updateClipNorm?: number;
 }
 
 /** Clip and noise the selected values: `sent` goes on, `clipped` (before noise) says what clipping kept. */
@@ -53,6 +63,8 @@ export interface EncodedUpload {
   readonly frame: Uint8Array;
   /** The new residual (null without error feedback). */
   readonly residual: Float32Array | null;
+  /** The new momentum, masked where values were sent (null without momentum correction). */
+  readonly momentum: Float32Array | null;
   /** How many values the frame carries. */
   readonly count: number;
 }
@@ -97,6 +109,10 @@ export function encodeUpload(
   plan: UploadPlan,
   options: {
     readonly residual?: Float32Array | null;
+    /** The momentum the last upload kept (momentum correction only; absent: zeros). */
+    readonly momentum?: Float32Array | null;
+    /** Rounds since the last upload that kept `momentum`, at least 1 (default 1). */
+    readonly gap?: number;
     readonly rng: Rng;
     readonly privatize?: PrivatizeValues;
     readonly meta?: FrameMeta;
@@ -105,8 +121,28 @@ export function encodeUpload(
   expectFloat32('update', update);
   const d = update.length;
   const feedback = plan.errorFeedback;
-  const corrected = feedback ? compensate(update, options.residual ?? undefined) : update;
+  const factor = plan.momentumCorrection ?? 0;
+  if (!feedback && (factor !== 0 || plan.updateClipNorm !== undefined)) {
+    fail('errorFeedback', 'true with momentumCorrection or updateClipNorm', feedback);
+  }
+  const dgc =
+    feedback && (factor !== 0 || plan.updateClipNorm !== undefined)
+      ? accumulate(update, {
+          residual: options.residual ?? null,
+          momentum: options.momentum ?? null,
+          factor,
+          gap: options.gap ?? 1,
+          ...(plan.updateClipNorm !== undefined ? { clipNorm: plan.updateClipNorm } : {}),
+        })
+      : null;
+  const corrected = dgc
+    ? dgc.accumulated
+    : feedback
+      ? compensate(update, options.residual ?? undefined)
+      : update;
   const indices = select(corrected, plan, options.rng);
+  const momentum = dgc?.momentum ?? null;
+  if (momentum) maskMomentum(momentum, indices);
   const selected = indices ? gather(corrected, indices) : corrected;
   // The residual starts as the corrected update with the selected coordinates zeroed; what
   // clipping and quantization drop from them is added back below.
@@ -144,7 +180,7 @@ export function encodeUpload(
       : encodeFrame({ kind: 'quantized', quantized }, meta);
     if (residual) addAt(residual, indices, values, dequantize(quantized));
   }
-  return { frame, residual, count: values.length };
+  return { frame, residual, momentum, count: values.length };
 }
 
 /** residual[indices[j]] += a[j] - b[j] (indices null: every coordinate). */

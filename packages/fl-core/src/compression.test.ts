@@ -1,6 +1,12 @@
 import { decodeSortedIndices, encodeSortedIndices } from '@pollen/compression';
 import { describe, expect, it } from 'vitest';
-import { NO_COMPRESSION, uploadPlanFor, validateCompression } from './compression.ts';
+import {
+  compressionK,
+  NO_COMPRESSION,
+  roundFraction,
+  uploadPlanFor,
+  validateCompression,
+} from './compression.ts';
 import { PollenError } from './errors.ts';
 import { validateTaskSpec } from './task.ts';
 
@@ -131,5 +137,99 @@ describe('uploadPlanFor', () => {
     expect(
       codeOf(() => uploadPlanFor({ codec: 'f32', compression: { ...shared, coordinates: outside } }, 10)),
     ).toContain('BAD_FRAME');
+  });
+});
+
+describe("DGC's settings", () => {
+  const dgc = {
+    kind: 'topk',
+    fraction: 0.001,
+    bits: 4,
+    momentumCorrection: 0.5,
+    updateClipNorm: 2,
+    warmupRounds: 4,
+    warmupFraction: 0.02,
+  };
+
+  it('are kept only when set, so a block without them reads back as before', () => {
+    const settings = validateCompression(dgc);
+    expect(settings).toMatchObject(dgc);
+    expect(validateCompression(settings)).toEqual(settings);
+    expect(Object.keys(validateCompression({ kind: 'topk', fraction: 0.01 }))).not.toContain('warmupRounds');
+    expect(validateCompression({ kind: 'topk', fraction: 0.01, warmupRounds: 3 }).warmupFraction).toBe(0.25);
+  });
+
+  it('refuses bad values with INVALID_TASK naming the field', () => {
+    for (const [block, field] of [
+      [{ ...dgc, momentumCorrection: 1 }, 'compression.momentumCorrection'],
+      [{ ...dgc, momentumCorrection: -0.1 }, 'compression.momentumCorrection'],
+      [{ ...dgc, momentumCorrection: '0.9' }, 'compression.momentumCorrection'],
+      [{ ...dgc, updateClipNorm: 0 }, 'compression.updateClipNorm'],
+      [{ ...dgc, updateClipNorm: Number.POSITIVE_INFINITY }, 'compression.updateClipNorm'],
+      [{ ...dgc, warmupRounds: 1.5 }, 'compression.warmupRounds'],
+      [{ ...dgc, warmupRounds: -1 }, 'compression.warmupRounds'],
+      [{ ...dgc, warmupFraction: 0.0005 }, 'compression.warmupFraction'],
+      [{ ...dgc, warmupFraction: 1.5 }, 'compression.warmupFraction'],
+      [{ kind: 'topk', fraction: 0.01, warmupFraction: 0.1 }, 'compression.warmupFraction'],
+      [{ kind: 'none', momentumCorrection: 0.5 }, 'compression.momentumCorrection'],
+      [{ kind: 'none', warmupRounds: 3 }, 'compression.warmupRounds'],
+      [{ ...dgc, errorFeedback: false }, 'compression.momentumCorrection'],
+      [
+        { kind: 'topk', fraction: 0.01, errorFeedback: false, updateClipNorm: 1 },
+        'compression.updateClipNorm',
+      ],
+    ] as const) {
+      const got = codeOf(() => validateCompression(block));
+      expect(got).toContain('INVALID_TASK');
+      expect(got).toContain(field);
+    }
+  });
+
+  it('refuses the device terms under secure aggregation, whose rounds keep no residual', () => {
+    const secure = task({
+      compression: { kind: 'shared', fraction: 0.1, momentumCorrection: 0.5 },
+      secureAggregation: {},
+    });
+    expect(codeOf(() => validateTaskSpec(secure))).toMatch(/INVALID_TASK.*momentumCorrection/);
+  });
+
+  it('the warm-up sets k per round, and k without a round bounds every round', () => {
+    const settings = validateCompression(dgc);
+    const d = 100_000;
+    // 2% to 0.1% over 4 rounds: 2000, then x (0.05)^(1/4) = 0.473 a round, then 100.
+    expect([1, 2, 3, 4, 5, 40].map((r) => compressionK(settings, d, r))).toEqual([
+      2000, 946, 447, 211, 100, 100,
+    ]);
+    expect(compressionK(settings, d)).toBe(2000);
+    expect(roundFraction(validateCompression({ kind: 'topk', fraction: 0.01 }), 1)).toBe(0.01);
+  });
+
+  it('reach the device in the round start and come back from uploadPlanFor', () => {
+    const plan = uploadPlanFor(
+      {
+        codec: 'f32',
+        compression: {
+          kind: 'topk',
+          bits: 4,
+          k: 10,
+          errorFeedback: true,
+          momentumCorrection: 0.5,
+          updateClipNorm: 2,
+        },
+      },
+      1000,
+    );
+    expect(plan).toMatchObject({ momentumCorrection: 0.5, updateClipNorm: 2, k: 10 });
+    expect(
+      codeOf(() =>
+        uploadPlanFor(
+          {
+            codec: 'f32',
+            compression: { kind: 'topk', bits: 4, k: 10, errorFeedback: false, momentumCorrection: 0.5 },
+          },
+          1000,
+        ),
+      ),
+    ).toMatch(/INVALID_MESSAGE/);
   });
 });

@@ -1,4 +1,10 @@
-import { CodecError, decodeSortedIndices, kForDensity, type UploadPlan } from '@pollen/compression';
+import {
+  CodecError,
+  decodeSortedIndices,
+  kForDensity,
+  type UploadPlan,
+  warmupDensity,
+} from '@pollen/compression';
 import { type DownloadSettings, validateDownload } from './download.ts';
 import { PollenError } from './errors.ts';
 import type { PrivacySettings } from './privacy/settings.ts';
@@ -43,6 +49,24 @@ export interface CompressionSettings {
    */
   readonly momentum: number;
   /**
+   * Deep Gradient Compression's device-side terms (Lin et al. 2018; docs/design.md, "Upload
+   * compression"), each present only when set, so a task without them is stored and sent as
+   * before. `momentumCorrection`: m in (0, 1) of the device's momentum of its deltas across
+   * the rounds it joins, accumulated into the residual and masked where values were sent.
+   */
+  readonly momentumCorrection?: number;
+  /** DGC's local clipping: the delta's L2 bound before it enters the residual. */
+  readonly updateClipNorm?: number;
+  /** DGC's warm-up: rounds over which the density shrinks from `warmupFraction` to `fraction`. */
+  readonly warmupRounds?: number;
+  /** The density of round 1 under a warm-up, above `fraction` (default max(0.25, fraction)). */
+  readonly warmupFraction?: number;
+  /**
+   * 'shared': the weight of the optimistic rate a never-sent coordinate is scored with, times
+   * the mean measured rate (coordinates.ts of the coordinator); absent: 1, 0: none.
+   */
+  readonly optimism?: number;
+  /**
    * How devices download the model (download.ts); absent: dense, so a task without the block
    * reads back byte for byte as before.
    */
@@ -59,7 +83,20 @@ export const NO_COMPRESSION: CompressionSettings = {
   momentum: 0,
 };
 
-const KEYS = new Set(['kind', 'fraction', 'bits', 'errorFeedback', 'exploration', 'momentum', 'download']);
+const KEYS = new Set([
+  'kind',
+  'fraction',
+  'bits',
+  'errorFeedback',
+  'exploration',
+  'momentum',
+  'momentumCorrection',
+  'updateClipNorm',
+  'warmupRounds',
+  'warmupFraction',
+  'optimism',
+  'download',
+]);
 
 /** Check an untrusted `compression` block (INVALID_TASK naming the field); absent: none. */
 export function validateCompression(input: unknown): CompressionSettings {
@@ -91,8 +128,11 @@ export function validateCompression(input: unknown): CompressionSettings {
   const shared = kind === 'shared';
   // A validated block (0 for both) reads back as it was written.
   const unused = (v: unknown): boolean => v === undefined || v === 0;
-  if (!shared && (!unused(obj.exploration) || !unused(obj.momentum))) {
-    throw new PollenError('INVALID_TASK', '"compression.exploration" and "momentum" belong to kind "shared"');
+  if (!shared && (!unused(obj.exploration) || !unused(obj.momentum) || obj.optimism !== undefined)) {
+    throw new PollenError(
+      'INVALID_TASK',
+      '"compression.exploration", "momentum" and "optimism" belong to kind "shared"',
+    );
   }
   const download = validateDownload(obj.download);
   return {
@@ -106,8 +146,73 @@ export function validateCompression(input: unknown): CompressionSettings {
     momentum: shared
       ? expectInRange('compression.momentum', obj.momentum ?? 0.9, 0, 0.999, 'INVALID_TASK')
       : 0,
+    ...validateDgc(obj, sparse, errorFeedback, fraction),
+    ...(obj.optimism !== undefined
+      ? { optimism: expectInRange('compression.optimism', obj.optimism, 0, 100, 'INVALID_TASK') }
+      : {}),
     ...(download.kind === 'dense' ? {} : { download }),
   };
+}
+
+/** DGC's keys of a `compression` block: only those set come back. */
+function validateDgc(
+  obj: Record<string, unknown>,
+  sparse: boolean,
+  errorFeedback: boolean,
+  fraction: number,
+): Pick<CompressionSettings, 'momentumCorrection' | 'updateClipNorm' | 'warmupRounds' | 'warmupFraction'> {
+  const out: {
+    momentumCorrection?: number;
+    updateClipNorm?: number;
+    warmupRounds?: number;
+    warmupFraction?: number;
+  } = {};
+  const needs = (key: string, feedback: boolean): void => {
+    if (!sparse) {
+      throw new PollenError(
+        'INVALID_TASK',
+        `"compression.${key}" needs a sparse kind (topk, randomk, shared)`,
+      );
+    }
+    if (feedback && !errorFeedback) {
+      throw new PollenError('INVALID_TASK', `"compression.${key}" needs "compression.errorFeedback" true`);
+    }
+  };
+  if (obj.momentumCorrection !== undefined && obj.momentumCorrection !== 0) {
+    needs('momentumCorrection', true);
+    out.momentumCorrection = expectInRange(
+      'compression.momentumCorrection',
+      obj.momentumCorrection,
+      1e-6,
+      0.999,
+      'INVALID_TASK',
+    );
+  }
+  if (obj.updateClipNorm !== undefined) {
+    needs('updateClipNorm', true);
+    out.updateClipNorm = expectInRange(
+      'compression.updateClipNorm',
+      obj.updateClipNorm,
+      1e-12,
+      1e12,
+      'INVALID_TASK',
+    );
+  }
+  if (obj.warmupRounds !== undefined && obj.warmupRounds !== 0) {
+    needs('warmupRounds', false);
+    out.warmupRounds = expectInt('compression.warmupRounds', obj.warmupRounds, 1, 10_000, 'INVALID_TASK');
+    const start = obj.warmupFraction ?? Math.max(0.25, fraction);
+    if (typeof start !== 'number' || !(start > fraction && start <= 1)) {
+      throw new PollenError(
+        'INVALID_TASK',
+        `"compression.warmupFraction" expected a number above "fraction" (${fraction}) and at most 1, got ${String(start)}`,
+      );
+    }
+    out.warmupFraction = start;
+  } else if (obj.warmupFraction !== undefined) {
+    throw new PollenError('INVALID_TASK', '"compression.warmupFraction" needs "compression.warmupRounds"');
+  }
+  return out;
 }
 
 /**
@@ -160,6 +265,15 @@ export function checkCompressionCompatibility(
       `"compression.kind" "topk" leaks which coordinates are large, unnoised, under privacy mode "${privacy.mode}": use "randomk" or "shared"`,
     );
   }
+  if (
+    secureAggregation &&
+    (compression.momentumCorrection !== undefined || compression.updateClipNorm !== undefined)
+  ) {
+    throw new PollenError(
+      'INVALID_TASK',
+      '"compression.momentumCorrection" and "updateClipNorm" act on the device\'s residual, which secure rounds do not keep yet',
+    );
+  }
   const clips = privacy.mode !== 'off' || privacy.clipNorm !== undefined || privacy.adaptive !== undefined;
   if (compression.bits !== 32 && clips) {
     throw new PollenError(
@@ -169,9 +283,26 @@ export function checkCompressionCompatibility(
   }
 }
 
-/** Values an upload of this compression carries for a model of `dimension` coordinates. */
-export function compressionK(compression: CompressionSettings, dimension: number): number {
-  return compression.kind === 'none' ? dimension : kForDensity(dimension, compression.fraction);
+/**
+ * The density of round `roundId` (DGC's warm-up: from `warmupFraction` down to `fraction` over
+ * `warmupRounds`). Without a round: the largest of any round, which bounds every upload.
+ */
+export function roundFraction(compression: CompressionSettings, roundId?: number): number {
+  if (compression.kind === 'none') return 1;
+  const { fraction, warmupRounds, warmupFraction } = compression;
+  if (!warmupRounds || warmupFraction === undefined) return fraction;
+  if (roundId === undefined) return Math.max(fraction, warmupFraction);
+  return warmupDensity(fraction, warmupFraction, warmupRounds, roundId);
+}
+
+/**
+ * Values an upload of this compression carries for a model of `dimension` coordinates in
+ * round `roundId`; without a round, the most of any round.
+ */
+export function compressionK(compression: CompressionSettings, dimension: number, roundId?: number): number {
+  return compression.kind === 'none'
+    ? dimension
+    : kForDensity(dimension, roundFraction(compression, roundId));
 }
 
 /**
@@ -200,7 +331,39 @@ export function uploadPlanFor(
   if (typeof c.errorFeedback !== 'boolean') {
     throw new PollenError('INVALID_MESSAGE', '"compression.errorFeedback" expected boolean');
   }
-  const plan = { kind, bits, precision, k: kind === 'none' ? dimension : k, errorFeedback: c.errorFeedback };
+  const dgc: { momentumCorrection?: number; updateClipNorm?: number } = {};
+  if (c.momentumCorrection !== undefined) {
+    dgc.momentumCorrection = expectInRange(
+      'compression.momentumCorrection',
+      c.momentumCorrection,
+      0,
+      0.999,
+      'INVALID_MESSAGE',
+    );
+  }
+  if (c.updateClipNorm !== undefined) {
+    dgc.updateClipNorm = expectInRange(
+      'compression.updateClipNorm',
+      c.updateClipNorm,
+      1e-12,
+      1e12,
+      'INVALID_MESSAGE',
+    );
+  }
+  if ((dgc.momentumCorrection || dgc.updateClipNorm !== undefined) && (!c.errorFeedback || kind === 'none')) {
+    throw new PollenError(
+      'INVALID_MESSAGE',
+      '"compression.momentumCorrection" and "updateClipNorm" need sparse error feedback',
+    );
+  }
+  const plan = {
+    kind,
+    bits,
+    precision,
+    k: kind === 'none' ? dimension : k,
+    errorFeedback: c.errorFeedback,
+    ...dgc,
+  };
   if (kind !== 'shared') return plan;
   const list = c.coordinates;
   if (!(list instanceof Uint8Array) && !(list instanceof ArrayBuffer)) {

@@ -6,6 +6,7 @@ export {
   checkCompressionCompatibility,
   compressionK,
   NO_COMPRESSION,
+  roundFraction,
   uploadPlanFor,
   validateCompression,
 } from './compression.ts';

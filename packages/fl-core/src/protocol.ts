@@ -184,6 +184,10 @@ export interface RoundCompression {
    * @pollen/compression), k of them. Upload values there, in that order.
    */
   readonly coordinates?: Binary;
+  /** DGC's momentum correction factor m (the task's `compression.momentumCorrection`); absent: none. */
+  readonly momentumCorrection?: number;
+  /** DGC's local clipping bound of the delta before it is accumulated; absent: none. */
+  readonly updateClipNorm?: number;
 }
 
 /** Which frozen base a fine-tuning round trains on (RoundStartMessage.base). */

@@ -46,5 +46,5 @@ export type {
   StageSource,
 } from './secure-rounds.ts';
 export { inputParts, SecureRounds, SocketSecureChannel, sendStage } from './secure-rounds.ts';
-export type { RoundUpload } from './upload.ts';
-export { encodeRoundUpload } from './upload.ts';
+export type { RoundUpload, UploadState } from './upload.ts';
+export { encodeRoundUpload, packState, stateLength, unpackState } from './upload.ts';

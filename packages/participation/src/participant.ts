@@ -35,7 +35,7 @@ import {
   type TrainOutput,
 } from './ports.ts';
 import { cryptoRng, privatize, type UploadPrivacy, uploadPrivacy } from './privacy.ts';
-import { encodeRoundUpload } from './upload.ts';
+import { encodeRoundUpload, stateLength } from './upload.ts';
 
 /**
  * The contributor side of the protocol, once for every client (docs/design.md, "Participation"):
@@ -362,7 +362,9 @@ export class Participant {
     const { memory, events = {} } = this.options;
     const rng = this.options.rng?.(msg) ?? cryptoRng();
     const errorFeedback = !msg.secagg && msg.compression?.errorFeedback === true;
-    const residual = errorFeedback ? await memory.loadResidual(msg.taskId, out.delta.length) : null;
+    const residual = errorFeedback
+      ? await memory.loadResidual(msg.taskId, stateLength(msg, out.delta.length))
+      : null;
     // A secure round masks the privatized dense delta; any other round encodes its upload with
     // the round's privacy and compression (upload.ts).
     const secure = msg.secagg ? (msg.privacy ? privatize(out.delta, msg.privacy, rng) : null) : undefined;

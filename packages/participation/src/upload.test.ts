@@ -1,7 +1,7 @@
 import { bodyToDense, decodeFrame, encodeDense, sfc32 } from '@pollen/compression';
 import { l2norm, type RoundPrivacy } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
-import { encodeRoundUpload } from './upload.ts';
+import { encodeRoundUpload, packState, stateLength, unpackState } from './upload.ts';
 
 const privacy: RoundPrivacy = {
   mode: 'off',
@@ -48,5 +48,50 @@ describe('encodeRoundUpload', () => {
     expect(out.privacy).toMatchObject({ clipped: true, clipBit: 0 });
     // What clipping cut is kept for later.
     expect(out.residual![0]).toBeCloseTo(3 - sent[0]!, 5);
+  });
+});
+
+describe('encodeRoundUpload with momentum correction', () => {
+  it('keeps [residual, momentum, round] in one vector and decays the momentum over missed rounds', () => {
+    const compression = {
+      kind: 'topk' as const,
+      bits: 32 as const,
+      k: 1,
+      errorFeedback: true,
+      momentumCorrection: 0.5,
+    };
+    const first = encodeRoundUpload(
+      Float32Array.from([1, -3, 2]),
+      { roundId: 3, codec: 'f32', compression },
+      null,
+      sfc32(1),
+    );
+    // Sent coordinate 1; residual and momentum are [1, 0, 2]; the round is 3.
+    expect(Array.from(first.residual!)).toEqual([1, 0, 2, 1, 0, 2, 3]);
+    expect(unpackState(first.residual, 3)).toMatchObject({ round: 3 });
+    // Back two rounds later (gap 2): u = 0.25 * [1, 0, 2] + 0 = [0.25, 0, 0.5];
+    // v = [1, 0, 2] + u = [1.25, 0, 2.5]: coordinate 2 is sent, and masked in v and u.
+    const second = encodeRoundUpload(
+      new Float32Array(3),
+      { roundId: 5, codec: 'f32', compression },
+      first.residual,
+      sfc32(2),
+    );
+    expect(Array.from(second.residual!)).toEqual([1.25, 0, 0, 0.25, 0, 0, 5]);
+    // A plain residual (another setting before) or another dimension starts the momentum afresh.
+    expect(unpackState(Float32Array.from([1, 2, 3]), 3)).toEqual({
+      residual: Float32Array.from([1, 2, 3]),
+      momentum: null,
+      round: null,
+    });
+    expect(unpackState(Float32Array.from([1, 2]), 3)).toEqual({
+      residual: null,
+      momentum: null,
+      round: null,
+    });
+    expect(Array.from(packState(Float32Array.from([1]), Float32Array.from([2]), 7))).toEqual([1, 2, 7]);
+    // What a device's store is asked for (it drops a vector of another length).
+    expect(stateLength({ compression }, 3)).toBe(7);
+    expect(stateLength({ compression: { ...compression, momentumCorrection: undefined } }, 3)).toBe(3);
   });
 });

@@ -12,7 +12,11 @@ import { cryptoRng, type PrivateUpdate, privatize } from './privacy.ts';
 /** An upload ready to send. */
 export interface RoundUpload {
   readonly frame: Uint8Array;
-  /** Keep this for the next round once the coordinator accepted the upload; null: keep none. */
+  /**
+   * Keep this for the next round once the coordinator accepted the upload; null: keep none.
+   * Under DGC's momentum correction it is the device's whole state in one vector (see
+   * `packState`): stores keep it as they keep a residual, without knowing its layout.
+   */
   readonly residual: Float32Array | null;
   /** What privacy did, when the round clips. */
   readonly privacy: PrivateUpdate | null;
@@ -44,8 +48,11 @@ export function encodeRoundUpload(
     };
   }
   let sent: PrivateUpdate | null = null;
+  const state = unpackState(residual, delta.length);
   const encoded = encodeUpload(delta, plan, {
-    residual: residual && residual.length === delta.length ? residual : null,
+    residual: state.residual,
+    momentum: state.momentum,
+    gap: state.round === null ? 1 : Math.max(1, msg.roundId - state.round),
     rng,
     meta,
     // Clip and noise the values that leave, after selection: their norm is bounded by C
@@ -59,5 +66,53 @@ export function encodeRoundUpload(
         }
       : {}),
   });
-  return { frame: encoded.frame, residual: encoded.residual, privacy: sent, plan };
+  const kept =
+    encoded.momentum && encoded.residual
+      ? packState(encoded.residual, encoded.momentum, msg.roundId)
+      : encoded.residual;
+  return { frame: encoded.frame, residual: kept, privacy: sent, plan };
+}
+
+/** A device's error-feedback state between rounds. */
+export interface UploadState {
+  readonly residual: Float32Array | null;
+  /** DGC's momentum (masked where values were sent); null without momentum correction. */
+  readonly momentum: Float32Array | null;
+  /** The round the state was kept at; null when unknown. */
+  readonly round: number | null;
+}
+
+/**
+ * One vector for the store: the residual alone (length d, as before momentum correction
+ * existed), or [residual, momentum, round] (length 2d + 1) under momentum correction. The
+ * round is a float32: exact below 2^24 rounds.
+ */
+export function packState(residual: Float32Array, momentum: Float32Array, round: number): Float32Array {
+  const d = residual.length;
+  const out = new Float32Array(2 * d + 1);
+  out.set(residual, 0);
+  out.set(momentum, d);
+  out[2 * d] = round;
+  return out;
+}
+
+/**
+ * The length of the vector a device keeps for round `msg` of a model of dimension d: 2d + 1
+ * under momentum correction, else d (what a store asks for when it loads the state).
+ */
+export function stateLength(msg: Pick<RoundStartMessage, 'compression'>, d: number): number {
+  return msg.compression?.momentumCorrection ? 2 * d + 1 : d;
+}
+
+/** The state a stored vector holds for a model of dimension d; another length holds nothing. */
+export function unpackState(stored: Float32Array | null, d: number): UploadState {
+  if (stored && stored.length === d) return { residual: stored, momentum: null, round: null };
+  if (stored && stored.length === 2 * d + 1) {
+    return {
+      residual: stored.subarray(0, d),
+      momentum: stored.subarray(d, 2 * d),
+      round: stored[2 * d]!,
+    };
+  }
+  return { residual: null, momentum: null, round: null };
 }

@@ -15,6 +15,9 @@ import { compressionK, hashSeed, type RoundCompression, type TaskSpec } from '@p
  * rest piles up in the residuals (on MNIST, 1% shared at 8 bits reached 63% after 30 rounds,
  * against 92% dense). Weighting by age sends every coordinate once its share has built up.
  *
+ * Coordinates the aggregate never showed get an optimistic score (`scores`), so the union of
+ * what the clients need is found rather than only what exploration happens to draw.
+ *
  * The state lives in memory, one per task: after a restart it starts from zero and the first
  * rounds draw their set at random until aggregates refill it. No model state depends on it.
  */
@@ -23,6 +26,8 @@ export class CoordinateSets {
   private rate: Float32Array | null = null;
   /** Rounds since each coordinate was last in the set. */
   private age: Float32Array | null = null;
+  /** How many observed rounds each coordinate was in the set. */
+  private sent: Uint32Array | null = null;
   private stateKey = '';
   private readonly sets = new Map<number, Uint32Array>();
 
@@ -35,12 +40,9 @@ export class CoordinateSets {
     if (compression.kind !== 'shared') return null;
     const cached = this.sets.get(roundId);
     if (cached) return cached;
-    const { rate, age } = this.stateFor(spec, dimension);
-    const score = new Float32Array(dimension);
-    for (let i = 0; i < dimension; i++) score[i] = rate[i]! * age[i]!;
-    const total = compressionK(compression, dimension);
+    const total = compressionK(compression, dimension, roundId);
     const explore = Math.min(total, Math.round(total * compression.exploration));
-    const set = chooseSharedCoordinates(score, {
+    const set = chooseSharedCoordinates(this.scores(spec, dimension), {
       k: total - explore,
       explore,
       seed: hashSeed(`coordinates:${spec.id}:${roundId}`),
@@ -51,30 +53,62 @@ export class CoordinateSets {
     return set;
   }
 
+  /**
+   * Each coordinate's score: the mass the clients' residuals are estimated to hold there,
+   * age * rate. A coordinate never sent has no measured rate: it gets an optimistic one, the
+   * mean rate of the coordinates sent so far times the task's `optimism` (default 1; 0 scores
+   * them 0, as before the optimistic score) (optimistic initial values, Sutton and Barto,
+   * "Reinforcement Learning", section 2.6), so its score grows with every round it waits and
+   * it is eventually sent even though the aggregate never showed anything there; once sent,
+   * its measured rate replaces the guess (a coordinate that stays zero, a dead input pixel
+   * say, is not asked for again). Ties among the never sent go to the lower index, which
+   * sweeps them block by block.
+   */
+  scores(spec: TaskSpec, dimension: number): Float32Array {
+    const { rate, age, sent } = this.stateFor(spec, dimension);
+    let sum = 0;
+    let known = 0;
+    for (let i = 0; i < dimension; i++) {
+      if (sent[i]! > 0) {
+        sum += rate[i]!;
+        known++;
+      }
+    }
+    const optimistic = known > 0 ? (spec.compression.optimism ?? 1) * (sum / known) : 0;
+    const score = new Float32Array(dimension);
+    for (let i = 0; i < dimension; i++) score[i] = age[i]! * (sent[i]! > 0 ? rate[i]! : optimistic);
+    return score;
+  }
+
   /** Learn from a committed round's aggregate delta on its set; every other coordinate ages. */
   observe(spec: TaskSpec, roundId: number, aggregate: Float32Array): void {
     const set = this.sets.get(roundId);
     if (spec.compression.kind !== 'shared' || !set) return;
-    const { rate, age } = this.stateFor(spec, aggregate.length);
+    const { rate, age, sent } = this.stateFor(spec, aggregate.length);
     const beta = spec.compression.momentum;
     for (let j = 0; j < set.length; j++) {
       const i = set[j]!;
       const perRound = Math.abs(aggregate[i]!) / age[i]!;
-      rate[i] = rate[i] === 0 ? perRound : beta * rate[i]! + (1 - beta) * perRound;
+      rate[i] = sent[i] === 0 ? perRound : beta * rate[i]! + (1 - beta) * perRound;
+      sent[i] = sent[i]! + 1;
       age[i] = 0;
     }
     for (let i = 0; i < age.length; i++) age[i] = age[i]! + 1;
   }
 
-  private stateFor(spec: TaskSpec, dimension: number): { rate: Float32Array; age: Float32Array } {
+  private stateFor(
+    spec: TaskSpec,
+    dimension: number,
+  ): { rate: Float32Array; age: Float32Array; sent: Uint32Array } {
     // An operator's change of the settings, or another model size, starts afresh.
     const key = `${JSON.stringify(spec.compression)}:${dimension}`;
-    if (!this.rate || !this.age || key !== this.stateKey) {
+    if (!this.rate || !this.age || !this.sent || key !== this.stateKey) {
       this.rate = new Float32Array(dimension);
       this.age = new Float32Array(dimension).fill(1);
+      this.sent = new Uint32Array(dimension);
       this.stateKey = key;
     }
-    return { rate: this.rate, age: this.age };
+    return { rate: this.rate, age: this.age, sent: this.sent };
   }
 }
 
@@ -85,10 +119,25 @@ export interface RoundUpload {
   readonly plan: UploadPlan;
 }
 
-/** Resolve a task's compression for one round (`coordinates`: the shared set, when it has one). */
-export function roundUpload(spec: TaskSpec, dimension: number, coordinates: Uint32Array | null): RoundUpload {
+/**
+ * Resolve a task's compression for one round (`coordinates`: the shared set, when it has one;
+ * `roundId`: the round, whose k follows DGC's warm-up when the task has one; without it, the
+ * largest k of any round).
+ */
+export function roundUpload(
+  spec: TaskSpec,
+  dimension: number,
+  coordinates: Uint32Array | null,
+  roundId?: number,
+): RoundUpload {
   const { compression } = spec;
-  const k = coordinates ? coordinates.length : compressionK(compression, dimension);
+  const k = coordinates ? coordinates.length : compressionK(compression, dimension, roundId);
+  const dgc = {
+    ...(compression.momentumCorrection !== undefined
+      ? { momentumCorrection: compression.momentumCorrection }
+      : {}),
+    ...(compression.updateClipNorm !== undefined ? { updateClipNorm: compression.updateClipNorm } : {}),
+  };
   const plan: UploadPlan = {
     kind: compression.kind,
     bits: compression.bits,
@@ -96,6 +145,7 @@ export function roundUpload(spec: TaskSpec, dimension: number, coordinates: Uint
     k,
     errorFeedback: compression.errorFeedback,
     ...(coordinates ? { coordinates } : {}),
+    ...dgc,
   };
   if (compression.kind === 'none' && compression.bits === 32) return { message: null, plan };
   const message: RoundCompression = {
@@ -104,6 +154,7 @@ export function roundUpload(spec: TaskSpec, dimension: number, coordinates: Uint
     k,
     errorFeedback: compression.errorFeedback,
     ...(coordinates ? { coordinates: encodeSortedIndices(coordinates, dimension) } : {}),
+    ...dgc,
   };
   return { message, plan };
 }

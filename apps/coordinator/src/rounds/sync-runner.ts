@@ -215,7 +215,7 @@ export class SyncRunner extends RunnerBase implements TaskRunner {
     );
     // Upload compression: the round's codec and, for shared-coordinate sparsity, its set.
     const coordinates = this.coordinates.forRound(spec, roundId, base.weights.length);
-    const upload = roundUpload(spec, base.weights.length, coordinates);
+    const upload = roundUpload(spec, base.weights.length, coordinates, roundId);
     const options = {
       taskId: spec.id,
       roundId,
