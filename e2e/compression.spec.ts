@@ -31,8 +31,10 @@ declare const indexedDB: {
 interface Round {
   roundId: number;
   status: string;
+  baseVersion: number;
   reported: number;
   bytesUp: number;
+  bytesDown: number;
   metrics: { accuracy: number } | null;
 }
 
@@ -95,6 +97,30 @@ function readResidual(taskId: string): Promise<Residual> {
   });
 }
 
+/** The broadcast model the device keeps for a task (compressed downloads, database version 7). */
+function readModel(taskId: string): Promise<{ version: number; checksum: string; length: number } | null> {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open('pollen');
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const db = req.result;
+      const tx = db.transaction('models');
+      const model = tx.objectStore('models').get(taskId);
+      tx.oncomplete = () => {
+        const stored = model.result as
+          | { version: number; checksum: string; weights: Float32Array }
+          | undefined;
+        resolve(
+          stored
+            ? { version: stored.version, checksum: stored.checksum, length: stored.weights.length }
+            : null,
+        );
+        db.close();
+      };
+    };
+  });
+}
+
 async function openDevice(
   browser: import('@playwright/test').Browser,
   url: string,
@@ -115,7 +141,7 @@ async function openDevice(
   return { context, page };
 }
 
-test('three tabs send top-k 1% uploads at 8 bits, keep their residuals in IndexedDB, and rounds commit at a fraction of dense bytes', async ({
+test('three tabs send top-k 1% uploads at 8 bits and take 8-bit model deltas down, keep their residuals and models in IndexedDB, and rounds commit at a fraction of dense bytes both ways', async ({
   browser,
 }) => {
   await withCoordinator(
@@ -132,7 +158,7 @@ test('three tabs send top-k 1% uploads at 8 bits, keep their residuals in Indexe
           deadlineMs: 60_000,
           maxRounds: 3,
         },
-        compression: { kind: 'topk', fraction: 0.01, bits: 8 },
+        compression: { kind: 'topk', fraction: 0.01, bits: 8, download: { kind: 'delta', bits: 8 } },
       },
     },
     async (coordinator) => {
@@ -159,6 +185,11 @@ test('three tabs send top-k 1% uploads at 8 bits, keep their residuals in Indexe
         expect(r.bytesUp).toBeLessThan((3 * dense) / 100);
         expect(r.bytesUp).toBeGreaterThan(3 * 255);
       }
+      // Downloads: the whole model once (no tab holds one yet), then 8-bit deltas from the
+      // model each tab kept: a byte a coordinate and a small header, against four.
+      console.log(`bytes down by round: ${rounds.map((r) => r.bytesDown).join(' ')}; dense ${3 * dense}`);
+      expect(rounds[0]!.bytesDown).toBeGreaterThanOrEqual(3 * 4 * 25_450);
+      for (const r of rounds.slice(1)) expect(r.bytesDown).toBeLessThan((3 * dense) / 3);
       expect(rounds[2]!.metrics!.accuracy).toBeGreaterThan(0.2);
       // Each device kept what it did not send, from its last accepted upload, in an upgraded database.
       const last = rounds[2]!.roundId;
@@ -176,6 +207,10 @@ test('three tabs send top-k 1% uploads at 8 bits, keep their residuals in Indexe
         // ReLU left dead, get no gradient at all, and how many depends on the shard and the
         // run (19,972 of 25,450 in one CI run), so the bound is half the model.
         expect(residual.nonZero).toBeGreaterThan(25_450 / 2);
+        // And the model its last round trained from, rebuilt from the deltas and checked.
+        const model = await page.evaluate(readModel, 'mnist-topk');
+        expect(model).toMatchObject({ version: rounds[2]!.baseVersion, length: 25_450 });
+        expect(model!.checksum).toMatch(/^[0-9a-f]{64}$/);
       }
       for (const { context } of devices) await context.close();
     },
