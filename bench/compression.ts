@@ -68,7 +68,14 @@ export const SETTINGS: readonly CompressionSetting[] = [
     label: 'shared 1% 8-bit no optimism',
     compression: { kind: 'shared', fraction: 0.01, bits: 8, optimism: 0 },
   },
-  // Compressed downloads (model deltas against the model the clients hold) with DGC uploads.
+  // Compressed downloads (model deltas against the model the clients hold) with dense uploads:
+  // the download goal's row, against dense f32 both ways.
+  {
+    label: 'dense f32 + down 10% 8-bit',
+    compression: { kind: 'none' },
+    download: { bits: 8 as const, fraction: 0.1 },
+  },
+  // Compressed downloads with DGC uploads.
   ...[0.1, 0.01].map((fraction) => ({
     label: `top-k 0.1% 4-bit DGC + down ${fraction * 100}% 8-bit`,
     compression: { kind: 'topk', fraction: 0.001, bits: 4, ...DGC },
@@ -84,6 +91,7 @@ export const DEFAULT_ROWS: readonly string[] = [
   'shared 10% 8-bit',
   'shared 1% 8-bit',
   'shared 1% 8-bit no optimism',
+  'dense f32 + down 10% 8-bit',
   'top-k 0.1% 4-bit DGC + down 10% 8-bit',
   'top-k 0.1% 4-bit DGC + down 1% 8-bit',
 ];
