@@ -12,7 +12,6 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import {
   type CompressionFederation,
   type CompressionResult,
@@ -21,7 +20,7 @@ import {
   simulateCompression,
 } from './compression-sim.ts';
 import { answerJob, runJobs } from './lib/child-jobs.ts';
-import { numberFlag } from './lib/flags.ts';
+import { numberFlag, stringFlags } from './lib/flags.ts';
 import { describeMachine } from './lib/machine.ts';
 import { runAsScript, writeResults } from './lib/script.ts';
 
@@ -61,6 +60,10 @@ export const SETTINGS: readonly CompressionSetting[] = [
     })),
   ),
   { label: 'top-k 0.1% 4-bit DGC', compression: { kind: 'topk', fraction: 0.001, bits: 4, ...DGC } },
+  {
+    label: 'top-k 0.1% 4-bit DGC m0.9',
+    compression: { kind: 'topk', fraction: 0.001, bits: 4, ...DGC, momentumCorrection: 0.9 },
+  },
   { label: 'shared 1% 8-bit', compression: { kind: 'shared', fraction: 0.01, bits: 8 } },
   { label: 'shared 10% 8-bit', compression: { kind: 'shared', fraction: 0.1, bits: 8 } },
   // The shared set's score before the optimistic rate for never-sent coordinates.
@@ -123,16 +126,7 @@ function parseOptions(argv: readonly string[]): Options {
   ];
   const share = argv.includes('--share-rows');
   argv = argv.filter((a) => a !== '--share-rows');
-  let values: Record<string, string | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: Object.fromEntries(flags.map((f) => [f, { type: 'string' as const }])),
-      strict: true,
-    }) as { values: Record<string, string | undefined> });
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${USAGE}`);
-  }
+  const values = stringFlags(argv, flags, USAGE);
   const seeds = (values.seeds ?? '1,2,3').split(',').map(Number);
   const splits = (values.splits ?? 'iid,dirichlet').split(',');
   for (const split of splits) {

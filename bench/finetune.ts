@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import {
   type FinetuneFederation,
   type FinetuneResult,
@@ -7,7 +6,7 @@ import {
   simulateFinetune,
 } from './finetune-sim.ts';
 import { answerJob, runJobs } from './lib/child-jobs.ts';
-import { numberFlag } from './lib/flags.ts';
+import { numberFlag, stringFlags } from './lib/flags.ts';
 import { describeMachine } from './lib/machine.ts';
 import { runAsScript, writeResults } from './lib/script.ts';
 
@@ -78,16 +77,7 @@ function parseOptions(argv: readonly string[]): Options {
     'only',
     'out',
   ];
-  let values: Record<string, string | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: Object.fromEntries(flags.map((f) => [f, { type: 'string' as const }])),
-      strict: true,
-    }) as { values: Record<string, string | undefined> });
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${USAGE}`);
-  }
+  const values = stringFlags(argv, flags, USAGE);
   const partition = values.partition ?? 'natural';
   if (partition !== 'natural' && partition !== 'iid') {
     throw new Error(`"--partition" expected natural or iid, got ${partition}\n${USAGE}`);

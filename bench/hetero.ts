@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { type HeteroFederation, type HeteroResult, type Scheme, simulateHetero } from './hetero-sim.ts';
-import { numberFlag } from './lib/flags.ts';
+import { numberFlag, stringFlags } from './lib/flags.ts';
 import { runAsScript, writeResults } from './lib/script.ts';
 import { median } from './lib/stats.ts';
 
@@ -47,7 +46,6 @@ export interface HeteroOptions {
 
 /** Read the command line; throws with the usage on a bad flag. */
 export function parseHeteroOptions(argv: readonly string[]): HeteroOptions {
-  let values: Record<string, string | undefined>;
   const names = [
     'clients',
     'cohort',
@@ -68,15 +66,7 @@ export function parseHeteroOptions(argv: readonly string[]): HeteroOptions {
     'seed',
     'out',
   ];
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: Object.fromEntries(names.map((f) => [f, { type: 'string' as const }])),
-      strict: true,
-    }) as { values: Record<string, string | undefined> });
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${USAGE}`);
-  }
+  const values = stringFlags(argv, names, USAGE);
   const int = (name: string, fallback: number, min = 1): number => {
     const v = numberFlag(values, name, fallback);
     if (!Number.isInteger(v) || v < min) throw new Error(`--${name} expected an integer >= ${min}\n${USAGE}`);

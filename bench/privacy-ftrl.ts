@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pick } from '@pollen/coordinator';
 import {
   clipToNorm,
@@ -16,7 +15,7 @@ import {
   validateStrategyConfig,
 } from '@pollen/fl-core';
 import { type BatchSource, getFlatWeights, initTf, setFlatWeights, trainLocal } from '@pollen/ml';
-import { numberFlag } from './lib/flags.ts';
+import { numberFlag, stringFlags } from './lib/flags.ts';
 import { buildMnistModel, evaluateMnist, loadMnist, mlpTopology, mnistTask, sourceOf } from './lib/mnist.ts';
 import { RESULTS_DIR } from './lib/paths.ts';
 import { runAsScript, writeResults } from './lib/script.ts';
@@ -94,16 +93,7 @@ interface Run {
 function parseOptions(argv: readonly string[]): Options {
   const names = ['clients', 'cohort', 'rounds', 'separation', 'online', 'leave', 'epsilons', 'clip', 'delta'];
   const more = ['server-lr', 'momentum', 'epochs', 'batch', 'lr', 'hidden', 'seed', 'out'];
-  let values: Record<string, string | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: Object.fromEntries([...names, ...more].map((f) => [f, { type: 'string' as const }])),
-      strict: true,
-    }) as { values: Record<string, string | undefined> });
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${USAGE}`);
-  }
+  const values = stringFlags(argv, [...names, ...more], USAGE);
   const epsilons = (values.epsilons ?? '4,8').split(',').map(Number);
   if (epsilons.some((e) => !(e > 0))) throw new Error(`--epsilons expected positive numbers\n${USAGE}`);
   return {

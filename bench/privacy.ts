@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pick } from '@pollen/coordinator';
 import {
   addGaussianNoise,
@@ -15,7 +14,7 @@ import {
   validatePrivacySettings,
 } from '@pollen/fl-core';
 import { type BatchSource, getFlatWeights, initTf, setFlatWeights, trainLocal } from '@pollen/ml';
-import { numberFlag } from './lib/flags.ts';
+import { numberFlag, stringFlags } from './lib/flags.ts';
 import { buildMnistModel, evaluateMnist, loadMnist, mlpTopology, mnistTask, sourceOf } from './lib/mnist.ts';
 import { RESULTS_DIR } from './lib/paths.ts';
 import { runAsScript, writeResults } from './lib/script.ts';
@@ -78,16 +77,7 @@ export interface PrivacyRun {
 export function parseOptions(argv: readonly string[]): PrivacyBenchOptions {
   const flags = ['clients', 'q', 'quorum', 'rounds', 'z', 'clip', 'delta', 'server-lr'];
   const more = ['epochs', 'batch', 'lr', 'hidden', 'seed', 'out'];
-  let values: Record<string, string | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: Object.fromEntries([...flags, ...more].map((f) => [f, { type: 'string' as const }])),
-      strict: true,
-    }) as { values: Record<string, string | undefined> });
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${USAGE}`);
-  }
+  const values = stringFlags(argv, [...flags, ...more], USAGE);
   const training: TrainingSpec = {
     epochs: numberFlag(values, 'epochs', 2),
     batchSize: numberFlag(values, 'batch', 5),

@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { TrainingSpec } from '@pollen/fl-core';
 import { answerJob, runJobs } from './lib/child-jobs.ts';
-import { numberFlag } from './lib/flags.ts';
+import { numberFlag, stringFlags } from './lib/flags.ts';
 import { runAsScript, writeResults } from './lib/script.ts';
 import { type Federation, type RunResult, type RunSpec, simulate } from './strategies-sim.ts';
 
@@ -69,16 +68,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     'only',
     'out',
   ] as const;
-  let values: Record<string, string | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: Object.fromEntries(flags.map((f) => [f, { type: 'string' as const }])),
-      strict: true,
-    }) as { values: Record<string, string | undefined> });
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${USAGE}`);
-  }
+  const values = stringFlags(argv, flags, USAGE);
   const training: TrainingSpec = {
     epochs: numberFlag(values, 'epochs', 5),
     batchSize: numberFlag(values, 'batch', 10),

@@ -1,29 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { NO_COMPRESSION, validateCompression } from './compression.ts';
 import { DENSE_DOWNLOAD, downloadOf, validateDownload } from './download.ts';
-import { PollenError } from './errors.ts';
+import { codeOf, digitsTask } from './task/digits-fixture.ts';
 import { validateTaskSpec } from './task.ts';
 
-const task = (extra: Record<string, unknown>) => ({
-  id: 'digits',
-  name: 'digits',
-  modelTopology: {},
-  inputShape: [784],
-  numClasses: 10,
-  dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 10 },
-  training: { epochs: 1, batchSize: 32, learningRate: 0.1 },
-  rounds: { cohortSize: 10, minReports: 5, deadlineMs: 60_000 },
-  ...extra,
-});
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    return err instanceof PollenError ? `${err.code}: ${err.message}` : 'other';
-  }
-}
+const task = digitsTask;
 
 describe('download settings', () => {
   it('default to dense, leaving a task without the block byte for byte as before', () => {

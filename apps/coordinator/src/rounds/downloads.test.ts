@@ -8,28 +8,17 @@ import {
   toBytes,
 } from '@pollen/fl-core';
 import { startBytes } from '@pollen/participation';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  NodeContributor,
-  removeDir,
-  startTestCoordinator,
-  type TestCoordinator,
-  waitFor,
-} from '../testing/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { NodeContributor, type TestCoordinator, waitFor } from '../testing/harness.ts';
+import { testSession } from '../testing/session.ts';
 import { modelChecksum } from './broadcast.ts';
 
 // Compressed downloads end to end: a real coordinator on 127.0.0.1:0 with a SQLite file, and
 // contributors running @pollen/participation over real Socket.io, keeping their model in memory.
 
+const session = testSession();
+const clients = session.clients;
 let coordinator: TestCoordinator | undefined;
-const clients: NodeContributor[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await coordinator?.close();
-  if (coordinator) removeDir(coordinator.dataDir);
-  coordinator = undefined;
-});
 
 const DELTA = { kind: 'delta', bits: 8, fraction: 1, keep: 8 } as const;
 
@@ -61,7 +50,7 @@ async function stepError(version: number, deltas: Float32Array[]): Promise<numbe
 
 describe('compressed downloads', () => {
   it('sends deltas to devices that hold the last model, the whole model to one that lost or corrupted it, and counts bytes per client', async () => {
-    coordinator = await startTestCoordinator({ rounds: rounds(3, 3), compression: { download: DELTA } });
+    coordinator = await session.start({ rounds: rounds(3, 3), compression: { download: DELTA } });
     const d = specSize((await coordinator.store.getTask('tiny'))!.weightSpec);
     const trained = new Map<string, Map<number, Float32Array>>();
     const make = (i: number) => {
@@ -133,7 +122,7 @@ describe('compressed downloads', () => {
   });
 
   it('answers round:model only for a round the client is in, once, and refuses bad input with codes', async () => {
-    coordinator = await startTestCoordinator({
+    coordinator = await session.start({
       rounds: rounds(1, 1, 1),
       compression: { download: DELTA },
     });
@@ -204,7 +193,7 @@ describe('compressed downloads', () => {
   });
 
   it('answers round:model in a task that downloads dense models with INVALID_MESSAGE', async () => {
-    coordinator = await startTestCoordinator({ rounds: rounds(1, 1, 1) });
+    coordinator = await session.start({ rounds: rounds(1, 1, 1) });
     const a = new NodeContributor(coordinator.url, 'client-dense1');
     clients.push(a);
     const selected = a.nextRound();
@@ -216,7 +205,7 @@ describe('compressed downloads', () => {
   });
 
   it('unmasks secure rounds exactly: every client of a round holds the same broadcast model', async () => {
-    coordinator = await startTestCoordinator({
+    coordinator = await session.start({
       rounds: rounds(5, 2),
       secureAggregation: { range: 1, stageMs: 15_000 },
       compression: { download: DELTA },
