@@ -2,38 +2,25 @@ import 'fake-indexeddb/auto';
 import { isHeldOut } from '@pollen/fl-core';
 import { describe, expect, it } from 'vitest';
 import { addTaskExamples, maxExamplesFor, storedSource, storedSplit } from './examples.ts';
+import { openLegacyDatabase } from './legacy-database.ts';
 import * as storage from './storage.ts';
 
 /** A browser as a visitor left it with database version 3: client id, two digits, c_i, a residual, history. */
 function openVersion3(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open('pollen', 3);
-    req.onupgradeneeded = () => {
-      const db = req.result;
-      db.createObjectStore('meta');
-      db.createObjectStore('examples', { autoIncrement: true }).createIndex('taskId', 'taskId');
-      db.createObjectStore('controls');
-      db.createObjectStore('residuals');
-      const tx = req.transaction!;
-      tx.objectStore('meta').put('0123456789abcdef0123456789abcdef', 'clientId');
-      tx.objectStore('meta').put([{ roundId: 4, at: 1, bytes: 10 }], 'history:mnist');
-      const pixels = new Uint8Array(784).fill(7);
-      tx.objectStore('examples').add({ taskId: 'mnist', x: pixels, y: 3, source: 'demo', addedAt: 1 });
-      tx.objectStore('examples').add({ taskId: 'mnist', x: pixels, y: 9, source: 'drawn', addedAt: 2 });
-      tx.objectStore('controls').put(
-        { taskId: 'mnist', values: Float32Array.of(1, 2), roundId: 4, updatedAt: 1 },
-        'mnist',
-      );
-      tx.objectStore('residuals').put(
-        { taskId: 'mnist', values: Float32Array.of(3), roundId: 4, updatedAt: 1 },
-        'mnist',
-      );
-    };
-    req.onsuccess = () => {
-      req.result.close();
-      resolve();
-    };
-    req.onerror = () => reject(req.error);
+  return openLegacyDatabase(3, (tx) => {
+    tx.objectStore('meta').put('0123456789abcdef0123456789abcdef', 'clientId');
+    tx.objectStore('meta').put([{ roundId: 4, at: 1, bytes: 10 }], 'history:mnist');
+    const pixels = new Uint8Array(784).fill(7);
+    tx.objectStore('examples').add({ taskId: 'mnist', x: pixels, y: 3, source: 'demo', addedAt: 1 });
+    tx.objectStore('examples').add({ taskId: 'mnist', x: pixels, y: 9, source: 'drawn', addedAt: 2 });
+    tx.objectStore('controls').put(
+      { taskId: 'mnist', values: Float32Array.of(1, 2), roundId: 4, updatedAt: 1 },
+      'mnist',
+    );
+    tx.objectStore('residuals').put(
+      { taskId: 'mnist', values: Float32Array.of(3), roundId: 4, updatedAt: 1 },
+      'mnist',
+    );
   });
 }
 

@@ -3,41 +3,16 @@ import { encodeDense } from '@pollen/compression';
 import { baseVector, sha256Hex } from '@pollen/participation';
 import { afterAll, describe, expect, it } from 'vitest';
 import { frozenBaseFor } from './frozen-base.ts';
+import { deleteDatabase, openLegacyDatabase } from './legacy-database.ts';
 import * as storage from './storage.ts';
-
-/** A browser as a visitor left it with database version 5: its client id and an entry. */
-/** Test files may share this IndexedDB: start from none, and leave none. */
-async function deleteDatabase(): Promise<void> {
-  await storage.closeStore();
-  await new Promise((resolve, reject) => {
-    const del = indexedDB.deleteDatabase('pollen');
-    del.onsuccess = resolve;
-    del.onerror = () => reject(del.error);
-  });
-}
 
 afterAll(deleteDatabase);
 
-async function openVersion5(): Promise<void> {
-  await deleteDatabase();
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open('pollen', 5);
-    req.onupgradeneeded = () => {
-      const db = req.result;
-      db.createObjectStore('meta');
-      db.createObjectStore('examples', { autoIncrement: true }).createIndex('taskId', 'taskId');
-      db.createObjectStore('controls');
-      db.createObjectStore('residuals');
-      db.createObjectStore('entries', { autoIncrement: true }).createIndex('taskId', 'taskId');
-      const tx = req.transaction!;
-      tx.objectStore('meta').put('0123456789abcdef0123456789abcdef', 'clientId');
-      tx.objectStore('entries').add({ taskId: 'chat', text: 'hello', label: null, addedAt: 1 });
-    };
-    req.onsuccess = () => {
-      req.result.close();
-      resolve();
-    };
-    req.onerror = () => reject(req.error);
+/** A browser as a visitor left it with database version 5: its client id and an entry. */
+function openVersion5(): Promise<void> {
+  return openLegacyDatabase(5, (tx) => {
+    tx.objectStore('meta').put('0123456789abcdef0123456789abcdef', 'clientId');
+    tx.objectStore('entries').add({ taskId: 'chat', text: 'hello', label: null, addedAt: 1 });
   });
 }
 

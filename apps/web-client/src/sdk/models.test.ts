@@ -1,51 +1,25 @@
 import 'fake-indexeddb/auto';
 import { modelChecksum } from '@pollen/participation';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deleteDatabase, openLegacyDatabase } from './legacy-database.ts';
 import * as storage from './storage.ts';
-
-/** Test files may share this IndexedDB: start from none, and leave none. */
-async function deleteDatabase(): Promise<void> {
-  await storage.closeStore();
-  await new Promise((resolve, reject) => {
-    const del = indexedDB.deleteDatabase('pollen');
-    del.onsuccess = resolve;
-    del.onerror = () => reject(del.error);
-  });
-}
 
 afterAll(deleteDatabase);
 
 /** A browser as a visitor left it with database version 6: its client id, a residual and a base. */
-async function openVersion6(): Promise<void> {
-  await deleteDatabase();
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open('pollen', 6);
-    req.onupgradeneeded = () => {
-      const db = req.result;
-      db.createObjectStore('meta');
-      db.createObjectStore('examples', { autoIncrement: true }).createIndex('taskId', 'taskId');
-      db.createObjectStore('controls');
-      db.createObjectStore('residuals');
-      db.createObjectStore('entries', { autoIncrement: true }).createIndex('taskId', 'taskId');
-      db.createObjectStore('bases', { keyPath: 'checksum' }).createIndex('taskId', 'taskId');
-      const tx = req.transaction!;
-      tx.objectStore('meta').put('0123456789abcdef0123456789abcdef', 'clientId');
-      tx.objectStore('residuals').put(
-        { taskId: 'digits', values: Float32Array.of(0.5), roundId: 3, updatedAt: 1 },
-        'digits',
-      );
-      tx.objectStore('bases').put({
-        checksum: 'c'.repeat(64),
-        taskId: 'chat',
-        frame: new Uint8Array(4),
-        savedAt: 1,
-      });
-    };
-    req.onsuccess = () => {
-      req.result.close();
-      resolve();
-    };
-    req.onerror = () => reject(req.error);
+function openVersion6(): Promise<void> {
+  return openLegacyDatabase(6, (tx) => {
+    tx.objectStore('meta').put('0123456789abcdef0123456789abcdef', 'clientId');
+    tx.objectStore('residuals').put(
+      { taskId: 'digits', values: Float32Array.of(0.5), roundId: 3, updatedAt: 1 },
+      'digits',
+    );
+    tx.objectStore('bases').put({
+      checksum: 'c'.repeat(64),
+      taskId: 'chat',
+      frame: new Uint8Array(4),
+      savedAt: 1,
+    });
   });
 }
 
