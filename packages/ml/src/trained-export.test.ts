@@ -14,6 +14,9 @@ beforeAll(async () => {
 
 const lora: Trainable = { kind: 'lora', rank: 2, alpha: 4, layers: ['block0_q', 'block0_v', 'block0_ffn1'] };
 
+/** A small transformer, seeded: built twice, the same weights. */
+const SIZE = { context: 8, alphabetSize: 10, width: 16, heads: 2, blocks: 1, ffn: 32, seed: 3 };
+
 function load(saved: SavedModel): Promise<tf.LayersModel> {
   return tf.loadLayersModel(
     tf.io.fromMemory({
@@ -26,15 +29,7 @@ function load(saved: SavedModel): Promise<tf.LayersModel> {
 
 describe('a fine-tuned next-char transformer', () => {
   it('exports merged and with its adapters apart, both giving the adapted probabilities to 1e-4', async () => {
-    const base = nextCharTransformer({
-      context: 8,
-      alphabetSize: 10,
-      width: 16,
-      heads: 2,
-      blocks: 1,
-      ffn: 32,
-      seed: 3,
-    });
+    const base = nextCharTransformer(SIZE);
     const model = await trainableModel(base, lora);
     base.dispose();
     // Adapters as training leaves them: B no longer zero, so the adapted model differs from the base.
@@ -57,15 +52,7 @@ describe('a fine-tuned next-char transformer', () => {
       expect(worst).toBeLessThan(1e-4);
       loaded.dispose();
     }
-    const pretrained = nextCharTransformer({
-      context: 8,
-      alphabetSize: 10,
-      width: 16,
-      heads: 2,
-      blocks: 1,
-      ffn: 32,
-      seed: 3,
-    });
+    const pretrained = nextCharTransformer(SIZE);
     const before = (pretrained.predict(ids) as tf.Tensor).dataSync();
     expect(Math.max(...want.map((v, i) => Math.abs(v - before[i]!)))).toBeGreaterThan(1e-3);
     await expect(

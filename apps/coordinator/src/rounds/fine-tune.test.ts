@@ -65,27 +65,37 @@ async function pretrained() {
   return { model, weights };
 }
 
+/** The tiny task that fine-tunes `pretrained()` with LoRA on `head`, `extra`'s fields over it. */
+async function loraTask(extra: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const { model } = await pretrained();
+  return {
+    model,
+    input: { shape: [6], dtype: 'float32' },
+    target: { kind: 'class', numClasses: 3 },
+    training: { epochs: 1, batchSize: 4, learningRate: 0.1, trainable },
+    ...extra,
+  };
+}
+
 beforeAll(async () => {
   await initTf();
 });
 
 describe('a task that fine-tunes LoRA adapters', () => {
   it('sends and takes only the adapters, serves the frozen base once, and exports a merged tfjs model', async () => {
-    const { model, weights } = await pretrained();
-    const coordinator = await session.start({
-      model,
-      input: { shape: [6], dtype: 'float32' },
-      target: { kind: 'class', numClasses: 3 },
-      training: { epochs: 1, batchSize: 4, learningRate: 0.1, trainable },
-      rounds: {
-        cohortSize: 2,
-        minReports: 2,
-        minClients: 2,
-        overSelection: 1,
-        deadlineMs: 30_000,
-        maxRounds: 1,
-      },
-    });
+    const { weights } = await pretrained();
+    const coordinator = await session.start(
+      await loraTask({
+        rounds: {
+          cohortSize: 2,
+          minReports: 2,
+          minClients: 2,
+          overSelection: 1,
+          deadlineMs: 30_000,
+          maxRounds: 1,
+        },
+      }),
+    );
     const task = (await coordinator.store.getTask('tiny'))!;
     const adapters = 2 * (8 + 3);
     // The stored layout is the round's: A and B of `head`; the spec keeps the pretrained weights.
@@ -299,15 +309,9 @@ describe('secure aggregation and differential privacy on a LoRA task', () => {
   };
 
   it('masks and sums only the adapters: the committed step is the mean of the updates', async () => {
-    const { model } = await pretrained();
-    const coordinator = await session.start({
-      model,
-      input: { shape: [6], dtype: 'float32' },
-      target: { kind: 'class', numClasses: 3 },
-      training: { epochs: 1, batchSize: 4, learningRate: 0.1, trainable },
-      rounds: rounds(3),
-      secureAggregation: { range: 1, stageMs: 15_000 },
-    });
+    const coordinator = await session.start(
+      await loraTask({ rounds: rounds(3), secureAggregation: { range: 1, stageMs: 15_000 } }),
+    );
     const starts = await cohort(coordinator.url, 3, (i) => deltaOf(i));
     const record = await waitFor(async () =>
       (await coordinator.store.listRounds('tiny')).find((r) => r.status !== 'open'),
@@ -320,17 +324,14 @@ describe('secure aggregation and differential privacy on a LoRA task', () => {
   });
 
   it('clips and noises the adapters under distributed DP with secure aggregation', async () => {
-    const { model } = await pretrained();
     const clipNorm = 0.1;
-    const coordinator = await session.start({
-      model,
-      input: { shape: [6], dtype: 'float32' },
-      target: { kind: 'class', numClasses: 3 },
-      training: { epochs: 1, batchSize: 4, learningRate: 0.1, trainable },
-      rounds: rounds(3),
-      privacy: { mode: 'distributed', noiseMultiplier: 0.5, clipNorm, delta: 1e-5, epsilonBudget: 50 },
-      secureAggregation: { range: 4, stageMs: 15_000 },
-    });
+    const coordinator = await session.start(
+      await loraTask({
+        rounds: rounds(3),
+        privacy: { mode: 'distributed', noiseMultiplier: 0.5, clipNorm, delta: 1e-5, epsilonBudget: 50 },
+        secureAggregation: { range: 4, stageMs: 15_000 },
+      }),
+    );
     // The updates' norms (about 0.23) exceed the clip norm: every one is scaled down to it.
     const starts = await cohort(coordinator.url, 3, (i) => deltaOf(i));
     const record = await waitFor(async () =>
