@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { settings, table } from './finetune.ts';
+import { main, settings, table } from './finetune.ts';
 import { type FinetuneFederation, simulateFinetune } from './finetune-sim.ts';
 
 // The smallest run of bench:finetune: one client of 32 windows, one round, 50 held-out windows,
@@ -37,4 +37,14 @@ describe('bench:finetune', () => {
     expect(lora!.metrics[0]!.perplexity).toBeCloseTo(base!.metrics[0]!.perplexity!, 4);
     expect(table(fed, [base!, lora!])).toContain('| LoRA rank 2 |');
   }, 120_000);
+
+  it.each([
+    [['--partition', 'dirichlet'], /"--partition" expected natural or iid/],
+    [['--held-out-fraction', '1'], /"--held-out-fraction" expected a number in \[0, 1\)/],
+    [['--only', 'LoRA rank 3'], /"--only": no row LoRA rank 3/],
+    [['--clients=-2'], /--clients expected a non-negative number/],
+    [['--bogus', '1'], /Unknown option '--bogus'/],
+  ])('refuses %j before training anything', async (argv, message) => {
+    await expect(main(argv)).rejects.toThrow(message);
+  });
 });
