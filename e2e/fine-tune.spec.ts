@@ -42,9 +42,9 @@ test("three tabs fine-tune the pretrained next-char transformer with LoRA: perpl
       task: {
         ...task,
         id: TASK_ID,
-        // IID shards of the fine-tuning genres' training text, about 790 windows each: the
+        // IID shards of the fine-tuning genres' training text, about 510 windows each: the
         // genres the base never saw, in three tabs' few rounds.
-        data: { builtin: 'brown', part: 'fine-tune', partition: { kind: 'iid' }, numShards: 450, seed: 1 },
+        data: { builtin: 'brown', part: 'fine-tune', partition: { kind: 'iid' }, numShards: 700, seed: 1 },
         training: { epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: LORA },
         // A tab's first round also downloads the base and builds the transformer: on a loaded
         // 2-core machine that takes longer than the specs' usual minute.

@@ -11,7 +11,7 @@ interface Round {
   clientMetrics: { heldOut?: { metrics: { loss: number; accuracy: number }; numExamples: number } }[];
 }
 
-test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 5 rounds, and report the global model on their own held-out digits', async ({
+test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 4 rounds, and report the global model on their own held-out digits', async ({
   browser,
 }) => {
   await withCoordinator(
@@ -27,7 +27,7 @@ test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 5 rounds
           minClients: 5,
           overSelection: 1,
           deadlineMs: 60_000,
-          maxRounds: 5,
+          maxRounds: 4,
         },
       },
     },
@@ -43,12 +43,12 @@ test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 5 rounds
         .toBe('completed');
       const rounds = await evaluatedRounds<Round>(coordinator.url, 'mnist-e2e');
       const committed = rounds.filter((r) => r.status === 'committed');
-      expect(committed).toHaveLength(5);
+      expect(committed).toHaveLength(4);
       const last = committed.at(-1)!;
       console.log(
         `held-out accuracy by round: ${committed.map((r) => r.metrics?.accuracy.toFixed(3) ?? 'not evaluated').join(' ')}`,
       );
-      // About 0.81 after the first round and 0.88 after the fifth on this split: the
+      // About 0.81 after the first round and 0.87 after the fourth on this split: the
       // model learns across rounds, not only in the first one.
       expect(last.metrics!.accuracy).toBeGreaterThanOrEqual(0.85);
       // Against the first version evaluated (one may be skipped for a newer one).

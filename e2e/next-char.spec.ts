@@ -16,7 +16,7 @@ test('three tabs train the next-char model on Brown documents below the bigram p
         // natural partition's figures are in docs/tasks.md).
         data: { builtin: 'brown', partition: { kind: 'iid' }, numShards: 150, seed: 1 },
         training: { epochs: 1, batchSize: 32, learningRate: 0.01, optimizer: 'adam' },
-        rounds: specRounds(3, 4),
+        rounds: specRounds(3, 3),
       },
     },
     async (coordinator) => {

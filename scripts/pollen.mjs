@@ -16,8 +16,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PNPM_VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).packageManager.split(
@@ -245,26 +246,56 @@ async function test() {
   let passed = 0;
   let failed = 0;
   let skipped = 0;
+  // Each failed test by file and name, so the summary (often all a CI log keeps) says which.
+  const failures = [];
   for (const [layer] of VITEST_LAYERS) {
     const unit = readJson(`test-results/${layer}-results.json`);
     if (!unit) continue;
     passed += unit.numPassedTests ?? 0;
     failed += unit.numFailedTests ?? 0;
     skipped += (unit.numPendingTests ?? 0) + (unit.numTodoTests ?? 0);
+    for (const file of unit.testResults ?? []) {
+      const name = relative(ROOT, file.name);
+      const failedTests = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
+      for (const t of failedTests) failures.push(`${layer}: ${name}: ${t.fullName}`);
+      // A file that failed to load (or in a hook) has no failed test to name.
+      if (file.status === 'failed' && failedTests.length === 0)
+        failures.push(`${layer}: ${name}: ${file.message}`);
+    }
   }
   const e2e = readJson('test-results/e2e-results.json');
   if (e2e?.stats) {
     passed += (e2e.stats.expected ?? 0) + (e2e.stats.flaky ?? 0);
     failed += e2e.stats.unexpected ?? 0;
     skipped += e2e.stats.skipped ?? 0;
+    for (const { file, title, seconds, error } of playwrightFailures(e2e.suites ?? []))
+      failures.push(`browser: ${file}: ${title} (${seconds} s): ${error}`);
   }
   say('summary');
   for (const c of checks) {
     process.stdout.write(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.seconds.toFixed(0).padStart(4)} s  ${c.name}\n`);
   }
+  for (const f of failures) process.stdout.write(`  failed: ${f.split('\n')[0].slice(0, 400)}\n`);
   const ok = checks.every((c) => c.ok) && failed === 0;
   process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   process.exit(ok ? 0 : 1);
+}
+
+/** Playwright's unexpected results in its JSON report: file, title, seconds and first error line. */
+function playwrightFailures(suites, file) {
+  const out = [];
+  for (const suite of suites) {
+    const at = file ?? suite.file;
+    for (const spec of suite.specs ?? [])
+      for (const t of spec.tests ?? [])
+        if (t.status === 'unexpected') {
+          const last = t.results?.at(-1);
+          const error = stripVTControlCharacters(last?.error?.message ?? last?.status ?? '');
+          out.push({ file: at, title: spec.title, seconds: Math.round((last?.duration ?? 0) / 1000), error });
+        }
+    out.push(...playwrightFailures(suite.suites ?? [], at));
+  }
+  return out;
 }
 
 /** Run a pnpm step to its end without blocking the event loop: resolves to its check. */
