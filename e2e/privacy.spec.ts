@@ -30,7 +30,7 @@ test('three tabs clip, noise and send clipping bits; rounds commit and the ledge
       task: {
         id: 'mnist-dp',
         model: { kind: 'mlp', hidden: [32] },
-        dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 3, seed: 3 },
+        dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 12, seed: 3 },
         rounds: {
           cohortSize: 3,
           minReports: 2,

@@ -85,7 +85,7 @@ test('secure aggregation: 8 tabs, 2 closed after sending their shares, the mean 
       task: {
         id: TASK,
         model: { kind: 'mlp', hidden: [16] },
-        dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 8, seed: 3 },
+        dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 24, seed: 3 },
         training: { epochs: 2, batchSize: 16, learningRate: 0.05, optimizer: 'sgd' },
         rounds: {
           cohortSize: 8,

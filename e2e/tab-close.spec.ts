@@ -19,7 +19,7 @@ test('a tab closed mid-round does not hold the round until its deadline', async 
       task: {
         id: 'mnist-close',
         model: { kind: 'mlp', hidden: [32] },
-        dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 4, seed: 5 },
+        dataset: { name: 'mnist', partition: { kind: 'iid' }, numShards: 8, seed: 5 },
         // Several epochs so the tab is surely still training when it is closed.
         training: { epochs: 6, batchSize: 32, learningRate: 0.1, optimizer: 'sgd' },
         rounds: { cohortSize: 3, minReports: 2, minClients: 3, overSelection: 1, deadlineMs, maxRounds: 1 },
