@@ -9,7 +9,7 @@ import { api, evaluatedRounds, OPERATOR_TOKEN, withCoordinator, withDashboard } 
 
 const TASK_ID = 'houses';
 const FEATURES = 4;
-const ROUNDS = 4;
+const ROUNDS = 3;
 
 interface Example {
   x: number[];
