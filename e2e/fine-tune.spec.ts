@@ -47,9 +47,8 @@ test("three tabs fine-tune the pretrained next-char transformer with LoRA: perpl
         data: { builtin: 'brown', part: 'fine-tune', partition: { kind: 'iid' }, numShards: 700, seed: 1 },
         training: { epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam', trainable: LORA },
         // A tab's first round also downloads the base and builds the transformer: on a loaded
-        // 2-core machine that takes longer than the specs' usual minute. A round commits with
-        // two of the three tabs if the third is still training at its deadline.
-        rounds: { ...specRounds(3, 2), minReports: 2, deadlineMs: 150_000 },
+        // 2-core machine that takes longer than the specs' usual minute.
+        rounds: { ...specRounds(3, 2), deadlineMs: 150_000 },
       },
     },
     async (coordinator) => {

@@ -11,11 +11,15 @@ export function builtinTaskFile(name: 'next-char' | 'next-char-finetune' | 'spam
   return JSON.parse(readFileSync(resolve(TASKS_DIR, `${name}.json`), 'utf8')) as Record<string, unknown>;
 }
 
-/** The rounds block of a spec's run: `tabs` tabs in every round, `rounds` rounds. */
+/**
+ * The rounds block of a spec's run: `tabs` tabs in every round, `rounds` rounds. A round waits for
+ * every tab until its deadline and commits with all but one: on a loaded machine one slow tab
+ * makes a round late, never a failed round to run again.
+ */
 export function specRounds(tabs: number, rounds: number): Record<string, unknown> {
   return {
     cohortSize: tabs,
-    minReports: tabs,
+    minReports: Math.max(1, tabs - 1),
     minClients: tabs,
     overSelection: 1,
     deadlineMs: 60_000,
@@ -44,7 +48,8 @@ export async function trainInTabs(
     pages.push(await openContributor(browser, coordinator.url, `task=${taskId}&backend=wasm`));
   await expect
     .poll(async () => (await api<{ status: string }>(coordinator.url, `/api/tasks/${taskId}`)).status, {
-      timeout: 3 * 60_000,
+      // Three rounds at their 60-second deadlines fit, with the tabs' start (the test allows 6 min).
+      timeout: 5 * 60_000,
       intervals: [1000],
     })
     .toBe('completed');
