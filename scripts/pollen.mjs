@@ -180,11 +180,16 @@ async function start() {
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
-/** Vitest's three layers (vitest.config.ts), each timed on its own. */
+/**
+ * Vitest's three layers (vitest.config.ts), each timed on its own, in the order they run: the
+ * system tests, which wait on processes, kills and lease expiries, beside the browser specs, which
+ * keep both cores busy; the integration tests, which keep both cores busy themselves, last, where
+ * the system tests alone left a core idle for much of their waiting.
+ */
 const VITEST_LAYERS = [
   ['unit', 'unit tests (vitest: pure code)'],
-  ['integration', 'integration tests (vitest: a coordinator in process)'],
   ['system', 'system tests (vitest: processes, PostgreSQL and Redis, the start commands)'],
+  ['integration', 'integration tests (vitest: a coordinator in process)'],
 ];
 
 /**
