@@ -1,5 +1,5 @@
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
-import { api, evaluatedRounds, withCoordinator } from './coordinator.ts';
+import { evaluatedRounds, untilCompleted, withCoordinator } from './coordinator.ts';
 import { POLLEN_DB_VERSION } from './indexeddb.ts';
 
 // The page functions below run in Chromium; the specs' tsconfig has Node's types only, so the
@@ -165,12 +165,10 @@ test('three tabs send top-k 1% uploads at 8 bits and take 8-bit model deltas dow
       const ids = ['e2e-topk-0001', 'e2e-topk-0002', 'e2e-topk-0003'];
       const devices = [];
       for (const id of ids) devices.push(await openDevice(browser, coordinator.url, id));
-      await expect
-        .poll(async () => (await api<{ status: string }>(coordinator.url, '/api/tasks/mnist-topk')).status, {
-          timeout: 3 * 60_000,
-          intervals: [1000],
-        })
-        .toBe('completed');
+      await untilCompleted(coordinator.url, 'mnist-topk', {
+        timeout: 3 * 60_000,
+        intervals: [1000],
+      });
       const rounds = (await evaluatedRounds<Round>(coordinator.url, 'mnist-topk')).filter(
         (r) => r.status === 'committed',
       );

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Browser, Page } from '@playwright/test';
+import { type Browser, expect, type Page } from '@playwright/test';
 
 const COORDINATOR_DIR = resolve(import.meta.dirname, '../apps/coordinator');
 /** The operator token of every coordinator the specs start. */
@@ -115,6 +115,20 @@ export async function api<T>(base: string, path: string): Promise<T> {
   const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
+}
+
+/**
+ * Wait until a task has run its rounds (its status `completed`), polling the operator API with
+ * `poll`'s timeout and intervals (Playwright's `expect.poll` defaults where not given).
+ */
+export async function untilCompleted(
+  base: string,
+  taskId: string,
+  poll: { timeout?: number; intervals?: number[] } = {},
+): Promise<void> {
+  await expect
+    .poll(async () => (await api<{ status: string }>(base, `/api/tasks/${taskId}`)).status, poll)
+    .toBe('completed');
 }
 
 /** A round record as the specs read it from the operator API. */

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
 import { draw, openContributor, SEVEN } from './contributors.ts';
-import { api, evaluatedRounds, OPERATOR_TOKEN, withCoordinator } from './coordinator.ts';
+import { evaluatedRounds, OPERATOR_TOKEN, untilCompleted, withCoordinator } from './coordinator.ts';
 import { builtinTask, createTask, HOST_TASK, MNIST_TASK } from './page-tasks.ts';
 
 /**
@@ -79,11 +79,9 @@ test('screenshots of each task page and of the dashboard on each task', async ({
       trainers.push(await openContributor(browser, coordinator.url, `task=${task.id}&backend=wasm`));
     }
     for (const task of TRAINED) {
-      await expect
-        .poll(async () => (await api<{ status: string }>(coordinator.url, `/api/tasks/${task.id}`)).status, {
-          timeout: 5 * 60_000,
-        })
-        .toBe('completed');
+      await untilCompleted(coordinator.url, task.id, {
+        timeout: 5 * 60_000,
+      });
       await evaluatedRounds(coordinator.url, task.id);
     }
     for (const t of trainers) await t.context.close();

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { openContributor } from './contributors.ts';
-import { type ApiRound, api, evaluatedRounds, withCoordinator } from './coordinator.ts';
+import { type ApiRound, api, evaluatedRounds, untilCompleted, withCoordinator } from './coordinator.ts';
 import { readBases } from './indexeddb.ts';
 import { builtinTaskFile, specRounds } from './text-tasks.ts';
 
@@ -55,12 +55,10 @@ test("three tabs fine-tune the pretrained next-char transformer with LoRA: perpl
       const tabs = [];
       for (let i = 0; i < 3; i++)
         tabs.push(await openContributor(browser, coordinator.url, `task=${TASK_ID}&backend=wasm`));
-      await expect
-        .poll(async () => (await api<{ status: string }>(coordinator.url, `/api/tasks/${TASK_ID}`)).status, {
-          timeout: 5 * 60_000,
-          intervals: [1000],
-        })
-        .toBe('completed');
+      await untilCompleted(coordinator.url, TASK_ID, {
+        timeout: 5 * 60_000,
+        intervals: [1000],
+      });
       const rounds = (await evaluatedRounds<Round>(coordinator.url, TASK_ID)).filter(
         (r) => r.status === 'committed',
       );

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { openContributor } from './contributors.ts';
-import { api, evaluatedRounds, withCoordinator } from './coordinator.ts';
+import { evaluatedRounds, untilCompleted, withCoordinator } from './coordinator.ts';
 
 interface Round {
   roundId: number;
@@ -35,12 +35,10 @@ test('five tabs train an MLP on IID shards to 0.85 held-out accuracy in 4 rounds
       const tabs = [];
       for (let i = 0; i < 5; i++)
         tabs.push(await openContributor(browser, coordinator.url, 'task=mnist-e2e&backend=wasm'));
-      await expect
-        .poll(async () => (await api<{ status: string }>(coordinator.url, '/api/tasks/mnist-e2e')).status, {
-          timeout: 5 * 60_000,
-          intervals: [2000],
-        })
-        .toBe('completed');
+      await untilCompleted(coordinator.url, 'mnist-e2e', {
+        timeout: 5 * 60_000,
+        intervals: [2000],
+      });
       const rounds = await evaluatedRounds<Round>(coordinator.url, 'mnist-e2e');
       const committed = rounds.filter((r) => r.status === 'committed');
       expect(committed).toHaveLength(4);

@@ -1,6 +1,13 @@
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs';
-import { api, evaluatedRounds, OPERATOR_TOKEN, withCoordinator, withDashboard } from './coordinator.ts';
+import {
+  api,
+  evaluatedRounds,
+  OPERATOR_TOKEN,
+  untilCompleted,
+  withCoordinator,
+  withDashboard,
+} from './coordinator.ts';
 
 // A task that is not MNIST, end to end: a float-feature regression model built and saved by
 // tfjs here, created through the REST API with its topology and initial weights inline, held-out
@@ -178,11 +185,9 @@ test('a regression model saved by tfjs trains in three tabs on their own example
     const contexts = await Promise.all([0, 1, 2].map(() => browser.newContext()));
     try {
       await Promise.all(contexts.map((c, i) => openHost(c, coordinator.url, examples(120, i + 1))));
-      await expect
-        .poll(async () => (await api<{ status: string }>(coordinator.url, `/api/tasks/${TASK_ID}`)).status, {
-          timeout: 60_000,
-        })
-        .toBe('completed');
+      await untilCompleted(coordinator.url, TASK_ID, {
+        timeout: 60_000,
+      });
     } finally {
       await Promise.all(contexts.map((c) => c.close()));
     }
@@ -292,11 +297,9 @@ test('a task with no held-out data on the coordinator is scored on the devices, 
     const contexts = await Promise.all([0, 1, 2].map(() => browser.newContext()));
     try {
       await Promise.all(contexts.map((c, i) => openHost(c, coordinator.url, own(i), id)));
-      await expect
-        .poll(async () => (await api<{ status: string }>(coordinator.url, `/api/tasks/${id}`)).status, {
-          timeout: 60_000,
-        })
-        .toBe('completed');
+      await untilCompleted(coordinator.url, id, {
+        timeout: 60_000,
+      });
       // The final version is scored once training has freed the devices.
       await expect
         .poll(

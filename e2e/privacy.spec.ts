@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { openContributor } from './contributors.ts';
-import { api, evaluatedRounds, OPERATOR_TOKEN, withCoordinator } from './coordinator.ts';
+import { api, evaluatedRounds, OPERATOR_TOKEN, untilCompleted, withCoordinator } from './coordinator.ts';
 
 interface Round {
   roundId: number;
@@ -52,12 +52,10 @@ test('three tabs clip, noise and send clipping bits; rounds commit and the ledge
       const tabs = [];
       for (let i = 0; i < 3; i++)
         tabs.push(await openContributor(browser, coordinator.url, 'task=mnist-dp&backend=wasm'));
-      await expect
-        .poll(async () => (await api<{ status: string }>(coordinator.url, '/api/tasks/mnist-dp')).status, {
-          timeout: 4 * 60_000,
-          intervals: [2000],
-        })
-        .toBe('completed');
+      await untilCompleted(coordinator.url, 'mnist-dp', {
+        timeout: 4 * 60_000,
+        intervals: [2000],
+      });
 
       const rounds = await evaluatedRounds<Round>(coordinator.url, 'mnist-dp');
       const committed = rounds.filter((r) => r.status === 'committed');

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { openContributor } from './contributors.ts';
-import { api, withCoordinator } from './coordinator.ts';
+import { untilCompleted, withCoordinator } from './coordinator.ts';
 import { HeapProbe, type HeapSample } from './heap.ts';
 
 /** 20 by default; POLLEN_SOAK_ROUNDS runs a longer soak by hand. */
@@ -73,9 +73,7 @@ test(`a tab trains ${ROUNDS} rounds without its memory growing`, async ({ browse
           await page.waitForTimeout(20);
         }
       }
-      await expect
-        .poll(async () => (await api<{ status: string }>(coordinator.url, '/api/tasks/mnist-soak')).status)
-        .toBe('completed');
+      await untilCompleted(coordinator.url, 'mnist-soak');
       const seconds = (Date.now() - started) / 1000;
 
       const tensors = new Set(readings.map((r) => r.tensors));

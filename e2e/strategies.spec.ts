@@ -1,5 +1,5 @@
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
-import { api, evaluatedRounds, removeDataDir, startCoordinator } from './coordinator.ts';
+import { evaluatedRounds, removeDataDir, startCoordinator, untilCompleted } from './coordinator.ts';
 import { POLLEN_DB_VERSION } from './indexeddb.ts';
 
 // The page functions below run in Chromium. The specs' tsconfig has Node's types only (the DOM
@@ -140,15 +140,10 @@ test('SCAFFOLD with FedProx trains in the browser and keeps c_i in an upgraded I
     const ids = ['e2e-device-0001', 'e2e-device-0002'];
     const devices = [];
     for (const id of ids) devices.push(await openDevice(browser, coordinator.url, id));
-    await expect
-      .poll(
-        async () => (await api<{ status: string }>(coordinator.url, '/api/tasks/mnist-scaffold')).status,
-        {
-          timeout: 3 * 60_000,
-          intervals: [1000],
-        },
-      )
-      .toBe('completed');
+    await untilCompleted(coordinator.url, 'mnist-scaffold', {
+      timeout: 3 * 60_000,
+      intervals: [1000],
+    });
     const rounds = await evaluatedRounds<Round>(coordinator.url, 'mnist-scaffold');
     expect(rounds.map((r) => [r.status, r.reported])).toEqual([
       ['committed', 2],

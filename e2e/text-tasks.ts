@@ -1,8 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type Browser, expect } from '@playwright/test';
+import type { Browser } from '@playwright/test';
 import { openContributor } from './contributors.ts';
-import { type ApiRound, api, evaluatedRounds, type RunningCoordinator } from './coordinator.ts';
+import {
+  type ApiRound,
+  api,
+  evaluatedRounds,
+  type RunningCoordinator,
+  untilCompleted,
+} from './coordinator.ts';
 
 const TASKS_DIR = resolve(import.meta.dirname, '../apps/coordinator/tasks');
 
@@ -46,13 +52,11 @@ export async function trainInTabs(
   const pages = [];
   for (let i = 0; i < tabs; i++)
     pages.push(await openContributor(browser, coordinator.url, `task=${taskId}&backend=wasm`));
-  await expect
-    .poll(async () => (await api<{ status: string }>(coordinator.url, `/api/tasks/${taskId}`)).status, {
-      // Three rounds at their 60-second deadlines fit, with the tabs' start (the test allows 6 min).
-      timeout: 5 * 60_000,
-      intervals: [1000],
-    })
-    .toBe('completed');
+  await untilCompleted(coordinator.url, taskId, {
+    // Three rounds at their 60-second deadlines fit, with the tabs' start (the test allows 6 min).
+    timeout: 5 * 60_000,
+    intervals: [1000],
+  });
   const rounds = await evaluatedRounds<ApiRound>(coordinator.url, taskId);
   const last = rounds.filter((r) => r.status === 'committed').at(-1)!;
   const { baselines } = await api<{ baselines: Baseline[] }>(

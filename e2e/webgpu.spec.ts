@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
 import { openContributor } from './contributors.ts';
-import { api, withCoordinator } from './coordinator.ts';
+import { api, untilCompleted, withCoordinator } from './coordinator.ts';
 
 // WebGPU is exposed by headless Chromium through SwiftShader once unsafe WebGPU is enabled.
 test.use({
@@ -37,15 +37,10 @@ test('a tab forced onto WebGPU trains through a full round and the coordinator r
         'task=mnist-webgpu&backend=webgpu',
       );
       await expect(page.locator('body')).toHaveAttribute('data-backend', 'webgpu');
-      await expect
-        .poll(
-          async () => (await api<{ status: string }>(coordinator.url, '/api/tasks/mnist-webgpu')).status,
-          {
-            timeout: 180_000,
-            intervals: [1000],
-          },
-        )
-        .toBe('completed');
+      await untilCompleted(coordinator.url, 'mnist-webgpu', {
+        timeout: 180_000,
+        intervals: [1000],
+      });
       const [round] = await api<{ status: string; backends: Record<string, number> }[]>(
         coordinator.url,
         '/api/tasks/mnist-webgpu/rounds',
