@@ -4,8 +4,8 @@ import { openContributor } from './contributors.ts';
 import { untilCompleted, withCoordinator } from './coordinator.ts';
 import { HeapProbe, type HeapSample } from './heap.ts';
 
-/** 20 by default; POLLEN_SOAK_ROUNDS runs a longer soak by hand. */
-const ROUNDS = Number(process.env.POLLEN_SOAK_ROUNDS ?? 20);
+/** 50 by default; POLLEN_SOAK_ROUNDS runs a longer soak by hand. */
+const ROUNDS = Number(process.env.POLLEN_SOAK_ROUNDS ?? 50);
 /** Rounds where the heaps are read (after a garbage collection); the first is after warm-up. */
 const HEAP_AT = [5, ...Array.from({ length: 10 }, (_, i) => Math.round(((i + 1) * ROUNDS) / 10))].filter(
   (r, i, all) => r >= 5 && all.indexOf(r) === i,
