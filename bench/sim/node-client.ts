@@ -4,6 +4,8 @@ import {
   type ClientToServerEvents,
   type FrozenBaseRef,
   type HeldOutReport,
+  type HeldOutSplit,
+  parseHeldOutSettings,
   type ServerToClientEvents,
   splitHeldOut,
   type TaskSpec,
@@ -124,7 +126,7 @@ export class NodeClient {
   /** Every example this device holds; `data` is all of them or, under `evaluation`, the part it trains on. */
   private examplesHeld: ExampleSet | null = null;
   /** The held-out part under the round's `evaluation`, and the fraction it was split at. */
-  private split: { readonly fraction: number; readonly heldOut: BatchSource } | null = null;
+  private split: { readonly key: string; readonly heldOut: BatchSource } | null = null;
   private numExamples = 0;
   private closed = false;
   private away = false;
@@ -158,7 +160,11 @@ export class NodeClient {
       trainer: {
         train: (input) => this.trainRound(input),
         // An evaluation round: the same held-out split training keeps apart, no training.
-        evaluate: ({ msg, weights }) => this.scoreHeldOut(msg.heldOutFraction, weights),
+        evaluate: ({ msg, weights }) =>
+          this.scoreHeldOut(
+            parseHeldOutSettings('evaluation', msg.heldOutFraction, msg.heldOutSplit),
+            weights,
+          ),
       },
       memory: new InMemoryDevice(),
       // Compressed downloads: the task's last broadcast model, kept in memory.
@@ -305,7 +311,12 @@ export class NodeClient {
     let out: TrainOutput;
     if (this.train) {
       await this.loadBase(msg.base ?? null);
-      const heldOut = await this.scoreHeldOut(msg.evaluation?.heldOutFraction ?? 0, weights);
+      const heldOut = await this.scoreHeldOut(
+        msg.evaluation
+          ? parseHeldOutSettings('evaluation', msg.evaluation.heldOutFraction, msg.evaluation.heldOutSplit)
+          : { heldOutFraction: 0 },
+        weights,
+      );
       const result = await trainLocal(this.model!, this.data!, weights, msg.training, this.task, undefined, {
         trainable: this.trainable,
         proximalMu: msg.strategy?.proximalMu ?? 0,
@@ -344,11 +355,17 @@ export class NodeClient {
    * score the global model on the held-out ones before training (docs/tasks.md, "Evaluation on
    * the devices"). Null when nothing is held out.
    */
-  private async scoreHeldOut(fraction: number, global: Float32Array): Promise<HeldOutReport | null> {
+  private async scoreHeldOut(
+    settings: { readonly heldOutFraction: number; readonly heldOutSplit?: HeldOutSplit },
+    global: Float32Array,
+  ): Promise<HeldOutReport | null> {
     const set = this.examplesHeld!;
-    if (this.split?.fraction !== fraction) {
+    const fraction = settings.heldOutFraction;
+    const key = JSON.stringify(settings);
+    if (this.split?.key !== key) {
+      // Keys in the order the client's examples were made (a document's windows in order).
       const keys = Array.from({ length: set.count }, (_, i) => i + 1);
-      const { train, heldOut } = splitHeldOut(keys, fraction);
+      const { train, heldOut } = splitHeldOut(keys, fraction, settings.heldOutSplit);
       const pick = (ks: readonly number[]): ExampleSet =>
         pickExamples(
           this.task,
@@ -356,7 +373,7 @@ export class NodeClient {
           ks.map((k) => k - 1),
         );
       this.data = yielding(arraySource(this.task, heldOut.length === 0 ? set : pick(train)));
-      this.split = { fraction, heldOut: arraySource(this.task, pick(heldOut)) };
+      this.split = { key, heldOut: arraySource(this.task, pick(heldOut)) };
     }
     await this.loadBase(null);
     return heldOutReport(this.model!, this.split.heldOut, global, this.task, this.trainable);

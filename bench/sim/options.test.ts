@@ -60,6 +60,15 @@ describe('pnpm sim options', () => {
     for (const bad of ['0.6', '-0.1', 'some']) {
       expect(refused(['--node', '--device-held-out', bad])).toMatchObject({ code: 'INVALID_OPTION' });
     }
+    // Which examples: by hash (the default) or a client's newest, a gap before them.
+    expect(parseSimArgs(['--node']).heldOutSplit).toEqual({ kind: 'hash' });
+    expect(parseSimArgs(['--node', '--held-out-split', 'newest:10']).heldOutSplit).toEqual({
+      kind: 'newest',
+      gap: 10,
+    });
+    for (const bad of ['newest', 'newest:-1', 'newest:1.5', 'oldest:3', '']) {
+      expect(refused(['--node', '--held-out-split', bad])).toMatchObject({ code: 'INVALID_OPTION' });
+    }
     // Evaluation rounds every N versions, on the devices' held-out examples only.
     expect(parseSimArgs(['--node', '--device-held-out', '0.2', '--federated-eval', '2']).federatedEvery).toBe(
       2,

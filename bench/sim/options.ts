@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { BUILTIN_TASKS, type BuiltinTask } from '@pollen/coordinator';
-import type { CompressionSettings, PrivacySettings, StrategyConfig } from '@pollen/fl-core';
+import type { CompressionSettings, HeldOutSplit, PrivacySettings, StrategyConfig } from '@pollen/fl-core';
 import { BenchError } from '../lib/errors.ts';
 import { parseCompression } from './compression-option.ts';
 import { DATA_USAGE, type OpenTaskOptions, parseOpenTask, type SimPartition } from './data-option.ts';
@@ -68,6 +68,8 @@ export interface SimOptions {
   readonly target: number | null;
   /** Share of each client's examples held out to score the global model on (the task's `evaluation`); 0: none. */
   readonly deviceHeldOut: number;
+  /** Which examples a client holds out (`--held-out-split hash | newest:GAP`, the task's `evaluation.heldOutSplit`). */
+  readonly heldOutSplit: HeldOutSplit;
   /** Evaluation rounds every N committed versions (`--federated-eval N`, needs --device-held-out); 0: none. */
   readonly federatedEvery: number;
   readonly timeoutMs: number;
@@ -139,6 +141,9 @@ const USAGE = `pnpm sim (--node | --browser) [N] [options]
   --device-held-out F    each client keeps F (at most 0.5) of its examples apart and scores the
                          global model on them before training; the report gives the spread
                          across clients (the task's evaluation block, docs/tasks.md)
+  --held-out-split S     which ones: hash (default; by a hash of each example) or newest:GAP
+                         (a client's newest examples, the GAP before them not trained on either:
+                         for text windows, GAP = the window's length)
   --federated-eval N     evaluation rounds every N committed versions: idle clients score the
                          global model on their held-out examples, metrics only (needs
                          --device-held-out); the report gives each round's federatedEvaluation
@@ -163,6 +168,14 @@ function num(flag: string, text: string | undefined, min: number, max: number, i
     invalid(`"--${flag}" expected ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${text}`);
   }
   return value;
+}
+
+/** `--held-out-split`: `hash`, or `newest:GAP` with GAP a whole number of examples. */
+export function parseHeldOutSplit(text: string): HeldOutSplit {
+  if (text === 'hash') return { kind: 'hash' };
+  const newest = /^newest:(\d+)$/.exec(text);
+  if (newest) return { kind: 'newest', gap: num('held-out-split', newest[1], 0, 1_000_000, true) };
+  return invalid(`"--held-out-split" expected hash or newest:GAP, got ${text}`);
 }
 
 export function parsePartition(text: string): SimPartition {
@@ -288,6 +301,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
         deadline: { type: 'string' },
         target: { type: 'string' },
         'device-held-out': { type: 'string' },
+        'held-out-split': { type: 'string' },
         'federated-eval': { type: 'string' },
         timeout: { type: 'string' },
         seed: { type: 'string' },
@@ -420,6 +434,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     seed: num('seed', str('seed') ?? String(SIM_DEFAULTS.seed), 0, 0xffffffff, true),
     target: target === undefined ? null : num('target', target, 0, 1),
     deviceHeldOut: num('device-held-out', str('device-held-out') ?? '0', 0, 0.5),
+    heldOutSplit: parseHeldOutSplit(str('held-out-split') ?? 'hash'),
     federatedEvery: num('federated-eval', str('federated-eval') ?? '0', 0, 1_000_000, true),
     timeoutMs: num('timeout', str('timeout') ?? String(SIM_DEFAULTS.timeoutS), 5, 6 * 3600) * 1000,
     outDir: str('out') ?? null,

@@ -121,5 +121,11 @@ function evaluationBlock(o: SimOptions): { evaluation?: Record<string, unknown> 
           deadlineMs: o.deadlineMs,
         }
       : null;
-  return { evaluation: { heldOutFraction: o.deviceHeldOut, ...(federated ? { federated } : {}) } };
+  return {
+    evaluation: {
+      heldOutFraction: o.deviceHeldOut,
+      ...(o.heldOutSplit.kind === 'hash' ? {} : { heldOutSplit: o.heldOutSplit }),
+      ...(federated ? { federated } : {}),
+    },
+  };
 }

@@ -297,13 +297,20 @@ export type {
   UnsupportedPolicy,
 } from './task/eligibility.ts';
 export { EligibilitySchema, judgeEligibility, validateEligibility } from './task/eligibility.ts';
-export type { EvaluationSettings, FederatedEvaluationSettings, HeldOutReport } from './task/evaluation.ts';
+export type {
+  EvaluationSettings,
+  FederatedEvaluationSettings,
+  HeldOutReport,
+  HeldOutSplit,
+} from './task/evaluation.ts';
 export {
   EvaluationSchema,
   FederatedEvaluationSchema,
+  HeldOutSplitSchema,
   isHeldOut,
   metricRange,
   parseHeldOutReport,
+  parseHeldOutSettings,
   secureEvaluationMeans,
   secureEvaluationWords,
   secureMetricCap,

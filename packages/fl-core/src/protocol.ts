@@ -2,7 +2,7 @@ import type { CompressionBits, CompressionKind } from './compression.ts';
 import type { PollenErrorCode } from './errors.ts';
 import type { MetricValues } from './metric-values.ts';
 import type { PrivacyMode } from './privacy/settings.ts';
-import type { HeldOutReport } from './task/evaluation.ts';
+import type { HeldOutReport, HeldOutSplit } from './task/evaluation.ts';
 import type { TrainingSpec } from './task.ts';
 
 /**
@@ -245,9 +245,10 @@ export interface RoundStartMessage {
    * Present when the task evaluates on the devices (`evaluation`) and the round takes per-client
    * reports (not under differential privacy or secure aggregation): keep this share of the
    * examples apart, never train on it, and report the global model's metrics on it before
-   * training (`UpdateMessage.heldOut`).
+   * training (`UpdateMessage.heldOut`). `heldOutSplit` says which examples (absent: by a hash of
+   * each key; fl-core's splitHeldOut).
    */
-  readonly evaluation?: { readonly heldOutFraction: number };
+  readonly evaluation?: { readonly heldOutFraction: number; readonly heldOutSplit?: HeldOutSplit };
 }
 
 /**
@@ -429,6 +430,8 @@ export interface EvaluationStartMessage {
   readonly weights: Binary;
   /** The share of the device's examples held out (the same split training rounds keep apart). */
   readonly heldOutFraction: number;
+  /** Which examples are held out (absent: by a hash of each key), as in training rounds. */
+  readonly heldOutSplit?: HeldOutSplit;
   /**
    * A task with secure aggregation: the device masks its report instead of sending it, and the
    * coordinator learns only the totals (docs/tasks.md, "Evaluation rounds"). The masked vector

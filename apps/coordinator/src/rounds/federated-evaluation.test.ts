@@ -25,7 +25,7 @@ async function turnOn(coordinator: TestCoordinator, federated: Record<string, nu
   const task = (await coordinator.store.getTask('tiny'))!;
   await coordinator.engine.configure('tiny', {
     ...task.spec,
-    evaluation: { heldOutFraction: 0.2, federated },
+    evaluation: { heldOutFraction: 0.2, heldOutSplit: { kind: 'newest', gap: 2 }, federated },
   } as TaskSpec);
 }
 
@@ -60,7 +60,13 @@ describe('federated evaluation rounds', () => {
     const msgs = await Promise.all(asked);
     const msg = msgs[0]!;
     expect(msgs.every((m) => m.evaluationId === msg.evaluationId)).toBe(true);
-    expect(msg).toMatchObject({ taskId: 'tiny', modelVersion: 0, heldOutFraction: 0.2 });
+    // The devices hold out the same examples as in training rounds.
+    expect(msg).toMatchObject({
+      taskId: 'tiny',
+      modelVersion: 0,
+      heldOutFraction: 0.2,
+      heldOutSplit: { kind: 'newest', gap: 2 },
+    });
     expect(engine.population.counts('tiny').evaluating).toBe(5);
     // Busy devices are not available to training meanwhile.
     expect(engine.population.available('tiny')).toHaveLength(0);

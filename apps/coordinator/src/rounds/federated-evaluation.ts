@@ -188,6 +188,7 @@ export class FederatedEvaluation {
       deadline,
       weights,
       heldOutFraction: task.spec.evaluation!.heldOutFraction,
+      ...(task.spec.evaluation!.heldOutSplit ? { heldOutSplit: task.spec.evaluation!.heldOutSplit } : {}),
     };
     const secure = task.spec.secureAggregation
       ? this.startSecure(task.spec, id, waiting.version, cohort, settings, startedAt)

@@ -38,8 +38,10 @@ const code = async (ack: Promise<{ ok: boolean; code?: string }>): Promise<strin
 
 describe('held-out reports of the global model', () => {
   it('asks for them, refuses bad ones with codes, and records the good ones per client', async () => {
-    const { coordinator, d, clients, msg } = await cohortOf({ evaluation: { heldOutFraction: 0.2 } });
-    expect(msg.evaluation).toEqual({ heldOutFraction: 0.2 });
+    const evaluation = { heldOutFraction: 0.2, heldOutSplit: { kind: 'newest', gap: 9 } };
+    const { coordinator, d, clients, msg } = await cohortOf({ evaluation });
+    // The devices are told the share and which examples (and nothing of evaluation rounds).
+    expect(msg.evaluation).toEqual(evaluation);
     const [a, b, c] = clients as [NodeContributor, NodeContributor, NodeContributor];
     const delta = new Float32Array(d).fill(0.01);
     const report = (metrics: Record<string, number>, numExamples = 2) => ({

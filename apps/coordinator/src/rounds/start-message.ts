@@ -69,7 +69,14 @@ export function roundStart(
     ...(control ? { control } : {}),
     ...(options.privacy ? { privacy: options.privacy.message } : {}),
     ...(options.compression ? { compression: options.compression } : {}),
-    ...(spec.evaluation && asksHeldOut(spec, options.privacy) ? { evaluation: spec.evaluation } : {}),
+    ...(spec.evaluation && asksHeldOut(spec, options.privacy)
+      ? {
+          evaluation: {
+            heldOutFraction: spec.evaluation.heldOutFraction,
+            ...(spec.evaluation.heldOutSplit ? { heldOutSplit: spec.evaluation.heldOutSplit } : {}),
+          },
+        }
+      : {}),
   };
   const coordinateBytes = options.compression?.coordinates?.byteLength ?? 0;
   return {

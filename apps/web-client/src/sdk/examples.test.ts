@@ -128,4 +128,17 @@ describe('examples on the device', () => {
     const lone = await storedSplit('lone', houses, 0.5);
     expect([lone.train.count, lone.heldOut.count]).toEqual([1, 0]);
   });
+
+  it('holds out the newest examples of a stream, with a gap before them trained on by neither side', async () => {
+    const rows = Array.from({ length: 50 }, (_, i) => ({ x: Float32Array.of(i, 0), y: Float32Array.of(i) }));
+    await addTaskExamples('stream', houses, rows, 'host', 1 << 30);
+    const ys = async (source: Awaited<ReturnType<typeof storedSplit>>['train']): Promise<number[]> => {
+      const out: number[] = [];
+      for await (const b of source.batches(16, true)) out.push(...b.y);
+      return out.sort((a, b) => a - b);
+    };
+    const { train, heldOut } = await storedSplit('stream', houses, 0.2, { kind: 'newest', gap: 3 });
+    expect(await ys(heldOut)).toEqual(Array.from({ length: 10 }, (_, i) => 40 + i));
+    expect(await ys(train)).toEqual(Array.from({ length: 37 }, (_, i) => i));
+  });
 });

@@ -1,4 +1,4 @@
-import { splitHeldOut } from '@pollen/fl-core';
+import { type HeldOutSplit, splitHeldOut } from '@pollen/fl-core';
 import {
   allocate,
   type BatchSource,
@@ -95,15 +95,16 @@ export async function storedSource(taskId: string, task: ExampleTask): Promise<B
 /**
  * A task's examples split for evaluation on the device (docs/tasks.md, "Evaluation on the
  * devices"): the share `heldOutFraction` of them, chosen by a fixed hash of each example's key
- * (fl-core's splitHeldOut, so an example stays on its side from round to round), is never
- * trained on.
+ * or, with a `newest` split, the newest by key (fl-core's splitHeldOut, so an example trained on
+ * is never held out later), is never trained on.
  */
 export async function storedSplit(
   taskId: string,
   task: ExampleTask,
   heldOutFraction: number,
+  heldOutSplit?: HeldOutSplit,
 ): Promise<{ readonly train: BatchSource; readonly heldOut: BatchSource }> {
-  const { train, heldOut } = splitHeldOut(await storage.exampleKeys(taskId), heldOutFraction);
+  const { train, heldOut } = splitHeldOut(await storage.exampleKeys(taskId), heldOutFraction, heldOutSplit);
   return { train: keySource(train, task), heldOut: keySource(heldOut, task) };
 }
 

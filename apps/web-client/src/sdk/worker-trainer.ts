@@ -1,4 +1,4 @@
-import type { Backend, FrozenBaseRef, HeldOutReport } from '@pollen/fl-core';
+import { type Backend, type FrozenBaseRef, type HeldOutReport, parseHeldOutSettings } from '@pollen/fl-core';
 import type { EvaluateInput, FrozenBase, Trainer, TrainInput, TrainOutput } from '@pollen/participation';
 import { WorkerCalls } from '../worker/calls.ts';
 import type { BaseTransfer, TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
@@ -112,7 +112,13 @@ export class WorkerTrainer implements Trainer {
             },
             control: (control?.buffer as ArrayBuffer | undefined) ?? null,
             clientControl: (clientControl?.buffer as ArrayBuffer | undefined) ?? null,
-            heldOutFraction: msg.evaluation?.heldOutFraction ?? 0,
+            ...(msg.evaluation
+              ? parseHeldOutSettings(
+                  'evaluation',
+                  msg.evaluation.heldOutFraction,
+                  msg.evaluation.heldOutSplit,
+                )
+              : { heldOutFraction: 0 }),
             base,
           },
           transfer,
@@ -145,7 +151,7 @@ export class WorkerTrainer implements Trainer {
             taskId: msg.taskId,
             task: this.task,
             weights: weights.buffer as ArrayBuffer,
-            heldOutFraction: msg.heldOutFraction,
+            ...parseHeldOutSettings('evaluation', msg.heldOutFraction, msg.heldOutSplit),
             base,
           },
           [weights.buffer as ArrayBuffer, ...(base ? [base.frame] : [])],

@@ -2,6 +2,7 @@ import type {
   Backend,
   ClientMetrics,
   HeldOutReport,
+  HeldOutSplit,
   LocalStrategy,
   TaskSpec,
   TrainableSpec,
@@ -50,6 +51,8 @@ export interface TrainRequest {
    * evaluated before training (the round's `evaluation`); 0: train on all, evaluate nothing.
    */
   readonly heldOutFraction: number;
+  /** Which examples are held out (absent: by a hash of each key). */
+  readonly heldOutSplit?: HeldOutSplit;
   /** A fine-tuning task's frozen base; the worker writes it into the model when its checksum changed. */
   readonly base: BaseTransfer | null;
 }
@@ -63,6 +66,7 @@ export interface EvaluateRequest {
   /** The global model, float32, transferred. */
   readonly weights: ArrayBuffer;
   readonly heldOutFraction: number;
+  readonly heldOutSplit?: HeldOutSplit;
   readonly base: BaseTransfer | null;
 }
 

@@ -74,7 +74,12 @@ function strategyFor(req: TrainRequest, dimension: number): LocalStrategyInput {
 
 async function train(req: TrainRequest): Promise<void> {
   const m = await modelFor(req);
-  const { train: local, heldOut } = await storedSplit(req.taskId, req.task, req.heldOutFraction);
+  const { train: local, heldOut } = await storedSplit(
+    req.taskId,
+    req.task,
+    req.heldOutFraction,
+    req.heldOutSplit,
+  );
   const global = new Float32Array(req.weights);
   const trainable = trainableOf(req.task);
   const before = await heldOutReport(m, heldOut, global, req.task, trainable);
@@ -120,7 +125,7 @@ async function train(req: TrainRequest): Promise<void> {
 /** An evaluation round: the global model on the held-out examples, the same split training keeps apart. */
 async function evaluate(req: EvaluateRequest): Promise<void> {
   const m = await modelFor(req);
-  const { heldOut } = await storedSplit(req.taskId, req.task, req.heldOutFraction);
+  const { heldOut } = await storedSplit(req.taskId, req.task, req.heldOutFraction, req.heldOutSplit);
   const report = await heldOutReport(
     m,
     heldOut,

@@ -4,9 +4,11 @@ import {
   isHeldOut,
   metricRange,
   parseHeldOutReport,
+  parseHeldOutSettings,
   secureEvaluationMeans,
   secureEvaluationWords,
   secureMetricCap,
+  splitHeldOut,
   validateEvaluation,
 } from './evaluation.ts';
 
@@ -46,6 +48,74 @@ describe('evaluation on the devices', () => {
     expect(Array.from({ length: 100 }, (_, k) => isHeldOut(k, 0)).some(Boolean)).toBe(false);
     // Nested: what a smaller fraction holds out, a larger one does too.
     for (let key = 0; key < 1000; key++) if (isHeldOut(key, 0.1)) expect(isHeldOut(key, 0.3)).toBe(true);
+  });
+
+  it('takes a held-out split: hash (the default, left out of the settings) or the newest with a gap', () => {
+    expect(validateEvaluation({ heldOutFraction: 0.2, heldOutSplit: { kind: 'hash' } })).toEqual({
+      heldOutFraction: 0.2,
+    });
+    expect(validateEvaluation({ heldOutFraction: 0.2, heldOutSplit: { kind: 'newest', gap: 10 } })).toEqual({
+      heldOutFraction: 0.2,
+      heldOutSplit: { kind: 'newest', gap: 10 },
+    });
+    for (const heldOutSplit of [
+      { kind: 'newest' },
+      { kind: 'newest', gap: -1 },
+      { kind: 'newest', gap: 1.5 },
+      { kind: 'newest', gap: Number.NaN },
+      { kind: 'newest', gap: 2_000_000 },
+      { kind: 'hash', gap: 3 },
+      { kind: 'oldest', gap: 3 },
+      'newest',
+    ]) {
+      expect(code(() => validateEvaluation({ heldOutFraction: 0.2, heldOutSplit }))).toBe('INVALID_TASK');
+    }
+    // The same checks on what a round or an evaluation message carries to a device.
+    expect(parseHeldOutSettings('evaluation', 0.2, { kind: 'newest', gap: 3 })).toEqual({
+      heldOutFraction: 0.2,
+      heldOutSplit: { kind: 'newest', gap: 3 },
+    });
+    expect(parseHeldOutSettings('evaluation', 0, undefined)).toEqual({ heldOutFraction: 0 });
+    for (const [fraction, split] of [
+      [0.7, undefined],
+      [Number.NaN, undefined],
+      ['0.2', undefined],
+      [0.2, { kind: 'newest', gap: -3 }],
+      [0.2, null],
+    ] as const) {
+      expect(code(() => parseHeldOutSettings('evaluation', fraction, split))).toBe('INVALID_MESSAGE');
+    }
+  });
+
+  it('holds out the newest keys with a gap before them, and never holds out a key once trained on', () => {
+    const keys = Array.from({ length: 100 }, (_, i) => 100 - i); // in any order
+    const { train, heldOut } = splitHeldOut(keys, 0.2, { kind: 'newest', gap: 5 });
+    expect(heldOut).toEqual(Array.from({ length: 20 }, (_, i) => 81 + i));
+    expect(train).toEqual(Array.from({ length: 75 }, (_, i) => 1 + i));
+    // Examples added one at a time: once the device holds some out, the boundary only moves
+    // forward (before that, with too few examples, it trains on all of them).
+    const everTrained = new Set<number>();
+    let holding = 0;
+    for (let n = 1; n <= 300; n++) {
+      const split = splitHeldOut(
+        Array.from({ length: n }, (_, i) => i + 1),
+        0.3,
+        { kind: 'newest', gap: 4 },
+      );
+      if (split.heldOut.length === 0) continue;
+      holding++;
+      for (const k of split.heldOut) expect(everTrained.has(k)).toBe(false);
+      for (const k of split.train) everTrained.add(k);
+    }
+    expect(holding).toBe(294);
+    // Too few examples to hold any out past the gap: train on all, hold none back.
+    expect(splitHeldOut([1, 2, 3, 4], 0.25, { kind: 'newest', gap: 3 })).toEqual({
+      train: [1, 2, 3, 4],
+      heldOut: [],
+    });
+    // The hash split is what it was without the argument.
+    expect(splitHeldOut(keys, 0.2, { kind: 'hash' })).toEqual(splitHeldOut(keys, 0.2));
+    expect(splitHeldOut(keys, 0.2).heldOut).toEqual(keys.filter((k) => isHeldOut(k, 0.2)));
   });
 
   it('knows each metric range', () => {

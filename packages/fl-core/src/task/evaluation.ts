@@ -53,6 +53,31 @@ export const FederatedEvaluationSchema = Type.Object(
 
 export type FederatedEvaluationSettings = Static<typeof FederatedEvaluationSchema>;
 
+/**
+ * Which of a device's examples are held out (docs/tasks.md, "Evaluation on the devices"):
+ * `hash`, a fixed hash of each example's key (examples independent of each other); `newest`, the
+ * newest share by key, with the `gap` examples just before them kept out of training too, for
+ * examples cut from one stream (text windows at stride 1 share all but one character with their
+ * neighbours: a hash split would score the model on text it trained on).
+ */
+export const HeldOutSplitSchema = Type.Union([
+  Type.Object({ kind: Type.Literal('hash') }, { additionalProperties: false }),
+  Type.Object(
+    {
+      kind: Type.Literal('newest'),
+      gap: Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000,
+        description:
+          'Examples before the held-out ones that are not trained on either (the overlap of a window)',
+      }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
+export type HeldOutSplit = Static<typeof HeldOutSplitSchema>;
+
 export const EvaluationSchema = Type.Object(
   {
     heldOutFraction: Type.Number({
@@ -60,6 +85,7 @@ export const EvaluationSchema = Type.Object(
       maximum: 0.5,
       description: "Share of each device's examples kept apart for evaluation, never trained on (0: none)",
     }),
+    heldOutSplit: Type.Optional(HeldOutSplitSchema),
     federated: Type.Optional(FederatedEvaluationSchema),
   },
   { additionalProperties: false, description: 'Evaluation on the devices (docs/tasks.md)' },
@@ -86,7 +112,28 @@ export function validateEvaluation(value: unknown): EvaluationSettings | null {
     );
   }
   if (e.heldOutFraction <= 0) return null;
-  return { heldOutFraction: e.heldOutFraction, ...(federated ? { federated: { ...federated } } : {}) };
+  return {
+    heldOutFraction: e.heldOutFraction,
+    ...(e.heldOutSplit && e.heldOutSplit.kind !== 'hash' ? { heldOutSplit: { ...e.heldOutSplit } } : {}),
+    ...(federated ? { federated: { ...federated } } : {}),
+  };
+}
+
+/**
+ * Check the held-out part of a message from the coordinator (a round's or an evaluation's):
+ * a fraction in [0, 0.5] and, where present, a split as a task may name one.
+ */
+export function parseHeldOutSettings(
+  name: string,
+  fraction: unknown,
+  split: unknown,
+): { readonly heldOutFraction: number; readonly heldOutSplit?: HeldOutSplit } {
+  if (typeof fraction !== 'number' || !Number.isFinite(fraction) || fraction < 0 || fraction > 0.5) {
+    throw new PollenError('INVALID_MESSAGE', `"${name}.heldOutFraction" must be a number from 0 to 0.5`);
+  }
+  if (split === undefined) return { heldOutFraction: fraction };
+  checkSchema(HeldOutSplitSchema, split, 'INVALID_MESSAGE', `${name}.heldOutSplit`);
+  return { heldOutFraction: fraction, heldOutSplit: { ...(split as HeldOutSplit) } };
 }
 
 /**
@@ -105,16 +152,32 @@ export function isHeldOut(key: number, fraction: number): boolean {
 }
 
 /**
- * A device's examples, by key, split for evaluation: those isHeldOut picks are never trained
- * on. A device whose examples would all be held out trains on all of them and holds none back.
+ * A device's examples, by key, split for evaluation; the held-out ones are never trained on. A
+ * device whose examples would all be held out (or left in the gap) trains on all of them and
+ * holds none back.
+ *
+ * `hash` (the default): the keys isHeldOut picks. `newest`: the newest `round(fraction * n)`
+ * keys, and the `gap` keys before them go to neither side. Once a device holds some out, the
+ * boundary only moves forward as examples are added, so an example trained on since is never
+ * held out later (unless examples are deleted).
  */
 export function splitHeldOut(
   keys: readonly number[],
   fraction: number,
+  split: HeldOutSplit = { kind: 'hash' },
 ): { readonly train: readonly number[]; readonly heldOut: readonly number[] } {
-  const heldOut = keys.filter((k) => isHeldOut(k, fraction));
-  const train = keys.filter((k) => !isHeldOut(k, fraction));
-  return train.length === 0 ? { train: keys, heldOut: [] } : { train, heldOut };
+  let train: readonly number[];
+  let heldOut: readonly number[];
+  if (split.kind === 'newest') {
+    const sorted = [...keys].sort((a, b) => a - b);
+    const boundary = sorted.length - Math.round(fraction * sorted.length);
+    heldOut = sorted.slice(boundary);
+    train = sorted.slice(0, Math.max(0, boundary - split.gap));
+  } else {
+    heldOut = keys.filter((k) => isHeldOut(k, fraction));
+    train = keys.filter((k) => !isHeldOut(k, fraction));
+  }
+  return train.length === 0 || heldOut.length === 0 ? { train: keys, heldOut: [] } : { train, heldOut };
 }
 
 /** The values a metric can take: a report outside them is refused. */
