@@ -250,7 +250,7 @@ interface DeviceRound {
   roundId: number;
   status: string;
   metrics: Record<string, number> | null;
-  onDevices?: { version: number; clients: number; metrics: Record<string, number> };
+  onDevices?: { version: number; clients: number; numExamples: number; metrics: Record<string, number> };
 }
 
 interface SecureEvaluation {
@@ -286,7 +286,10 @@ test('a task with no held-out data on the coordinator is scored on the devices, 
   await withCoordinator({}, async (coordinator) => {
     // Evaluation rounds score every version on the three devices' held-out houses, metrics only.
     const federated = { every: 1, cohortSize: 3, minReports: 3, deadlineMs: 30_000 };
-    await createTask(coordinator.url, id, artifacts, { evaluation: { heldOutFraction: 0.25, federated } });
+    // Each device holds out its newest quarter (40 of its 160 houses), 5 more trained on by neither.
+    await createTask(coordinator.url, id, artifacts, {
+      evaluation: { heldOutFraction: 0.25, heldOutSplit: { kind: 'newest', gap: 5 }, federated },
+    });
     // Non-IID devices: each holds houses from its own part of the feature space.
     const own = (i: number): Example[] =>
       examples(160, i + 11).map((e) => {
@@ -339,7 +342,7 @@ test('a task with no held-out data on the coordinator is scored on the devices, 
     // of the version it trained from, and it falls as the model learns.
     for (const [i, r] of rounds.entries()) {
       expect(r.metrics).toBeNull();
-      expect(r.onDevices).toMatchObject({ version: i, clients: 3 });
+      expect(r.onDevices).toMatchObject({ version: i, clients: 3, numExamples: 3 * 40 });
     }
     const mse = rounds.map((r) => r.onDevices!.metrics.mse!);
     // The same held-out split scored by the same model: an evaluation round of a version agrees
