@@ -33,6 +33,13 @@ const houses = {
   target: { kind: 'regression' as const, shape: [1] },
 };
 
+/** The labels a split's side holds, sorted: which examples it picked. */
+async function ys(source: Awaited<ReturnType<typeof storedSplit>>['train']): Promise<number[]> {
+  const out: number[] = [];
+  for await (const b of source.batches(16, true)) out.push(...b.y);
+  return out.sort((a, b) => a - b);
+}
+
 describe('examples on the device', () => {
   it('keeps what a visitor held before the upgrade to version 4 and later, labels as int32', async () => {
     await openVersion3();
@@ -103,11 +110,6 @@ describe('examples on the device', () => {
   it('keeps a fixed share of the examples apart for evaluation, never in the training split', async () => {
     const rows = Array.from({ length: 200 }, (_, i) => ({ x: Float32Array.of(i, 0), y: Float32Array.of(i) }));
     await addTaskExamples('split', houses, rows, 'host', 1 << 30);
-    const ys = async (source: Awaited<ReturnType<typeof storedSplit>>['train']): Promise<number[]> => {
-      const out: number[] = [];
-      for await (const b of source.batches(64, true)) out.push(...b.y);
-      return out.sort((a, b) => a - b);
-    };
     const { train, heldOut } = await storedSplit('split', houses, 0.2);
     const trained = await ys(train);
     const held = await ys(heldOut);
@@ -132,11 +134,6 @@ describe('examples on the device', () => {
   it('holds out the newest examples of a stream, with a gap before them trained on by neither side', async () => {
     const rows = Array.from({ length: 50 }, (_, i) => ({ x: Float32Array.of(i, 0), y: Float32Array.of(i) }));
     await addTaskExamples('stream', houses, rows, 'host', 1 << 30);
-    const ys = async (source: Awaited<ReturnType<typeof storedSplit>>['train']): Promise<number[]> => {
-      const out: number[] = [];
-      for await (const b of source.batches(16, true)) out.push(...b.y);
-      return out.sort((a, b) => a - b);
-    };
     const { train, heldOut } = await storedSplit('stream', houses, 0.2, { kind: 'newest', gap: 3 });
     expect(await ys(heldOut)).toEqual(Array.from({ length: 10 }, (_, i) => 40 + i));
     expect(await ys(train)).toEqual(Array.from({ length: 37 }, (_, i) => i));
