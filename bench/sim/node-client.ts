@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  asksHeldOutReport,
   type Backend,
   type ClientToServerEvents,
   type FrozenBaseRef,
@@ -313,9 +314,15 @@ export class NodeClient {
       await this.loadBase(msg.base ?? null);
       const heldOut = await this.scoreHeldOut(
         msg.evaluation
-          ? parseHeldOutSettings('evaluation', msg.evaluation.heldOutFraction, msg.evaluation.heldOutSplit)
+          ? parseHeldOutSettings(
+              'evaluation',
+              msg.evaluation.heldOutFraction,
+              msg.evaluation.heldOutSplit,
+              msg.evaluation.report,
+            )
           : { heldOutFraction: 0 },
         weights,
+        asksHeldOutReport(msg.evaluation),
       );
       const result = await trainLocal(this.model!, this.data!, weights, msg.training, this.task, undefined, {
         trainable: this.trainable,
@@ -355,9 +362,11 @@ export class NodeClient {
    * score the global model on the held-out ones before training (docs/tasks.md, "Evaluation on
    * the devices"). Null when nothing is held out.
    */
+  /** Keep the held-out examples apart (training uses the rest), and score `global` on them if `score`. */
   private async scoreHeldOut(
     settings: { readonly heldOutFraction: number; readonly heldOutSplit?: HeldOutSplit },
     global: Float32Array,
+    score = true,
   ): Promise<HeldOutReport | null> {
     const set = this.examplesHeld!;
     const fraction = settings.heldOutFraction;
@@ -375,6 +384,7 @@ export class NodeClient {
       this.data = yielding(arraySource(this.task, heldOut.length === 0 ? set : pick(train)));
       this.split = { key, heldOut: arraySource(this.task, pick(heldOut)) };
     }
+    if (!score) return null;
     await this.loadBase(null);
     return heldOutReport(this.model!, this.split.heldOut, global, this.task, this.trainable);
   }

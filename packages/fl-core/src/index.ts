@@ -126,6 +126,7 @@ export type {
   ModelRef,
   RoundCompression,
   RoundEndMessage,
+  RoundEvaluation,
   RoundModelMessage,
   RoundModelReply,
   RoundPrivacy,
@@ -145,7 +146,14 @@ export type {
   UploadSlotReply,
   WithdrawMessage,
 } from './protocol.ts';
-export { BACKENDS, CLIENT_ID_PATTERN, CLIENT_SECRET_PATTERN, PROTOCOL_VERSION, toBytes } from './protocol.ts';
+export {
+  asksHeldOutReport,
+  BACKENDS,
+  CLIENT_ID_PATTERN,
+  CLIENT_SECRET_PATTERN,
+  PROTOCOL_VERSION,
+  toBytes,
+} from './protocol.ts';
 export type { Rng } from './rng.ts';
 export { gamma, gaussian, hashSeed, seededRng, shuffle } from './rng.ts';
 export type { RoundMode, RoundSchedule } from './round-mode.ts';

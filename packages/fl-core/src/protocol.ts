@@ -242,13 +242,26 @@ export interface RoundStartMessage {
    */
   readonly secagg?: RoundSecAgg;
   /**
-   * Present when the task evaluates on the devices (`evaluation`) and the round takes per-client
-   * reports (not under differential privacy or secure aggregation): keep this share of the
-   * examples apart, never train on it, and report the global model's metrics on it before
-   * training (`UpdateMessage.heldOut`). `heldOutSplit` says which examples (absent: by a hash of
-   * each key; fl-core's splitHeldOut).
+   * Present when the task evaluates on the devices (`evaluation`): keep this share of the
+   * examples apart and never train on it; `heldOutSplit` says which examples (absent: by a hash
+   * of each key; fl-core's splitHeldOut). Unless `report` is false (rounds under differential
+   * privacy or secure aggregation, which take no per-client reports), also report the global
+   * model's metrics on them before training (`UpdateMessage.heldOut`).
    */
-  readonly evaluation?: { readonly heldOutFraction: number; readonly heldOutSplit?: HeldOutSplit };
+  readonly evaluation?: RoundEvaluation;
+}
+
+/** A round's held-out examples on the devices (`RoundStartMessage.evaluation`). */
+export interface RoundEvaluation {
+  readonly heldOutFraction: number;
+  readonly heldOutSplit?: HeldOutSplit;
+  /** False: keep the examples apart, report nothing on them. Absent: report. */
+  readonly report?: false;
+}
+
+/** Whether a round asks its devices for the global model's metrics on their held-out examples. */
+export function asksHeldOutReport(evaluation: RoundEvaluation | undefined): boolean {
+  return evaluation !== undefined && evaluation.report !== false;
 }
 
 /**

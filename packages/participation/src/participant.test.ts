@@ -97,6 +97,8 @@ describe('Participant', () => {
     for (const [extra, expected] of [
       [{ evaluation: { heldOutFraction: 0.2 } }, heldOut],
       [{}, undefined],
+      // Kept apart, not reported (a round under differential privacy or secure aggregation).
+      [{ evaluation: { heldOutFraction: 0.2, report: false } }, undefined],
     ] as const) {
       const { link, sent } = recordingLink();
       const { p } = participant(async () => output(new Float32Array(D), { heldOut }), link);

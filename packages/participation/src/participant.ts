@@ -1,6 +1,7 @@
 import { decodeDense, encodeDense } from '@pollen/compression';
 import {
   type Ack,
+  asksHeldOutReport,
   type Backend,
   type Binary,
   type ClientMetrics,
@@ -406,7 +407,7 @@ export class Participant {
         update: encoded!.frame,
         ...(controlFrame ? { controlDelta: controlFrame } : {}),
         ...(sent?.clipBit !== undefined ? { clipBit: sent.clipBit } : {}),
-        ...(out.heldOut && msg.evaluation ? { heldOut: out.heldOut } : {}),
+        ...(out.heldOut && asksHeldOutReport(msg.evaluation) ? { heldOut: out.heldOut } : {}),
       });
     }
     events.answered?.(msg, ack, encoded?.frame ?? null);

@@ -1,4 +1,4 @@
-import { type RoundStartMessage, uploadPlanFor } from '@pollen/fl-core';
+import { asksHeldOutReport, type RoundStartMessage, uploadPlanFor } from '@pollen/fl-core';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClusterPort } from '../rounds/cluster-port.ts';
@@ -171,7 +171,7 @@ export class ClusterNode implements ClusterPort {
       privacy: plan.privacy,
       // The round's upload compression, from the start message the holder built (coordinates.ts).
       upload: plan.start.compression ? uploadPlanFor(plan.start, plan.dimension) : null,
-      heldOut: plan.start.evaluation !== undefined,
+      heldOut: asksHeldOutReport(plan.start.evaluation),
     });
     if (!runner.follow(round)) {
       round.close('stopped');

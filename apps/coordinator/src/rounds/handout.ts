@@ -1,4 +1,4 @@
-import { PollenError } from '@pollen/fl-core';
+import { asksHeldOutReport, PollenError } from '@pollen/fl-core';
 import type { RoundRecord } from '../store/types.ts';
 import type { CloseReason, RoundHandle, Submission } from './handle.ts';
 import { intake, refuseStageMessage } from './intake.ts';
@@ -56,7 +56,7 @@ export class Handout implements RoundHandle {
 
   /** Whether the model was handed out asking for the global model's metrics on held-out examples. */
   get heldOut(): boolean {
-    return this.message.evaluation !== undefined;
+    return asksHeldOutReport(this.message.evaluation);
   }
 
   checkMembership(clientId: string): void {

@@ -78,15 +78,26 @@ describe('held-out reports of the global model', () => {
   });
 
   it('refuses a report the round did not ask for: no evaluation, or differential privacy', async () => {
-    for (const extra of [
-      {},
-      {
-        evaluation: { heldOutFraction: 0.2 },
-        privacy: { mode: 'distributed', noiseMultiplier: 0.5, clipNorm: 1, delta: 1e-5, epsilonBudget: 1e3 },
-      },
-    ]) {
+    for (const [extra, evaluation] of [
+      [{}, undefined],
+      [
+        {
+          evaluation: { heldOutFraction: 0.2, heldOutSplit: { kind: 'newest', gap: 2 } },
+          privacy: {
+            mode: 'distributed',
+            noiseMultiplier: 0.5,
+            clipNorm: 1,
+            delta: 1e-5,
+            epsilonBudget: 1e3,
+          },
+        },
+        // The devices still keep the examples apart (an evaluation round scores them later),
+        // and report nothing on them.
+        { heldOutFraction: 0.2, heldOutSplit: { kind: 'newest', gap: 2 }, report: false },
+      ],
+    ] as const) {
       const { d, clients, msg } = await cohortOf(extra);
-      expect(msg.evaluation).toBeUndefined();
+      expect(msg.evaluation).toEqual(evaluation);
       const report = { heldOut: { metrics: { loss: 0.4, accuracy: 0.9 }, numExamples: 3 } };
       const ack = await clients[0]!.send(msg, new Float32Array(d), report);
       expect(ack).toMatchObject({

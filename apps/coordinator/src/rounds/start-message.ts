@@ -69,11 +69,14 @@ export function roundStart(
     ...(control ? { control } : {}),
     ...(options.privacy ? { privacy: options.privacy.message } : {}),
     ...(options.compression ? { compression: options.compression } : {}),
-    ...(spec.evaluation && asksHeldOut(spec, options.privacy)
+    // Every round of a task that evaluates on the devices keeps the held-out examples apart,
+    // also the rounds that take no report on them: an evaluation round scores them later.
+    ...(spec.evaluation
       ? {
           evaluation: {
             heldOutFraction: spec.evaluation.heldOutFraction,
             ...(spec.evaluation.heldOutSplit ? { heldOutSplit: spec.evaluation.heldOutSplit } : {}),
+            ...(asksHeldOut(spec, options.privacy) ? {} : { report: false as const }),
           },
         }
       : {}),

@@ -1,4 +1,10 @@
-import { type Backend, type FrozenBaseRef, type HeldOutReport, parseHeldOutSettings } from '@pollen/fl-core';
+import {
+  asksHeldOutReport,
+  type Backend,
+  type FrozenBaseRef,
+  type HeldOutReport,
+  parseHeldOutSettings,
+} from '@pollen/fl-core';
 import type { EvaluateInput, FrozenBase, Trainer, TrainInput, TrainOutput } from '@pollen/participation';
 import { WorkerCalls } from '../worker/calls.ts';
 import type { BaseTransfer, TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
@@ -117,8 +123,10 @@ export class WorkerTrainer implements Trainer {
                   'evaluation',
                   msg.evaluation.heldOutFraction,
                   msg.evaluation.heldOutSplit,
+                  msg.evaluation.report,
                 )
               : { heldOutFraction: 0 }),
+            reportHeldOut: asksHeldOutReport(msg.evaluation),
             base,
           },
           transfer,

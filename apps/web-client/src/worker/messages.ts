@@ -53,6 +53,8 @@ export interface TrainRequest {
   readonly heldOutFraction: number;
   /** Which examples are held out (absent: by a hash of each key). */
   readonly heldOutSplit?: HeldOutSplit;
+  /** Whether to score the global model on them before training (false: keep them apart only). */
+  readonly reportHeldOut: boolean;
   /** A fine-tuning task's frozen base; the worker writes it into the model when its checksum changed. */
   readonly base: BaseTransfer | null;
 }

@@ -82,7 +82,7 @@ async function train(req: TrainRequest): Promise<void> {
   );
   const global = new Float32Array(req.weights);
   const trainable = trainableOf(req.task);
-  const before = await heldOutReport(m, heldOut, global, req.task, trainable);
+  const before = req.reportHeldOut ? await heldOutReport(m, heldOut, global, req.task, trainable) : null;
   let lastPost = 0;
   const onProgress = (p: Progress): void => {
     const now = performance.now();

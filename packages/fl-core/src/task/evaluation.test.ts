@@ -85,6 +85,11 @@ describe('evaluation on the devices', () => {
     ] as const) {
       expect(code(() => parseHeldOutSettings('evaluation', fraction, split))).toBe('INVALID_MESSAGE');
     }
+    // A round that keeps the examples apart without a report says `report: false`, nothing else.
+    expect(parseHeldOutSettings('evaluation', 0.2, undefined, false)).toEqual({ heldOutFraction: 0.2 });
+    for (const report of [true, 0, 'no', null]) {
+      expect(code(() => parseHeldOutSettings('evaluation', 0.2, undefined, report))).toBe('INVALID_MESSAGE');
+    }
   });
 
   it('holds out the newest keys with a gap before them, and never holds out a key once trained on', () => {

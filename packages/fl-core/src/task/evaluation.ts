@@ -121,15 +121,20 @@ export function validateEvaluation(value: unknown): EvaluationSettings | null {
 
 /**
  * Check the held-out part of a message from the coordinator (a round's or an evaluation's):
- * a fraction in [0, 0.5] and, where present, a split as a task may name one.
+ * a fraction in [0, 0.5], where present a split as a task may name one, and a round's `report`
+ * (absent or false).
  */
 export function parseHeldOutSettings(
   name: string,
   fraction: unknown,
   split: unknown,
+  report?: unknown,
 ): { readonly heldOutFraction: number; readonly heldOutSplit?: HeldOutSplit } {
   if (typeof fraction !== 'number' || !Number.isFinite(fraction) || fraction < 0 || fraction > 0.5) {
     throw new PollenError('INVALID_MESSAGE', `"${name}.heldOutFraction" must be a number from 0 to 0.5`);
+  }
+  if (report !== undefined && report !== false) {
+    throw new PollenError('INVALID_MESSAGE', `"${name}.report" must be false or absent`);
   }
   if (split === undefined) return { heldOutFraction: fraction };
   checkSchema(HeldOutSplitSchema, split, 'INVALID_MESSAGE', `${name}.heldOutSplit`);
