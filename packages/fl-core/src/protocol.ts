@@ -12,6 +12,8 @@ import type { TrainingSpec } from './task.ts';
  */
 
 /**
+ * 8: a round's `evaluation` carries `heldOutSplit` and `report: false`: a version-7 client would
+ * split by hash, and in a round under privacy or secure aggregation send a refused report.
  * 7: compressed downloads (`HelloMessage.model`, `RoundStartMessage.download` and
  * `modelChecksum`, `round:model`): a version-6 client cannot read a round start without weights.
  * 6: evaluation rounds (`eval:start`, `eval:report`): a version-5 client would never answer one.
@@ -22,7 +24,7 @@ import type { TrainingSpec } from './task.ts';
  * 3: rounds carry the privacy block (clip norm, noise, clipping bit) and updates the clipping
  * bit; a version-2 client would send unclipped, un-noised updates to a private task.
  */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 /** Compute backends a contributor may train on, best first. */
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
