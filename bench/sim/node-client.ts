@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import {
-  asksHeldOutReport,
   type Backend,
   type ClientToServerEvents,
   type FrozenBaseRef,
   type HeldOutReport,
-  type HeldOutSplit,
+  type HeldOutSettings,
   parseHeldOutSettings,
   type ServerToClientEvents,
   splitHeldOut,
@@ -126,7 +125,7 @@ export class NodeClient {
   private data: BatchSource | null = null;
   /** Every example this device holds; `data` is all of them or, under `evaluation`, the part it trains on. */
   private examplesHeld: ExampleSet | null = null;
-  /** The held-out part under the round's `evaluation`, and the fraction it was split at. */
+  /** The held-out part under the round's `evaluation`, and the settings it was split by. */
   private split: { readonly key: string; readonly heldOut: BatchSource } | null = null;
   private numExamples = 0;
   private closed = false;
@@ -163,7 +162,10 @@ export class NodeClient {
         // An evaluation round: the same held-out split training keeps apart, no training.
         evaluate: ({ msg, weights }) =>
           this.scoreHeldOut(
-            parseHeldOutSettings('evaluation', msg.heldOutFraction, msg.heldOutSplit),
+            parseHeldOutSettings('eval:start', {
+              heldOutFraction: msg.heldOutFraction,
+              heldOutSplit: msg.heldOutSplit,
+            }).settings,
             weights,
           ),
       },
@@ -312,18 +314,8 @@ export class NodeClient {
     let out: TrainOutput;
     if (this.train) {
       await this.loadBase(msg.base ?? null);
-      const heldOut = await this.scoreHeldOut(
-        msg.evaluation
-          ? parseHeldOutSettings(
-              'evaluation',
-              msg.evaluation.heldOutFraction,
-              msg.evaluation.heldOutSplit,
-              msg.evaluation.report,
-            )
-          : { heldOutFraction: 0 },
-        weights,
-        asksHeldOutReport(msg.evaluation),
-      );
+      const held = parseHeldOutSettings('evaluation', msg.evaluation);
+      const heldOut = await this.scoreHeldOut(held.settings, weights, held.report);
       const result = await trainLocal(this.model!, this.data!, weights, msg.training, this.task, undefined, {
         trainable: this.trainable,
         proximalMu: msg.strategy?.proximalMu ?? 0,
@@ -360,21 +352,20 @@ export class NodeClient {
    * Under the round's `evaluation`: keep apart the examples fl-core's splitHeldOut picks (by
    * index from 1, as the browser's IndexedDB keys count), train on the rest from now on, and
    * score the global model on the held-out ones before training (docs/tasks.md, "Evaluation on
-   * the devices"). Null when nothing is held out.
+   * the devices") unless `score` is false (the round takes no report). Null when nothing is
+   * held out or scored.
    */
-  /** Keep the held-out examples apart (training uses the rest), and score `global` on them if `score`. */
   private async scoreHeldOut(
-    settings: { readonly heldOutFraction: number; readonly heldOutSplit?: HeldOutSplit },
+    settings: HeldOutSettings,
     global: Float32Array,
     score = true,
   ): Promise<HeldOutReport | null> {
     const set = this.examplesHeld!;
-    const fraction = settings.heldOutFraction;
     const key = JSON.stringify(settings);
     if (this.split?.key !== key) {
       // Keys in the order the client's examples were made (a document's windows in order).
       const keys = Array.from({ length: set.count }, (_, i) => i + 1);
-      const { train, heldOut } = splitHeldOut(keys, fraction, settings.heldOutSplit);
+      const { train, heldOut } = splitHeldOut(keys, settings.heldOutFraction, settings.heldOutSplit);
       const pick = (ks: readonly number[]): ExampleSet =>
         pickExamples(
           this.task,

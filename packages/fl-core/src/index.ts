@@ -309,12 +309,14 @@ export type {
   EvaluationSettings,
   FederatedEvaluationSettings,
   HeldOutReport,
+  HeldOutSettings,
   HeldOutSplit,
 } from './task/evaluation.ts';
 export {
   EvaluationSchema,
   FederatedEvaluationSchema,
   HeldOutSplitSchema,
+  heldOutSettings,
   isHeldOut,
   metricRange,
   parseHeldOutReport,

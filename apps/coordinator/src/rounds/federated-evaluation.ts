@@ -5,6 +5,7 @@ import {
   type FederatedEvaluationSettings,
   type HeldOutReport,
   hashSeed,
+  heldOutSettings,
   metricKey,
   type OnDevices,
   onDevices,
@@ -187,8 +188,7 @@ export class FederatedEvaluation {
       modelVersion: waiting.version,
       deadline,
       weights,
-      heldOutFraction: task.spec.evaluation!.heldOutFraction,
-      ...(task.spec.evaluation!.heldOutSplit ? { heldOutSplit: task.spec.evaluation!.heldOutSplit } : {}),
+      ...heldOutSettings(task.spec.evaluation!),
     };
     const secure = task.spec.secureAggregation
       ? this.startSecure(task.spec, id, waiting.version, cohort, settings, startedAt)

@@ -2,6 +2,7 @@ import { encodeDense } from '@pollen/compression';
 import {
   type FrozenBaseRef,
   hashSeed,
+  heldOutSettings,
   lrAt,
   type ModelDownload,
   type RoundCompression,
@@ -74,8 +75,7 @@ export function roundStart(
     ...(spec.evaluation
       ? {
           evaluation: {
-            heldOutFraction: spec.evaluation.heldOutFraction,
-            ...(spec.evaluation.heldOutSplit ? { heldOutSplit: spec.evaluation.heldOutSplit } : {}),
+            ...heldOutSettings(spec.evaluation),
             ...(asksHeldOut(spec, options.privacy) ? {} : { report: false as const }),
           },
         }

@@ -1,10 +1,4 @@
-import {
-  asksHeldOutReport,
-  type Backend,
-  type FrozenBaseRef,
-  type HeldOutReport,
-  parseHeldOutSettings,
-} from '@pollen/fl-core';
+import { type Backend, type FrozenBaseRef, type HeldOutReport, parseHeldOutSettings } from '@pollen/fl-core';
 import type { EvaluateInput, FrozenBase, Trainer, TrainInput, TrainOutput } from '@pollen/participation';
 import { WorkerCalls } from '../worker/calls.ts';
 import type { BaseTransfer, TrainTask, WorkerReply, WorkerRequest } from '../worker/messages.ts';
@@ -98,6 +92,7 @@ export class WorkerTrainer implements Trainer {
     const control = scaffold?.c ?? null;
     const clientControl = scaffold?.ci ?? null;
     const base = await this.base(msg.base ?? null);
+    const held = parseHeldOutSettings('evaluation', msg.evaluation);
     const transfer = [weights.buffer, control?.buffer, clientControl?.buffer, base?.frame].filter(
       (b): b is ArrayBuffer => b instanceof ArrayBuffer,
     );
@@ -118,15 +113,8 @@ export class WorkerTrainer implements Trainer {
             },
             control: (control?.buffer as ArrayBuffer | undefined) ?? null,
             clientControl: (clientControl?.buffer as ArrayBuffer | undefined) ?? null,
-            ...(msg.evaluation
-              ? parseHeldOutSettings(
-                  'evaluation',
-                  msg.evaluation.heldOutFraction,
-                  msg.evaluation.heldOutSplit,
-                  msg.evaluation.report,
-                )
-              : { heldOutFraction: 0 }),
-            reportHeldOut: asksHeldOutReport(msg.evaluation),
+            ...held.settings,
+            reportHeldOut: held.report,
             base,
           },
           transfer,
@@ -159,7 +147,10 @@ export class WorkerTrainer implements Trainer {
             taskId: msg.taskId,
             task: this.task,
             weights: weights.buffer as ArrayBuffer,
-            ...parseHeldOutSettings('evaluation', msg.heldOutFraction, msg.heldOutSplit),
+            ...parseHeldOutSettings('eval:start', {
+              heldOutFraction: msg.heldOutFraction,
+              heldOutSplit: msg.heldOutSplit,
+            }).settings,
             base,
           },
           [weights.buffer as ArrayBuffer, ...(base ? [base.frame] : [])],

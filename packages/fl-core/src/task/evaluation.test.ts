@@ -71,11 +71,21 @@ describe('evaluation on the devices', () => {
       expect(code(() => validateEvaluation({ heldOutFraction: 0.2, heldOutSplit }))).toBe('INVALID_TASK');
     }
     // The same checks on what a round or an evaluation message carries to a device.
-    expect(parseHeldOutSettings('evaluation', 0.2, { kind: 'newest', gap: 3 })).toEqual({
-      heldOutFraction: 0.2,
-      heldOutSplit: { kind: 'newest', gap: 3 },
+    expect(
+      parseHeldOutSettings('evaluation', { heldOutFraction: 0.2, heldOutSplit: { kind: 'newest', gap: 3 } }),
+    ).toEqual({
+      settings: { heldOutFraction: 0.2, heldOutSplit: { kind: 'newest', gap: 3 } },
+      report: true,
     });
-    expect(parseHeldOutSettings('evaluation', 0, undefined)).toEqual({ heldOutFraction: 0 });
+    expect(parseHeldOutSettings('evaluation', { heldOutFraction: 0 })).toEqual({
+      settings: { heldOutFraction: 0 },
+      report: true,
+    });
+    // No evaluation block: nothing held out, nothing reported.
+    expect(parseHeldOutSettings('evaluation', undefined)).toEqual({
+      settings: { heldOutFraction: 0 },
+      report: false,
+    });
     for (const [fraction, split] of [
       [0.7, undefined],
       [Number.NaN, undefined],
@@ -83,12 +93,22 @@ describe('evaluation on the devices', () => {
       [0.2, { kind: 'newest', gap: -3 }],
       [0.2, null],
     ] as const) {
-      expect(code(() => parseHeldOutSettings('evaluation', fraction, split))).toBe('INVALID_MESSAGE');
+      expect(
+        code(() => parseHeldOutSettings('evaluation', { heldOutFraction: fraction, heldOutSplit: split })),
+      ).toBe('INVALID_MESSAGE');
+    }
+    for (const bad of [null, 0.2, 'evaluation', [0.2]]) {
+      expect(code(() => parseHeldOutSettings('evaluation', bad))).toBe('INVALID_MESSAGE');
     }
     // A round that keeps the examples apart without a report says `report: false`, nothing else.
-    expect(parseHeldOutSettings('evaluation', 0.2, undefined, false)).toEqual({ heldOutFraction: 0.2 });
+    expect(parseHeldOutSettings('evaluation', { heldOutFraction: 0.2, report: false })).toEqual({
+      settings: { heldOutFraction: 0.2 },
+      report: false,
+    });
     for (const report of [true, 0, 'no', null]) {
-      expect(code(() => parseHeldOutSettings('evaluation', 0.2, undefined, report))).toBe('INVALID_MESSAGE');
+      expect(code(() => parseHeldOutSettings('evaluation', { heldOutFraction: 0.2, report }))).toBe(
+        'INVALID_MESSAGE',
+      );
     }
   });
 

@@ -119,26 +119,47 @@ export function validateEvaluation(value: unknown): EvaluationSettings | null {
   };
 }
 
+/** Which of its examples a device holds out: what rounds and evaluation rounds tell it. */
+export interface HeldOutSettings {
+  readonly heldOutFraction: number;
+  /** Absent: by a hash of each key. */
+  readonly heldOutSplit?: HeldOutSplit;
+}
+
+/** What a task's evaluation block tells the devices of their held-out examples. */
+export function heldOutSettings(e: EvaluationSettings): HeldOutSettings {
+  return { heldOutFraction: e.heldOutFraction, ...(e.heldOutSplit ? { heldOutSplit: e.heldOutSplit } : {}) };
+}
+
 /**
- * Check the held-out part of a message from the coordinator (a round's or an evaluation's):
- * a fraction in [0, 0.5], where present a split as a task may name one, and a round's `report`
- * (absent or false).
+ * Check the held-out part of a message from the coordinator (a round's `evaluation`, or an
+ * evaluation round's fields): a fraction in [0, 0.5], where present a split as a task may name
+ * one, and `report` absent (report on them) or false. Absent altogether: nothing held out.
  */
 export function parseHeldOutSettings(
   name: string,
-  fraction: unknown,
-  split: unknown,
-  report?: unknown,
-): { readonly heldOutFraction: number; readonly heldOutSplit?: HeldOutSplit } {
+  value: unknown,
+): { readonly settings: HeldOutSettings; readonly report: boolean } {
+  if (value === undefined) return { settings: { heldOutFraction: 0 }, report: false };
+  const {
+    heldOutFraction: fraction,
+    heldOutSplit: split,
+    report,
+  } = expectObject(name, value, 'INVALID_MESSAGE');
   if (typeof fraction !== 'number' || !Number.isFinite(fraction) || fraction < 0 || fraction > 0.5) {
     throw new PollenError('INVALID_MESSAGE', `"${name}.heldOutFraction" must be a number from 0 to 0.5`);
   }
   if (report !== undefined && report !== false) {
     throw new PollenError('INVALID_MESSAGE', `"${name}.report" must be false or absent`);
   }
-  if (split === undefined) return { heldOutFraction: fraction };
-  checkSchema(HeldOutSplitSchema, split, 'INVALID_MESSAGE', `${name}.heldOutSplit`);
-  return { heldOutFraction: fraction, heldOutSplit: { ...(split as HeldOutSplit) } };
+  if (split !== undefined) checkSchema(HeldOutSplitSchema, split, 'INVALID_MESSAGE', `${name}.heldOutSplit`);
+  return {
+    settings: {
+      heldOutFraction: fraction,
+      ...(split === undefined ? {} : { heldOutSplit: { ...(split as HeldOutSplit) } }),
+    },
+    report: report === undefined,
+  };
 }
 
 /**
